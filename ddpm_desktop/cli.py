@@ -1,0 +1,62 @@
+"""The `ddpm-desktop` command line. No argument opens the app; subcommands run headless.
+
+This module and ddpm_desktop.commands import no Qt: the headless path must work (and start
+fast) on a machine with no display.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Subcommand name -> module in ddpm_desktop.commands exposing add_parser(sub) and run(args).
+COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments in one line and exits 2."""
+
+    def error(self, message: str) -> None:  # pragma: no cover - exercised via CLI tests
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ddpm-desktop", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"ddpm_desktop.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"ddpm_desktop.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        from ddpm_desktop.ui.app import run_app  # the only place the CLI touches Qt
+
+        return run_app()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("ddpm-desktop: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as exc:
+        # Every user-facing failure (bad file, bad value, unwritable path) is a ValueError or
+        # OSError carrying a readable message: print it in one line, no traceback.
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"ddpm-desktop {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

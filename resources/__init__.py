@@ -1,0 +1,1 @@
+"""Bundled data and models (shipped inside the wheel as ddpm_desktop.resources)."""
