@@ -1,0 +1,186 @@
+"""The QThread lifecycle: one controller owns every background job of the window.
+
+`WorkerController.start(name, job)` runs `job` (see workers.Job) on a fresh QThread and
+returns a `Task` living in the GUI thread that re-emits the worker's signals there. Starting
+a job under a name that is already running cancels the stale one first (its late items are
+dropped), so "a new request cancels the stale one" holds for every kind of work.
+`shutdown()` sets every cancel event, quits and joins every thread: closing the window
+mid-sampling or mid-training leaves no thread running.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from ddpm_desktop.ui.workers import GeneratorWorker, Job
+
+
+class Task(QObject):
+    """GUI-thread handle of one background job (one worker on one QThread).
+
+    Signals: `items(list)`, `failed(str)`, `finished(bool)` - the worker's, delivered in the
+    GUI thread, and silenced once the task is cancelled (a stale job never paints).
+    """
+
+    items = Signal(list)
+    failed = Signal(str)
+    finished = Signal(bool)
+
+    def __init__(self, name: str, job: Job, rate_hz: float, parent: QObject | None = None):
+        super().__init__(parent)
+        self.name = name
+        self.cancel_event = threading.Event()
+        self.done = False
+        self.thread = QThread()
+        self.thread.setObjectName(f"ddpm-{name}")
+        self.worker = GeneratorWorker(job, self.cancel_event, rate_hz)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        # Direct: QThread.quit is thread-safe, and a queued quit could not run while the GUI
+        # thread is blocked in shutdown()'s wait().
+        self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        # Task lives in the GUI thread, so these are queued connections to its slots.
+        self.worker.items.connect(self._on_worker_items)
+        self.worker.failed.connect(self._on_worker_failed)
+        self.worker.finished.connect(self._on_worker_finished)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def is_running(self) -> bool:
+        try:
+            return self.thread.isRunning()
+        except RuntimeError:  # C++ object already gone
+            return False
+
+    def join(self, timeout_ms: int = 5000) -> bool:
+        """Cancel, quit and wait; True when the thread has stopped."""
+        self.cancel_event.set()
+        try:
+            self.thread.quit()
+            return bool(self.thread.wait(timeout_ms))
+        except RuntimeError:
+            return True
+
+    @Slot(list)
+    def _on_worker_items(self, items: list) -> None:
+        if not self.cancel_event.is_set():
+            self.items.emit(items)
+
+    @Slot(str)
+    def _on_worker_failed(self, message: str) -> None:
+        if not self.cancel_event.is_set():
+            self.failed.emit(message)
+
+    @Slot(bool)
+    def _on_worker_finished(self, completed: bool) -> None:
+        self.done = True
+        if not self.cancel_event.is_set():
+            self.finished.emit(completed)
+
+
+class WorkerController(QObject):
+    """Owns the background jobs of one window.
+
+    Signal `busy_changed(bool)`: whether any (non-cancelled) job is running, for the status bar.
+    """
+
+    busy_changed = Signal(bool)
+
+    # Every controller ever made, so tests (and shutdown) can find live threads.
+    _instances: "weakref.WeakSet[WorkerController]" = weakref.WeakSet()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._current: dict[str, Task] = {}
+        self._all: list[Task] = []  # current and stale tasks whose threads may still run
+        self._shut_down = False
+        WorkerController._instances.add(self)
+
+    # ----------------------------------------------------------------- jobs
+    def start(self, name: str, job: Job, rate_hz: float = 30.0) -> Task:
+        """Run `job` on a new thread under `name`, cancelling the previous job of that name.
+
+        Connect to the returned task's signals before control returns to the event loop
+        (items are queued, so nothing is delivered before that).
+        """
+        if self._shut_down:
+            raise RuntimeError("the window is closing; no new background work")
+        self.cancel(name)
+        task = Task(name, job, rate_hz, parent=self)
+        task.worker.finished.connect(self._on_task_worker_finished)
+        self._current[name] = task
+        self._all.append(task)
+        task.start()
+        self.busy_changed.emit(True)
+        return task
+
+    def cancel(self, name: str) -> None:
+        """Cancel the job running under `name` (no-op if none); it stops at its next item."""
+        task = self._current.pop(name, None)
+        if task is not None:
+            task.cancel()
+            self.busy_changed.emit(self.is_busy())
+
+    def task(self, name: str) -> Task | None:
+        return self._current.get(name)
+
+    def is_running(self, name: str) -> bool:
+        task = self._current.get(name)
+        return task is not None and not task.done
+
+    def is_busy(self) -> bool:
+        return any(not t.done for t in self._current.values())
+
+    def threads(self) -> list[QThread]:
+        return [t.thread for t in self._all]
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel everything, quit and join every thread. True when all stopped in time."""
+        self._shut_down = True
+        for task in self._all:
+            task.cancel()
+        ok = all(task.join(timeout_ms) for task in list(self._all))
+        self._current.clear()
+        self._reap()
+        return ok
+
+    # ------------------------------------------------------------- internals
+    @Slot(bool)
+    def _on_task_worker_finished(self, _completed: bool) -> None:
+        self._reap()
+        self.busy_changed.emit(self.is_busy())
+
+    def _reap(self) -> None:
+        """Forget tasks whose threads have stopped (after joining them)."""
+        alive = []
+        for task in self._all:
+            if task.done and task.join(1000):
+                if self._current.get(task.name) is task:
+                    del self._current[task.name]
+                task.setParent(None)  # Python owns it now; freed with the last reference
+            else:
+                alive.append(task)
+        self._all = alive
+
+
+def live_threads() -> list[QThread]:
+    """Threads of every controller that are still running (for tests and diagnostics)."""
+    out = []
+    for controller in list(WorkerController._instances):
+        for thread in controller.threads():
+            try:
+                if thread.isRunning():
+                    out.append(thread)
+            except RuntimeError:
+                pass
+    return out

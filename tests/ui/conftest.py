@@ -1,0 +1,58 @@
+"""UI test fixtures: no test may leave a QThread running, and QSettings never touch $HOME."""
+from __future__ import annotations
+
+import weakref
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QSettings, QThread
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory, monkeypatch):
+    """Point QSettings at a per-test INI folder so tests neither read nor write the user's."""
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    QCoreApplication.setOrganizationName("ddpm-desktop-tests")
+    QCoreApplication.setApplicationName("ddpm-desktop-tests")
+    yield
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_qthreads(monkeypatch):
+    """Fail any test that leaves a QThread running.
+
+    Every QThread constructed during the test is recorded by wrapping QThread.__init__ (that
+    also catches threads made by widgets we do not own); the controllers' registry adds the
+    ones made before the patch. After the test, a thread still running gets a short grace
+    period (a worker that was just told to stop), then the test fails - and the thread is
+    stopped so the next test starts clean.
+    """
+    from ddpm_desktop.ui.controller import live_threads
+
+    created: list[weakref.ref] = []
+    original_init = QThread.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        created.append(weakref.ref(self))
+
+    monkeypatch.setattr(QThread, "__init__", recording_init)
+    yield
+    monkeypatch.setattr(QThread, "__init__", original_init)
+
+    candidates = [ref() for ref in created] + live_threads()
+    leaked = []
+    for thread in candidates:
+        if thread is None:
+            continue
+        try:
+            running = thread.isRunning() and not thread.wait(100)
+        except RuntimeError:  # the C++ object is already deleted: not running
+            continue
+        if running:
+            leaked.append(thread.objectName() or repr(thread))
+            thread.quit()
+            thread.wait(2000)
+    if leaked:
+        pytest.fail(f"test left {len(leaked)} QThread(s) running: {', '.join(leaked)}")
