@@ -28,7 +28,7 @@ def no_leaked_qthreads(monkeypatch):
     period (a worker that was just told to stop), then the test fails - and the thread is
     stopped so the next test starts clean.
     """
-    from ddpm_desktop.ui.controller import live_threads
+    from ddpm_desktop.ui.controller import WorkerController, live_threads
 
     created: list[weakref.ref] = []
     original_init = QThread.__init__
@@ -41,18 +41,24 @@ def no_leaked_qthreads(monkeypatch):
     yield
     monkeypatch.setattr(QThread, "__init__", original_init)
 
-    candidates = [ref() for ref in created] + live_threads()
+    candidates = {id(t): t for t in [ref() for ref in created] + live_threads() if t is not None}
     leaked = []
-    for thread in candidates:
-        if thread is None:
-            continue
+    for thread in candidates.values():
         try:
             running = thread.isRunning() and not thread.wait(100)
         except RuntimeError:  # the C++ object is already deleted: not running
             continue
         if running:
             leaked.append(thread.objectName() or repr(thread))
-            thread.quit()
-            thread.wait(2000)
+    if leaked:
+        # Stop them (cancel events first, so the workers return) before failing.
+        for controller in list(WorkerController._instances):
+            controller.shutdown(timeout_ms=2000)
+        for thread in candidates.values():
+            try:
+                thread.quit()
+                thread.wait(2000)
+            except RuntimeError:
+                pass
     if leaked:
         pytest.fail(f"test left {len(leaked)} QThread(s) running: {', '.join(leaked)}")
