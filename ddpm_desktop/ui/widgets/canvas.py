@@ -1,0 +1,416 @@
+"""Draw a digit with the mouse: a soft round brush on a 280x280 ink buffer, MNIST-preprocessed.
+
+Public API (for the main window)
+--------------------------------
+``DrawCanvas(parent=None, size=280)``  (QWidget)
+    signals
+        ``digit_changed(object)``  float32 ``[28, 28]`` in ``[-1, 1]`` (-1 = background), made
+            by ``core.imaging.preprocess_digit`` (fitted into 20x20, centred by mass, like
+            MNIST). Emitted when a stroke ends, throttled to ~10 Hz while drawing, and after
+            ``clear()`` / ``undo()`` / ``set_digit(..., emit=True)``. A blank canvas emits an
+            all ``-1`` image.
+    properties / methods
+        ``brush_radius`` (int, buffer pixels; ``set_brush_radius(r)``), ``eraser`` (bool;
+        ``set_eraser(on)``), ``clear()``, ``undo()``, ``can_undo()``,
+        ``set_digit(x28, emit=False)`` shows an existing float32 ``[28, 28]`` digit in
+        ``[-1, 1]`` (undoable), ``digit() -> np.ndarray | None`` (the preprocessed digit,
+        None when blank), ``ink() -> np.ndarray`` (float32 ``[size, size]`` in ``[0, 1]``,
+        a copy), ``is_empty()``.
+    signal ``undo_available(bool)`` for enabling an Undo button/action.
+    Left button draws (or erases in eraser mode), right button always erases,
+    Ctrl+Z (the platform Undo key) undoes while the canvas has focus.
+
+``CanvasPanel(parent=None)``  (QWidget)
+    The canvas plus its tools: brush size, pen/eraser, undo, clear, "Open image..." (via
+    ``core.imaging.load_digit``; errors go to a message box) and a 28x28 preview of what the
+    model sees. ``panel.canvas`` is the DrawCanvas; ``panel.digit_changed`` re-emits its
+    signal. ``panel.undo_action`` is a QAction (Ctrl+Z, panel-local) a menu can reuse.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_desktop.core import imaging
+
+DIGIT_SIDE = 28
+UNDO_DEPTH = 40
+THROTTLE_MS = 100  # emits while a stroke is in progress: <= 10 Hz
+
+
+def stamp_segment(buf: np.ndarray, p0: tuple[float, float], p1: tuple[float, float],
+                  radius: float, erase: bool = False, hardness: float = 0.45) -> None:
+    """Paint a soft round brush along the segment p0 -> p1 (x, y in buffer pixels) in place.
+
+    The brush is 1 inside ``hardness * radius`` and falls off with a smoothstep to 0 at
+    ``radius``, which after the 10x downscale gives MNIST's anti-aliased stroke edges.
+    Painting takes the maximum with the existing ink (so overlapping stamps of one stroke
+    do not darken), erasing the minimum with ``1 - brush``.
+    """
+    h, w = buf.shape
+    r = max(float(radius), 0.5)
+    x0, y0 = p0
+    x1, y1 = p1
+    xa = max(int(np.floor(min(x0, x1) - r)), 0)
+    xb = min(int(np.ceil(max(x0, x1) + r)) + 1, w)
+    ya = max(int(np.floor(min(y0, y1) - r)), 0)
+    yb = min(int(np.ceil(max(y0, y1) + r)) + 1, h)
+    if xa >= xb or ya >= yb:
+        return
+    ys = np.arange(ya, yb, dtype=np.float32)[:, None] + 0.5
+    xs = np.arange(xa, xb, dtype=np.float32)[None, :] + 0.5
+    dx, dy = x1 - x0, y1 - y0
+    seg2 = dx * dx + dy * dy
+    if seg2 > 1e-9:
+        u = np.clip(((xs - x0) * dx + (ys - y0) * dy) / seg2, 0.0, 1.0)
+    else:
+        u = np.zeros((1, 1), np.float32)
+    dist = np.hypot(xs - (x0 + u * dx), ys - (y0 + u * dy))
+    inner = hardness * r
+    s = np.clip((r - dist) / max(r - inner, 1e-6), 0.0, 1.0)
+    a = (s * s * (3.0 - 2.0 * s)).astype(np.float32)
+    view = buf[ya:yb, xa:xb]
+    if erase:
+        np.minimum(view, 1.0 - a, out=view)
+    else:
+        np.maximum(view, a, out=view)
+
+
+def upsample_digit(x28: np.ndarray, size: int) -> np.ndarray:
+    """float32 [28, 28] in [-1, 1] -> ink float32 [size, size] in [0, 1] (bilinear)."""
+    from PIL import Image
+
+    x = np.asarray(x28, dtype=np.float32)
+    if x.shape != (DIGIT_SIDE, DIGIT_SIDE):
+        raise ValueError(f"expected a 28x28 digit, got shape {x.shape}")
+    ink = np.clip((x + 1.0) * 0.5, 0.0, 1.0)
+    img = Image.fromarray(ink, mode="F").resize((size, size), Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
+
+
+def gray_qimage(u8: np.ndarray) -> QImage:
+    """uint8 [H, W] -> an owning QImage (Grayscale8)."""
+    a = np.ascontiguousarray(u8, dtype=np.uint8)
+    h, w = a.shape
+    return QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+
+
+class DrawCanvas(QWidget):
+    """Square drawing surface over a float32 ink buffer (0 = black background, 1 = ink)."""
+
+    digit_changed = Signal(object)
+    undo_available = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None, size: int = 280) -> None:
+        super().__init__(parent)
+        self._size = int(size)
+        self._buf = np.zeros((self._size, self._size), np.float32)
+        self._undo: list[np.ndarray] = []
+        self._brush_radius = max(2, round(self._size * 0.045))
+        self._eraser = False
+        self._stroke_erase = False
+        self._last: tuple[float, float] | None = None
+        self._dirty = False  # ink changed since the last emit
+        self._image: QImage | None = None
+        self._hover: QPointF | None = None
+        self._throttle = QTimer(self)
+        self._throttle.setSingleShot(True)
+        self._throttle.setInterval(THROTTLE_MS)
+        self._throttle.timeout.connect(self._on_throttle_timeout)
+        self.setMinimumSize(140, 140)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setToolTip("Draw a digit. Right button erases; Ctrl+Z undoes.")
+
+    # ---- state ---------------------------------------------------------------------------
+    @property
+    def buffer_size(self) -> int:
+        return self._size
+
+    @property
+    def brush_radius(self) -> int:
+        return self._brush_radius
+
+    def set_brush_radius(self, radius: int) -> None:
+        self._brush_radius = int(max(1, radius))
+        self.update()
+
+    @property
+    def eraser(self) -> bool:
+        return self._eraser
+
+    def set_eraser(self, on: bool) -> None:
+        self._eraser = bool(on)
+
+    def ink(self) -> np.ndarray:
+        return self._buf.copy()
+
+    def is_empty(self) -> bool:
+        return not bool((self._buf > 1e-3).any())
+
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def digit(self) -> np.ndarray | None:
+        """The preprocessed float32 [28, 28] digit in [-1, 1], or None while blank."""
+        if self.is_empty():
+            return None
+        try:
+            return np.asarray(imaging.preprocess_digit(self._buf.copy()), dtype=np.float32)
+        except imaging.ImageLoadError:  # only a faint smudge left: no digit yet
+            return None
+
+    # ---- edits ---------------------------------------------------------------------------
+    def _push_undo(self) -> None:
+        self._undo.append(self._buf.copy())
+        if len(self._undo) > UNDO_DEPTH:
+            del self._undo[0]
+        if len(self._undo) == 1:
+            self.undo_available.emit(True)
+
+    def _changed(self) -> None:
+        self._image = None
+        self._dirty = True
+        self.update()
+
+    @Slot()
+    def clear(self) -> None:
+        if self.is_empty():
+            return
+        self._push_undo()
+        self._buf[:] = 0.0
+        self._changed()
+        self._emit_digit()
+
+    @Slot()
+    def undo(self) -> None:
+        if self._last is not None:  # undo in the middle of a stroke ends it first
+            self._end_stroke()
+        if not self._undo:
+            return
+        self._buf = self._undo.pop()
+        if not self._undo:
+            self.undo_available.emit(False)
+        self._changed()
+        self._emit_digit()
+
+    def set_digit(self, x28: np.ndarray, emit: bool = False) -> None:
+        """Show an existing float32 [28, 28] digit in [-1, 1] (undoable)."""
+        ink = upsample_digit(x28, self._size)
+        self._push_undo()
+        self._buf = ink
+        self._changed()
+        if emit:
+            self._emit_digit()
+        else:
+            self._dirty = False
+
+    # ---- emitting ------------------------------------------------------------------------
+    def _emit_digit(self) -> None:
+        self._dirty = False
+        x = self.digit()
+        if x is None:
+            x = np.full((DIGIT_SIDE, DIGIT_SIDE), -1.0, np.float32)
+        self.digit_changed.emit(x)
+
+    @Slot()
+    def _on_throttle_timeout(self) -> None:
+        if self._dirty and self._last is not None:
+            self._emit_digit()
+
+    # ---- mouse ---------------------------------------------------------------------------
+    def _target_rect(self) -> QRectF:
+        side = float(min(self.width(), self.height()))
+        return QRectF((self.width() - side) / 2.0, (self.height() - side) / 2.0, side, side)
+
+    def _to_buffer(self, pos: QPointF) -> tuple[float, float]:
+        r = self._target_rect()
+        k = self._size / max(r.width(), 1.0)
+        return ((pos.x() - r.x()) * k, (pos.y() - r.y()) * k)
+
+    def _begin_stroke(self, pos: QPointF, erase: bool) -> None:
+        self._push_undo()
+        self._stroke_erase = erase
+        p = self._to_buffer(pos)
+        self._last = p
+        stamp_segment(self._buf, p, p, self._brush_radius, erase)
+        self._changed()
+        self._throttle.start()
+
+    def _extend_stroke(self, pos: QPointF) -> None:
+        p = self._to_buffer(pos)
+        stamp_segment(self._buf, self._last, p, self._brush_radius, self._stroke_erase)
+        self._last = p
+        self._changed()
+        if not self._throttle.isActive():
+            self._throttle.start()
+
+    def _end_stroke(self) -> None:
+        self._last = None
+        self._throttle.stop()
+        self._emit_digit()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if self._last is not None:
+            return
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._begin_stroke(event.position(), self._eraser)
+        elif event.button() == Qt.MouseButton.RightButton:
+            self._begin_stroke(event.position(), True)
+        else:
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        self._hover = event.position()
+        if self._last is not None:
+            self._extend_stroke(event.position())
+        else:
+            self.update()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self._last is not None and event.button() in (
+                Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._extend_stroke(event.position())
+            self._end_stroke()
+        else:
+            super().mouseReleaseEvent(event)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802
+        self._hover = None
+        self.update()
+        super().leaveEvent(event)
+
+    # ---- keys: take Ctrl+Z before a window-level Undo shortcut does (as QLineEdit does) --
+    def event(self, event) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride
+                and event.matches(QKeySequence.StandardKey.Undo)):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.matches(QKeySequence.StandardKey.Undo):
+            self.undo()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    # ---- painting ------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:  # noqa: N802
+        if self._image is None:
+            self._image = gray_qimage(np.rint(self._buf * 255.0).astype(np.uint8))
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().window())
+        r = self._target_rect()
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        p.drawImage(r, self._image)
+        p.setPen(QPen(QColor(90, 90, 90), 1))
+        p.drawRect(r.adjusted(0, 0, -1, -1))
+        if self._hover is not None and r.contains(self._hover):
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            rad = self._brush_radius * r.width() / self._size
+            p.setPen(QPen(QColor(255, 80, 80) if self._eraser else QColor(120, 170, 255), 1))
+            p.drawEllipse(self._hover, rad, rad)
+        p.end()
+
+
+class CanvasPanel(QWidget):
+    """DrawCanvas with brush size, pen/eraser, undo, clear, open image and a 28x28 preview."""
+
+    digit_changed = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = DrawCanvas(self)
+
+        self.pen_button = QToolButton(text="Pen", checkable=True, checked=True)
+        self.eraser_button = QToolButton(text="Eraser", checkable=True)
+        group = QButtonGroup(self)
+        group.setExclusive(True)
+        group.addButton(self.pen_button)
+        group.addButton(self.eraser_button)
+        self.eraser_button.toggled.connect(self.canvas.set_eraser)
+
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(3, 40)
+        self.size_slider.setValue(self.canvas.brush_radius)
+        self.size_slider.setToolTip("Brush radius")
+        self.size_slider.valueChanged.connect(self.canvas.set_brush_radius)
+
+        self.undo_action = QAction("Undo", self)
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.undo_action.setEnabled(False)
+        self.undo_action.triggered.connect(self.canvas.undo)
+        self.addAction(self.undo_action)
+        self.canvas.undo_available.connect(self.undo_action.setEnabled)
+        self.undo_button = QToolButton()
+        self.undo_button.setDefaultAction(self.undo_action)
+        self.clear_button = QToolButton(text="Clear")
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.open_button = QToolButton(text="Open image…")
+        self.open_button.clicked.connect(self._on_open_clicked)
+
+        self.preview = QLabel()
+        self.preview.setFixedSize(3 * DIGIT_SIDE + 2, 3 * DIGIT_SIDE + 2)
+        self.preview.setStyleSheet("border: 1px solid #555; background: black;")
+        self.preview.setToolTip("What the model sees: 28x28, fitted into 20x20, centred by mass")
+
+        tools = QHBoxLayout()
+        tools.addWidget(self.pen_button)
+        tools.addWidget(self.eraser_button)
+        tools.addWidget(QLabel("Size"))
+        tools.addWidget(self.size_slider, 1)
+        tools.addWidget(self.undo_button)
+        tools.addWidget(self.clear_button)
+        tools.addWidget(self.open_button)
+        below = QHBoxLayout()
+        below.addWidget(self.preview)
+        below.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(tools)
+        layout.addWidget(self.canvas, 1)
+        layout.addLayout(below)
+
+        self.canvas.digit_changed.connect(self._on_canvas_digit_changed)
+        self.canvas.digit_changed.connect(self.digit_changed)
+
+    @Slot(object)
+    def _on_canvas_digit_changed(self, x: np.ndarray) -> None:
+        u8 = np.rint((np.clip(x, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+        pix = QPixmap.fromImage(gray_qimage(u8)).scaled(
+            3 * DIGIT_SIDE, 3 * DIGIT_SIDE, Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.FastTransformation)
+        self.preview.setPixmap(pix)
+
+    @Slot()
+    def _on_open_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a digit image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)")
+        if path:
+            self.open_image(path)
+
+    def open_image(self, path: str) -> bool:
+        """Load an image file as a digit (MNIST-style preprocessing); False + message on error."""
+        try:
+            x = imaging.load_digit(path)
+        except (ValueError, OSError) as exc:
+            QMessageBox.warning(self, "Could not open image", str(exc))
+            return False
+        self.canvas.set_digit(x, emit=True)
+        return True

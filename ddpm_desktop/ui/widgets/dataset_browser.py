@@ -1,0 +1,452 @@
+"""Browse a dataset of 28x28 digits page by page and pick one.
+
+Public API (for the main window)
+--------------------------------
+``DatasetBrowser(parent=None, dataset=None, load_default=True, columns=10, rows=10)``
+    With no ``dataset`` and ``load_default`` it loads the bundled MNIST
+    (``core.data.load_dataset("mnist")``). Each page is rendered into ONE image (no widget
+    per digit), so a 60,000-image dataset costs the same as a 100-image one.
+    signals
+        ``digit_selected(object, int)``  float32 ``[28, 28]`` in ``[-1, 1]`` and its label
+            (-1 = unknown), on a click, Enter, arrow keys, or the Random button.
+        ``dataset_changed(object)``  the new ``core.data.Dataset`` (after a source switch).
+    methods
+        ``set_dataset(ds)``, ``dataset() -> Dataset | None``, ``set_label_filter(label|None)``,
+        ``label_filter()``, ``set_page(i)`` (0-based), ``page()``, ``page_count()``,
+        ``select(position, emit=True)`` (position within the filtered list),
+        ``select_index(dataset_index, emit=True)``, ``select_random(emit=True)``,
+        ``selected_index() -> int | None`` (index into the dataset),
+        ``load_source(spec) -> bool`` ("mnist" | "fashion" | a folder path; errors go to a
+        message box and the current dataset stays).
+    Sources: bundled MNIST train/test, "Fashion-MNIST" (when installed; otherwise choosing
+    it explains how to install it) and
+    "Open folder..." (a folder of IDX files or of images, through a file dialog).
+    Keys on the grid: arrows move the selection, PageUp/PageDown turn pages, Home/End.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QRect, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QCursor, QGuiApplication, QImage, QPainter, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_desktop.core import data
+
+SIDE = 28
+PAD = 2
+
+SOURCES = (("MNIST train (bundled)", "mnist"), ("MNIST test (bundled)", "mnist-test"),
+           ("Fashion-MNIST", "fashion"))
+OPEN_FOLDER = "Open folder…"
+
+
+def render_page(images: np.ndarray, columns: int, rows: int, pad: int = PAD) -> np.ndarray:
+    """Tile up to columns*rows uint8 [28, 28] images into uint8 [H, W] (row-major, grey pad).
+
+    Cell k sits at x = pad + (k % columns) * (28 + pad), y = pad + (k // columns) * (28 + pad).
+    """
+    step = SIDE + pad
+    out = np.full((rows * step + pad, columns * step + pad), 40, np.uint8)
+    for k, img in enumerate(images[: columns * rows]):
+        y = pad + (k // columns) * step
+        x = pad + (k % columns) * step
+        out[y:y + SIDE, x:x + SIDE] = img
+    return out
+
+
+class _PageView(QWidget):
+    """Paints one page image, scaled by an integer factor; maps clicks to cells."""
+
+    cell_clicked = Signal(int)
+    cell_activated = Signal(int)
+    key_moved = Signal(int)  # delta in cells, or +-1000 page moves via PageUp/PageDown
+
+    def __init__(self, browser: DatasetBrowser) -> None:
+        super().__init__(browser)
+        self._browser = browser
+        self._image: QImage | None = None
+        self._count = 0
+        self._selected: int | None = None
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_page(self, page_u8: np.ndarray, count: int, selected: int | None) -> None:
+        a = np.ascontiguousarray(page_u8)
+        h, w = a.shape
+        self._image = QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+        self._count = count
+        self._selected = selected
+        self.update()
+
+    def set_selected(self, cell: int | None) -> None:
+        self._selected = cell
+        self.update()
+
+    def minimumSizeHint(self):  # noqa: N802
+        b = self._browser
+        from PySide6.QtCore import QSize
+
+        return QSize(b.columns * (SIDE + PAD) + PAD, b.rows * (SIDE + PAD) + PAD)
+
+    def _geometry(self) -> tuple[QRect, float]:
+        if self._image is None:
+            return QRect(), 1.0
+        iw, ih = self._image.width(), self._image.height()
+        k = min(self.width() / iw, self.height() / ih)
+        if k >= 1.0:
+            k = float(int(k))  # crisp pixels at integer zoom
+        w, h = int(iw * k), int(ih * k)
+        return QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h), k
+
+    def cell_rect(self, cell: int) -> QRect:
+        """Widget-coordinate rectangle of a cell (for tests and painting)."""
+        r, k = self._geometry()
+        cols = self._browser.columns
+        x = PAD + (cell % cols) * (SIDE + PAD)
+        y = PAD + (cell // cols) * (SIDE + PAD)
+        return QRect(r.x() + int(x * k), r.y() + int(y * k), int(SIDE * k), int(SIDE * k))
+
+    def cell_at(self, pos: QPoint) -> int | None:
+        r, k = self._geometry()
+        if self._image is None or not r.contains(pos):
+            return None
+        x = (pos.x() - r.x()) / k - PAD
+        y = (pos.y() - r.y()) / k - PAD
+        step = SIDE + PAD
+        col, row = int(x // step), int(y // step)
+        if x < 0 or y < 0 or x - col * step >= SIDE or y - row * step >= SIDE:
+            return None
+        if col >= self._browser.columns or row >= self._browser.rows:
+            return None
+        cell = row * self._browser.columns + col
+        return cell if cell < self._count else None
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().window())
+        if self._image is None:
+            p.end()
+            return
+        r, _ = self._geometry()
+        p.drawImage(r, self._image)
+        if self._selected is not None and self._selected < self._count:
+            p.setPen(QPen(QColor(255, 170, 0), 2))
+            p.drawRect(self.cell_rect(self._selected).adjusted(-1, -1, 1, 1))
+        p.end()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            cell = self.cell_at(event.position().toPoint())
+            if cell is not None:
+                self.cell_clicked.emit(cell)
+                return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+        cell = self.cell_at(event.position().toPoint())
+        if cell is not None:
+            self.cell_activated.emit(cell)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        cell = self.cell_at(event.position().toPoint())
+        text = self._browser._tooltip_for_cell(cell) if cell is not None else ""
+        if text:
+            QToolTip.showText(event.globalPosition().toPoint(), text, self)
+        else:
+            QToolTip.hideText()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        cols = self._browser.columns
+        moves = {
+            Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Up: -cols,
+            Qt.Key.Key_Down: cols, Qt.Key.Key_PageUp: -cols * self._browser.rows,
+            Qt.Key.Key_PageDown: cols * self._browser.rows,
+        }
+        key = event.key()
+        if key in moves:
+            self.key_moved.emit(moves[key])
+        elif key == Qt.Key.Key_Home:
+            self.key_moved.emit(-(1 << 30))
+        elif key == Qt.Key.Key_End:
+            self.key_moved.emit(1 << 30)
+        else:
+            super().keyPressEvent(event)
+
+
+class DatasetBrowser(QWidget):
+    """A paged grid of dataset digits with a source picker, label filter and Random."""
+
+    digit_selected = Signal(object, int)
+    dataset_changed = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None, dataset: data.Dataset | None = None,
+                 load_default: bool = True, columns: int = 10, rows: int = 10) -> None:
+        super().__init__(parent)
+        self.columns = int(columns)
+        self.rows = int(rows)
+        self._dataset: data.Dataset | None = None
+        self._positions = np.zeros(0, np.int64)  # dataset indices passing the filter
+        self._label: int | None = None
+        self._page = 0
+        self._selected_pos: int | None = None  # index into _positions
+        self._rng = np.random.default_rng()
+        self._source_row = 0  # the combo row of the dataset on show
+
+        self.source_combo = QComboBox()
+        for title, spec in SOURCES:
+            self.source_combo.addItem(title, spec)
+        self.source_combo.addItem(OPEN_FOLDER, None)
+        self.source_combo.activated.connect(self._on_source_activated)
+        self.label_combo = QComboBox()
+        self.label_combo.currentIndexChanged.connect(self._on_label_combo_changed)
+        self.random_button = QPushButton("Random")
+        self.random_button.clicked.connect(self._on_random_clicked)
+
+        self.view = _PageView(self)
+        self.view.cell_clicked.connect(self._on_view_cell_clicked)
+        self.view.cell_activated.connect(self._on_view_cell_clicked)
+        self.view.key_moved.connect(self._on_view_key_moved)
+
+        self.prev_button = QPushButton("◀")
+        self.prev_button.setToolTip("Previous page")
+        self.prev_button.clicked.connect(lambda: self.set_page(self._page - 1))
+        self.next_button = QPushButton("▶")
+        self.next_button.setToolTip("Next page")
+        self.next_button.clicked.connect(lambda: self.set_page(self._page + 1))
+        self.page_spin = QSpinBox()
+        self.page_spin.setKeyboardTracking(False)
+        self.page_spin.valueChanged.connect(lambda v: self.set_page(v - 1))
+        self.page_label = QLabel()
+        self.info_label = QLabel()
+
+        top = QHBoxLayout()
+        top.addWidget(self.source_combo, 1)
+        top.addWidget(self.label_combo)
+        top.addWidget(self.random_button)
+        nav = QHBoxLayout()
+        nav.addWidget(self.prev_button)
+        nav.addWidget(QLabel("Page"))
+        nav.addWidget(self.page_spin)
+        nav.addWidget(self.page_label)
+        nav.addWidget(self.next_button)
+        nav.addStretch(1)
+        nav.addWidget(self.info_label)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(nav)
+
+        if dataset is not None:
+            self.set_dataset(dataset)
+        elif load_default:
+            try:
+                self.set_dataset(data.load_dataset("mnist"))
+            except (ValueError, OSError) as exc:  # a broken install: say so in the panel
+                self.info_label.setText(f"No dataset: {exc}")
+        self._refresh()
+
+    # ---- dataset and filter ----------------------------------------------------------------
+    def dataset(self) -> data.Dataset | None:
+        return self._dataset
+
+    def set_dataset(self, ds: data.Dataset) -> None:
+        self._dataset = ds
+        labels = np.asarray(ds.labels)
+        self.label_combo.blockSignals(True)
+        self.label_combo.clear()
+        self.label_combo.addItem("All labels", None)
+        names = list(getattr(ds, "class_names", None) or [])
+        for k in np.unique(labels[labels >= 0]).tolist():
+            name = names[k] if k < len(names) and str(names[k]) != str(k) else ""
+            self.label_combo.addItem(f"{k} {name}".strip(), int(k))
+        if (labels < 0).any():
+            self.label_combo.addItem("Unlabelled", -1)
+        self.label_combo.blockSignals(False)
+        self._label = None
+        self._apply_filter()
+        self.dataset_changed.emit(ds)
+
+    def label_filter(self) -> int | None:
+        return self._label
+
+    def set_label_filter(self, label: int | None) -> None:
+        i = self.label_combo.findData(label) if label is not None else 0
+        if i < 0:
+            raise ValueError(f"no digits with label {label} in this dataset")
+        if i == self.label_combo.currentIndex():
+            self._label = label
+            self._apply_filter()
+        else:
+            self.label_combo.setCurrentIndex(i)  # -> _on_label_combo_changed
+
+    @Slot(int)
+    def _on_label_combo_changed(self, i: int) -> None:
+        self._label = self.label_combo.itemData(i) if i >= 0 else None
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        if self._dataset is None:
+            self._positions = np.zeros(0, np.int64)
+        else:
+            labels = np.asarray(self._dataset.labels)
+            if self._label is None:
+                self._positions = np.arange(len(labels), dtype=np.int64)
+            else:
+                self._positions = np.flatnonzero(labels == self._label).astype(np.int64)
+        self._selected_pos = None
+        self._page = 0
+        self._refresh()
+
+    # ---- pages ----------------------------------------------------------------------------
+    @property
+    def page_size(self) -> int:
+        return self.columns * self.rows
+
+    def page_count(self) -> int:
+        return max(1, -(-len(self._positions) // self.page_size))
+
+    def page(self) -> int:
+        return self._page
+
+    def set_page(self, page: int) -> None:
+        page = int(np.clip(page, 0, self.page_count() - 1))
+        if page != self._page:
+            self._page = page
+            self._refresh()
+
+    def _refresh(self) -> None:
+        start = self._page * self.page_size
+        idx = self._positions[start:start + self.page_size]
+        if self._dataset is not None and len(idx):
+            page = render_page(np.asarray(self._dataset.images)[idx], self.columns, self.rows)
+        else:
+            page = render_page(np.zeros((0, SIDE, SIDE), np.uint8), self.columns, self.rows)
+        sel = None
+        if self._selected_pos is not None and start <= self._selected_pos < start + len(idx):
+            sel = self._selected_pos - start
+        self.view.set_page(page, len(idx), sel)
+        n_pages = self.page_count()
+        self.page_spin.blockSignals(True)
+        self.page_spin.setRange(1, n_pages)
+        self.page_spin.setValue(self._page + 1)
+        self.page_spin.blockSignals(False)
+        self.page_label.setText(f"/ {n_pages}")
+        self.prev_button.setEnabled(self._page > 0)
+        self.next_button.setEnabled(self._page < n_pages - 1)
+        self.random_button.setEnabled(len(self._positions) > 0)
+        if self._dataset is not None:
+            self.info_label.setText(
+                f"{getattr(self._dataset, 'name', '')}: {len(self._positions)} digits")
+
+    # ---- selection ------------------------------------------------------------------------
+    def selected_index(self) -> int | None:
+        if self._selected_pos is None:
+            return None
+        return int(self._positions[self._selected_pos])
+
+    def select(self, position: int, emit: bool = True) -> None:
+        """Select the digit at ``position`` in the filtered list; turn to its page."""
+        if not len(self._positions):
+            return
+        position = int(np.clip(position, 0, len(self._positions) - 1))
+        self._selected_pos = position
+        self._page = position // self.page_size
+        self._refresh()
+        if emit:
+            i = int(self._positions[position])
+            x = data.to_model_range(np.asarray(self._dataset.images[i]))
+            label = int(np.asarray(self._dataset.labels)[i])
+            self.digit_selected.emit(np.asarray(x, dtype=np.float32).copy(), label)
+
+    def select_index(self, dataset_index: int, emit: bool = True) -> None:
+        hits = np.flatnonzero(self._positions == int(dataset_index))
+        if not len(hits):
+            raise ValueError(f"digit {dataset_index} is not in the current view")
+        self.select(int(hits[0]), emit)
+
+    def select_random(self, emit: bool = True) -> None:
+        if len(self._positions):
+            self.select(int(self._rng.integers(len(self._positions))), emit)
+
+    def _tooltip_for_cell(self, cell: int) -> str:
+        pos = self._page * self.page_size + cell
+        if self._dataset is None or pos >= len(self._positions):
+            return ""
+        i = int(self._positions[pos])
+        label = int(np.asarray(self._dataset.labels)[i])
+        names = list(getattr(self._dataset, "class_names", None) or [])
+        text = "unlabelled" if label < 0 else (
+            names[label] if label < len(names) else str(label))
+        return f"#{i}: {text}"
+
+    @Slot(int)
+    def _on_view_cell_clicked(self, cell: int) -> None:
+        self.select(self._page * self.page_size + cell)
+
+    @Slot(int)
+    def _on_view_key_moved(self, delta: int) -> None:
+        if not len(self._positions):
+            return
+        if abs(delta) >= (1 << 30):
+            self.select(0 if delta < 0 else len(self._positions) - 1)
+        elif self._selected_pos is None:
+            self.select(self._page * self.page_size)
+        else:
+            self.select(self._selected_pos + delta)
+
+    @Slot()
+    def _on_random_clicked(self) -> None:
+        self.select_random()
+
+    # ---- sources --------------------------------------------------------------------------
+    @Slot(int)
+    def _on_source_activated(self, i: int) -> None:
+        spec = self.source_combo.itemData(i)
+        if spec is None:  # "Open folder..."
+            folder = QFileDialog.getExistingDirectory(
+                self, "Open a folder of IDX files or images")
+            if not folder:
+                self._restore_source_combo()
+                return
+            spec = folder
+        if not self.load_source(spec):
+            self._restore_source_combo()
+
+    def _restore_source_combo(self) -> None:
+        self.source_combo.blockSignals(True)
+        self.source_combo.setCurrentIndex(self._source_row)
+        self.source_combo.blockSignals(False)
+
+    def load_source(self, spec: str) -> bool:
+        """Load ``spec`` through ``core.data.load_dataset``; False (+ message box) on error."""
+        QGuiApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
+        try:
+            ds = data.load_dataset(spec)
+        except (ValueError, OSError) as exc:
+            QGuiApplication.restoreOverrideCursor()
+            QMessageBox.warning(self, "Could not load dataset", str(exc))
+            return False
+        QGuiApplication.restoreOverrideCursor()
+        row = self.source_combo.findData(spec)
+        if row < 0:  # a folder: remember it as a source above "Open folder..."
+            row = self.source_combo.count() - 1
+            self.source_combo.insertItem(row, str(spec), spec)
+        self.source_combo.blockSignals(True)
+        self.source_combo.setCurrentIndex(row)
+        self.source_combo.blockSignals(False)
+        self._source_row = row
+        self.set_dataset(ds)
+        return True

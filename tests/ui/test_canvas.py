@@ -1,0 +1,187 @@
+"""DrawCanvas / CanvasPanel: strokes -> a centred MNIST-style digit; undo, clear, eraser."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from ddpm_desktop.ui.widgets import canvas as canvas_mod
+from ddpm_desktop.ui.widgets.canvas import CanvasPanel, DrawCanvas, stamp_segment
+
+
+@pytest.fixture
+def canvas(qtbot):
+    w = DrawCanvas(size=280)
+    qtbot.addWidget(w)
+    w.resize(280, 280)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def draw(qtbot, widget, points, button=Qt.MouseButton.LeftButton):
+    pts = [QPoint(*p) for p in points]
+    qtbot.mousePress(widget, button, pos=pts[0])
+    for p in pts[1:]:
+        qtbot.mouseMove(widget, pos=p)
+    qtbot.mouseRelease(widget, button, pos=pts[-1])
+
+
+def centre_of_mass(x28):
+    ink = (np.asarray(x28) + 1.0) / 2.0
+    yy, xx = np.indices(ink.shape)
+    m = ink.sum()
+    return (ink * yy).sum() / m, (ink * xx).sum() / m
+
+
+def test_stamp_segment_is_soft_and_round():
+    buf = np.zeros((50, 50), np.float32)
+    stamp_segment(buf, (25.0, 25.0), (25.0, 25.0), radius=10)
+    assert buf[25, 25] == pytest.approx(1.0)
+    assert buf[25, 40] == 0.0 and buf[40, 25] == 0.0
+    edge = buf[25, 25 + 8]  # between the hard core and the rim
+    assert 0.0 < edge < 1.0
+    np.testing.assert_allclose(buf, buf.T, atol=1e-6)  # round
+    # a wider soft eraser takes the soft rim too
+    stamp_segment(buf, (25.0, 25.0), (25.0, 25.0), radius=24, erase=True)
+    assert buf.max() == 0.0
+
+
+def test_stroke_emits_centred_digit(qtbot, canvas):
+    # a stroke in the top-left corner: the digit still comes out fitted and centred
+    with qtbot.waitSignal(canvas.digit_changed, timeout=2000) as blocker:
+        draw(qtbot, canvas, [(40, 30), (45, 60), (50, 90), (55, 120)])
+    x = blocker.args[0]
+    assert isinstance(x, np.ndarray) and x.dtype == np.float32 and x.shape == (28, 28)
+    assert x.min() >= -1.0 and x.max() <= 1.0
+    assert (x > 0).sum() > 10  # real ink
+    cy, cx = centre_of_mass(x)
+    assert abs(cy - 14.0) < 1.0 and abs(cx - 14.0) < 1.0
+    rows = np.flatnonzero((x > -1).any(axis=1))
+    assert rows[-1] - rows[0] + 1 <= 21  # fitted into 20x20 like MNIST
+    assert not canvas.is_empty() and canvas.can_undo()
+
+
+def test_throttled_emits_during_a_long_stroke(qtbot, canvas):
+    got = []
+    canvas.digit_changed.connect(got.append)
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(100, 50))
+    for k in range(6):
+        qtbot.mouseMove(canvas, pos=QPoint(100 + 10 * k, 60 + 20 * k))
+        qtbot.wait(60)
+    n_during = len(got)
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(160, 180))
+    assert 1 <= n_during <= 5  # throttled (~10 Hz), not one emit per move
+    assert len(got) == n_during + 1  # and one on stroke end
+
+
+def test_undo_restores_and_clear_blanks(qtbot, canvas):
+    draw(qtbot, canvas, [(100, 60), (100, 200)])
+    one = canvas.ink()
+    draw(qtbot, canvas, [(60, 130), (200, 130)])
+    assert not np.array_equal(canvas.ink(), one)
+    with qtbot.waitSignal(canvas.digit_changed):
+        canvas.undo()
+    np.testing.assert_array_equal(canvas.ink(), one)
+
+    with qtbot.waitSignal(canvas.digit_changed) as blocker:
+        canvas.clear()
+    assert canvas.is_empty()
+    assert np.all(blocker.args[0] == -1.0)  # blank canvas -> all background
+    assert canvas.digit() is None
+    canvas.undo()  # clear is undoable too
+    np.testing.assert_array_equal(canvas.ink(), one)
+    canvas.undo()
+    assert canvas.is_empty() and not canvas.can_undo()
+    canvas.undo()  # nothing left: no error
+
+
+def test_ctrl_z_undoes_when_focused(qtbot, canvas):
+    draw(qtbot, canvas, [(100, 60), (100, 200)])
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.is_empty()
+
+
+def test_eraser_and_right_button_erase(qtbot, canvas):
+    draw(qtbot, canvas, [(60, 140), (220, 140)])
+    before = canvas.ink().sum()
+    draw(qtbot, canvas, [(140, 100), (140, 180)], button=Qt.MouseButton.RightButton)
+    after_right = canvas.ink().sum()
+    assert after_right < before
+    canvas.set_eraser(True)
+    draw(qtbot, canvas, [(80, 100), (80, 180)])
+    assert canvas.ink().sum() < after_right
+
+
+def test_brush_radius_scales_the_stroke(qtbot, canvas):
+    canvas.set_brush_radius(4)
+    draw(qtbot, canvas, [(140, 60), (140, 200)])
+    thin = canvas.ink().sum()
+    canvas.clear()
+    canvas.set_brush_radius(20)
+    draw(qtbot, canvas, [(140, 60), (140, 200)])
+    assert canvas.ink().sum() > 3 * thin
+
+
+def test_set_digit_shows_an_existing_digit(qtbot, canvas):
+    from ddpm_desktop.core import data
+
+    ds = data.load_bundled_mnist("test")
+    x = data.to_model_range(ds.images[0])
+    canvas.set_digit(x)  # no emit by default
+    assert not canvas.is_empty()
+    with qtbot.waitSignal(canvas.digit_changed) as blocker:
+        canvas.set_digit(x, emit=True)
+    y = blocker.args[0]
+    # already MNIST-shaped, so preprocessing it again changes little
+    assert np.abs(y - x).mean() < 0.15
+    with pytest.raises(ValueError):
+        canvas.set_digit(np.zeros((10, 10), np.float32))
+
+
+def test_panel_tools_and_preview(qtbot):
+    panel = CanvasPanel()
+    qtbot.addWidget(panel)
+    panel.resize(360, 420)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert not panel.undo_action.isEnabled()
+    c = panel.canvas
+    with qtbot.waitSignal(panel.digit_changed):
+        draw(qtbot, c, [(c.width() // 2, 40), (c.width() // 2, c.height() - 40)])
+    assert panel.undo_action.isEnabled()
+    assert panel.preview.pixmap() is not None and not panel.preview.pixmap().isNull()
+    panel.size_slider.setValue(30)
+    assert c.brush_radius == 30
+    qtbot.mouseClick(panel.eraser_button, Qt.MouseButton.LeftButton)
+    assert c.eraser
+    qtbot.mouseClick(panel.pen_button, Qt.MouseButton.LeftButton)
+    assert not c.eraser
+    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    assert c.is_empty()
+    panel.undo_action.trigger()
+    assert not c.is_empty()
+
+
+def test_panel_open_image_errors_go_to_a_message_box(qtbot, tmp_path, monkeypatch):
+    panel = CanvasPanel()
+    qtbot.addWidget(panel)
+    shown = []
+    monkeypatch.setattr(canvas_mod.QMessageBox, "warning",
+                        lambda parent, title, text: shown.append(text))
+    bad = tmp_path / "not_an_image.png"
+    bad.write_bytes(b"hello")
+    assert panel.open_image(str(bad)) is False
+    assert shown and "not_an_image.png" in shown[0]
+    assert panel.canvas.is_empty()
+
+    from PIL import Image
+
+    img = np.zeros((64, 64), np.uint8)
+    img[10:54, 28:36] = 255  # a "1"
+    good = tmp_path / "one.png"
+    Image.fromarray(img).save(good)
+    with qtbot.waitSignal(panel.digit_changed):
+        assert panel.open_image(str(good)) is True
+    assert not panel.canvas.is_empty()
