@@ -1,0 +1,307 @@
+"""Reverse process: DDPM ancestral, DDIM and DPM-Solver++(2M) as generators yielding every step.
+
+The network comes in as `eps_fn(x_t, t) -> ε̂` (t the 1-based step, an int); the sampler never
+owns it and the schedule never calls it. `make_eps_fn` wraps a `UNet` (conditioned on log-SNR)
+with classifier-free guidance.
+
+Each `iter_*` generator yields the start state first (index 0, nfe 0), then one `SampleStep`
+per reverse step, holding CPU copies, so a view can animate and cancel by iterating. The
+network runs under `torch.inference_mode()`, entered per step and left before each `yield`
+(grad mode is thread-local: a mode held across a yield would leak into the caller).
+
+Timesteps for fewer steps than T ("trailing" spacing). From t_start (default T) to 0 in `steps`
+steps: `np.linspace(t_start, 0, steps + 1)` rounded half-to-even, duplicates dropped (so
+steps > t_start simply gives every step). With t_start = T this equals diffusers'
+`timestep_spacing="trailing"`: diffusers' 0-based timestep k is our t = k + 1, and its final
+"previous timestep" -1 (`set_alpha_to_one=True`, `final_sigmas_type="zero"`) is our t = 0,
+ᾱ_0 = 1. A benchmark reproduces our timesteps in diffusers with `timesteps_for(...) - 1`
+(drop the trailing 0), or just `timestep_spacing="trailing"`. Caveat: diffusers' DDIM and DDPM
+take the previous timestep as t - T // steps, which equals ours only when steps divides T.
+
+All coefficients are looked up once per call as Python floats (from the float64 schedule);
+a step is a handful of fused tensor ops, a CPU noise draw (DDPM, DDIM η > 0) and the two
+CPU copies for the yield.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from .schedule import NoiseSchedule
+
+EpsFn = Callable[[torch.Tensor, int], torch.Tensor]
+SAMPLERS = ("ddpm", "ddim", "dpmpp")
+DDPM_VARIANCES = ("beta", "beta_tilde")
+
+
+@dataclass(frozen=True)
+class SampleStep:
+    """One state of a reverse chain, as CPU copies.
+
+    x_t: the sample at step t ([B, ...] float32); x0_pred: the clipped (if clip_x0) x̂_0 the step
+    that produced x_t used (at index 0 no network has run yet, and x0_pred is zeros);
+    t: the step x_t is at (t_start first, 0 at the end); nfe: network calls so far;
+    index: 0..total; total: number of reverse steps.
+    """
+
+    x_t: torch.Tensor
+    x0_pred: torch.Tensor
+    t: int
+    nfe: int
+    index: int
+    total: int
+
+
+def timesteps_for(T: int, steps: int | None = None, t_start: int | None = None) -> np.ndarray:
+    """Descending int64 steps [t_start, ..., 0] ("trailing" spacing, see module docstring).
+
+    steps None means every step t_start, t_start - 1, ..., 0. Raises ValueError on steps < 1 or
+    t_start outside 1..T.
+    """
+    t_start = T if t_start is None else t_start
+    if isinstance(t_start, bool) or int(t_start) != t_start or not 1 <= t_start <= T:
+        raise ValueError(f"t_start = {t_start} is out of range: need 1 <= t_start <= T = {T}")
+    t_start = int(t_start)
+    if steps is None:
+        return np.arange(t_start, -1, -1, dtype=np.int64)
+    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+        raise ValueError(f"steps = {steps} must be a positive integer")
+    ts = np.round(np.linspace(t_start, 0, int(steps) + 1)).astype(np.int64)
+    # linspace is monotone, so duplicates are adjacent.
+    keep = np.append(True, ts[1:] != ts[:-1])
+    return ts[keep]
+
+
+def _copy(x: torch.Tensor) -> torch.Tensor:
+    # A CPU copy the receiver may keep: never the live tensor (STYLE.md, "emit copies").
+    return x.detach().to("cpu", copy=True)
+
+
+def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    # Drawn on CPU then moved, so a seed gives the same picture on CPU and CUDA.
+    z = torch.randn(x.shape, generator=generator, dtype=torch.float32)
+    return z.to(device=x.device, dtype=x.dtype)
+
+
+def _check_x(x_T) -> torch.Tensor:
+    if not isinstance(x_T, torch.Tensor):
+        x_T = torch.as_tensor(np.asarray(x_T, dtype=np.float32))
+    if not x_T.is_floating_point():
+        raise ValueError(f"x_T must be a floating-point tensor, got {x_T.dtype}")
+    return x_T
+
+
+def _x0_from_eps(x, eps, sqrt_ab: float, sqrt_1m_ab: float, clip: bool):
+    # x̂_0 = (x_t - √(1-ᾱ_t) ε̂)/√ᾱ_t (Ho et al. 2020, eq. 15 solved for x_0).
+    x0 = (x - sqrt_1m_ab * eps) / sqrt_ab
+    return x0.clamp_(-1.0, 1.0) if clip else x0
+
+
+def _ab(ab: np.ndarray, t: int) -> float:
+    return 1.0 if t == 0 else float(ab[t - 1])
+
+
+def iter_ddpm(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, t_start: int | None = None,
+              generator: torch.Generator | None = None, variance: str = "beta",
+              steps: int | None = None, clip_x0: bool = True) -> Iterator[SampleStep]:
+    """DDPM ancestral sampling (Ho et al. 2020, Algorithm 2), one `SampleStep` per step.
+
+    variance: σ_t² = β_t ("beta", the paper's choice for x_0 ~ N(0, I)) or β̃_t ("beta_tilde",
+    eq. 7). No noise is added on the last step (to t = 0).
+
+    clip_x0=True (default): x_{t-1} = μ̃_t(clip(x̂_0), x_t) + σ_t z, the posterior mean of eq. 7
+    with x̂_0 clipped to [-1, 1] (improved-diffusion's `p_mean_variance`; better digits).
+    clip_x0=False: Algorithm 2 literally, x_{t-1} = (x_t - β_t/√(1-ᾱ_t) ε̂)/√α_t + σ_t z, which is
+    the same number as the posterior mean with the unclipped x̂_0.
+
+    steps (default: every step) respaces the chain as improved-diffusion does: between
+    consecutive kept steps t > s, β_{t|s} = 1 - ᾱ_t/ᾱ_s plays the role of β_t. With every step
+    kept these are exactly the schedule's `posterior_mean_coef1/2` and `posterior_variance`.
+    """
+    if variance not in DDPM_VARIANCES:
+        raise ValueError(f"unknown DDPM variance {variance!r}: choose one of {', '.join(DDPM_VARIANCES)}")
+    x = _check_x(x_T)
+    ts = timesteps_for(schedule.T, steps, t_start)
+    total = len(ts) - 1
+    ab = schedule.alphas_cumprod
+    yield SampleStep(_copy(x), torch.zeros(x.shape), int(ts[0]), 0, 0, total)
+    for i in range(total):
+        t, s = int(ts[i]), int(ts[i + 1])
+        ab_t, ab_s = _ab(ab, t), _ab(ab, s)
+        beta = 1.0 - ab_t / ab_s            # β_{t|s}; = β_t when s = t - 1
+        alpha = ab_t / ab_s
+        one_m_ab_t = 1.0 - ab_t
+        sqrt_ab_t, sqrt_1m_ab_t = math.sqrt(ab_t), math.sqrt(one_m_ab_t)
+        if variance == "beta":
+            sigma = math.sqrt(beta)
+        else:
+            sigma = math.sqrt(beta * (1.0 - ab_s) / one_m_ab_t)   # β̃, Ho et al. 2020 eq. 7
+        with torch.inference_mode():
+            eps = eps_fn(x, t)
+            x0 = _x0_from_eps(x, eps, sqrt_ab_t, sqrt_1m_ab_t, clip_x0)
+            if clip_x0:
+                # μ̃_t(x_t, x_0) = β_t √ᾱ_{t-1}/(1-ᾱ_t) x_0 + √α_t (1-ᾱ_{t-1})/(1-ᾱ_t) x_t (eq. 7)
+                coef1 = beta * math.sqrt(ab_s) / one_m_ab_t
+                coef2 = math.sqrt(alpha) * (1.0 - ab_s) / one_m_ab_t
+                x_new = coef1 * x0 + coef2 * x
+            else:
+                # Algorithm 2, line 4
+                x_new = (x - (beta / sqrt_1m_ab_t) * eps) / math.sqrt(alpha)
+            if s > 0:
+                x_new = x_new + sigma * _noise_like(x, generator)
+        x = x_new
+        yield SampleStep(_copy(x), _copy(x0), s, i + 1, i + 1, total)
+
+
+def iter_ddim(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, steps: int | None = None,
+              eta: float = 0.0, t_start: int | None = None,
+              generator: torch.Generator | None = None,
+              clip_x0: bool = True) -> Iterator[SampleStep]:
+    """DDIM (Song et al. 2021, eq. 12), `steps` trailing steps (default every step), η adjustable.
+
+    x_s = √ᾱ_s x̂_0 + √(1 - ᾱ_s - σ²) ε̂ + σ z,  σ = η √((1-ᾱ_s)/(1-ᾱ_t)) √(1 - ᾱ_t/ᾱ_s)  (eq. 16).
+    η = 0 is deterministic (no generator needed); η = 1 is DDPM with σ² = β̃. When clip_x0,
+    ε̂ is re-derived from the clipped x̂_0 so the two stay consistent (as diffusers' DDIMScheduler).
+    """
+    eta = float(eta)
+    if not math.isfinite(eta) or eta < 0:
+        raise ValueError(f"eta = {eta} must be a finite number >= 0")
+    x = _check_x(x_T)
+    ts = timesteps_for(schedule.T, steps, t_start)
+    total = len(ts) - 1
+    ab = schedule.alphas_cumprod
+    yield SampleStep(_copy(x), torch.zeros(x.shape), int(ts[0]), 0, 0, total)
+    for i in range(total):
+        t, s = int(ts[i]), int(ts[i + 1])
+        ab_t, ab_s = _ab(ab, t), _ab(ab, s)
+        sqrt_ab_t, sqrt_1m_ab_t = math.sqrt(ab_t), math.sqrt(1.0 - ab_t)
+        sigma = eta * math.sqrt((1.0 - ab_s) / (1.0 - ab_t) * (1.0 - ab_t / ab_s))
+        dir_coef = math.sqrt(max(1.0 - ab_s - sigma * sigma, 0.0))
+        with torch.inference_mode():
+            eps = eps_fn(x, t)
+            x0 = _x0_from_eps(x, eps, sqrt_ab_t, sqrt_1m_ab_t, clip_x0)
+            if clip_x0:
+                eps = (x - sqrt_ab_t * x0) / sqrt_1m_ab_t
+            # eq. 12: "predicted x_0" + "direction pointing to x_t" + random noise
+            x_new = math.sqrt(ab_s) * x0 + dir_coef * eps
+            if sigma > 0.0:
+                x_new = x_new + sigma * _noise_like(x, generator)
+        x = x_new
+        yield SampleStep(_copy(x), _copy(x0), s, i + 1, i + 1, total)
+
+
+def iter_dpmpp_2m(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, steps: int | None = 20,
+                  t_start: int | None = None, clip_x0: bool = True) -> Iterator[SampleStep]:
+    """DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Algorithm 2), data prediction.
+
+    Works in λ_t = log(α_t/σ_t) = ½ log-SNR with α_t = √ᾱ_t, σ_t = √(1-ᾱ_t). With h_i = λ_{t_i} - λ_{t_{i-1}}:
+      first step:  x_{t_i} = (σ_{t_i}/σ_{t_{i-1}}) x - α_{t_i} (e^{-h_i} - 1) x̂_0(t_{i-1})         (eq. 8, k = 1)
+      later steps: D_i = (1 + 1/(2r_i)) x̂_0(t_{i-1}) - 1/(2r_i) x̂_0(t_{i-2}), r_i = h_{i-1}/h_i,
+                   x_{t_i} = (σ_{t_i}/σ_{t_{i-1}}) x - α_{t_i} (e^{-h_i} - 1) D_i
+    The final step goes to t = 0 where σ = 0 (λ = +∞) and is first order, i.e. returns x̂_0 of
+    the last network call, as diffusers' DPMSolverMultistepScheduler(algorithm_type="dpmsolver++",
+    solver_order=2, final_sigmas_type="zero"). Deterministic: no generator.
+    """
+    x = _check_x(x_T)
+    ts = timesteps_for(schedule.T, steps, t_start)
+    total = len(ts) - 1
+    ab = schedule.alphas_cumprod
+
+    def lam(t):  # λ_t = ½ log(ᾱ_t / (1 - ᾱ_t)); only called for t >= 1
+        return 0.5 * float(schedule.log_snr[t - 1])
+
+    yield SampleStep(_copy(x), torch.zeros(x.shape), int(ts[0]), 0, 0, total)
+    x0_prev = None
+    h_prev = 0.0
+    for i in range(total):
+        t, s = int(ts[i]), int(ts[i + 1])
+        ab_t = _ab(ab, t)
+        sqrt_ab_t, sqrt_1m_ab_t = math.sqrt(ab_t), math.sqrt(1.0 - ab_t)
+        with torch.inference_mode():
+            eps = eps_fn(x, t)
+            x0 = _x0_from_eps(x, eps, sqrt_ab_t, sqrt_1m_ab_t, clip_x0)
+            if s == 0:
+                x_new = x0          # σ_s = 0, α_s = 1: the first-order step lands on x̂_0
+                h = math.inf
+            else:
+                ab_s = _ab(ab, s)
+                h = lam(s) - lam(t)
+                ratio = math.sqrt((1.0 - ab_s) / (1.0 - ab_t))    # σ_s / σ_t
+                coef = -math.sqrt(ab_s) * math.expm1(-h)          # -α_s (e^{-h} - 1)
+                if x0_prev is None:
+                    d = x0
+                else:
+                    r = h_prev / h
+                    d = (1.0 + 0.5 / r) * x0 - (0.5 / r) * x0_prev
+                x_new = ratio * x + coef * d
+        x0_prev, h_prev, x = x0, h, x_new
+        yield SampleStep(_copy(x), _copy(x0), s, i + 1, i + 1, total)
+
+
+def iter_sampler(name: str, eps_fn: EpsFn, schedule: NoiseSchedule, x_T,
+                 steps: int | None = None, t_start: int | None = None,
+                 generator: torch.Generator | None = None, clip_x0: bool = True,
+                 eta: float = 0.0, variance: str = "beta") -> Iterator[SampleStep]:
+    """Dispatch by name ("ddpm", "ddim", "dpmpp"). steps None: every step for ddpm/ddim, 20 for dpmpp.
+
+    eta only applies to ddim, variance only to ddpm, generator to ddpm and ddim (η > 0).
+    """
+    if name == "ddpm":
+        return iter_ddpm(eps_fn, schedule, x_T, t_start=t_start, generator=generator,
+                         variance=variance, steps=steps, clip_x0=clip_x0)
+    if name == "ddim":
+        return iter_ddim(eps_fn, schedule, x_T, steps=steps, eta=eta, t_start=t_start,
+                         generator=generator, clip_x0=clip_x0)
+    if name == "dpmpp":
+        return iter_dpmpp_2m(eps_fn, schedule, x_T, steps=20 if steps is None else steps,
+                             t_start=t_start, clip_x0=clip_x0)
+    raise ValueError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
+
+
+def sample(name: str, eps_fn: EpsFn, schedule: NoiseSchedule, x_T, **kwargs) -> torch.Tensor:
+    """Run `iter_sampler(name, ...)` to the end and return the final x_0 (CPU copy)."""
+    last = None
+    for last in iter_sampler(name, eps_fn, schedule, x_T, **kwargs):
+        pass
+    return last.x_t
+
+
+def make_eps_fn(model, schedule: NoiseSchedule, labels=None, guidance: float = 1.0) -> EpsFn:
+    """Wrap a network `model(x [B,...], log_snr [B], labels [B] long | None) -> ε̂` as an EpsFn.
+
+    The model sees the log-SNR of step t of *this* schedule. labels: None (unconditional), an int
+    (the same class for the whole batch) or a [B] long tensor. Classifier-free guidance
+    (Ho & Salimans 2022, eq. 6): ε̂ = ε_u + w (ε_c - ε_u), computed in one batched call of 2B;
+    w = 1 is plain conditional and w = 0 unconditional (one call of B each).
+    The null label is `model.null_label` (falls back to model.config.num_classes, then 10).
+    """
+    w = float(guidance)
+    if not math.isfinite(w):
+        raise ValueError(f"guidance = {guidance} must be a finite number")
+    null = getattr(model, "null_label", None)
+    if null is None:
+        null = getattr(getattr(model, "config", None), "num_classes", 10)
+    null = int(null)
+    log_snr = schedule.log_snr
+
+    def eps_fn(x: torch.Tensor, t: int) -> torch.Tensor:
+        b = x.shape[0]
+        lam = torch.full((b,), float(log_snr[t - 1]), dtype=torch.float32, device=x.device)
+        if labels is None or w == 0.0:
+            return model(x, lam, None)
+        if isinstance(labels, torch.Tensor):
+            y = labels.to(device=x.device, dtype=torch.long).expand(b) if labels.dim() == 0 \
+                else labels.to(device=x.device, dtype=torch.long)
+        else:
+            y = torch.full((b,), int(labels), dtype=torch.long, device=x.device)
+        if w == 1.0:
+            return model(x, lam, y)
+        y_all = torch.cat([y, torch.full_like(y, null)])
+        eps_c, eps_u = model(torch.cat([x, x]), torch.cat([lam, lam]), y_all).chunk(2)
+        return eps_u + w * (eps_c - eps_u)
+
+    return eps_fn

@@ -1,0 +1,223 @@
+"""Reverse samplers: timesteps, shapes, determinism and full loops with oracle networks."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_desktop.core.sampling import (
+    SAMPLERS,
+    SampleStep,
+    iter_ddim,
+    iter_ddpm,
+    iter_dpmpp_2m,
+    iter_sampler,
+    make_eps_fn,
+    sample,
+    timesteps_for,
+)
+from ddpm_desktop.core.schedule import NoiseSchedule
+
+SCHED = NoiseSchedule.named("linear")
+
+
+def dummy_eps(x, t):
+    # diffusers' scheduler-test dummy model
+    return x * t / (t + 1)
+
+
+def oracle_point_mass(schedule, c):
+    """The exact ε for a dataset x_0 ≡ c: ε = (x_t - √ᾱ_t c)/√(1-ᾱ_t)."""
+    def eps(x, t):
+        a = schedule.alpha_bar(t)
+        return (x - math.sqrt(a) * c) / math.sqrt(1 - a)
+    return eps
+
+
+def oracle_gaussian(schedule, m, s):
+    """The exact E[ε|x_t] for x_0 ~ N(m, s²) per pixel."""
+    def eps(x, t):
+        a = schedule.alpha_bar(t)
+        return math.sqrt(1 - a) * (x - math.sqrt(a) * m) / (a * s * s + 1 - a)
+    return eps
+
+
+def x_T(seed=0, shape=(3, 1, 28, 28)):
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_timesteps_trailing_match_diffusers():
+    assert timesteps_for(1000, 10).tolist() == list(range(1000, -1, -100))
+    for steps in (7, 13, 50, 999):
+        ours = timesteps_for(1000, steps)
+        # diffusers, timestep_spacing="trailing" (0-based timesteps, ours are k + 1)
+        ratio = 1000 / steps
+        theirs = np.round(np.arange(1000, 0, -ratio)).astype(np.int64) - 1
+        np.testing.assert_array_equal(ours[:-1] - 1, theirs)
+        assert ours[-1] == 0
+    assert timesteps_for(10).tolist() == list(range(10, -1, -1))
+    assert timesteps_for(1000, 5, t_start=300).tolist() == [300, 240, 180, 120, 60, 0]
+    # More steps than there are: every step, no duplicates.
+    assert timesteps_for(1000, 50, t_start=20).tolist() == list(range(20, -1, -1))
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(steps=0), "steps"), (dict(steps=-2), "steps"),
+    (dict(t_start=0), "t_start"), (dict(t_start=1001), "t_start"),
+])
+def test_timesteps_bad_arguments(kw, match):
+    with pytest.raises(ValueError, match=match):
+        timesteps_for(1000, **kw)
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_yields_every_step_with_cpu_copies(name):
+    x = x_T()
+    steps = list(iter_sampler(name, dummy_eps, SCHED, x, steps=10, generator=gen(1)))
+    assert len(steps) == 11 and all(isinstance(s, SampleStep) for s in steps)
+    assert [s.t for s in steps] == list(range(1000, -1, -100))
+    assert [s.nfe for s in steps] == list(range(11)) == [s.index for s in steps]
+    assert {s.total for s in steps} == {10}
+    assert torch.equal(steps[0].x_t, x) and steps[0].x_t is not x
+    for s in steps:
+        assert s.x_t.shape == x.shape == s.x0_pred.shape and s.x_t.device.type == "cpu"
+        assert s.x_t.dtype == torch.float32 and torch.isfinite(s.x_t).all()
+        assert not s.x_t.is_inference()
+    assert steps[-1].x0_pred.abs().max() <= 1.0  # clipped
+    # Yielded tensors are copies: scribbling on one changes nothing downstream.
+    steps[1].x_t.zero_()
+    assert not torch.equal(steps[1].x_t, steps[2].x_t)
+
+
+def test_inference_mode_not_leaked_across_yield():
+    it = iter_ddpm(dummy_eps, SCHED, x_T(), steps=5, generator=gen(0))
+    next(it)
+    next(it)
+    assert not torch.is_inference_mode_enabled() and torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_seeded_determinism(name):
+    a = sample(name, dummy_eps, SCHED, x_T(), steps=20, generator=gen(5), eta=0.5)
+    b = sample(name, dummy_eps, SCHED, x_T(), steps=20, generator=gen(5), eta=0.5)
+    assert torch.equal(a, b)
+    c = sample(name, dummy_eps, SCHED, x_T(), steps=20, generator=gen(6), eta=0.5)
+    assert torch.equal(a, c) == (name == "dpmpp")  # dpmpp draws no noise
+
+
+def test_ddim_eta_zero_is_deterministic_without_generator():
+    a = sample("ddim", dummy_eps, SCHED, x_T(), steps=25, eta=0.0)
+    b = sample("ddim", dummy_eps, SCHED, x_T(), steps=25, eta=0.0, generator=gen(123))
+    assert torch.equal(a, b)
+
+
+def test_dummy_full_loop_pinned():
+    out = sample("ddim", dummy_eps, SCHED, x_T(), steps=10, clip_x0=False)
+    # Golden value from the first implementation (regression pin).
+    assert out.abs().sum().item() == pytest.approx(GOLDEN_DDIM_ABS_SUM, rel=1e-4)
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+@pytest.mark.parametrize("clip", [True, False])
+@pytest.mark.parametrize("c", [0.3, -0.9])
+def test_point_mass_oracle_returns_c(name, clip, c):
+    steps = 50 if name != "ddpm" else None
+    out = sample(name, oracle_point_mass(SCHED, c), SCHED, x_T(), steps=steps,
+                 generator=gen(2), clip_x0=clip, eta=1.0)
+    assert torch.allclose(out, torch.full_like(out, c), atol=1e-5)
+
+
+def test_sdedit_start_from_t_start():
+    c = 0.5
+    steps = list(iter_ddpm(oracle_point_mass(SCHED, c), SCHED, x_T(), t_start=300, generator=gen(0)))
+    assert steps[0].t == 300 and len(steps) == 301
+    assert torch.allclose(steps[-1].x_t, torch.full_like(steps[-1].x_t, c), atol=1e-5)
+
+
+def test_ddpm_uses_the_schedule_posterior():
+    """Every-step DDPM = μ̃ from posterior_mean_coef1/2 plus √β_t z, drawn in the same order."""
+    s = NoiseSchedule.named("cosine", T=30)
+    x = x_T(3, (2, 5))
+    for variance, var in (("beta", s.betas), ("beta_tilde", s.posterior_variance)):
+        got = [st.x_t for st in iter_ddpm(dummy_eps, s, x, generator=gen(9), variance=variance,
+                                           clip_x0=False)]
+        g, xt = gen(9), x.double()
+        for t in range(30, 0, -1):
+            eps = dummy_eps(xt, t)
+            x0 = (xt - s.sqrt_one_minus_alphas_cumprod[t - 1] * eps) / s.sqrt_alphas_cumprod[t - 1]
+            xt = s.posterior_mean_coef1[t - 1] * x0 + s.posterior_mean_coef2[t - 1] * xt
+            if t > 1:
+                xt = xt + math.sqrt(var[t - 1]) * torch.randn(x.shape, generator=g).double()
+            torch.testing.assert_close(got[31 - t], xt.float(), rtol=1e-4, atol=1e-4)
+
+
+def test_ddpm_bad_variance():
+    with pytest.raises(ValueError, match="variance"):
+        next(iter_ddpm(dummy_eps, SCHED, x_T(), variance="large"))
+    with pytest.raises(ValueError, match="sampler"):
+        iter_sampler("euler", dummy_eps, SCHED, x_T())
+    with pytest.raises(ValueError, match="eta"):
+        next(iter_ddim(dummy_eps, SCHED, x_T(), eta=-1))
+
+
+def test_ode_solvers_converge_to_the_exact_flow():
+    """For x_0 ~ N(m, s²) the probability-flow ODE keeps (x_t - √ᾱ m)/√(ᾱ s² + 1 - ᾱ) fixed."""
+    m, s = 0.2, 0.3
+    eps = oracle_gaussian(SCHED, m, s)
+    x = x_T(4)
+    a = SCHED.alpha_bar_T
+    exact = m + s * (x - math.sqrt(a) * m) / math.sqrt(a * s * s + 1 - a)
+    ddim = sample("ddim", eps, SCHED, x, steps=1000, clip_x0=False)
+    dpm100 = sample("dpmpp", eps, SCHED, x, steps=100, clip_x0=False)
+    dpm20 = sample("dpmpp", eps, SCHED, x, steps=20, clip_x0=False)
+    err = lambda y: (y - exact).abs().max().item()  # noqa: E731
+    assert err(ddim) < 1e-2 and err(dpm100) < 3e-3
+    assert (ddim - dpm100).abs().max() < 1e-2
+    # second order beats first order at equal cost
+    assert err(dpm20) < err(sample("ddim", eps, SCHED, x, steps=20, clip_x0=False))
+
+
+class FakeModel(torch.nn.Module):
+    null_label = 10
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, x, log_snr, labels):
+        self.calls.append((x.shape[0], log_snr.clone(), None if labels is None else labels.clone()))
+        lab = torch.full((x.shape[0],), 10) if labels is None else labels
+        return x * 0 + lab.float().view(-1, *[1] * (x.dim() - 1))
+
+
+def test_make_eps_fn_guidance_in_one_batched_call():
+    model = FakeModel()
+    x = x_T(0, (4, 1, 2, 2))
+    fn = make_eps_fn(model, SCHED, labels=3, guidance=2.5)
+    eps = fn(x, 17)
+    assert len(model.calls) == 1
+    b, lam, labels = model.calls[0]
+    assert b == 8 and labels.tolist() == [3] * 4 + [10] * 4
+    assert torch.allclose(lam, torch.full((8,), float(SCHED.log_snr[16])))
+    assert torch.allclose(eps, torch.full_like(x, 10 + 2.5 * (3 - 10)))
+    # w = 1: conditional only; w = 0 or no labels: unconditional only
+    make_eps_fn(model, SCHED, labels=torch.tensor([1, 2, 3, 4]))(x, 1)
+    assert model.calls[-1][0] == 4 and model.calls[-1][2].tolist() == [1, 2, 3, 4]
+    make_eps_fn(model, SCHED, labels=5, guidance=0.0)(x, 1)
+    assert model.calls[-1][2] is None
+    make_eps_fn(model, SCHED)(x, 1)
+    assert model.calls[-1][2] is None
+
+
+def test_sampler_with_make_eps_fn_runs():
+    model = FakeModel()
+    out = sample("dpmpp", make_eps_fn(model, SCHED, labels=1, guidance=3.0), SCHED,
+                 x_T(0, (2, 1, 4, 4)), steps=4)
+    assert out.shape == (2, 1, 4, 4) and len(model.calls) == 4
+
+
+GOLDEN_DDIM_ABS_SUM = 835.4892
