@@ -1,0 +1,222 @@
+"""State objects the views are built from; each redraws on its signals (napari-style).
+
+- `ScheduleState`: kind, T, β_1, β_T and the validated `NoiseSchedule` they make.
+- `ForwardState`: the forward chain x_0..x_T of the current input under the current schedule,
+  its KL-versus-t curves, and the frame t the user is looking at.
+- `ReverseState`: the frames of the reverse chain(s) as they arrive from the sampler worker,
+  one lane per sampler (two in side-by-side mode), and the reverse frame being shown.
+- `ModelState`: the network the reverse chain uses (bundled, trained here, loaded) or none.
+
+States hold plain numpy arrays (CPU copies); nothing here touches a thread.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from ddpm_desktop.core.schedule import NoiseSchedule
+
+
+class ScheduleState(QObject):
+    """The β schedule the whole window uses.
+
+    Signal `changed(object)`: the new NoiseSchedule, after every successful `set_params`.
+    """
+
+    changed = Signal(object)
+
+    def __init__(self, kind: str = "linear", T: int = 1000, beta_start: float = 1e-4,
+                 beta_end: float = 0.02, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._params = dict(kind=kind, T=int(T), beta_start=float(beta_start),
+                            beta_end=float(beta_end))
+        try:
+            self._schedule = NoiseSchedule.named(kind, int(T), float(beta_start), float(beta_end))
+        except ValueError:  # e.g. a stale value from settings: fall back to the paper's default
+            self._params = dict(kind="linear", T=1000, beta_start=1e-4, beta_end=0.02)
+            self._schedule = NoiseSchedule.named("linear", 1000, 1e-4, 0.02)
+
+    @property
+    def schedule(self) -> NoiseSchedule:
+        return self._schedule
+
+    @property
+    def params(self) -> dict:
+        return dict(self._params)
+
+    def set_params(self, **changes) -> NoiseSchedule:
+        """Change some of kind/T/beta_start/beta_end; ValueError (state unchanged) if invalid."""
+        unknown = set(changes) - set(self._params)
+        if unknown:
+            raise ValueError(f"unknown schedule parameter(s): {', '.join(sorted(unknown))}")
+        params = {**self._params, **changes}
+        schedule = NoiseSchedule.named(params["kind"], params["T"], params["beta_start"],
+                                       params["beta_end"])
+        if params == self._params:
+            return self._schedule
+        self._params, self._schedule = params, schedule
+        self.changed.emit(schedule)
+        return schedule
+
+
+class ForwardState(QObject):
+    """The forward chain on screen.
+
+    frames: float32 [T+1, 28, 28], frames[t] = x_t (t = 0 is the input).
+    kl_hist: float64 [T+1] histogram KL of frames[t] against N(0, 1) (nats), biased upward
+             by about `kl_floor` (finite-sample floor).
+    kl_exact: float64 [T+1] exact KL(q(x_t|x_0) || N(0, I)) per pixel, or None.
+
+    Signals: `chain_changed()` after `set_chain`; `frame_changed(int)` when t changes (also
+    after a chain change, with the clamped t).
+    """
+
+    chain_changed = Signal()
+    frame_changed = Signal(int)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.frames: np.ndarray | None = None
+        self.kl_hist: np.ndarray | None = None
+        self.kl_exact: np.ndarray | None = None
+        self.kl_floor: float = 0.0
+        self.schedule: NoiseSchedule | None = None
+        self.t = 0
+
+    @property
+    def T(self) -> int:
+        return 0 if self.frames is None else self.frames.shape[0] - 1
+
+    def set_chain(self, frames: np.ndarray, schedule: NoiseSchedule, kl_hist: np.ndarray,
+                  kl_exact: np.ndarray | None, kl_floor: float) -> None:
+        self.frames, self.schedule = frames, schedule
+        self.kl_hist, self.kl_exact, self.kl_floor = kl_hist, kl_exact, float(kl_floor)
+        self.chain_changed.emit()
+        self.t = min(self.t, self.T)
+        self.frame_changed.emit(self.t)
+
+    def set_frame(self, t: int) -> None:
+        t = int(max(0, min(int(t), self.T)))
+        if t != self.t:
+            self.t = t
+            self.frame_changed.emit(t)
+
+    def frame(self, t: int | None = None) -> np.ndarray | None:
+        if self.frames is None:
+            return None
+        return self.frames[self.t if t is None else t]
+
+
+@dataclass
+class Lane:
+    """One sampler's reverse chain as received so far.
+
+    x_t / x0_pred: lists of float32 [28, 28]; t: the step each frame is at (T..0); nfe: network
+    calls so far. `done` once the worker finished the lane.
+    """
+
+    sampler: str
+    steps: int
+    x_t: list = field(default_factory=list)
+    x0_pred: list = field(default_factory=list)
+    t: list = field(default_factory=list)
+    nfe: list = field(default_factory=list)
+    total: int = 0
+    done: bool = False
+
+    def __len__(self) -> int:
+        return len(self.x_t)
+
+
+class ReverseState(QObject):
+    """Frames of the reverse chain(s) being sampled.
+
+    Signals: `reset()` when a new run starts (lanes replaced); `frames_added()` when frames
+    arrived; `frame_changed(int)` when the shown frame index changes; `run_finished(bool)`.
+    `follow` is True while the view tracks the newest frame (until the user scrubs).
+    """
+
+    reset = Signal()
+    frames_added = Signal()
+    frame_changed = Signal(int)
+    run_finished = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.lanes: list[Lane] = []
+        self.index = 0
+        self.follow = True
+        self.running = False
+
+    def start(self, lanes: list[Lane]) -> None:
+        self.lanes, self.index, self.follow, self.running = lanes, 0, True, True
+        self.reset.emit()
+
+    def add(self, lane_index: int, x_t: np.ndarray, x0_pred: np.ndarray, t: int, nfe: int,
+            total: int) -> None:
+        lane = self.lanes[lane_index]
+        lane.x_t.append(x_t)
+        lane.x0_pred.append(x0_pred)
+        lane.t.append(int(t))
+        lane.nfe.append(int(nfe))
+        lane.total = int(total)
+
+    def commit(self) -> None:
+        """Announce frames added since the last commit (one signal per worker batch)."""
+        if self.follow:
+            self.index = self.length() - 1
+        self.frames_added.emit()
+        if self.follow:
+            self.frame_changed.emit(self.index)
+
+    def finish(self, completed: bool) -> None:
+        self.running = False
+        for lane in self.lanes:
+            lane.done = True
+        self.run_finished.emit(completed)
+
+    def length(self) -> int:
+        return max((len(lane) for lane in self.lanes), default=0)
+
+    def set_frame(self, index: int, user: bool = True) -> None:
+        n = self.length()
+        if n == 0:
+            return
+        index = int(max(0, min(int(index), n - 1)))
+        if user:
+            self.follow = index == n - 1
+        if index != self.index:
+            self.index = index
+            self.frame_changed.emit(index)
+
+
+class ModelState(QObject):
+    """The network used by the reverse chain.
+
+    `model` is a core.model.UNet in eval mode or None; `source` says where it came from
+    ("bundled", "trained here", a file path). Signal `changed()`.
+    """
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = None
+        self.source = ""
+        self.meta: dict = {}
+        self.loading = False
+
+    def set_model(self, model, source: str, meta: dict | None = None) -> None:
+        self.model, self.source, self.meta = model, source, dict(meta or {})
+        self.loading = False
+        self.changed.emit()
+
+    def set_loading(self, loading: bool) -> None:
+        self.loading = loading
+        self.changed.emit()
+
+    @property
+    def available(self) -> bool:
+        return self.model is not None

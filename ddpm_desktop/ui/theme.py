@@ -1,0 +1,188 @@
+"""Look and feel: Fusion with a dark or light palette, plot colours that follow it.
+
+One place decides colours so every plot reads the same way: the forward chain is blue, the
+reverse chain orange, the N(0, 1) reference green, exact/analytic quantities vermillion
+(Okabe-Ito colours, distinguishable with the common colour-vision deficiencies).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+THEMES = ("system", "dark", "light")
+
+
+@dataclass(frozen=True)
+class PlotColors:
+    background: str
+    foreground: str
+    grid_alpha: float
+    forward: str
+    reverse: str
+    reverse_b: str
+    gaussian: str
+    exact: str
+    floor: str
+    cursor: str
+    warn: str
+    bad: str
+    good: str
+
+
+_DARK = PlotColors(
+    background="#1e2127", foreground="#c8ccd4", grid_alpha=0.18,
+    forward="#56B4E9", reverse="#E69F00", reverse_b="#CC79A7", gaussian="#3fbf8f",
+    exact="#ff7f50", floor="#8a8f98", cursor="#f0e442", warn="#e0a030", bad="#ff6b5b",
+    good="#3fbf8f",
+)
+_LIGHT = PlotColors(
+    background="#ffffff", foreground="#30343b", grid_alpha=0.25,
+    forward="#0072B2", reverse="#D55E00", reverse_b="#CC79A7", gaussian="#009E73",
+    exact="#D55E00", floor="#7a7f88", cursor="#b8860b", warn="#b86e00", bad="#c0392b",
+    good="#007a55",
+)
+
+
+def _is_dark(palette: QPalette) -> bool:
+    return palette.color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def plot_colors(palette: QPalette | None = None) -> PlotColors:
+    """The plot colours matching `palette` (default: the application's)."""
+    if palette is None:
+        app = QGuiApplication.instance()
+        palette = app.palette() if app is not None else QPalette()
+    return _DARK if _is_dark(palette) else _LIGHT
+
+
+def dark_palette() -> QPalette:
+    p = QPalette()
+    window, base, text = QColor("#282c34"), QColor("#1e2127"), QColor("#dcdfe4")
+    highlight = QColor("#3d7bd9")
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        p.setColor(group, QPalette.ColorRole.Window, window)
+        p.setColor(group, QPalette.ColorRole.WindowText, text)
+        p.setColor(group, QPalette.ColorRole.Base, base)
+        p.setColor(group, QPalette.ColorRole.AlternateBase, QColor("#2c313a"))
+        p.setColor(group, QPalette.ColorRole.ToolTipBase, QColor("#3a3f4b"))
+        p.setColor(group, QPalette.ColorRole.ToolTipText, text)
+        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#7f848e"))
+        p.setColor(group, QPalette.ColorRole.Text, text)
+        p.setColor(group, QPalette.ColorRole.Button, QColor("#323741"))
+        p.setColor(group, QPalette.ColorRole.ButtonText, text)
+        p.setColor(group, QPalette.ColorRole.BrightText, QColor("#ff6b5b"))
+        p.setColor(group, QPalette.ColorRole.Highlight, highlight)
+        p.setColor(group, QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
+        p.setColor(group, QPalette.ColorRole.Link, QColor("#61afef"))
+        p.setColor(group, QPalette.ColorRole.Light, QColor("#3e4451"))
+        p.setColor(group, QPalette.ColorRole.Midlight, QColor("#353b45"))
+        p.setColor(group, QPalette.ColorRole.Mid, QColor("#2c313a"))
+        p.setColor(group, QPalette.ColorRole.Dark, QColor("#181a1f"))
+        p.setColor(group, QPalette.ColorRole.Shadow, QColor("#0e0f12"))
+    disabled = QColor("#6b717d")
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Window, window)
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Base, base)
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Button, QColor("#2c313a"))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
+                 QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Highlight, QColor("#3e4451"))
+    return p
+
+
+def light_palette() -> QPalette:
+    p = QPalette()
+    window, base, text = QColor("#f3f4f6"), QColor("#ffffff"), QColor("#1f2328")
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        p.setColor(group, QPalette.ColorRole.Window, window)
+        p.setColor(group, QPalette.ColorRole.WindowText, text)
+        p.setColor(group, QPalette.ColorRole.Base, base)
+        p.setColor(group, QPalette.ColorRole.AlternateBase, QColor("#f6f8fa"))
+        p.setColor(group, QPalette.ColorRole.Text, text)
+        p.setColor(group, QPalette.ColorRole.Button, QColor("#e9ebef"))
+        p.setColor(group, QPalette.ColorRole.ButtonText, text)
+        p.setColor(group, QPalette.ColorRole.Highlight, QColor("#2f6fd6"))
+        p.setColor(group, QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
+        p.setColor(group, QPalette.ColorRole.ToolTipBase, QColor("#ffffe8"))
+        p.setColor(group, QPalette.ColorRole.ToolTipText, text)
+        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#8c959f"))
+        p.setColor(group, QPalette.ColorRole.Light, QColor("#ffffff"))
+        p.setColor(group, QPalette.ColorRole.Midlight, QColor("#e4e6ea"))
+        p.setColor(group, QPalette.ColorRole.Mid, QColor("#c9ccd1"))
+        p.setColor(group, QPalette.ColorRole.Dark, QColor("#9aa0a6"))
+    disabled = QColor("#9aa0a6")
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
+                 QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    return p
+
+
+_STYLESHEET = """
+QDockWidget::title { padding: 4px 6px; font-weight: 600; }
+QGroupBox { font-weight: 600; margin-top: 1.1em; padding-top: 0.3em; }
+QGroupBox::title { subcontrol-origin: margin; left: 6px; padding: 0 3px; }
+QLabel[role="value"] { font-family: monospace; }
+QLabel[role="caption"] { color: palette(placeholder-text); }
+QLabel[role="title"] { font-weight: 600; font-size: 11pt; }
+QLabel[role="banner"] { padding: 6px 8px; border-radius: 4px; }
+QToolButton { padding: 3px; }
+"""
+
+
+def apply_theme(app: QApplication, theme: str = "dark") -> str:
+    """Fusion style with the palette for `theme` ("system", "dark" or "light").
+
+    "system" keeps the platform palette (Qt 6.5+ follows the OS colour scheme). Returns the
+    theme actually applied. pyqtgraph's global defaults follow, so plots made later match;
+    plots already on screen restyle through `style_plot` on their palette-change events.
+    """
+    if theme not in THEMES:
+        theme = "dark"
+    app.setStyle("Fusion")
+    if theme == "dark":
+        app.setPalette(dark_palette())
+    elif theme == "light":
+        app.setPalette(light_palette())
+    else:
+        hints = app.styleHints()
+        scheme = hints.colorScheme() if hasattr(hints, "colorScheme") else None
+        if scheme == Qt.ColorScheme.Dark:
+            app.setPalette(dark_palette())
+        elif scheme == Qt.ColorScheme.Light:
+            app.setPalette(light_palette())
+        else:
+            app.setPalette(app.style().standardPalette())
+    app.setStyleSheet(_STYLESHEET)
+    colors = plot_colors(app.palette())
+    pg.setConfigOptions(background=colors.background, foreground=colors.foreground)
+    return theme
+
+
+def style_plot(plot: pg.PlotWidget | pg.PlotItem, colors: PlotColors | None = None) -> None:
+    """Background, axis and grid colours of one plot from the current palette."""
+    colors = colors or plot_colors()
+    item = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot
+    if isinstance(plot, pg.PlotWidget):
+        plot.setBackground(colors.background)
+    for name in ("left", "bottom", "right", "top"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(colors.foreground))
+        axis.setTextPen(pg.mkPen(colors.foreground))
+    item.showGrid(x=True, y=True, alpha=colors.grid_alpha)
+    title = item.titleLabel
+    if title is not None and title.text:
+        title.setText(title.text, color=colors.foreground)
+
+
+def banner_style(level: str, colors: PlotColors | None = None) -> str:
+    """Stylesheet for a warning/ok banner label: level is "ok", "warn" or "bad"."""
+    colors = colors or plot_colors()
+    fg = {"ok": colors.good, "warn": colors.warn, "bad": colors.bad}.get(level, colors.foreground)
+    bg = QColor(fg)
+    bg.setAlpha(40)
+    return (f"color: {fg}; background-color: rgba({bg.red()},{bg.green()},{bg.blue()},{bg.alpha()});"
+            f" border: 1px solid {fg}; border-radius: 4px; padding: 4px 6px;")

@@ -1,0 +1,293 @@
+"""The β-schedule panel: kind, T, β_1, β_T, with live plots of β_t, ᾱ_t and log-SNR.
+
+Built from a `ScheduleState`; every slider drag calls `state.set_params` at once (the whole
+window follows live). A value the schedule rejects (e.g. ᾱ_T underflowing) leaves the state
+unchanged: while dragging that shows inline in the panel; a bad *typed* value emits `error`
+(the window shows a message box) and the field reverts.
+
+Signals: `error(str)` - a one-line message for a message box.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_desktop.core.schedule import MAX_T, SCHEDULE_KINDS, NoiseSchedule, prior_warning
+from ddpm_desktop.ui.state import ScheduleState
+from ddpm_desktop.ui.theme import banner_style, plot_colors, style_plot
+
+# Log10 sliders for β: integer ticks of 0.01 decade.
+_BETA_START_RANGE = (-6.0, -1.0)
+_BETA_END_RANGE = (-4.0, math.log10(0.999))
+_T_SLIDER_RANGE = (10, 4000)
+
+
+def _parse_float(text: str, name: str) -> float:
+    try:
+        value = float(text.strip().replace(",", "."))
+    except ValueError:
+        raise ValueError(f"{name}: {text.strip()!r} is not a number") from None
+    if not math.isfinite(value) or not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {text.strip()}")
+    return value
+
+
+class _LogSlider(QSlider):
+    """A horizontal slider over log10(value) in 0.01-decade ticks."""
+
+    def __init__(self, lo: float, hi: float, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setRange(int(round(lo * 100)), int(round(hi * 100)))
+
+    def value_float(self) -> float:
+        return 10.0 ** (self.value() / 100.0)
+
+    def set_value_float(self, v: float) -> None:
+        with QSignalBlocker(self):
+            self.setValue(int(round(math.log10(v) * 100)))
+
+
+class SchedulePanel(QWidget):
+    error = Signal(str)
+
+    def __init__(self, state: ScheduleState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._x0_sq_mean = 1.0
+
+        self.kind_combo = QComboBox()
+        self.kind_combo.addItems(SCHEDULE_KINDS)
+        self.kind_combo.setToolTip("Shape of β_t. Cosine (Nichol & Dhariwal) ignores β_1 and β_T.")
+
+        self.T_spin = QSpinBox()
+        self.T_spin.setRange(1, MAX_T)
+        self.T_spin.setAccelerated(True)
+        self.T_spin.setKeyboardTracking(False)  # apply when typing is done, not per digit
+        self.T_slider = QSlider(Qt.Orientation.Horizontal)
+        self.T_slider.setRange(*_T_SLIDER_RANGE)
+        self.T_slider.setSingleStep(10)
+        self.T_slider.setPageStep(100)
+        self.T_slider.setToolTip("Number of diffusion steps T")
+
+        self.beta_start_edit = QLineEdit()
+        self.beta_start_slider = _LogSlider(*_BETA_START_RANGE)
+        self.beta_end_edit = QLineEdit()
+        self.beta_end_slider = _LogSlider(*_BETA_END_RANGE)
+        for edit in (self.beta_start_edit, self.beta_end_edit):
+            edit.setMaximumWidth(90)
+            edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.beta_start_edit.setToolTip("β_1, the first step's noise variance (e.g. 1e-4)")
+        self.beta_end_edit.setToolTip("β_T, the last step's noise variance (e.g. 0.02)")
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Kind", self.kind_combo)
+        form.addRow("T", self._pair(self.T_slider, self.T_spin))
+        form.addRow("β₁", self._pair(self.beta_start_slider, self.beta_start_edit))
+        form.addRow("β_T", self._pair(self.beta_end_slider, self.beta_end_edit))
+
+        self.alpha_bar_label = QLabel()
+        self.alpha_bar_label.setProperty("role", "value")
+        self.alpha_bar_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warning_label = QLabel()
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setProperty("role", "banner")
+        self.inline_error = QLabel()
+        self.inline_error.setWordWrap(True)
+        self.inline_error.hide()
+
+        self.beta_plot = self._make_plot("β_t")
+        self.alpha_bar_plot = self._make_plot("ᾱ_t")
+        self.log_snr_plot = self._make_plot("log-SNR λ_t")
+        self.beta_curve = self.beta_plot.plot()
+        self.alpha_bar_curve = self.alpha_bar_plot.plot()
+        self.log_snr_curve = self.log_snr_plot.plot()
+        self.log_snr_zero = pg.InfiniteLine(pos=0.0, angle=0, movable=False)
+        self.log_snr_plot.addItem(self.log_snr_zero)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addLayout(form)
+        layout.addWidget(self.alpha_bar_label)
+        layout.addWidget(self.warning_label)
+        layout.addWidget(self.inline_error)
+        for plot in (self.beta_plot, self.alpha_bar_plot, self.log_snr_plot):
+            layout.addWidget(plot, 1)
+
+        self.kind_combo.currentTextChanged.connect(self._on_kind_changed)
+        self.T_slider.valueChanged.connect(self._on_T_slider_moved)
+        self.T_spin.valueChanged.connect(self._on_T_spin_changed)
+        self.beta_start_slider.valueChanged.connect(self._on_beta_start_slider_moved)
+        self.beta_end_slider.valueChanged.connect(self._on_beta_end_slider_moved)
+        self.beta_start_edit.editingFinished.connect(self._on_beta_start_edited)
+        self.beta_end_edit.editingFinished.connect(self._on_beta_end_edited)
+        state.changed.connect(self._on_state_changed)
+
+        self._apply_colors()
+        self._on_state_changed(state.schedule)
+
+    # ------------------------------------------------------------------ building
+    @staticmethod
+    def _pair(slider: QWidget, field: QWidget) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(slider, 1)
+        row.addWidget(field)
+        return box
+
+    @staticmethod
+    def _make_plot(title: str) -> pg.PlotWidget:
+        plot = pg.PlotWidget()
+        plot.setMinimumHeight(70)
+        plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        item = plot.getPlotItem()
+        item.setTitle(title, size="9pt")
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        plot.setMouseEnabled(x=False, y=False)
+        item.getAxis("left").setWidth(42)
+        return plot
+
+    def _apply_colors(self) -> None:
+        colors = plot_colors(self.palette())
+        for plot in (self.beta_plot, self.alpha_bar_plot, self.log_snr_plot):
+            style_plot(plot, colors)
+        self.beta_curve.setPen(pg.mkPen(colors.forward, width=2))
+        self.alpha_bar_curve.setPen(pg.mkPen(colors.gaussian, width=2))
+        self.log_snr_curve.setPen(pg.mkPen(colors.exact, width=2))
+        self.log_snr_zero.setPen(pg.mkPen(colors.floor, style=Qt.PenStyle.DashLine))
+        self.inline_error.setStyleSheet(f"color: {colors.bad};")
+        self._update_summary(self.state.schedule)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_colors()
+        super().changeEvent(event)
+
+    # ------------------------------------------------------------------ public
+    def set_x0_sq_mean(self, value: float) -> None:
+        """E[x_0²] of the current input, for the 'x_T is far from N(0,1)' warning."""
+        self._x0_sq_mean = float(value)
+        self._update_summary(self.state.schedule)
+
+    # ------------------------------------------------------------------ state -> view
+    @Slot(object)
+    def _on_state_changed(self, schedule: NoiseSchedule) -> None:
+        p = self.state.params
+        with QSignalBlocker(self.kind_combo):
+            self.kind_combo.setCurrentText(p["kind"])
+        with QSignalBlocker(self.T_spin):
+            self.T_spin.setValue(p["T"])
+        with QSignalBlocker(self.T_slider):
+            self.T_slider.setValue(p["T"])
+        self.beta_start_slider.set_value_float(p["beta_start"])
+        self.beta_end_slider.set_value_float(p["beta_end"])
+        self.beta_start_edit.setText(f"{p['beta_start']:.4g}")
+        self.beta_end_edit.setText(f"{p['beta_end']:.4g}")
+        endpoints = p["kind"] != "cosine"
+        for w in (self.beta_start_edit, self.beta_start_slider, self.beta_end_edit,
+                  self.beta_end_slider):
+            w.setEnabled(endpoints)
+        self.inline_error.hide()
+
+        t = np.arange(1, schedule.T + 1, dtype=np.float64)
+        self.beta_curve.setData(t, schedule.betas)
+        self.alpha_bar_curve.setData(t, schedule.alphas_cumprod)
+        self.log_snr_curve.setData(t, schedule.log_snr)
+        self._update_summary(schedule)
+
+    def _update_summary(self, schedule: NoiseSchedule) -> None:
+        a = schedule.alpha_bar_T
+        kl = schedule.prior_kl(self._x0_sq_mean)
+        self.alpha_bar_label.setText(
+            f"ᾱ_T = {a:.3g}   √ᾱ_T = {math.sqrt(a):.2%}\nprior KL = {kl:.2g} nats/pixel")
+        warning = prior_warning(schedule, self._x0_sq_mean)
+        colors = plot_colors(self.palette())
+        if warning is None:
+            self.warning_label.setText("x_T ≈ N(0, 1): the forward chain reaches pure noise.")
+            self.warning_label.setStyleSheet(banner_style("ok", colors))
+            self.warning_label.setProperty("level", "ok")
+        else:
+            level = "bad" if kl > 0.05 else "warn"
+            self.warning_label.setText("⚠ " + warning)
+            self.warning_label.setStyleSheet(banner_style(level, colors))
+            self.warning_label.setProperty("level", level)
+
+    # ------------------------------------------------------------------ view -> state
+    def _try_set(self, typed: bool, **changes) -> bool:
+        try:
+            self.state.set_params(**changes)
+        except ValueError as exc:
+            message = " ".join(str(exc).split())
+            if typed:
+                self._on_state_changed(self.state.schedule)  # revert the fields
+                self.error.emit(message)
+            else:
+                self.inline_error.setText("⚠ " + message)
+                self.inline_error.show()
+            return False
+        return True
+
+    @Slot(str)
+    def _on_kind_changed(self, kind: str) -> None:
+        self._try_set(True, kind=kind)
+
+    @Slot(int)
+    def _on_T_slider_moved(self, value: int) -> None:
+        with QSignalBlocker(self.T_spin):
+            self.T_spin.setValue(value)
+        self._try_set(False, T=value)
+
+    @Slot(int)
+    def _on_T_spin_changed(self, value: int) -> None:
+        if self._try_set(True, T=value):
+            with QSignalBlocker(self.T_slider):
+                self.T_slider.setValue(value)
+
+    @Slot(int)
+    def _on_beta_start_slider_moved(self, _value: int) -> None:
+        v = float(f"{self.beta_start_slider.value_float():.3g}")
+        self.beta_start_edit.setText(f"{v:.4g}")
+        self._try_set(False, beta_start=v)
+
+    @Slot(int)
+    def _on_beta_end_slider_moved(self, _value: int) -> None:
+        v = float(f"{self.beta_end_slider.value_float():.3g}")
+        self.beta_end_edit.setText(f"{v:.4g}")
+        self._try_set(False, beta_end=v)
+
+    @Slot()
+    def _on_beta_start_edited(self) -> None:
+        self._on_beta_edited(self.beta_start_edit, "beta_start", "β₁")
+
+    @Slot()
+    def _on_beta_end_edited(self) -> None:
+        self._on_beta_edited(self.beta_end_edit, "beta_end", "β_T")
+
+    def _on_beta_edited(self, edit: QLineEdit, key: str, name: str) -> None:
+        text = edit.text()
+        try:
+            value = _parse_float(text, name)
+        except ValueError as exc:
+            self._on_state_changed(self.state.schedule)
+            self.error.emit(str(exc))
+            return
+        if value != self.state.params[key]:
+            self._try_set(True, **{key: value})

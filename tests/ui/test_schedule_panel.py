@@ -1,0 +1,77 @@
+"""Schedule panel: controls drive the state, the plots and the ᾱ_T label follow; bad input
+is reported, never raised."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ddpm_desktop.ui.state import ScheduleState
+from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
+
+
+@pytest.fixture
+def panel(qtbot):
+    state = ScheduleState()
+    panel = SchedulePanel(state)
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_T_slider_updates_state_plots_and_alpha_bar_label(panel, qtbot):
+    before = panel.alpha_bar_label.text()
+    with qtbot.waitSignal(panel.state.changed):
+        panel.T_slider.setValue(200)
+    assert panel.state.schedule.T == 200
+    assert panel.T_spin.value() == 200
+    x, y = panel.alpha_bar_curve.getData()
+    assert len(x) == 200 and np.isclose(y[-1], panel.state.schedule.alpha_bar_T)
+    assert panel.alpha_bar_label.text() != before
+    assert f"{panel.state.schedule.alpha_bar_T:.3g}" in panel.alpha_bar_label.text()
+
+
+def test_short_schedule_warns_that_x_T_is_not_noise(panel):
+    assert panel.warning_label.property("level") == "ok"
+    panel.T_spin.setValue(50)  # linear 1e-4..0.02 over 50 steps leaves ᾱ_T ≈ 0.6
+    assert panel.warning_label.property("level") == "bad"
+    assert "not pure noise" in panel.warning_label.text()
+
+
+def test_kind_change_redraws_and_disables_endpoints_for_cosine(panel):
+    _, linear = panel.beta_curve.getData()
+    panel.kind_combo.setCurrentText("cosine")
+    assert panel.state.params["kind"] == "cosine"
+    _, cosine = panel.beta_curve.getData()
+    assert not np.allclose(linear, cosine)
+    assert not panel.beta_end_edit.isEnabled()
+
+
+def test_beta_slider_changes_beta_end(panel):
+    panel.beta_end_slider.setValue(-150)  # log10 = -1.50 -> 0.0316
+    assert panel.state.params["beta_end"] == pytest.approx(0.0316)
+    assert panel.beta_end_edit.text() == "0.0316"
+
+
+def test_bad_typed_beta_reports_and_reverts(panel, qtbot):
+    panel.beta_end_edit.setText("banana")
+    with qtbot.waitSignal(panel.error) as blocker:
+        panel.beta_end_edit.editingFinished.emit()
+    assert "not a number" in blocker.args[0]
+    assert panel.state.params["beta_end"] == 0.02
+    assert panel.beta_end_edit.text() == "0.02"
+
+    panel.beta_start_edit.setText("1.5")
+    with qtbot.waitSignal(panel.error) as blocker:
+        panel.beta_start_edit.editingFinished.emit()
+    assert "between 0 and 1" in blocker.args[0]
+
+
+def test_underflowing_schedule_is_refused_with_a_message(panel, qtbot):
+    with qtbot.waitSignal(panel.error) as blocker:
+        panel.T_spin.setValue(6000)  # linear 1e-4..0.02: ᾱ_T underflows beyond T ≈ 2700
+    assert "underflow" in blocker.args[0]
+    assert panel.state.schedule.T == 1000
+    assert panel.T_spin.value() == 1000
+
+    panel.T_slider.setValue(4000)  # dragging into the bad region: inline, no dialog
+    assert panel.state.schedule.T == 1000
+    assert panel.inline_error.isVisibleTo(panel)
