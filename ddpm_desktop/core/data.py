@@ -297,6 +297,22 @@ def _image_extensions() -> frozenset[str]:
     return frozenset(ext.lower() for ext in Image.registered_extensions())
 
 
+def _list_image_files(root: Path) -> list[Path]:
+    """Image files under root (no hidden files or folders, no symlinked folders), sorted.
+
+    Stops with ValueError past MAX_IMAGE_FILES, so pointing at a home folder fails fast."""
+    exts = _image_extensions()
+    files: list[Path] = []
+    for folder, subdirs, names in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in names:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in exts:
+                files.append(Path(folder) / name)
+                if len(files) > MAX_IMAGE_FILES:
+                    raise ValueError(f"'{root}' holds more than {MAX_IMAGE_FILES} image files")
+    return sorted(files)
+
+
 _LABEL_PREFIX = re.compile(r"^(\d)(?:[_\-. ]|$)")
 
 
@@ -322,15 +338,9 @@ def load_image_dir(path, errors: str = "skip") -> Dataset:
     root = Path(path)
     if not root.is_dir():
         raise ValueError(f"'{root}' is not a folder")
-    exts = _image_extensions()
-    files = sorted(p for p in root.rglob("*")
-                   if p.suffix.lower() in exts and not any(part.startswith(".")
-                                                            for part in p.relative_to(root).parts)
-                   and p.is_file())
+    files = _list_image_files(root)
     if not files:
         raise ValueError(f"'{root}' holds no image files")
-    if len(files) > MAX_IMAGE_FILES:
-        raise ValueError(f"'{root}' holds {len(files)} image files (limit {MAX_IMAGE_FILES})")
     images, labels, skipped = [], [], []
     for file in files:
         try:

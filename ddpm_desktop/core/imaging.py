@@ -26,6 +26,9 @@ BOX = 20             # the digit's bounding box is fitted into BOX x BOX
 CENTRE = 14.0        # target centre of mass (row, col), pixel-index coordinates
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+# Larger pictures are box-reduced to about this many pixels a side before any analysis:
+# the digit ends up 20 pixels tall anyway, and it bounds memory and time on big photos.
+WORK_SIDE = 1024
 # After contrast normalisation, ink below this is paper texture / JPEG ringing.
 NOISE_FLOOR = 0.08
 # A picture whose ink never rises this far above its background holds no digit.
@@ -89,7 +92,10 @@ def _open_first_frame(path: Path) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # At Pillow's own limit it only warns; past twice that it raises
-            # DecompressionBombError, which is not an OSError. Both end up below.
+            # DecompressionBombError, which is not an OSError. Both end up below. Plugins'
+            # chatter about damaged files ("Corrupt EXIF data") is dropped: the file
+            # either decodes or raises.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 w, h = im.size
@@ -116,13 +122,13 @@ def _luminance(im: Image.Image) -> np.ndarray:
     """Grey levels in [0, 1] (1 = white); alpha composited onto the colour opposite the ink."""
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-        return np.asarray(im, dtype=np.float64) / 65535.0
+        return np.asarray(im, dtype=np.float32) / np.float32(65535.0)
     if mode in ("I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
+        arr = np.asarray(im, dtype=np.float32)
         top = arr.max(initial=0.0)
         # 32-bit modes carry 16-bit PNGs (older Pillow), 8-bit data, or floats in [0, 1].
         scale = 65535.0 if top > 255.0 else 255.0 if top > 1.0 else 1.0
-        return np.clip(arr / scale, 0.0, 1.0)
+        return np.clip(arr / np.float32(scale), 0.0, 1.0)
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode in ("PA", "La", "RGBa"):
@@ -134,15 +140,23 @@ def _luminance(im: Image.Image) -> np.ndarray:
     elif mode not in ("L", "RGB", "RGBA", "1"):
         im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
     if im.mode in ("RGBA", "LA"):
-        alpha = np.asarray(im.getchannel("A"), dtype=np.float64) / 255.0
-        grey = np.asarray(im.convert("L"), dtype=np.float64) / 255.0
-        covered = alpha.sum()
+        alpha = np.asarray(im.getchannel("A"), dtype=np.float32) / np.float32(255.0)
+        grey = np.asarray(im.convert("L"), dtype=np.float32) / np.float32(255.0)
+        covered = float(alpha.sum(dtype=np.float64))
         if covered <= 0.0:
             return np.zeros_like(grey)  # fully transparent: blank
-        ink_grey = (grey * alpha).sum() / covered
-        background = 1.0 if ink_grey < 0.5 else 0.0
-        return grey * alpha + background * (1.0 - alpha)
-    return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
+        ink_grey = float((grey * alpha).sum(dtype=np.float64)) / covered
+        background = np.float32(1.0 if ink_grey < 0.5 else 0.0)
+        return grey * alpha + background * (np.float32(1.0) - alpha)
+    return np.asarray(im.convert("L"), dtype=np.float32) / np.float32(255.0)
+
+
+def _shrink(grey: np.ndarray) -> np.ndarray:
+    """Box-average a big picture down to at most ~WORK_SIDE pixels a side."""
+    factor = max(grey.shape) // WORK_SIDE
+    if factor < 2:
+        return grey
+    return np.asarray(Image.fromarray(np.ascontiguousarray(grey, np.float32)).reduce(factor))
 
 
 def _border(arr: np.ndarray) -> np.ndarray:
@@ -169,10 +183,14 @@ def _fit_and_centre(ink: np.ndarray, background: float, what: str) -> np.ndarray
     scale = BOX / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     if (new_w, new_h) != (w, h):
-        img = Image.fromarray(crop, mode="F")
+        img = Image.fromarray(crop)  # mode "F"
         # reducing_gap: box-reduce big photos first (fast), then Lanczos the last 3x.
         crop = np.asarray(img.resize((new_w, new_h), Image.Resampling.LANCZOS, reducing_gap=3.0))
         crop = np.clip(crop, 0.0, 1.0)
+        # Downscaling thin strokes dims them; MNIST digits always peak at full ink.
+        peak = crop.max(initial=0.0)
+        if peak > 0.0:
+            crop = crop / peak
     mass = crop.sum()
     if mass <= 0.0:
         raise ImageLoadError(f"{what}: no digit found (the picture is blank)")
@@ -198,6 +216,7 @@ def load_digit(path) -> np.ndarray:
     grey = _luminance(_open_first_frame(path))
     if grey.size == 0:
         raise _fail(path, "the image has no pixels")
+    grey = _shrink(grey)
     if np.median(_border(grey)) > 0.5:
         grey = 1.0 - grey
     background = float(np.median(_border(grey)))
@@ -224,7 +243,7 @@ def preprocess_digit(array) -> np.ndarray:
         elif ink.max() > 1.0:
             ink = ink / 255.0
         ink = np.clip(ink, 0.0, 1.0)
-    return _fit_and_centre(ink, 0.0, "the drawing")
+    return _fit_and_centre(_shrink(ink.astype(np.float32)), 0.0, "the drawing")
 
 
 # ----------------------------------------------------------------------------- arrays
@@ -271,9 +290,9 @@ def _as_pil(array) -> Image.Image:
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim == 2:
-        return Image.fromarray(np.ascontiguousarray(arr), mode="L")
+        return Image.fromarray(np.ascontiguousarray(arr))  # "L"
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
-        return Image.fromarray(np.ascontiguousarray(arr), mode="RGB" if arr.shape[-1] == 3 else "RGBA")
+        return Image.fromarray(np.ascontiguousarray(arr))  # "RGB" / "RGBA"
     raise ValueError(f"expected an [H, W] or [H, W, 3] image, got shape {arr.shape}")
 
 
@@ -332,7 +351,7 @@ def _gif_frames(frames: Sequence) -> list[Image.Image]:
     colour = any(a.ndim == 3 and a.shape[2] >= 3 for a in arrays)
     if not colour:
         # Grey frames go in as mode "L": Pillow writes a grey palette, lossless.
-        return [Image.fromarray(np.ascontiguousarray(a if a.ndim == 2 else a[..., 0]), "L") for a in arrays]
+        return [Image.fromarray(np.ascontiguousarray(a if a.ndim == 2 else a[..., 0])) for a in arrays]
     rgb = [np.ascontiguousarray(np.repeat(a[..., None], 3, -1) if a.ndim == 2 else
                                 (a[..., :3] if a.shape[2] >= 3 else np.repeat(a, 3, -1)))
            for a in arrays]
@@ -340,8 +359,8 @@ def _gif_frames(frames: Sequence) -> list[Image.Image]:
     # frames, and mapping each frame onto a fixed palette is far faster than quantising each.
     step = max(1, len(rgb) // 16)
     sample = np.concatenate(rgb[::step], axis=0)
-    palette = Image.fromarray(sample, "RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
-    return [Image.fromarray(a, "RGB").quantize(palette=palette, dither=Image.Dither.NONE) for a in rgb]
+    palette = Image.fromarray(sample).quantize(256, method=Image.Quantize.MEDIANCUT)
+    return [Image.fromarray(a).quantize(palette=palette, dither=Image.Dither.NONE) for a in rgb]
 
 
 def save_gif(frames: Sequence, path, fps: float = 10.0, loop: int = 0) -> Path:
