@@ -1,0 +1,253 @@
+"""Checkpoints: safetensors weights with JSON metadata, plus a resumable training state.
+
+- `NAME.safetensors`: the EMA weights (what sampling uses), with the model configuration,
+  the training configuration, the step and the default noise schedule as JSON metadata.
+  safetensors holds only tensors and text, so loading one never runs code.
+- `NAME.state.pt` beside it (only when saved from a Trainer): the raw weights, optimizer,
+  EMA, RNG state and step, loaded only with `torch.load(weights_only=True)`, which refuses
+  pickles that would run code.
+
+Both are written atomically (a temporary file in the same folder, fsync, then os.replace), so
+a process killed mid-write leaves the previous checkpoint intact; temporary files orphaned by
+such a kill are removed at the next save into that folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import torch
+
+from .model import ModelConfig, UNet
+
+FORMAT = "ddpm-desktop/1"
+MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+DEFAULT_SCHEDULE = {"kind": "linear", "T": 1000, "beta_start": 1e-4, "beta_end": 0.02}
+BUNDLED_MODEL = "model.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: missing, truncated, corrupt or foreign."""
+
+
+def state_path_for(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    return p.with_name(p.name[: -len(p.suffix)] + ".state.pt" if p.suffix else p.name + ".state.pt")
+
+
+def _tmp_pattern(target: Path) -> re.Pattern:
+    return re.compile(re.escape(f".{target.name}.") + r"(\d+)\.tmp$")
+
+
+def clean_orphaned_temps(target: str | os.PathLike) -> list[Path]:
+    """Remove `.NAME.<pid>.tmp` files left beside `target` by writers that no longer run."""
+    target = Path(target)
+    removed = []
+    pattern = _tmp_pattern(target)
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.match(entry.name)
+        if not m:
+            continue
+        pid = int(m.group(1))
+        if pid != os.getpid() and _pid_alive(pid):
+            continue
+        try:
+            entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` so that a reader sees the old file or the new one, never half."""
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise IsADirectoryError(f"cannot write '{path}': it is a folder")
+    clean_orphaned_temps(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    try:  # make the rename durable
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def _metadata(model_config: ModelConfig, extra: dict | None) -> dict[str, str]:
+    meta = {"format": FORMAT, "model_config": json.dumps(model_config.to_dict())}
+    extra = dict(extra or {})
+    extra.setdefault("schedule", DEFAULT_SCHEDULE)
+    for key, value in extra.items():
+        meta[key] = value if isinstance(value, str) else json.dumps(value)
+    return meta
+
+
+def save_weights(path: str | os.PathLike, model: UNet, extra: dict | None = None) -> Path:
+    """Write a model's weights and configuration (safetensors, atomic)."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(path, save(tensors, metadata=_metadata(model.config, extra)))
+    return Path(path)
+
+
+def save_checkpoint(path: str | os.PathLike, trainer, extra: dict | None = None) -> Path:
+    """Save a Trainer: EMA weights to `path` (.safetensors) and its state beside it."""
+    import io
+
+    path = Path(path)
+    info = {
+        "step": trainer.step,
+        "train_config": trainer.config.to_dict(),
+        "loss_history_tail": trainer.loss_history[-1:],
+    }
+    info.update(extra or {})
+    buf = io.BytesIO()
+    torch.save(trainer.state_dict(), buf)
+    # State first, then weights: the weights file is what marks the checkpoint as present.
+    atomic_write_bytes(state_path_for(path), buf.getvalue())
+    save_weights(path, trainer.ema, info)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The JSON metadata of a checkpoint (values decoded), validating the file as we go."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise CheckpointError(f"'{path.name}' is not a valid safetensors checkpoint ({_short(exc)})") from None
+    if raw.get("format") != FORMAT:
+        raise CheckpointError(f"'{path.name}' is a safetensors file but not a ddpm-desktop checkpoint")
+    meta = {}
+    for key, value in raw.items():
+        try:
+            meta[key] = json.loads(value)
+        except (json.JSONDecodeError, TypeError):
+            meta[key] = value
+    return meta
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[UNet, dict]:
+    """Load a checkpoint's (EMA) weights into a fresh UNet; → (model in eval mode, metadata)."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    meta = read_metadata(path)
+    try:
+        config = ModelConfig.from_dict(meta["model_config"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"'{path.name}' has a bad model configuration: {_short(exc)}") from None
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as exc:
+        raise CheckpointError(f"'{path.name}' is truncated or corrupt ({_short(exc)})") from None
+    model = UNet(config)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError:
+        raise CheckpointError(
+            f"'{path.name}' holds weights of a different architecture than its configuration says"
+        ) from None
+    if not all(torch.isfinite(t).all() for t in tensors.values()):
+        raise CheckpointError(f"'{path.name}' holds non-finite weights")
+    return model.to(device).eval().requires_grad_(False), meta
+
+
+def load_trainer(path: str | os.PathLike, data, device="auto", steps: int | None = None, **overrides):
+    """Rebuild a Trainer from a checkpoint's resumable state, to continue training.
+
+    `steps` sets a new total; other TrainConfig fields may be overridden (lr, batch_size...).
+    """
+    from .training import TrainConfig, Trainer
+
+    path = Path(path)
+    state_path = state_path_for(path)
+    if not state_path.is_file():
+        raise CheckpointError(
+            f"cannot resume from '{path.name}': its training state '{state_path.name}' is missing"
+        )
+    _check_file(state_path)
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"'{state_path.name}' holds objects other than tensors and plain values; refused to load it"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise CheckpointError(f"'{state_path.name}' is truncated or corrupt ({_short(exc)})") from None
+    if not isinstance(state, dict) or "config" not in state or "model" not in state:
+        raise CheckpointError(f"'{state_path.name}' is not a ddpm-desktop training state")
+    cfg = state["config"]
+    if steps is not None:
+        cfg = {**cfg, "steps": int(steps)}
+    cfg.update(overrides)
+    config = TrainConfig.from_dict(cfg)
+    trainer = Trainer(config, data, device=device)
+    try:
+        trainer.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"'{state_path.name}' does not match its configuration ({_short(exc)})") from None
+    return trainer
+
+
+def bundled_model_path() -> Path | None:
+    """The model shipped in resources/, or None when this build has none."""
+    from ddpm_desktop import resources_path
+
+    p = resources_path(BUNDLED_MODEL)
+    return p if p.is_file() else None
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise CheckpointError(f"checkpoint '{path}' does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' is not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"checkpoint '{path.name}' is empty")
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"checkpoint '{path.name}' is too large ({size} bytes)")
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] or type(exc).__name__

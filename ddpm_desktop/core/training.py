@@ -1,0 +1,365 @@
+"""Training ε_θ (Ho et al. 2020, Algorithm 1), as a generator of progress events.
+
+Each step: x_0 from the data, a noise level, ε ~ N(0, I), and a gradient step on
+‖ε − ε_θ(√ᾱ x_0 + √(1−ᾱ) ε, λ, y)‖². The noise level is drawn as a continuous log-SNR
+λ = log(ᾱ/(1−ᾱ)) from the cosine schedule (t ~ U(0, 1), λ = −2 log tan(πt/2), Nichol &
+Dhariwal 2021) truncated to the model's λ range, so the network serves every discrete
+schedule the app offers. Class labels are replaced by the null label with probability
+`p_uncond` (classifier-free guidance, Ho & Salimans 2022).
+
+The loop is `Trainer.iter_training()`: it yields a `TrainProgress` after every step. The
+consumer pauses by not asking for the next one, cancels with `stop` (a threading.Event) or by
+closing the generator, and resumes a saved run with `checkpoint.load_trainer`. All randomness
+comes from one CPU `torch.Generator`, saved in checkpoints, so a resumed run continues
+exactly as an uninterrupted one would.
+
+Data-parallel: when `torch.distributed` is initialised (e.g. under `torchrun`), the model is
+wrapped in DistributedDataParallel; each rank draws its own batches (generator seeded with
+seed + rank) and the gradients are averaged.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .model import ModelConfig, UNet
+
+# Loss-by-noise-level bins over log-SNR (the outer bins are open-ended).
+LEVEL_EDGES = np.linspace(-12.0, 12.0, 13)
+
+
+class TrainingDivergedError(ValueError):
+    """The loss or gradient became non-finite; the trainer keeps the last good state."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 10_000
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 200
+    # Cosine decay of the learning rate to `lr * min_lr_ratio` at `steps`.
+    min_lr_ratio: float = 0.1
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    conditional: bool = True
+    p_uncond: float = 0.1
+    seed: int = 0
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(base_channels=16, channel_mults=(1, 2, 4)))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        model = ModelConfig.from_dict(d.pop("model", {}))
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training config keys: {', '.join(unknown)}")
+        return cls(model=model, **d).validated()
+
+    def validated(self) -> "TrainConfig":
+        if not (isinstance(self.steps, int) and self.steps >= 1):
+            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
+        if not (isinstance(self.batch_size, int) and 1 <= self.batch_size <= 65536):
+            raise ValueError(f"batch size must be an integer in 1..65536, got {self.batch_size!r}")
+        if not (math.isfinite(self.lr) and 0 < self.lr < 1):
+            raise ValueError(f"learning rate must be in (0, 1), got {self.lr!r}")
+        if not (0 <= self.ema_decay < 1):
+            raise ValueError(f"EMA decay must be in [0, 1), got {self.ema_decay!r}")
+        if not (0 <= self.p_uncond <= 1):
+            raise ValueError(f"p_uncond must be in [0, 1], got {self.p_uncond!r}")
+        self.model.validate()
+        return self
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One training step's report (plain Python/NumPy values, safe to send across threads)."""
+
+    step: int
+    total_steps: int
+    loss: float
+    loss_smooth: float
+    loss_by_level: np.ndarray  # [len(LEVEL_EDGES) + 1] running mean loss per log-SNR bin (nan = none yet)
+    level_edges: np.ndarray
+    images_per_second: float
+    eta_s: float
+    elapsed_s: float
+    lr: float
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.total_steps
+
+
+def cosine_log_snr(u: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """Map u ~ U(0,1) to λ of the cosine schedule truncated to [lo, hi].
+
+    λ(t) = −2 log tan(πt/2) is decreasing in t; t(λ) = (2/π) atan(exp(−λ/2)).
+    """
+    t_min = 2 / math.pi * math.atan(math.exp(-hi / 2))
+    t_max = 2 / math.pi * math.atan(math.exp(-lo / 2))
+    t = t_min + (t_max - t_min) * u
+    return -2 * torch.log(torch.tan(math.pi * t / 2))
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """'auto' (or None) → CUDA when present, else CPU; a bad name → ValueError."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r} (use auto, cpu or cuda)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but no CUDA device is available")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {device!r} (use auto, cpu or cuda)")
+    return dev
+
+
+def _dataset_tensors(data) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accept a core.data.Dataset or (images float [N,1,28,28] in [-1,1], labels long [N])."""
+    if isinstance(data, tuple):
+        images, labels = data
+    else:
+        images = torch.from_numpy(np.asarray(data.images, dtype=np.float32) / 127.5 - 1.0)[:, None]
+        labels = torch.as_tensor(np.array(data.labels, dtype=np.int64))
+    images = torch.as_tensor(images, dtype=torch.float32)
+    if images.ndim == 3:
+        images = images[:, None]
+    if images.ndim != 4 or images.shape[1:] != (1, 28, 28) or images.shape[0] == 0:
+        raise ValueError(f"training data must be a non-empty set of 28×28 images, got {tuple(images.shape)}")
+    return images.contiguous(), torch.as_tensor(labels, dtype=torch.long)
+
+
+class Trainer:
+    """Holds the model, its EMA, the optimizer, the RNG and the step count."""
+
+    def __init__(self, config: TrainConfig, data, device: str | torch.device | None = "auto"):
+        self.config = config.validated()
+        self.device = resolve_device(device)
+        self.images, self.labels = _dataset_tensors(data)
+        self.has_labels = bool((self.labels >= 0).any())
+        self.rank, self.world_size = 0, 1
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            self.rank = torch.distributed.get_rank()
+            self.world_size = torch.distributed.get_world_size()
+
+        torch.manual_seed(config.seed)  # parameter initialisation only
+        self.model = UNet(config.model).to(self.device)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.generator = torch.Generator().manual_seed(config.seed + 1_000_003 * self.rank)
+        self.step = 0
+        self.loss_history: list[tuple[int, float]] = []
+        self._level_sum = np.zeros(len(LEVEL_EDGES) + 1)
+        self._level_count = np.zeros(len(LEVEL_EDGES) + 1)
+        self._loss_smooth = float("nan")
+        self._ddp = None
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._ddp = DistributedDataParallel(self.model, device_ids=ids)
+        if self.device.type == "cpu":
+            self.model.to(memory_format=torch.channels_last)
+
+    # -- the schedule of the learning rate -------------------------------------------------
+    def lr_at(self, step: int) -> float:
+        c = self.config
+        if step < c.warmup_steps:
+            return c.lr * (step + 1) / c.warmup_steps
+        progress = min(1.0, (step - c.warmup_steps) / max(1, c.steps - c.warmup_steps))
+        return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    # -- one step of Algorithm 1 ----------------------------------------------------------
+    def _draw_batch(self):
+        c, g = self.config, self.generator
+        idx = torch.randint(0, self.images.shape[0], (c.batch_size,), generator=g)
+        x0 = self.images[idx]
+        labels = self.labels[idx]
+        lo, hi = c.model.log_snr_range
+        log_snr = cosine_log_snr(torch.rand(c.batch_size, generator=g, dtype=torch.float64), lo, hi).float()
+        eps = torch.randn(x0.shape, generator=g)
+        drop = torch.rand(c.batch_size, generator=g) < c.p_uncond
+        null = c.model.num_classes
+        if not (c.conditional and self.has_labels):
+            labels = torch.full_like(labels, null)
+        else:
+            labels = torch.where(drop | (labels < 0), torch.full_like(labels, null), labels)
+        return x0, labels, log_snr, eps
+
+    def train_step(self) -> tuple[float, np.ndarray]:
+        """One optimizer step; returns (loss, per-sample losses as numpy, with λ)."""
+        x0, labels, log_snr, eps = self._draw_batch()
+        dev = self.device
+        x0, labels, log_snr, eps = x0.to(dev), labels.to(dev), log_snr.to(dev), eps.to(dev)
+        alpha_bar = torch.sigmoid(log_snr)[:, None, None, None]
+        # q(x_t | x_0) = N(√ᾱ x_0, (1−ᾱ) I)  (Ho et al. 2020, eq. 4)
+        x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * eps
+        if dev.type == "cpu":
+            x_t = x_t.contiguous(memory_format=torch.channels_last)
+        net = self._ddp or self.model
+        self.model.train()
+        pred = net(x_t, log_snr, labels)
+        per_sample = ((pred.float() - eps) ** 2).mean(dim=(1, 2, 3))
+        loss = per_sample.mean()
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            raise TrainingDivergedError(
+                f"the loss became {loss_value} at step {self.step + 1}; training stopped and the "
+                f"last good state (step {self.step}) is kept"
+            )
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        if not torch.isfinite(grad_norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise TrainingDivergedError(
+                f"the gradient became non-finite at step {self.step + 1}; training stopped and "
+                f"the last good state (step {self.step}) is kept"
+            )
+        self.optimizer.step()
+        self._update_ema()
+        self.step += 1
+        return loss_value, np.stack([log_snr.cpu().numpy(), per_sample.detach().cpu().numpy()])
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        # Warm-up of the decay (as in many DDPM codebases) so early samples are not stale.
+        decay = min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
+        ema_p = list(self.ema.parameters())
+        torch._foreach_lerp_(ema_p, list(self.model.parameters()), 1.0 - decay)
+
+    # -- the generator the CLI and the app iterate -----------------------------------------
+    def iter_training(self, stop: threading.Event | None = None) -> Iterator[TrainProgress]:
+        total = self.config.steps
+        recent: deque[float] = deque(maxlen=50)  # seconds per step, paused time excluded
+        start = time.perf_counter()
+        busy = 0.0
+        while self.step < total:
+            if stop is not None and stop.is_set():
+                return
+            t0 = time.perf_counter()
+            loss, per_sample = self.train_step()
+            dt = time.perf_counter() - t0
+            busy += dt
+            recent.append(dt)
+            self.loss_history.append((self.step, loss))
+            self._loss_smooth = loss if math.isnan(self._loss_smooth) else 0.98 * self._loss_smooth + 0.02 * loss
+            bins = np.searchsorted(LEVEL_EDGES, per_sample[0])
+            np.add.at(self._level_sum, bins, per_sample[1])
+            np.add.at(self._level_count, bins, 1)
+            # The mean, not the median: slow steps (another load on the cores) are real cost.
+            sec_per_step = float(np.mean(recent))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                by_level = self._level_sum / self._level_count
+            yield TrainProgress(
+                step=self.step,
+                total_steps=total,
+                loss=loss,
+                loss_smooth=self._loss_smooth,
+                loss_by_level=by_level,
+                level_edges=LEVEL_EDGES,
+                images_per_second=self.config.batch_size * self.world_size / sec_per_step,
+                eta_s=sec_per_step * (total - self.step),
+                elapsed_s=time.perf_counter() - start,
+                lr=self.lr_at(self.step - 1),
+            )
+
+    # -- state for checkpoints ------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs (tensors and plain Python: weights_only-loadable)."""
+        return {
+            "step": self.step,
+            "config": self.config.to_dict(),
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "ema": {k: v.detach().cpu() for k, v in self.ema.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "rng": self.generator.get_state(),
+            "loss_history": torch.tensor(self.loss_history, dtype=torch.float64).reshape(-1, 2),
+            "level_sum": torch.from_numpy(self._level_sum.copy()),
+            "level_count": torch.from_numpy(self._level_count.copy()),
+            "loss_smooth": self._loss_smooth,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["rng"])
+        self.step = int(state["step"])
+        hist = state.get("loss_history")
+        self.loss_history = [(int(s), float(v)) for s, v in hist.tolist()] if hist is not None else []
+        if "level_sum" in state:
+            self._level_sum = state["level_sum"].numpy().copy()
+            self._level_count = state["level_count"].numpy().copy()
+        self._loss_smooth = float(state.get("loss_smooth", float("nan")))
+        if self.device.type == "cpu":
+            self.model.to(memory_format=torch.channels_last)
+
+
+def measure_thread_counts(candidates=None, batch_size: int = 64, model_config: ModelConfig | None = None,
+                          repeats: int = 3) -> dict[int, float]:
+    """Images per second of a forward+backward step for each CPU thread count.
+
+    On a small machine more threads can be much slower (two threads on two busy cores ran
+    7–9× slower than one here), so the count is chosen by measurement, not assumed.
+    """
+    cfg = model_config or TrainConfig().model
+    cores = os.cpu_count() or 1
+    candidates = candidates or sorted({1, min(2, cores), min(4, cores), cores})
+    before = torch.get_num_threads()
+    model = UNet(cfg).to(memory_format=torch.channels_last)
+    x = torch.randn(batch_size, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    lam = torch.randn(batch_size)
+    result = {}
+    try:
+        for n in candidates:
+            torch.set_num_threads(n)
+            times = []
+            for i in range(repeats + 1):
+                t0 = time.perf_counter()
+                model.zero_grad(set_to_none=True)
+                (model(x, lam) ** 2).mean().backward()
+                if i:
+                    times.append(time.perf_counter() - t0)
+            result[n] = batch_size / float(np.median(times))
+    finally:
+        torch.set_num_threads(before)
+    return result
+
+
+def choose_num_threads(candidates=None) -> tuple[int, dict[int, float]]:
+    """The fastest measured CPU thread count, and the measurements."""
+    rates = measure_thread_counts(candidates)
+    best = max(rates, key=rates.get)
+    return best, rates
+
+
+def copy_for_inference(model: nn.Module) -> UNet:
+    """A detached CPU copy of a model (e.g. the EMA) to hand to another thread."""
+    clone = UNet(model.config)
+    clone.load_state_dict({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+    return clone.eval().requires_grad_(False)
