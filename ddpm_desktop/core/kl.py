@@ -1,0 +1,157 @@
+"""KL divergence of pixel values against N(0, 1): a histogram estimator, and the exact KL of
+q(x_t|x_0) along a schedule.
+
+Histogram estimator (`histogram_kl`, `histogram_kl_batch`), default binning (`default_binning`):
+- Equal-width bins of width w = 1/m, with m = round(1/h) for the Freedman–Diaconis width of the
+  *reference* N(0, 1) at n samples, h = 2·IQR·n^(-1/3), IQR = 1.349; an odd number B of bins
+  centred on 0 covering at least [-5, 5]. So 0 and ±1 (the background and ink of an image in
+  [-1, 1]) are bin centres, never edges: with edges at ±1, the tiny noise of t = 1 would split
+  the background between two bins and the estimate would drop by ~0.5 nats between t = 0 and 1
+  for no reason. One 28×28 image (n = 784): w = 1/3, B = 31 on [-31/6, 31/6]; a real MNIST
+  digit gives ~1.6 nats at t = 0. Using the reference's IQR rather than the data's keeps one
+  binning for every t of a chain (comparable along t, and vectorisable).
+  Explicit `bins`/`range` are used as given (range alone: Freedman–Diaconis count on it;
+  bins alone: range [-5, 5]).
+- Mass outside the range is counted in the edge bins, and the reference mass of the edge bins
+  extends to ±∞ to match, so both histograms sum to 1 over the same B cells.
+- KL = Σ_i p_i ln(p_i/q_i) with p_i the sample fraction and q_i the exact N(0, 1) mass of bin i;
+  empty bins (p_i = 0) contribute 0.
+- This is the KL between the binned distributions: by the data-processing inequality it is a
+  lower bound on the true continuous KL, up to sampling noise. With n samples the estimate of
+  a KL of 0 is biased up by about (B - 1)/(2n) (Miller–Madow), `bias_floor(n, B)`: 0.019 nats
+  for one 28×28 image (in practice a little less: the far tail bins are almost never hit).
+  Values at or under the floor mean "indistinguishable from N(0, 1)".
+
+Exact KL of q(x_t|x_0) (`analytic_kl_q`): per pixel, q(x_t|x_0) = N(√ᾱ_t x_0, 1 - ᾱ_t), so
+  KL = ½(ᾱ_t x_0² + (1 - ᾱ_t) - 1 - ln(1 - ᾱ_t)), averaged over pixels. At t = 0 the
+  conditional is a point mass and the KL is +inf (returned as inf).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import ndtr
+
+from .schedule import NoiseSchedule
+
+DEFAULT_RANGE = (-5.0, 5.0)
+_NORMAL_IQR = 1.3489795003921634
+
+
+def default_bins(n: int, range=DEFAULT_RANGE) -> int:
+    """Freedman–Diaconis bin count for N(0, 1) reference data of n samples on `range`."""
+    n = max(int(n), 1)
+    h = 2.0 * _NORMAL_IQR * n ** (-1.0 / 3.0)
+    return max(2, int(math.ceil((range[1] - range[0]) / h)))
+
+
+def default_binning(n: int) -> tuple[int, tuple[float, float]]:
+    """(bins, range) for n samples: width 1/m ≈ the Freedman–Diaconis width, B odd, centred on 0,
+    covering [-5, 5] (see the module docstring)."""
+    n = max(int(n), 1)
+    h = 2.0 * _NORMAL_IQR * n ** (-1.0 / 3.0)
+    m = max(1, int(round(1.0 / h)))
+    bins = 2 * int(math.ceil(DEFAULT_RANGE[1] * m - 0.5)) + 1
+    half = bins / (2.0 * m)
+    return bins, (-half, half)
+
+
+def _resolve(n: int, bins, range) -> tuple[int, float, float]:
+    if bins is None and range is None:
+        bins, range = default_binning(n)
+    elif range is None:
+        range = DEFAULT_RANGE
+    elif bins is None:
+        bins = default_bins(n, _check(2, range)[1:])
+    return _check(bins, range)
+
+
+def bias_floor(n: int, bins: int) -> float:
+    """(B - 1)/(2n): the expected histogram KL of n samples drawn from the reference itself."""
+    return (int(bins) - 1) / (2.0 * int(n))
+
+
+def _check(bins: int, range) -> tuple[int, float, float]:
+    lo, hi = float(range[0]), float(range[1])
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"histogram range {range!r} must be two finite numbers lo < hi")
+    if isinstance(bins, bool) or int(bins) != bins or bins < 2:
+        raise ValueError(f"bins = {bins!r} must be an integer >= 2")
+    return int(bins), lo, hi
+
+
+def reference_masses(bins: int, range=DEFAULT_RANGE) -> np.ndarray:
+    """N(0, 1) mass of each bin, the edge bins extended to ±∞ (sums to 1)."""
+    bins, lo, hi = _check(bins, range)
+    edges = np.linspace(lo, hi, bins + 1)
+    a, b = edges[:-1], edges[1:]
+    # Upper tail through the survival function so far-right bins keep their precision.
+    q = np.where(b <= 0, ndtr(b) - ndtr(a), ndtr(-a) - ndtr(-b))
+    q[0] = ndtr(b[0]) if b[0] <= 0 else 1.0 - ndtr(-b[0])
+    q[-1] = ndtr(-a[-1])
+    return q
+
+
+def _kl_from_counts(counts: np.ndarray, n: int, q: np.ndarray) -> np.ndarray:
+    p = counts / float(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
+    return terms.sum(axis=-1)
+
+
+def histogram_kl(samples, bins: int | None = None, range=None) -> float:
+    """Histogram estimate of KL(p ‖ N(0, 1)) in nats from samples of p (any shape, flattened).
+
+    bins/range None: `default_binning(n)`, see the module docstring. Raises ValueError on
+    non-finite samples or an empty array.
+    """
+    x = np.asarray(samples, dtype=np.float64).ravel()
+    if x.size == 0:
+        raise ValueError("histogram_kl needs at least one sample")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("samples must be finite")
+    bins, lo, hi = _resolve(x.size, bins, range)
+    counts, _ = np.histogram(np.clip(x, lo, hi), bins=bins, range=(lo, hi))
+    return float(_kl_from_counts(counts, x.size, reference_masses(bins, (lo, hi))))
+
+
+def histogram_kl_batch(x, bins: int | None = None, range=None) -> np.ndarray:
+    """`histogram_kl` of every row of x [N, D] at once -> float64 [N]; bins/range None:
+    `default_binning(D)`.
+
+    No Python loop over rows: bin indices by one floor, then one bincount over row*B + bin.
+    [1001, 784] takes a few ms.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] == 0:
+        raise ValueError(f"histogram_kl_batch needs a 2-D array [N, D] with D > 0, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("samples must be finite")
+    n_rows, d = x.shape
+    bins, lo, hi = _resolve(d, bins, range)
+    scale = bins / (hi - lo)
+    # Bin position in float64 (as np.histogram), clipped into the edge bins before the cast so
+    # huge values cannot overflow; the cast truncates, which is floor on [0, bins - 1].
+    f = np.subtract(x, lo, dtype=np.float64)
+    f *= scale
+    np.clip(f, 0.0, bins - 1, out=f)
+    idx = f.astype(np.int64)
+    idx += (np.arange(n_rows, dtype=np.int64) * bins)[:, None]
+    counts = np.bincount(idx.ravel(), minlength=n_rows * bins).reshape(n_rows, bins)
+    return _kl_from_counts(counts, d, reference_masses(bins, (lo, hi)))
+
+
+def analytic_kl_q(schedule: NoiseSchedule, x0) -> np.ndarray:
+    """Exact KL(q(x_t|x_0) ‖ N(0, 1)) per pixel for t = 0..T -> float64 [T + 1]; index 0 is inf.
+
+    ½(ᾱ_t x_0² + (1 - ᾱ_t) - 1 - ln(1 - ᾱ_t)) averaged over pixels (Ho et al. 2020, eq. 5 with
+    L_T generalised to every t); depends on x_0 only through mean(x_0²).
+    """
+    x = np.asarray(x0, dtype=np.float64)
+    if x.size == 0 or not np.all(np.isfinite(x)):
+        raise ValueError("x0 must be a non-empty finite array")
+    m2 = float(np.mean(x * x))
+    ab = schedule.alphas_cumprod
+    kl = 0.5 * (ab * m2 - ab - np.log1p(-ab))
+    return np.append(np.inf, kl)
