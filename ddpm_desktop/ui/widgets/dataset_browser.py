@@ -226,6 +226,8 @@ class DatasetBrowser(QWidget):
         self.next_button = QPushButton("▶")
         self.next_button.setToolTip("Next page")
         self.next_button.clicked.connect(lambda: self.set_page(self._page + 1))
+        for b in (self.prev_button, self.next_button):
+            b.setFixedWidth(36)
         self.page_spin = QSpinBox()
         self.page_spin.setKeyboardTracking(False)
         self.page_spin.valueChanged.connect(lambda v: self.set_page(v - 1))

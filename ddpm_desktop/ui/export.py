@@ -1,0 +1,545 @@
+"""Composite chain frames (image, histogram vs N(0,1), KL curve) for GIF / PNG export.
+
+Public API
+----------
+``ChainView(frames, title="", kl=None, captions=None)``  one chain as the user sees it:
+    ``frames`` float [F, 28, 28] in [-1, 1]; ``kl`` float [F] (KL to N(0,1) per frame, e.g.
+    core.kl.histogram_kl_batch of the frames, or the analytic curve) or None; ``captions``
+    F strings shown under the image (e.g. "t = 437") or None ("frame i/F").
+
+``frame_layout(n_chains, scale, with_histogram, with_kl) -> FrameLayout``  where every
+    element sits in a frame (``image_rects[j]`` = (x, y, w, h) of chain j's picture).
+
+``iter_frames(chains, titles=None, scale=4, with_histogram=False, kl_curves=None,
+    captions=None, stride=1)`` yields uint8 [H, W, 3] frames one by one (a generator, so a
+    worker can cancel between frames); ``compose_frames(...)`` is ``list(iter_frames(...))``.
+    ``chains``: list of float [F_j, 28, 28] in [-1, 1]. Chains of different lengths are
+    played over the same number of output frames (the longest, after ``stride``): chain j
+    shows frame round(i * (F_j - 1) / (F - 1)), so both start and end together. The last
+    frame is always included. Needs a Q(Gui)Application (fonts); one is created if absent.
+
+``compose_strip(chains, titles=None, scale=4, n_frames=8, captions=None)`` -> uint8
+    [H, W, 3]: one row of evenly spaced key frames per chain (first and last included).
+
+``ExportJob`` (frozen dataclass: path, chains (ChainView...), kind "gif" | "png", fps,
+    scale, stride, with_histogram, with_kl, key_frames) and ``iter_export(job, cancel_event)``,
+    a generator yielding ``ExportProgress(done, total, path)`` (``path`` set on the last
+    item) for ``ui.controller.WorkerController`` to run; ``run_export(job)`` is the
+    blocking form. Writes go through core.imaging.save_gif / save_png (atomic); the GIF is
+    renamed into place only at the end, so a cancel or error leaves no partial file.
+    ``check_writable(path)`` raises a one-line OSError for a path that cannot be written.
+    The dialog around all this is ``ui.widgets.export_dialog.ExportDialog``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen, QPolygonF
+
+from ddpm_desktop.core import imaging
+
+SIDE = 28
+MARGIN = 8
+TITLE_H = 20
+CAPTION_H = 18
+MIN_PANEL_W = 150
+HIST_RANGE = (-4.0, 4.0)
+HIST_BINS = 40
+HIST_YMAX = 1.0  # density axis; taller bars (the x_0 background spike) are clipped
+
+BACKGROUND = (24, 24, 28)
+PLOT_BG = (36, 36, 42)
+BAR = (90, 140, 220)
+BAR_CLIPPED = (150, 190, 255)
+GAUSS = QColor(255, 150, 40)
+KL_LINE = QColor(120, 220, 140)
+TEXT = QColor(225, 225, 225)
+DIM_TEXT = QColor(150, 150, 150)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class ChainView:
+    """One chain's frames as the user sees them (see the module docstring)."""
+
+    frames: np.ndarray
+    title: str = ""
+    kl: np.ndarray | None = None
+    captions: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        f = np.asarray(self.frames, dtype=np.float32)
+        if f.ndim != 3 or f.shape[1:] != (SIDE, SIDE) or len(f) == 0:
+            raise ValueError(f"a chain must be [F, 28, 28] with F >= 1, got shape {f.shape}")
+        object.__setattr__(self, "frames", f)
+        if self.kl is not None:
+            kl = np.asarray(self.kl, dtype=np.float64).ravel()
+            if len(kl) != len(f):
+                raise ValueError(f"KL curve has {len(kl)} values for {len(f)} frames")
+            object.__setattr__(self, "kl", kl)
+        if self.captions is not None:
+            caps = tuple(str(c) for c in self.captions)
+            if len(caps) != len(f):
+                raise ValueError(f"{len(caps)} captions for {len(f)} frames")
+            object.__setattr__(self, "captions", caps)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    width: int
+    height: int
+    panel_width: int
+    image_rects: tuple[tuple[int, int, int, int], ...]
+    title_rects: tuple[tuple[int, int, int, int], ...]
+    caption_rects: tuple[tuple[int, int, int, int], ...]
+    hist_rects: tuple[tuple[int, int, int, int], ...] | None
+    kl_rects: tuple[tuple[int, int, int, int], ...] | None
+
+
+def frame_layout(n_chains: int, scale: int, with_histogram: bool = False,
+                 with_kl: bool = False) -> FrameLayout:
+    """Pixel geometry of a composed frame: panels side by side, each stacked top to bottom:
+    title, picture (28*scale square), caption, histogram, KL curve."""
+    if n_chains < 1:
+        raise ValueError("export needs at least one chain")
+    scale = int(scale)
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    s = SIDE * scale
+    pw = max(s, MIN_PANEL_W)
+    plot_h = max(70, min(s, 140) * 2 // 3)
+    y_title = MARGIN
+    y_img = y_title + TITLE_H
+    y_cap = y_img + s
+    y = y_cap + CAPTION_H + 2
+    y_hist = y if with_histogram else None
+    if with_histogram:
+        y += plot_h + MARGIN
+    y_kl = y if with_kl else None
+    if with_kl:
+        y += plot_h + MARGIN
+    height = y + (MARGIN if not (with_histogram or with_kl) else 0)
+    width = MARGIN + n_chains * (pw + MARGIN)
+    xs = [MARGIN + j * (pw + MARGIN) for j in range(n_chains)]
+    return FrameLayout(
+        width=width, height=height, panel_width=pw,
+        image_rects=tuple((x + (pw - s) // 2, y_img, s, s) for x in xs),
+        title_rects=tuple((x, y_title, pw, TITLE_H) for x in xs),
+        caption_rects=tuple((x, y_cap, pw, CAPTION_H) for x in xs),
+        hist_rects=tuple((x, y_hist, pw, plot_h) for x in xs) if with_histogram else None,
+        kl_rects=tuple((x, y_kl, pw, plot_h) for x in xs) if with_kl else None,
+    )
+
+
+def output_indices(lengths: Sequence[int], stride: int = 1) -> list[np.ndarray]:
+    """For each output frame, the frame index of every chain: list over chains of int [N]."""
+    stride = max(1, int(stride))
+    n_max = max(lengths)
+    steps = list(range(0, n_max, stride))
+    if steps[-1] != n_max - 1:
+        steps.append(n_max - 1)
+    steps = np.asarray(steps, dtype=np.float64)
+    out = []
+    for n in lengths:
+        if n_max == 1:
+            out.append(np.zeros(len(steps), np.int64))
+        else:
+            out.append(np.rint(steps * (n - 1) / (n_max - 1)).astype(np.int64))
+    return out
+
+
+def count_frames(lengths: Sequence[int], stride: int = 1) -> int:
+    return len(output_indices(lengths, stride)[0])
+
+
+# ----------------------------------------------------------------------------- drawing
+
+
+def _ensure_gui() -> None:
+    app = QCoreApplication.instance()
+    if app is None:
+        QGuiApplication([])  # headless use (tests, scripts): fonts need a GUI application
+    elif not isinstance(app, QGuiApplication):
+        raise RuntimeError("composing frames needs a QGuiApplication (fonts), not a "
+                           "QCoreApplication")
+
+
+def _qimage_view(arr: np.ndarray) -> QImage:
+    """A QImage painting straight into ``arr`` (uint8 [H, W, 3], C-contiguous); keep arr alive."""
+    h, w, _ = arr.shape
+    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+
+
+def _font(px: int, bold: bool = False) -> QFont:
+    f = QFont()
+    f.setPixelSize(px)
+    f.setBold(bold)
+    return f
+
+
+def _qrect(r) -> QRectF:
+    return QRectF(*r)
+
+
+def _normal_pdf_polygon(rect) -> QPolygonF:
+    x0, y0, w, h = rect
+    lo, hi = HIST_RANGE
+    xs = np.linspace(lo, hi, 120)
+    pdf = np.exp(-0.5 * xs * xs) / math.sqrt(2.0 * math.pi)
+    px = x0 + (xs - lo) / (hi - lo) * w
+    py = y0 + h - np.clip(pdf / HIST_YMAX, 0.0, 1.0) * (h - 1)
+    return QPolygonF([QPointF(float(a), float(b)) for a, b in zip(px, py)])
+
+
+class _KlAxis:
+    """Maps (frame index, KL value) of one chain into its KL plot rectangle."""
+
+    def __init__(self, kl: np.ndarray, rect, n_frames: int):
+        self.rect = rect
+        finite = kl[np.isfinite(kl)]
+        top = float(finite.max()) if finite.size else 1.0
+        self.ymax = top * 1.08 if top > 0 else 1.0
+        self.n = max(n_frames - 1, 1)
+
+    def point(self, i: float, v: float) -> QPointF:
+        x0, y0, w, h = self.rect
+        x = x0 + 4 + (w - 8) * i / self.n
+        v = 0.0 if not np.isfinite(v) else v
+        y = y0 + h - 14 - (h - 20) * min(max(v / self.ymax, 0.0), 1.0)
+        return QPointF(x, y)
+
+
+def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram: bool,
+                kl_axes: list[_KlAxis | None]) -> np.ndarray:
+    """Everything that does not change between frames: background, titles, plot frames,
+    the N(0,1) density and the full KL curves."""
+    base = np.empty((layout.height, layout.width, 3), np.uint8)
+    base[:] = BACKGROUND
+    for j in range(len(chains)):
+        for rects in (layout.hist_rects, layout.kl_rects):
+            if rects is not None:
+                x, y, w, h = rects[j]
+                base[y:y + h, x:x + w] = PLOT_BG
+    img = _qimage_view(base)
+    p = QPainter(img)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+    for j, chain in enumerate(chains):
+        p.setPen(TEXT)
+        p.setFont(_font(13, bold=True))
+        p.drawText(_qrect(layout.title_rects[j]), Qt.AlignmentFlag.AlignCenter, chain.title)
+        p.setFont(_font(10))
+        if with_histogram:
+            x, y, w, h = layout.hist_rects[j]
+            p.setPen(DIM_TEXT)
+            p.drawText(QRectF(x + 3, y + 1, w - 6, 12),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "pixels vs N(0,1)")
+            p.drawText(QRectF(x + 2, y + h - 12, w - 4, 12),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, f"{HIST_RANGE[0]:g}")
+            p.drawText(QRectF(x + 2, y + h - 12, w - 4, 12),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"{HIST_RANGE[1]:g}")
+        axis = kl_axes[j]
+        if axis is not None and chain.kl is not None:
+            x, y, w, h = layout.kl_rects[j]
+            p.setPen(DIM_TEXT)
+            p.drawText(QRectF(x + 3, y + 1, w - 6, 12),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                       f"KL to N(0,1)  (max {axis.ymax / 1.08:.3g})")
+            kl = chain.kl
+            # at most ~2 points per pixel: a 1000-frame curve stays cheap to draw
+            idx = np.unique(np.linspace(0, len(kl) - 1, min(len(kl), 2 * w)).round().astype(int))
+            p.setPen(QPen(KL_LINE, 1.5))
+            p.drawPolyline(QPolygonF([axis.point(float(i), float(kl[i])) for i in idx]))
+    p.end()
+    return base
+
+
+def _histogram_bars(x: np.ndarray) -> np.ndarray:
+    lo, hi = HIST_RANGE
+    counts, _ = np.histogram(np.clip(x.ravel(), lo, hi), bins=HIST_BINS, range=HIST_RANGE)
+    return counts / (x.size * (hi - lo) / HIST_BINS)  # density
+
+
+def _paint_histogram(frame: np.ndarray, rect, density: np.ndarray) -> None:
+    x0, y0, w, h = rect
+    inner_h = h - 14
+    bottom = y0 + h - 12
+    edges = np.linspace(x0, x0 + w, HIST_BINS + 1).round().astype(int)
+    heights = np.minimum(density / HIST_YMAX, 1.0) * inner_h
+    for b in range(HIST_BINS):
+        bh = int(round(heights[b]))
+        if bh <= 0:
+            continue
+        colour = BAR_CLIPPED if density[b] > HIST_YMAX else BAR
+        frame[bottom - bh:bottom, edges[b] + (1 if edges[b + 1] - edges[b] > 2 else 0):edges[b + 1]] = colour
+
+
+def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] | None = None,
+                scale: int = 4, with_histogram: bool = False,
+                kl_curves: Sequence[np.ndarray | None] | None = None,
+                captions: Sequence[Sequence[str] | None] | None = None,
+                stride: int = 1) -> Iterator[np.ndarray]:
+    """Yield composed uint8 [H, W, 3] frames (see the module docstring)."""
+    views = _as_views(chains, titles, kl_curves, captions)
+    _ensure_gui()
+    with_kl = any(v.kl is not None for v in views)
+    layout = frame_layout(len(views), scale, with_histogram, with_kl)
+    indices = output_indices([len(v) for v in views], stride)
+    n_out = len(indices[0])
+    kl_axes = [(_KlAxis(v.kl, layout.kl_rects[j], len(v)) if v.kl is not None else None)
+               for j, v in enumerate(views)]
+    base = _paint_base(layout, views, with_histogram, kl_axes)
+    s = int(scale)
+    # the frames as uint8 once, exactly as core.imaging.to_uint8 shows them elsewhere
+    u8 = [imaging.to_uint8(v.frames) for v in views]
+    gauss = [(_normal_pdf_polygon(layout.hist_rects[j]) if with_histogram else None)
+             for j in range(len(views))]
+    small, caption_font = _font(10), _font(11)
+    for k in range(n_out):
+        frame = base.copy()
+        for j, v in enumerate(views):
+            i = int(indices[j][k])
+            x, y, w, h = layout.image_rects[j]
+            frame[y:y + h, x:x + w] = u8[j][i].repeat(s, 0).repeat(s, 1)[..., None]
+            if with_histogram:
+                _paint_histogram(frame, layout.hist_rects[j], _histogram_bars(v.frames[i]))
+        img = _qimage_view(frame)
+        p = QPainter(img)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for j, v in enumerate(views):
+            i = int(indices[j][k])
+            p.setFont(caption_font)
+            p.setPen(TEXT)
+            cap = v.captions[i] if v.captions is not None else f"frame {i + 1}/{len(v)}"
+            p.drawText(_qrect(layout.caption_rects[j]), Qt.AlignmentFlag.AlignCenter, cap)
+            if with_histogram:
+                p.setPen(QPen(GAUSS, 1.5))
+                p.drawPolyline(gauss[j])
+            axis = kl_axes[j]
+            if axis is not None:
+                pt = axis.point(float(i), float(v.kl[i]))
+                x, y, w, h = layout.kl_rects[j]
+                p.setPen(QPen(DIM_TEXT, 1, Qt.PenStyle.DashLine))
+                p.drawLine(QPointF(pt.x(), y + 14), QPointF(pt.x(), y + h - 12))
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(QColor(255, 255, 255))
+                p.drawEllipse(pt, 3.0, 3.0)
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.setPen(TEXT)
+                p.setFont(small)
+                p.drawText(QRectF(x + 3, y + h - 13, w - 6, 12),
+                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+                           f"KL = {v.kl[i]:.3f}")
+        p.end()
+        yield frame
+
+
+def compose_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] | None = None,
+                   scale: int = 4, with_histogram: bool = False,
+                   kl_curves: Sequence[np.ndarray | None] | None = None,
+                   captions: Sequence[Sequence[str] | None] | None = None,
+                   stride: int = 1) -> list[np.ndarray]:
+    """All frames of ``iter_frames`` as a list of uint8 [H, W, 3]."""
+    return list(iter_frames(chains, titles, scale, with_histogram, kl_curves, captions, stride))
+
+
+def _as_views(chains, titles, kl_curves, captions) -> list[ChainView]:
+    if len(chains) == 0:
+        raise ValueError("export needs at least one chain")
+    views = []
+    for j, c in enumerate(chains):
+        if isinstance(c, ChainView):
+            views.append(c)
+            continue
+        views.append(ChainView(
+            np.asarray(c),
+            title=titles[j] if titles is not None else "",
+            kl=kl_curves[j] if kl_curves is not None else None,
+            captions=captions[j] if captions is not None else None,
+        ))
+    return views
+
+
+def key_frame_indices(n: int, k: int) -> np.ndarray:
+    """k evenly spaced frame indices in 0..n-1, first and last included, no repeats."""
+    k = max(1, min(int(k), n))
+    return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+
+
+def compose_strip(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] | None = None,
+                  scale: int = 4, n_frames: int = 8,
+                  captions: Sequence[Sequence[str] | None] | None = None) -> np.ndarray:
+    """One row of key frames per chain, title above each row, caption under each frame."""
+    views = _as_views(chains, titles, None, captions)
+    _ensure_gui()
+    s = SIDE * int(scale)
+    picks = [key_frame_indices(len(v), n_frames) for v in views]
+    cols = max(len(p) for p in picks)
+    cell_w = max(s, 56)
+    row_h = TITLE_H + s + CAPTION_H + MARGIN
+    width = MARGIN + cols * (cell_w + MARGIN)
+    height = MARGIN + len(views) * row_h
+    out = np.empty((height, width, 3), np.uint8)
+    out[:] = BACKGROUND
+    u8 = [imaging.to_uint8(v.frames) for v in views]
+    for r, v in enumerate(views):
+        y = MARGIN + r * row_h + TITLE_H
+        for c, i in enumerate(picks[r]):
+            x = MARGIN + c * (cell_w + MARGIN) + (cell_w - s) // 2
+            out[y:y + s, x:x + s] = u8[r][i].repeat(scale, 0).repeat(scale, 1)[..., None]
+    img = _qimage_view(out)
+    p = QPainter(img)
+    p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+    for r, v in enumerate(views):
+        y = MARGIN + r * row_h
+        p.setPen(TEXT)
+        p.setFont(_font(13, bold=True))
+        p.drawText(QRectF(MARGIN, y, width - 2 * MARGIN, TITLE_H),
+                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, v.title)
+        p.setFont(_font(10))
+        for c, i in enumerate(picks[r]):
+            x = MARGIN + c * (cell_w + MARGIN)
+            cap = v.captions[i] if v.captions is not None else f"{i + 1}/{len(v)}"
+            p.drawText(QRectF(x, y + TITLE_H + s, cell_w, CAPTION_H),
+                       Qt.AlignmentFlag.AlignCenter, cap)
+    p.end()
+    return out
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """Everything an export needs, as copies owned by the job (safe to hand to a thread)."""
+
+    path: str
+    chains: tuple[ChainView, ...]
+    kind: str = "gif"  # "gif" | "png"
+    fps: float = 20.0
+    scale: int = 4
+    stride: int = 1
+    with_histogram: bool = False
+    with_kl: bool = False
+    key_frames: int = 8
+
+    def __post_init__(self):
+        if self.kind not in ("gif", "png"):
+            raise ValueError(f"unknown export kind {self.kind!r}")
+        if not self.chains:
+            raise ValueError("nothing to export: no chain")
+        if not self.fps > 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        object.__setattr__(self, "chains", tuple(self.chains))
+
+    def frame_count(self) -> int:
+        if self.kind == "png":
+            return 1
+        return count_frames([len(c) for c in self.chains], self.stride)
+
+    def views(self) -> list[ChainView]:
+        """The chains to draw; with_kl fills a missing KL curve with the histogram KL of
+        each frame (core.kl.histogram_kl_batch), without it the curves are dropped."""
+        out = []
+        for c in self.chains:
+            kl = None
+            if self.with_kl:
+                kl = c.kl
+                if kl is None:
+                    from ddpm_desktop.core.kl import histogram_kl_batch
+
+                    kl = histogram_kl_batch(c.frames.reshape(len(c), -1))
+            out.append(ChainView(c.frames, c.title, kl, c.captions))
+        return out
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    """One item of ``iter_export``: ``done`` of ``total`` steps; ``path`` set on the last."""
+
+    done: int
+    total: int
+    path: str | None = None
+
+
+def check_writable(path) -> Path:
+    """Raise OSError (one line, naming the file) if ``path`` clearly cannot be written."""
+    p = Path(path).expanduser()
+    if not p.name:
+        raise OSError("no file name given")
+    if p.is_dir():
+        raise OSError(f"cannot write '{p}': it is a folder")
+    folder = p.parent
+    if not folder.is_dir():
+        raise OSError(f"cannot write '{p}': the folder '{folder}' does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OSError(f"cannot write '{p}': permission denied for the folder '{folder}'")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise OSError(f"cannot write '{p}': the file is read-only")
+    return p
+
+
+def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterator[ExportProgress]:
+    """Compose and write ``job``, yielding progress after each frame (a generator, so a
+    worker can cancel between items). The file appears only at the very end: the GIF goes
+    to a hidden temporary file beside the target (atomically, by core.imaging.save_gif)
+    and is renamed into place unless cancelled meanwhile; a cancel or error at any point
+    leaves neither a partial file nor the temporary one, and an existing file untouched."""
+    cancel = cancel or threading.Event()
+    path = check_writable(job.path)
+    if job.kind == "png":
+        strip = compose_strip(job.views(), scale=job.scale, n_frames=job.key_frames)
+        if cancel.is_set():
+            return
+        imaging.save_png(strip, path)
+        yield ExportProgress(1, 1, str(path))
+        return
+    total = job.frame_count() + 1  # the last step is writing the file
+    frames = []
+    for frame in iter_frames(job.views(), scale=job.scale, with_histogram=job.with_histogram,
+                             stride=job.stride):
+        if cancel.is_set():
+            return
+        frames.append(frame)
+        yield ExportProgress(len(frames), total)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.export")
+    try:
+        try:
+            imaging.save_gif(frames, tmp, fps=job.fps)
+        except OSError as exc:
+            reason = getattr(exc, "strerror", None) or str(exc).rsplit(": ", 1)[-1]
+            raise OSError(f"cannot write '{path}': {reason}") from None
+        del frames
+        if cancel.is_set():
+            return
+        os.replace(tmp, path)
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    yield ExportProgress(total, total, str(path))
+
+
+def run_export(job: ExportJob, cancel: threading.Event | None = None,
+               progress: Callable[[int, int], None] | None = None) -> str | None:
+    """Headless ``iter_export`` to the end; returns the path, or None when cancelled."""
+    path = None
+    for item in iter_export(job, cancel):
+        if progress is not None:
+            progress(item.done, item.total)
+        path = item.path or path
+    return path

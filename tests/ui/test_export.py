@@ -1,0 +1,275 @@
+"""Frame composition, GIF/PNG export (headless and through the dialog), errors and cancel."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image, ImageSequence
+from PySide6.QtCore import QSettings
+
+from ddpm_desktop.core import imaging
+from ddpm_desktop.ui import export
+from ddpm_desktop.ui.export import (
+    ChainView,
+    ExportJob,
+    compose_frames,
+    compose_strip,
+    frame_layout,
+    iter_export,
+    output_indices,
+    run_export,
+)
+from ddpm_desktop.ui.widgets import export_dialog as dialog_mod
+from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
+
+
+def noisy_chain(n=12, seed=0):
+    """A chain from a square 'digit' to noise; every frame distinct."""
+    rng = np.random.default_rng(seed)
+    x0 = -np.ones((28, 28), np.float32)
+    x0[8:20, 10:18] = 1.0
+    ab = np.linspace(1.0, 0.0, n)[:, None, None]
+    eps = rng.standard_normal((n, 28, 28)).astype(np.float32)
+    return (np.sqrt(ab) * x0 + np.sqrt(1 - ab) * eps).astype(np.float32)
+
+
+def region(frame, rect):
+    x, y, w, h = rect
+    return frame[y:y + h, x:x + w]
+
+
+def expected_image(x28, scale):
+    return imaging.to_uint8(x28).repeat(scale, 0).repeat(scale, 1)
+
+
+def test_output_indices_align_chains_of_different_lengths():
+    fwd, rev = output_indices([11, 3], stride=2)
+    assert fwd.tolist() == [0, 2, 4, 6, 8, 10]
+    assert rev[0] == 0 and rev[-1] == 2 and np.all(np.diff(rev) >= 0)
+    (only,) = output_indices([10], stride=4)
+    assert only.tolist() == [0, 4, 8, 9]  # the last frame is always included
+
+
+def test_compose_frames_shows_the_chain_frames(qapp):
+    chain = noisy_chain(9)
+    frames = compose_frames([chain], ["Forward"], scale=3)
+    lay = frame_layout(1, 3, False, False)
+    assert len(frames) == 9
+    for k, f in enumerate(frames):
+        assert f.dtype == np.uint8 and f.shape == (lay.height, lay.width, 3)
+        img = region(f, lay.image_rects[0])
+        np.testing.assert_array_equal(img[..., 0], expected_image(chain[k], 3))
+        assert (img[..., 0] == img[..., 2]).all()  # grey
+
+
+def test_compose_side_by_side_with_histogram_and_kl(qapp):
+    fwd, rev = noisy_chain(10), noisy_chain(4, seed=1)[::-1]
+    kl = np.linspace(2.0, 0.0, 10)
+    frames = compose_frames([fwd, rev], ["F", "R"], scale=2, with_histogram=True,
+                            kl_curves=[kl, None], stride=3)
+    lay = frame_layout(2, 2, True, True)
+    assert len(frames) == 4 and frames[0].shape == (lay.height, lay.width, 3)
+    idx_f, idx_r = output_indices([10, 4], 3)
+    for k, f in enumerate(frames):
+        np.testing.assert_array_equal(region(f, lay.image_rects[0])[..., 1],
+                                      expected_image(fwd[idx_f[k]], 2))
+        np.testing.assert_array_equal(region(f, lay.image_rects[1])[..., 1],
+                                      expected_image(rev[idx_r[k]], 2))
+    # the histogram differs between a clean and a noisy frame; it has colour (bars, N(0,1))
+    h0, h3 = region(frames[0], lay.hist_rects[0]), region(frames[-1], lay.hist_rects[0])
+    assert not np.array_equal(h0, h3)
+    assert (np.ptp(h3.astype(int), axis=-1) > 40).any()
+    # the KL marker moves along the curve; the chain without a curve has an empty plot
+    k0, k3 = region(frames[0], lay.kl_rects[0]), region(frames[-1], lay.kl_rects[0])
+    assert not np.array_equal(k0, k3)
+    empty = region(frames[0], lay.kl_rects[1])
+    assert (empty == export.PLOT_BG).all()
+
+
+def test_compose_is_fast_enough_for_long_chains(qapp):
+    import time
+
+    chain = noisy_chain(400)
+    t0 = time.perf_counter()
+    n = sum(1 for _ in export.iter_frames([chain, chain[::-1]], scale=4, with_histogram=True,
+                                          kl_curves=[np.linspace(1, 0, 400)] * 2))
+    elapsed = time.perf_counter() - t0
+    assert n == 400
+    assert elapsed < 8.0  # ~1.5 ms a frame here; 1000 frames in a few seconds
+
+
+def test_chain_view_validates():
+    with pytest.raises(ValueError):
+        ChainView(np.zeros((3, 28, 27)))
+    with pytest.raises(ValueError):
+        ChainView(np.zeros((3, 28, 28)), kl=np.zeros(2))
+    with pytest.raises(ValueError):
+        ChainView(np.zeros((3, 28, 28)), captions=("a",))
+
+
+def test_gif_frames_match_composed_views(qapp, tmp_path):
+    chain = noisy_chain(8)
+    job = ExportJob(str(tmp_path / "chain.gif"), (ChainView(chain, "Forward"),), fps=10,
+                    scale=3, with_histogram=True, with_kl=True)
+    expected = compose_frames(job.views(), scale=3, with_histogram=True)
+    assert run_export(job) == str(tmp_path / "chain.gif")
+    lay = frame_layout(1, 3, True, True)
+    with Image.open(tmp_path / "chain.gif") as im:
+        assert im.size == (lay.width, lay.height)
+        assert im.info.get("loop") == 0
+        assert im.info.get("duration") == 100
+        got = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+    assert len(got) == len(expected) == 8
+    for g, e, x in zip(got, expected, chain):
+        # one shared 256-colour palette: grey levels come back to within a few steps
+        gi = region(g, lay.image_rects[0]).astype(int)
+        assert np.abs(gi - region(e, lay.image_rects[0]).astype(int)).mean() < 4
+        assert np.abs(gi[..., 0] - expected_image(x, 3).astype(int)).mean() < 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chain.gif"]  # no temp left
+
+
+def test_png_strip_of_key_frames(qapp, tmp_path):
+    chain = noisy_chain(20)
+    strip = compose_strip([chain], ["F"], scale=2, n_frames=5)
+    job = ExportJob(str(tmp_path / "strip.png"), (ChainView(chain, "F"),), kind="png",
+                    scale=2, key_frames=5)
+    run_export(job)
+    with Image.open(tmp_path / "strip.png") as im:
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), strip)
+    # the first and last key frames are the chain's ends
+    y = export.MARGIN + export.TITLE_H
+    x = export.MARGIN + (max(56, 56) - 56) // 2
+    np.testing.assert_array_equal(strip[y:y + 56, x:x + 56, 0], expected_image(chain[0], 2))
+
+
+def test_cancel_midway_leaves_no_file(qapp, tmp_path):
+    target = tmp_path / "out.gif"
+    target.write_bytes(b"old")  # an existing file survives a cancelled export untouched
+    cancel = threading.Event()
+    job = ExportJob(str(target), (ChainView(noisy_chain(50)),), scale=2)
+    seen = 0
+    for item in iter_export(job, cancel):
+        seen += 1
+        if seen == 10:
+            cancel.set()
+    assert seen == 10
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif"]
+
+
+def test_unwritable_path_raises_one_line_oserror(qapp, tmp_path):
+    job = ExportJob(str(tmp_path / "missing" / "x.gif"), (ChainView(noisy_chain(3)),))
+    with pytest.raises(OSError, match="does not exist"):
+        run_export(job)
+    job = ExportJob(str(tmp_path), (ChainView(noisy_chain(3)),))
+    with pytest.raises(OSError, match="is a folder"):
+        run_export(job)
+
+
+# ----------------------------------------------------------------------------- the dialog
+
+
+@pytest.fixture
+def dialog(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    d = ExportDialog(settings=settings)
+    qtbot.addWidget(d)
+    d.set_chains(forward=noisy_chain(30), reverse=ChainView(noisy_chain(6, 1)[::-1], "Reverse"))
+    yield d
+    d.shutdown()
+
+
+def test_dialog_exports_both_chains_and_remembers_folder(qtbot, dialog, tmp_path):
+    dialog._select_data(dialog.what_combo, "both")
+    dialog.scale_spin.setValue(2)
+    dialog.stride_spin.setValue(3)
+    out = tmp_path / "both.gif"
+    dialog.path_edit.setText(str(out))
+    dialog._path_edited = True
+    with qtbot.waitSignal(dialog.exported, timeout=10_000) as blocker:
+        assert dialog.start_export()
+    assert blocker.args == [str(out)]
+    assert not dialog.is_exporting()
+    lay = frame_layout(2, 2, True, True)
+    with Image.open(out) as im:
+        assert im.size == (lay.width, lay.height)
+        assert im.n_frames == 11  # 30 frames, stride 3: 0, 3, ..., 27 and the last, 29
+    assert dialog._settings.value("export/last_dir", type=str) == str(tmp_path)
+    assert dialog._settings.value("export/scale", type=int) == 2
+    again = ExportDialog(settings=dialog._settings)
+    qtbot.addWidget(again)
+    assert again.scale_spin.value() == 2
+    assert again.path_edit.text().startswith(str(tmp_path))
+    again.shutdown()
+
+
+def test_dialog_unwritable_path_shows_message_and_keeps_choices(qtbot, dialog, tmp_path,
+                                                                monkeypatch):
+    shown = []
+    monkeypatch.setattr(dialog_mod.QMessageBox, "warning",
+                        lambda parent, title, text: shown.append(text))
+    bad = tmp_path / "no" / "such" / "folder" / "x.gif"
+    dialog.path_edit.setText(str(bad))
+    dialog.scale_spin.setValue(5)
+    with qtbot.waitSignal(dialog.error) as blocker:
+        assert dialog.start_export() is False
+    assert "does not exist" in blocker.args[0] and shown == blocker.args
+    assert dialog.path_edit.text() == str(bad) and dialog.scale_spin.value() == 5
+    assert dialog.export_button.isEnabled() and not dialog.is_exporting()
+
+
+def test_dialog_write_failure_in_worker_is_reported(qtbot, dialog, tmp_path, monkeypatch):
+    monkeypatch.setattr(dialog_mod.QMessageBox, "warning", lambda *a: None)
+
+    def full_disk(frames, path, fps=10.0, loop=0):
+        raise OSError(f"cannot write '{path}': No space left on device")
+
+    monkeypatch.setattr(export.imaging, "save_gif", full_disk)
+    dialog.path_edit.setText(str(tmp_path / "x.gif"))
+    with qtbot.waitSignal(dialog.error, timeout=10_000) as blocker:
+        dialog.start_export()
+    assert "No space left" in blocker.args[0] and "x.gif" in blocker.args[0]
+    assert ".export" not in blocker.args[0]  # names the user's file, not the temporary
+    qtbot.waitUntil(lambda: not dialog.controller.threads(), timeout=5000)
+    assert list(tmp_path.glob("*.gif")) == [] and not dialog.is_exporting()
+
+
+def test_dialog_cancel_midway_leaves_no_partial_file(qtbot, dialog, tmp_path, monkeypatch):
+    started = threading.Event()
+    release = threading.Event()
+    real_iter_frames = export.iter_frames
+
+    def slow_frames(*args, **kwargs):
+        for k, f in enumerate(real_iter_frames(*args, **kwargs)):
+            if k == 3:
+                started.set()
+                release.wait(5)
+            yield f
+
+    monkeypatch.setattr(export, "iter_frames", slow_frames)
+    out = tmp_path / "cancelled.gif"
+    dialog.path_edit.setText(str(out))
+    assert dialog.start_export()
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    qtbot.mouseClick(dialog.cancel_button, dialog_mod.Qt.MouseButton.LeftButton)
+    release.set()
+    assert not dialog.is_exporting() and "Cancelled" in dialog.status_label.text()
+    qtbot.waitUntil(lambda: not dialog.controller.threads(), timeout=5000)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_dialog_choices_follow_available_chains(qtbot, tmp_path):
+    d = ExportDialog(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(d)
+    assert not d.export_button.isEnabled()  # nothing to export yet
+    d.set_chains(reverse=noisy_chain(5))
+    assert d.what_combo.currentData() == "reverse"
+    assert d.export_button.isEnabled()
+    d._select_data(d.format_combo, "png")
+    assert d.path_edit.text().endswith(".png")
+    assert not d.stride_spin.isEnabled() and d.key_frames_spin.isEnabled()
+    d.set_chains(forward=noisy_chain(1000))
+    assert d.stride_spin.value() == 4  # ~250 frames by default
+    d.shutdown()
