@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,11 +170,12 @@ def read_idx(path, expect_magic: int | None = None) -> np.ndarray:
             if len(raw_dims) < 4 * ndim:
                 raise ValueError(f"'{path.name}' is cut short inside its header")
             dims = tuple(int.from_bytes(raw_dims[4 * i:4 * i + 4], "big") for i in range(ndim))
-            count = int(np.prod(dims, dtype=np.int64)) if all(d < 2**31 for d in dims) else -1
-            if count < 0 or count > MAX_IDX_BYTES:
+            # Python ints: np.prod in int64 wraps (four dims of 2**16 multiply to 0).
+            count = math.prod(dims)
+            if count > MAX_IDX_BYTES:
                 raise ValueError(f"'{path.name}' claims dimensions {dims}, too large to load")
             data = f.read(count + 1)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:  # zlib.error: corrupt deflate data
         if isinstance(exc, FileNotFoundError):
             raise
         raise ValueError(f"cannot read '{path.name}': {exc}") from None
