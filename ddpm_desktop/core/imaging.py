@@ -124,7 +124,8 @@ def _luminance(im: Image.Image) -> np.ndarray:
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
         return np.asarray(im, dtype=np.float32) / np.float32(65535.0)
     if mode in ("I", "F"):
-        arr = np.asarray(im, dtype=np.float32)
+        # Float TIFFs may hold NaN/inf: no data, drawn as 0 (NaN reached round() further on).
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         top = arr.max(initial=0.0)
         # 32-bit modes carry 16-bit PNGs (older Pillow), 8-bit data, or floats in [0, 1].
         scale = 65535.0 if top > 255.0 else 255.0 if top > 1.0 else 1.0
