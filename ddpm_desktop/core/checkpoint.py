@@ -179,6 +179,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         tensors = load_file(str(path), device="cpu")
     except Exception as exc:
         raise CheckpointError(f"'{path.name}' is truncated or corrupt ({_short(exc)})") from None
+    _check_architecture(path.name, config, tensors)
     model = UNet(config)
     try:
         model.load_state_dict(tensors, strict=True)
@@ -215,17 +216,40 @@ def load_trainer(path: str | os.PathLike, data, device="auto", steps: int | None
         raise CheckpointError(f"'{state_path.name}' is truncated or corrupt ({_short(exc)})") from None
     if not isinstance(state, dict) or "config" not in state or "model" not in state:
         raise CheckpointError(f"'{state_path.name}' is not a ddpm-desktop training state")
-    cfg = state["config"]
-    if steps is not None:
-        cfg = {**cfg, "steps": int(steps)}
-    cfg.update(overrides)
-    config = TrainConfig.from_dict(cfg)
+    cfg, weights = state["config"], state["model"]
+    if not isinstance(cfg, dict) or not isinstance(weights, dict) \
+            or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise CheckpointError(f"'{state_path.name}' is not a ddpm-desktop training state")
+    cfg = {**cfg, **({} if steps is None else {"steps": int(steps)}), **overrides}
+    try:
+        config = TrainConfig.from_dict(cfg)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"'{state_path.name}' has a bad training configuration: {_short(exc)}") from None
+    _check_architecture(state_path.name, config.model, weights)
     trainer = Trainer(config, data, device=device)
     try:
         trainer.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"'{state_path.name}' does not match its configuration ({_short(exc)})") from None
     return trainer
+
+
+def _check_architecture(name: str, config: ModelConfig, tensors: dict) -> None:
+    """Refuse weights whose names or shapes differ from what `config` builds, before building it.
+
+    The configuration comes from the file, so it is checked against the file's own tensors on
+    the meta device (no memory): a few-hundred-byte file asking for a huge network would
+    otherwise allocate gigabytes before load_state_dict noticed the mismatch.
+    """
+    # Every residual block owns tensors: a config asking for more blocks than the file holds
+    # tensors cannot match, and would take long to build even on the meta device.
+    if len(config.channel_mults) * config.num_res_blocks > len(tensors):
+        raise CheckpointError(f"'{name}' holds weights of a different architecture than its configuration says")
+    with torch.device("meta"):
+        skeleton = UNet(config)
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    if expected != {k: tuple(v.shape) for k, v in tensors.items()}:
+        raise CheckpointError(f"'{name}' holds weights of a different architecture than its configuration says")
 
 
 def bundled_model_path() -> Path | None:
