@@ -5,6 +5,8 @@
   its KL-versus-t curves, and the frame t the user is looking at.
 - `ReverseState`: the frames of the reverse chain(s) as they arrive from the sampler worker,
   one lane per sampler (two in side-by-side mode), and the reverse frame being shown.
+- `InputState`: the digit x_0, the starting-noise distribution for x_T, the seed, and which
+  of the two the forward chain starts from.
 - `ModelState`: the network the reverse chain uses (bundled, trained here, loaded) or none.
 
 States hold plain numpy arrays (CPU copies); nothing here touches a thread.
@@ -123,6 +125,7 @@ class Lane:
     x0_pred: list = field(default_factory=list)
     t: list = field(default_factory=list)
     nfe: list = field(default_factory=list)
+    kl: list = field(default_factory=list)
     total: int = 0
     done: bool = False
 
@@ -155,8 +158,9 @@ class ReverseState(QObject):
         self.reset.emit()
 
     def add(self, lane_index: int, x_t: np.ndarray, x0_pred: np.ndarray, t: int, nfe: int,
-            total: int) -> None:
+            total: int, kl: float = float("nan")) -> None:
         lane = self.lanes[lane_index]
+        lane.kl.append(float(kl))
         lane.x_t.append(x_t)
         lane.x0_pred.append(x0_pred)
         lane.t.append(int(t))
@@ -220,3 +224,61 @@ class ModelState(QObject):
     @property
     def available(self) -> bool:
         return self.model is not None
+
+
+class InputState(QObject):
+    """Where the chains start.
+
+    digit: float32 [28, 28] in [-1, 1] (x_0 of the forward chain, and what "reconstruct"
+    noises); digit_source: a short description ("MNIST test #3 (label 7)", a file name).
+    start_name / start_params: the distribution x_T is drawn from (core.forward.STARTS);
+    seed: the forward chain's noise and the x_T draw; forward_from: "digit" or "noise" (the
+    forward chain can also start from the noise distribution, to watch it become N(0, 1)).
+
+    Signal `changed(str)`: which part changed ("digit", "start", "seed", "forward_from").
+    """
+
+    changed = Signal(str)
+    FORWARD_FROM = ("digit", "noise")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.digit = np.full((28, 28), -1.0, dtype=np.float32)
+        self.digit_source = "blank"
+        self.digit_label = -1
+        self.start_name = "gaussian"
+        self.start_params: dict = {}
+        self.seed = 0
+        self.forward_from = "digit"
+
+    def set_digit(self, digit: np.ndarray, source: str = "", label: int = -1) -> None:
+        arr = np.asarray(digit, dtype=np.float32)
+        if arr.shape != (28, 28):
+            raise ValueError(f"a digit must be 28x28, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("the digit has non-finite pixels")
+        self.digit = np.clip(arr, -1.0, 1.0).copy()
+        self.digit.setflags(write=False)
+        self.digit_source, self.digit_label = source, int(label)
+        self.changed.emit("digit")
+
+    def set_start(self, name: str, **params) -> None:
+        """Choose the x_T distribution; ValueError (state unchanged) for a bad name/parameter."""
+        from ddpm_desktop.core.forward import sample_start
+
+        sample_start(name, (1,), None, **params)  # validates name and parameters
+        self.start_name, self.start_params = name, dict(params)
+        self.changed.emit("start")
+
+    def set_seed(self, seed: int) -> None:
+        seed = int(seed)
+        if seed != self.seed:
+            self.seed = seed
+            self.changed.emit("seed")
+
+    def set_forward_from(self, mode: str) -> None:
+        if mode not in self.FORWARD_FROM:
+            raise ValueError(f"forward chain starts from 'digit' or 'noise', not {mode!r}")
+        if mode != self.forward_from:
+            self.forward_from = mode
+            self.changed.emit("forward_from")

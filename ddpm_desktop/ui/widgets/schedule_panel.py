@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QSignalBlocker, QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -60,6 +60,13 @@ class _LogSlider(QSlider):
     def set_value_float(self, v: float) -> None:
         with QSignalBlocker(self):
             self.setValue(int(round(math.log10(v) * 100)))
+
+
+class _StripPlot(pg.PlotWidget):
+    """A compact plot: a small size hint, so a dock (or scroll area) shares space fairly."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(240, 96)
 
 
 class SchedulePanel(QWidget):
@@ -113,12 +120,18 @@ class SchedulePanel(QWidget):
 
         self.beta_plot = self._make_plot("β_t")
         self.alpha_bar_plot = self._make_plot("ᾱ_t")
-        self.log_snr_plot = self._make_plot("log-SNR λ_t")
+        self.log_snr_plot = self._make_plot("log-SNR λ")
         self.beta_curve = self.beta_plot.plot()
         self.alpha_bar_curve = self.alpha_bar_plot.plot()
         self.log_snr_curve = self.log_snr_plot.plot()
         self.log_snr_zero = pg.InfiniteLine(pos=0.0, angle=0, movable=False)
         self.log_snr_plot.addItem(self.log_snr_zero)
+        # One shared t axis, labelled once at the bottom: three compact strips.
+        for plot in (self.beta_plot, self.alpha_bar_plot):
+            plot.setXLink(self.log_snr_plot)
+            plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
+            plot.getPlotItem().getAxis("bottom").setHeight(4)
+        self.log_snr_plot.getPlotItem().setLabel("bottom", "t")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -127,8 +140,10 @@ class SchedulePanel(QWidget):
         layout.addWidget(self.alpha_bar_label)
         layout.addWidget(self.warning_label)
         layout.addWidget(self.inline_error)
+        layout.addSpacing(4)
         for plot in (self.beta_plot, self.alpha_bar_plot, self.log_snr_plot):
             layout.addWidget(plot, 1)
+        layout.setSpacing(2)
 
         self.kind_combo.currentTextChanged.connect(self._on_kind_changed)
         self.T_slider.valueChanged.connect(self._on_T_slider_moved)
@@ -154,18 +169,21 @@ class SchedulePanel(QWidget):
 
     @staticmethod
     def _make_plot(title: str) -> pg.PlotWidget:
-        plot = pg.PlotWidget()
-        plot.setMinimumHeight(70)
+        plot = _StripPlot()
+        plot.setMinimumHeight(64)
         plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         item = plot.getPlotItem()
-        item.setTitle(title, size="9pt")
+        item.setLabel("left", title)
         item.setMenuEnabled(False)
         item.hideButtons()
+        item.layout.setContentsMargins(0, 2, 6, 0)
         plot.setMouseEnabled(x=False, y=False)
-        item.getAxis("left").setWidth(42)
+        item.getAxis("left").setWidth(54)
+        item.getAxis("left").enableAutoSIPrefix(False)
         return plot
 
     def _apply_colors(self) -> None:
+        self._styled = True
         colors = plot_colors(self.palette())
         for plot in (self.beta_plot, self.alpha_bar_plot, self.log_snr_plot):
             style_plot(plot, colors)
@@ -177,7 +195,7 @@ class SchedulePanel(QWidget):
         self._update_summary(self.state.schedule)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() == QEvent.Type.PaletteChange and getattr(self, "_styled", False):
             self._apply_colors()
         super().changeEvent(event)
 

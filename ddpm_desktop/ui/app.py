@@ -1,0 +1,75 @@
+"""Start the desktop app: `run_app() -> int` (what `ddpm-desktop` with no arguments calls)."""
+from __future__ import annotations
+
+import sys
+import traceback
+
+ORGANIZATION = "ddpm-desktop"
+APPLICATION = "ddpm-desktop"
+
+
+def _install_excepthook(app) -> None:
+    """Show unexpected exceptions in a message box instead of letting PySide6 abort.
+
+    An exception escaping a slot would otherwise print and, under some PySide6 builds, kill
+    the process. The full traceback still goes to stderr for bug reports.
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    showing = {"flag": False}
+
+    def hook(exc_type, exc, tb) -> None:
+        traceback.print_exception(exc_type, exc, tb)
+        if issubclass(exc_type, KeyboardInterrupt):
+            app.quit()
+            return
+        if showing["flag"]:
+            return  # one box at a time; a cascade of errors must not stack dialogs
+        showing["flag"] = True
+        try:
+            box = QMessageBox(QMessageBox.Icon.Critical, "DDPM Desktop — unexpected error",
+                              f"{exc_type.__name__}: {exc}", QMessageBox.StandardButton.Ok,
+                              app.activeWindow())
+            box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
+            box.exec()
+        finally:
+            showing["flag"] = False
+
+    sys.excepthook = hook
+
+
+def create_app(argv: list[str] | None = None):
+    """The QApplication with our names, pyqtgraph options and theme (reused if one exists)."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from ddpm_desktop.ui import theme
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("DDPM Desktop")
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    name = QSettings().value("view/theme", "dark", type=str)
+    app.setProperty("ddpm_theme", theme.apply_theme(app, name))
+    return app
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Open the main window and run the event loop; returns the exit code."""
+    import torch
+
+    torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
+    app = create_app(argv)
+    _install_excepthook(app)
+
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    code = app.exec()
+    window.shutdown()  # already done by closeEvent; harmless if so
+    return int(code)

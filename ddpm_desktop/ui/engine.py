@@ -1,0 +1,155 @@
+"""Adapters between the views and core: the fast paths the interactive UI needs.
+
+The schedule panel redraws the whole forward chain and its KL-versus-t curve on every slider
+tick, which must stay under ~30 ms for T = 1000. Two things make that hold:
+
+- the noises z_1..z_T are drawn once per (seed, T) and cached (`NoiseCache`), so a β-only
+  change is just arithmetic: `forward_frames` unrolls the chain as core.forward.forward_chain
+  does, x_t = √ᾱ_t (x_0 + Σ_{s<=t} √(β_s/ᾱ_s) z_s), but over the cached noises. The noises are
+  drawn exactly as core draws them, so the frames equal forward_chain(schedule, x0, seed)'s;
+- the histogram KL of all T + 1 frames is one vectorised bincount (`histogram_kl_curve`).
+
+core.kl (histogram/analytic KL) is used when it provides the contract's functions; until it
+does, the small fallbacks below compute the same quantities.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+import torch
+
+from ddpm_desktop.core.schedule import NoiseSchedule
+
+try:  # core.kl may land after this module; the fallbacks below match its contract.
+    from ddpm_desktop.core import kl as _core_kl
+except ImportError:  # pragma: no cover - depends on the colleague's progress
+    _core_kl = None
+
+IMAGE_SHAPE = (28, 28)
+HIST_RANGE = (-5.0, 5.0)
+HIST_BINS = 50
+
+
+def generator_for(seed: int) -> torch.Generator:
+    """A CPU generator seeded with `seed` (so a seed gives the same picture everywhere)."""
+    return torch.Generator(device="cpu").manual_seed(int(seed))
+
+
+class NoiseCache:
+    """z_1..z_T of the forward chain per (seed, T, shape), as float32 numpy [T, *shape].
+
+    Drawn like core.forward (`torch.randn((T, *shape), generator)`), kept for a few keys so
+    dragging T back and forth does not redraw.
+    """
+
+    def __init__(self, capacity: int = 4) -> None:
+        self._cache: OrderedDict = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, seed: int, T: int, shape=IMAGE_SHAPE) -> np.ndarray:
+        key = (int(seed), int(T), tuple(shape))
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        z = torch.randn((int(T), *shape), generator=generator_for(seed), dtype=torch.float32)
+        noises = z.numpy()
+        noises.setflags(write=False)
+        self._cache[key] = noises
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        return noises
+
+
+def forward_frames(schedule: NoiseSchedule, x0: np.ndarray, noises: np.ndarray) -> np.ndarray:
+    """Every frame x_0..x_T of the forward chain (Ho et al. 2020, eq. 2) driven by `noises`.
+
+    x0: float32 [*shape]; noises: float32 [T, *shape] (z_t = noises[t-1]).
+    Returns float32 [T+1, *shape]. Unrolled: x_t = √ᾱ_t (x_0 + Σ_{s<=t} √(β_s/ᾱ_s) z_s);
+    the cumulative sum runs in float64 because 1/√ᾱ_s reaches ~1e4 for T = 1000.
+    """
+    T = schedule.T
+    if noises.shape[0] != T:
+        raise ValueError(f"need {T} noises for T = {T}, got {noises.shape[0]}")
+    flat = noises.reshape(T, -1)
+    c = np.sqrt(schedule.betas / schedule.alphas_cumprod)[:, None]
+    acc = np.cumsum(flat * c, axis=0)  # float32 * float64 -> float64
+    acc += np.asarray(x0, dtype=np.float64).reshape(1, -1)
+    acc *= schedule.sqrt_alphas_cumprod[:, None]
+    frames = np.empty((T + 1, flat.shape[1]), dtype=np.float32)
+    frames[0] = np.asarray(x0, dtype=np.float32).reshape(-1)
+    frames[1:] = acc
+    return frames.reshape((T + 1, *np.shape(x0)))
+
+
+# ---------------------------------------------------------------------------- KL estimates
+def _normal_bin_masses(bins: int, lo: float, hi: float) -> np.ndarray:
+    """N(0, 1) mass of each bin, the two edge bins absorbing the tails (so they sum to 1)."""
+    edges = np.linspace(lo, hi, bins + 1)
+    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(edges / math.sqrt(2.0)))
+    cdf[0], cdf[-1] = 0.0, 1.0
+    return np.diff(cdf)
+
+
+def bias_floor(n: int, bins: int = HIST_BINS) -> float:
+    """Expected histogram-KL of n samples drawn from N(0, 1) itself: ≈ (bins - 1)/(2n) nats
+    (the plug-in estimator's first-order bias). Values near this floor mean "indistinguishable"."""
+    if _core_kl is not None and hasattr(_core_kl, "bias_floor"):
+        try:
+            return float(_core_kl.bias_floor(n, bins))
+        except TypeError:
+            pass
+    return (bins - 1) / (2.0 * max(int(n), 1))
+
+
+def histogram_kl_curve(frames: np.ndarray, bins: int = HIST_BINS,
+                       value_range: tuple[float, float] = HIST_RANGE) -> np.ndarray:
+    """Histogram KL(p̂ ‖ N(0, 1)) in nats of each frame's pixels, float64 [N] for frames [N, ...].
+
+    Out-of-range pixels count in the edge bins, whose reference mass includes the tails, so a
+    far-from-Gaussian frame (e.g. exponential noise) is not flattered by clipping.
+    """
+    x = np.asarray(frames, dtype=np.float32).reshape(frames.shape[0], -1)
+    n, d = x.shape
+    lo, hi = value_range
+    idx = ((x - lo) * (bins / (hi - lo))).astype(np.int64)
+    np.clip(idx, 0, bins - 1, out=idx)
+    idx += (np.arange(n, dtype=np.int64) * bins)[:, None]
+    counts = np.bincount(idx.ravel(), minlength=n * bins).reshape(n, bins)
+    p = counts / float(d)
+    q = _normal_bin_masses(bins, lo, hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log(p / q), 0.0)
+    return terms.sum(axis=1)
+
+
+def exact_kl_curve(schedule: NoiseSchedule, x0: np.ndarray) -> np.ndarray:
+    """Exact KL(q(x_t|x_0) ‖ N(0, I)) per pixel for t = 0..T, float64 [T+1] (inf at t = 0).
+
+    q(x_t|x_0) = N(√ᾱ_t x_0, (1-ᾱ_t) I), so per pixel
+    KL = ½(ᾱ_t x_0² + (1 - ᾱ_t) - 1 - ln(1 - ᾱ_t)), averaged over pixels (Ho et al. 2020, L_T).
+    """
+    if _core_kl is not None and hasattr(_core_kl, "analytic_kl_q"):
+        try:
+            return np.asarray(_core_kl.analytic_kl_q(schedule, x0), dtype=np.float64)
+        except (TypeError, ValueError):
+            pass
+    m2 = float(np.mean(np.square(np.asarray(x0, dtype=np.float64))))
+    a = schedule.alphas_cumprod
+    one_minus = -np.expm1(np.cumsum(np.log1p(-schedule.betas)))
+    kl = 0.5 * (a * m2 - a - np.log(one_minus))
+    return np.concatenate([[np.inf], np.maximum(kl, 0.0)])
+
+
+def histogram(values: np.ndarray, bins: int = HIST_BINS,
+              value_range: tuple[float, float] = HIST_RANGE) -> tuple[np.ndarray, np.ndarray]:
+    """(edges [bins+1], density [bins]) of the pixels, out-of-range values in the edge bins."""
+    x = np.clip(np.asarray(values, dtype=np.float64).ravel(), value_range[0], value_range[1])
+    density, edges = np.histogram(x, bins=bins, range=value_range, density=True)
+    return edges, density
+
+
+def normal_pdf(x: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * np.square(x)) / math.sqrt(2.0 * math.pi)

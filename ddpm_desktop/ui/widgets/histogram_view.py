@@ -1,0 +1,213 @@
+"""Pixel histogram against N(0, 1), and KL to N(0, 1) versus t.
+
+`HistogramView(forward_state, reverse_state)` shows, side by side:
+- the histogram (density, stepMode="center") of the current forward frame's 784 pixels,
+  the current reverse frame's (when a reverse chain exists) and the N(0, 1) density, with the
+  live KL numbers: the histogram estimate (and its finite-sample bias floor) and the exact
+  KL(q(x_t|x_0) ‖ N(0, I)) per pixel;
+- KL versus t on a log axis: histogram estimate, exact KL, the bias floor, the reverse chain's
+  histogram KL at each of its steps, and a draggable cursor at the current frame (dragging it
+  scrubs the forward chain).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ddpm_desktop.ui import engine
+from ddpm_desktop.ui.state import ForwardState, ReverseState
+from ddpm_desktop.ui.theme import plot_colors, style_plot
+
+_KL_MIN = 1e-6  # log axis: clip exact zeros/negatives for display
+
+
+def _fmt_kl(v: float) -> str:
+    if v is None or not math.isfinite(v):
+        return "∞"
+    return f"{v:.3g}"
+
+
+class HistogramView(QWidget):
+    def __init__(self, forward: ForwardState, reverse: ReverseState,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.forward = forward
+        self.reverse = reverse
+
+        self.hist_plot = pg.PlotWidget()
+        hp = self.hist_plot.getPlotItem()
+        hp.setTitle("Pixel histogram vs N(0, 1)", size="10pt")
+        hp.setLabel("bottom", "pixel value")
+        hp.setLabel("left", "density")
+        hp.getAxis("left").enableAutoSIPrefix(False)
+        hp.setMenuEnabled(False)
+        hp.hideButtons()
+        self.hist_plot.setMouseEnabled(x=False, y=False)
+        self.hist_plot.setXRange(*engine.HIST_RANGE, padding=0)
+        self.hist_plot.setYRange(0, 1.0)
+        self.legend = hp.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        self.forward_hist = self.hist_plot.plot(name="forward x_t", stepMode="center",
+                                                fillLevel=0)
+        self.reverse_hist = self.hist_plot.plot(name="reverse x_t", stepMode="center")
+        xs = np.linspace(*engine.HIST_RANGE, 301)
+        self.normal_curve = self.hist_plot.plot(xs, engine.normal_pdf(xs), name="N(0, 1)")
+
+        self.kl_plot = pg.PlotWidget()
+        kp = self.kl_plot.getPlotItem()
+        kp.setTitle("KL( · ‖ N(0, 1)) per pixel vs t", size="10pt")
+        kp.setLabel("bottom", "t")
+        kp.setLabel("left", "nats")
+        kp.setLogMode(x=False, y=True)
+        kp.setMenuEnabled(False)
+        kp.hideButtons()
+        self.kl_plot.setMouseEnabled(x=False, y=False)
+        self.kl_legend = kp.addLegend(offset=(8, -8), labelTextSize="8pt")  # bottom-left: empty
+        self.kl_hist_curve = self.kl_plot.plot(name="histogram estimate")
+        self.kl_exact_curve = self.kl_plot.plot(name="exact q(x_t|x₀)")
+        self.kl_reverse_curve = self.kl_plot.plot(name="reverse chain", symbol="o",
+                                                  symbolSize=4)
+        self.floor_line = pg.InfiniteLine(angle=0, movable=False)
+        self.kl_plot.addItem(self.floor_line)
+        # legend entry for the floor line (an InfiniteLine has none of its own)
+        self.floor_legend_item = pg.PlotDataItem()
+        self.kl_legend.addItem(self.floor_legend_item, "bias floor (n = 784)")
+        self.cursor = pg.InfiniteLine(angle=90, movable=True)
+        self.cursor.setToolTip("Drag to scrub t")
+        self.kl_plot.addItem(self.cursor)
+
+        self.kl_label = QLabel()
+        self.kl_label.setProperty("role", "value")
+        self.kl_label.setWordWrap(True)
+        self.kl_label.setTextFormat(Qt.TextFormat.RichText)
+
+        left = QVBoxLayout()
+        left.setSpacing(2)
+        left.addWidget(self.hist_plot, 1)
+        left.addWidget(self.kl_label)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 6)
+        layout.addLayout(left, 1)
+        layout.addWidget(self.kl_plot, 1)
+
+        self.cursor.sigPositionChanged.connect(self._on_cursor_dragged)
+        forward.chain_changed.connect(self._on_chain_changed)
+        forward.frame_changed.connect(self._on_frame_changed)
+        reverse.reset.connect(self._on_reverse_changed)
+        reverse.frames_added.connect(self._on_reverse_changed)
+        reverse.frame_changed.connect(self._on_reverse_frame_changed)
+        self._apply_colors()
+        self._on_chain_changed()
+        self._on_frame_changed(forward.t)
+
+    def _apply_colors(self) -> None:
+        self._styled = True
+        c = plot_colors(self.palette())
+        for plot in (self.hist_plot, self.kl_plot):
+            style_plot(plot, c)
+        fwd_fill = pg.mkColor(c.forward)
+        fwd_fill.setAlpha(70)
+        self.forward_hist.setPen(pg.mkPen(c.forward, width=1.5))
+        self.forward_hist.setBrush(pg.mkBrush(fwd_fill))
+        self.reverse_hist.setPen(pg.mkPen(c.reverse, width=2))
+        self.normal_curve.setPen(pg.mkPen(c.gaussian, width=2.5))
+        self.kl_hist_curve.setPen(pg.mkPen(c.forward, width=2))
+        self.kl_exact_curve.setPen(pg.mkPen(c.exact, width=2, style=Qt.PenStyle.DashLine))
+        self.kl_reverse_curve.setPen(pg.mkPen(c.reverse, width=1.5))
+        self.kl_reverse_curve.setSymbolBrush(pg.mkBrush(c.reverse))
+        self.kl_reverse_curve.setSymbolPen(None)
+        self.floor_line.setPen(pg.mkPen(c.floor, style=Qt.PenStyle.DotLine, width=1.5))
+        self.floor_legend_item.setPen(pg.mkPen(c.floor, style=Qt.PenStyle.DotLine, width=1.5))
+        self.cursor.setPen(pg.mkPen(c.cursor, width=2))
+        self.cursor.setHoverPen(pg.mkPen(c.cursor, width=4))
+        for legend in (self.legend, self.kl_legend):
+            legend.setLabelTextColor(c.foreground)
+            legend.setBrush(pg.mkBrush(c.background + "c0"))
+        self._colors = c
+        if self.forward.frames is not None:
+            self._on_frame_changed(self.forward.t)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.PaletteChange and getattr(self, "_styled", False):
+            self._apply_colors()
+        super().changeEvent(event)
+
+    # ---------------------------------------------------------------- forward
+    @Slot()
+    def _on_chain_changed(self) -> None:
+        f = self.forward
+        if f.frames is None:
+            return
+        t = np.arange(f.T + 1, dtype=np.float64)
+        self.kl_hist_curve.setData(t, np.maximum(f.kl_hist, _KL_MIN))
+        if f.kl_exact is not None:
+            exact = np.array(f.kl_exact, dtype=np.float64)
+            ok = np.isfinite(exact)
+            self.kl_exact_curve.setData(t[ok], np.maximum(exact[ok], _KL_MIN))
+        self.floor_line.setValue(math.log10(max(f.kl_floor, _KL_MIN)))
+        self.kl_plot.setXRange(0, f.T, padding=0.02)
+        finite = f.kl_hist[np.isfinite(f.kl_hist)]
+        top = max(float(finite.max()) if finite.size else 1.0, 1.0)
+        self.kl_plot.setYRange(math.log10(_KL_MIN * 10), math.log10(top * 3), padding=0)
+        self.cursor.setBounds((0, f.T))
+
+    @Slot(int)
+    def _on_frame_changed(self, t: int) -> None:
+        f = self.forward
+        frame = f.frame()
+        if frame is None:
+            return
+        edges, density = engine.histogram(frame)
+        self.forward_hist.setData(edges, density)
+        self.hist_plot.setYRange(0, max(0.6, min(float(density.max()) * 1.05, 4.0)), padding=0)
+        self.cursor.blockSignals(True)
+        self.cursor.setValue(t)
+        self.cursor.blockSignals(False)
+        self._update_label()
+
+    @Slot(object)
+    def _on_cursor_dragged(self, line) -> None:
+        self.forward.set_frame(int(round(line.value())))
+
+    def _update_label(self) -> None:
+        f, c = self.forward, self._colors
+        t = f.t
+        hist = f.kl_hist[t] if f.kl_hist is not None else float("nan")
+        exact = f.kl_exact[t] if f.kl_exact is not None else None
+        near = hist <= 1.5 * f.kl_floor
+        verdict = (f"<span style='color:{c.good}'>≈ N(0,1)</span>" if near
+                   else f"<span style='color:{c.warn}'>not N(0,1) yet</span>")
+        text = (f"<span style='color:{c.forward}'>■</span> t={t}: KL̂ = {_fmt_kl(hist)} "
+                f"(floor {_fmt_kl(f.kl_floor)}) · exact {_fmt_kl(exact)} nats · {verdict}")
+        lanes = self.reverse.lanes
+        if lanes and len(lanes[0]):
+            i = min(self.reverse.index, len(lanes[0]) - 1)
+            text += (f"<br><span style='color:{c.reverse}'>■</span> reverse t={lanes[0].t[i]}: "
+                     f"KL̂ = {_fmt_kl(lanes[0].kl[i])}")
+        self.kl_label.setText(text)
+
+    # ---------------------------------------------------------------- reverse
+    @Slot()
+    def _on_reverse_changed(self) -> None:
+        lanes = self.reverse.lanes
+        if not lanes or not len(lanes[0]):
+            self.reverse_hist.setData([], [])
+            self.kl_reverse_curve.setData([], [])
+            self._update_label()
+            return
+        lane = lanes[0]
+        self.kl_reverse_curve.setData(np.asarray(lane.t, dtype=np.float64),
+                                      np.maximum(np.asarray(lane.kl), _KL_MIN))
+
+    @Slot(int)
+    def _on_reverse_frame_changed(self, index: int) -> None:
+        lanes = self.reverse.lanes
+        if not lanes or not len(lanes[0]):
+            return
+        i = min(index, len(lanes[0]) - 1)
+        edges, density = engine.histogram(lanes[0].x_t[i])
+        self.reverse_hist.setData(edges, density)
+        self._update_label()

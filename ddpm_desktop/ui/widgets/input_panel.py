@@ -1,0 +1,275 @@
+"""Where the chains start: the digit x_0 and the starting-noise distribution for x_T.
+
+Hosts the dataset browser and the drawing canvas (widgets/dataset_browser.py, canvas.py) in
+tabs, an "Open image…" button (core.imaging.load_digit), the distribution x_T is drawn from
+(core.forward.sample_start) with its parameters and seed, and whether the forward chain starts
+from the digit or from that noise. Built from an `InputState`; writes the user's choices into
+it.
+
+Signals: `error(str)` - a one-line message for a message box.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QStyle,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_desktop.core.forward import START_PARAMS, STARTS, start_analytic_kl
+from ddpm_desktop.ui.state import InputState
+from ddpm_desktop.ui.widgets.chain_view import ImagePane
+
+START_LABELS = {
+    "gaussian": "Gaussian N(0, 1)",
+    "exponential": "Exponential (rate λ)",
+    "uniform": "Uniform [-a, a]",
+    "laplace": "Laplace (scale b)",
+    "salt_pepper": "Salt and pepper",
+    "shifted_gaussian": "Shifted Gaussian N(μ, s²)",
+}
+PARAM_LABELS = {"rate": "rate λ", "a": "half-width a", "scale": "scale b", "amount": "amount p",
+                "value": "value ±v", "mean": "mean μ", "std": "std s"}
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
+
+
+class InputPanel(QWidget):
+    error = Signal(str)
+
+    def __init__(self, state: InputState, parent: QWidget | None = None,
+                 load_dataset: bool = True) -> None:
+        super().__init__(parent)
+        self.state = state
+
+        # --- digit sources (the other engineer's widgets; degrade to a note if they fail)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.browser = None
+        self.canvas_panel = None
+        try:
+            from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser
+
+            self.browser = DatasetBrowser(load_default=load_dataset, columns=10, rows=6)
+            self.browser.digit_selected.connect(self._on_browser_digit_selected)
+            self.tabs.addTab(self.browser, "Dataset")
+        except Exception as exc:  # noqa: BLE001 - a missing panel must not take the app down
+            self.tabs.addTab(QLabel(f"Dataset browser unavailable: {exc}"), "Dataset")
+        try:
+            from ddpm_desktop.ui.widgets.canvas import CanvasPanel
+
+            self.canvas_panel = CanvasPanel()
+            self.canvas_panel.digit_changed.connect(self._on_canvas_digit_changed)
+            self.tabs.addTab(self.canvas_panel, "Draw")
+        except Exception as exc:  # noqa: BLE001
+            self.tabs.addTab(QLabel(f"Drawing canvas unavailable: {exc}"), "Draw")
+
+        self.preview = ImagePane(min_side=56)
+        self.preview.setMaximumSize(64, 64)
+        self.source_label = QLabel()
+        self.source_label.setWordWrap(True)
+        self.open_button = QPushButton("Open image…")
+        self.open_button.setToolTip("Load a digit from an image file (or drop one on the window)")
+        digit_row = QHBoxLayout()
+        digit_row.addWidget(self.preview)
+        info = QVBoxLayout()
+        info.addWidget(self.source_label)
+        info.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignLeft)
+        digit_row.addLayout(info, 1)
+
+        # --- starting noise
+        self.start_combo = QComboBox()
+        for name in STARTS:
+            if name in START_LABELS:
+                self.start_combo.addItem(START_LABELS[name], name)
+        self.param_spins: dict[str, QDoubleSpinBox] = {}
+        self.param_form = QFormLayout()
+        for key, label in PARAM_LABELS.items():
+            spin = QDoubleSpinBox()
+            spin.setDecimals(3)
+            spin.setSingleStep(0.1)
+            spin.setRange(0.0 if key == "amount" else (-10.0 if key == "mean" else 0.001),
+                          1.0 if key == "amount" else 10.0)
+            spin.setKeyboardTracking(False)
+            spin.valueChanged.connect(self._on_param_changed)
+            self.param_spins[key] = spin
+            self.param_form.addRow(label, spin)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setKeyboardTracking(False)
+        self.seed_spin.setToolTip("Seed of the forward chain's noise and of the x_T draw")
+        self.seed_button = QToolButton()
+        self.seed_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload))
+        self.seed_button.setToolTip("New random seed")
+        self.kl_label = QLabel()
+        self.kl_label.setProperty("role", "caption")
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed_spin, 1)
+        seed_row.addWidget(self.seed_button)
+
+        self.from_digit = QRadioButton("digit x₀")
+        self.from_noise = QRadioButton("the noise above")
+        self.from_group = QButtonGroup(self)
+        self.from_group.addButton(self.from_digit)
+        self.from_group.addButton(self.from_noise)
+        from_row = QHBoxLayout()
+        from_row.addWidget(self.from_digit)
+        from_row.addWidget(self.from_noise)
+        from_row.addStretch(1)
+
+        noise_box = QGroupBox("Starting noise x_T")
+        noise = QFormLayout(noise_box)
+        noise.addRow("Distribution", self.start_combo)
+        noise.addRow(self.param_form)
+        noise.addRow("Seed", seed_row)
+        noise.addRow(self.kl_label)
+        noise.addRow("Forward from", from_row)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 4, 2, 4)
+        layout.addWidget(self.tabs)
+        layout.addLayout(digit_row)
+        layout.addWidget(noise_box)
+        layout.addStretch(1)
+
+        self.open_button.clicked.connect(self.choose_image)
+        self.start_combo.currentIndexChanged.connect(self._on_start_changed)
+        self.seed_spin.valueChanged.connect(self._on_seed_changed)
+        self.seed_button.clicked.connect(self._on_seed_button_clicked)
+        self.from_digit.toggled.connect(self._on_from_toggled)
+        state.changed.connect(self._on_state_changed)
+        self._on_state_changed("all")
+
+    # ---------------------------------------------------------------- public
+    def pick_initial_digit(self) -> None:
+        """Select a first digit (the browser's first, else the bundled test set's first)."""
+        if self.browser is not None and self.browser.dataset() is not None:
+            try:
+                self.browser.select(0, emit=True)
+                return
+            except Exception:  # noqa: BLE001
+                pass
+        try:
+            from ddpm_desktop.core.data import load_bundled_mnist
+            from ddpm_desktop.core.imaging import to_model_range
+
+            ds = load_bundled_mnist("test")
+            self.state.set_digit(to_model_range(ds.images[0]), f"MNIST test #0 "
+                                 f"(label {int(ds.labels[0])})", int(ds.labels[0]))
+        except (ValueError, OSError) as exc:
+            self.error.emit(f"Could not load the bundled digits: {exc}")
+
+    @Slot()
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a digit image", "", IMAGE_FILTER)
+        if path:
+            self.open_image(path)
+
+    def open_image(self, path: str | Path) -> bool:
+        """Load a digit with core.imaging.load_digit; errors go to `error`. True on success."""
+        from ddpm_desktop.core.imaging import load_digit
+
+        try:
+            digit = load_digit(path)
+        except (ValueError, OSError) as exc:
+            self.error.emit(" ".join(str(exc).split()) or f"Could not open {path}")
+            return False
+        self.state.set_digit(digit, Path(path).name)
+        self.state.set_forward_from("digit")
+        return True
+
+    # ---------------------------------------------------------------- state -> view
+    @Slot(str)
+    def _on_state_changed(self, what: str) -> None:
+        s = self.state
+        self.preview.set_image(s.digit)
+        label = f" · label {s.digit_label}" if s.digit_label >= 0 else ""
+        self.source_label.setText(f"x₀: {s.digit_source}{label}")
+        with QSignalBlocker(self.start_combo):
+            self.start_combo.setCurrentIndex(max(0, self.start_combo.findData(s.start_name)))
+        defaults = START_PARAMS.get(s.start_name, {})
+        for key, spin in self.param_spins.items():
+            visible = key in defaults
+            spin.setVisible(visible)
+            self.param_form.labelForField(spin).setVisible(visible)
+            if visible:
+                with QSignalBlocker(spin):
+                    spin.setValue(float(s.start_params.get(key, defaults[key])))
+        with QSignalBlocker(self.seed_spin):
+            self.seed_spin.setValue(s.seed)
+        with QSignalBlocker(self.from_digit), QSignalBlocker(self.from_noise):
+            (self.from_digit if s.forward_from == "digit" else self.from_noise).setChecked(True)
+        try:
+            kl = start_analytic_kl(s.start_name, **s.start_params)
+        except ValueError:
+            kl = None
+        self.kl_label.setText("exact KL to N(0,1): " + ("∞ (discrete)" if kl is None
+                                                        else f"{kl:.3g} nats/pixel"))
+
+    # ---------------------------------------------------------------- view -> state
+    @Slot(object, int)
+    def _on_browser_digit_selected(self, digit: np.ndarray, label: int) -> None:
+        index = self.browser.selected_index() if self.browser is not None else None
+        ds = self.browser.dataset() if self.browser is not None else None
+        name = getattr(ds, "name", "dataset")
+        where = f"{name} #{index}" if index is not None else name
+        self._set_digit(digit, where, label)
+
+    @Slot(object)
+    def _on_canvas_digit_changed(self, digit: np.ndarray) -> None:
+        self._set_digit(digit, "drawn on the canvas", -1)
+
+    def _set_digit(self, digit, source: str, label: int) -> None:
+        try:
+            self.state.set_digit(digit, source, label)
+            self.state.set_forward_from("digit")
+        except ValueError as exc:
+            self.error.emit(str(exc))
+
+    @Slot(int)
+    def _on_start_changed(self, _index: int) -> None:
+        name = self.start_combo.currentData()
+        try:
+            self.state.set_start(name)  # a new distribution starts from its defaults
+        except ValueError as exc:
+            self.error.emit(str(exc))
+
+    @Slot(float)
+    def _on_param_changed(self, _value: float) -> None:
+        name = self.state.start_name
+        params = {k: self.param_spins[k].value() for k in START_PARAMS.get(name, {})
+                  if k in self.param_spins}
+        try:
+            self.state.set_start(name, **params)
+        except ValueError as exc:
+            self._on_state_changed("start")  # revert the fields
+            self.error.emit(str(exc))
+
+    @Slot(int)
+    def _on_seed_changed(self, seed: int) -> None:
+        self.state.set_seed(seed)
+
+    @Slot()
+    def _on_seed_button_clicked(self) -> None:
+        self.seed_spin.setValue(random.randrange(0, 100_000))
+
+    @Slot(bool)
+    def _on_from_toggled(self, digit_checked: bool) -> None:
+        self.state.set_forward_from("digit" if digit_checked else "noise")
