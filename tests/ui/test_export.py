@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from ddpm_desktop.core import imaging
 from ddpm_desktop.ui import export
@@ -252,7 +252,7 @@ def test_dialog_cancel_midway_leaves_no_partial_file(qtbot, dialog, tmp_path, mo
     dialog.path_edit.setText(str(out))
     assert dialog.start_export()
     qtbot.waitUntil(started.is_set, timeout=5000)
-    qtbot.mouseClick(dialog.cancel_button, dialog_mod.Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     release.set()
     assert not dialog.is_exporting() and "Cancelled" in dialog.status_label.text()
     qtbot.waitUntil(lambda: not dialog.controller.threads(), timeout=5000)

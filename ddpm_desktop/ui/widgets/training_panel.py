@@ -29,7 +29,9 @@ Public API (for the main window)
         ``is_running()``, ``is_paused()``, ``shutdown()`` (stop, quit and join; call it from
         the window's closeEvent).
     Start continues the current run (after Stop, or from a loaded checkpoint with its
-    ``.state.pt``) while it has steps left; Reset makes the next Start a fresh run.
+    ``.state.pt``) while it has steps left, taking the panel's steps, batch size, learning
+    rate and conditioning but keeping the run's model, dataset and device; Reset makes the
+    next Start a fresh run.
 
 How the thread works: ``TrainingSession`` is the job. In the worker thread it builds the
 ``core.training.Trainer`` (so a large dataset or model never blocks the GUI), sets torch's
