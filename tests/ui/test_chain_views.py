@@ -1,0 +1,128 @@
+"""Forward chain playback (play, step, scrub, filmstrip), the histogram/KL view, and the
+fast path that keeps schedule drags live."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from ddpm_desktop.core.forward import forward_chain
+from ddpm_desktop.core.schedule import NoiseSchedule
+from ddpm_desktop.ui import engine
+from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.session import Session
+from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
+from ddpm_desktop.ui.widgets.histogram_view import HistogramView
+
+
+@pytest.fixture
+def session(qtbot):
+    workers = WorkerController()
+    s = Session(workers)
+    digit = np.full((28, 28), -1.0, np.float32)
+    digit[6:22, 12:16] = 1.0  # a "1"
+    s.input_state.set_digit(digit, "test")
+    yield s
+    s.shutdown()
+
+
+@pytest.fixture
+def view(qtbot, session):
+    v = ForwardChainView(session.forward)
+    qtbot.addWidget(v)
+    return v
+
+
+def test_forward_frames_match_core_forward_chain():
+    schedule = NoiseSchedule.named("linear", 300)
+    x0 = np.linspace(-1, 1, 784, dtype=np.float32).reshape(28, 28)
+    ours = engine.forward_frames(schedule, x0, engine.NoiseCache().get(7, 300))
+    core = forward_chain(schedule, x0, engine.generator_for(7)).x
+    np.testing.assert_allclose(ours, core, atol=1e-5)
+
+
+def test_schedule_change_recomputes_chain_within_budget(session):
+    session.schedule_state.set_params(T=1000)
+    times = []
+    for beta_end in (0.015, 0.02, 0.025, 0.03, 0.02):
+        t0 = time.perf_counter()
+        session.schedule_state.set_params(beta_end=beta_end)
+        times.append(time.perf_counter() - t0)
+    assert session.forward.T == 1000
+    # 30 ms is the interactive budget; allow slack for a loaded CI box, but catch a regression
+    # to per-change noise redraws or Python loops over t.
+    assert min(times) < 0.06, times
+
+
+def test_play_advances_frames_and_stops_at_T(view, qtbot, session):
+    session.schedule_state.set_params(T=60)
+    view.set_speed(1000)
+    view.play()
+    assert view.playing
+    qtbot.waitUntil(lambda: session.forward.t > 0, timeout=2000)
+    qtbot.waitUntil(lambda: not view.playing, timeout=3000)
+    assert session.forward.t == 60
+
+
+def test_pause_stops_advancing(view, qtbot):
+    view.set_speed(10)
+    view.play()
+    qtbot.waitUntil(lambda: view.state.t > 0, timeout=2000)
+    view.pause()
+    t = view.state.t
+    qtbot.wait(150)
+    assert view.state.t == t
+
+
+def test_step_home_end_and_scrub(view, session):
+    view.step(1)
+    view.step(1)
+    assert session.forward.t == 2
+    view.step(-1)
+    assert session.forward.t == 1
+    view.go_end()
+    assert session.forward.t == session.forward.T
+    view.go_start()
+    assert session.forward.t == 0
+    view.slider.setValue(321)  # scrub
+    assert session.forward.t == 321
+    image = view.pane.image.image
+    np.testing.assert_array_equal(image, session.forward.frames[321])
+    assert "321" in view.t_label.text()
+
+
+def test_filmstrip_shows_key_frames_and_jumps(view, session, qtbot):
+    strip = view.filmstrip
+    assert strip.ts == [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
+    with qtbot.waitSignal(strip.frame_clicked) as blocker:
+        strip.frame_clicked.emit(700)
+    assert blocker.args == [700]
+    assert session.forward.t == 700
+
+
+def test_histogram_view_follows_the_frame_and_shows_kl(qtbot, session):
+    hv = HistogramView(session.forward, session.reverse)
+    qtbot.addWidget(hv)
+    session.forward.set_frame(0)
+    _, clean = hv.forward_hist.getData()
+    session.forward.set_frame(session.forward.T)
+    _, noisy = hv.forward_hist.getData()
+    assert not np.allclose(clean, noisy)
+    assert hv.cursor.value() == session.forward.T
+    assert "≈ N(0,1)" in hv.kl_label.text()
+    session.forward.set_frame(10)
+    assert "not N(0,1) yet" in hv.kl_label.text()
+    # dragging the KL cursor scrubs the chain
+    hv.cursor.setValue(250)
+    assert session.forward.t == 250
+    x, y = hv.kl_hist_curve.getData()
+    assert len(x) == session.forward.T + 1
+
+
+def test_noise_start_forward_chain_converges(session):
+    session.input_state.set_start("exponential", rate=0.5)
+    session.input_state.set_forward_from("noise")
+    kl = session.forward.kl_hist
+    assert kl[0] > 0.5  # exponential noise is far from N(0, 1)
+    assert kl[-1] < 3 * session.forward.kl_floor

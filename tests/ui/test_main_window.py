@@ -1,0 +1,209 @@
+"""The main window: composition, shortcuts, errors as messages, settings persistence, drag
+and drop, clean shutdown mid-sampling, and a real window screenshot under Xvfb."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from ddpm_desktop.ui.controller import live_threads
+from ddpm_desktop.ui.main_window import MainWindow
+from ddpm_desktop.ui.session import SamplerSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class SlowFakeModel(torch.nn.Module):
+    null_label = 10
+
+    def forward(self, x, log_snr, labels=None):
+        import time
+
+        time.sleep(0.01)
+        return 0.5 * x
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def test_window_shows_all_views_together(window):
+    for widget in (window.forward_view, window.reverse_view, window.histogram_view,
+                   window.schedule_panel, window.input_panel, window.sampler_panel):
+        assert widget.isVisible()
+    assert window.session.forward.frames is not None  # a digit is loaded at start
+    assert "No model yet" in window.model_label.text()
+    assert not window.sampler_panel.sample_button.isEnabled()
+
+
+def test_space_plays_and_arrows_step(window, qtbot):
+    fv = window.forward_view
+    window.activateWindow()
+    window.setFocus()
+    window.play_action.trigger()
+    assert fv.playing
+    window.play_action.trigger()
+    assert not fv.playing
+    fv.go_start()
+    shortcuts = {a.shortcut().toString(): a for a in window.actions()}
+    assert {"Space", "Left", "Right", "Home", "End"} <= set(shortcuts)
+    shortcuts["Right"].trigger()
+    shortcuts["Right"].trigger()
+    assert window.session.forward.t == 2
+    shortcuts["End"].trigger()
+    assert window.session.forward.t == window.session.forward.T
+
+
+def test_schedule_change_updates_every_view(window):
+    window.schedule_panel.T_slider.setValue(300)
+    assert window.session.forward.T == 300
+    assert window.forward_view.slider.maximum() == 300
+    assert window.sampler_panel.t_start_spin.maximum() == 300
+    x, _ = window.histogram_view.kl_hist_curve.getData()
+    assert len(x) == 301
+
+
+def test_bad_value_becomes_a_message_box_not_a_crash(window, qtbot):
+    window.schedule_panel.beta_end_edit.setText("-3")
+    window.schedule_panel.beta_end_edit.editingFinished.emit()
+    assert "between 0 and 1" in window.last_error
+    box = window._error_box
+    assert isinstance(box, QMessageBox) and box.isVisible()
+    box.close()
+
+
+def test_open_and_drop_image(window, qtbot, tmp_path):
+    from PIL import Image
+
+    img = np.zeros((64, 64), np.uint8)
+    img[10:54, 28:36] = 255
+    path = tmp_path / "one.png"
+    Image.fromarray(img).save(path)
+    assert window.input_panel.open_image(path)
+    assert window.session.input_state.digit_source == "one.png"
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(bad))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.last_error  # the error is reported ...
+    assert window.session.input_state.digit_source == "one.png"  # ... and x_0 is kept
+    window._error_box.close()
+
+
+def test_settings_and_layout_persist(qtbot):
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    w.schedule_panel.kind_combo.setCurrentText("cosine")
+    w.schedule_panel.T_spin.setValue(500)
+    w.sampler_panel.set_settings(SamplerSettings(sampler="dpmpp", steps=17, label=4))
+    w.forward_view.set_speed(300)
+    w.close()
+    settings = QSettings()
+    assert settings.value("schedule/T", type=int) == 500
+    assert not settings.value("window/state", type=bytes) is None
+
+    w2 = MainWindow(load_model=False)
+    qtbot.addWidget(w2)
+    p = w2.session.schedule_state.params
+    assert (p["kind"], p["T"]) == ("cosine", 500)
+    s = w2.sampler_panel.settings()
+    assert (s.sampler, s.steps, s.label) == ("dpmpp", 17, 4)
+    assert w2.forward_view.speed == 300
+    w2.close()
+
+
+def test_close_while_sampling_joins_every_thread(qtbot):
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.session.set_model(SlowFakeModel(), "slow fake")  # auto-samples once
+    w.sampler_panel.set_settings(SamplerSettings(sampler="ddpm", steps=None))
+    w.sample()
+    qtbot.waitUntil(lambda: w.session.reverse.length() > 1, timeout=5000)
+    assert w.session.is_sampling()
+    w.close()
+    assert live_threads() == []
+    assert w.workers.shutdown()  # idempotent
+
+
+def _xvfb_child(out: Path) -> str:
+    return textwrap.dedent(f"""
+        import sys, tempfile
+        sys.path.insert(0, {str(ROOT)!r})
+        from PySide6.QtCore import QSettings, QTimer
+        QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                          tempfile.mkdtemp())
+        from ddpm_desktop.ui.app import create_app
+        app = create_app(["ddpm-desktop"])
+        from ddpm_desktop.ui.main_window import MainWindow
+        w = MainWindow()
+        w.resize(1400, 900)
+        w.show()
+        def shoot():
+            ok = w.grab().save({str(out)!r})
+            w.close()
+            app.exit(0 if ok else 3)
+        QTimer.singleShot(2000, shoot)
+        sys.exit(app.exec())
+    """)
+
+
+def test_real_window_under_xvfb_is_not_blank(tmp_path):
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb): no real-window test")
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from screenshot import free_display
+    finally:
+        sys.path.pop(0)
+    import os
+    import time
+
+    display = free_display(150)
+    server = subprocess.Popen([xvfb, f":{display}", "-screen", "0", "1400x900x24",
+                               "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    out = tmp_path / "window.png"
+    try:
+        for _ in range(100):
+            if Path(f"/tmp/.X11-unix/X{display}").exists():
+                break
+            time.sleep(0.05)
+        env = dict(os.environ, DISPLAY=f":{display}", QT_QPA_PLATFORM="xcb",
+                   OMP_NUM_THREADS="1")
+        result = subprocess.run([sys.executable, "-c", _xvfb_child(out)], env=env,
+                                capture_output=True, text=True, timeout=90)
+    finally:
+        server.terminate()
+        server.wait(10)
+    if result.returncode != 0 and "could not connect to display" in result.stderr.lower():
+        pytest.skip(f"Xvfb did not accept connections: {result.stderr[-300:]}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(out).convert("RGB"), dtype=np.float64)
+    assert pixels.shape[0] >= 600 and pixels.shape[1] >= 1000
+    assert pixels.std() > 15.0
+    colours = np.unique(pixels.reshape(-1, 3).astype(np.uint8), axis=0)
+    assert len(colours) > 50

@@ -1,0 +1,148 @@
+"""Reverse chain in the UI: a tiny fake network on the worker thread, frames shown, NFE
+counted, side-by-side at equal NFE, stale requests cancelled, the no-model state."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_desktop.ui.controller import WorkerController, live_threads
+from ddpm_desktop.ui.session import SamplerSettings, Session
+from ddpm_desktop.ui.widgets.chain_view import ReverseChainView
+from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
+
+
+class FakeModel(torch.nn.Module):
+    """Same call signature as core.model.UNet; predicts a fixed fraction of x as noise."""
+
+    null_label = 10
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__()
+        self.delay = delay
+        self.calls = 0
+
+    def forward(self, x, log_snr, labels=None):
+        self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        return 0.5 * x
+
+
+@pytest.fixture
+def session(qtbot):
+    s = Session(WorkerController())
+    s.schedule_state.set_params(T=200)
+    yield s
+    s.shutdown()
+
+
+@pytest.fixture
+def reverse_view(qtbot, session):
+    v = ReverseChainView(session.reverse, session.model_state)
+    qtbot.addWidget(v)
+    return v
+
+
+def test_no_model_shows_placeholder_and_refuses(session, reverse_view, qtbot):
+    assert reverse_view.stack.currentWidget() is reverse_view.no_model_page
+    with qtbot.waitSignal(session.error) as blocker:
+        assert not session.request_sampling()
+    assert "No model yet" in blocker.args[0]
+
+
+def test_sampling_finishes_and_shows_frames(session, reverse_view, qtbot):
+    session.set_model(FakeModel(), "fake")
+    assert reverse_view.stack.currentWidget() is reverse_view.ready_page
+    t0 = time.monotonic()
+    first = []
+    session.reverse.frames_added.connect(
+        lambda: first.append(time.monotonic() - t0) if not first else None)
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000) as blocker:
+        session.request_sampling(SamplerSettings(sampler="ddim", steps=20, seed=1))
+    assert blocker.args == [True]
+    assert first[0] < 0.5  # the start state is sent before any network call
+    lane = session.reverse.lanes[0]
+    assert len(lane) == 21 and lane.t[0] == 200 and lane.t[-1] == 0
+    assert lane.nfe[-1] == 20
+    assert reverse_view.stack.currentWidget() is reverse_view.lanes_page
+    np.testing.assert_array_equal(reverse_view.lane_panels[0].x_t_pane.image.image, lane.x_t[-1])
+    assert "20 / 20" in reverse_view.nfe_label.text()
+    # scrub back to x_T
+    reverse_view.slider.setValue(0)
+    np.testing.assert_array_equal(reverse_view.lane_panels[0].x_t_pane.image.image, lane.x_t[0])
+    assert not session.reverse.follow
+
+
+def test_side_by_side_runs_two_samplers_from_the_same_x_T_at_equal_nfe(session, reverse_view,
+                                                                         qtbot):
+    session.set_model(FakeModel(), "fake")
+    settings = SamplerSettings(sampler="ddpm", steps=15, compare=True, sampler_b="dpmpp")
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.request_sampling(settings)
+    a, b = session.reverse.lanes
+    assert (a.sampler, b.sampler) == ("ddpm", "dpmpp")
+    np.testing.assert_array_equal(a.x_t[0], b.x_t[0])
+    assert a.nfe[-1] == b.nfe[-1] == 15
+    assert not np.allclose(a.x_t[-1], b.x_t[-1])
+    assert all(p.isVisibleTo(reverse_view) for p in reverse_view.lane_panels)
+
+
+def test_reconstruct_from_the_noised_input(session, qtbot):
+    session.set_model(FakeModel(), "fake")
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.request_sampling(SamplerSettings(sampler="ddim", steps=10, source="input",
+                                                 t_start=80))
+    lane = session.reverse.lanes[0]
+    assert lane.t[0] == 80
+    np.testing.assert_array_equal(lane.x_t[0], session.forward.frames[80])
+
+
+def test_new_request_cancels_the_stale_run(session, qtbot):
+    session.set_model(FakeModel(delay=0.01), "slow fake")
+    session.request_sampling(SamplerSettings(sampler="ddpm", steps=None))  # 200 slow steps
+    qtbot.waitUntil(lambda: session.reverse.length() > 1, timeout=5000)
+    stale_task = session.workers.task("sample")
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000) as blocker:
+        session.request_sampling(SamplerSettings(sampler="ddim", steps=5))
+    assert blocker.args == [True]
+    assert stale_task.cancelled
+    assert session.reverse.lanes[0].sampler == "ddim"
+    assert len(session.reverse.lanes[0]) == 6
+
+
+def test_schedule_change_reruns_the_reverse_chain(session, qtbot):
+    session.set_model(FakeModel(), "fake")
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.request_sampling(SamplerSettings(sampler="ddim", steps=5))
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.schedule_state.set_params(T=300)
+    assert session.reverse.lanes[0].t[0] == 300
+
+
+def test_sampler_panel_emits_settings(qtbot):
+    panel = SamplerPanel()
+    qtbot.addWidget(panel)
+    panel.set_model_available(True, "fake")
+    panel.sampler_combo.setCurrentIndex(panel.sampler_combo.findData("dpmpp"))
+    panel.steps_spin.setValue(12)
+    panel.label_combo.setCurrentIndex(panel.label_combo.findData(3))
+    panel.guidance_spin.setValue(2.5)
+    panel.compare_check.setChecked(True)
+    with qtbot.waitSignal(panel.sample_requested) as blocker:
+        panel.sample_button.click()
+    s = blocker.args[0]
+    assert (s.sampler, s.steps, s.label, s.guidance, s.compare) == ("dpmpp", 12, 3, 2.5, True)
+    panel.set_settings(SamplerSettings(source="input", t_start=42))
+    assert panel.settings().source == "input" and panel.settings().t_start == 42
+    assert panel.t_start_spin.isEnabled()
+
+
+def test_shutdown_while_sampling_joins_the_thread(session, qtbot):
+    session.set_model(FakeModel(delay=0.02), "slow fake")
+    session.request_sampling(SamplerSettings(sampler="ddpm", steps=None))
+    qtbot.waitUntil(lambda: session.reverse.length() > 0, timeout=5000)
+    session.shutdown()
+    assert live_threads() == []
