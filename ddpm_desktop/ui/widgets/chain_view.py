@@ -343,6 +343,7 @@ class _LanePanel(QWidget):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setProperty("role", "caption")
         grid = QHBoxLayout()
+        grid.setSpacing(10)  # a visible gutter: x_t and x̂₀ must not read as one image
         left, right = QVBoxLayout(), QVBoxLayout()
         left.addWidget(self.x_t_pane, 1)
         left.addWidget(x_t_title)
