@@ -37,8 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        from ddpm_desktop.ui.app import run_app  # the only place the CLI touches Qt
-
+        try:
+            from ddpm_desktop.ui.app import run_app  # the only place the CLI touches Qt
+        except ImportError as exc:  # no PySide6, or Qt's system libraries (libGL, libEGL) missing
+            print(f"ddpm-desktop: error: cannot start the app ({' '.join(str(exc).split())}); "
+                  "the headless commands still work: ddpm-desktop --help", file=sys.stderr)
+            return 2
         return run_app()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -55,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         # OSError carrying a readable message: print it in one line, no traceback.
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"ddpm-desktop {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        # e.g. a value far too large for this machine (a huge --bins or --steps)
+        print(f"ddpm-desktop {args.command}: error: not enough memory for these settings", file=sys.stderr)
         return 2
 
 
