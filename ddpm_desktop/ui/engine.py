@@ -93,25 +93,40 @@ def _normal_bin_masses(bins: int, lo: float, hi: float) -> np.ndarray:
     return np.diff(cdf)
 
 
-def bias_floor(n: int, bins: int = HIST_BINS) -> float:
+def binning(n: int = 784) -> tuple[int, tuple[float, float]]:
+    """(bins, range) the KL estimate uses for n pixels - core.kl's default (bins centred on
+    0 and ±1, so a clean digit's background/ink never straddle an edge) when available."""
+    if _core_kl is not None and hasattr(_core_kl, "default_binning"):
+        bins, value_range = _core_kl.default_binning(int(n))
+        return int(bins), (float(value_range[0]), float(value_range[1]))
+    return HIST_BINS, HIST_RANGE
+
+
+def bias_floor(n: int, bins: int | None = None) -> float:
     """Expected histogram-KL of n samples drawn from N(0, 1) itself: ≈ (bins - 1)/(2n) nats
-    (the plug-in estimator's first-order bias). Values near this floor mean "indistinguishable"."""
+    (Miller-Madow). Values near this floor mean "indistinguishable from N(0, 1)"."""
+    bins = binning(n)[0] if bins is None else bins
     if _core_kl is not None and hasattr(_core_kl, "bias_floor"):
-        try:
-            return float(_core_kl.bias_floor(n, bins))
-        except TypeError:
-            pass
+        return float(_core_kl.bias_floor(n, bins))
     return (bins - 1) / (2.0 * max(int(n), 1))
 
 
-def histogram_kl_curve(frames: np.ndarray, bins: int = HIST_BINS,
-                       value_range: tuple[float, float] = HIST_RANGE) -> np.ndarray:
+def histogram_kl_curve(frames: np.ndarray) -> np.ndarray:
     """Histogram KL(p̂ ‖ N(0, 1)) in nats of each frame's pixels, float64 [N] for frames [N, ...].
 
-    Out-of-range pixels count in the edge bins, whose reference mass includes the tails, so a
-    far-from-Gaussian frame (e.g. exponential noise) is not flattered by clipping.
+    core.kl.histogram_kl_batch with its default binning when available. Out-of-range pixels
+    count in the edge bins, whose reference mass includes the tails, so a far-from-Gaussian
+    frame (e.g. exponential noise) is not flattered by clipping.
     """
-    x = np.asarray(frames, dtype=np.float32).reshape(frames.shape[0], -1)
+    flat = np.asarray(frames).reshape(frames.shape[0], -1)
+    if _core_kl is not None and hasattr(_core_kl, "histogram_kl_batch"):
+        return np.asarray(_core_kl.histogram_kl_batch(flat), dtype=np.float64)
+    return _histogram_kl_fallback(flat, *binning(flat.shape[1]))
+
+
+def _histogram_kl_fallback(x: np.ndarray, bins: int,
+                           value_range: tuple[float, float]) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
     n, d = x.shape
     lo, hi = value_range
     idx = ((x - lo) * (bins / (hi - lo))).astype(np.int64)
@@ -143,10 +158,12 @@ def exact_kl_curve(schedule: NoiseSchedule, x0: np.ndarray) -> np.ndarray:
     return np.concatenate([[np.inf], np.maximum(kl, 0.0)])
 
 
-def histogram(values: np.ndarray, bins: int = HIST_BINS,
-              value_range: tuple[float, float] = HIST_RANGE) -> tuple[np.ndarray, np.ndarray]:
-    """(edges [bins+1], density [bins]) of the pixels, out-of-range values in the edge bins."""
-    x = np.clip(np.asarray(values, dtype=np.float64).ravel(), value_range[0], value_range[1])
+def histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(edges [bins+1], density [bins]) of the pixels in the KL estimate's own bins (so the
+    picture is what the number measures), out-of-range values in the edge bins."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    bins, value_range = binning(x.size)
+    x = np.clip(x, value_range[0], value_range[1])
     density, edges = np.histogram(x, bins=bins, range=value_range, density=True)
     return edges, density
 
