@@ -1,0 +1,259 @@
+"""Fuzzing with hypothesis (bounded): the image loader, the IDX reader, the schedule validator.
+
+Only the documented errors may come out (ImageLoadError / ValueError); whatever does load
+must satisfy the output contract.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import math
+import os
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PIL import Image
+
+from ddpm_desktop.core import data
+from ddpm_desktop.core.imaging import ImageLoadError, load_digit
+from ddpm_desktop.core.schedule import ALPHA_BAR_FLOOR, MAX_T, NoiseSchedule, validate_betas
+
+# DDPM_FUZZ_EXAMPLES=5000 for a long run outside the suite.
+N = int(os.environ.get("DDPM_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(max_examples=N, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                database=None)
+_TMP = Path(tempfile.mkdtemp(prefix="ddpm-fuzz-"))
+
+
+def _seed_images() -> dict[str, bytes]:
+    g = np.zeros((40, 32), np.uint8)
+    g[6:34, 16:21] = 230
+    g[6:12, 8:21] = 255
+    rgb = np.stack([g, g // 2, 255 - g], -1)
+    out = {}
+    for name, im, fmt, kw in [
+        ("png", Image.fromarray(g), "PNG", {}),
+        ("rgba.png", Image.fromarray(np.dstack([rgb, g])), "PNG", {}),
+        ("16.png", Image.fromarray(g.astype(np.uint16) * 257), "PNG", {}),
+        ("jpg", Image.fromarray(rgb), "JPEG", {"quality": 80}),
+        ("cmyk.jpg", Image.fromarray(rgb).convert("CMYK"), "JPEG", {}),
+        ("gif", Image.fromarray(g).convert("P"), "GIF", {}),
+        ("bmp", Image.fromarray(rgb), "BMP", {}),
+        ("tif", Image.fromarray(g), "TIFF", {}),
+        ("f.tif", Image.fromarray(g.astype(np.float32) / 255), "TIFF", {}),
+        ("webp", Image.fromarray(rgb), "WEBP", {"lossless": True}),
+    ]:
+        buf = io.BytesIO()
+        im.save(buf, format=fmt, **kw)
+        out[name] = buf.getvalue()
+    return out
+
+
+SEEDS = _seed_images()
+
+
+def _fix_png_crcs(raw: bytearray) -> bytearray:
+    """Recompute every chunk CRC so mutations reach the decoder instead of the CRC check."""
+    pos = 8
+    while pos + 8 <= len(raw):
+        n = int.from_bytes(raw[pos:pos + 4], "big")
+        end = pos + 8 + n
+        if n > len(raw) or end + 4 > len(raw):
+            break
+        raw[end:end + 4] = struct.pack(">I", zlib.crc32(bytes(raw[pos + 4:end])))
+        pos = end + 4
+    return raw
+
+
+mutations = st.lists(st.one_of(
+    st.tuples(st.just("set"), st.integers(0, 1 << 20), st.integers(0, 255)),
+    st.tuples(st.just("truncate"), st.floats(0.0, 1.0)),
+    st.tuples(st.just("insert"), st.integers(0, 1 << 20), st.binary(min_size=1, max_size=32)),
+    st.tuples(st.just("delete"), st.integers(0, 1 << 20), st.integers(1, 64)),
+    # the first 64 bytes hold the headers (sizes, modes, depths): hit them often
+    st.tuples(st.just("header"), st.integers(0, 63), st.binary(min_size=1, max_size=8)),
+), min_size=1, max_size=6)
+
+
+def _mutate(raw: bytes, ops, fix_crc: bool) -> bytes:
+    b = bytearray(raw)
+    for op in ops:
+        if not b:
+            break
+        kind = op[0]
+        if kind == "set":
+            b[op[1] % len(b)] = op[2]
+        elif kind == "truncate":
+            del b[int(len(b) * op[1]):]
+        elif kind == "insert":
+            i = op[1] % (len(b) + 1)
+            b[i:i] = op[2]
+        elif kind == "delete":
+            i = op[1] % len(b)
+            del b[i:i + op[2]]
+        else:
+            i = op[1] % len(b)
+            b[i:i + len(op[2])] = op[2]
+    if fix_crc and b[:8] == b"\x89PNG\r\n\x1a\n":
+        b = _fix_png_crcs(b)
+    return bytes(b)
+
+
+@FUZZ
+@given(seed=st.sampled_from(sorted(SEEDS)), ops=mutations, fix_crc=st.booleans())
+def test_fuzz_load_digit_on_mutated_files(seed, ops, fix_crc):
+    path = _TMP / f"fuzz.{seed}"
+    path.write_bytes(_mutate(SEEDS[seed], ops, fix_crc))
+    try:
+        digit = load_digit(path)
+    except ImageLoadError as exc:
+        assert "\n" not in str(exc) and "fuzz." in str(exc)
+        event("ImageLoadError")
+        return
+    event("loaded")
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    assert np.isfinite(digit).all() and digit.min() >= -1.0 and digit.max() <= 1.0
+
+
+@FUZZ
+@given(w=st.integers(0, 70_000), h=st.integers(0, 70_000), depth=st.sampled_from([1, 2, 4, 8, 16, 3, 0]),
+       colour=st.sampled_from([0, 2, 3, 4, 6, 1, 7]), interlace=st.integers(0, 2),
+       body=st.binary(max_size=256))
+def test_fuzz_load_digit_on_arbitrary_png_headers(w, h, depth, colour, interlace, body):
+    def chunk(tag, payload):
+        return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload))
+    raw = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, interlace))
+           + chunk(b"IDAT", zlib.compress(body)) + chunk(b"IEND", b""))
+    path = _TMP / "hdr.png"
+    path.write_bytes(raw)
+    try:
+        digit = load_digit(path)
+    except ImageLoadError:
+        return
+    assert digit.shape == (28, 28) and np.isfinite(digit).all()
+
+
+# ----------------------------------------------------------------------------- IDX
+
+@FUZZ
+@given(dims=st.lists(st.integers(0, 7), min_size=1, max_size=4), type_byte=st.sampled_from([8, 8, 8, 9, 0x0D]),
+       extra=st.integers(-20, 3), ops=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 255)), max_size=4),
+       gz=st.sampled_from(["no", "yes", "corrupt"]), data=st.data())
+def test_fuzz_read_idx(dims, type_byte, extra, ops, gz, data):
+    n = math.prod(dims)
+    payload = data.draw(st.binary(min_size=max(0, n + extra), max_size=max(0, n + extra)))
+    raw = bytearray(bytes([0, 0, type_byte, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims) + payload)
+    for i, v in ops:  # mutate header (and first data) bytes
+        if raw:
+            raw[i % len(raw)] = v
+    raw = bytes(raw)
+    if gz != "no":
+        z = bytearray(gzip.compress(raw))
+        if gz == "corrupt":
+            z[data.draw(st.integers(10, len(z) - 1))] ^= data.draw(st.integers(1, 255))
+        raw = bytes(z)
+    path = _TMP / "fuzz-idx"
+    path.write_bytes(raw)
+    try:
+        arr = data_read(path)
+    except ValueError as exc:
+        assert "fuzz-idx" in str(exc) and "\n" not in str(exc)
+        event("ValueError")
+        return
+    event("loaded")
+    # It loaded: the header must describe exactly the bytes that follow it.
+    assert arr.dtype == np.uint8 and arr.ndim == raw_ndim(path)
+    assert arr.size == math.prod(arr.shape)
+
+
+def data_read(path):
+    return data.read_idx(path)
+
+
+def raw_ndim(path) -> int:
+    with data._open_maybe_gzip(path) as f:
+        return f.read(4)[3]
+
+
+# ----------------------------------------------------------------------------- schedules
+
+any_floats = hnp.arrays(np.float64, st.integers(0, 40), elements=st.floats(allow_nan=True, allow_infinity=True))
+plausible = hnp.arrays(np.float64, st.integers(1, 300), elements=st.one_of(
+    st.floats(0.0, 1.0), st.floats(1e-18, 1e-14), st.floats(0.9, 1.0), st.sampled_from([0.0, 1.0, 5e-17, 1.2e-16])))
+
+
+def _check_schedule_or_valueerror(betas):
+    try:
+        s = NoiseSchedule.from_betas(betas)
+    except ValueError as exc:
+        assert "\n" not in str(exc)
+        with pytest.raises(ValueError):
+            validate_betas(betas)
+        event("ValueError")
+        return None
+    event("valid schedule")
+    b = np.asarray(betas, dtype=np.float64)
+    assert s.T == b.size and 1 <= s.T <= MAX_T
+    assert np.array_equal(s.betas, b) and np.all((s.betas > 0) & (s.betas < 1))
+    ab = s.alphas_cumprod
+    assert np.all(np.isfinite(ab)) and np.all(ab > 0) and np.all(ab < 1)
+    assert ab[-1] >= ALPHA_BAR_FLOOR * (1 - 1e-9)
+    assert s.alphas_cumprod_prev[0] == 1.0 and np.array_equal(s.alphas_cumprod_prev[1:], ab[:-1])
+    # Documented as strictly decreasing; it is not always (see the xfail below), so the fuzz
+    # checks the weak form and the known counterexample is pinned separately.
+    assert np.all(np.diff(ab) <= 0), "alpha_bar must decrease"
+    assert np.allclose(ab, np.cumprod(1 - b), rtol=1e-9, atol=0)
+    for name in ("sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod", "posterior_variance",
+                 "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2", "log_snr"):
+        assert np.all(np.isfinite(getattr(s, name))), name
+    assert np.all(s.posterior_variance >= 0) and np.all(np.diff(s.log_snr) <= 0)
+    return s
+
+
+@settings(max_examples=max(200, N), deadline=None, database=None)
+@given(betas=any_floats)
+def test_fuzz_schedule_arbitrary_floats(betas):
+    _check_schedule_or_valueerror(betas)
+
+
+@settings(max_examples=max(200, N), deadline=None, database=None)
+@given(betas=plausible)
+def test_fuzz_schedule_plausible_betas(betas):
+    _check_schedule_or_valueerror(betas)
+
+
+@settings(max_examples=50, deadline=None, database=None)
+@given(obj=st.one_of(st.none(), st.text(max_size=5), st.lists(st.text(max_size=3), max_size=3),
+                     st.dictionaries(st.text(max_size=2), st.floats(), max_size=2),
+                     st.lists(st.lists(st.floats(0.01, 0.1), min_size=1, max_size=3), min_size=1, max_size=3),
+                     st.complex_numbers(), st.booleans()))
+def test_fuzz_schedule_non_arrays(obj):
+    with pytest.raises(ValueError):
+        NoiseSchedule.from_betas(obj)
+
+
+KNOWN_FLAT = [0.875, 2.220446049250313e-16, 2.220446049250313e-16, 0.5]  # found by the fuzz above
+
+
+@pytest.mark.xfail(strict=True, reason="schedule.py bug: validate_betas accepts betas whose "
+                   "alpha_bar does not decrease in float64; DPM-Solver++ then divides by h = 0")
+def test_known_flat_alpha_bar_is_refused_or_sampled():
+    import torch
+
+    from ddpm_desktop.core.sampling import iter_dpmpp_2m
+
+    try:
+        s = NoiseSchedule.from_betas(KNOWN_FLAT)
+    except ValueError:
+        return  # refused with a message: fine
+    assert np.all(np.diff(s.alphas_cumprod) < 0)
+    eps_fn = lambda x, t: torch.full_like(x, 0.3)  # noqa: E731
+    for _ in iter_dpmpp_2m(eps_fn, s, torch.zeros(1, 1, 28, 28), steps=None):
+        pass
