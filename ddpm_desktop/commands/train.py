@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                              conditional=args.conditional, seed=args.seed, model=model_cfg)
         trainer = Trainer(config, dataset, device=dev)
-    extra = {"dataset": dataset.name, "class_names": list(dataset.class_names)}
+    extra = {"dataset": dataset.name, "class_names": list(dataset.class_names), "world_size": world}
     say(f"training on {dataset.name} ({len(dataset.images)} images) on {dev}"
         + (f" x{world} processes" if world > 1 else "")
         + f", {sum(p.numel() for p in trainer.model.parameters()):,} parameters")

@@ -175,13 +175,15 @@ class Trainer:
         self._level_count = np.zeros(len(LEVEL_EDGES) + 1)
         self._loss_smooth = float("nan")
         self._ddp = None
+        if self.device.type == "cpu":
+            # channels_last runs the convolutions ~10% faster on CPU (measured); set it before
+            # DDP builds its gradient buckets so their strides match.
+            self.model.to(memory_format=torch.channels_last)
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self._ddp = DistributedDataParallel(self.model, device_ids=ids)
-        if self.device.type == "cpu":
-            self.model.to(memory_format=torch.channels_last)
 
     # -- the schedule of the learning rate -------------------------------------------------
     def lr_at(self, step: int) -> float:

@@ -1,0 +1,83 @@
+"""Pieces the headless commands share: model loading, schedule flags, output checks."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+SAMPLER_CHOICES = ("ddpm", "ddim", "dpmpp")
+SCHEDULE_CHOICES = ("linear", "cosine", "quadratic", "sigmoid")
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default=None, help="a .safetensors checkpoint (default: the bundled model)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+
+
+def add_sampler_args(p: argparse.ArgumentParser, default_steps_help: str) -> None:
+    p.add_argument("--sampler", choices=SAMPLER_CHOICES, default="dpmpp")
+    p.add_argument("--steps", type=int, default=None, help=default_steps_help)
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM η (0: deterministic)")
+    p.add_argument("--label", default=None, help="class 0-9 (or 'all' to cycle through them); default none")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale w (ε_u + w(ε_c − ε_u)); default 2 with a label")
+    p.add_argument("--schedule", choices=SCHEDULE_CHOICES, default="linear")
+    p.add_argument("--schedule-steps", type=int, default=1000, help="T of the β schedule")
+    p.add_argument("--beta-start", type=float, default=1e-4)
+    p.add_argument("--beta-end", type=float, default=0.02)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def load_model_arg(path: str | None, device):
+    """The model named by --checkpoint, or the bundled one; ValueError when there is none."""
+    from ddpm_desktop.core import checkpoint
+
+    if path is None:
+        bundled = checkpoint.bundled_model_path()
+        if bundled is None:
+            raise ValueError("no --checkpoint given and this build has no bundled model; "
+                             "train one with `ddpm-desktop train`")
+        path = bundled
+    return checkpoint.load_model(path, device=device)
+
+
+def schedule_from_args(args):
+    from ddpm_desktop.core.schedule import NoiseSchedule
+
+    return NoiseSchedule.named(args.schedule, args.schedule_steps, args.beta_start, args.beta_end)
+
+
+def check_out(path: str, suffixes: tuple[str, ...]) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"--out must end in {', '.join(suffixes)}, got '{out.name}'")
+    if not out.parent.exists():
+        raise ValueError(f"the folder of --out '{out.parent}' does not exist")
+    if out.is_dir():
+        raise ValueError(f"--out '{out}' is a folder")
+    return out
+
+
+def labels_from_arg(label: str | None, n: int, num_classes: int = 10):
+    """--label → a long tensor [n] or None; 'all' cycles 0..num_classes-1."""
+    import torch
+
+    if label is None:
+        return None
+    if str(label).lower() == "all":
+        return torch.arange(n) % num_classes
+    try:
+        value = int(label)
+    except ValueError:
+        raise ValueError(f"--label must be a class 0-{num_classes - 1} or 'all', got {label!r}") from None
+    if not 0 <= value < num_classes:
+        raise ValueError(f"--label must be a class 0-{num_classes - 1}, got {value}")
+    return torch.full((n,), value, dtype=torch.long)
+
+
+def check_sampler_args(args, t_max: int) -> None:
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    if args.guidance is not None and not (-1e3 < args.guidance < 1e3):
+        raise ValueError(f"--guidance must be a finite number, got {args.guidance}")
+    if not (0.0 <= args.eta <= 1.0):
+        raise ValueError(f"--eta must be in [0, 1], got {args.eta}")

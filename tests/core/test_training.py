@@ -1,0 +1,104 @@
+import math
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_desktop.core import checkpoint
+from ddpm_desktop.core.training import (TrainConfig, Trainer, TrainingDivergedError, cosine_log_snr,
+                                        measure_thread_counts, resolve_device)
+
+
+def test_cosine_log_snr_covers_the_truncated_range():
+    u = torch.linspace(0, 1, 10001, dtype=torch.float64)
+    lam = cosine_log_snr(u, -20.0, 20.0)
+    assert float(lam.max()) == pytest.approx(20.0, abs=1e-6)
+    assert float(lam.min()) == pytest.approx(-20.0, abs=1e-6)
+    assert torch.all(lam[1:] <= lam[:-1])  # decreasing in t
+    # The cosine schedule puts half the mass above λ = 0.
+    assert float(cosine_log_snr(torch.tensor([0.5], dtype=torch.float64), -20, 20)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_tiny_model_overfits_16_images(tiny_config, tiny_data):
+    config = TrainConfig(**{**tiny_config.__dict__, "steps": 120})
+    trainer = Trainer(config, tiny_data, device="cpu")
+    losses = [p.loss for p in trainer.iter_training()]
+    assert len(losses) == 120
+    first, last = np.mean(losses[:10]), np.mean(losses[-20:])
+    assert last < 0.5 * first, (first, last)
+    assert trainer.step == 120
+
+
+def test_progress_events_report_rates_and_levels(tiny_config, tiny_data):
+    trainer = Trainer(tiny_config, tiny_data, device="cpu")
+    events = list(trainer.iter_training())
+    last = events[-1]
+    assert last.done and last.step == tiny_config.steps
+    assert last.images_per_second > 0 and last.eta_s == 0
+    assert last.loss_by_level.shape == (len(last.level_edges) + 1,)
+    assert np.isfinite(last.loss_by_level).sum() >= 3  # several noise levels seen
+
+
+def test_stop_event_cancels_and_the_trainer_can_continue(tiny_config, tiny_data):
+    trainer = Trainer(tiny_config, tiny_data, device="cpu")
+    stop = threading.Event()
+    for p in trainer.iter_training(stop):
+        if p.step == 5:
+            stop.set()
+    assert trainer.step == 5
+    rest = list(trainer.iter_training())
+    assert rest[0].step == 6 and rest[-1].step == tiny_config.steps
+
+
+def test_resumed_run_gives_the_same_next_loss(tmp_path, tiny_config, tiny_data):
+    straight = Trainer(tiny_config, tiny_data, device="cpu")
+    losses = [p.loss for p in straight.iter_training()]
+
+    first = Trainer(tiny_config, tiny_data, device="cpu")
+    for p in first.iter_training():
+        if p.step == 20:
+            break
+    path = tmp_path / "ckpt.safetensors"
+    checkpoint.save_checkpoint(path, first)
+    resumed = checkpoint.load_trainer(path, tiny_data, device="cpu")
+    assert resumed.step == 20
+    rest = [p.loss for p in resumed.iter_training()]
+    assert rest == pytest.approx(losses[20:], rel=1e-5, abs=1e-7)
+
+
+def test_nan_data_stops_with_a_message_and_keeps_the_last_good_state(tiny_config, tiny_data):
+    images, labels = tiny_data
+    trainer = Trainer(tiny_config, (images.clone(), labels), device="cpu")
+    for p in trainer.iter_training():
+        if p.step == 3:
+            break
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.images[:] = float("nan")
+    with pytest.raises(TrainingDivergedError, match="last good state"):
+        next(trainer.iter_training())
+    assert trainer.step == 3
+    for k, v in trainer.model.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+
+
+def test_learning_rate_warms_up_then_decays(tiny_config, tiny_data):
+    trainer = Trainer(tiny_config, tiny_data, device="cpu")
+    c = tiny_config
+    assert trainer.lr_at(0) == pytest.approx(c.lr / c.warmup_steps)
+    assert trainer.lr_at(c.warmup_steps) == pytest.approx(c.lr)
+    assert trainer.lr_at(c.steps) == pytest.approx(c.lr * c.min_lr_ratio)
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(steps=0).validated()
+    with pytest.raises(ValueError, match="learning rate"):
+        TrainConfig(lr=math.nan).validated()
+    with pytest.raises(ValueError, match="device"):
+        resolve_device("tpu")
+
+
+def test_thread_measurement_reports_each_candidate(tiny_config):
+    rates = measure_thread_counts([1], batch_size=4, model_config=tiny_config.model, repeats=1)
+    assert set(rates) == {1} and rates[1] > 0

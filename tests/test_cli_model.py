@@ -1,0 +1,125 @@
+"""The model commands end to end on a tiny checkpoint: train, sample, reconstruct, torchrun."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ddpm_desktop.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    import torch
+
+    from ddpm_desktop.core.checkpoint import save_weights
+    from ddpm_desktop.core.model import ModelConfig, UNet
+
+    torch.manual_seed(0)
+    model = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))
+    return save_weights(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors", model)
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_sample_writes_png_gif_and_npz(tmp_path, capsys, tiny_ckpt):
+    code, out, _ = _run(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "4", "--steps", "3",
+                        "--label", "all", "--out", str(tmp_path / "s.npz"), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["nfe"] == 3 and report["n"] == 4 and report["guided"] is True
+    arrays = np.load(tmp_path / "s.npz")
+    assert arrays["images"].shape == (4, 28, 28) and arrays["images"].dtype == np.uint8
+    assert arrays["labels"].tolist() == [0, 1, 2, 3]
+
+    assert _run(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "4", "--steps", "2",
+                "--sampler", "ddim", "--out", str(tmp_path / "s.png"))[0] == 0
+    assert Image.open(tmp_path / "s.png").size[0] > 56
+
+    assert _run(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "2", "--steps", "4",
+                "--out", str(tmp_path / "s.gif"), "--fps", "10")[0] == 0
+    gif = Image.open(tmp_path / "s.gif")
+    assert gif.n_frames >= 2  # the start state and the steps (identical frames may merge)
+    arrays2 = np.load(tmp_path / "s.npz")
+    assert np.array_equal(arrays["images"], arrays2["images"])
+
+
+def test_sample_is_deterministic_under_a_seed(tmp_path, capsys, tiny_ckpt):
+    for name in ("a", "b"):
+        _run(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "2", "--steps", "3", "--sampler",
+             "ddpm", "--seed", "5", "--out", str(tmp_path / f"{name}.npz"))
+    assert np.array_equal(np.load(tmp_path / "a.npz")["images"], np.load(tmp_path / "b.npz")["images"])
+
+
+def test_reconstruct_reports_mse_and_saves_input_and_output(tmp_path, capsys, tiny_ckpt):
+    code, out, _ = _run(capsys, "reconstruct", "--index", "7", "--t", "50", "--steps", "3",
+                        "--checkpoint", str(tiny_ckpt), "--out", str(tmp_path / "r.npz"), "--json")
+    assert code == 0
+    report = json.loads(out)
+    arrays = np.load(tmp_path / "r.npz")
+    from ddpm_desktop.core.data import load_bundled_mnist
+
+    assert np.array_equal(arrays["input"], load_bundled_mnist("test").images[7])
+    mse = np.mean((arrays["reconstruction_float"] - arrays["input_float"]) ** 2)
+    assert report["mse"] == pytest.approx(mse, rel=1e-4)
+    assert report["label"] == int(load_bundled_mnist("test").labels[7])
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["sample", "--out", "x.jpg"], "--out must end in"),
+    (["sample", "--n", "0", "--out", "x.png"], "--n must be"),
+    (["sample", "--steps", "0", "--out", "x.png"], "--steps must be"),
+    (["sample", "--label", "11", "--out", "x.png"], "--label"),
+    (["sample", "--checkpoint", "nope.safetensors", "--out", "x.png"], "does not exist"),
+    (["reconstruct", "--index", "5000", "--t", "10", "--out", "x.png"], "--index"),
+    (["reconstruct", "--index", "1", "--t", "0", "--out", "x.png"], "--t must be"),
+    (["train", "--steps", "0"], "--steps"),
+    (["train", "--data", "no-such-dataset", "--steps", "1"], "unknown dataset"),
+])
+def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, monkeypatch, tiny_ckpt, argv, needle):
+    monkeypatch.chdir(tmp_path)
+    if "--checkpoint" not in argv and argv[0] != "train":
+        argv = argv + ["--checkpoint", str(tiny_ckpt)]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_train_command_writes_a_resumable_checkpoint_and_log(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--steps", "3", "--batch-size", "8", "--threads", "1", "--base-channels", "8",
+            "--out", str(out), "--log", str(tmp_path / "log.csv"), "--log-every", "1"]
+    assert _run(capsys, *args)[0] == 0
+    from ddpm_desktop.core.checkpoint import read_metadata, state_path_for
+
+    assert read_metadata(out)["step"] == 3 and state_path_for(out).is_file()
+    args[2] = "5"
+    assert _run(capsys, *args, "--resume", str(out))[0] == 0
+    assert read_metadata(out)["step"] == 5
+    rows = (tmp_path / "log.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("step,loss") and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
+
+
+def test_torchrun_trains_data_parallel_with_two_cpu_processes(tmp_path):
+    out = tmp_path / "ddp.safetensors"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--rdzv-backend", "c10d", "--rdzv-endpoint", "localhost:0",
+         "-m", "ddpm_desktop", "train", "--steps", "3", "--batch-size", "4", "--threads", "1",
+         "--base-channels", "8", "--device", "cpu", "--out", str(out)],
+        capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from ddpm_desktop.core.checkpoint import load_model
+
+    model, meta = load_model(out)
+    assert meta["step"] == 3 and meta["world_size"] == 2
+    assert "x2 processes" in proc.stderr
