@@ -171,8 +171,10 @@ def read_idx(path, expect_magic: int | None = None) -> np.ndarray:
                 raise ValueError(f"'{path.name}' is cut short inside its header")
             dims = tuple(int.from_bytes(raw_dims[4 * i:4 * i + 4], "big") for i in range(ndim))
             # Python ints: np.prod in int64 wraps (four dims of 2**16 multiply to 0).
+            # Zeros are skipped in the size check: numpy cannot even shape an empty array by
+            # dims whose other product is astronomically large, e.g. (0, 2**31, 2**31).
             count = math.prod(dims)
-            if count > MAX_IDX_BYTES:
+            if math.prod(max(d, 1) for d in dims) > MAX_IDX_BYTES:
                 raise ValueError(f"'{path.name}' claims dimensions {dims}, too large to load")
             data = f.read(count + 1)
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:  # zlib.error: corrupt deflate data
