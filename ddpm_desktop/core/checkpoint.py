@@ -9,7 +9,7 @@
 
 Both are written atomically (a temporary file in the same folder, fsync, then os.replace), so
 a process killed mid-write leaves the previous checkpoint intact; temporary files orphaned by
-such a kill are removed at the next save into that folder.
+such a kill (of NAME.safetensors or NAME.state.pt) are removed at the next save of NAME.
 """
 from __future__ import annotations
 
@@ -120,6 +120,8 @@ def save_weights(path: str | os.PathLike, model: UNet, extra: dict | None = None
     from safetensors.torch import save
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    # A writer killed inside save_checkpoint may have left the state's temporary file too.
+    clean_orphaned_temps(state_path_for(path))
     atomic_write_bytes(path, save(tensors, metadata=_metadata(model.config, extra)))
     return Path(path)
 
