@@ -267,3 +267,13 @@ def test_training_memory_stays_flat_over_300_steps():
             break
     growth = max(samples) - start
     assert growth < 8.0, f"RSS grew {growth:.1f} MB over 300 steps: {start:.1f} -> {samples}"
+
+
+def test_weights_only_save_also_removes_an_orphaned_state_temp(tmp_path):
+    # A writer killed between the state and the weights of save_checkpoint leaves both names.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan_state = tmp_path / f".m.state.pt.{dead.pid}.tmp"
+    orphan_state.write_bytes(b"half a state")
+    save_weights(tmp_path / "m.safetensors", tiny_model())
+    assert not orphan_state.exists()
