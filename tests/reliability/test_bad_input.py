@@ -702,3 +702,36 @@ def test_cli_app_without_qt_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "ddpm_desktop.ui.app", None)  # import raises ImportError
     rc, out, err = run_cli([])
     assert_one_line_error(rc, out, err)
+
+
+# ----------------------------------------------------------------------------- the app
+
+def test_app_shows_one_line_messages_for_bad_files_and_keeps_its_model(qtbot, tmp_path, good_ckpt):
+    """Bad pictures and checkpoints opened in the app: a message each, no crash, model kept."""
+    from PySide6.QtCore import QSettings
+
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                     load_model=False, load_dataset=False)
+    qtbot.addWidget(win)
+    model = tiny_model()
+    win.session.set_model(model, "tiny")
+    bad_images = {"empty.png": b"", "text.jpg": b"not a picture", "cut.png": _valid_bytes("PNG")[:60],
+                  "huge.png": _png_header_only(100_000, 100_000)}
+    for name, content in bad_images.items():
+        (tmp_path / name).write_bytes(content)
+        win.last_error = ""
+        assert win.input_panel.open_image(tmp_path / name) is False
+        assert name in win.last_error and "\n" not in win.last_error and "Traceback" not in win.last_error
+    raw = good_ckpt.read_bytes()
+    bad_ckpts = {"cut.safetensors": raw[:len(raw) // 2], "pickle.safetensors": pickle.dumps({"a": 1}),
+                 "empty.safetensors": b""}
+    for name, content in bad_ckpts.items():
+        (tmp_path / name).write_bytes(content)
+        win.last_error = ""
+        win.session.load_model_file(tmp_path / name)
+        qtbot.waitUntil(lambda: win.last_error != "", timeout=10_000)
+        assert "\n" not in win.last_error and "Traceback" not in win.last_error
+        assert win.session.model_state.model is model
+    win.close()

@@ -99,7 +99,7 @@ def test_writer_killed_at_random_moments_leaves_a_loadable_checkpoint(tmp_path):
         server.kill()
         server.wait()
     # Most rounds got through at least one save (the kill landed on a later one).
-    assert len({v // 100_000 for v in seen}) >= rounds // 2, seen
+    assert len({v // 100_000 for v in seen}) >= rounds // 3, seen
     # The next save removes whatever temporary files the killed writers left.
     save_weights(path, tiny_model())
     assert list(tmp_path.glob(".*.tmp")) == []
