@@ -13,6 +13,7 @@ coordinates on average, so that is the target here.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -297,14 +298,40 @@ def _as_pil(array) -> Image.Image:
     raise ValueError(f"expected an [H, W] or [H, W, 3] image, got shape {arr.shape}")
 
 
+def _clean_orphaned_temps(path: Path) -> None:
+    """Remove `.NAME.<pid>-XXXX.tmp` files left beside `path` by writers that were killed."""
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)-\w+\.tmp$")
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        m = pattern.match(entry.name)
+        if not m or int(m.group(1)) == os.getpid():  # ours: maybe another thread's, writing now
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue  # that writer still runs
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        try:
+            entry.unlink()
+        except OSError:
+            pass
+
+
 def _atomic_write(path, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` on a temp file next to ``path``, then os.replace it into place."""
     path = Path(path)
     folder = path.parent
     if not folder.is_dir():
         raise OSError(f"cannot write '{path}': the folder '{folder}' does not exist")
+    _clean_orphaned_temps(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        # The pid in the name lets a later save tell a dead writer's leftover from a live one's.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise OSError(f"cannot write '{path}': {exc.strerror or exc}") from None
     os.close(fd)
