@@ -277,3 +277,51 @@ def test_weights_only_save_also_removes_an_orphaned_state_temp(tmp_path):
     orphan_state.write_bytes(b"half a state")
     save_weights(tmp_path / "m.safetensors", tiny_model())
     assert not orphan_state.exists()
+
+
+# The picture writers (PNG/GIF export) have the same contract; no torch import: fast to start.
+PNG_WRITER = r"""
+import sys, numpy as np
+from ddpm_desktop.core.imaging import save_png
+rng = np.random.default_rng(int(sys.argv[2]))
+v = int(sys.argv[2])
+print("ready", flush=True)
+while True:
+    a = rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)  # incompressible: each save takes a while
+    a[:8, :8] = v % 256
+    save_png(a, sys.argv[1])
+    v += 1
+"""
+
+
+def test_png_writer_killed_at_random_moments_leaves_a_readable_file(tmp_path):
+    from PIL import Image
+
+    from ddpm_desktop.core.imaging import save_png
+
+    path = tmp_path / "grid.png"
+    first = np.zeros((300, 300, 3), np.uint8)
+    save_png(first, path)
+    rng = random.Random(99)
+    rounds, orphans, tags = 12, 0, []
+    for r in range(rounds):
+        start = (r + 1) * 16
+        proc = subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", PNG_WRITER, str(path), str(start)],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 0.3))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        with Image.open(path) as im:
+            im.load()
+            arr = np.asarray(im)
+        assert arr.shape == (300, 300, 3)
+        tag = int(arr[0, 0, 0])
+        assert (arr[:8, :8] == tag).all()
+        tags.append(tag)
+        orphans += len(list(tmp_path.glob(".*.tmp")))
+    save_png(first, path)  # the next save removes what the killed writers left
+    assert list(tmp_path.glob(".*.tmp")) == []
+    assert len(set(tags)) > 1, tags  # the writers did get to replace the file
+    print(f"\n{rounds} PNG writer kills, tags {tags}, orphaned temp files seen: {orphans}")
