@@ -1,6 +1,7 @@
 """The model commands end to end on a tiny checkpoint: train, sample, reconstruct, torchrun."""
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -110,16 +111,23 @@ def test_train_command_writes_a_resumable_checkpoint_and_log(tmp_path, capsys):
 def test_torchrun_trains_data_parallel_with_two_cpu_processes(tmp_path):
     out = tmp_path / "ddp.safetensors"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
          "--rdzv-backend", "c10d", "--rdzv-endpoint", "localhost:0",
          "-m", "ddpm_desktop", "train", "--steps", "3", "--batch-size", "4", "--threads", "1",
          "--base-channels", "8", "--device", "cpu", "--out", str(out)],
-        capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        start_new_session=True,  # so a hang kills the workers too, not just the launcher
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    try:
+        _, stderr = proc.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stderr[-2000:]
     from ddpm_desktop.core.checkpoint import load_model
 
     model, meta = load_model(out)
     assert meta["step"] == 3 and meta["world_size"] == 2
-    assert "x2 processes" in proc.stderr
+    assert "x2 processes" in stderr

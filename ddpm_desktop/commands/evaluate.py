@@ -1,0 +1,128 @@
+"""`ddpm-desktop evaluate`: sample quality of a model, judged by the bundled MNIST classifier.
+
+For each sampler at its NFE, from the same seeds: the classifier's accuracy on
+class-conditional samples (labels cycle 0-9, guidance w) and the Fréchet distance of its
+penultimate features to the training digits, next to the floor the held-out digits reach.
+Optionally, the reconstruction curve: held-out digits noised to t and reconstructed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+DEFAULT_CONFIGS = "ddim:10,ddim:20,ddim:50,dpmpp:10,dpmpp:20,dpmpp:50"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="measure sample quality with the bundled classifier",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", default=None, help="model to evaluate (default: the bundled one)")
+    p.add_argument("--classifier", default=None, help="classifier (default: the bundled one)")
+    p.add_argument("--samples", type=int, default=1000, help="samples per fast sampler (default 1000)")
+    p.add_argument("--ddpm-samples", type=int, default=100,
+                   help="samples for DDPM with all 1000 steps (slow on CPU; 0 skips it; default 100)")
+    p.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"sampler:NFE list (default {DEFAULT_CONFIGS})")
+    p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reconstruction", action="store_true", help="also measure the reconstruction curve")
+    p.add_argument("--recon-t", default="50,100,200,300,400,500,600,700,800")
+    p.add_argument("--recon-samples", type=int, default=200)
+    p.add_argument("--grid-dir", default=None, help="save a 10x10 sample grid per sampler here")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(run=run)
+
+
+def _parse_configs(text: str) -> list[tuple[str, int]]:
+    out = []
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        name, _, steps = item.partition(":")
+        if name not in ("ddpm", "ddim", "dpmpp") or not steps.isdigit() or int(steps) < 1:
+            raise ValueError(f"bad --configs entry {item!r}: use sampler:NFE with sampler ddpm, ddim or dpmpp")
+        out.append((name, int(steps)))
+    if not out:
+        raise ValueError("--configs is empty")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    configs = _parse_configs(args.configs)
+    if not 10 <= args.samples <= 100_000:
+        raise ValueError(f"--samples must be in 10..100000, got {args.samples}")
+    if not 0 <= args.ddpm_samples <= 100_000:
+        raise ValueError(f"--ddpm-samples must be in 0..100000, got {args.ddpm_samples}")
+    try:
+        recon_ts = [int(t) for t in args.recon_t.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"--recon-t must be a comma-separated list of steps, got {args.recon_t!r}") from None
+    grid_dir = Path(args.grid_dir) if args.grid_dir else None
+    if grid_dir is not None and not grid_dir.is_dir():
+        raise ValueError(f"--grid-dir '{grid_dir}' is not a folder")
+
+    import torch
+
+    from ddpm_desktop.core import imaging
+    from ddpm_desktop.core.classifier import load_classifier
+    from ddpm_desktop.core.evaluation import (data_features, data_floor, evaluate_sampler, generate,
+                                              reconstruction_curve)
+    from ddpm_desktop.core.schedule import NoiseSchedule
+    from ddpm_desktop.core.training import resolve_device
+
+    from ._common import load_model_arg
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    model, meta = load_model_arg(args.checkpoint, device)
+    classifier, cls_info = load_classifier(args.classifier)
+    schedule = NoiseSchedule.named("linear", 1000)
+    for t in recon_ts:
+        if not 1 <= t <= schedule.T:
+            raise ValueError(f"--recon-t values must be in 1..{schedule.T}, got {t}")
+    say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
+    started = time.perf_counter()
+    feats = data_features(classifier)
+    floor, floor_n = data_floor(feats)
+    say(f"classifier held-out accuracy {cls_info.get('held_out_accuracy')}; "
+        f"data floor FD {floor:.3f} (held-out n={floor_n} vs train)")
+    results = []
+    if args.ddpm_samples:
+        configs = [("ddpm", 1000)] + configs
+    for name, steps in configs:
+        n = args.ddpm_samples if name == "ddpm" and steps == 1000 else args.samples
+        matched = args.ddpm_samples if (args.ddpm_samples and n > args.ddpm_samples) else None
+        r = evaluate_sampler(model, classifier, schedule, feats, name, steps, n, args.guidance, args.seed,
+                             matched_n=matched)
+        results.append(r)
+        extra = f", FD@{matched} {r.fd_matched:.3f}" if r.fd_matched is not None else ""
+        say(f"{name:>5} NFE {r.nfe:>4}  n={n:<5} accuracy {r.accuracy:.4f}  FD {r.fd:.3f}{extra}  ({r.seconds:.0f} s)")
+        if grid_dir is not None:
+            imgs, _, _ = generate(model, schedule, name, steps, 100, args.guidance, args.seed)
+            grid = imaging.make_grid(imaging.to_uint8(imgs[:, 0].numpy()), nrow=10)
+            imaging.save_png(imaging.upscale(grid, 2), grid_dir / f"samples_{name}_{steps}.png")
+    recon = []
+    if args.reconstruction:
+        recon = reconstruction_curve(model, classifier, schedule, recon_ts, n=args.recon_samples, seed=args.seed)
+        for p in recon:
+            say(f"reconstruct t={p.t:>4}: label kept {p.label_agreement:.3f} "
+                f"(noised alone {p.noised_agreement:.3f}), MSE {p.mse:.4f}")
+    report = {
+        "model": {"step": meta.get("step"), "dataset": meta.get("dataset")},
+        "classifier": cls_info,
+        "guidance": args.guidance,
+        "seed": args.seed,
+        "data_floor": {"fd": floor, "n": floor_n},
+        "results": [r.to_dict() for r in results],
+        "reconstruction": [p.to_dict() for p in recon],
+        "seconds": round(time.perf_counter() - started, 1),
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+    }
+    if args.json:
+        print(json.dumps(report))
+    return 0

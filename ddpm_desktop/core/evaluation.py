@@ -1,0 +1,157 @@
+"""Sample quality: classifier accuracy on class-conditional samples, and the Fréchet distance.
+
+The Fréchet distance (Heusel et al. 2017, eq. 6) between Gaussians fitted to two feature sets,
+‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^½), is computed on the bundled classifier's 128-d
+penultimate features. It is biased upward for small sample counts, so numbers are comparable
+only at equal n: every result carries its n, and `data_floor` gives the distance the data
+itself reaches (held-out digits against the training digits).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.linalg
+import torch
+
+from .classifier import DigitClassifier, predict
+from .forward import q_sample
+from .sampling import iter_sampler, make_eps_fn
+from .schedule import NoiseSchedule
+
+
+def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """FD between Gaussian fits of two [N, D] feature sets."""
+    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
+    cov_a = np.cov(feats_a, rowvar=False)
+    cov_b = np.cov(feats_b, rowvar=False)
+    covmean, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
+    if not np.isfinite(covmean).all():  # near-singular product: regularise (as pytorch-fid does)
+        eps = 1e-6 * np.eye(len(cov_a))
+        covmean = scipy.linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+    covmean = np.real(covmean)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
+
+
+@dataclass(frozen=True)
+class SamplerResult:
+    sampler: str
+    steps: int
+    nfe: int
+    n: int
+    guidance: float
+    accuracy: float
+    fd: float
+    fd_matched: float | None  # FD of the first `matched_n` samples (to compare with a smaller run)
+    matched_n: int | None
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def generate(model, schedule: NoiseSchedule, sampler: str, steps: int | None, n: int, guidance: float,
+             seed: int = 0, batch_size: int = 250, labels: torch.Tensor | None = None,
+             progress: Callable[[int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Class-conditional samples (labels cycle 0..9 unless given) from a fixed seed.
+
+    The same seed gives the same x_T and labels for every sampler, so samplers are compared
+    on identical starting noise. → (images [n,1,28,28] in [-1,1], labels [n], NFE).
+    """
+    device = next(model.parameters()).device
+    labels = torch.arange(n) % 10 if labels is None else labels
+    gen = torch.Generator().manual_seed(seed)
+    x_all = torch.randn((n, 1, 28, 28), generator=gen)
+    noise_gen = torch.Generator().manual_seed(seed + 1)
+    out, nfe = [], 0
+    for lo in range(0, n, batch_size):
+        hi = min(n, lo + batch_size)
+        eps_fn = make_eps_fn(model, schedule, labels[lo:hi].to(device), guidance)
+        last = None
+        for last in iter_sampler(sampler, eps_fn, schedule, x_all[lo:hi].to(device), steps=steps,
+                                 generator=noise_gen):
+            pass
+        out.append(last.x_t)
+        nfe = last.nfe
+        if progress:
+            progress(hi)
+    return torch.cat(out), labels, nfe
+
+
+def data_features(classifier: DigitClassifier) -> dict[str, np.ndarray]:
+    """Classifier features of the bundled training and held-out digits."""
+    from .data import load_bundled_mnist
+
+    train_x, _ = load_bundled_mnist("train").as_tensor()
+    test_x, _ = load_bundled_mnist("test").as_tensor()
+    return {"train": predict(classifier, train_x)[1], "test": predict(classifier, test_x)[1]}
+
+
+def data_floor(feats: dict[str, np.ndarray], n: int | None = None) -> tuple[float, int]:
+    """FD of (up to n) held-out digits against the training digits: the best a model can do."""
+    test = feats["test"] if n is None else feats["test"][: min(n, len(feats["test"]))]
+    return frechet_distance(test, feats["train"]), len(test)
+
+
+def evaluate_sampler(model, classifier, schedule, feats, sampler: str, steps: int | None, n: int,
+                     guidance: float = 2.0, seed: int = 0, matched_n: int | None = None,
+                     progress=None) -> SamplerResult:
+    started = time.perf_counter()
+    images, labels, nfe = generate(model, schedule, sampler, steps, n, guidance, seed, progress=progress)
+    seconds = time.perf_counter() - started
+    pred, f = predict(classifier, images.cpu())
+    fd_matched = None
+    if matched_n is not None and matched_n < n:
+        fd_matched = frechet_distance(f[:matched_n], feats["train"])
+    return SamplerResult(sampler=sampler, steps=nfe if steps is None else steps, nfe=nfe, n=n,
+                         guidance=guidance, accuracy=float((pred == labels.numpy()).mean()),
+                         fd=frechet_distance(f, feats["train"]), fd_matched=fd_matched,
+                         matched_n=matched_n if fd_matched is not None else None,
+                         seconds=round(seconds, 2))
+
+
+@dataclass(frozen=True)
+class ReconstructionPoint:
+    t: int
+    n: int
+    label_agreement: float  # classifier(reconstruction) == original label
+    mse: float              # mean over digits of the per-pixel MSE in [-1, 1]
+    noised_agreement: float  # classifier(x_t) == label: how much the noise alone destroys
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def reconstruction_curve(model, classifier, schedule, ts, n: int = 200, sampler: str = "dpmpp",
+                         steps: int | None = 20, seed: int = 0, batch_size: int = 250) -> list[ReconstructionPoint]:
+    """Held-out digits noised to each t and reconstructed (no label given to the model)."""
+    from .data import load_bundled_mnist
+
+    test = load_bundled_mnist("test")
+    idx = np.linspace(0, len(test.images) - 1, n).round().astype(int)
+    x0_all = torch.from_numpy(test.images[idx].astype(np.float32) / 127.5 - 1.0)[:, None]
+    y = test.labels[idx]
+    device = next(model.parameters()).device
+    points = []
+    for t in ts:
+        gen = torch.Generator().manual_seed(seed + int(t))
+        recon, noised = [], []
+        for lo in range(0, n, batch_size):
+            x0 = x0_all[lo:lo + batch_size]
+            x_t = q_sample(schedule, x0, int(t), generator=gen)
+            eps_fn = make_eps_fn(model, schedule, None, 1.0)
+            last = None
+            for last in iter_sampler(sampler, eps_fn, schedule, x_t.to(device), steps=steps,
+                                     t_start=int(t), generator=gen):
+                pass
+            recon.append(last.x_t.cpu())
+            noised.append(x_t)
+        recon_t = torch.cat(recon)
+        pred, _ = predict(classifier, recon_t)
+        pred_noised, _ = predict(classifier, torch.cat(noised).clamp(-1, 1))
+        mse = float(((recon_t - x0_all) ** 2).mean())
+        points.append(ReconstructionPoint(int(t), n, float((pred == y).mean()), mse,
+                                          float((pred_noised == y).mean())))
+    return points
