@@ -1,0 +1,1 @@
+"""Benchmarks of ddpm-desktop and their report: `python -m bench.run` (see bench/README.md)."""
