@@ -6,11 +6,9 @@ import io
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from ddpm_desktop.core.model import ModelConfig
 

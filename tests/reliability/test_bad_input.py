@@ -24,13 +24,13 @@ import pytest
 import torch
 from PIL import Image
 
-from ddpm_desktop.core import checkpoint, data, imaging
+from ddpm_desktop.core import checkpoint, data
 from ddpm_desktop.core.checkpoint import CheckpointError, load_model, load_trainer, save_weights
 from ddpm_desktop.core.imaging import ImageLoadError, load_digit, save_gif, save_png
 from ddpm_desktop.core.model import ModelConfig
 from ddpm_desktop.core.schedule import NoiseSchedule, get_named_beta_schedule
 
-from reliability_helpers import TINY, assert_one_line_error, few_digits, run_cli, run_cli_subprocess, tiny_model
+from reliability_helpers import assert_one_line_error, few_digits, run_cli, run_cli_subprocess, tiny_model
 
 
 # ----------------------------------------------------------------------------- pictures
@@ -641,6 +641,13 @@ CLI_CASES = [
     ["reconstruct", "--checkpoint", "{d}/tiny.safetensors", "--index", "0", "--t", "0", "--out", "{d}/r.png"],
     ["reconstruct", "--checkpoint", "{d}/tiny.safetensors", "--index", "0", "--t", "1001", "--out", "{d}/r.png"],
     ["reconstruct", "--checkpoint", "{d}/tiny.safetensors", "--index", "0", "--t", "10", "--out", "{d}/r.txt"],
+    # evaluate
+    ["evaluate", "--checkpoint", "{d}/cut.safetensors", "--samples", "10"],
+    ["evaluate", "--checkpoint", "{d}/tiny.safetensors", "--classifier", "{d}/pickle.safetensors", "--samples", "10"],
+    ["evaluate", "--checkpoint", "{d}/tiny.safetensors", "--configs", "foo:3"],
+    ["evaluate", "--checkpoint", "{d}/tiny.safetensors", "--samples", "0"],
+    ["evaluate", "--checkpoint", "{d}/tiny.safetensors", "--recon-t", "a,b", "--reconstruction"],
+    ["evaluate", "--checkpoint", "{d}/tiny.safetensors", "--grid-dir", "{d}/afile", "--samples", "10"],
 ]
 
 
