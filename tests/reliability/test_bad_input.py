@@ -403,7 +403,7 @@ from safetensors.torch import save
 from ddpm_desktop.core import checkpoint
 from ddpm_desktop.core.model import ModelConfig, UNet
 small = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2, 2), emb_dim=16, groups=4))
-# The file holds the small model's tensors; its config asks for ~4 billion parameters.
+# The file holds the small model's tensors; its config asks for 17 billion parameters (64 GiB).
 huge = {**small.config.to_dict(), "base_channels": 4096, "emb_dim": 8192}
 meta = {"format": checkpoint.FORMAT, "model_config": json.dumps(huge)}
 d = sys.argv[1]
@@ -427,7 +427,7 @@ for what in ("load_model", "load_trainer"):
 
 
 def test_tiny_checkpoint_asking_for_a_huge_network_is_refused_cheaply(tmp_path):
-    """A few-KB file whose JSON config asks for a 16 GB network must fail fast in 3 GB of memory."""
+    """A few-KB file whose JSON config asks for a 64 GiB network must fail fast in 3 GB of memory."""
     r = subprocess.run(["nice", "-n", "19", sys.executable, "-c", BOMB_SCRIPT, str(tmp_path)],
                        capture_output=True, text=True, timeout=120,
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
