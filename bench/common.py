@@ -140,6 +140,25 @@ def load_average() -> list[float] | None:
         return None
 
 
+def cpu_busy_fraction(seconds: float = 1.0) -> float | None:
+    """Share of all CPUs' time spent busy (not idle/iowait) over the next `seconds`, from
+    /proc/stat: whether something else is running right now (the load average lags a minute)."""
+    def read():
+        with open("/proc/stat") as f:
+            parts = [int(x) for x in f.readline().split()[1:]]
+        idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
+        return sum(parts), idle
+
+    try:
+        total0, idle0 = read()
+        time.sleep(seconds)
+        total1, idle1 = read()
+    except (OSError, ValueError, IndexError):
+        return None
+    dt = total1 - total0
+    return round(1.0 - (idle1 - idle0) / dt, 3) if dt > 0 else None
+
+
 def _version(module: str) -> str | None:
     try:
         from importlib.metadata import version
@@ -192,6 +211,7 @@ def machine_info() -> dict:
         "numpy": np.__version__,
         "diffusers": _version("diffusers"),
         "load_average": load_average(),
+        "cpu_busy_at_start": cpu_busy_fraction(2.0),
         "git": _git(),
     }
 

@@ -31,6 +31,10 @@ def _pct(v) -> str:
     return "–" if v is None or not math.isfinite(v) else f"{100 * v:+.1f}%"
 
 
+def _pct0(v) -> str:
+    return "–" if v is None else f"{100 * v:.0f}%"
+
+
 def _verdict(ok) -> str:
     return INFO if ok is None else (PASS if ok else FAIL)
 
@@ -148,6 +152,8 @@ def _machine(meta: dict) -> list[str]:
         ["Python / OS", f"{m['python']} / {m['os']}"],
         ["PySide6 / pyqtgraph / numpy", f"{m['pyside6']} / {m['pyqtgraph']} / {m['numpy']}"],
         ["diffusers", m["diffusers"] or "not installed"],
+        ["CPU busy before start / after end (other processes)",
+         f"{_pct0(m.get('cpu_busy_at_start'))} / {_pct0(meta.get('cpu_busy_at_end'))}"],
         ["load average at start / end", f"{m['load_average']} / {meta.get('load_average_end')}"],
         ["commit", f"{m['git']['commit']}{' (with uncommitted changes)' if m['git']['dirty'] else ''}"],
     ]
@@ -200,11 +206,10 @@ def render_markdown(report: dict, json_path: Path | None = None) -> str:
                  f"({prev.get('started_utc')}: `{prev.get('command')}`).")
     if meta.get("quick"):
         L += ["", "> **Quick mode**: sizes cut to a sanity check; these numbers are not results."]
-    load = meta["machine"].get("load_average")
-    cores = meta["machine"].get("logical_cores") or 1
-    if load and load[0] > 0.3 * cores:
-        L += ["", f"> **The machine was busy** when this run started (load average {load[0]} on {cores} "
-                  "cores): the timings are pessimistic."]
+    busy = meta["machine"].get("cpu_busy_at_start")
+    if busy is not None and busy > 0.25:
+        L += ["", f"> **The machine was busy** when this run started ({busy:.0%} of its CPU time in use by "
+                  "other processes): the timings are pessimistic."]
     L += ["", "## Machine", ""] + _machine(meta)
 
     L += ["## Results against targets", ""]

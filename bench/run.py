@@ -134,10 +134,9 @@ def main(argv=None) -> int:
         "quick": args.quick,
         "machine": common.machine_info(),
     }
-    load = meta["machine"]["load_average"]
-    cores = meta["machine"]["logical_cores"] or 1
-    if load and load[0] > 0.3 * cores:
-        common.log(f"warning: the machine is busy (load average {load[0]} on {cores} cores): "
+    busy = meta["machine"]["cpu_busy_at_start"]
+    if busy is not None and busy > 0.25:
+        common.log(f"warning: the machine is busy ({busy:.0%} of its CPU time in use before the start): "
                    "timings will be pessimistic")
     for name in sections:
         common.log(f"== {name}")
@@ -152,6 +151,7 @@ def main(argv=None) -> int:
             common.log(f"{name} done in {result['elapsed_s']} s")
     meta["finished_utc"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     meta["load_average_end"] = common.load_average()
+    meta["cpu_busy_at_end"] = common.cpu_busy_fraction(2.0)
     meta["sections_run"] = sections
     if args.merge and "meta" in report:
         meta["previous_runs"] = report["meta"].get("previous_runs", []) + [
