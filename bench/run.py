@@ -107,11 +107,10 @@ def main(argv=None) -> int:
     unknown = sorted(set(sections) - set(SECTIONS + OPTIONAL))
     if unknown:
         p.error(f"unknown section(s): {', '.join(unknown)}")
-    out_md = Path(args.out)
-    out_json = Path(args.json) if args.json else (
-        common.ROOT / "docs" / "benchmarks.json" if args.out == "docs/BENCHMARKS.md" else out_md.with_suffix(".json"))
-    if not out_md.is_absolute():
-        out_md = Path.cwd() / out_md
+    default_out = args.out == "docs/BENCHMARKS.md"
+    out_md = common.ROOT / "docs" / "BENCHMARKS.md" if default_out else Path(args.out).resolve()
+    out_json = Path(args.json).resolve() if args.json else (
+        common.ROOT / "docs" / "benchmarks.json" if default_out else out_md.with_suffix(".json"))
     cfg = common.BenchConfig(quick=args.quick, model=args.model, threads=args.threads,
                              with_time_to_quality="time_to_quality" in sections,
                              ttq_max_minutes=args.ttq_max_minutes,
