@@ -69,8 +69,8 @@ def summary_rows(report: dict) -> list[dict]:
         r = s["first_reverse_frame"]
         add("interactive", "first reverse frame after a request (x_T painted, median)", r["value_ms"],
             "≤ 100 ms", r["value_ms"] <= 100.0, "ms")
-        add("interactive", "first denoised reverse frame (1 network call, median)", r["denoised_value_ms"],
-            "", None, "ms")
+        add("interactive", "first denoised reverse frame (after 1 network call, median)", r["denoised_value_ms"],
+            "≤ 100 ms", r["denoised_value_ms"] <= 100.0, "ms")
         ev = s["event_loop"]
         if "training" in ev:
             add("interactive", "event-loop lateness while training, p50", ev["training"]["p50_ms"], "", None, "ms")
