@@ -202,9 +202,12 @@ def render_markdown(report: dict, json_path: Path | None = None) -> str:
              + ". Regenerate with:")
     L += ["", "```", meta["command"], "```", ""]
     L.append(f"Run {meta['started_utc']} → {meta.get('finished_utc', '?')} (UTC).")
-    for prev in meta.get("previous_runs", []):
-        L.append(f"Sections {', '.join(prev.get('sections_run') or [])} kept from an earlier run "
-                 f"({prev.get('started_utc')}: `{prev.get('command')}`).")
+    kept = [name for name in report.get("sections", {}) if name not in meta.get("sections_run", [])]
+    if kept:
+        L.append("Kept from earlier runs (`--merge`): " + ", ".join(
+            f"{name} (run {report['sections'][name].get('run_utc', '?')})" for name in kept)
+            + "; earlier commands: " + "; ".join(f"`{p.get('command')}`" for p in meta.get("previous_runs", []))
+            + ".")
     if meta.get("quick"):
         L += ["", "> **Quick mode**: sizes cut to a sanity check; these numbers are not results."]
     busy = meta["machine"].get("cpu_busy_at_start")
