@@ -5,6 +5,17 @@ import argparse
 from pathlib import Path
 
 SAMPLER_CHOICES = ("ddpm", "ddim", "dpmpp")
+
+
+def seed_arg(text: str) -> int:
+    """argparse type for --seed: an integer torch.Generator accepts (0 .. 2^63 − 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be in 0..2^63-1, got {text}")
+    return value
 SCHEDULE_CHOICES = ("linear", "cosine", "quadratic", "sigmoid")
 
 
@@ -24,7 +35,7 @@ def add_sampler_args(p: argparse.ArgumentParser, default_steps_help: str) -> Non
     p.add_argument("--schedule-steps", type=int, default=1000, help="T of the β schedule")
     p.add_argument("--beta-start", type=float, default=1e-4)
     p.add_argument("--beta-end", type=float, default=0.02)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
 
 
 def load_model_arg(path: str | None, device):

@@ -16,6 +16,8 @@ DEFAULT_CONFIGS = "ddim:10,ddim:20,ddim:50,dpmpp:10,dpmpp:20,dpmpp:50"
 
 
 def add_parser(sub) -> None:
+    from ._common import seed_arg
+
     p = sub.add_parser("evaluate", help="measure sample quality with the bundled classifier",
                        description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default=None, help="model to evaluate (default: the bundled one)")
@@ -25,7 +27,7 @@ def add_parser(sub) -> None:
                    help="samples for DDPM with all 1000 steps (slow on CPU; 0 skips it; default 100)")
     p.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"sampler:NFE list (default {DEFAULT_CONFIGS})")
     p.add_argument("--guidance", type=float, default=2.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--reconstruction", action="store_true", help="also measure the reconstruction curve")
     p.add_argument("--recon-t", default="50,100,200,300,400,500,600,700,800")
     p.add_argument("--recon-samples", type=int, default=200)

@@ -13,6 +13,8 @@ SIDE = 28
 
 
 def add_parser(sub) -> None:
+    from ._common import seed_arg
+
     p = sub.add_parser(
         "kl", help="KL to N(0, 1) along the forward chain",
         description="Draw x_0 (28×28) from a start distribution or load an image, run the "
@@ -24,7 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("--rate", type=float, default=None, help="rate λ of the exponential start (default 0.5)")
     p.add_argument("--image", default=None, help="picture for --start image (MNIST-style preprocessing)")
     add_schedule_arguments(p)
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
     p.add_argument("--bins", type=int, default=None,
                    help="histogram bins on [-5, 5] (default: 31 bins of width 1/3 centred on 0)")
     p.add_argument("--json", action="store_true",
@@ -68,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--image only applies to --start image")
     if args.start == "image" and args.image is None:
         raise ValueError("--start image needs --image PATH")
-    if args.bins is not None and args.bins < 2:
-        raise ValueError(f"--bins must be at least 2, got {args.bins}")
+    if args.bins is not None and not 2 <= args.bins <= 10_000:
+        raise ValueError(f"--bins must be in 2..10000, got {args.bins}")
     schedule = build_schedule(args)  # validates --steps and the betas before the heavy imports
 
     import torch

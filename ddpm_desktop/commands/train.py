@@ -13,6 +13,8 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from ._common import seed_arg
+
     p = sub.add_parser("train", help="train the denoising network (headless)",
                        description="Train the denoising network ε_θ on a dataset (DDPM Algorithm 1).")
     p.add_argument("--data", default="mnist",
@@ -27,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     p.add_argument("--threads", default="auto",
                    help="CPU threads: a number, or auto to measure and pick the fastest")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (default 16)")
     p.add_argument("--out", default="model.safetensors", help="checkpoint to write (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
@@ -65,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .safetensors, got '{out.name}'")
     if out.parent and not out.parent.exists():
         raise ValueError(f"the folder of --out '{out.parent}' does not exist")
+    if not 1 <= args.batch_size <= 65536:
+        raise ValueError(f"--batch-size must be in 1..65536, got {args.batch_size}")
+    if not 0 < args.lr < 1:
+        raise ValueError(f"--lr must be in (0, 1), got {args.lr}")
     if args.threads != "auto":
         try:
             threads = int(args.threads)

@@ -191,7 +191,11 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         ) from None
     if not all(torch.isfinite(t).all() for t in tensors.values()):
         raise CheckpointError(f"'{path.name}' holds non-finite weights")
-    return model.to(device).eval().requires_grad_(False), meta
+    model = model.to(device).eval().requires_grad_(False)
+    if torch.device(device).type == "cpu":
+        # oneDNN's channels_last convolutions are markedly faster on CPU for this network.
+        model = model.to(memory_format=torch.channels_last)
+    return model, meta
 
 
 def load_trainer(path: str | os.PathLike, data, device="auto", steps: int | None = None, **overrides):

@@ -50,7 +50,10 @@ class ModelConfig:
         d = dict(d)
         for key in ("channel_mults", "log_snr_range"):
             if key in d:
-                d[key] = tuple(d[key])
+                try:
+                    d[key] = tuple(d[key])
+                except TypeError:
+                    raise ValueError(f"model config {key} must be a list, got {d[key]!r}") from None
         try:
             cfg = cls(**d)
         except TypeError as exc:

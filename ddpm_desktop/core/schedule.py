@@ -126,6 +126,15 @@ def validate_betas(betas) -> np.ndarray:
         raise ValueError(
             f"alpha_bar_T = {math.exp(log_alpha_bar_T):.3g} underflows below {ALPHA_BAR_FLOOR:g}: "
             f"use fewer steps (T = {arr.size}) or smaller betas")
+    # Each β_t > 0 yet ᾱ_t = ᾱ_{t-1}(1 − β_t) can still round to ᾱ_{t-1} in float64; a flat ᾱ
+    # (and log-SNR) would make the samplers divide by a zero step.
+    alpha_bar = np.cumprod(1.0 - arr)
+    log_snr = np.log(alpha_bar) - np.log1p(-alpha_bar)
+    flat = np.flatnonzero((np.diff(alpha_bar) >= 0) | (np.diff(log_snr) >= 0))
+    if flat.size:
+        i = int(flat[0]) + 1
+        raise ValueError(f"alpha_bar does not decrease at t={i + 1} (beta[{i}] = {arr[i]:g} is too small "
+                         "to change it in float64)")
     return arr
 
 

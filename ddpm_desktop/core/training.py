@@ -74,6 +74,10 @@ class TrainConfig:
         return cls(model=model, **d).validated()
 
     def validated(self) -> "TrainConfig":
+        for name in ("lr", "weight_decay", "min_lr_ratio", "ema_decay", "grad_clip", "p_uncond"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
         if not (isinstance(self.steps, int) and self.steps >= 1):
             raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
         if not (isinstance(self.batch_size, int) and 1 <= self.batch_size <= 65536):
@@ -211,7 +215,19 @@ class Trainer:
         return x0, labels, log_snr, eps
 
     def train_step(self) -> tuple[float, np.ndarray]:
-        """One optimizer step; returns (loss, per-sample losses as numpy, with λ)."""
+        """One optimizer step; returns (loss, per-sample losses as numpy, with λ).
+
+        On a non-finite loss or gradient it raises TrainingDivergedError and leaves the whole
+        state (weights, EMA, optimizer, RNG, step) as it was before the step.
+        """
+        rng_before = self.generator.get_state()
+        try:
+            return self._train_step()
+        except TrainingDivergedError:
+            self.generator.set_state(rng_before)
+            raise
+
+    def _train_step(self) -> tuple[float, np.ndarray]:
         x0, labels, log_snr, eps = self._draw_batch()
         dev = self.device
         x0, labels, log_snr, eps = x0.to(dev), labels.to(dev), log_snr.to(dev), eps.to(dev)

@@ -74,10 +74,13 @@ def test_nan_data_stops_with_a_message_and_keeps_the_last_good_state(tiny_config
         if p.step == 3:
             break
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    rng_before = trainer.generator.get_state()
     trainer.images[:] = float("nan")
     with pytest.raises(TrainingDivergedError, match="last good state"):
         next(trainer.iter_training())
     assert trainer.step == 3
+    # The RNG is rewound too, so a run saved here resumes exactly like an unbroken one.
+    assert torch.equal(trainer.generator.get_state(), rng_before)
     for k, v in trainer.model.state_dict().items():
         torch.testing.assert_close(v, before[k])
 
