@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
     p.add_argument("--samples", type=int, default=1000, help="samples per fast sampler (default 1000)")
     p.add_argument("--ddpm-samples", type=int, default=100,
                    help="samples for DDPM with all 1000 steps (slow on CPU; 0 skips it; default 100)")
+    p.add_argument("--matched-n", type=int, default=None,
+                   help="also report each FD on the first N samples (default: --ddpm-samples), "
+                        "to compare with a smaller DDPM-1000 run")
     p.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"sampler:NFE list (default {DEFAULT_CONFIGS})")
     p.add_argument("--guidance", type=float, default=2.0)
     p.add_argument("--seed", type=seed_arg, default=0)
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ddpm_desktop.core import imaging
     from ddpm_desktop.core.classifier import load_classifier
-    from ddpm_desktop.core.evaluation import (data_features, data_floor, evaluate_sampler, generate,
+    from ddpm_desktop.core.evaluation import (data_features, data_floor, evaluate_sampler,
                                               reconstruction_curve)
     from ddpm_desktop.core.schedule import NoiseSchedule
     from ddpm_desktop.core.training import resolve_device
@@ -93,19 +96,19 @@ def run(args: argparse.Namespace) -> int:
     say(f"classifier held-out accuracy {cls_info.get('held_out_accuracy')}; "
         f"data floor FD {floor:.3f} (held-out n={floor_n} vs train)")
     results = []
-    if args.ddpm_samples:
+    if args.ddpm_samples and ("ddpm", 1000) not in configs:
         configs = [("ddpm", 1000)] + configs
+    match_n = args.matched_n or args.ddpm_samples or None
     for name, steps in configs:
-        n = args.ddpm_samples if name == "ddpm" and steps == 1000 else args.samples
-        matched = args.ddpm_samples if (args.ddpm_samples and n > args.ddpm_samples) else None
-        r = evaluate_sampler(model, classifier, schedule, feats, name, steps, n, args.guidance, args.seed,
-                             matched_n=matched)
+        n = args.ddpm_samples if (name, steps) == ("ddpm", 1000) and args.ddpm_samples else args.samples
+        matched = match_n if (match_n and n > match_n) else None
+        r, kept = evaluate_sampler(model, classifier, schedule, feats, name, steps, n, args.guidance,
+                                   args.seed, matched_n=matched, keep=100)
         results.append(r)
         extra = f", FD@{matched} {r.fd_matched:.3f}" if r.fd_matched is not None else ""
         say(f"{name:>5} NFE {r.nfe:>4}  n={n:<5} accuracy {r.accuracy:.4f}  FD {r.fd:.3f}{extra}  ({r.seconds:.0f} s)")
-        if grid_dir is not None:
-            imgs, _, _ = generate(model, schedule, name, steps, 100, args.guidance, args.seed)
-            grid = imaging.make_grid(imaging.to_uint8(imgs[:, 0].numpy()), nrow=10)
+        if grid_dir is not None:  # the first 100 samples: labels 0-9 in each row
+            grid = imaging.make_grid(imaging.to_uint8(kept[:, 0].numpy()), nrow=10)
             imaging.save_png(imaging.upscale(grid, 2), grid_dir / f"samples_{name}_{steps}.png")
     recon = []
     if args.reconstruction:

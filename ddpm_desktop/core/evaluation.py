@@ -9,6 +9,7 @@ itself reaches (held-out digits against the training digits).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -27,7 +28,9 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
     cov_a = np.cov(feats_a, rowvar=False)
     cov_b = np.cov(feats_b, rowvar=False)
-    covmean, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
+    with warnings.catch_warnings():  # small n: singular covariances, handled just below
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
     if not np.isfinite(covmean).all():  # near-singular product: regularise (as pytorch-fid does)
         eps = 1e-6 * np.eye(len(cov_a))
         covmean = scipy.linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
@@ -53,7 +56,7 @@ class SamplerResult:
 
 
 def generate(model, schedule: NoiseSchedule, sampler: str, steps: int | None, n: int, guidance: float,
-             seed: int = 0, batch_size: int = 250, labels: torch.Tensor | None = None,
+             seed: int = 0, batch_size: int = 125, labels: torch.Tensor | None = None,
              progress: Callable[[int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Class-conditional samples (labels cycle 0..9 unless given) from a fixed seed.
 
@@ -97,7 +100,8 @@ def data_floor(feats: dict[str, np.ndarray], n: int | None = None) -> tuple[floa
 
 def evaluate_sampler(model, classifier, schedule, feats, sampler: str, steps: int | None, n: int,
                      guidance: float = 2.0, seed: int = 0, matched_n: int | None = None,
-                     progress=None) -> SamplerResult:
+                     progress=None, keep: int = 0) -> SamplerResult | tuple[SamplerResult, torch.Tensor]:
+    """Sample n digits and judge them; with keep > 0 also return the first `keep` images."""
     started = time.perf_counter()
     images, labels, nfe = generate(model, schedule, sampler, steps, n, guidance, seed, progress=progress)
     seconds = time.perf_counter() - started
@@ -105,11 +109,12 @@ def evaluate_sampler(model, classifier, schedule, feats, sampler: str, steps: in
     fd_matched = None
     if matched_n is not None and matched_n < n:
         fd_matched = frechet_distance(f[:matched_n], feats["train"])
-    return SamplerResult(sampler=sampler, steps=nfe if steps is None else steps, nfe=nfe, n=n,
-                         guidance=guidance, accuracy=float((pred == labels.numpy()).mean()),
-                         fd=frechet_distance(f, feats["train"]), fd_matched=fd_matched,
-                         matched_n=matched_n if fd_matched is not None else None,
-                         seconds=round(seconds, 2))
+    result = SamplerResult(sampler=sampler, steps=nfe if steps is None else steps, nfe=nfe, n=n,
+                           guidance=guidance, accuracy=float((pred == labels.numpy()).mean()),
+                           fd=frechet_distance(f, feats["train"]), fd_matched=fd_matched,
+                           matched_n=matched_n if fd_matched is not None else None,
+                           seconds=round(seconds, 2))
+    return (result, images[:keep]) if keep else result
 
 
 @dataclass(frozen=True)
