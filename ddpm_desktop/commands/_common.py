@@ -22,6 +22,18 @@ SCHEDULE_CHOICES = ("linear", "cosine", "quadratic", "sigmoid")
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default=None, help="a .safetensors checkpoint (default: the bundled model)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: 1 on a machine of 2 cores or fewer, else half the cores)")
+
+
+def apply_threads(threads: int | None) -> None:
+    import torch
+
+    from ddpm_desktop.core.training import default_cpu_threads
+
+    if threads is not None and threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads or default_cpu_threads())
 
 
 def add_sampler_args(p: argparse.ArgumentParser, default_steps_help: str) -> None:

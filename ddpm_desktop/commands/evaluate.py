@@ -36,7 +36,8 @@ def add_parser(sub) -> None:
     p.add_argument("--recon-samples", type=int, default=200)
     p.add_argument("--grid-dir", default=None, help="save a 10x10 sample grid per sampler here")
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: 1 on a machine of 2 cores or fewer, else half the cores)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
 
@@ -80,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ._common import load_model_arg
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from ._common import apply_threads
+
+    apply_threads(args.threads)
     device = resolve_device(args.device)
     model, meta = load_model_arg(args.checkpoint, device)
     classifier, cls_info = load_classifier(args.classifier)

@@ -28,8 +28,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (check_out, check_sampler_args, labels_from_arg, load_model_arg,
-                          schedule_from_args)
+    from ._common import (apply_threads, check_out, check_sampler_args, labels_from_arg,
+                          load_model_arg, schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
     check_sampler_args(args, args.schedule_steps)
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         original_label = int(test.labels[args.index])
         source = f"bundled held-out digit {args.index}"
     device = resolve_device(args.device)
+    apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)
     labels = labels_from_arg(args.label, 1, model.config.num_classes)
     guidance = args.guidance if args.guidance is not None else (2.0 if labels is not None else 1.0)

@@ -22,8 +22,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (check_out, check_sampler_args, labels_from_arg, load_model_arg,
-                          schedule_from_args)
+    from ._common import (apply_threads, check_out, check_sampler_args, labels_from_arg,
+                          load_model_arg, schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
     if not 1 <= args.n <= 100_000:
@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core.training import resolve_device
 
     device = resolve_device(args.device)
+    apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)
     labels = labels_from_arg(args.label, args.n, model.config.num_classes)
     guidance = args.guidance if args.guidance is not None else (2.0 if labels is not None else 1.0)

@@ -338,6 +338,17 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)
 
 
+def default_cpu_threads() -> int:
+    """CPU threads for work the user has not tuned (sampling, evaluation, the app).
+
+    One on a machine of two cores or fewer: measured there, two torch threads with any other
+    load (the GUI thread, a second job) ran 7–9× slower than one. Otherwise half the cores,
+    at most 8, leaving room for the rest of the process.
+    """
+    cores = os.cpu_count() or 1
+    return 1 if cores <= 2 else min(8, cores // 2)
+
+
 def measure_thread_counts(candidates=None, batch_size: int = 64, model_config: ModelConfig | None = None,
                           repeats: int = 3) -> dict[int, float]:
     """Images per second of a forward+backward step for each CPU thread count.

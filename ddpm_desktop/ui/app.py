@@ -62,7 +62,11 @@ def run_app(argv: list[str] | None = None) -> int:
     """Open the main window and run the event loop; returns the exit code."""
     import torch
 
-    torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
+    from ddpm_desktop.core.training import default_cpu_threads
+
+    # One torch thread on a 2-core machine: the GUI thread needs the other core, and two torch
+    # threads sharing cores with any other load ran 7-9x slower than one here.
+    torch.set_num_threads(default_cpu_threads())
     app = create_app(argv)
     _install_excepthook(app)
 
