@@ -285,9 +285,12 @@ def bench_event_loop(app, window, idle_s: float, training_s: float) -> dict:
     # wait until the worker really trains (the Trainer and data are built in the worker)
     common.wait_until(app, lambda: tp.last_progress is not None, 120.0, poll_ms=20)
     step0 = tp.last_progress.step if tp.last_progress is not None else 0
-    import torch
+    # torch's intra-op thread count is per OpenMP thread, so the GUI thread cannot read the
+    # worker's; the panel's status line says it ("Training on cpu (1 thread), ...").
+    import re
 
-    threads = torch.get_num_threads()  # process-wide: the worker set it for training
+    m = re.search(r"\((\d+) threads?\)", tp.status_label.text())
+    threads = int(m.group(1)) if m else None
     t0 = time.perf_counter()
     probe.start()
     common.run_event_loop(app, training_s)

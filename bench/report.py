@@ -190,6 +190,12 @@ def _notes(report: dict) -> list[str]:
             notes.append(f"Sampler overhead above 5%: {', '.join(r['sampler'] + ' ' + str(r['steps']) + ' b' + str(r['batch']) for r in bad)} "
                          f"(worst {_pct(worst['overhead'])}, {worst['overhead_per_step_us']:.0f} µs per step over a "
                          f"{worst['bare_ms_per_call']:.2f} ms network call).")
+            d = _sec(report, "diffusers")
+            if d:
+                own = [o for o in d["overhead"] if o["network"].startswith("none")]
+                notes.append("For comparison, the sampler loops alone (no network, section 4) cost "
+                             + ", ".join(f"{o['sampler']} {_num(o['ours_us_per_step'])} µs/step at batch {o['batch']}"
+                                         for o in own) + ".")
     return notes
 
 

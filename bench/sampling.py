@@ -94,9 +94,10 @@ def run(cfg: common.BenchConfig) -> dict:
             if cfg.quick:
                 repeats, max_steps = 1, (10 if batch == 64 else 50)
             elif batch == 1:
-                repeats, max_steps = 3, None
+                # a 10-step chain is ~40 ms: the machine's jitter needs many rounds to resolve 5%
+                repeats, max_steps = (3 if steps >= 1000 else 11), None
             else:
-                repeats, max_steps = 2, (100 if name == "ddpm" else None)
+                repeats, max_steps = 3, (100 if name == "ddpm" else None)
             common.log(f"sampling: {name} {steps} steps, batch {batch}")
             rows.append(measure(model, schedule, name, steps, batch, repeats, max_steps))
     worst = max(rows, key=lambda r: r["overhead"])
