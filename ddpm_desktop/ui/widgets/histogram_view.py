@@ -49,6 +49,7 @@ class HistogramView(QWidget):
         self.hist_plot.setMouseEnabled(x=False, y=False)
         self.hist_plot.setXRange(*engine.HIST_RANGE, padding=0)
         self.hist_plot.setYRange(0, 1.0)
+        self._y_top = None
         self.legend = hp.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.forward_hist = self.hist_plot.plot(name="forward x_t", stepMode="center",
                                                 fillLevel=0)
@@ -162,7 +163,12 @@ class HistogramView(QWidget):
             return
         edges, density = engine.histogram(frame)
         self.forward_hist.setData(edges, density)
-        self.hist_plot.setYRange(0, max(0.6, min(float(density.max()) * 1.05, 4.0)), padding=0)
+        # Re-ranging redraws the axes (about half a frame's paint time, measured): move the top
+        # only in steps of 0.2 so playback mostly repaints just the bars.
+        top = math.ceil(max(0.6, min(float(density.max()) * 1.05, 4.0)) / 0.2) * 0.2
+        if top != self._y_top:
+            self._y_top = top
+            self.hist_plot.setYRange(0, top, padding=0)
         self.cursor.blockSignals(True)
         self.cursor.setValue(t)
         self.cursor.blockSignals(False)

@@ -373,7 +373,6 @@ class TrainingPanel(QWidget):
         for w in (self.loss_label, self.speed_label, self.eta_label):
             stats.addWidget(w)
 
-        pg.setConfigOptions(antialias=False)
         self.loss_plot = pg.PlotWidget()
         self.loss_plot.setLogMode(y=True)
         self.loss_plot.setLabel("bottom", "step")
@@ -382,7 +381,9 @@ class TrainingPanel(QWidget):
         self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
         self.loss_plot.setDownsampling(auto=True, mode="peak")
         self.loss_plot.setClipToView(True)
-        self.raw_curve = self.loss_plot.plot(pen=pg.mkPen((120, 150, 200, 90)), name="loss")
+        # Thousands of points: no antialiasing (per curve; the app-wide setting stays).
+        self.raw_curve = self.loss_plot.plot(pen=pg.mkPen((120, 150, 200, 90)), name="loss",
+                                             antialias=False)
         self.smooth_curve = self.loss_plot.plot(pen=pg.mkPen((255, 160, 40), width=2),
                                                 name="smoothed")
         self.level_plot = pg.PlotWidget()
