@@ -104,3 +104,9 @@ def check_sampler_args(args, t_max: int) -> None:
         raise ValueError(f"--guidance must be a finite number, got {args.guidance}")
     if not (0.0 <= args.eta <= 1.0):
         raise ValueError(f"--eta must be in [0, 1], got {args.eta}")
+
+
+def gif_frames(chain: list, limit: int = 200) -> list:
+    """At most about `limit` evenly spaced states of a chain for a GIF, always keeping the last."""
+    stride = max(1, len(chain) // limit)
+    return chain[::stride] + ([chain[-1]] if (len(chain) - 1) % stride else [])

@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_out, check_sampler_args, labels_from_arg,
+    from ._common import (apply_threads, check_out, check_sampler_args, gif_frames, labels_from_arg,
                           load_model_arg, schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
@@ -83,10 +83,8 @@ def run(args: argparse.Namespace) -> int:
     if suffix == ".png":
         imaging.save_png(imaging.upscale(imaging.make_grid(u8, nrow=3), 4), out)
     elif suffix == ".gif":
-        stride = max(1, len(chain) // 200)
-        picked = chain[::stride] + ([chain[-1]] if (len(chain) - 1) % stride else [])
         frames = [imaging.upscale(imaging.make_grid(
-            imaging.to_uint8(np.stack([np.asarray(x0), f])), nrow=2), 4) for f in picked]
+            imaging.to_uint8(np.stack([np.asarray(x0), f])), nrow=2), 4) for f in gif_frames(chain)]
         frames += [frames[-1]] * int(args.fps)
         imaging.save_gif(frames, out, fps=args.fps)
     else:

@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_out, check_sampler_args, labels_from_arg,
+    from ._common import (apply_threads, check_out, check_sampler_args, gif_frames, labels_from_arg,
                           load_model_arg, schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
@@ -68,9 +68,8 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() == ".png":
         imaging.save_png(imaging.upscale(imaging.make_grid(u8, nrow=nrow), 2), out)
     elif want_chain:
-        stride = max(1, len(chain) // 200)
         frames = [imaging.upscale(imaging.make_grid(imaging.to_uint8(f), nrow=nrow), 2)
-                  for f in chain[::stride] + ([chain[-1]] if (len(chain) - 1) % stride else [])]
+                  for f in gif_frames(chain)]
         frames += [frames[-1]] * int(args.fps)  # hold the result for a second before looping
         imaging.save_gif(frames, out, fps=args.fps)
     else:

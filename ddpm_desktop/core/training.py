@@ -140,11 +140,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 def _dataset_tensors(data) -> tuple[torch.Tensor, torch.Tensor]:
     """Accept a core.data.Dataset or (images float [N,1,28,28] in [-1,1], labels long [N])."""
-    if isinstance(data, tuple):
-        images, labels = data
-    else:
-        images = torch.from_numpy(np.asarray(data.images, dtype=np.float32) / 127.5 - 1.0)[:, None]
-        labels = torch.as_tensor(np.array(data.labels, dtype=np.int64))
+    images, labels = data if isinstance(data, tuple) else data.as_tensor()
     images = torch.as_tensor(images, dtype=torch.float32)
     if images.ndim == 3:
         images = images[:, None]
