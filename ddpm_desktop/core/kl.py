@@ -106,39 +106,62 @@ def histogram_kl(samples, bins: int | None = None, range=None) -> float:
     bins/range None: `default_binning(n)`, see the module docstring. Raises ValueError on
     non-finite samples or an empty array.
     """
-    x = np.asarray(samples, dtype=np.float64).ravel()
+    x = np.asarray(samples).reshape(1, -1)
     if x.size == 0:
         raise ValueError("histogram_kl needs at least one sample")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("samples must be finite")
-    bins, lo, hi = _resolve(x.size, bins, range)
-    counts, _ = np.histogram(np.clip(x, lo, hi), bins=bins, range=(lo, hi))
-    return float(_kl_from_counts(counts, x.size, reference_masses(bins, (lo, hi))))
+    return float(histogram_kl_batch(x, bins, range)[0])
+
+
+_builtin_range = range
+_BLOCK_ELEMENTS = 64 * 784  # values per block in bin_counts: ~400 KB of float64
+
+
+def bin_counts(x, bins: int, range) -> np.ndarray:
+    """Counts of each row of x [N, D] in `bins` equal bins over `range` -> int64 [N, bins].
+
+    The bin of a value is floor((x - lo) · bins / (hi - lo)) in float64, values outside the
+    range counted in the edge bins. This one rule serves the KL numbers and the histogram the
+    app draws, so they agree bin for bin (np.histogram's edges come from linspace and can
+    differ from it by one bin for a value lying exactly on an edge, such as 1.5).
+    Blocks of rows keep the work buffers in cache (about twice as fast for [1001, 784]).
+    """
+    x = np.asarray(x)
+    n_rows, d = x.shape
+    bins, lo, hi = _check(bins, range)
+    scale = bins / (hi - lo)
+    rows = max(1, min(n_rows, _BLOCK_ELEMENTS // max(d, 1)))
+    f = np.empty((rows, d), dtype=np.float64)
+    idx = np.empty((rows, d), dtype=np.intp)
+    offsets = (np.arange(rows, dtype=np.intp) * bins)[:, None]
+    counts = np.empty((n_rows, bins), dtype=np.int64)
+    for i in _builtin_range(0, n_rows, rows):
+        block = x[i:i + rows]
+        m = block.shape[0]
+        fb, ib = f[:m], idx[:m]
+        np.subtract(block, lo, out=fb)
+        fb *= scale
+        # clipped into the edge bins before the cast so huge values cannot overflow; the cast
+        # truncates, which is floor on [0, bins - 1]
+        np.clip(fb, 0.0, bins - 1, out=fb)
+        ib[...] = fb
+        ib += offsets[:m]
+        counts[i:i + m] = np.bincount(ib.ravel(), minlength=m * bins).reshape(m, bins)
+    return counts
 
 
 def histogram_kl_batch(x, bins: int | None = None, range=None) -> np.ndarray:
     """`histogram_kl` of every row of x [N, D] at once -> float64 [N]; bins/range None:
-    `default_binning(D)`.
-
-    No Python loop over rows: bin indices by one floor, then one bincount over row*B + bin.
-    [1001, 784] takes a few ms.
+    `default_binning(D)`. No Python loop over rows (see `bin_counts`); [1001, 784] takes
+    about 3 ms.
     """
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] == 0:
         raise ValueError(f"histogram_kl_batch needs a 2-D array [N, D] with D > 0, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("samples must be finite")
-    n_rows, d = x.shape
+    d = x.shape[1]
     bins, lo, hi = _resolve(d, bins, range)
-    scale = bins / (hi - lo)
-    # Bin position in float64 (as np.histogram), clipped into the edge bins before the cast so
-    # huge values cannot overflow; the cast truncates, which is floor on [0, bins - 1].
-    f = np.subtract(x, lo, dtype=np.float64)
-    f *= scale
-    np.clip(f, 0.0, bins - 1, out=f)
-    idx = f.astype(np.int64)
-    idx += (np.arange(n_rows, dtype=np.int64) * bins)[:, None]
-    counts = np.bincount(idx.ravel(), minlength=n_rows * bins).reshape(n_rows, bins)
+    counts = bin_counts(x, bins, (lo, hi))
     return _kl_from_counts(counts, d, reference_masses(bins, (lo, hi)))
 
 
