@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 THEMES = ("system", "dark", "light")
 
@@ -162,6 +162,41 @@ def apply_theme(app: QApplication, theme: str = "dark") -> str:
     return theme
 
 
+_NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is >= value (> 0).
+
+    For plot ranges that follow data being dragged: the range, and with it the axis (whose
+    redraw costs as much as the rest of a plot), changes only every ~20% instead of every tick.
+    """
+    import math
+
+    if not (value > 0 and math.isfinite(value)):
+        return 1.0
+    k = math.floor(math.log10(value))
+    for m in _NICE:
+        top = m * 10.0 ** k
+        if top >= value * (1 - 1e-12):
+            return top
+    return 10.0 ** (k + 1)
+
+
+def cache_rendering(*items) -> None:
+    """Keep each item's rendering in a pixmap (QGraphicsItem.DeviceCoordinateCache) so that
+    repainting a region it overlaps - a moving cursor, a histogram redrawn over the grid - blits
+    the pixmap instead of replaying its drawing. Only for items that change rarely: any update
+    of the item itself re-renders its cache. For a PlotDataItem, its curve and symbols."""
+    mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
+    for item in items:
+        if isinstance(item, pg.PlotDataItem):
+            item.curve.setCacheMode(mode)
+            item.scatter.setCacheMode(mode)
+        else:
+            item.setCacheMode(mode)
+
+
 def style_plot(plot: pg.PlotWidget | pg.PlotItem, colors: PlotColors | None = None) -> None:
     """Background, axis and grid colours of one plot from the current palette."""
     colors = colors or plot_colors()
@@ -172,6 +207,7 @@ def style_plot(plot: pg.PlotWidget | pg.PlotItem, colors: PlotColors | None = No
         axis = item.getAxis(name)
         axis.setPen(pg.mkPen(colors.foreground))
         axis.setTextPen(pg.mkPen(colors.foreground))
+        cache_rendering(axis)
     item.showGrid(x=True, y=True, alpha=colors.grid_alpha)
     title = item.titleLabel
     if title is not None and title.text:

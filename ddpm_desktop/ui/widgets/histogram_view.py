@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ddpm_desktop.ui import engine
 from ddpm_desktop.ui.state import ForwardState, ReverseState
-from ddpm_desktop.ui.theme import plot_colors, style_plot
+from ddpm_desktop.ui.theme import cache_rendering, plot_colors, style_plot
 
 _KL_MIN = 1e-6  # log axis: clip exact zeros/negatives for display
 
@@ -79,6 +79,11 @@ class HistogramView(QWidget):
         self.cursor = pg.InfiniteLine(angle=90, movable=True)
         self.cursor.setToolTip("Drag to scrub t")
         self.kl_plot.addItem(self.cursor)
+        # Per frame only the bars and the cursor move: everything they pass over is blitted
+        # from a cache instead of re-stroked (1001-point curves, legends, the floor line).
+        cache_rendering(self.normal_curve, self.reverse_hist, self.kl_hist_curve,
+                        self.kl_exact_curve, self.kl_reverse_curve, self.floor_line,
+                        self.legend, self.kl_legend)
 
         self.kl_label = QLabel()
         self.kl_label.setProperty("role", "value")
@@ -152,7 +157,9 @@ class HistogramView(QWidget):
         self.kl_plot.setXRange(0, f.T, padding=0.02)
         finite = f.kl_hist[np.isfinite(f.kl_hist)]
         top = max(float(finite.max()) if finite.size else 1.0, 1.0)
-        self.kl_plot.setYRange(math.log10(_KL_MIN * 10), math.log10(top * 3), padding=0)
+        # the top in half decades, so a schedule drag re-ranges (and redraws the axis) rarely
+        self.kl_plot.setYRange(math.log10(_KL_MIN * 10), math.ceil(2 * math.log10(top * 3)) / 2,
+                               padding=0)
         self.cursor.setBounds((0, f.T))
 
     @Slot(int)

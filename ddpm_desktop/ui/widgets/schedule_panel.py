@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_desktop.core.schedule import MAX_T, SCHEDULE_KINDS, NoiseSchedule, prior_warning
 from ddpm_desktop.ui.state import ScheduleState
-from ddpm_desktop.ui.theme import banner_style, plot_colors, style_plot
+from ddpm_desktop.ui.theme import banner_style, nice_ceiling, plot_colors, style_plot
 
 # Log10 sliders for β: integer ticks of 0.01 decade.
 _BETA_START_RANGE = (-6.0, -1.0)
@@ -229,7 +229,19 @@ class SchedulePanel(QWidget):
         self.beta_curve.setData(t, schedule.betas)
         self.alpha_bar_curve.setData(t, schedule.alphas_cumprod)
         self.log_snr_curve.setData(t, schedule.log_snr)
+        self._set_ranges(schedule)
         self._update_summary(schedule)
+
+    def _set_ranges(self, schedule: NoiseSchedule) -> None:
+        """Fixed ranges in coarse steps, not autorange: while β_T is dragged the curves move
+        every tick but the axes (the costly part of a repaint) change only every ~20%."""
+        self.log_snr_plot.setXRange(1, max(schedule.T, 2), padding=0.02)
+        self.beta_plot.setYRange(0, nice_ceiling(float(np.max(schedule.betas)) * 1.05), padding=0)
+        self.alpha_bar_plot.setYRange(0, 1, padding=0.05)
+        lam = schedule.log_snr[np.isfinite(schedule.log_snr)]
+        if lam.size:
+            lo, hi = 2 * math.floor(float(lam.min()) / 2), 2 * math.ceil(float(lam.max()) / 2)
+            self.log_snr_plot.setYRange(lo, max(hi, lo + 2), padding=0.05)
 
     def _update_summary(self, schedule: NoiseSchedule) -> None:
         a = schedule.alpha_bar_T
