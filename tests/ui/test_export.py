@@ -87,16 +87,15 @@ def test_compose_side_by_side_with_histogram_and_kl(qapp):
     assert (empty == export.PLOT_BG).all()
 
 
-def test_compose_is_fast_enough_for_long_chains(qapp):
-    import time
+def test_long_chains_compose_one_frame_per_step_lazily(qapp):
+    import inspect
 
     chain = noisy_chain(400)
-    t0 = time.perf_counter()
-    n = sum(1 for _ in export.iter_frames([chain, chain[::-1]], scale=4, with_histogram=True,
-                                          kl_curves=[np.linspace(1, 0, 400)] * 2))
-    elapsed = time.perf_counter() - t0
-    assert n == 400
-    assert elapsed < 8.0  # ~1.5 ms a frame here; 1000 frames in a few seconds
+    frames = export.iter_frames([chain, chain[::-1]], scale=4, with_histogram=True,
+                                kl_curves=[np.linspace(1, 0, 400)] * 2)
+    assert inspect.isgenerator(frames)  # composed one at a time, never all held at once
+    shapes = [f.shape for f in frames]
+    assert len(shapes) == 400 and len(set(shapes)) == 1
 
 
 def test_chain_view_validates():
