@@ -75,3 +75,28 @@ def test_underflowing_schedule_is_refused_with_a_message(panel, qtbot):
     panel.T_slider.setValue(4000)  # dragging into the bad region: inline, no dialog
     assert panel.state.schedule.T == 1000
     assert panel.inline_error.isVisibleTo(panel)
+
+
+def test_plot_ranges_hold_the_curves_and_move_only_in_coarse_steps(panel):
+    def y_range(plot):
+        return tuple(plot.getPlotItem().getViewBox().viewRange()[1])
+
+    ranges = []
+    for beta_end in (0.020, 0.0205, 0.021, 0.05):
+        panel.state.set_params(beta_end=beta_end)
+        s = panel.state.schedule
+        lo, hi = y_range(panel.beta_plot)
+        assert lo <= 0 and s.betas.max() <= hi <= 1.25 * s.betas.max() * 1.05
+        lo, hi = y_range(panel.log_snr_plot)
+        assert lo <= s.log_snr.min() and s.log_snr.max() <= hi
+        ranges.append((y_range(panel.beta_plot), y_range(panel.log_snr_plot)))
+    assert ranges[0] == ranges[1] == ranges[2]  # a drag of a few ticks keeps the axes still
+    assert ranges[3] != ranges[0]  # a large change re-ranges
+
+
+@pytest.mark.parametrize("value, expect", [(0.021, 0.025), (0.02, 0.02), (7.3, 8.0), (9.1, 10.0),
+                                           (1e-5, 1e-5), (0.0, 1.0)])
+def test_nice_ceiling(value, expect):
+    from ddpm_desktop.ui.theme import nice_ceiling
+
+    assert nice_ceiling(value) == pytest.approx(expect)
