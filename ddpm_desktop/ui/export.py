@@ -45,14 +45,14 @@ from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen, QPolygonF
 
 from ddpm_desktop.core import imaging
+from ddpm_desktop.ui import engine
 
 SIDE = 28
 MARGIN = 8
 TITLE_H = 20
 CAPTION_H = 18
 MIN_PANEL_W = 150
-HIST_RANGE = (-4.0, 4.0)
-HIST_BINS = 40
+HIST_RANGE = engine.HIST_RANGE  # the app's histogram axis; bars in the KL estimate's own bins
 HIST_YMAX = 1.0  # density axis; taller bars (the x_0 background spike) are clipped
 
 BACKGROUND = (24, 24, 28)
@@ -267,24 +267,26 @@ def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram
     return base
 
 
-def _histogram_bars(x: np.ndarray) -> np.ndarray:
-    lo, hi = HIST_RANGE
-    counts, _ = np.histogram(np.clip(x.ravel(), lo, hi), bins=HIST_BINS, range=HIST_RANGE)
-    return counts / (x.size * (hi - lo) / HIST_BINS)  # density
+def _histogram_bars(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(edges, density) of a frame's pixels in the bins the app draws and the KL number
+    measures (engine.histogram)."""
+    return engine.histogram(x)
 
 
-def _paint_histogram(frame: np.ndarray, rect, density: np.ndarray) -> None:
+def _paint_histogram(frame: np.ndarray, rect, bars: tuple[np.ndarray, np.ndarray]) -> None:
     x0, y0, w, h = rect
+    edges, density = bars
+    lo, hi = HIST_RANGE
     inner_h = h - 14
     bottom = y0 + h - 12
-    edges = np.linspace(x0, x0 + w, HIST_BINS + 1).round().astype(int)
+    px = np.clip(x0 + (edges - lo) / (hi - lo) * w, x0, x0 + w).round().astype(int)
     heights = np.minimum(density / HIST_YMAX, 1.0) * inner_h
-    for b in range(HIST_BINS):
+    for b in range(len(density)):
         bh = int(round(heights[b]))
-        if bh <= 0:
+        if bh <= 0 or px[b + 1] <= px[b]:
             continue
         colour = BAR_CLIPPED if density[b] > HIST_YMAX else BAR
-        frame[bottom - bh:bottom, edges[b] + (1 if edges[b + 1] - edges[b] > 2 else 0):edges[b + 1]] = colour
+        frame[bottom - bh:bottom, px[b] + (1 if px[b + 1] - px[b] > 2 else 0):px[b + 1]] = colour
 
 
 def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] | None = None,
