@@ -136,6 +136,25 @@ def test_histogram_view_follows_the_frame_and_shows_kl(qtbot, session):
     assert len(x) == session.forward.T + 1
 
 
+def test_histogram_axis_fits_the_taller_of_forward_and_reverse(qtbot, session):
+    from ddpm_desktop.ui.state import Lane
+
+    hv = HistogramView(session.forward, session.reverse)
+    qtbot.addWidget(hv)
+    session.forward.set_frame(session.forward.T)  # noise: peak density ~0.4
+    top_noise = hv.hist_plot.getViewBox().viewRange()[1][1]
+    digit = np.full((28, 28), -1.0, np.float32)
+    digit[10:18, 10:18] = 1.0  # a clean image: most pixels in one bin
+    session.reverse.start([Lane("ddim", 1)])
+    session.reverse.add(0, digit, digit, 0, 1, 1)
+    session.reverse.commit()
+    _, density = hv.reverse_hist.getData()
+    top = hv.hist_plot.getViewBox().viewRange()[1][1]
+    assert top > top_noise and top >= min(density.max(), 4.0)
+    session.reverse.start([])  # no reverse chain: back to the forward histogram's own range
+    assert hv.hist_plot.getViewBox().viewRange()[1][1] == pytest.approx(top_noise)
+
+
 def test_noise_start_forward_chain_converges(session):
     session.input_state.set_start("exponential", rate=0.5)
     session.input_state.set_forward_from("noise")

@@ -50,6 +50,7 @@ class HistogramView(QWidget):
         self.hist_plot.setXRange(*engine.HIST_RANGE, padding=0)
         self.hist_plot.setYRange(0, 1.0)
         self._y_top = None
+        self._forward_peak = self._reverse_peak = 0.0
         self.legend = hp.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.forward_hist = self.hist_plot.plot(name="forward x_t", stepMode="center",
                                                 fillLevel=0)
@@ -170,16 +171,22 @@ class HistogramView(QWidget):
             return
         edges, density = engine.histogram(frame)
         self.forward_hist.setData(edges, density)
-        # Re-ranging redraws the axes (about half a frame's paint time, measured): move the top
-        # only in steps of 0.2 so playback mostly repaints just the bars.
-        top = math.ceil(max(0.6, min(float(density.max()) * 1.05, 4.0)) / 0.2) * 0.2
-        if top != self._y_top:
-            self._y_top = top
-            self.hist_plot.setYRange(0, top, padding=0)
+        self._forward_peak = float(density.max())
+        self._fit_y()
         self.cursor.blockSignals(True)
         self.cursor.setValue(t)
         self.cursor.blockSignals(False)
         self._update_label()
+
+    def _fit_y(self) -> None:
+        """Density axis to the taller of the two histograms shown (capped at 4). Re-ranging
+        redraws the axes (about half a frame's paint time, measured): the top moves only in
+        steps of 0.2, so playback mostly repaints just the bars."""
+        peak = max(self._forward_peak, self._reverse_peak)
+        top = math.ceil(max(0.6, min(peak * 1.05, 4.0)) / 0.2) * 0.2
+        if top != self._y_top:
+            self._y_top = top
+            self.hist_plot.setYRange(0, top, padding=0)
 
     @Slot(object)
     def _on_cursor_dragged(self, line) -> None:
@@ -209,6 +216,8 @@ class HistogramView(QWidget):
         if not lanes or not len(lanes[0]):
             self.reverse_hist.setData([], [])
             self.kl_reverse_curve.setData([], [])
+            self._reverse_peak = 0.0
+            self._fit_y()
             self._update_label()
             return
         lane = lanes[0]
@@ -223,4 +232,6 @@ class HistogramView(QWidget):
         i = min(index, len(lanes[0]) - 1)
         edges, density = engine.histogram(lanes[0].x_t[i])
         self.reverse_hist.setData(edges, density)
+        self._reverse_peak = float(density.max())
+        self._fit_y()
         self._update_label()
