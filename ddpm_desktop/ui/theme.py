@@ -183,6 +183,19 @@ def nice_ceiling(value: float) -> float:
     return 10.0 ** (k + 1)
 
 
+def held_range(current: tuple[float, float] | None, lo: float, hi: float,
+               fresh: tuple[float, float], fill: float = 0.6) -> tuple[float, float]:
+    """A plot range with hysteresis: `current` while it still holds the data [lo, hi] and the
+    data spans at least `fill` of it, else `fresh` (the coarse-stepped range for the data now).
+    Without it, data moving back and forth across a step boundary (a slider wiggled by one
+    tick) re-ranges, and redraws the axis, on every move."""
+    if current is not None:
+        c_lo, c_hi = current
+        if c_lo <= lo and hi <= c_hi and (hi - lo) >= fill * (c_hi - c_lo):
+            return current
+    return fresh
+
+
 def cache_rendering(*items) -> None:
     """Keep each item's rendering in a pixmap (QGraphicsItem.DeviceCoordinateCache) so that
     repainting a region it overlaps - a moving cursor, a histogram redrawn over the grid - blits

@@ -100,3 +100,29 @@ def test_nice_ceiling(value, expect):
     from ddpm_desktop.ui.theme import nice_ceiling
 
     assert nice_ceiling(value) == pytest.approx(expect)
+
+
+def test_wiggling_across_a_range_step_keeps_the_axes(panel):
+    """β_T wiggled by one slider tick either side of a log-SNR step boundary (λ_T = -10)."""
+    def y_ranges():
+        return [tuple(p.getPlotItem().getViewBox().viewRange()[1])
+                for p in (panel.beta_plot, panel.log_snr_plot)]
+
+    panel.state.set_params(beta_end=0.0195)
+    lam_a = panel.state.schedule.log_snr.min()
+    panel.state.set_params(beta_end=0.0205)
+    lam_b = panel.state.schedule.log_snr.min()
+    assert lam_a > -10 > lam_b  # the two values straddle a step of the fresh range
+    first = y_ranges()
+    for beta_end in (0.0195, 0.0205) * 3:
+        panel.state.set_params(beta_end=beta_end)
+        assert y_ranges() == first
+
+
+def test_held_range():
+    from ddpm_desktop.ui.theme import held_range
+
+    assert held_range(None, 1, 2, (0, 4)) == (0, 4)
+    assert held_range((0, 4), 1, 3.5, (0, 5)) == (0, 4)  # still fits, filled enough: held
+    assert held_range((0, 4), 1, 4.5, (0, 5)) == (0, 5)  # outgrown
+    assert held_range((0, 4), 0, 1, (0, 1.2)) == (0, 1.2)  # far too loose

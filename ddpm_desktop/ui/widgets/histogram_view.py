@@ -16,11 +16,12 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from ddpm_desktop.ui import engine
 from ddpm_desktop.ui.state import ForwardState, ReverseState
-from ddpm_desktop.ui.theme import cache_rendering, plot_colors, style_plot
+from ddpm_desktop.ui.theme import cache_rendering, held_range, plot_colors, style_plot
+from ddpm_desktop.ui.widgets.live_label import LiveLabel
 
 _KL_MIN = 1e-6  # log axis: clip exact zeros/negatives for display
 
@@ -49,7 +50,8 @@ class HistogramView(QWidget):
         self.hist_plot.setMouseEnabled(x=False, y=False)
         self.hist_plot.setXRange(*engine.HIST_RANGE, padding=0)
         self.hist_plot.setYRange(0, 1.0)
-        self._y_top = None
+        self._y_range = None  # (0, top) of the density axis
+        self._kl_y = None  # log10 range of the KL axis
         self._forward_peak = self._reverse_peak = 0.0
         self.legend = hp.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.forward_hist = self.hist_plot.plot(name="forward x_t", stepMode="center",
@@ -86,10 +88,8 @@ class HistogramView(QWidget):
                         self.kl_exact_curve, self.kl_reverse_curve, self.floor_line,
                         self.legend, self.kl_legend)
 
-        self.kl_label = QLabel()
+        self.kl_label = LiveLabel()  # new text every frame: no window re-layout for it
         self.kl_label.setProperty("role", "value")
-        self.kl_label.setWordWrap(True)
-        self.kl_label.setTextFormat(Qt.TextFormat.RichText)
 
         left = QVBoxLayout()
         left.setSpacing(2)
@@ -157,10 +157,14 @@ class HistogramView(QWidget):
         self.floor_line.setValue(math.log10(max(f.kl_floor, _KL_MIN)))
         self.kl_plot.setXRange(0, f.T, padding=0.02)
         finite = f.kl_hist[np.isfinite(f.kl_hist)]
-        top = max(float(finite.max()) if finite.size else 1.0, 1.0)
-        # the top in half decades, so a schedule drag re-ranges (and redraws the axis) rarely
-        self.kl_plot.setYRange(math.log10(_KL_MIN * 10), math.ceil(2 * math.log10(top * 3)) / 2,
-                               padding=0)
+        top = math.log10(max(float(finite.max()) if finite.size else 1.0, 1.0) * 3)
+        # the top in half decades, held while it fits (theme.held_range), so a schedule drag
+        # re-ranges (and redraws the axis) rarely
+        bottom = math.log10(_KL_MIN * 10)
+        y = held_range(self._kl_y, bottom, top, (bottom, math.ceil(2 * top) / 2), fill=0.9)
+        if y != self._kl_y:
+            self._kl_y = y
+            self.kl_plot.setYRange(*y, padding=0)
         self.cursor.setBounds((0, f.T))
 
     @Slot(int)
@@ -180,13 +184,15 @@ class HistogramView(QWidget):
 
     def _fit_y(self) -> None:
         """Density axis to the taller of the two histograms shown (capped at 4). Re-ranging
-        redraws the axes (about half a frame's paint time, measured): the top moves only in
-        steps of 0.2, so playback mostly repaints just the bars."""
-        peak = max(self._forward_peak, self._reverse_peak)
-        top = math.ceil(max(0.6, min(peak * 1.05, 4.0)) / 0.2) * 0.2
-        if top != self._y_top:
-            self._y_top = top
-            self.hist_plot.setYRange(0, top, padding=0)
+        redraws the axes (about half a frame's paint time, measured): the top moves in steps of
+        0.2, and only when the bars outgrow it or shrink below 3/4 of it, so playback mostly
+        repaints just the bars."""
+        peak = min(max(self._forward_peak, self._reverse_peak), 4.0)
+        fresh = (0.0, math.ceil(max(0.6, peak * 1.05) / 0.2) * 0.2)
+        y = held_range(self._y_range, 0.0, peak, fresh, fill=0.75)
+        if y != self._y_range:
+            self._y_range = y
+            self.hist_plot.setYRange(*y, padding=0)
 
     @Slot(object)
     def _on_cursor_dragged(self, line) -> None:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_desktop.core.schedule import MAX_T, SCHEDULE_KINDS, NoiseSchedule, prior_warning
 from ddpm_desktop.ui.state import ScheduleState
-from ddpm_desktop.ui.theme import banner_style, nice_ceiling, plot_colors, style_plot
+from ddpm_desktop.ui.theme import banner_style, held_range, nice_ceiling, plot_colors, style_plot
 
 # Log10 sliders for β: integer ticks of 0.01 decade.
 _BETA_START_RANGE = (-6.0, -1.0)
@@ -76,6 +76,7 @@ class SchedulePanel(QWidget):
         super().__init__(parent)
         self.state = state
         self._x0_sq_mean = 1.0
+        self._ranges: dict[str, tuple[float, float]] = {}  # y ranges set by _set_ranges
 
         self.kind_combo = QComboBox()
         self.kind_combo.addItems(SCHEDULE_KINDS)
@@ -123,6 +124,7 @@ class SchedulePanel(QWidget):
         self.log_snr_plot = self._make_plot("log-SNR λ")
         self.beta_curve = self.beta_plot.plot()
         self.alpha_bar_curve = self.alpha_bar_plot.plot()
+        self.alpha_bar_plot.setYRange(0, 1, padding=0.05)  # ᾱ_t always lies in (0, 1)
         self.log_snr_curve = self.log_snr_plot.plot()
         self.log_snr_zero = pg.InfiniteLine(pos=0.0, angle=0, movable=False)
         self.log_snr_plot.addItem(self.log_snr_zero)
@@ -233,15 +235,23 @@ class SchedulePanel(QWidget):
         self._update_summary(schedule)
 
     def _set_ranges(self, schedule: NoiseSchedule) -> None:
-        """Fixed ranges in coarse steps, not autorange: while β_T is dragged the curves move
-        every tick but the axes (the costly part of a repaint) change only every ~20%."""
+        """Fixed ranges in coarse steps with hysteresis (theme.held_range), not autorange:
+        while β_T is dragged the curves move every tick but the axes (the costly part of a
+        repaint) change only when the curve leaves its range or shrinks well inside it."""
         self.log_snr_plot.setXRange(1, max(schedule.T, 2), padding=0.02)
-        self.beta_plot.setYRange(0, nice_ceiling(float(np.max(schedule.betas)) * 1.05), padding=0)
-        self.alpha_bar_plot.setYRange(0, 1, padding=0.05)
+        top = float(np.max(schedule.betas))
+        beta = held_range(self._ranges.get("beta"), 0.0, top, (0.0, nice_ceiling(top * 1.05)))
         lam = schedule.log_snr[np.isfinite(schedule.log_snr)]
+        ranges = {"beta": beta}
         if lam.size:
-            lo, hi = 2 * math.floor(float(lam.min()) / 2), 2 * math.ceil(float(lam.max()) / 2)
-            self.log_snr_plot.setYRange(lo, max(hi, lo + 2), padding=0.05)
+            lo, hi = float(lam.min()), float(lam.max())
+            fresh = (2 * math.floor(lo / 2), max(2 * math.ceil(hi / 2), 2 * math.floor(lo / 2) + 2))
+            ranges["log_snr"] = held_range(self._ranges.get("log_snr"), lo, hi, fresh)
+        if ranges.get("beta") != self._ranges.get("beta"):
+            self.beta_plot.setYRange(*ranges["beta"], padding=0)
+        if "log_snr" in ranges and ranges["log_snr"] != self._ranges.get("log_snr"):
+            self.log_snr_plot.setYRange(*ranges["log_snr"], padding=0.05)
+        self._ranges.update(ranges)
 
     def _update_summary(self, schedule: NoiseSchedule) -> None:
         a = schedule.alpha_bar_T
