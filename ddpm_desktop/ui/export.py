@@ -267,13 +267,9 @@ def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram
     return base
 
 
-def _histogram_bars(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(edges, density) of a frame's pixels in the bins the app draws and the KL number
-    measures (engine.histogram)."""
-    return engine.histogram(x)
-
-
 def _paint_histogram(frame: np.ndarray, rect, bars: tuple[np.ndarray, np.ndarray]) -> None:
+    """bars: (edges, density) from engine.histogram - the bins the app draws and the KL
+    number measures."""
     x0, y0, w, h = rect
     edges, density = bars
     lo, hi = HIST_RANGE
@@ -317,7 +313,7 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
             x, y, w, h = layout.image_rects[j]
             frame[y:y + h, x:x + w] = u8[j][i].repeat(s, 0).repeat(s, 1)[..., None]
             if with_histogram:
-                _paint_histogram(frame, layout.hist_rects[j], _histogram_bars(v.frames[i]))
+                _paint_histogram(frame, layout.hist_rects[j], engine.histogram(v.frames[i]))
         img = _qimage_view(frame)
         p = QPainter(img)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)

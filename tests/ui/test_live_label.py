@@ -19,14 +19,18 @@ class _LayoutRequests(QObject):
         return False
 
 
-def test_same_height_text_does_not_relayout_the_window_more_lines_do(qtbot, qapp):
+def _shown_in_a_layout(qtbot, label):
     parent = QWidget()
     qtbot.addWidget(parent)
-    layout = QVBoxLayout(parent)
-    label = LiveLabel()
-    layout.addWidget(label)
+    QVBoxLayout(parent).addWidget(label)
     parent.resize(400, 200)
     parent.show()
+    return parent
+
+
+def test_same_height_text_does_not_relayout_the_window_more_lines_do(qtbot, qapp):
+    label = LiveLabel()
+    parent = _shown_in_a_layout(qtbot, label)
     label.setText("t=1: <b>KL</b> = 0.1")
     qapp.processEvents()
     one_line = label.sizeHint().height()
@@ -49,13 +53,9 @@ def test_a_plain_qlabel_would_relayout_every_time(qtbot, qapp):
     """The reason LiveLabel exists (if Qt stops doing this, LiveLabel can go)."""
     from PySide6.QtWidgets import QLabel
 
-    parent = QWidget()
-    qtbot.addWidget(parent)
-    layout = QVBoxLayout(parent)
     label = QLabel()
     label.setWordWrap(True)
-    layout.addWidget(label)
-    parent.show()
+    parent = _shown_in_a_layout(qtbot, label)
     requests = _LayoutRequests()
     parent.installEventFilter(requests)
     for t in range(5):
