@@ -22,14 +22,10 @@ import torch
 
 from ddpm_desktop.core.schedule import NoiseSchedule
 
-try:  # core.kl may land after this module; the fallbacks below match its contract.
-    from ddpm_desktop.core import kl as _core_kl
-except ImportError:  # pragma: no cover - depends on the colleague's progress
-    _core_kl = None
+from ddpm_desktop.core import kl as _core_kl
 
 IMAGE_SHAPE = (28, 28)
-HIST_RANGE = (-5.0, 5.0)
-HIST_BINS = 50
+HIST_RANGE = (-5.0, 5.0)  # the histogram's x axis; the bins are core.kl's (`binning`)
 
 
 def generator_for(seed: int) -> torch.Generator:
@@ -98,59 +94,29 @@ def forward_frames(schedule: NoiseSchedule, x0: np.ndarray, noises: np.ndarray) 
 
 
 # ---------------------------------------------------------------------------- KL estimates
-def _normal_bin_masses(bins: int, lo: float, hi: float) -> np.ndarray:
-    """N(0, 1) mass of each bin, the two edge bins absorbing the tails (so they sum to 1)."""
-    edges = np.linspace(lo, hi, bins + 1)
-    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(edges / math.sqrt(2.0)))
-    cdf[0], cdf[-1] = 0.0, 1.0
-    return np.diff(cdf)
-
-
 def binning(n: int = 784) -> tuple[int, tuple[float, float]]:
     """(bins, range) the KL estimate uses for n pixels - core.kl's default (bins centred on
-    0 and ±1, so a clean digit's background/ink never straddle an edge) when available."""
-    if _core_kl is not None and hasattr(_core_kl, "default_binning"):
-        bins, value_range = _core_kl.default_binning(int(n))
-        return int(bins), (float(value_range[0]), float(value_range[1]))
-    return HIST_BINS, HIST_RANGE
+    0 and ±1, so a clean digit's background/ink never straddle an edge)."""
+    bins, value_range = _core_kl.default_binning(int(n))
+    return int(bins), (float(value_range[0]), float(value_range[1]))
 
 
 def bias_floor(n: int, bins: int | None = None) -> float:
     """Expected histogram-KL of n samples drawn from N(0, 1) itself: ≈ (bins - 1)/(2n) nats
     (Miller-Madow). Values near this floor mean "indistinguishable from N(0, 1)"."""
     bins = binning(n)[0] if bins is None else bins
-    if _core_kl is not None and hasattr(_core_kl, "bias_floor"):
-        return float(_core_kl.bias_floor(n, bins))
-    return (bins - 1) / (2.0 * max(int(n), 1))
+    return float(_core_kl.bias_floor(n, bins))
 
 
 def histogram_kl_curve(frames: np.ndarray) -> np.ndarray:
     """Histogram KL(p̂ ‖ N(0, 1)) in nats of each frame's pixels, float64 [N] for frames [N, ...].
 
-    core.kl.histogram_kl_batch with its default binning when available. Out-of-range pixels
+    core.kl.histogram_kl_batch with its default binning. Out-of-range pixels
     count in the edge bins, whose reference mass includes the tails, so a far-from-Gaussian
     frame (e.g. exponential noise) is not flattered by clipping.
     """
     flat = np.asarray(frames).reshape(frames.shape[0], -1)
-    if _core_kl is not None and hasattr(_core_kl, "histogram_kl_batch"):
-        return np.asarray(_core_kl.histogram_kl_batch(flat), dtype=np.float64)
-    return _histogram_kl_fallback(flat, *binning(flat.shape[1]))
-
-
-def _histogram_kl_fallback(x: np.ndarray, bins: int,
-                           value_range: tuple[float, float]) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    n, d = x.shape
-    lo, hi = value_range
-    idx = ((x - lo) * (bins / (hi - lo))).astype(np.int64)
-    np.clip(idx, 0, bins - 1, out=idx)
-    idx += (np.arange(n, dtype=np.int64) * bins)[:, None]
-    counts = np.bincount(idx.ravel(), minlength=n * bins).reshape(n, bins)
-    p = counts / float(d)
-    q = _normal_bin_masses(bins, lo, hi)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, p * np.log(p / q), 0.0)
-    return terms.sum(axis=1)
+    return np.asarray(_core_kl.histogram_kl_batch(flat), dtype=np.float64)
 
 
 def exact_kl_curve(schedule: NoiseSchedule, x0: np.ndarray) -> np.ndarray:
@@ -159,11 +125,10 @@ def exact_kl_curve(schedule: NoiseSchedule, x0: np.ndarray) -> np.ndarray:
     q(x_t|x_0) = N(√ᾱ_t x_0, (1-ᾱ_t) I), so per pixel
     KL = ½(ᾱ_t x_0² + (1 - ᾱ_t) - 1 - ln(1 - ᾱ_t)), averaged over pixels (Ho et al. 2020, L_T).
     """
-    if _core_kl is not None and hasattr(_core_kl, "analytic_kl_q"):
-        try:
-            return np.asarray(_core_kl.analytic_kl_q(schedule, x0), dtype=np.float64)
-        except (TypeError, ValueError):
-            pass
+    try:
+        return np.asarray(_core_kl.analytic_kl_q(schedule, x0), dtype=np.float64)
+    except (TypeError, ValueError):  # an x0 core.kl refuses (empty, non-finite): computed here
+        pass
     m2 = float(np.mean(np.square(np.asarray(x0, dtype=np.float64))))
     a = schedule.alphas_cumprod
     one_minus = -np.expm1(np.cumsum(np.log1p(-schedule.betas)))
@@ -177,10 +142,7 @@ def histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(values, dtype=np.float64).ravel()
     bins, (lo, hi) = binning(x.size)
     edges = np.linspace(lo, hi, bins + 1)
-    if _core_kl is not None and hasattr(_core_kl, "bin_counts"):
-        counts = _core_kl.bin_counts(x.reshape(1, -1), bins, (lo, hi))[0]
-    else:
-        counts, _ = np.histogram(np.clip(x, lo, hi), bins=bins, range=(lo, hi))
+    counts = _core_kl.bin_counts(x.reshape(1, -1), bins, (lo, hi))[0]
     density = counts / (x.size * (hi - lo) / bins)
     return edges, density
 

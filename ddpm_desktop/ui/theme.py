@@ -6,6 +6,7 @@ reverse chain orange, the N(0, 1) reference green, exact/analytic quantities ver
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pyqtgraph as pg
@@ -171,8 +172,6 @@ def nice_ceiling(value: float) -> float:
     For plot ranges that follow data being dragged: the range, and with it the axis (whose
     redraw costs as much as the rest of a plot), changes only every ~20% instead of every tick.
     """
-    import math
-
     if not (value > 0 and math.isfinite(value)):
         return 1.0
     k = math.floor(math.log10(value))
