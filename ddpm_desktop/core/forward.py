@@ -9,6 +9,7 @@ out, float32). Randomness comes from an explicit CPU `torch.Generator`.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -17,6 +18,7 @@ import torch
 
 from .schedule import NoiseSchedule
 
+IMAGE_SHAPE = (28, 28)
 STARTS = ("gaussian", "exponential", "uniform", "laplace", "salt_pepper", "shifted_gaussian", "image")
 
 # Parameters of each start and their defaults (see `sample_start`).
@@ -117,28 +119,82 @@ def iter_forward_chain(schedule: NoiseSchedule, x0,
         yield ForwardStep(t, _out(x, was_numpy), _out(z, was_numpy))
 
 
+_FORWARD_BLOCK_COLUMNS = 56
+
+
+def forward_frames(schedule: NoiseSchedule, x0, noises) -> np.ndarray:
+    """Every frame x_0..x_T of the forward chain (Ho et al. 2020, eq. 2) driven by `noises`.
+
+    x0: float [*shape]; noises: float32 [T, *shape] (z_t = noises[t-1]). Returns float32
+    numpy [T+1, *shape]. Unrolling eq. 2 gives x_t = √ᾱ_t (x_0 + Σ_{s<=t} √(β_s/ᾱ_s) z_s), so
+    one cumulative sum makes every frame. The sum runs in float64: its terms grow like 1/√ᾱ_s
+    (~1e4 for T = 1000), and float64 keeps x_t = √α_t x_{t-1} + √β_t z_t to float32 rounding.
+    In blocks of columns, so the float64 work buffer stays in cache (the same arithmetic as one
+    whole-array pass, about twice as fast at T = 1000: a schedule drag recomputes this).
+    """
+    T = schedule.T
+    noises = np.asarray(noises, dtype=np.float32)
+    x0 = np.asarray(x0)
+    if noises.shape != (T, *x0.shape):
+        raise ValueError(f"need noises of shape {(T, *x0.shape)} for T = {T}, got {noises.shape}")
+    flat = noises.reshape(T, -1)
+    d = flat.shape[1]
+    c = np.sqrt(schedule.betas / schedule.alphas_cumprod)[:, None]
+    scale = schedule.sqrt_alphas_cumprod[:, None]
+    x0_flat = np.asarray(x0, dtype=np.float64).reshape(-1)
+    frames = np.empty((T + 1, d), dtype=np.float32)
+    frames[0] = np.asarray(x0, dtype=np.float32).reshape(-1)
+    width = _FORWARD_BLOCK_COLUMNS
+    buf = np.empty((T, min(width, d)), dtype=np.float64)
+    for j in range(0, d, width):
+        block = buf[:, :min(width, d - j)]
+        np.multiply(flat[:, j:j + width], c, out=block)
+        np.cumsum(block, axis=0, out=block)
+        block += x0_flat[j:j + width]
+        block *= scale
+        frames[1:, j:j + width] = block
+    return frames.reshape((T + 1, *x0.shape))
+
+
 def forward_chain(schedule: NoiseSchedule, x0, generator: torch.Generator | None = None) -> ForwardChain:
     """All T + 1 frames of the forward chain at once, with the noises that made them.
 
-    Vectorised without a Python loop over t: unrolling eq. 2 gives
-    x_t = √ᾱ_t (x_0 + Σ_{s<=t} √(β_s/ᾱ_s) z_s), so one cumulative sum produces every frame.
-    The terms grow like 1/√ᾱ_s (~2e4 for cosine), yet the float32 sum stays within ~1e-6 of a
-    float64 one after the √ᾱ_t rescale (checked in tests), so frames satisfy
-    x_t = √α_t x_{t-1} + √β_t z_t to float32 rounding. T = 1000 on a 28×28 image: ~6 ms on one
-    core, most of it drawing the noise. Memory: 2(T+1) copies of x_0. CPU; numpy in -> numpy out.
+    The noises are drawn as `iter_forward_chain` draws them (one `randn((T, *shape))`), and the
+    frames are `forward_frames` of them. CPU; numpy in -> numpy out, float32.
     """
     x, was_numpy = _as_tensor(x0)
     x = x.cpu()
     noises = _draw_noises(schedule, x.shape, generator)
-    view = (-1,) + (1,) * x.dim()
-    c = torch.from_numpy(np.sqrt(schedule.betas / schedule.alphas_cumprod).astype(np.float32))
-    sqrt_ab = torch.from_numpy(schedule.sqrt_alphas_cumprod.astype(np.float32))
-    frames = torch.empty((schedule.T + 1, *x.shape), dtype=torch.float32)
-    frames[0] = x
-    torch.cumsum(noises * c.view(view), dim=0, out=frames[1:])
-    frames[1:] += x
-    frames[1:] *= sqrt_ab.view(view)
+    frames = torch.from_numpy(forward_frames(schedule, x.numpy(), noises.numpy()))
     return ForwardChain(_out(frames, was_numpy), _out(noises, was_numpy))
+
+
+class NoiseCache:
+    """z_1..z_T of the forward chain per (seed, T, shape), as read-only float32 numpy [T, *shape].
+
+    Drawn as `forward_chain` draws them (`torch.randn((T, *shape))` from a CPU generator seeded
+    with `seed`), so `forward_frames(schedule, x0, cache.get(seed, T))` equals
+    `forward_chain(schedule, x0, generator_for(seed)).x`. Keeps a few keys so dragging T back
+    and forth does not redraw.
+    """
+
+    def __init__(self, capacity: int = 4) -> None:
+        self._cache: OrderedDict = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, seed: int, T: int, shape=IMAGE_SHAPE) -> np.ndarray:
+        key = (int(seed), int(T), tuple(shape))
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        g = torch.Generator(device="cpu").manual_seed(int(seed))
+        noises = torch.randn((int(T), *shape), generator=g, dtype=torch.float32).numpy()
+        noises.setflags(write=False)
+        self._cache[key] = noises
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        return noises
 
 
 # -- starting distributions for x_T -------------------------------------------------------------

@@ -36,6 +36,8 @@ from scipy.special import ndtr
 from .schedule import NoiseSchedule
 
 DEFAULT_RANGE = (-5.0, 5.0)
+# The x axis of every drawn histogram (app and GIF export); the bars are the estimator's bins.
+HIST_RANGE = (-5.0, 5.0)
 _NORMAL_IQR = 1.3489795003921634
 
 
@@ -67,8 +69,10 @@ def _resolve(n: int, bins, range) -> tuple[int, float, float]:
     return _check(bins, range)
 
 
-def bias_floor(n: int, bins: int) -> float:
-    """(B - 1)/(2n): the expected histogram KL of n samples drawn from the reference itself."""
+def bias_floor(n: int, bins: int | None = None) -> float:
+    """(B - 1)/(2n): the expected histogram KL of n samples drawn from the reference itself
+    (Miller-Madow); B defaults to `default_binning(n)`'s."""
+    bins = default_binning(n)[0] if bins is None else bins
     return (int(bins) - 1) / (2.0 * int(n))
 
 
@@ -178,3 +182,20 @@ def analytic_kl_q(schedule: NoiseSchedule, x0) -> np.ndarray:
     ab = schedule.alphas_cumprod
     kl = 0.5 * (ab * m2 - ab - np.log1p(-ab))
     return np.append(np.inf, kl)
+
+
+def histogram_density(values) -> tuple[np.ndarray, np.ndarray]:
+    """(edges [B+1], density [B]) of the values in the estimator's own bins (`default_binning`
+    for their count, `bin_counts`' rule, out-of-range values in the edge bins), so the bars a
+    view draws are the ones `histogram_kl` measures."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    bins, (lo, hi) = default_binning(x.size)
+    edges = np.linspace(lo, hi, bins + 1)
+    counts = bin_counts(x.reshape(1, -1), bins, (lo, hi))[0]
+    return edges, counts / (x.size * (hi - lo) / bins)
+
+
+def normal_pdf(x) -> np.ndarray:
+    """The N(0, 1) density."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)

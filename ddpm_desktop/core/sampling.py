@@ -35,6 +35,8 @@ from .schedule import NoiseSchedule
 
 EpsFn = Callable[[torch.Tensor, int], torch.Tensor]
 SAMPLERS = ("ddpm", "ddim", "dpmpp")
+# Classifier-free guidance scale w used by the app and the CLI unless the user picks another.
+DEFAULT_GUIDANCE = 1.0
 DDPM_VARIANCES = ("beta", "beta_tilde")
 
 
@@ -74,6 +76,12 @@ def timesteps_for(T: int, steps: int | None = None, t_start: int | None = None) 
     # linspace is monotone, so duplicates are adjacent.
     keep = np.append(True, ts[1:] != ts[:-1])
     return ts[keep]
+
+
+def generator_for(seed: int) -> torch.Generator:
+    """A CPU generator seeded with `seed` (drawn on CPU, so a seed gives the same picture on
+    CPU and CUDA)."""
+    return torch.Generator(device="cpu").manual_seed(int(seed))
 
 
 def _copy(x: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,10 @@ ALPHA_BAR_FLOOR = 1e-12
 # Above this prior KL (nats per dimension) x_T is visibly not N(0, I): `prior_warning` says so.
 PRIOR_KL_WARN = 1e-3
 
+# The paper's schedule (Ho et al. 2020, §4): the one default of the app, the CLI, training
+# samples and checkpoints. `NoiseSchedule.default()` builds it.
+DEFAULT_SCHEDULE = {"kind": "linear", "T": 1000, "beta_start": 1e-4, "beta_end": 0.02}
+
 _COSINE_S = 0.008
 _COSINE_MAX_BETA = 0.999
 
@@ -214,6 +218,11 @@ class NoiseSchedule:
               beta_end: float = 0.02) -> "NoiseSchedule":
         """A named schedule (see `get_named_beta_schedule`), validated."""
         return cls(kind=kind, betas=get_named_beta_schedule(kind, T, beta_start, beta_end))
+
+    @classmethod
+    def default(cls) -> "NoiseSchedule":
+        """The project's default schedule (`DEFAULT_SCHEDULE`: linear, T = 1000, 1e-4..0.02)."""
+        return cls.named(**DEFAULT_SCHEDULE)
 
     # -- derived ------------------------------------------------------------------------------
     @property

@@ -45,14 +45,14 @@ from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen, QPolygonF
 
 from ddpm_desktop.core import imaging
-from ddpm_desktop.ui import engine
+from ddpm_desktop.core.kl import HIST_RANGE as _HIST_RANGE, histogram_density
 
 SIDE = 28
 MARGIN = 8
 TITLE_H = 20
 CAPTION_H = 18
 MIN_PANEL_W = 150
-HIST_RANGE = engine.HIST_RANGE  # the app's histogram axis; bars in the KL estimate's own bins
+HIST_RANGE = _HIST_RANGE  # the app's histogram axis; bars in the KL estimate's own bins
 HIST_YMAX = 1.0  # density axis; taller bars (the x_0 background spike) are clipped
 
 BACKGROUND = (24, 24, 28)
@@ -268,7 +268,7 @@ def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram
 
 
 def _paint_histogram(frame: np.ndarray, rect, bars: tuple[np.ndarray, np.ndarray]) -> None:
-    """bars: (edges, density) from engine.histogram - the bins the app draws and the KL
+    """bars: (edges, density) from core.kl.histogram_density - the bins the app draws and the KL
     number measures."""
     x0, y0, w, h = rect
     edges, density = bars
@@ -313,7 +313,7 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
             x, y, w, h = layout.image_rects[j]
             frame[y:y + h, x:x + w] = u8[j][i].repeat(s, 0).repeat(s, 1)[..., None]
             if with_histogram:
-                _paint_histogram(frame, layout.hist_rects[j], engine.histogram(v.frames[i]))
+                _paint_histogram(frame, layout.hist_rects[j], histogram_density(v.frames[i]))
         img = _qimage_view(frame)
         p = QPainter(img)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)

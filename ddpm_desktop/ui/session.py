@@ -1,7 +1,7 @@
 """The window's model of the world: wires the state objects to core and to background work.
 
 - Forward chain: recomputed synchronously on every schedule/input change (fast path in
-  engine.py: cached noises, one cumulative sum, one vectorised KL - a few ms for T = 1000).
+  core.forward.NoiseCache + forward_frames, one vectorised histogram KL - a few ms for T = 1000).
 - Reverse chain: `request_sampling()` runs core.sampling generators on a worker thread
   (name "sample": a new request cancels the stale one). A schedule change re-runs the last
   request in the background after a short debounce.
@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from ddpm_desktop.core.forward import sample_start
+from ddpm_desktop.core import kl
+from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
+from ddpm_desktop.core.sampling import generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
-from ddpm_desktop.ui import engine
 from ddpm_desktop.ui.controller import Task, WorkerController
 from ddpm_desktop.ui.state import (
     ForwardState,
@@ -92,7 +93,7 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
             x = torch.from_numpy(np.array(x_T, dtype=np.float32)).reshape(1, 1, 28, 28)
             iters.append(iter_sampler(
                 name, eps_fn, schedule, x, steps=settings.steps, t_start=t_start,
-                generator=engine.generator_for(settings.seed), eta=settings.eta))
+                generator=generator_for(settings.seed), eta=settings.eta))
         active = list(enumerate(iters))
         try:
             while active and not cancel.is_set():
@@ -105,8 +106,8 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
                         continue
                     x_t = step.x_t.reshape(28, 28).numpy().copy()
                     x0 = step.x0_pred.reshape(28, 28).numpy().copy()
-                    kl = float(engine.histogram_kl_curve(x_t[None])[0])
-                    yield ReverseItem(lane, x_t, x0, step.t, step.nfe, step.total, kl)
+                    kl_t = float(kl.histogram_kl(x_t))
+                    yield ReverseItem(lane, x_t, x0, step.t, step.nfe, step.total, kl_t)
         finally:
             for it in iters:
                 it.close()
@@ -128,7 +129,7 @@ class Session(QObject):
         self.reverse = ReverseState(parent=self)
         self.model_state = ModelState(parent=self)
         self.sampler_settings = SamplerSettings()
-        self._noise_cache = engine.NoiseCache()
+        self._noise_cache = NoiseCache()
         self._last_request: SamplerSettings | None = None
         self._sample_task: Task | None = None
         self.last_forward_ms = 0.0
@@ -150,8 +151,8 @@ class Session(QObject):
     def start_noise(self) -> np.ndarray:
         """x_T drawn from the input's starting distribution, float32 [28, 28]."""
         inp = self.input_state
-        gen = engine.generator_for(inp.seed + _START_SEED_OFFSET)
-        return sample_start(inp.start_name, engine.IMAGE_SHAPE, gen, **inp.start_params).numpy()
+        gen = generator_for(inp.seed + _START_SEED_OFFSET)
+        return sample_start(inp.start_name, IMAGE_SHAPE, gen, **inp.start_params).numpy()
 
     def forward_x0(self) -> np.ndarray:
         inp = self.input_state
@@ -164,10 +165,10 @@ class Session(QObject):
         schedule = self.schedule
         x0 = np.asarray(self.forward_x0(), dtype=np.float32)
         noises = self._noise_cache.get(self.input_state.seed, schedule.T)
-        frames = engine.forward_frames(schedule, x0, noises)
-        kl_hist = engine.histogram_kl_curve(frames)
-        kl_exact = engine.exact_kl_curve(schedule, x0)
-        floor = engine.bias_floor(x0.size)
+        frames = forward_frames(schedule, x0, noises)
+        kl_hist = kl.histogram_kl_batch(frames.reshape(len(frames), -1))
+        kl_exact = kl.analytic_kl_q(schedule, x0)
+        floor = kl.bias_floor(x0.size)
         self.forward.set_chain(frames, schedule, kl_hist, kl_exact, floor)
         self.last_forward_ms = (time.perf_counter() - t0) * 1e3
 

@@ -8,7 +8,9 @@ import pytest
 
 from ddpm_desktop.core.forward import forward_chain
 from ddpm_desktop.core.schedule import NoiseSchedule
-from ddpm_desktop.ui import engine
+from ddpm_desktop.core import kl
+from ddpm_desktop.core.forward import NoiseCache, forward_frames
+from ddpm_desktop.core.sampling import generator_for
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
@@ -36,8 +38,8 @@ def view(qtbot, session):
 def test_forward_frames_match_core_forward_chain():
     schedule = NoiseSchedule.named("linear", 300)
     x0 = np.linspace(-1, 1, 784, dtype=np.float32).reshape(28, 28)
-    ours = engine.forward_frames(schedule, x0, engine.NoiseCache().get(7, 300))
-    core = forward_chain(schedule, x0, engine.generator_for(7)).x
+    ours = forward_frames(schedule, x0, NoiseCache().get(7, 300))
+    core = forward_chain(schedule, x0, generator_for(7)).x
     np.testing.assert_allclose(ours, core, atol=1e-5)
 
 
@@ -52,7 +54,7 @@ def test_forward_frames_in_column_blocks_match_one_float64_pass():
     flat = noises.reshape(1000, -1).astype(np.float64)
     acc = np.cumsum(flat * np.sqrt(schedule.betas / schedule.alphas_cumprod)[:, None], axis=0)
     acc = (acc + x0.reshape(1, -1)) * schedule.sqrt_alphas_cumprod[:, None]
-    ours = engine.forward_frames(schedule, x0, noises).reshape(1001, -1)
+    ours = forward_frames(schedule, x0, noises).reshape(1001, -1)
     np.testing.assert_array_equal(ours[0], x0.reshape(-1))
     np.testing.assert_array_equal(ours[1:], acc.astype(np.float32))
 
@@ -64,11 +66,11 @@ def test_schedule_change_recomputes_chain_and_kl_curves(session):
         f = session.forward
         assert f.T == 1000 and f.schedule.betas[-1] == pytest.approx(beta_end)
         x0 = session.forward_x0()
-        expect = engine.forward_frames(f.schedule, np.asarray(x0, np.float32),
-                                       engine.NoiseCache().get(session.input_state.seed, 1000))
+        expect = forward_frames(f.schedule, np.asarray(x0, np.float32),
+                                       NoiseCache().get(session.input_state.seed, 1000))
         np.testing.assert_array_equal(f.frames, expect)
-        np.testing.assert_allclose(f.kl_hist, engine.histogram_kl_curve(expect))
-        np.testing.assert_allclose(f.kl_exact, engine.exact_kl_curve(f.schedule, x0))
+        np.testing.assert_allclose(f.kl_hist, kl.histogram_kl_batch(expect.reshape(len(expect), -1)))
+        np.testing.assert_allclose(f.kl_exact, kl.analytic_kl_q(f.schedule, x0))
 
 
 def test_play_advances_frames_and_stops_at_T(view, qtbot, session):

@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
-from ddpm_desktop.ui import engine
+from ddpm_desktop.core import kl
 from ddpm_desktop.ui.state import ForwardState, ReverseState
 from ddpm_desktop.ui.theme import cache_rendering, held_range, plot_colors, style_plot
 from ddpm_desktop.ui.widgets.live_label import LiveLabel
@@ -48,7 +48,7 @@ class HistogramView(QWidget):
         hp.setMenuEnabled(False)
         hp.hideButtons()
         self.hist_plot.setMouseEnabled(x=False, y=False)
-        self.hist_plot.setXRange(*engine.HIST_RANGE, padding=0)
+        self.hist_plot.setXRange(*kl.HIST_RANGE, padding=0)
         self.hist_plot.setYRange(0, 1.0)
         self._y_range = None  # (0, top) of the density axis
         self._kl_y = None  # log10 range of the KL axis
@@ -57,8 +57,8 @@ class HistogramView(QWidget):
         self.forward_hist = self.hist_plot.plot(name="forward x_t", stepMode="center",
                                                 fillLevel=0)
         self.reverse_hist = self.hist_plot.plot(name="reverse x_t", stepMode="center")
-        xs = np.linspace(*engine.HIST_RANGE, 301)
-        self.normal_curve = self.hist_plot.plot(xs, engine.normal_pdf(xs), name="N(0, 1)")
+        xs = np.linspace(*kl.HIST_RANGE, 301)
+        self.normal_curve = self.hist_plot.plot(xs, kl.normal_pdf(xs), name="N(0, 1)")
 
         self.kl_plot = pg.PlotWidget()
         kp = self.kl_plot.getPlotItem()
@@ -173,7 +173,7 @@ class HistogramView(QWidget):
         frame = f.frame()
         if frame is None:
             return
-        edges, density = engine.histogram(frame)
+        edges, density = kl.histogram_density(frame)
         self.forward_hist.setData(edges, density)
         self._forward_peak = float(density.max())
         self._fit_y()
@@ -236,7 +236,7 @@ class HistogramView(QWidget):
         if not lanes or not len(lanes[0]):
             return
         i = min(index, len(lanes[0]) - 1)
-        edges, density = engine.histogram(lanes[0].x_t[i])
+        edges, density = kl.histogram_density(lanes[0].x_t[i])
         self.reverse_hist.setData(edges, density)
         self._reverse_peak = float(density.max())
         self._fit_y()
