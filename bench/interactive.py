@@ -17,7 +17,7 @@ synchronous full repaint, the upper bound.
 - first reverse frame: `session.request_sampling()` to the first frame painted in the
   reverse view (x_T) and to the first denoised one (after one network call);
 - event-loop latency: a QTimer probe (precise, 20 ms) records how late each tick fires,
-  first idle, then while the Training panel trains (its own worker thread, its defaults).
+  first idle, then while the session trains (its worker thread, the panel's defaults).
 """
 from __future__ import annotations
 
@@ -233,7 +233,7 @@ def bench_playback(app, window, seconds: float) -> dict:
 
 
 def bench_first_reverse_frame(app, window, n: int) -> dict:
-    from ddpm_desktop.ui.session import SamplerSettings
+    from ddpm_desktop.ui.state import SamplerSettings
 
     session = window.session
     rv = window.reverse_view
@@ -272,36 +272,34 @@ def bench_first_reverse_frame(app, window, n: int) -> dict:
 
 
 def bench_event_loop(app, window, idle_s: float, training_s: float) -> dict:
-    tp = window.training_panel
+    session = window.session
+    st = session.training
     probe = LatencyProbe(20)
     probe.start()
     common.run_event_loop(app, idle_s)
     idle = _latency_summary(probe.stop())
 
-    if not hasattr(tp, "start"):
-        return {"idle": idle, "error": "the training panel is not available"}
-    if not tp.start():
-        return {"idle": idle, "error": "the training panel did not start"}
+    if not session.start_training():
+        return {"idle": idle, "error": "training did not start"}
     # wait until the worker really trains (the Trainer and data are built in the worker)
-    common.wait_until(app, lambda: tp.last_progress is not None, 120.0, poll_ms=20)
-    step0 = tp.last_progress.step if tp.last_progress is not None else 0
+    common.wait_until(app, lambda: len(st.steps_seen) > 0, 120.0, poll_ms=20)
+    step0 = st.step
     # torch's intra-op thread count is per OpenMP thread, so the GUI thread cannot read the
-    # worker's; the panel's status line says it ("Training on cpu (1 thread), ...").
+    # worker's; the run's status line says it ("Training on cpu (1 thread), ...").
     import re
 
-    m = re.search(r"\((\d+) threads?\)", tp.status_label.text())
+    m = re.search(r"\((\d+) threads?\)", st.message)
     threads = int(m.group(1)) if m else None
     t0 = time.perf_counter()
     probe.start()
     common.run_event_loop(app, training_s)
     late = probe.stop()
     elapsed = time.perf_counter() - t0
-    progress = tp.last_progress
-    steps = (progress.step - step0) if progress is not None else 0
-    batch = tp.batch_spin.value()
-    snapshots = 1 if tp.last_snapshot is not None else 0
-    tp.stop()
-    common.wait_until(app, lambda: not tp.is_running(), 60.0, poll_ms=20)
+    steps = st.step - step0
+    batch = st.settings.batch_size
+    snapshots = 1 if st.snapshot is not None else 0
+    session.stop_training()
+    common.wait_until(app, lambda: not session.is_training(), 60.0, poll_ms=20)
     training = _latency_summary(late)
     training.update({"seconds": elapsed, "train_steps": steps, "batch_size": batch,
                      "train_images_per_s": steps * batch / elapsed if elapsed else float("nan"),

@@ -7,8 +7,8 @@ Throughput, two ways, for every thread count from 1 to the cores:
 - real `Trainer.train_step()` calls (data draw, forward, backward, clipping, AdamW, EMA) with
   the bundled recipe (batch 128, conditional), in blocks interleaved across thread counts,
   median seconds per step.
-The thread count the app's training panel picks (ui/widgets/training_panel.pick_num_threads:
-1 on <= 2 cores, else measured) and the CLI's `--threads auto` (core.training.choose_num_threads)
+The thread count the app trains with (core.training.default_cpu_threads, the one policy: 1 on
+<= 2 cores, else half the cores, at most 8) and the CLI's `--threads auto` (core.training.choose_num_threads)
 are recorded next to the fastest measured.
 
 Time to quality: a fresh Trainer with the bundled recipe (TrainConfig as `ddpm-desktop train
@@ -77,12 +77,11 @@ def run(cfg: common.BenchConfig) -> dict:
     common.log("training: real Trainer steps")
     real = real_steps(candidates, blocks=1 if q else 3, steps_per_block=2 if q else 8, batch=batch)
     cores = os.cpu_count() or 1
-    if cores <= 2:
-        panel_choice, panel_rule = 1, "1 thread on <= 2 cores (the GUI keeps the other)"
-    else:
-        from ddpm_desktop.ui.widgets.training_panel import pick_num_threads
+    from ddpm_desktop.core.training import default_cpu_threads
 
-        panel_choice, panel_rule = pick_num_threads(cores), "fastest measured of those leaving a core free"
+    panel_choice = default_cpu_threads()
+    panel_rule = ("1 thread on <= 2 cores (the GUI keeps the other)" if cores <= 2
+                  else "half the cores, at most 8 (core.training.default_cpu_threads)")
     cli_choice = max(fb, key=fb.get)  # what choose_num_threads() returns for these measurements
     fastest = max(real, key=lambda n: real[n]["images_per_s"])
     rate = real[panel_choice]["images_per_s"] if panel_choice in real else float("nan")

@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     from ddpm_desktop.core.training import TrainConfig
     from ddpm_desktop.ui.app import create_app
     from ddpm_desktop.ui.main_window import MainWindow
-    from ddpm_desktop.ui.session import SamplerSettings
+    from ddpm_desktop.ui.state import SamplerSettings
 
     torch.set_num_threads(1)
     app = create_app(["soak_app"])

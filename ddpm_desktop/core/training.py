@@ -36,6 +36,8 @@ from .model import ModelConfig, UNet
 
 # Loss-by-noise-level bins over log-SNR (the outer bins are open-ended).
 LEVEL_EDGES = np.linspace(-12.0, 12.0, 13)
+# Decay of the smoothed loss curve (an EMA over steps): TrainProgress.loss_smooth.
+LOSS_SMOOTHING = 0.98
 
 
 class TrainingDivergedError(ValueError):
@@ -281,7 +283,8 @@ class Trainer:
             busy += dt
             recent.append(dt)
             self.loss_history.append((self.step, loss))
-            self._loss_smooth = loss if math.isnan(self._loss_smooth) else 0.98 * self._loss_smooth + 0.02 * loss
+            self._loss_smooth = (loss if math.isnan(self._loss_smooth) else
+                                 LOSS_SMOOTHING * self._loss_smooth + (1 - LOSS_SMOOTHING) * loss)
             bins = np.searchsorted(LEVEL_EDGES, per_sample[0])
             np.add.at(self._level_sum, bins, per_sample[1])
             np.add.at(self._level_count, bins, 1)

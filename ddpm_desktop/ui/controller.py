@@ -20,31 +20,41 @@ from ddpm_desktop.ui.workers import GeneratorWorker, Job
 class Task(QObject):
     """GUI-thread handle of one background job (one worker on one QThread).
 
-    Signals: `items(list)`, `failed(str)`, `finished(bool)` - the worker's, delivered in the
-    GUI thread, and silenced once the task is cancelled (a stale job never paints).
+    Signals: `items(list)`, `paused(bool)`, `failed(str, str)` (message, details),
+    `finished(bool)` - the worker's, delivered in the GUI thread. Two ways to end a job:
+    `stop()` asks it to end after the current item and still delivers what it sends until
+    `finished` (a user's Stop: the owner wants the last items and the end); `cancel()`
+    silences it at once (a stale request or shutdown: nothing it sends paints any more).
+    `pause()`, `resume()` and `send(request)` go to the generic worker (workers.py).
     """
 
     items = Signal(list)
-    failed = Signal(str)
+    paused = Signal(bool)
+    failed = Signal(str, str)
     finished = Signal(bool)
+    ended = Signal(bool)  # always, silenced or not: for the controller's bookkeeping
 
     def __init__(self, name: str, job: Job, rate_hz: float, parent: QObject | None = None):
         super().__init__(parent)
         self.name = name
+        self.job = job
         self.cancel_event = threading.Event()
+        self.silenced = False
         self.done = False
+        self.details = ""
         self.thread = QThread()
         self.thread.setObjectName(f"ddpm-{name}")
-        self.worker = GeneratorWorker(job, self.cancel_event, rate_hz)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
+        self._worker = GeneratorWorker(job, self.cancel_event, rate_hz)
+        self._worker.moveToThread(self.thread)
+        self.thread.started.connect(self._worker.run)
         # Direct: QThread.quit is thread-safe, and a queued quit could not run while the GUI
         # thread is blocked in shutdown()'s wait().
-        self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        self._worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         # Task lives in the GUI thread, so these are queued connections to its slots.
-        self.worker.items.connect(self._on_worker_items)
-        self.worker.failed.connect(self._on_worker_failed)
-        self.worker.finished.connect(self._on_worker_finished)
+        self._worker.items.connect(self._on_worker_items)
+        self._worker.paused.connect(self._on_worker_paused)
+        self._worker.failed.connect(self._on_worker_failed)
+        self._worker.finished.connect(self._on_worker_finished)
 
     @property
     def cancelled(self) -> bool:
@@ -53,8 +63,28 @@ class Task(QObject):
     def start(self) -> None:
         self.thread.start()
 
-    def cancel(self) -> None:
+    def stop(self) -> None:
+        """End after the current item; items, failures and `finished` are still delivered."""
         self.cancel_event.set()
+        self._worker.resume()
+
+    def cancel(self) -> None:
+        """End and go quiet: nothing the job sends from now on is delivered."""
+        self.silenced = True
+        self.stop()
+
+    def pause(self) -> None:
+        self._worker.pause()
+
+    def resume(self) -> None:
+        self._worker.resume()
+
+    def is_paused(self) -> bool:
+        return self._worker.is_paused()
+
+    def send(self, request: object) -> None:
+        """Queue a request for the job's `handle` (run in the worker thread between items)."""
+        self._worker.send(request)
 
     def is_running(self) -> bool:
         try:
@@ -63,8 +93,9 @@ class Task(QObject):
             return False
 
     def join(self, timeout_ms: int = 5000) -> bool:
-        """Cancel, quit and wait; True when the thread has stopped."""
-        self.cancel_event.set()
+        """Cancel (unless already done), quit and wait; True when the thread has stopped."""
+        if not self.done:
+            self.cancel()
         try:
             self.thread.quit()
             return bool(self.thread.wait(timeout_ms))
@@ -73,19 +104,26 @@ class Task(QObject):
 
     @Slot(list)
     def _on_worker_items(self, items: list) -> None:
-        if not self.cancel_event.is_set():
+        if not self.silenced:
             self.items.emit(items)
 
-    @Slot(str)
-    def _on_worker_failed(self, message: str) -> None:
-        if not self.cancel_event.is_set():
-            self.failed.emit(message)
+    @Slot(bool)
+    def _on_worker_paused(self, paused: bool) -> None:
+        if not self.silenced:
+            self.paused.emit(paused)
+
+    @Slot(str, str)
+    def _on_worker_failed(self, message: str, details: str) -> None:
+        self.details = details
+        if not self.silenced:
+            self.failed.emit(message, details)
 
     @Slot(bool)
     def _on_worker_finished(self, completed: bool) -> None:
         self.done = True
-        if not self.cancel_event.is_set():
+        if not self.silenced:
             self.finished.emit(completed)
+        self.ended.emit(completed)  # last: the controller reaps (joins) the task on it
 
 
 class WorkerController(QObject):
@@ -117,15 +155,22 @@ class WorkerController(QObject):
             raise RuntimeError("the window is closing; no new background work")
         self.cancel(name)
         task = Task(name, job, rate_hz, parent=self)
-        task.worker.finished.connect(self._on_task_worker_finished)
+        task.ended.connect(self._on_task_worker_finished)
         self._current[name] = task
         self._all.append(task)
         task.start()
         self.busy_changed.emit(True)
         return task
 
+    def stop(self, name: str) -> None:
+        """Ask the job under `name` to end after its current item, still delivering its last
+        items and `finished` (no-op if none)."""
+        task = self._current.get(name)
+        if task is not None:
+            task.stop()
+
     def cancel(self, name: str) -> None:
-        """Cancel the job running under `name` (no-op if none); it stops at its next item."""
+        """Cancel the job running under `name` (no-op if none); it goes quiet at once."""
         task = self._current.pop(name, None)
         if task is not None:
             task.cancel()

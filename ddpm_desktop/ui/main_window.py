@@ -1,19 +1,24 @@
-"""The main window: composition only - docks, menus, shortcuts, status bar, settings, shutdown.
+"""The main window: composition only - views built from the session's states, docks, menus,
+shortcuts, the status bar, messages, settings and shutdown. Every piece of state and every
+job belongs to the `Session`; this file connects the views' intents to it.
 
-Layout (≈1400×900): the forward and reverse chains side by side in the centre with the
-histogram and KL-versus-t plots under them (all visible together); Input on the left;
-Schedule and Sampler on the right, Training tabbed with Sampler. Dock layout and geometry
-persist in QSettings ("window/geometry", "window/state"), as do the theme, schedule, seed,
-sampler settings and playback speed.
+Layout: the forward and reverse chains side by side in the centre with the histogram and
+KL-versus-t plots under them (all visible together); Input on the left; Schedule and Sampler
+on the right, Training tabbed with Sampler. Dock layout and geometry persist in QSettings
+("window/geometry", "window/state"), as do the theme, playback speed and (settings.py) every
+state's settings.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -27,28 +32,19 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_desktop import __version__
-from ddpm_desktop.ui import theme
+from ddpm_desktop.ui import settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.session import SamplerSettings, Session
+from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView, ReverseChainView
+from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
+from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
 
 MODEL_FILTER = "Checkpoints (*.safetensors);;All files (*)"
 _STATE_VERSION = 1
-
-
-def _device_name() -> str:
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"CUDA ({torch.cuda.get_device_name(0)})"
-    except Exception:  # noqa: BLE001
-        pass
-    return "CPU"
 
 
 class MainWindow(QMainWindow):
@@ -60,17 +56,19 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else QSettings()
         self.last_error = ""
+        self.last_error_details = ""
         self._closing = False
-        self._auto_sampled = False
+        self.export_dialog: ExportDialog | None = None
 
         self.workers = WorkerController(self)
         self.session = Session(self.workers, self)
-        self._restore_model_settings()
+        saved.restore(self.session, self.settings)
+        s = self.session
 
         # --- centre: chains over histogram/KL
-        self.forward_view = ForwardChainView(self.session.forward)
-        self.reverse_view = ReverseChainView(self.session.reverse, self.session.model_state)
-        self.histogram_view = HistogramView(self.session.forward, self.session.reverse)
+        self.forward_view = ForwardChainView(s.forward)
+        self.reverse_view = ReverseChainView(s.reverse, s.model_state)
+        self.histogram_view = HistogramView(s.forward, s.reverse)
         self.chains_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.chains_splitter.addWidget(self.forward_view)
         self.chains_splitter.addWidget(self.reverse_view)
@@ -84,17 +82,18 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.central_splitter)
 
         # --- docks
-        self.input_panel = InputPanel(self.session.input_state, load_dataset=load_dataset)
-        self.schedule_panel = SchedulePanel(self.session.schedule_state)
-        self.sampler_panel = SamplerPanel()
-        self.sampler_panel.set_settings(self.session.sampler_settings)
+        self.input_panel = InputPanel(s.input_state, load_dataset=load_dataset)
+        self.schedule_panel = SchedulePanel(s.schedule_state)
+        self.sampler_panel = SamplerPanel(s.sampler)
+        self.training_panel = TrainingPanel(s.training)
+        self.training_panel.checkpoint_folder = self.settings.value("paths/checkpoint_dir", "",
+                                                                    type=str)
         self.input_dock = self._dock("Input", "InputDock", self.input_panel,
                                      Qt.DockWidgetArea.LeftDockWidgetArea, max_width=440)
         self.schedule_dock = self._dock("Schedule β_t", "ScheduleDock", self.schedule_panel,
                                         Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
         self.sampler_dock = self._dock("Sampler", "SamplerDock", self.sampler_panel,
                                        Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
-        self.training_panel = self._make_training_panel()
         self.training_dock = self._dock("Training", "TrainingDock", self.training_panel,
                                         Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.sampler_dock, self.training_dock)
@@ -110,9 +109,8 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._connect()
-        self._restore_settings()
-        self.session.recompute_forward()
-        if self.session.input_state.digit_source == "blank":
+        self._restore_window()
+        if s.input_state.digit_source == "blank":
             self.input_panel.pick_initial_digit()
         self._on_model_changed()
         if load_model:
@@ -142,22 +140,16 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _make_training_panel(self) -> QWidget:
-        """The training dock's panel (widgets/training_panel.py), or a note if it fails."""
-        try:
-            from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
-
-            return TrainingPanel(controller=self.workers, settings=self.settings,
-                                 schedule=self.session.schedule)
-        except Exception as exc:  # noqa: BLE001 - the rest of the app works without it
-            note = QLabel(f"Training is not available: {exc}")
-            note.setWordWrap(True)
-            note.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            return note
-
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.device_label = QLabel(f"Device: {_device_name()}")
+        d = self.session.device_state
+        self.device_combo = QComboBox()
+        for device in d.available:
+            self.device_combo.addItem(d.describe(device), device)
+        self.device_combo.setCurrentIndex(self.device_combo.findData(d.device))
+        self.device_combo.setToolTip("Where sampling and new training runs compute "
+                                     "(CUDA when present, else CPU)")
+        self.device_combo.setEnabled(len(d.available) > 1)
         self.model_label = QLabel()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(180)
@@ -166,7 +158,8 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.model_label)
-        bar.addPermanentWidget(self.device_label)
+        bar.addPermanentWidget(QLabel("Device:"))
+        bar.addPermanentWidget(self.device_combo)
 
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -181,6 +174,7 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
+        s = self.session
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
         self.open_action = self._action(file_menu, "&Open image…", self.input_panel.choose_image,
@@ -188,6 +182,9 @@ class MainWindow(QMainWindow):
                                         "Load a digit from an image file")
         self.load_model_action = self._action(file_menu, "&Load model…", self.choose_model,
                                               "Ctrl+L", "Load a checkpoint (.safetensors)")
+        self.bundled_model_action = self._action(
+            file_menu, "Use the &bundled model", s.load_bundled_model,
+            tip="Go back to the model that ships with the app")
         self.export_action = self._action(file_menu, "&Export…", self.open_export, "Ctrl+E",
                                           "Save the chains as a GIF or a PNG strip")
         file_menu.addSeparator()
@@ -203,7 +200,7 @@ class MainWindow(QMainWindow):
         self._action(run, "Go to t = &T", fv.go_end, Qt.Key.Key_End)
         run.addSeparator()
         self.sample_action = self._action(run, "&Sample reverse chain", self.sample, "Ctrl+R")
-        self.stop_action = self._action(run, "S&top sampling", self.session.cancel_sampling,
+        self.stop_action = self._action(run, "S&top sampling", s.cancel_sampling,
                                         Qt.Key.Key_Escape)
 
         view = mb.addMenu("&View")
@@ -230,37 +227,38 @@ class MainWindow(QMainWindow):
         s.error.connect(self.show_error)
         s.status.connect(self._on_session_status)
         s.sampling_state.connect(self._on_sampling_state)
+        s.checkpoint_saved.connect(self._on_checkpoint_saved)
+        s.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         s.model_state.changed.connect(self._on_model_changed)
         s.reverse.frames_added.connect(self._on_reverse_progress)
         s.schedule_state.changed.connect(self._on_schedule_changed)
         s.input_state.changed.connect(self._on_input_changed)
+        s.training.phase_changed.connect(self._on_training_phase_changed)
         self.schedule_panel.error.connect(self.show_error)
         self.input_panel.error.connect(self.show_error)
-        self.sampler_panel.sample_requested.connect(self._on_sampler_panel_sample_requested)
+        self.sampler_panel.sample_requested.connect(self.sample)
         self.sampler_panel.stop_requested.connect(s.cancel_sampling)
         self.reverse_view.sample_requested.connect(self.sample)
         self.reverse_view.load_model_requested.connect(self.choose_model)
         self.reverse_view.train_requested.connect(self._show_training)
         tp = self.training_panel
-        if hasattr(tp, "model_changed"):
-            tp.model_changed.connect(self._on_training_model_changed)
-            tp.running_changed.connect(self._on_training_running_changed)
-            tp.checkpoint_saved.connect(
-                lambda path: self.statusBar().showMessage(f"Checkpoint saved: {path}", 8000))
-            browser = self.input_panel.browser
-            if browser is not None and hasattr(browser, "dataset_changed"):
-                browser.dataset_changed.connect(tp.set_dataset)
+        tp.start_requested.connect(s.start_training)
+        tp.pause_requested.connect(s.pause_training)
+        tp.resume_requested.connect(s.resume_training)
+        tp.stop_requested.connect(s.stop_training)
+        tp.reset_requested.connect(s.reset_training)
+        tp.save_requested.connect(s.save_checkpoint)
+        tp.load_requested.connect(s.load_checkpoint)
+        self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
+        if self.input_panel.browser is not None:
+            self.input_panel.browser.dataset_changed.connect(s.set_browser_dataset)
         self._on_schedule_changed(s.schedule)
         self._on_input_changed("digit")
 
     # ------------------------------------------------------------------ actions
     @Slot()
     def sample(self) -> None:
-        self._on_sampler_panel_sample_requested(self.sampler_panel.settings())
-
-    @Slot(object)
-    def _on_sampler_panel_sample_requested(self, settings: SamplerSettings) -> None:
-        self.session.request_sampling(settings)
+        self.session.request_sampling()
 
     @Slot()
     def choose_model(self) -> None:
@@ -273,31 +271,18 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def open_export(self) -> None:
-        try:
-            from ddpm_desktop.ui.export import ChainView
-            from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
-        except ImportError as exc:
-            self.show_error(f"Export is not available: {exc}")
-            return
-        f = self.session.forward
-        forward = None
-        if f.frames is not None:
-            forward = ChainView(f.frames, "Forward  x₀ → x_T", f.kl_hist,
-                                tuple(f"t = {t}" for t in range(f.T + 1)))
-        reverse = None
-        lanes = self.session.reverse.lanes
-        if lanes and len(lanes[0]) > 1:
-            import numpy as np
-
-            lane = lanes[0]
-            reverse = ChainView(np.stack(lane.x_t), "Reverse  x_T → x₀", np.asarray(lane.kl),
-                                tuple(f"t = {t}" for t in lane.t))
-        dialog = ExportDialog(self, controller=self.workers, settings=self.settings)
-        dialog.set_chains(forward=forward, reverse=reverse)
-        dialog.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.show()
-        self.export_dialog = dialog
+        """Show the one Export dialog (a view of the session's export state)."""
+        if self.export_dialog is None:
+            s = self.session
+            dialog = ExportDialog(s.export, s.export_chains_lengths, self)
+            dialog.export_requested.connect(s.start_export)
+            dialog.cancel_requested.connect(s.cancel_export)
+            s.reverse.run_finished.connect(lambda _ok: dialog.refresh())
+            s.forward.chain_changed.connect(dialog.refresh)
+            self.export_dialog = dialog
+        self.export_dialog.refresh()
+        self.export_dialog.show()
+        self.export_dialog.raise_()
 
     @Slot()
     def _show_training(self) -> None:
@@ -305,8 +290,7 @@ class MainWindow(QMainWindow):
         self.training_dock.raise_()
 
     def set_theme(self, name: str) -> None:
-        app = QApplication.instance()
-        applied = theme.apply_theme(app, name)
+        applied = theme.apply_theme(QApplication.instance(), name)
         self.settings.setValue("view/theme", applied)
         if applied in self.theme_actions:
             self.theme_actions[applied].setChecked(True)
@@ -329,13 +313,18 @@ class MainWindow(QMainWindow):
             "Lu et al. 2022 (DPM-Solver++).</p>")
 
     @Slot(str)
-    def show_error(self, message: str) -> None:
-        """A non-blocking warning box (never a crash, never a nested event loop)."""
-        self.last_error = message
+    @Slot(str, str)
+    def show_error(self, message: str, details: str = "") -> None:
+        """A non-blocking warning box (never a crash, never a nested event loop); a bug's
+        traceback goes in its details (and was printed on stderr where it happened)."""
+        self.last_error, self.last_error_details = message, details
         if self._closing:
+            print(f"ddpm-desktop: {message}", file=sys.stderr)
             return
         box = QMessageBox(QMessageBox.Icon.Warning, "DDPM Desktop", message,
                           QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         self._error_box = box
@@ -344,25 +333,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_schedule_changed(self, schedule) -> None:
         self.sampler_panel.set_max_t(schedule.T)
-        set_schedule = getattr(self.training_panel, "set_schedule", None)
-        if callable(set_schedule):
-            set_schedule(schedule)
-
-    @Slot(object)
-    def _on_training_model_changed(self, model) -> None:
-        """Use the network being trained unless a bundled/loaded model is in use."""
-        m = self.session.model_state
-        if model is not None and (not m.available or m.source == "trained here"):
-            self.session.set_model(model, "trained here")
-
-    @Slot(bool)
-    def _on_training_running_changed(self, running: bool) -> None:
-        self.statusBar().showMessage("Training…" if running else "Training stopped", 6000)
 
     @Slot(str)
     def _on_input_changed(self, _what: str) -> None:
-        import numpy as np
-
         x0 = self.session.forward_x0()
         self.schedule_panel.set_x0_sq_mean(float(np.mean(np.square(x0))))
 
@@ -378,9 +351,21 @@ class MainWindow(QMainWindow):
         self.model_label.setText(text)
         self.sampler_panel.set_model_available(m.available, text)
         self.sample_action.setEnabled(m.available)
-        if m.available and not self._auto_sampled and not self._closing:
-            self._auto_sampled = True  # show something alive on first load
-            QTimer.singleShot(0, self.sample)
+
+    @Slot(str)
+    def _on_training_phase_changed(self, phase: str) -> None:
+        if phase in ("running", "idle"):
+            self.statusBar().showMessage(self.session.training.message, 6000)
+
+    @Slot(str)
+    def _on_checkpoint_saved(self, path: str) -> None:
+        self.settings.setValue("paths/checkpoint_dir", str(Path(path).parent))
+        self.training_panel.checkpoint_folder = str(Path(path).parent)
+        self.statusBar().showMessage(f"Checkpoint saved: {path}", 8000)
+
+    @Slot(int)
+    def _on_device_combo_changed(self, _index: int) -> None:
+        self.session.device_state.set_device(self.device_combo.currentData())
 
     @Slot(str)
     def _on_session_status(self, message: str) -> None:
@@ -402,9 +387,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _load_initial_model(self) -> None:
-        if self._closing:
-            return
-        self.session.load_bundled_model()
+        if not self._closing:
+            self.session.load_bundled_model()
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -425,39 +409,7 @@ class MainWindow(QMainWindow):
                 return
 
     # ------------------------------------------------------------------ settings
-    def _restore_model_settings(self) -> None:
-        """Schedule, seed and sampler settings, before the views are built from them."""
-        s = self.settings
-        params = dict(kind=s.value("schedule/kind", "linear", type=str),
-                      T=s.value("schedule/T", 1000, type=int),
-                      beta_start=s.value("schedule/beta_start", 1e-4, type=float),
-                      beta_end=s.value("schedule/beta_end", 0.02, type=float))
-        try:
-            self.session.schedule_state.set_params(**params)
-        except ValueError:
-            pass  # stale or hand-edited settings: keep the default schedule
-        self.session.input_state.set_seed(s.value("input/seed", 0, type=int))
-        start = s.value("input/start", "gaussian", type=str)
-        try:
-            self.session.input_state.set_start(start)
-        except ValueError:
-            pass
-        defaults = SamplerSettings()
-        label = s.value("sampler/label", -1, type=int)
-        self.session.sampler_settings = SamplerSettings(
-            sampler=s.value("sampler/method", defaults.sampler, type=str),
-            steps=s.value("sampler/steps", defaults.steps, type=int),
-            seed=s.value("sampler/seed", defaults.seed, type=int),
-            label=None if label < 0 else label,
-            guidance=s.value("sampler/guidance", defaults.guidance, type=float),
-            source=s.value("sampler/source", defaults.source, type=str),
-            t_start=s.value("sampler/t_start", defaults.t_start, type=int),
-            compare=s.value("sampler/compare", defaults.compare, type=bool),
-            sampler_b=s.value("sampler/method_b", defaults.sampler_b, type=str),
-            eta=s.value("sampler/eta", defaults.eta, type=float),
-        )
-
-    def _restore_settings(self) -> None:
+    def _restore_window(self) -> None:
         s = self.settings
         geometry = s.value("window/geometry", QByteArray(), type=QByteArray)
         if geometry is not None and not geometry.isEmpty():
@@ -467,11 +419,9 @@ class MainWindow(QMainWindow):
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():
             self.restoreState(state, _STATE_VERSION)
-        self.forward_view.set_speed(s.value("playback/speed", 100, type=int))
-        current = theme.THEMES[0]
+        self.forward_view.set_speed(saved.read(s, "playback/speed", 100, 1, 10_000))
         app = QApplication.instance()
-        if app is not None and hasattr(app, "property"):
-            current = app.property("ddpm_theme") or s.value("view/theme", "dark", type=str)
+        current = app.property("ddpm_theme") or saved.read(s, "view/theme", "dark")
         if current in self.theme_actions:
             self.theme_actions[current].setChecked(True)
 
@@ -479,46 +429,17 @@ class MainWindow(QMainWindow):
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState(_STATE_VERSION))
-        p = self.session.schedule_state.params
-        s.setValue("schedule/kind", p["kind"])
-        s.setValue("schedule/T", p["T"])
-        s.setValue("schedule/beta_start", p["beta_start"])
-        s.setValue("schedule/beta_end", p["beta_end"])
-        s.setValue("input/seed", self.session.input_state.seed)
-        s.setValue("input/start", self.session.input_state.start_name)
-        st = self.sampler_panel.settings()
-        s.setValue("sampler/method", st.sampler)
-        s.setValue("sampler/steps", st.steps)
-        s.setValue("sampler/seed", st.seed)
-        s.setValue("sampler/label", -1 if st.label is None else st.label)
-        s.setValue("sampler/guidance", st.guidance)
-        s.setValue("sampler/source", st.source)
-        s.setValue("sampler/t_start", st.t_start)
-        s.setValue("sampler/compare", st.compare)
-        s.setValue("sampler/method_b", st.sampler_b)
-        s.setValue("sampler/eta", st.eta)
+        saved.save(self.session, s)
         s.setValue("playback/speed", self.forward_view.speed)
         s.sync()
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:
-        """Stop playback, cancel and join every worker thread (idempotent)."""
+        """Stop playback, then every job (the session joins them); idempotent."""
         if self._closing:
             return
         self._closing = True
         self.forward_view.pause()
-        stop = getattr(self.training_panel, "shutdown", None)
-        if callable(stop):
-            try:
-                stop()
-            except Exception:  # noqa: BLE001 - closing must not fail
-                pass
-        dialog = getattr(self, "export_dialog", None)
-        if dialog is not None:
-            try:
-                dialog.cancel_export()
-            except RuntimeError:  # already deleted
-                pass
         self.session.shutdown()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override

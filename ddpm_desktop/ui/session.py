@@ -1,20 +1,34 @@
-"""The window's model of the world: wires the state objects to core and to background work.
+"""The one owner of the window's state and work (napari's Viewer).
 
-- Forward chain: recomputed synchronously on every schedule/input change (fast path in
-  core.forward.NoiseCache + forward_frames, one vectorised histogram KL - a few ms for T = 1000).
-- Reverse chain: `request_sampling()` runs core.sampling generators on a worker thread
-  (name "sample": a new request cancels the stale one). A schedule change re-runs the last
-  request in the background after a short debounce.
-- Model: `load_bundled_model()` / `load_model_file()` load off the GUI thread; the training
-  dock can hand a fresh model over with `set_model()`.
+The session owns every state object and is the only thing that starts, stops, cancels or
+waits for background work; widgets are views built from one state, redrawn on its signals,
+emitting user intent (docs/DESIGN.md has the contract):
 
-Signals: `error(str)` for a message box, `status(str)` for the status bar,
-`sampling_state(bool)` whether a reverse run is in progress.
+  schedule_state  ScheduleState     the β schedule
+  input_state     InputState        x_0, the starting distribution of x_T, the seed
+  forward         ForwardState      the forward chain and its KL curves (recomputed here)
+  sampler         SamplerState      the one copy of the reverse-chain settings
+  reverse         ReverseState      the reverse chain(s) as they arrive
+  model_state     ModelState        the network (bundled, trained here, loaded)
+  device_state    DeviceState       where the network runs (CUDA when present, else CPU)
+  training        TrainingState     session_training.py runs it
+  export          ExportState       session_export.py runs it
+
+Work: the forward chain is recomputed synchronously on every schedule or input change (a few
+ms at T = 1000: cached noises, core.forward.forward_frames, one vectorised histogram KL). The
+reverse chain, model loading, training and export run on the generic worker (one job per
+name; a new request of a name cancels the stale one). After a schedule, input or model change
+the last kind of run is re-run with the current settings when it is cheap.
+
+Signals: `error(str, str)` (one-line message, details: a bug's traceback or ""),
+`status(str)`, `sampling_state(bool)`, `checkpoint_saved(str)`, `exported(str)`.
 """
 from __future__ import annotations
 
+import copy
 import threading
-from dataclasses import asdict, dataclass, replace
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,48 +37,32 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ddpm_desktop.core import kl
 from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
-from ddpm_desktop.core.sampling import generator_for
+from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn
 from ddpm_desktop.core.schedule import NoiseSchedule
-from ddpm_desktop.ui.controller import Task, WorkerController
+from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.session_export import ExportJobs
+from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
+    SAMPLER_NAMES,
+    DeviceState,
     ForwardState,
     InputState,
     Lane,
     ModelState,
     ReverseState,
+    SamplerSettings,
+    SamplerState,
     ScheduleState,
 )
 
-SAMPLER_NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmpp": "DPM-Solver++(2M)"}
 # Offset between the forward-noise stream and the x_T stream of one seed, so a Gaussian x_T
 # is not the forward chain's z_1.
 _START_SEED_OFFSET = 1_000_003
-
-
-@dataclass(frozen=True)
-class SamplerSettings:
-    """One reverse-chain request.
-
-    source: "noise" (x_T from the input's starting distribution) or "input" (the forward
-    chain's frame at t_start, i.e. the digit noised to t_start: SDEdit-style reconstruction).
-    steps: reverse steps (= network calls) per lane; None = every step. compare: also run
-    `sampler_b` from the same x_T with the same number of steps (equal NFE).
-    label: class 0-9 or None (unconditional); guidance: classifier-free guidance scale w.
-    """
-
-    sampler: str = "ddpm"
-    steps: int | None = 100
-    seed: int = 0
-    label: int | None = None
-    guidance: float = 1.0
-    source: str = "noise"
-    t_start: int = 500
-    compare: bool = False
-    sampler_b: str = "dpmpp"
-    eta: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+# A run of at most this many network evaluations is started without asking (after a model
+# loads, or a setting changes): about a second on one CPU thread. Longer runs wait for Sample.
+CHEAP_NFE = 200
+SAMPLE_JOB = "sample"
+MODEL_JOB = "model"
 
 
 @dataclass(frozen=True)
@@ -81,18 +79,16 @@ class ReverseItem:
 
 
 def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: SamplerSettings,
-                 t_start: int | None):
+                 steps: int | None, t_start: int | None, device: str):
     """A worker job: the lanes' generators interleaved step by step (equal NFE at each emit)."""
-    from ddpm_desktop.core.sampling import iter_sampler, make_eps_fn
 
     def job(cancel: threading.Event):
         eps_fn = make_eps_fn(model, schedule, labels=settings.label, guidance=settings.guidance)
-        names = [settings.sampler] + ([settings.sampler_b] if settings.compare else [])
         iters = []
-        for name in names:
+        for name in settings.lane_names():
             x = torch.from_numpy(np.array(x_T, dtype=np.float32)).reshape(1, 1, 28, 28)
             iters.append(iter_sampler(
-                name, eps_fn, schedule, x, steps=settings.steps, t_start=t_start,
+                name, eps_fn, schedule, x.to(device), steps=steps, t_start=t_start,
                 generator=generator_for(settings.seed), eta=settings.eta))
         active = list(enumerate(iters))
         try:
@@ -106,8 +102,8 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
                         continue
                     x_t = step.x_t.reshape(28, 28).numpy().copy()
                     x0 = step.x0_pred.reshape(28, 28).numpy().copy()
-                    kl_t = float(kl.histogram_kl(x_t))
-                    yield ReverseItem(lane, x_t, x0, step.t, step.nfe, step.total, kl_t)
+                    yield ReverseItem(lane, x_t, x0, step.t, step.nfe, step.total,
+                                      float(kl.histogram_kl(x_t)))
         finally:
             for it in iters:
                 it.close()
@@ -115,23 +111,28 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
     return job
 
 
-class Session(QObject):
-    error = Signal(str)
+class Session(TrainingJobs, ExportJobs, QObject):
+    error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
+    checkpoint_saved = Signal(str)
+    exported = Signal(str)
 
-    def __init__(self, workers: WorkerController, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.workers = workers
+    def __init__(self, workers: WorkerController | None = None,
+                 parent: QObject | None = None) -> None:
+        QObject.__init__(self, parent)
+        self.workers = workers if workers is not None else WorkerController(self)
         self.schedule_state = ScheduleState(parent=self)
         self.input_state = InputState(parent=self)
         self.forward = ForwardState(parent=self)
+        self.sampler = SamplerState(parent=self)
         self.reverse = ReverseState(parent=self)
         self.model_state = ModelState(parent=self)
-        self.sampler_settings = SamplerSettings()
+        self.device_state = DeviceState(parent=self)
+        self._init_training()
+        self._init_export()
         self._noise_cache = NoiseCache()
-        self._last_request: SamplerSettings | None = None
-        self._sample_task: Task | None = None
+        self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.last_forward_ms = 0.0
 
         self._rerun_timer = QTimer(self)
@@ -141,6 +142,7 @@ class Session(QObject):
 
         self.schedule_state.changed.connect(self._on_schedule_changed)
         self.input_state.changed.connect(self._on_input_changed)
+        self.device_state.changed.connect(self._on_device_changed)
         self.recompute_forward()
 
     # ----------------------------------------------------------------- forward
@@ -159,8 +161,6 @@ class Session(QObject):
         return inp.digit if inp.forward_from == "digit" else self.start_noise()
 
     def recompute_forward(self) -> None:
-        import time
-
         t0 = time.perf_counter()
         schedule = self.schedule
         x0 = np.asarray(self.forward_x0(), dtype=np.float32)
@@ -175,70 +175,82 @@ class Session(QObject):
     @Slot(object)
     def _on_schedule_changed(self, _schedule: NoiseSchedule) -> None:
         self.recompute_forward()
-        if self._last_request is not None and self.model_state.available:
-            self._rerun_timer.start()  # re-run the reverse chain under the new schedule
+        self._send_schedule_to_training()
+        self._schedule_rerun()
 
     @Slot(str)
     def _on_input_changed(self, what: str) -> None:
         self.recompute_forward()
-        if what in ("start", "seed") or (what == "digit" and self._last_request is not None
-                                          and self._last_request.source == "input"):
-            if self._last_request is not None and self.model_state.available:
-                self._rerun_timer.start()
+        source = self.sampler.settings.source
+        if what in ("start", "seed") or (what == "digit" and source == "input"):
+            self._schedule_rerun()
+
+    def _schedule_rerun(self) -> None:
+        if self._has_run and self.model_state.available and self.is_cheap():
+            self._rerun_timer.start()
 
     @Slot()
     def _on_rerun_timer_timeout(self) -> None:
-        if self._last_request is not None:
-            self.request_sampling(self._last_request)
+        if self._has_run:
+            self.request_sampling()
 
     # ----------------------------------------------------------------- reverse
+    def is_cheap(self, settings: SamplerSettings | None = None) -> bool:
+        """Whether a run costs at most CHEAP_NFE network evaluations."""
+        settings = settings or self.sampler.settings
+        return settings.network_calls(self.schedule.T) <= CHEAP_NFE
+
     def request_sampling(self, settings: SamplerSettings | None = None) -> bool:
-        """Start a reverse run (cancelling a stale one). False (with `error`) if impossible."""
-        settings = settings or self.sampler_settings
-        self.sampler_settings = settings
+        """Start a reverse run with the sampler settings (after adopting `settings`, when
+        given), cancelling a stale one. False (with `error`) if impossible."""
+        if settings is not None:
+            try:
+                self.sampler.set_settings(settings)
+            except ValueError as exc:
+                self.error.emit(f"Cannot sample: {exc}", "")
+                return False
+        settings = self.sampler.settings
         if not self.model_state.available:
             self.error.emit("No model yet: train one in the Training dock or load a checkpoint "
-                            "(File > Load model...).")
+                            "(File > Load model...).", "")
             return False
         schedule = self.schedule
-        steps = settings.steps
         if settings.source == "input":
             t_start = int(max(1, min(settings.t_start, schedule.T)))
-            x_T = self.forward.frames[t_start] if self.forward.T == schedule.T else None
-            if x_T is None:
+            if self.forward.T != schedule.T:
                 self.recompute_forward()
-                x_T = self.forward.frames[t_start]
+            x_T = self.forward.frames[t_start]
         else:
             t_start = None
             x_T = self.start_noise()
-        if steps is not None:
-            steps = int(max(1, min(steps, t_start or schedule.T)))
-        settings = replace(settings, steps=steps)
-        self._last_request = settings
+        # Capped for this run only: the setting keeps what the user chose (a later, longer
+        # schedule gets the full count again).
+        steps = None if settings.steps is None else int(min(settings.steps, t_start or schedule.T))
+        self._has_run = True
         self._rerun_timer.stop()
-        names = [settings.sampler] + ([settings.sampler_b] if settings.compare else [])
+        names = settings.lane_names()
         self.reverse.start([Lane(sampler=n, steps=steps or (t_start or schedule.T))
                             for n in names])
-        job = _reverse_job(self.model_state.model, schedule, x_T, settings, t_start)
-        task = self.workers.start("sample", job, rate_hz=30)
+        job = _reverse_job(self.model_state.model, schedule, x_T, settings, steps, t_start,
+                           self.device_state.device)
+        task = self.workers.start(SAMPLE_JOB, job, rate_hz=30)
         task.items.connect(self._on_sample_items)
         task.failed.connect(self._on_sample_failed)
         task.finished.connect(self._on_sample_finished)
-        self._sample_task = task
         self.sampling_state.emit(True)
         self.status.emit("Sampling with " + " vs ".join(SAMPLER_NAMES.get(n, n) for n in names))
         return True
 
     def cancel_sampling(self) -> None:
         self._rerun_timer.stop()
-        if self.workers.is_running("sample"):
-            self.workers.cancel("sample")
+        if self.workers.is_running(SAMPLE_JOB):
+            self.workers.cancel(SAMPLE_JOB)
             self.reverse.finish(False)
             self.sampling_state.emit(False)
             self.status.emit("Sampling stopped")
 
     def is_sampling(self) -> bool:
-        return self.workers.is_running("sample")
+        return self.workers.is_running(SAMPLE_JOB)
 
     @Slot(list)
     def _on_sample_items(self, items: list) -> None:
@@ -246,9 +258,9 @@ class Session(QObject):
             self.reverse.add(it.lane, it.x_t, it.x0_pred, it.t, it.nfe, it.total, it.kl)
         self.reverse.commit()
 
-    @Slot(str)
-    def _on_sample_failed(self, message: str) -> None:
-        self.error.emit(f"Sampling failed: {message}")
+    @Slot(str, str)
+    def _on_sample_failed(self, message: str, details: str) -> None:
+        self.error.emit(f"Sampling failed: {message}", details)
 
     @Slot(bool)
     def _on_sample_finished(self, completed: bool) -> None:
@@ -260,10 +272,31 @@ class Session(QObject):
 
     # ----------------------------------------------------------------- model
     def set_model(self, model, source: str, meta: dict | None = None) -> None:
+        """Use `model` (a CPU or device network; None: no model) for every reverse run; the
+        current reverse chain is re-run with it when cheap (or at once, the first time)."""
         if model is not None:
-            model.eval()
+            model = model.to(self.device_state.device).eval()
         self.model_state.set_model(model, source, meta)
         self.status.emit(f"Model: {source}" if model is not None else "No model")
+        if model is None:
+            return
+        if source == "trained here" and self._has_run:
+            return  # a refresh during training: the user re-runs when they like
+        if self.is_cheap():
+            QTimer.singleShot(0, self.request_sampling)
+        else:
+            nfe = self.sampler.settings.network_calls(self.schedule.T)
+            self.status.emit(f"Model: {source}. Press Sample (Ctrl+R) to run the reverse chain "
+                             f"({nfe} network evaluations)")
+
+    @Slot(str)
+    def _on_device_changed(self, device: str) -> None:
+        self.cancel_sampling()
+        m = self.model_state
+        if m.model is not None:
+            # A copy: a job that still holds the old network keeps a whole one.
+            self.model_state.set_model(copy.deepcopy(m.model).to(device).eval(), m.source, m.meta)
+        self.status.emit(f"Device: {self.device_state.describe()}")
 
     def load_bundled_model(self) -> bool:
         """Load resources/model.safetensors in the background; False when there is none."""
@@ -271,6 +304,7 @@ class Session(QObject):
 
         path = bundled_model_path()
         if path is None:
+            self.error.emit("This installation has no bundled model.", "")
             return False
         self._load_model(path, "bundled model")
         return True
@@ -287,20 +321,21 @@ class Session(QObject):
 
         self.model_state.set_loading(True)
         self.status.emit(f"Loading {source}…")
-        task = self.workers.start("model", job, rate_hz=30)
+        task = self.workers.start(MODEL_JOB, job, rate_hz=30)
 
         def on_items(items: list) -> None:
             model, meta = items[-1]
             self.set_model(model, source, meta)
 
-        def on_failed(message: str) -> None:
-            self.model_state.set_loading(False)
-            self.error.emit(f"Could not load the model: {message}")
+        def on_failed(message: str, details: str) -> None:
+            self.model_state.set_loading(False)  # the working model stays
+            self.error.emit(f"Could not load the model: {message}", details)
 
         # These callables run in the GUI thread: Task re-emits from there.
         task.items.connect(on_items)
         task.failed.connect(on_failed)
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop every job (a requested checkpoint save is written first) and join them."""
         self._rerun_timer.stop()
-        self.workers.shutdown()
+        return self.workers.shutdown(timeout_ms)

@@ -8,17 +8,24 @@
 - `InputState`: the digit x_0, the starting-noise distribution for x_T, the seed, and which
   of the two the forward chain starts from.
 - `ModelState`: the network the reverse chain uses (bundled, trained here, loaded) or none.
+- `SamplerState`: the one copy of the reverse-chain settings (`SamplerSettings`).
+- `DeviceState`: where sampling and training run (CUDA when present, else CPU; selectable).
+- Training and export have their own modules (training_state.py, export_state.py).
 
 States hold plain numpy arrays (CPU copies); nothing here touches a thread.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ddpm_desktop.core.schedule import NoiseSchedule
+from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE, SAMPLERS
+from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE, NoiseSchedule
+
+SAMPLER_NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmpp": "DPM-Solver++(2M)"}
 
 
 class ScheduleState(QObject):
@@ -29,16 +36,10 @@ class ScheduleState(QObject):
 
     changed = Signal(object)
 
-    def __init__(self, kind: str = "linear", T: int = 1000, beta_start: float = 1e-4,
-                 beta_end: float = 0.02, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._params = dict(kind=kind, T=int(T), beta_start=float(beta_start),
-                            beta_end=float(beta_end))
-        try:
-            self._schedule = NoiseSchedule.named(kind, int(T), float(beta_start), float(beta_end))
-        except ValueError:  # e.g. a stale value from settings: fall back to the paper's default
-            self._params = dict(kind="linear", T=1000, beta_start=1e-4, beta_end=0.02)
-            self._schedule = NoiseSchedule.named("linear", 1000, 1e-4, 0.02)
+        self._params = dict(DEFAULT_SCHEDULE)
+        self._schedule = NoiseSchedule.default()
 
     @property
     def schedule(self) -> NoiseSchedule:
@@ -282,3 +283,113 @@ class InputState(QObject):
         if mode != self.forward_from:
             self.forward_from = mode
             self.changed.emit("forward_from")
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """The reverse-chain settings.
+
+    source: "noise" (x_T from the input's starting distribution) or "input" (the forward
+    chain's frame at t_start, i.e. the digit noised to t_start: SDEdit-style reconstruction).
+    steps: reverse steps (= network calls) per lane, capped at the start step when a run
+    starts (the setting itself keeps what the user chose); None = every step. compare: also
+    run `sampler_b` from the same x_T with the same number of steps (equal NFE).
+    label: class 0-9 or None (unconditional); guidance: classifier-free guidance scale w.
+    """
+
+    sampler: str = "ddpm"
+    steps: int | None = 100
+    seed: int = 0
+    label: int | None = None
+    guidance: float = DEFAULT_GUIDANCE
+    source: str = "noise"
+    t_start: int = 500
+    compare: bool = False
+    sampler_b: str = "dpmpp"
+    eta: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validated(self) -> "SamplerSettings":
+        for name in (self.sampler, self.sampler_b):
+            if name not in SAMPLERS:
+                raise ValueError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
+        if self.source not in ("noise", "input"):
+            raise ValueError(f"start from 'noise' or 'input', not {self.source!r}")
+        if self.steps is not None and not (isinstance(self.steps, int) and self.steps >= 1):
+            raise ValueError(f"steps = {self.steps!r} must be a positive integer")
+        if self.label is not None and not (isinstance(self.label, int) and 0 <= self.label <= 9):
+            raise ValueError(f"class label {self.label!r} must be 0-9 or none")
+        if not (math.isfinite(self.guidance) and 0.0 <= self.guidance <= 20.0):
+            raise ValueError(f"guidance w = {self.guidance!r} must lie in [0, 20]")
+        if not (math.isfinite(self.eta) and 0.0 <= self.eta <= 1.0):
+            raise ValueError(f"DDIM eta = {self.eta!r} must lie in [0, 1]")
+        if not (isinstance(self.t_start, int) and self.t_start >= 1):
+            raise ValueError(f"t = {self.t_start!r} must be a positive integer")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**31):
+            raise ValueError(f"seed {self.seed!r} must lie in 0..2^31-1")
+        return self
+
+    def lane_names(self) -> list[str]:
+        return [self.sampler] + ([self.sampler_b] if self.compare else [])
+
+    def network_calls(self, T: int) -> int:
+        """Network evaluations one run costs under a schedule of T steps (all lanes, guidance
+        doubling the batch), for deciding what is cheap enough to run unasked."""
+        start = min(self.t_start, T) if self.source == "input" else T
+        per_lane = min(self.steps or start, start)
+        guided = self.label is not None and self.guidance not in (0.0, 1.0)
+        return per_lane * len(self.lane_names()) * (2 if guided else 1)
+
+
+class SamplerState(QObject):
+    """The one copy of the sampler settings. Signal `changed(object)`: the new settings."""
+
+    changed = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = SamplerSettings()
+
+    def set_settings(self, settings: SamplerSettings) -> None:
+        settings = settings.validated()
+        if settings != self.settings:
+            self.settings = settings
+            self.changed.emit(settings)
+
+    def update(self, **changes) -> None:
+        """Change some fields; ValueError (state unchanged) if the result is invalid."""
+        self.set_settings(replace(self.settings, **changes))
+
+
+class DeviceState(QObject):
+    """Where the network runs: "cuda" when present (the default), else "cpu".
+
+    `available`: the devices this machine has. Signal `changed(str)`.
+    """
+
+    changed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        import torch
+
+        self.available = ("cuda", "cpu") if torch.cuda.is_available() else ("cpu",)
+        self.device = self.available[0]
+
+    def describe(self, device: str | None = None) -> str:
+        device = device or self.device
+        if device == "cuda":
+            import torch
+
+            return f"CUDA ({torch.cuda.get_device_name(0)})"
+        return "CPU"
+
+    def set_device(self, device: str) -> None:
+        if device not in self.available:
+            raise ValueError(f"device {device!r} is not available here "
+                             f"(available: {', '.join(self.available)})")
+        if device != self.device:
+            self.device = device
+            self.changed.emit(device)

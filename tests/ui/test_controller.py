@@ -74,11 +74,86 @@ def test_failure_is_reported_and_finished_still_emitted(qtbot):
 
     task = controller.start("boom", job)
     messages = []
-    task.failed.connect(messages.append)
+    task.failed.connect(lambda message, details: messages.append((message, details)))
     with qtbot.waitSignal(task.finished, timeout=5000) as blocker:
         pass
     assert blocker.args == [False]
-    assert messages == ["bad value here"]
+    assert messages == [("bad value here", "")]  # bad input: its message, no traceback
+    controller.shutdown()
+
+
+def test_a_bugs_traceback_goes_to_stderr_and_the_details(qtbot, capfd):
+    controller = WorkerController()
+
+    def job(cancel):
+        yield 1
+        {}["missing"]
+
+    task = controller.start("bug", job)
+    with qtbot.waitSignal(task.failed, timeout=5000) as blocker:
+        pass
+    message, details = blocker.args
+    assert message == "KeyError: 'missing'"
+    assert "Traceback" in details and 'in job' in details
+    qtbot.waitUntil(lambda: task.done, timeout=5000)
+    assert "KeyError" in capfd.readouterr().err
+    controller.shutdown()
+
+
+def test_pause_resume_and_requests_are_the_workers(qtbot):
+    """The generic worker pauses between items and serves requests in its own thread, even
+    while paused; a job needs no loop of its own for either."""
+    import threading
+
+    class Job:
+        def __init__(self):
+            self.threads = set()
+
+        def __call__(self, cancel):
+            for i in range(10**6):
+                self.threads.add(threading.get_ident())
+                time.sleep(0.001)
+                yield i
+
+        def handle(self, request):
+            self.threads.add(threading.get_ident())
+            return ("answer", request)
+
+    controller = WorkerController()
+    job = Job()
+    got = []
+    task = controller.start("job", job)
+    task.items.connect(got.extend)
+    qtbot.waitUntil(lambda: len(got) > 3, timeout=3000)
+    with qtbot.waitSignal(task.paused, timeout=3000, check_params_cb=bool):
+        task.pause()
+    n = len(got)
+    qtbot.wait(100)
+    assert len(got) == n  # nothing while paused
+    task.send("ping")
+    qtbot.waitUntil(lambda: ("answer", "ping") in got, timeout=3000)
+    numbers = [g for g in got if isinstance(g, int)]
+    assert numbers == list(range(len(numbers)))  # paused between items, none lost
+    task.resume()
+    qtbot.waitUntil(lambda: len(got) > n + 5, timeout=3000)
+    assert len(job.threads) == 1 and threading.get_ident() not in job.threads
+    controller.shutdown()
+
+
+def test_stop_still_delivers_the_end_cancel_silences(qtbot):
+    controller = WorkerController()
+    stopped = controller.start("a", _counting_job(10**9, delay=0.001))
+    qtbot.waitUntil(lambda: stopped.is_running(), timeout=3000)
+    with qtbot.waitSignal(stopped.finished, timeout=3000) as blocker:
+        stopped.stop()
+    assert blocker.args == [False]
+    cancelled = controller.start("b", _counting_job(10**9, delay=0.001))
+    ends = []
+    cancelled.finished.connect(ends.append)
+    cancelled.cancel()
+    qtbot.waitUntil(lambda: cancelled.done, timeout=3000)
+    qtbot.wait(20)
+    assert ends == []
     controller.shutdown()
 
 

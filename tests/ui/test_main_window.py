@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ddpm_desktop.ui.controller import live_threads
 from ddpm_desktop.ui.main_window import MainWindow
-from ddpm_desktop.ui.session import SamplerSettings
+from ddpm_desktop.ui.state import SamplerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from ddpm_desktop.ui.controller import WorkerController, live_threads
-from ddpm_desktop.ui.session import SamplerSettings, Session
+from ddpm_desktop.ui.session import Session
+from ddpm_desktop.ui.state import SamplerSettings, SamplerState
 from ddpm_desktop.ui.widgets.chain_view import ReverseChainView
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 
@@ -121,8 +122,9 @@ def test_schedule_change_reruns_the_reverse_chain(session, qtbot):
     assert session.reverse.lanes[0].t[0] == 300
 
 
-def test_sampler_panel_emits_settings(qtbot):
-    panel = SamplerPanel()
+def test_sampler_panel_is_a_view_of_the_one_sampler_state(qtbot):
+    state = SamplerState()
+    panel = SamplerPanel(state)
     qtbot.addWidget(panel)
     panel.set_model_available(True, "fake")
     panel.sampler_combo.setCurrentIndex(panel.sampler_combo.findData("dpmpp"))
@@ -130,13 +132,52 @@ def test_sampler_panel_emits_settings(qtbot):
     panel.label_combo.setCurrentIndex(panel.label_combo.findData(3))
     panel.guidance_spin.setValue(2.5)
     panel.compare_check.setChecked(True)
-    with qtbot.waitSignal(panel.sample_requested) as blocker:
-        panel.sample_button.click()
-    s = blocker.args[0]
+    s = state.settings  # every edit is in the state at once
     assert (s.sampler, s.steps, s.label, s.guidance, s.compare) == ("dpmpp", 12, 3, 2.5, True)
-    panel.set_settings(SamplerSettings(source="input", t_start=42))
-    assert panel.settings().source == "input" and panel.settings().t_start == 42
+    with qtbot.waitSignal(panel.sample_requested):
+        panel.sample_button.click()
+    state.set_settings(SamplerSettings(source="input", t_start=42))  # the view follows
+    assert panel.source_combo.currentData() == "input" and panel.t_start_spin.value() == 42
     assert panel.t_start_spin.isEnabled()
+
+
+def test_rerun_after_a_schedule_change_uses_the_current_step_count(session, qtbot):
+    """DDPM with Steps 100; T = 60 gave NFE 60/60 (right); then T = 1000 still gave 60/60."""
+    session.set_model(FakeModel(), "fake")
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.request_sampling(SamplerSettings(sampler="ddpm", steps=100))
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.schedule_state.set_params(T=60)
+    assert session.reverse.lanes[0].nfe[-1] == 60
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.schedule_state.set_params(T=1000)
+    assert session.reverse.lanes[0].nfe[-1] == 100
+    assert session.sampler.settings.steps == 100
+
+
+def test_t_start_survives_a_short_schedule_in_the_panel(qtbot, session):
+    panel = SamplerPanel(session.sampler)
+    qtbot.addWidget(panel)
+    session.sampler.update(source="input", t_start=500)
+    panel.set_max_t(60)
+    assert panel.t_start_spin.value() == 60 and session.sampler.settings.t_start == 500
+    panel.set_max_t(1000)
+    assert panel.t_start_spin.value() == 500
+
+
+def test_model_load_reruns_only_what_is_cheap(session, qtbot):
+    session.sampler.update(sampler="ddpm", steps=None)  # 200 network calls at T = 200
+    session.schedule_state.set_params(T=1000)  # 1000: too long to start unasked
+    statuses = []
+    session.status.connect(statuses.append)
+    session.set_model(FakeModel(), "fake")
+    qtbot.wait(50)
+    assert not session.is_sampling() and session.reverse.lanes == []
+    assert "Press Sample" in statuses[-1] and "1000 network evaluations" in statuses[-1]
+    session.sampler.update(steps=20)
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.set_model(FakeModel(), "another fake")  # cheap: re-run with the new model
+    assert session.reverse.lanes[0].nfe[-1] == 20
 
 
 def test_shutdown_while_sampling_joins_the_thread(session, qtbot):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ddpm_desktop.core.schedule import NoiseSchedule
+
 from ddpm_desktop.ui.state import ScheduleState
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 
@@ -72,9 +74,34 @@ def test_underflowing_schedule_is_refused_with_a_message(panel, qtbot):
     assert panel.state.schedule.T == 1000
     assert panel.T_spin.value() == 1000
 
-    panel.T_slider.setValue(4000)  # dragging into the bad region: inline, no dialog
-    assert panel.state.schedule.T == 1000
-    assert panel.inline_error.isVisibleTo(panel)
+    # The slider stops where the schedule stops being valid: it only produces valid values.
+    panel.T_slider.setValue(4000)
+    T = panel.state.schedule.T
+    assert panel.T_slider.maximum() == T < 4000
+    NoiseSchedule.named("linear", T)  # valid
+    with pytest.raises(ValueError, match="underflow"):
+        NoiseSchedule.named("linear", T + 1)
+    assert not panel.inline_error.isVisibleTo(panel)
+
+
+def test_beta_T_slider_never_reaches_an_invalid_value(panel):
+    """The far right of the β_T slider was β_T = 1 (invalid): a red error and the green
+    "x_T ≈ N(0, 1)" showed at once. Now its top is the largest β_T valid for this T."""
+    slider = panel.beta_end_slider
+    slider.setValue(slider.maximum())
+    beta_end = panel.state.params["beta_end"]
+    assert beta_end < 1 and panel.state.schedule.alpha_bar_T >= 1e-12
+    assert not panel.inline_error.isVisibleTo(panel)
+    assert float(panel.beta_end_edit.text()) == pytest.approx(beta_end, rel=1e-3)
+    # one tick further would not be a valid schedule at T = 1000
+    nxt = float(f"{10 ** ((slider.maximum() + 1) / 100):.3g}")
+    with pytest.raises(ValueError):
+        NoiseSchedule.named("linear", 1000, 1e-4, nxt)
+    # a shorter schedule allows a larger β_T
+    top = slider.maximum()
+    panel.state.set_params(T=100)
+    panel._update_limits()
+    assert slider.maximum() > top
 
 
 def test_plot_ranges_hold_the_curves_and_move_only_in_coarse_steps(panel):

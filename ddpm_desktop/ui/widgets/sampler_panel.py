@@ -1,10 +1,9 @@
 """Reverse-chain controls: sampler, steps, seed, class label, guidance, start, compare.
 
-Emits user intent only; the session runs the sampler.
-
-Signals: `sample_requested(object)` with a `SamplerSettings`; `stop_requested()`.
-Methods: `settings()`, `set_settings(s)`, `set_busy(bool)`, `set_model_available(bool, text)`,
-`set_max_t(T)` (bounds of the reconstruct-from-t control).
+A view of the session's `SamplerState` (the one copy of the settings): an edit writes the
+state, a state change redraws the controls. Emits user intent only; the session runs the
+sampler. Signals: `sample_requested()`, `stop_requested()`. Methods: `set_busy(bool)`,
+`set_model_available(bool, text)`, `set_max_t(T)` (bounds of the reconstruct-from-t control).
 """
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_desktop.ui.session import SAMPLER_NAMES, SamplerSettings
+from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerSettings, SamplerState
 
 _SAMPLER_TIPS = {
     "ddpm": "Ancestral sampling (Ho et al. 2020, Alg. 2); stochastic. With fewer steps than T "
@@ -37,11 +36,12 @@ _SAMPLER_TIPS = {
 
 
 class SamplerPanel(QWidget):
-    sample_requested = Signal(object)
+    sample_requested = Signal()
     stop_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: SamplerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.state = state
         self.sampler_combo = QComboBox()
         self.sampler_b_combo = QComboBox()
         for key, name in SAMPLER_NAMES.items():
@@ -71,7 +71,6 @@ class SamplerPanel(QWidget):
         self.guidance_spin = QDoubleSpinBox()
         self.guidance_spin.setRange(0.0, 20.0)
         self.guidance_spin.setSingleStep(0.5)
-        self.guidance_spin.setValue(1.0)
         self.guidance_spin.setToolTip("Classifier-free guidance w: 0 unconditional, 1 "
                                       "conditional, > 1 stronger class")
 
@@ -131,18 +130,23 @@ class SamplerPanel(QWidget):
         layout.addWidget(self.model_label)
         layout.addStretch(1)
 
-        self.sample_button.clicked.connect(self._on_sample_clicked)
+        self.sample_button.clicked.connect(self.sample_requested)
         self.stop_button.clicked.connect(self.stop_requested)
         self.seed_button.clicked.connect(self._on_seed_button_clicked)
-        self.sampler_combo.currentIndexChanged.connect(self._update_enabled)
-        self.sampler_b_combo.currentIndexChanged.connect(self._update_enabled)
-        self.compare_check.toggled.connect(self._update_enabled)
-        self.label_combo.currentIndexChanged.connect(self._update_enabled)
-        self.source_combo.currentIndexChanged.connect(self._update_enabled)
-        self._update_enabled()
+        self._syncing = False
+        self._on_state_changed(state.settings)
+        for combo in (self.sampler_combo, self.sampler_b_combo, self.label_combo,
+                      self.source_combo):
+            combo.currentIndexChanged.connect(self._on_edited)
+        for spin in (self.steps_spin, self.seed_spin, self.guidance_spin, self.t_start_spin,
+                     self.eta_spin):
+            spin.valueChanged.connect(self._on_edited)
+        self.compare_check.toggled.connect(self._on_edited)
+        state.changed.connect(self._on_state_changed)
 
     # ---------------------------------------------------------------- public
     def settings(self) -> SamplerSettings:
+        """The settings these controls show (the state's, once an edit is written)."""
         return SamplerSettings(
             sampler=self.sampler_combo.currentData(),
             steps=self.steps_spin.value(),
@@ -150,13 +154,29 @@ class SamplerPanel(QWidget):
             label=self.label_combo.currentData(),
             guidance=self.guidance_spin.value(),
             source=self.source_combo.currentData(),
-            t_start=self.t_start_spin.value(),
+            t_start=(self.state.settings.t_start
+                     if self.t_start_spin.value() == self.t_start_spin.maximum()
+                     and self.state.settings.t_start > self.t_start_spin.maximum()
+                     else self.t_start_spin.value()),
             compare=self.compare_check.isChecked(),
             sampler_b=self.sampler_b_combo.currentData(),
             eta=self.eta_spin.value(),
         )
 
     def set_settings(self, s: SamplerSettings) -> None:
+        """Write `s` to the state (the controls follow)."""
+        self.state.set_settings(s)
+
+    @Slot(object)
+    def _on_state_changed(self, s: SamplerSettings) -> None:
+        self._syncing = True
+        try:
+            self._show(s)
+        finally:
+            self._syncing = False
+        self._update_enabled()
+
+    def _show(self, s: SamplerSettings) -> None:
         def pick(combo: QComboBox, value) -> None:
             i = combo.findData(value)
             if i >= 0:
@@ -172,7 +192,6 @@ class SamplerPanel(QWidget):
         self.eta_spin.setValue(float(s.eta))
         pick(self.source_combo, s.source)
         self.compare_check.setChecked(bool(s.compare))
-        self._update_enabled()
 
     def set_busy(self, busy: bool) -> None:
         self.stop_button.setEnabled(busy)
@@ -182,7 +201,14 @@ class SamplerPanel(QWidget):
         self.model_label.setText(text)
 
     def set_max_t(self, T: int) -> None:
-        self.t_start_spin.setMaximum(max(1, int(T)))
+        """Bound the start-t control by T; the state keeps the user's t (a run caps it), so
+        a shorter schedule and back again does not lose it."""
+        self._syncing = True
+        try:
+            self.t_start_spin.setMaximum(max(1, int(T)))
+            self.t_start_spin.setValue(min(self.state.settings.t_start, max(1, int(T))))
+        finally:
+            self._syncing = False
 
     # ---------------------------------------------------------------- slots
     @Slot()
@@ -197,8 +223,11 @@ class SamplerPanel(QWidget):
         self.sampler_b_combo.setEnabled(self.compare_check.isChecked())
 
     @Slot()
-    def _on_sample_clicked(self) -> None:
-        self.sample_requested.emit(self.settings())
+    def _on_edited(self) -> None:
+        if self._syncing:
+            return
+        self._update_enabled()
+        self.state.set_settings(self.settings())
 
     @Slot()
     def _on_seed_button_clicked(self) -> None:

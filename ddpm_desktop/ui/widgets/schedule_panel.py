@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSignalBlocker, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QSignalBlocker, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -27,14 +27,43 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_desktop.core.schedule import MAX_T, SCHEDULE_KINDS, NoiseSchedule, prior_warning
+from ddpm_desktop.core.schedule import (
+    MAX_T,
+    SCHEDULE_KINDS,
+    NoiseSchedule,
+    get_named_beta_schedule,
+    prior_warning,
+    validate_betas,
+)
 from ddpm_desktop.ui.state import ScheduleState
 from ddpm_desktop.ui.theme import banner_style, held_range, nice_ceiling, plot_colors, style_plot
 
-# Log10 sliders for β: integer ticks of 0.01 decade.
+# Log10 sliders for β: integer ticks of 0.01 decade. Each slider's top is lowered further to
+# the largest value the schedule accepts with the other settings (`_update_limits`), so a
+# slider only produces valid schedules.
 _BETA_START_RANGE = (-6.0, -1.0)
-_BETA_END_RANGE = (-4.0, math.log10(0.999))
+_BETA_END_RANGE = (-4.0, -0.01)
 _T_SLIDER_RANGE = (10, 4000)
+
+
+def _valid(params: dict) -> bool:
+    try:
+        validate_betas(get_named_beta_schedule(params["kind"], params["T"],
+                                               params["beta_start"], params["beta_end"]))
+    except ValueError:
+        return False
+    return True
+
+
+def _largest_valid(lo: int, hi: int, valid) -> int:
+    """The largest tick in [lo, hi] with valid(tick), given valid(lo) (validity is monotone:
+    a longer schedule or larger β only lowers ᾱ_T)."""
+    if valid(hi):
+        return hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if valid(mid) else (lo, mid)
+    return lo
 
 
 def _parse_float(text: str, name: str) -> float:
@@ -155,6 +184,15 @@ class SchedulePanel(QWidget):
         self.beta_start_edit.editingFinished.connect(self._on_beta_start_edited)
         self.beta_end_edit.editingFinished.connect(self._on_beta_end_edited)
         state.changed.connect(self._on_state_changed)
+        # Slider limits follow the other settings, recomputed once a drag pauses (and before
+        # a slider is grabbed): a few validity checks, kept out of the per-tick path.
+        self._limits_key = None
+        self._limits_timer = QTimer(self)
+        self._limits_timer.setSingleShot(True)
+        self._limits_timer.setInterval(120)
+        self._limits_timer.timeout.connect(self._update_limits)
+        for slider in (self.T_slider, self.beta_start_slider, self.beta_end_slider):
+            slider.sliderPressed.connect(self._update_limits)
 
         self._apply_colors()
         self._on_state_changed(state.schedule)
@@ -226,6 +264,11 @@ class SchedulePanel(QWidget):
                   self.beta_end_slider):
             w.setEnabled(endpoints)
         self.inline_error.hide()
+        self.warning_label.show()
+        if self._limits_key is None:
+            self._update_limits()
+        else:
+            self._limits_timer.start()
 
         t = np.arange(1, schedule.T + 1, dtype=np.float64)
         self.beta_curve.setData(t, schedule.betas)
@@ -233,6 +276,42 @@ class SchedulePanel(QWidget):
         self.log_snr_curve.setData(t, schedule.log_snr)
         self._set_ranges(schedule)
         self._update_summary(schedule)
+
+    @Slot()
+    def _update_limits(self) -> None:
+        """Lower each slider's top to the largest value valid with the other settings."""
+        p = self.state.params
+        key = tuple(sorted(p.items()))
+        if key == self._limits_key:
+            return
+        self._limits_key = key
+
+        def t_ok(T):
+            return _valid({**p, "T": T})
+
+        def b1_ok(tick):
+            return _valid({**p, "beta_start": float(f"{10 ** (tick / 100):.3g}")})
+
+        def bT_ok(tick):
+            return _valid({**p, "beta_end": float(f"{10 ** (tick / 100):.3g}")})
+
+        lo_T = min(max(p["T"], _T_SLIDER_RANGE[0]), _T_SLIDER_RANGE[1])
+        top_T = _largest_valid(lo_T, _T_SLIDER_RANGE[1], t_ok) if t_ok(lo_T) else lo_T
+        ticks = {}
+        for name, slider, rng, ok in (
+                ("beta_start", self.beta_start_slider, _BETA_START_RANGE, b1_ok),
+                ("beta_end", self.beta_end_slider, _BETA_END_RANGE, bT_ok)):
+            hi = int(round(rng[1] * 100))
+            cur = min(max(int(round(math.log10(p[name]) * 100)), slider.minimum()), hi)
+            ticks[name] = _largest_valid(cur, hi, ok) if ok(cur) else max(cur, slider.minimum())
+        with QSignalBlocker(self.T_slider):
+            self.T_slider.setMaximum(max(top_T, self.T_slider.minimum()))
+            self.T_slider.setValue(p["T"])
+        for name, slider in (("beta_start", self.beta_start_slider),
+                             ("beta_end", self.beta_end_slider)):
+            with QSignalBlocker(slider):
+                slider.setMaximum(ticks[name])
+                slider.set_value_float(p[name])
 
     def _set_ranges(self, schedule: NoiseSchedule) -> None:
         """Fixed ranges in coarse steps with hysteresis (theme.held_range), not autorange:
@@ -280,8 +359,9 @@ class SchedulePanel(QWidget):
                 self._on_state_changed(self.state.schedule)  # revert the fields
                 self.error.emit(message)
             else:
-                self.inline_error.setText("⚠ " + message)
+                self.inline_error.setText("⚠ not applied: " + message)
                 self.inline_error.show()
+                self.warning_label.hide()  # it describes the schedule still in use
             return False
         return True
 

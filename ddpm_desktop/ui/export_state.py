@@ -1,0 +1,90 @@
+"""The export state the Export dialog is built from (the session owns it and runs the export).
+
+`ExportSettings`: what to export (forward, reverse, both), as what (looping GIF or PNG strip),
+frame rate, scale, frame stride (0 = chosen so a GIF has about `TARGET_FRAMES` frames),
+key frames of a strip, the histogram and KL overlays, and the file. `ExportState` holds them
+and the running export's progress.
+
+Signals: `settings_changed()`, `progress_changed()` (running, done/total),
+`finished(str)` (the path written, "" when cancelled or failed).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+WHAT = (("forward", "Forward chain"), ("reverse", "Reverse chain"), ("both", "Both side by side"))
+FORMATS = (("gif", "Animated GIF (looping)"), ("png", "PNG strip of key frames"))
+TARGET_FRAMES = 250
+DEFAULT_NAMES = {"forward": "ddpm_forward", "reverse": "ddpm_reverse", "both": "ddpm_chains"}
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    what: str = "forward"
+    format: str = "gif"
+    fps: int = 20
+    scale: int = 4
+    stride: int = 0  # 0: automatic (about TARGET_FRAMES frames)
+    key_frames: int = 8
+    histogram: bool = True
+    kl: bool = True
+    folder: str = ""  # "" = the home folder
+    path: str = ""  # "" = DEFAULT_NAMES[what] in `folder`
+
+    def validated(self) -> "ExportSettings":
+        if self.what not in dict(WHAT):
+            raise ValueError(f"export 'forward', 'reverse' or 'both', not {self.what!r}")
+        if self.format not in dict(FORMATS):
+            raise ValueError(f"export as 'gif' or 'png', not {self.format!r}")
+        if not (isinstance(self.fps, int) and 1 <= self.fps <= 50):
+            raise ValueError(f"frame rate {self.fps!r} must lie in 1..50 fps")
+        if not (isinstance(self.scale, int) and 1 <= self.scale <= 12):
+            raise ValueError(f"scale {self.scale!r} must lie in 1..12")
+        if not (isinstance(self.stride, int) and 0 <= self.stride <= 10_000):
+            raise ValueError(f"frame stride {self.stride!r} must lie in 0..10000")
+        if not (isinstance(self.key_frames, int) and 2 <= self.key_frames <= 32):
+            raise ValueError(f"key frames {self.key_frames!r} must lie in 2..32")
+        return self
+
+    def target(self) -> Path:
+        """The file the next export writes."""
+        if self.path:
+            p = Path(self.path).expanduser()
+            return p.with_suffix("." + self.format) if p.suffix.lower() in (".gif", ".png") else p
+        folder = Path(self.folder) if self.folder and Path(self.folder).is_dir() else Path.home()
+        return folder / f"{DEFAULT_NAMES[self.what]}.{self.format}"
+
+    def stride_for(self, n_frames: int) -> int:
+        return self.stride or max(1, math.ceil(n_frames / TARGET_FRAMES))
+
+
+class ExportState(QObject):
+    settings_changed = Signal()
+    progress_changed = Signal()
+    finished = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = ExportSettings()
+        self.running = False
+        self.done = 0
+        self.total = 0
+        self.message = ""
+
+    def set_settings(self, settings: ExportSettings) -> None:
+        settings = settings.validated()
+        if settings != self.settings:
+            self.settings = settings
+            self.settings_changed.emit()
+
+    def update(self, **changes) -> None:
+        self.set_settings(replace(self.settings, **changes))
+
+    def set_progress(self, running: bool, done: int = 0, total: int = 0,
+                     message: str = "") -> None:
+        self.running, self.done, self.total, self.message = running, done, total, message
+        self.progress_changed.emit()

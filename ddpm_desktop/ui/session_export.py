@@ -1,0 +1,134 @@
+"""The session's export work: the chains on screen as a GIF or a PNG strip.
+
+A mixin of `Session` (session.py). The export is `ui.export.iter_export` (a generator that
+composes the frames and writes the file atomically at the end) run by the generic worker under
+the job name "export"; one export at a time, and a second request while one runs is refused
+with a message, never a silent cancel. The chains are copied from the forward and reverse
+states when the export starts, so later edits do not reach a running export.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PySide6.QtCore import Slot
+
+from ddpm_desktop.ui.export import ChainView, ExportJob, ExportProgress, check_writable, iter_export
+from ddpm_desktop.ui.export_state import ExportState
+
+EXPORT_JOB = "export"
+FORWARD_TITLE = "Forward  x₀ → x_T"
+REVERSE_TITLE = "Reverse  x_T → x₀"
+
+
+class ExportJobs:
+    """Mixin: needs `self.workers`, `self.forward`, `self.reverse`, `self.error`,
+    `self.status` and `self.exported` from Session."""
+
+    def _init_export(self) -> None:
+        self.export = ExportState(parent=self)
+        self._export_task = None
+        self._export_path: str | None = None
+
+    def export_chains(self) -> dict[str, ChainView | None]:
+        """The chains on screen now, as copies: "forward" and "reverse" (None when empty)."""
+        f = self.forward
+        forward = None
+        if f.frames is not None:
+            forward = ChainView(np.array(f.frames, copy=True), FORWARD_TITLE,
+                                np.array(f.kl_hist, copy=True),
+                                tuple(f"t = {t}" for t in range(f.T + 1)))
+        reverse = None
+        lanes = self.reverse.lanes
+        if lanes and len(lanes[0]) > 1:
+            lane = lanes[0]
+            reverse = ChainView(np.stack(lane.x_t), REVERSE_TITLE, np.asarray(lane.kl),
+                                tuple(f"t = {t}" for t in lane.t))
+        return {"forward": forward, "reverse": reverse}
+
+    def available_exports(self) -> set[str]:
+        have = {k for k, v in self.export_chains_lengths().items() if v}
+        if {"forward", "reverse"} <= have:
+            have.add("both")
+        return have
+
+    def export_chains_lengths(self) -> dict[str, int]:
+        """Frames per chain without copying them (for the dialog's info line)."""
+        lanes = self.reverse.lanes
+        n_rev = len(lanes[0]) if lanes and len(lanes[0]) > 1 else 0
+        return {"forward": 0 if self.forward.frames is None else self.forward.T + 1,
+                "reverse": n_rev}
+
+    def export_job(self, path: str | None = None) -> ExportJob:
+        """The job the current settings describe; ValueError/OSError (one line) if impossible."""
+        s = self.export.settings
+        chains = self.export_chains()
+        keys = ("forward", "reverse") if s.what == "both" else (s.what,)
+        picked = tuple(chains[k] for k in keys if chains[k] is not None)
+        if len(picked) != len(keys):
+            raise ValueError("nothing to export yet: run the reverse chain first"
+                             if "reverse" in keys else "nothing to export yet")
+        gif = s.format == "gif"
+        target = path if path is not None else str(s.target())
+        return ExportJob(path=target, chains=picked, kind=s.format, fps=float(s.fps),
+                         scale=s.scale, stride=s.stride_for(max(len(c) for c in picked)),
+                         with_histogram=gif and s.histogram, with_kl=gif and s.kl,
+                         key_frames=s.key_frames)
+
+    def is_exporting(self) -> bool:
+        return self._export_task is not None
+
+    def start_export(self) -> bool:
+        """Start exporting to the settings' file; False (with `error`) if refused."""
+        if self._export_task is not None:
+            self.error.emit("An export is already running: wait for it or cancel it.", "")
+            return False
+        try:
+            path = check_writable(os.path.expanduser(str(self.export.settings.target())))
+            job = self.export_job(str(path))
+        except (OSError, ValueError) as exc:
+            self.error.emit(f"Export failed: {' '.join(str(exc).split())}", "")
+            return False
+        task = self.workers.start(EXPORT_JOB, lambda cancel: iter_export(job, cancel),
+                                  rate_hz=20.0)
+        task.items.connect(self._on_export_items)
+        task.failed.connect(self._on_export_failed)
+        task.finished.connect(self._on_export_finished)
+        self._export_task, self._export_path = task, None
+        total = job.frame_count() + (1 if job.kind == "gif" else 0)
+        self.export.set_progress(True, 0, total, "Exporting…")
+        return True
+
+    def cancel_export(self) -> None:
+        if self._export_task is None:
+            return
+        self.workers.cancel(EXPORT_JOB)  # goes quiet; its thread ends on its own, writing nothing
+        self._export_task = None
+        self.export.set_progress(False, message="Cancelled; nothing was written.")
+        self.export.finished.emit("")
+
+    @Slot(list)
+    def _on_export_items(self, items: list) -> None:
+        last: ExportProgress = items[-1]
+        for item in items:
+            if item.path:
+                self._export_path = item.path
+        self.export.set_progress(True, last.done, last.total, "Exporting…")
+
+    @Slot(str, str)
+    def _on_export_failed(self, message: str, details: str) -> None:
+        self.error.emit(f"Export failed: {message}", details)
+
+    @Slot(bool)
+    def _on_export_finished(self, completed: bool) -> None:
+        self._export_task = None
+        path = self._export_path if completed else None
+        if path:
+            self.export.update(folder=os.path.dirname(path) or ".")
+            self.export.set_progress(False, message=f"Saved {path}")
+            self.status.emit(f"Saved {path}")
+            self.exported.emit(path)
+            self.export.finished.emit(path)
+        else:
+            self.export.set_progress(False, message="Export failed." if not completed else "")
+            self.export.finished.emit("")
