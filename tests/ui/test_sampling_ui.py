@@ -186,3 +186,25 @@ def test_shutdown_while_sampling_joins_the_thread(session, qtbot):
     qtbot.waitUntil(lambda: session.reverse.length() > 0, timeout=5000)
     session.shutdown()
     assert live_threads() == []
+
+
+def test_compare_mode_shows_both_samplers_histograms(session, qtbot):
+    from ddpm_desktop.core import kl
+    from ddpm_desktop.ui.widgets.histogram_view import HistogramView
+
+    view = HistogramView(session.forward, session.reverse)
+    qtbot.addWidget(view)
+    session.set_model(FakeModel(), "fake")
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.request_sampling(SamplerSettings(sampler="ddim", steps=6, compare=True,
+                                                 sampler_b="dpmpp"))
+    a, b = session.reverse.lanes
+    _, ya = view.reverse_hist.getData()
+    _, yb = view.reverse_hist_b.getData()
+    np.testing.assert_allclose(ya, kl.histogram_density(a.x_t[-1])[1])
+    np.testing.assert_allclose(yb, kl.histogram_density(b.x_t[-1])[1])
+    assert len(view.kl_reverse_curve_b.getData()[0]) == len(b)
+    assert "DDIM" in view.kl_label.text() and "DPM-Solver++" in view.kl_label.text()
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.request_sampling(SamplerSettings(sampler="ddim", steps=6))
+    assert view.reverse_hist_b.getData()[0] is None or len(view.reverse_hist_b.getData()[0]) == 0

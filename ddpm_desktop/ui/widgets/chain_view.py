@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_desktop.ui.state import ForwardState, ModelState, ReverseState
+from ddpm_desktop.ui.state import SAMPLER_NAMES, ForwardState, ModelState, ReverseState
 from ddpm_desktop.ui.theme import plot_colors
 
 SIDE = 28
@@ -335,6 +335,9 @@ class _LanePanel(QWidget):
         super().__init__(parent)
         self.caption = QLabel()
         self.caption.setProperty("role", "value")
+        # The caption's text (sampler name, t, step) must not size the panel: a longer name
+        # used to widen the reverse view and shrink the forward image beside it.
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.x_t_pane = ImagePane(min_side=110)
         self.x0_pane = ImagePane(min_side=110)
         x_t_title = QLabel("x_t")
@@ -380,6 +383,7 @@ class ReverseChainView(QWidget):
         self.nfe_label = QLabel()
         self.nfe_label.setProperty("role", "value")
         self.nfe_label.setText(" ")
+        self.nfe_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         # Page 0: no model; page 1: ready, nothing sampled yet; page 2: lanes.
         self.stack = QStackedWidget()
@@ -495,8 +499,6 @@ class ReverseChainView(QWidget):
     def _on_frame_changed(self, index: int) -> None:
         with QSignalBlocker(self.slider):
             self.slider.setValue(index)
-        from ddpm_desktop.ui.session import SAMPLER_NAMES
-
         nfe_parts = []
         for lane, panel in zip(self.state.lanes, self.lane_panels):
             if not len(lane):

@@ -19,7 +19,7 @@ from PySide6.QtCore import QEvent, Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from ddpm_desktop.core import kl
-from ddpm_desktop.ui.state import ForwardState, ReverseState
+from ddpm_desktop.ui.state import SAMPLER_NAMES, ForwardState, ReverseState
 from ddpm_desktop.ui.theme import cache_rendering, held_range, plot_colors, style_plot
 from ddpm_desktop.ui.widgets.live_label import LiveLabel
 
@@ -57,6 +57,8 @@ class HistogramView(QWidget):
         self.forward_hist = self.hist_plot.plot(name="forward x_t", stepMode="center",
                                                 fillLevel=0)
         self.reverse_hist = self.hist_plot.plot(name="reverse x_t", stepMode="center")
+        # the second sampler of compare mode (empty otherwise)
+        self.reverse_hist_b = self.hist_plot.plot(stepMode="center")
         xs = np.linspace(*kl.HIST_RANGE, 301)
         self.normal_curve = self.hist_plot.plot(xs, kl.normal_pdf(xs), name="N(0, 1)")
 
@@ -74,6 +76,7 @@ class HistogramView(QWidget):
         self.kl_exact_curve = self.kl_plot.plot(name="exact q(x_t|x₀)")
         self.kl_reverse_curve = self.kl_plot.plot(name="reverse chain", symbol="o",
                                                   symbolSize=4)
+        self.kl_reverse_curve_b = self.kl_plot.plot(symbol="t", symbolSize=5)
         self.floor_line = pg.InfiniteLine(angle=0, movable=False)
         self.kl_plot.addItem(self.floor_line)
         # legend entry for the floor line (an InfiniteLine has none of its own)
@@ -84,8 +87,9 @@ class HistogramView(QWidget):
         self.kl_plot.addItem(self.cursor)
         # Per frame only the bars and the cursor move: everything they pass over is blitted
         # from a cache instead of re-stroked (1001-point curves, legends, the floor line).
-        cache_rendering(self.normal_curve, self.reverse_hist, self.kl_hist_curve,
-                        self.kl_exact_curve, self.kl_reverse_curve, self.floor_line,
+        cache_rendering(self.normal_curve, self.reverse_hist, self.reverse_hist_b,
+                        self.kl_hist_curve, self.kl_exact_curve, self.kl_reverse_curve,
+                        self.kl_reverse_curve_b, self.floor_line,
                         self.legend, self.kl_legend)
 
         self.kl_label = LiveLabel()  # new text every frame: no window re-layout for it
@@ -126,6 +130,10 @@ class HistogramView(QWidget):
         self.kl_reverse_curve.setPen(pg.mkPen(c.reverse, width=1.5))
         self.kl_reverse_curve.setSymbolBrush(pg.mkBrush(c.reverse))
         self.kl_reverse_curve.setSymbolPen(None)
+        self.reverse_hist_b.setPen(pg.mkPen(c.reverse_b, width=2, style=Qt.PenStyle.DashLine))
+        self.kl_reverse_curve_b.setPen(pg.mkPen(c.reverse_b, width=1.5))
+        self.kl_reverse_curve_b.setSymbolBrush(pg.mkBrush(c.reverse_b))
+        self.kl_reverse_curve_b.setSymbolPen(None)
         self.floor_line.setPen(pg.mkPen(c.floor, style=Qt.PenStyle.DotLine, width=1.5))
         self.floor_legend_item.setPen(pg.mkPen(c.floor, style=Qt.PenStyle.DotLine, width=1.5))
         self.cursor.setPen(pg.mkPen(c.cursor, width=2))
@@ -208,36 +216,41 @@ class HistogramView(QWidget):
                    else f"<span style='color:{c.warn}'>not N(0,1) yet</span>")
         text = (f"<span style='color:{c.forward}'>■</span> t={t}: KL̂ = {_fmt_kl(hist)} "
                 f"(floor {_fmt_kl(f.kl_floor)}) · exact {_fmt_kl(exact)} nats · {verdict}")
-        lanes = self.reverse.lanes
-        if lanes and len(lanes[0]):
-            i = min(self.reverse.index, len(lanes[0]) - 1)
-            text += (f"<br><span style='color:{c.reverse}'>■</span> reverse t={lanes[0].t[i]}: "
-                     f"KL̂ = {_fmt_kl(lanes[0].kl[i])}")
+        for lane, color in zip(self.reverse.lanes, (c.reverse, c.reverse_b)):
+            if len(lane):
+                i = min(self.reverse.index, len(lane) - 1)
+                text += (f"<br><span style='color:{color}'>■</span> {SAMPLER_NAMES.get(lane.sampler, lane.sampler)} "
+                         f"t={lane.t[i]}: KL̂ = {_fmt_kl(lane.kl[i])}")
         self.kl_label.setText(text)
 
     # ---------------------------------------------------------------- reverse
     @Slot()
     def _on_reverse_changed(self) -> None:
         lanes = self.reverse.lanes
+        for k, (hist, curve) in enumerate(((self.reverse_hist, self.kl_reverse_curve),
+                                           (self.reverse_hist_b, self.kl_reverse_curve_b))):
+            if k < len(lanes) and len(lanes[k]):
+                curve.setData(np.asarray(lanes[k].t, dtype=np.float64),
+                              np.maximum(np.asarray(lanes[k].kl), _KL_MIN))
+            else:
+                hist.setData([], [])
+                curve.setData([], [])
         if not lanes or not len(lanes[0]):
-            self.reverse_hist.setData([], [])
-            self.kl_reverse_curve.setData([], [])
             self._reverse_peak = 0.0
             self._fit_y()
             self._update_label()
-            return
-        lane = lanes[0]
-        self.kl_reverse_curve.setData(np.asarray(lane.t, dtype=np.float64),
-                                      np.maximum(np.asarray(lane.kl), _KL_MIN))
 
     @Slot(int)
     def _on_reverse_frame_changed(self, index: int) -> None:
         lanes = self.reverse.lanes
         if not lanes or not len(lanes[0]):
             return
-        i = min(index, len(lanes[0]) - 1)
-        edges, density = kl.histogram_density(lanes[0].x_t[i])
-        self.reverse_hist.setData(edges, density)
-        self._reverse_peak = float(density.max())
+        peak = 0.0
+        for lane, hist in zip(lanes, (self.reverse_hist, self.reverse_hist_b)):
+            if len(lane):
+                edges, density = kl.histogram_density(lane.x_t[min(index, len(lane) - 1)])
+                hist.setData(edges, density)
+                peak = max(peak, float(density.max()))
+        self._reverse_peak = peak
         self._fit_y()
         self._update_label()
