@@ -69,7 +69,7 @@ class PlotColors:
 
 
 _DARK = PlotColors(
-    background="#1e2127", foreground="#c8ccd4", muted="#8a8f98", grid_alpha=0.18,
+    background="#1e2127", foreground="#c8ccd4", muted="#959aa3", grid_alpha=0.18,
     inset="#282c34",
     forward="#56B4E9", reverse="#E69F00", reverse_b="#CC79A7", gaussian="#3fbf8f",
     exact="#ff7f50", floor="#8a8f98", cursor="#f0e442",
@@ -82,7 +82,7 @@ _LIGHT = PlotColors(
     background="#ffffff", foreground="#30343b", muted="#5f6670", grid_alpha=0.25,
     inset="#f0f1f4",
     forward="#0072B2", reverse="#D55E00", reverse_b="#CC79A7", gaussian="#009E73",
-    exact="#D55E00", floor="#7a7f88", cursor="#b8860b",
+    exact="#D55E00", floor="#7a7f88", cursor="#a87a00",
     bar="#4a7fc8", bar_clipped="#1f4e8c", loss="#4a6fa5", loss_smooth="#D55E00",
     warn="#b86e00", bad="#c0392b", good="#007a55",
     image_bg="#000000", image_gap="#c9ccd1", outline="#8c939d", brush="#78aaff",

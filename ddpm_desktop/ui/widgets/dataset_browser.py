@@ -67,8 +67,8 @@ def view_order(labels: np.ndarray, seed: int = VIEW_SEED) -> np.ndarray:
     return np.random.default_rng(seed).permutation(len(labels)).astype(np.int64)
 
 
-def render_page(images: np.ndarray, columns: int, rows: int, pad: int = PAD,
-                fill: tuple[int, int, int] = (40, 40, 40)) -> np.ndarray:
+def render_page(images: np.ndarray, columns: int, rows: int, pad: int = PAD, *,
+                fill: tuple[int, int, int]) -> np.ndarray:
     """Tile up to columns*rows uint8 [28, 28] images into uint8 [H, W, 3] (row-major; the
     gaps and empty cells in the RGB colour ``fill``).
 
