@@ -531,7 +531,7 @@ def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterat
         try:
             imaging.save_gif(frames, tmp, fps=job.fps)
         except OSError as exc:
-            reason = getattr(exc, "strerror", None) or str(exc).rsplit(": ", 1)[-1]
+            reason = exc.strerror or str(exc).rsplit(": ", 1)[-1]
             raise OSError(f"cannot write '{path}': {reason}") from None
         del frames
         if cancel.is_set():

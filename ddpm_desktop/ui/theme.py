@@ -3,6 +3,10 @@
 One place decides colours so every plot reads the same way: the forward chain is blue, the
 reverse chain orange, the N(0, 1) reference green, exact/analytic quantities vermillion
 (Okabe-Ito colours, distinguishable with the common colour-vision deficiencies).
+
+Every colour the ui draws is a named role of `PlotColors` (`plot_colors(palette)` gives the
+dark or the light set; `rgb` / `qcolor` turn a role into numbers or a QColor with alpha);
+tests/ui/test_theme.py fails on a colour literal anywhere else in ui/.
 """
 from __future__ import annotations
 
@@ -205,8 +209,7 @@ def apply_theme(app: QApplication, theme: str = "dark") -> str:
     elif theme == "light":
         app.setPalette(light_palette())
     else:
-        hints = app.styleHints()
-        scheme = hints.colorScheme() if hasattr(hints, "colorScheme") else None
+        scheme = app.styleHints().colorScheme()  # Qt >= 6.5; the project needs 6.8
         if scheme == Qt.ColorScheme.Dark:
             app.setPalette(dark_palette())
         elif scheme == Qt.ColorScheme.Light:
