@@ -17,12 +17,16 @@ Public API
     played over the same number of output frames (the longest, after ``stride``): chain j
     shows frame round(i * (F_j - 1) / (F - 1)), so both start and end together. The last
     frame is always included. Needs a Q(Gui)Application (fonts); one is created if absent.
+    Colours are the roles of a ``theme.PlotColors`` (``colors=``; default the current
+    theme's): background, inset (the small plots), foreground / muted text, bar /
+    bar_clipped (histogram), gaussian (N(0,1)), forward (KL curve), cursor (the KL marker).
 
 ``compose_strip(chains, titles=None, scale=4, n_frames=8, captions=None)`` -> uint8
     [H, W, 3]: one row of evenly spaced key frames per chain (first and last included).
 
 ``ExportJob`` (frozen dataclass: path, chains (ChainView...), kind "gif" | "png", fps,
-    scale, stride, with_histogram, with_kl, key_frames) and ``iter_export(job, cancel_event)``,
+    scale, stride, with_histogram, with_kl, key_frames, colors: the theme's PlotColors when
+    the job is made, unless given) and ``iter_export(job, cancel_event)``,
     a generator yielding ``ExportProgress(done, total, path)`` (``path`` set on the last
     item) for ``ui.controller.WorkerController`` to run; ``run_export(job)`` is the
     blocking form. Writes go through core.imaging.save_gif / save_png (atomic); the GIF is
@@ -42,10 +46,11 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QFont, QGuiApplication, QImage, QPainter, QPen, QPolygonF
 
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.kl import HIST_RANGE as _HIST_RANGE, histogram_density
+from ddpm_desktop.ui.theme import PlotColors, plot_colors, qcolor, rgb
 
 SIDE = 28
 MARGIN = 8
@@ -55,14 +60,6 @@ MIN_PANEL_W = 150
 HIST_RANGE = _HIST_RANGE  # the app's histogram axis; bars in the KL estimate's own bins
 HIST_YMAX = 1.0  # density axis; taller bars (the x_0 background spike) are clipped
 
-BACKGROUND = (24, 24, 28)
-PLOT_BG = (36, 36, 42)
-BAR = (90, 140, 220)
-BAR_CLIPPED = (150, 190, 255)
-GAUSS = QColor(255, 150, 40)
-KL_LINE = QColor(120, 220, 140)
-TEXT = QColor(225, 225, 225)
-DIM_TEXT = QColor(150, 150, 150)
 
 
 # ----------------------------------------------------------------------------- data
@@ -223,28 +220,29 @@ class _KlAxis:
 
 
 def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram: bool,
-                kl_axes: list[_KlAxis | None]) -> np.ndarray:
+                kl_axes: list[_KlAxis | None], colors: PlotColors) -> np.ndarray:
     """Everything that does not change between frames: background, titles, plot frames,
     the N(0,1) density and the full KL curves."""
     base = np.empty((layout.height, layout.width, 3), np.uint8)
-    base[:] = BACKGROUND
+    base[:] = rgb(colors.background)
     for j in range(len(chains)):
         for rects in (layout.hist_rects, layout.kl_rects):
             if rects is not None:
                 x, y, w, h = rects[j]
-                base[y:y + h, x:x + w] = PLOT_BG
+                base[y:y + h, x:x + w] = rgb(colors.inset)
+    text, muted = qcolor(colors.foreground), qcolor(colors.muted)
     img = _qimage_view(base)
     p = QPainter(img)
     p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
     for j, chain in enumerate(chains):
-        p.setPen(TEXT)
+        p.setPen(text)
         p.setFont(_font(13, bold=True))
         p.drawText(_qrect(layout.title_rects[j]), Qt.AlignmentFlag.AlignCenter, chain.title)
         p.setFont(_font(10))
         if with_histogram:
             x, y, w, h = layout.hist_rects[j]
-            p.setPen(DIM_TEXT)
+            p.setPen(muted)
             p.drawText(QRectF(x + 3, y + 1, w - 6, 12),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "pixels vs N(0,1)")
             p.drawText(QRectF(x + 2, y + h - 12, w - 4, 12),
@@ -254,20 +252,21 @@ def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram
         axis = kl_axes[j]
         if axis is not None and chain.kl is not None:
             x, y, w, h = layout.kl_rects[j]
-            p.setPen(DIM_TEXT)
+            p.setPen(muted)
             p.drawText(QRectF(x + 3, y + 1, w - 6, 12),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                        f"KL to N(0,1)  (max {axis.ymax / 1.08:.3g})")
             kl = chain.kl
             # at most ~2 points per pixel: a 1000-frame curve stays cheap to draw
             idx = np.unique(np.linspace(0, len(kl) - 1, min(len(kl), 2 * w)).round().astype(int))
-            p.setPen(QPen(KL_LINE, 1.5))
+            p.setPen(QPen(qcolor(colors.forward), 1.5))
             p.drawPolyline(QPolygonF([axis.point(float(i), float(kl[i])) for i in idx]))
     p.end()
     return base
 
 
-def _paint_histogram(frame: np.ndarray, rect, bars: tuple[np.ndarray, np.ndarray]) -> None:
+def _paint_histogram(frame: np.ndarray, rect, bars: tuple[np.ndarray, np.ndarray],
+                     colors: PlotColors) -> None:
     """bars: (edges, density) from core.kl.histogram_density - the bins the app draws and the KL
     number measures."""
     x0, y0, w, h = rect
@@ -277,11 +276,12 @@ def _paint_histogram(frame: np.ndarray, rect, bars: tuple[np.ndarray, np.ndarray
     bottom = y0 + h - 12
     px = np.clip(x0 + (edges - lo) / (hi - lo) * w, x0, x0 + w).round().astype(int)
     heights = np.minimum(density / HIST_YMAX, 1.0) * inner_h
+    bar, clipped = rgb(colors.bar), rgb(colors.bar_clipped)
     for b in range(len(density)):
         bh = int(round(heights[b]))
         if bh <= 0 or px[b + 1] <= px[b]:
             continue
-        colour = BAR_CLIPPED if density[b] > HIST_YMAX else BAR
+        colour = clipped if density[b] > HIST_YMAX else bar
         frame[bottom - bh:bottom, px[b] + (1 if px[b + 1] - px[b] > 2 else 0):px[b + 1]] = colour
 
 
@@ -289,17 +289,20 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
                 scale: int = 4, with_histogram: bool = False,
                 kl_curves: Sequence[np.ndarray | None] | None = None,
                 captions: Sequence[Sequence[str] | None] | None = None,
-                stride: int = 1) -> Iterator[np.ndarray]:
+                stride: int = 1, colors: PlotColors | None = None) -> Iterator[np.ndarray]:
     """Yield composed uint8 [H, W, 3] frames (see the module docstring)."""
     views = _as_views(chains, titles, kl_curves, captions)
     _ensure_gui()
+    colors = colors or plot_colors()
     with_kl = any(v.kl is not None for v in views)
     layout = frame_layout(len(views), scale, with_histogram, with_kl)
     indices = output_indices([len(v) for v in views], stride)
     n_out = len(indices[0])
     kl_axes = [(_KlAxis(v.kl, layout.kl_rects[j], len(v)) if v.kl is not None else None)
                for j, v in enumerate(views)]
-    base = _paint_base(layout, views, with_histogram, kl_axes)
+    base = _paint_base(layout, views, with_histogram, kl_axes, colors)
+    text, muted = qcolor(colors.foreground), qcolor(colors.muted)
+    gauss_pen, marker = QPen(qcolor(colors.gaussian), 1.5), qcolor(colors.cursor)
     s = int(scale)
     # the frames as uint8 once, exactly as core.imaging.to_uint8 shows them elsewhere
     u8 = [imaging.to_uint8(v.frames) for v in views]
@@ -313,30 +316,31 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
             x, y, w, h = layout.image_rects[j]
             frame[y:y + h, x:x + w] = u8[j][i].repeat(s, 0).repeat(s, 1)[..., None]
             if with_histogram:
-                _paint_histogram(frame, layout.hist_rects[j], histogram_density(v.frames[i]))
+                _paint_histogram(frame, layout.hist_rects[j], histogram_density(v.frames[i]),
+                                 colors)
         img = _qimage_view(frame)
         p = QPainter(img)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         for j, v in enumerate(views):
             i = int(indices[j][k])
             p.setFont(caption_font)
-            p.setPen(TEXT)
+            p.setPen(text)
             cap = v.captions[i] if v.captions is not None else f"frame {i + 1}/{len(v)}"
             p.drawText(_qrect(layout.caption_rects[j]), Qt.AlignmentFlag.AlignCenter, cap)
             if with_histogram:
-                p.setPen(QPen(GAUSS, 1.5))
+                p.setPen(gauss_pen)
                 p.drawPolyline(gauss[j])
             axis = kl_axes[j]
             if axis is not None:
                 pt = axis.point(float(i), float(v.kl[i]))
                 x, y, w, h = layout.kl_rects[j]
-                p.setPen(QPen(DIM_TEXT, 1, Qt.PenStyle.DashLine))
+                p.setPen(QPen(muted, 1, Qt.PenStyle.DashLine))
                 p.drawLine(QPointF(pt.x(), y + 14), QPointF(pt.x(), y + h - 12))
                 p.setPen(Qt.PenStyle.NoPen)
-                p.setBrush(QColor(255, 255, 255))
+                p.setBrush(marker)
                 p.drawEllipse(pt, 3.0, 3.0)
                 p.setBrush(Qt.BrushStyle.NoBrush)
-                p.setPen(TEXT)
+                p.setPen(text)
                 p.setFont(small)
                 p.drawText(QRectF(x + 3, y + h - 13, w - 6, 12),
                            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
@@ -349,9 +353,10 @@ def compose_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[st
                    scale: int = 4, with_histogram: bool = False,
                    kl_curves: Sequence[np.ndarray | None] | None = None,
                    captions: Sequence[Sequence[str] | None] | None = None,
-                   stride: int = 1) -> list[np.ndarray]:
+                   stride: int = 1, colors: PlotColors | None = None) -> list[np.ndarray]:
     """All frames of ``iter_frames`` as a list of uint8 [H, W, 3]."""
-    return list(iter_frames(chains, titles, scale, with_histogram, kl_curves, captions, stride))
+    return list(iter_frames(chains, titles, scale, with_histogram, kl_curves, captions, stride,
+                            colors))
 
 
 def _as_views(chains, titles, kl_curves, captions) -> list[ChainView]:
@@ -379,10 +384,12 @@ def key_frame_indices(n: int, k: int) -> np.ndarray:
 
 def compose_strip(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] | None = None,
                   scale: int = 4, n_frames: int = 8,
-                  captions: Sequence[Sequence[str] | None] | None = None) -> np.ndarray:
+                  captions: Sequence[Sequence[str] | None] | None = None,
+                  colors: PlotColors | None = None) -> np.ndarray:
     """One row of key frames per chain, title above each row, caption under each frame."""
     views = _as_views(chains, titles, None, captions)
     _ensure_gui()
+    colors = colors or plot_colors()
     s = SIDE * int(scale)
     picks = [key_frame_indices(len(v), n_frames) for v in views]
     cols = max(len(p) for p in picks)
@@ -391,7 +398,7 @@ def compose_strip(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str
     width = MARGIN + cols * (cell_w + MARGIN)
     height = MARGIN + len(views) * row_h
     out = np.empty((height, width, 3), np.uint8)
-    out[:] = BACKGROUND
+    out[:] = rgb(colors.background)
     u8 = [imaging.to_uint8(v.frames) for v in views]
     for r, v in enumerate(views):
         y = MARGIN + r * row_h + TITLE_H
@@ -403,7 +410,7 @@ def compose_strip(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str
     p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
     for r, v in enumerate(views):
         y = MARGIN + r * row_h
-        p.setPen(TEXT)
+        p.setPen(qcolor(colors.foreground))
         p.setFont(_font(13, bold=True))
         p.drawText(QRectF(MARGIN, y, width - 2 * MARGIN, TITLE_H),
                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, v.title)
@@ -433,8 +440,13 @@ class ExportJob:
     with_histogram: bool = False
     with_kl: bool = False
     key_frames: int = 8
+    colors: PlotColors | None = None  # None: the current theme's, taken when the job is made
 
     def __post_init__(self):
+        if self.colors is None:
+            # read here, in the thread that builds the job (the GUI thread): the worker that
+            # paints the frames never touches the application palette
+            object.__setattr__(self, "colors", plot_colors())
         if self.kind not in ("gif", "png"):
             raise ValueError(f"unknown export kind {self.kind!r}")
         if not self.chains:
@@ -499,7 +511,8 @@ def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterat
     cancel = cancel or threading.Event()
     path = check_writable(job.path)
     if job.kind == "png":
-        strip = compose_strip(job.views(), scale=job.scale, n_frames=job.key_frames)
+        strip = compose_strip(job.views(), scale=job.scale, n_frames=job.key_frames,
+                              colors=job.colors)
         if cancel.is_set():
             return
         imaging.save_png(strip, path)
@@ -508,7 +521,7 @@ def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterat
     total = job.frame_count() + 1  # the last step is writing the file
     frames = []
     for frame in iter_frames(job.views(), scale=job.scale, with_histogram=job.with_histogram,
-                             stride=job.stride):
+                             stride=job.stride, colors=job.colors):
         if cancel.is_set():
             return
         frames.append(frame)
@@ -518,7 +531,7 @@ def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterat
         try:
             imaging.save_gif(frames, tmp, fps=job.fps)
         except OSError as exc:
-            reason = getattr(exc, "strerror", None) or str(exc).rsplit(": ", 1)[-1]
+            reason = exc.strerror or str(exc).rsplit(": ", 1)[-1]
             raise OSError(f"cannot write '{path}': {reason}") from None
         del frames
         if cancel.is_set():

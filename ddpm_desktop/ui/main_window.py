@@ -250,8 +250,7 @@ class MainWindow(QMainWindow):
         tp.save_requested.connect(s.save_checkpoint)
         tp.load_requested.connect(s.load_checkpoint)
         self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
-        if self.input_panel.browser is not None:
-            self.input_panel.browser.dataset_changed.connect(s.set_browser_dataset)
+        self.input_panel.browser.dataset_changed.connect(s.set_browser_dataset)
         self._on_schedule_changed(s.schedule)
         self._on_input_changed("digit")
 

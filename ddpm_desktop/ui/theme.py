@@ -3,6 +3,10 @@
 One place decides colours so every plot reads the same way: the forward chain is blue, the
 reverse chain orange, the N(0, 1) reference green, exact/analytic quantities vermillion
 (Okabe-Ito colours, distinguishable with the common colour-vision deficiencies).
+
+Every colour the ui draws is a named role of `PlotColors` (`plot_colors(palette)` gives the
+dark or the light set; `rgb` / `qcolor` turn a role into numbers or a QColor with alpha);
+tests/ui/test_theme.py fails on a colour literal anywhere else in ui/.
 """
 from __future__ import annotations
 
@@ -19,9 +23,34 @@ THEMES = ("system", "dark", "light")
 
 @dataclass(frozen=True)
 class PlotColors:
+    """The named colour roles of one theme, each "#rrggbb" (grid_alpha: 0..1).
+
+    Plots
+        background, foreground  plot (and exported frame) background; axes, titles, text
+        muted                   secondary text: exported axis notes, tick labels
+        grid_alpha              opacity of the plot grid
+        inset                   the small plots inside an exported frame
+        forward, reverse        the forward chain; the reverse chain (reverse_b: its 2nd lane)
+        gaussian                the N(0, 1) reference
+        exact                   exact / analytic quantities
+        floor                   reference lines (the histogram-KL bias floor, log-SNR 0)
+        cursor                  the current frame, the selected item
+        bar, bar_clipped        histogram bars; bars taller than their axis
+        loss, loss_smooth       the training loss per step (drawn translucent) and its EMA
+    Status text
+        warn, bad, good
+    Over images (a digit is white ink on black in every theme, so these read on black)
+        image_bg                what an empty image shows (the -1 level: black)
+        image_gap               the gap between tiled digits (the dataset browser page)
+        outline                 thin frames around images (the canvas, its preview)
+        brush, eraser           the canvas brush outline while drawing; while erasing
+    """
+
     background: str
     foreground: str
+    muted: str
     grid_alpha: float
+    inset: str
     forward: str
     reverse: str
     reverse_b: str
@@ -29,23 +58,54 @@ class PlotColors:
     exact: str
     floor: str
     cursor: str
+    bar: str
+    bar_clipped: str
+    loss: str
+    loss_smooth: str
     warn: str
     bad: str
     good: str
+    image_bg: str
+    image_gap: str
+    outline: str
+    brush: str
+    eraser: str
 
 
 _DARK = PlotColors(
-    background="#1e2127", foreground="#c8ccd4", grid_alpha=0.18,
+    background="#1e2127", foreground="#c8ccd4", muted="#959aa3", grid_alpha=0.18,
+    inset="#282c34",
     forward="#56B4E9", reverse="#E69F00", reverse_b="#CC79A7", gaussian="#3fbf8f",
-    exact="#ff7f50", floor="#8a8f98", cursor="#f0e442", warn="#e0a030", bad="#ff6b5b",
-    good="#3fbf8f",
+    exact="#ff7f50", floor="#8a8f98", cursor="#f0e442",
+    bar="#5a8cdc", bar_clipped="#96beff", loss="#7896c8", loss_smooth="#E69F00",
+    warn="#e0a030", bad="#ff6b5b", good="#3fbf8f",
+    image_bg="#000000", image_gap="#2c313a", outline="#5c6370", brush="#78aaff",
+    eraser="#ff5050",
 )
 _LIGHT = PlotColors(
-    background="#ffffff", foreground="#30343b", grid_alpha=0.25,
+    background="#ffffff", foreground="#30343b", muted="#5f6670", grid_alpha=0.25,
+    inset="#f0f1f4",
     forward="#0072B2", reverse="#D55E00", reverse_b="#CC79A7", gaussian="#009E73",
-    exact="#D55E00", floor="#7a7f88", cursor="#b8860b", warn="#b86e00", bad="#c0392b",
-    good="#007a55",
+    exact="#D55E00", floor="#7a7f88", cursor="#a87a00",
+    bar="#4a7fc8", bar_clipped="#1f4e8c", loss="#4a6fa5", loss_smooth="#D55E00",
+    warn="#b86e00", bad="#c0392b", good="#007a55",
+    image_bg="#000000", image_gap="#c9ccd1", outline="#8c939d", brush="#78aaff",
+    eraser="#ff5050",
 )
+
+
+def rgb(color: str) -> tuple[int, int, int]:
+    """"#rrggbb" -> (r, g, b) in 0..255, for numpy fills (no Qt needed)."""
+    if not (isinstance(color, str) and len(color) == 7 and color[0] == "#"):
+        raise ValueError(f"expected a colour as '#rrggbb', got {color!r}")
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+def qcolor(color: str, alpha: int = 255) -> QColor:
+    """A role's "#rrggbb" as a QColor with `alpha` (0..255), e.g. a translucent fill."""
+    c = QColor(*rgb(color))
+    c.setAlpha(int(alpha))
+    return c
 
 
 def _is_dark(palette: QPalette) -> bool:
@@ -149,8 +209,7 @@ def apply_theme(app: QApplication, theme: str = "dark") -> str:
     elif theme == "light":
         app.setPalette(light_palette())
     else:
-        hints = app.styleHints()
-        scheme = hints.colorScheme() if hasattr(hints, "colorScheme") else None
+        scheme = app.styleHints().colorScheme()  # Qt >= 6.5; the project needs 6.8
         if scheme == Qt.ColorScheme.Dark:
             app.setPalette(dark_palette())
         elif scheme == Qt.ColorScheme.Light:

@@ -189,3 +189,38 @@ def test_panel_open_image_errors_go_to_a_message_box(qtbot, tmp_path, monkeypatc
     with qtbot.waitSignal(panel.digit_changed):
         assert panel.open_image(str(good)) is True
     assert not panel.canvas.is_empty()
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_canvas_colours_come_from_the_theme(qtbot, qapp, theme):
+    from ddpm_desktop.ui.theme import dark_palette, light_palette, plot_colors, rgb
+
+    palette = dark_palette() if theme == "dark" else light_palette()
+    colors = plot_colors(palette)
+    before = qapp.palette()
+    qapp.setPalette(palette)
+    try:
+        panel = CanvasPanel()
+        qtbot.addWidget(panel)
+        panel.resize(360, 420)
+        panel.show()
+        qtbot.waitExposed(panel)
+        c = panel.canvas
+        for dx in (5, 0):  # two moves: the same position twice is no event
+            qtbot.mouseMove(c, pos=QPoint(c.width() // 2 + dx, c.height() // 2))
+        img = c.grab().toImage()
+        side = min(c.width(), c.height())
+        x0, y0 = (c.width() - side) // 2, (c.height() - side) // 2
+        edge = img.pixelColor(x0, y0 + side // 3)
+        assert (edge.red(), edge.green(), edge.blue()) == rgb(colors.outline)
+        # the brush ring, antialiased over the black ink buffer: its brightest pixel is the role
+        r = c.brush_radius * side / c.buffer_size
+        cx, cy = c.width() // 2, c.height() // 2
+        ring = [img.pixelColor(int(cx + r * np.cos(a)), int(cy + r * np.sin(a)))
+                for a in np.linspace(0, 2 * np.pi, 24, endpoint=False)]
+        want = np.array(rgb(colors.brush))
+        assert min(np.abs(np.array([q.red(), q.green(), q.blue()]) - want).sum()
+                   for q in ring) < 60
+        assert colors.outline in panel.preview.styleSheet()
+    finally:
+        qapp.setPalette(before)

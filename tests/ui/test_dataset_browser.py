@@ -7,7 +7,8 @@ from PySide6.QtCore import Qt
 
 from ddpm_desktop.core import data
 from ddpm_desktop.ui.widgets import dataset_browser as browser_mod
-from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser, render_page
+from ddpm_desktop.ui.theme import dark_palette, light_palette, plot_colors, rgb
+from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser, render_page, view_order
 
 
 def small_dataset(n=250):
@@ -28,28 +29,91 @@ def browser(qtbot):
     return b
 
 
+def sorted_dataset(n_per_label=30):
+    """Like the bundled MNIST: stored sorted by label."""
+    labels = np.repeat(np.arange(10, dtype=np.int64), n_per_label)
+    images = np.zeros((len(labels), 28, 28), np.uint8)
+    images[:, 0, 0] = labels * 20  # a fingerprint of the label
+    return data.Dataset(images, labels, "sorted")
+
+
 def test_render_page_layout():
     imgs = np.stack([np.full((28, 28), 10 * (k + 1), np.uint8) for k in range(5)])
-    page = render_page(imgs, columns=3, rows=2, pad=2)
-    assert page.shape == (2 * 30 + 2, 3 * 30 + 2)
-    assert page[2, 2] == 10 and page[2 + 30, 2 + 30] == 50  # cell 4 = row 1, col 1
-    assert page[2 + 30, 2 + 60] == 40  # empty cell keeps the background
+    page = render_page(imgs, columns=3, rows=2, pad=2, fill=(1, 2, 3))
+    assert page.shape == (2 * 30 + 2, 3 * 30 + 2, 3)
+    assert (page[2, 2] == 10).all() and (page[2 + 30, 2 + 30] == 50).all()  # cell 4: row 1, col 1
+    assert tuple(page[2 + 30, 2 + 60]) == (1, 2, 3)  # an empty cell keeps the fill
+    assert tuple(page[0, 0]) == (1, 2, 3)  # and so does the gap
+
+
+def test_first_page_of_a_label_sorted_dataset_mixes_labels(qtbot):
+    """Regression: page 1 of the bundled MNIST showed only zeros (it is sorted by label)."""
+    ds = sorted_dataset()
+    b = DatasetBrowser(dataset=ds, columns=10, rows=6)
+    qtbot.addWidget(b)
+    shown = b.page_indices()
+    assert len(shown) == 60 and len(set(shown.tolist())) == 60
+    assert len(np.unique(ds.labels[shown])) >= 8  # ~all ten labels, not sixty zeros
+    # every digit appears exactly once over all pages
+    seen = []
+    for page in range(b.page_count()):
+        b.set_page(page)
+        seen.extend(b.page_indices().tolist())
+    assert sorted(seen) == list(range(len(ds)))
+    # the order is fixed: a new browser (a relaunch) shows the same page 1
+    again = DatasetBrowser(dataset=ds, columns=10, rows=6)
+    qtbot.addWidget(again)
+    np.testing.assert_array_equal(again.page_indices(), shown)
+    # a filter keeps the dataset's labels; the index picked is the dataset index
+    b.set_label_filter(3)
+    assert set(ds.labels[b.page_indices()].tolist()) == {3} and b.page_count() == 1
+    with qtbot.waitSignal(b.digit_selected) as blocker:
+        b.select(4)
+    i = b.selected_index()
+    assert i == b.page_indices()[4] and ds.labels[i] == 3 and blocker.args[1] == 3
+    np.testing.assert_allclose(blocker.args[0], data.to_model_range(ds.images[i]))
+    assert b._tooltip_for_cell(4) == f"#{i}: 3"
+    b.set_label_filter(None)
+    b.select_index(i, emit=False)
+    assert b.selected_index() == i and i in b.page_indices()
+
+
+def test_bundled_mnist_page_one_is_mixed(qtbot):
+    b = DatasetBrowser(columns=10, rows=6)
+    qtbot.addWidget(b)
+    labels = np.asarray(b.dataset().labels)
+    assert len(np.unique(labels[:60])) == 1  # the data really is stored sorted
+    assert len(np.unique(labels[b.page_indices()])) >= 8
+
+
+def test_page_gaps_follow_the_theme(qtbot, qapp, browser):
+    before = qapp.palette()
+    try:
+        for palette in (light_palette(), dark_palette()):
+            qapp.setPalette(palette)
+            qtbot.wait(1)
+            gap = browser.view._image.pixelColor(0, 0)
+            assert (gap.red(), gap.green(), gap.blue()) == rgb(plot_colors(palette).image_gap)
+    finally:
+        qapp.setPalette(before)
 
 
 def test_click_selects_and_emits_digit_and_label(qtbot, browser):
     ds = browser.dataset()
     cell = 13
+    index = int(view_order(ds.labels)[cell])  # the dataset index shown in that cell
     rect = browser.view.cell_rect(cell)
     with qtbot.waitSignal(browser.digit_selected) as blocker:
         qtbot.mouseClick(browser.view, Qt.MouseButton.LeftButton, pos=rect.center())
     x, label = blocker.args
     assert x.dtype == np.float32 and x.shape == (28, 28)
-    assert label == int(ds.labels[cell]) == 3
-    np.testing.assert_allclose(x, data.to_model_range(ds.images[cell]))
-    assert browser.selected_index() == cell
+    assert label == int(ds.labels[index]) == index % 10
+    np.testing.assert_allclose(x, data.to_model_range(ds.images[index]))
+    assert browser.selected_index() == index
 
 
 def test_page_navigation(qtbot, browser):
+    order = view_order(browser.dataset().labels)
     assert browser.page_count() == 3 and browser.page() == 0
     assert not browser.prev_button.isEnabled()
     qtbot.mouseClick(browser.next_button, Qt.MouseButton.LeftButton)
@@ -57,7 +121,7 @@ def test_page_navigation(qtbot, browser):
     with qtbot.waitSignal(browser.digit_selected) as blocker:
         qtbot.mouseClick(browser.view, Qt.MouseButton.LeftButton,
                          pos=browser.view.cell_rect(0).center())
-    assert browser.selected_index() == 100 and blocker.args[1] == 0
+    assert browser.selected_index() == order[100] and blocker.args[1] == order[100] % 10
     browser.page_spin.setValue(3)
     assert browser.page() == 2 and not browser.next_button.isEnabled()
     browser.set_page(99)  # clamped
@@ -66,11 +130,11 @@ def test_page_navigation(qtbot, browser):
     browser.select(5, emit=False)
     browser.view.setFocus()
     qtbot.keyClick(browser.view, Qt.Key.Key_Right)
-    assert browser.selected_index() == 6
+    assert browser.selected_index() == order[6]
     qtbot.keyClick(browser.view, Qt.Key.Key_PageDown)
-    assert browser.selected_index() == 106 and browser.page() == 1
+    assert browser.selected_index() == order[106] and browser.page() == 1
     qtbot.keyClick(browser.view, Qt.Key.Key_End)
-    assert browser.selected_index() == 249 and browser.page() == 2
+    assert browser.selected_index() == order[249] and browser.page() == 2
 
 
 def test_label_filter(qtbot, browser):
@@ -80,7 +144,9 @@ def test_label_filter(qtbot, browser):
     with qtbot.waitSignal(browser.digit_selected) as blocker:
         qtbot.mouseClick(browser.view, Qt.MouseButton.LeftButton,
                          pos=browser.view.cell_rect(2).center())
-    assert blocker.args[1] == 7 and browser.selected_index() == 27
+    sevens = view_order(browser.dataset().labels)
+    sevens = sevens[sevens % 10 == 7]  # the sevens in the order the grid shows them
+    assert blocker.args[1] == 7 and browser.selected_index() == sevens[2]
     # the filter combo drives the same thing
     browser.label_combo.setCurrentIndex(browser.label_combo.findData(2))
     assert browser.label_filter() == 2 and browser.selected_index() is None
@@ -139,3 +205,29 @@ def test_open_image_folder(qtbot, browser, tmp_path, monkeypatch):
     with qtbot.waitSignal(browser.digit_selected) as sel:
         browser.select(1)
     assert sel.args[1] == 7
+
+
+# ----------------------------------------------------------------------------- in the input panel
+
+
+def test_input_panel_names_the_dataset_index_and_hides_no_failure(qtbot, monkeypatch):
+    from ddpm_desktop.ui.state import InputState
+    from ddpm_desktop.ui.widgets import input_panel as panel_mod
+
+    state = InputState()
+    panel = panel_mod.InputPanel(state, load_dataset=False)
+    qtbot.addWidget(panel)
+    ds = sorted_dataset()
+    panel.browser.set_dataset(ds)
+    panel.pick_initial_digit()  # the first cell of the grid, named by its dataset index
+    i = int(panel.browser.page_indices()[0])
+    assert state.digit_source == f"sorted #{i}" and state.digit_label == ds.labels[i]
+    np.testing.assert_allclose(state.digit, data.to_model_range(ds.images[i]))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the browser")
+
+    # a bug while building a digit source reaches the caller instead of becoming a tab note
+    monkeypatch.setattr(panel_mod, "DatasetBrowser", broken)
+    with pytest.raises(RuntimeError, match="a bug in the browser"):
+        panel_mod.InputPanel(InputState(), load_dataset=False)

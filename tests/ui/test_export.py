@@ -20,6 +20,7 @@ from ddpm_desktop.ui.export import (
     output_indices,
     run_export,
 )
+from ddpm_desktop.ui.theme import _DARK, _LIGHT, dark_palette, light_palette, plot_colors, rgb
 
 
 def noisy_chain(n=12, seed=0):
@@ -82,7 +83,48 @@ def test_compose_side_by_side_with_histogram_and_kl(qapp):
     k0, k3 = region(frames[0], lay.kl_rects[0]), region(frames[-1], lay.kl_rects[0])
     assert not np.array_equal(k0, k3)
     empty = region(frames[0], lay.kl_rects[1])
-    assert (empty == export.PLOT_BG).all()
+    assert (empty == rgb(plot_colors().inset)).all()
+
+
+@pytest.mark.parametrize("colors", [_DARK, _LIGHT], ids=["dark", "light"])
+def test_frames_take_every_colour_from_the_theme(qapp, colors):
+    chain = noisy_chain(5)
+    (frame,) = compose_frames([chain[-1:]], ["F"], scale=2, with_histogram=True,
+                              kl_curves=[np.ones(1)], colors=colors)
+    lay = frame_layout(1, 2, True, True)
+    assert tuple(frame[1, 1]) == rgb(colors.background)  # the margin
+    hist = region(frame, lay.hist_rects[0]).reshape(-1, 3)
+    kl = region(frame, lay.kl_rects[0]).reshape(-1, 3)
+    # the plots' own background, the bars and the N(0,1) curve in the theme's roles
+    assert tuple(hist[0]) == tuple(kl[0]) == rgb(colors.inset)
+    hist_colours = {tuple(c) for c in hist}
+    assert rgb(colors.bar) in hist_colours
+    assert rgb(colors.gaussian) in hist_colours
+    # the picture is the data's grey levels, whatever the theme
+    np.testing.assert_array_equal(region(frame, lay.image_rects[0])[..., 1],
+                                  expected_image(chain[-1], 2))
+    # text is drawn: the title row holds pixels near the foreground colour
+    title = region(frame, lay.title_rects[0]).reshape(-1, 3).astype(int)
+    assert (np.abs(title - np.array(rgb(colors.foreground))).sum(axis=1) < 30).any()
+
+
+def test_job_takes_the_theme_when_made_and_the_gif_uses_it(qapp, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    before = app.palette()
+    try:
+        app.setPalette(light_palette())
+        job = ExportJob(str(tmp_path / "a.png"), (ChainView(noisy_chain(3)),), kind="png")
+        assert job.colors == _LIGHT
+        app.setPalette(dark_palette())  # a theme switch after the click changes nothing
+        run_export(job)
+    finally:
+        app.setPalette(before)
+    with Image.open(tmp_path / "a.png") as im:
+        assert im.convert("RGB").getpixel((0, 0)) == rgb(_LIGHT.background)
+    dark = ExportJob(str(tmp_path / "b.gif"), (ChainView(noisy_chain(3)),), colors=_DARK)
+    assert dark.colors is _DARK
 
 
 def test_long_chains_compose_one_frame_per_step_lazily(qapp):

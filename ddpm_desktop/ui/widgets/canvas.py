@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPen, QPixmap
+from PySide6.QtGui import QAction, QImage, QKeySequence, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_desktop.core import imaging
+from ddpm_desktop.ui.theme import plot_colors, qcolor
 
 DIGIT_SIDE = 28
 UNDO_DEPTH = 40
@@ -314,17 +315,18 @@ class DrawCanvas(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802
         if self._image is None:
             self._image = gray_qimage(np.rint(self._buf * 255.0).astype(np.uint8))
+        colors = plot_colors(self.palette())
         p = QPainter(self)
         p.fillRect(self.rect(), self.palette().window())
         r = self._target_rect()
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         p.drawImage(r, self._image)
-        p.setPen(QPen(QColor(90, 90, 90), 1))
+        p.setPen(QPen(qcolor(colors.outline), 1))
         p.drawRect(r.adjusted(0, 0, -1, -1))
         if self._hover is not None and r.contains(self._hover):
             p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             rad = self._brush_radius * r.width() / self._size
-            p.setPen(QPen(QColor(255, 80, 80) if self._eraser else QColor(120, 170, 255), 1))
+            p.setPen(QPen(qcolor(colors.eraser if self._eraser else colors.brush), 1))
             p.drawEllipse(self._hover, rad, rad)
         p.end()
 
@@ -333,6 +335,7 @@ class CanvasPanel(QWidget):
     """DrawCanvas with brush size, pen/eraser, undo, clear, open image and a 28x28 preview."""
 
     digit_changed = Signal(object)
+    _styled = False  # a palette change before the preview exists has nothing to restyle
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -368,8 +371,8 @@ class CanvasPanel(QWidget):
 
         self.preview = QLabel()
         self.preview.setFixedSize(3 * DIGIT_SIDE + 2, 3 * DIGIT_SIDE + 2)
-        self.preview.setStyleSheet("border: 1px solid #555; background: black;")
         self.preview.setToolTip("What the model sees: 28x28, fitted into 20x20, centred by mass")
+        self._apply_colors()
 
         tools = QHBoxLayout()
         tools.addWidget(self.pen_button)
@@ -396,6 +399,17 @@ class CanvasPanel(QWidget):
 
         self.canvas.digit_changed.connect(self._on_canvas_digit_changed)
         self.canvas.digit_changed.connect(self.digit_changed)
+
+    def _apply_colors(self) -> None:
+        self._styled = True
+        colors = plot_colors(self.palette())
+        self.preview.setStyleSheet(
+            f"border: 1px solid {colors.outline}; background: {colors.image_bg};")
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.PaletteChange and self._styled:
+            self._apply_colors()
+        super().changeEvent(event)
 
     @Slot(object)
     def _on_canvas_digit_changed(self, x: np.ndarray) -> None:

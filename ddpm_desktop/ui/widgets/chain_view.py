@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, QSignalBlocker, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QGraphicsRectItem,
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_desktop.ui.state import SAMPLER_NAMES, ForwardState, ModelState, ReverseState
-from ddpm_desktop.ui.theme import plot_colors
+from ddpm_desktop.ui.theme import plot_colors, qcolor
 
 SIDE = 28
 SPEEDS = (10, 30, 100, 300, 1000)  # steps per second
@@ -76,6 +76,7 @@ class FilmStrip(pg.GraphicsLayoutWidget):
 
     frame_clicked = Signal(int)
     PAD = 3
+    _styled = False  # a palette change during construction has nothing to restyle yet
 
     def __init__(self, n_frames: int = 11, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -107,7 +108,7 @@ class FilmStrip(pg.GraphicsLayoutWidget):
     def _apply_colors(self) -> None:
         self._styled = True
         colors = plot_colors(self.palette())
-        pen = QPen(QColor(colors.cursor))
+        pen = QPen(qcolor(colors.cursor))
         pen.setWidthF(2.0)
         pen.setCosmetic(True)
         self.marker.setPen(pen)
@@ -115,7 +116,7 @@ class FilmStrip(pg.GraphicsLayoutWidget):
             label.setColor(colors.foreground)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
-        if event.type() == QEvent.Type.PaletteChange and getattr(self, "_styled", False):
+        if event.type() == QEvent.Type.PaletteChange and self._styled:
             self._apply_colors()
         super().changeEvent(event)
 

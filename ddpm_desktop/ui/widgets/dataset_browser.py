@@ -16,18 +16,22 @@ Public API (for the main window)
         ``select(position, emit=True)`` (position within the filtered list),
         ``select_index(dataset_index, emit=True)``, ``select_random(emit=True)``,
         ``selected_index() -> int | None`` (index into the dataset),
+        ``page_indices()`` (the dataset indices on the page, cell by cell),
         ``load_source(spec) -> bool`` ("mnist" | "fashion" | a folder path; errors go to a
         message box and the current dataset stays).
     Sources: bundled MNIST train/test, "Fashion-MNIST" (when installed; otherwise choosing
     it explains how to install it) and
     "Open folder..." (a folder of IDX files or of images, through a file dialog).
     Keys on the grid: arrows move the selection, PageUp/PageDown turn pages, Home/End.
+    The grid shows the dataset in a fixed seeded shuffle (``view_order``), not in file order:
+    datasets stored sorted by label would otherwise show only zeros on page 1. Indices shown
+    (tooltips, ``selected_index``, the input panel's "MNIST #i") are dataset indices.
 """
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QCursor, QGuiApplication, QImage, QPainter, QPen
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QCursor, QGuiApplication, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -43,26 +47,40 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_desktop.core import data
+from ddpm_desktop.ui.theme import plot_colors, qcolor, rgb
 
 SIDE = 28
 PAD = 2
+VIEW_SEED = 0  # the fixed shuffle the grid shows a dataset in (see view_order)
 
 SOURCES = (("MNIST train (bundled)", "mnist"), ("MNIST test (bundled)", "mnist-test"),
            ("Fashion-MNIST", "fashion"))
 OPEN_FOLDER = "Open folder…"
 
 
-def render_page(images: np.ndarray, columns: int, rows: int, pad: int = PAD) -> np.ndarray:
-    """Tile up to columns*rows uint8 [28, 28] images into uint8 [H, W] (row-major, grey pad).
+def view_order(labels: np.ndarray, seed: int = VIEW_SEED) -> np.ndarray:
+    """The order the grid shows a dataset in: int64 [N], a permutation of its indices, the
+    same for every dataset of N images (seeded). Datasets are often stored sorted by label
+    (the bundled MNIST is), so dataset order would fill the first pages with zeros; a
+    fixed shuffle mixes the labels on every page while a digit keeps its place between runs.
+    """
+    return np.random.default_rng(seed).permutation(len(labels)).astype(np.int64)
+
+
+def render_page(images: np.ndarray, columns: int, rows: int, pad: int = PAD, *,
+                fill: tuple[int, int, int]) -> np.ndarray:
+    """Tile up to columns*rows uint8 [28, 28] images into uint8 [H, W, 3] (row-major; the
+    gaps and empty cells in the RGB colour ``fill``).
 
     Cell k sits at x = pad + (k % columns) * (28 + pad), y = pad + (k // columns) * (28 + pad).
     """
     step = SIDE + pad
-    out = np.full((rows * step + pad, columns * step + pad), 40, np.uint8)
+    out = np.empty((rows * step + pad, columns * step + pad, 3), np.uint8)
+    out[:] = fill
     for k, img in enumerate(images[: columns * rows]):
         y = pad + (k // columns) * step
         x = pad + (k % columns) * step
-        out[y:y + SIDE, x:x + SIDE] = img
+        out[y:y + SIDE, x:x + SIDE] = img[..., None]
     return out
 
 
@@ -83,10 +101,10 @@ class _PageView(QWidget):
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def set_page(self, page_u8: np.ndarray, count: int, selected: int | None) -> None:
-        a = np.ascontiguousarray(page_u8)
-        h, w = a.shape
-        self._image = QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    def set_page(self, page_rgb: np.ndarray, count: int, selected: int | None) -> None:
+        a = np.ascontiguousarray(page_rgb, dtype=np.uint8)
+        h, w, _ = a.shape
+        self._image = QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
         self._count = count
         self._selected = selected
         self.update()
@@ -97,8 +115,6 @@ class _PageView(QWidget):
 
     def minimumSizeHint(self):  # noqa: N802
         b = self._browser
-        from PySide6.QtCore import QSize
-
         return QSize(b.columns * (SIDE + PAD) + PAD, b.rows * (SIDE + PAD) + PAD)
 
     def _geometry(self) -> tuple[QRect, float]:
@@ -143,7 +159,7 @@ class _PageView(QWidget):
         r, _ = self._geometry()
         p.drawImage(r, self._image)
         if self._selected is not None and self._selected < self._count:
-            p.setPen(QPen(QColor(255, 170, 0), 2))
+            p.setPen(QPen(qcolor(plot_colors(self.palette()).cursor), 2))
             p.drawRect(self.cell_rect(self._selected).adjusted(-1, -1, 1, 1))
         p.end()
 
@@ -191,14 +207,15 @@ class DatasetBrowser(QWidget):
 
     digit_selected = Signal(object, int)
     dataset_changed = Signal(object)
+    _dataset: data.Dataset | None = None  # (a palette change can arrive before __init__ ends)
 
     def __init__(self, parent: QWidget | None = None, dataset: data.Dataset | None = None,
                  load_default: bool = True, columns: int = 10, rows: int = 10) -> None:
         super().__init__(parent)
         self.columns = int(columns)
         self.rows = int(rows)
-        self._dataset: data.Dataset | None = None
-        self._positions = np.zeros(0, np.int64)  # dataset indices passing the filter
+        self._order = np.zeros(0, np.int64)  # view_order of the dataset
+        self._positions = np.zeros(0, np.int64)  # dataset indices passing the filter, in order
         self._label: int | None = None
         self._page = 0
         self._selected_pos: int | None = None  # index into _positions
@@ -267,10 +284,11 @@ class DatasetBrowser(QWidget):
     def set_dataset(self, ds: data.Dataset) -> None:
         self._dataset = ds
         labels = np.asarray(ds.labels)
+        self._order = view_order(labels)
         self.label_combo.blockSignals(True)
         self.label_combo.clear()
         self.label_combo.addItem("All labels", None)
-        names = list(getattr(ds, "class_names", None) or [])
+        names = list(ds.class_names)
         for k in np.unique(labels[labels >= 0]).tolist():
             name = names[k] if k < len(names) and str(names[k]) != str(k) else ""
             self.label_combo.addItem(f"{k} {name}".strip(), int(k))
@@ -305,9 +323,9 @@ class DatasetBrowser(QWidget):
         else:
             labels = np.asarray(self._dataset.labels)
             if self._label is None:
-                self._positions = np.arange(len(labels), dtype=np.int64)
-            else:
-                self._positions = np.flatnonzero(labels == self._label).astype(np.int64)
+                self._positions = self._order
+            else:  # the same shuffle, so a digit keeps its relative place under a filter
+                self._positions = self._order[labels[self._order] == self._label]
         self._selected_pos = None
         self._page = 0
         self._refresh()
@@ -329,13 +347,18 @@ class DatasetBrowser(QWidget):
             self._page = page
             self._refresh()
 
+    def page_indices(self) -> np.ndarray:
+        """The dataset indices shown on the current page, cell by cell: int64 [<= page_size]."""
+        start = self._page * self.page_size
+        return self._positions[start:start + self.page_size].copy()
+
     def _refresh(self) -> None:
         start = self._page * self.page_size
         idx = self._positions[start:start + self.page_size]
-        if self._dataset is not None and len(idx):
-            page = render_page(np.asarray(self._dataset.images)[idx], self.columns, self.rows)
-        else:
-            page = render_page(np.zeros((0, SIDE, SIDE), np.uint8), self.columns, self.rows)
+        images = (np.asarray(self._dataset.images)[idx] if self._dataset is not None
+                  else np.zeros((0, SIDE, SIDE), np.uint8))
+        page = render_page(images, self.columns, self.rows,
+                           fill=rgb(plot_colors(self.palette()).image_gap))
         sel = None
         if self._selected_pos is not None and start <= self._selected_pos < start + len(idx):
             sel = self._selected_pos - start
@@ -350,8 +373,12 @@ class DatasetBrowser(QWidget):
         self.next_button.setEnabled(self._page < n_pages - 1)
         self.random_button.setEnabled(len(self._positions) > 0)
         if self._dataset is not None:
-            self.info_label.setText(
-                f"{getattr(self._dataset, 'name', '')}: {len(self._positions)} digits")
+            self.info_label.setText(f"{self._dataset.name}: {len(self._positions)} digits")
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.PaletteChange and self._dataset is not None:
+            self._refresh()  # the page's gaps are painted in the theme's colour
+        super().changeEvent(event)
 
     # ---- selection ------------------------------------------------------------------------
     def selected_index(self) -> int | None:
@@ -389,7 +416,7 @@ class DatasetBrowser(QWidget):
             return ""
         i = int(self._positions[pos])
         label = int(np.asarray(self._dataset.labels)[i])
-        names = list(getattr(self._dataset, "class_names", None) or [])
+        names = self._dataset.class_names
         text = "unlabelled" if label < 0 else (
             names[label] if label < len(names) else str(label))
         return f"#{i}: {text}"

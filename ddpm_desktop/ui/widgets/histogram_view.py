@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from ddpm_desktop.core import kl
 from ddpm_desktop.ui.state import SAMPLER_NAMES, ForwardState, ReverseState
-from ddpm_desktop.ui.theme import cache_rendering, held_range, plot_colors, style_plot
+from ddpm_desktop.ui.theme import cache_rendering, held_range, plot_colors, qcolor, style_plot
 from ddpm_desktop.ui.widgets.live_label import LiveLabel
 
 _KL_MIN = 1e-6  # log axis: clip exact zeros/negatives for display
@@ -33,6 +33,8 @@ def _fmt_kl(v: float) -> str:
 
 
 class HistogramView(QWidget):
+    _styled = False  # a palette change during construction has nothing to restyle yet
+
     def __init__(self, forward: ForwardState, reverse: ReverseState,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,8 +121,7 @@ class HistogramView(QWidget):
         c = plot_colors(self.palette())
         for plot in (self.hist_plot, self.kl_plot):
             style_plot(plot, c)
-        fwd_fill = pg.mkColor(c.forward)
-        fwd_fill.setAlpha(70)
+        fwd_fill = qcolor(c.forward, 70)
         self.forward_hist.setPen(pg.mkPen(c.forward, width=1.5))
         self.forward_hist.setBrush(pg.mkBrush(fwd_fill))
         self.reverse_hist.setPen(pg.mkPen(c.reverse, width=2))
@@ -140,13 +141,13 @@ class HistogramView(QWidget):
         self.cursor.setHoverPen(pg.mkPen(c.cursor, width=4))
         for legend in (self.legend, self.kl_legend):
             legend.setLabelTextColor(c.foreground)
-            legend.setBrush(pg.mkBrush(c.background + "c0"))
+            legend.setBrush(pg.mkBrush(qcolor(c.background, 192)))
         self._colors = c
         if self.forward.frames is not None:
             self._on_frame_changed(self.forward.t)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
-        if event.type() == QEvent.Type.PaletteChange and getattr(self, "_styled", False):
+        if event.type() == QEvent.Type.PaletteChange and self._styled:
             self._apply_colors()
         super().changeEvent(event)
 

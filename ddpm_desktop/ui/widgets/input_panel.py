@@ -34,9 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ddpm_desktop.core.data import load_bundled_mnist
 from ddpm_desktop.core.forward import START_PARAMS, STARTS, start_analytic_kl
+from ddpm_desktop.core.imaging import load_digit, to_model_range
 from ddpm_desktop.ui.state import InputState
+from ddpm_desktop.ui.widgets.canvas import CanvasPanel
 from ddpm_desktop.ui.widgets.chain_view import ImagePane
+from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser
 
 START_LABELS = {
     "gaussian": "Gaussian N(0, 1)",
@@ -59,27 +63,16 @@ class InputPanel(QWidget):
         super().__init__(parent)
         self.state = state
 
-        # --- digit sources (the other engineer's widgets; degrade to a note if they fail)
+        # --- digit sources. A dataset that cannot be read shows its reason inside the browser
+        # (DatasetBrowser catches only ValueError / OSError); a bug in either widget raises.
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.browser = None
-        self.canvas_panel = None
-        try:
-            from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser
-
-            self.browser = DatasetBrowser(load_default=load_dataset, columns=10, rows=6)
-            self.browser.digit_selected.connect(self._on_browser_digit_selected)
-            self.tabs.addTab(self.browser, "Dataset")
-        except Exception as exc:  # noqa: BLE001 - a missing panel must not take the app down
-            self.tabs.addTab(QLabel(f"Dataset browser unavailable: {exc}"), "Dataset")
-        try:
-            from ddpm_desktop.ui.widgets.canvas import CanvasPanel
-
-            self.canvas_panel = CanvasPanel()
-            self.canvas_panel.digit_changed.connect(self._on_canvas_digit_changed)
-            self.tabs.addTab(self.canvas_panel, "Draw")
-        except Exception as exc:  # noqa: BLE001
-            self.tabs.addTab(QLabel(f"Drawing canvas unavailable: {exc}"), "Draw")
+        self.browser = DatasetBrowser(load_default=load_dataset, columns=10, rows=6)
+        self.browser.digit_selected.connect(self._on_browser_digit_selected)
+        self.tabs.addTab(self.browser, "Dataset")
+        self.canvas_panel = CanvasPanel()
+        self.canvas_panel.digit_changed.connect(self._on_canvas_digit_changed)
+        self.tabs.addTab(self.canvas_panel, "Draw")
 
         self.preview = ImagePane(min_side=56)
         self.preview.setMaximumSize(64, 64)
@@ -160,16 +153,10 @@ class InputPanel(QWidget):
     # ---------------------------------------------------------------- public
     def pick_initial_digit(self) -> None:
         """Select a first digit (the browser's first, else the bundled test set's first)."""
-        if self.browser is not None and self.browser.dataset() is not None:
-            try:
-                self.browser.select(0, emit=True)
-                return
-            except Exception:  # noqa: BLE001
-                pass
+        if self.browser.dataset() is not None and len(self.browser.dataset()):
+            self.browser.select(0, emit=True)
+            return
         try:
-            from ddpm_desktop.core.data import load_bundled_mnist
-            from ddpm_desktop.core.imaging import to_model_range
-
             ds = load_bundled_mnist("test")
             self.state.set_digit(to_model_range(ds.images[0]), f"MNIST test #0 "
                                  f"(label {int(ds.labels[0])})", int(ds.labels[0]))
@@ -184,8 +171,6 @@ class InputPanel(QWidget):
 
     def open_image(self, path: str | Path) -> bool:
         """Load a digit with core.imaging.load_digit; errors go to `error`. True on success."""
-        from ddpm_desktop.core.imaging import load_digit
-
         try:
             digit = load_digit(path)
         except (ValueError, OSError) as exc:
@@ -226,9 +211,8 @@ class InputPanel(QWidget):
     # ---------------------------------------------------------------- view -> state
     @Slot(object, int)
     def _on_browser_digit_selected(self, digit: np.ndarray, label: int) -> None:
-        index = self.browser.selected_index() if self.browser is not None else None
-        ds = self.browser.dataset() if self.browser is not None else None
-        name = getattr(ds, "name", "dataset")
+        index = self.browser.selected_index()
+        name = self.browser.dataset().name
         where = f"{name} #{index}" if index is not None else name
         self._set_digit(digit, where, label)
 

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.training import LEVEL_EDGES
 from ddpm_desktop.core.training_run import SAMPLE_STEPS
-from ddpm_desktop.ui.theme import plot_colors, style_plot
+from ddpm_desktop.ui.theme import plot_colors, qcolor, style_plot
 from ddpm_desktop.ui.training_state import DATASETS, TrainingState
 
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors)"
@@ -191,9 +191,9 @@ class TrainingPanel(QWidget):
         colors = plot_colors(self.palette())
         for plot in (self.loss_plot, self.level_plot):
             style_plot(plot, colors)
-        self.raw_curve.setPen(pg.mkPen(colors.floor))
-        self.smooth_curve.setPen(pg.mkPen(colors.forward, width=2))
-        self.level_bars.setOpts(brush=colors.reverse, pen=None)
+        self.raw_curve.setPen(pg.mkPen(qcolor(colors.loss, 90)))
+        self.smooth_curve.setPen(pg.mkPen(colors.loss_smooth, width=2))
+        self.level_bars.setOpts(brush=colors.bar, pen=None)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.PaletteChange and getattr(self, "_styled", False):
