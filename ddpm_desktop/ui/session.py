@@ -133,6 +133,7 @@ class Session(TrainingJobs, ExportJobs, QObject):
         self._init_export()
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
+        self.closing = False  # set by shutdown(): no new work from then on
         self.last_forward_ms = 0.0
 
         self._rerun_timer = QTimer(self)
@@ -191,7 +192,7 @@ class Session(TrainingJobs, ExportJobs, QObject):
 
     @Slot()
     def _on_rerun_timer_timeout(self) -> None:
-        if self._has_run:
+        if self.model_state.available and not self.closing:
             self.request_sampling()
 
     # ----------------------------------------------------------------- reverse
@@ -210,6 +211,8 @@ class Session(TrainingJobs, ExportJobs, QObject):
                 self.error.emit(f"Cannot sample: {exc}", "")
                 return False
         settings = self.sampler.settings
+        if self.closing:
+            return False
         if not self.model_state.available:
             self.error.emit("No model yet: train one in the Training dock or load a checkpoint "
                             "(File > Load model...).", "")
@@ -283,7 +286,7 @@ class Session(TrainingJobs, ExportJobs, QObject):
         if source == "trained here" and self._has_run:
             return  # a refresh during training: the user re-runs when they like
         if self.is_cheap():
-            QTimer.singleShot(0, self.request_sampling)
+            self._rerun_timer.start()
         else:
             nfe = self.sampler.settings.network_calls(self.schedule.T)
             self.status.emit(f"Model: {source}. Press Sample (Ctrl+R) to run the reverse chain "
@@ -315,6 +318,9 @@ class Session(TrainingJobs, ExportJobs, QObject):
     def _load_model(self, path: Path, source: str) -> None:
         from ddpm_desktop.core.checkpoint import load_model
 
+        if self.closing:
+            return
+
         def job(cancel: threading.Event):
             model, meta = load_model(path, device="cpu")
             yield (model, meta)
@@ -337,5 +343,6 @@ class Session(TrainingJobs, ExportJobs, QObject):
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop every job (a requested checkpoint save is written first) and join them."""
+        self.closing = True
         self._rerun_timer.stop()
         return self.workers.shutdown(timeout_ms)

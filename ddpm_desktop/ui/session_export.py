@@ -80,6 +80,8 @@ class ExportJobs:
 
     def start_export(self) -> bool:
         """Start exporting to the settings' file; False (with `error`) if refused."""
+        if self.closing:
+            return False
         if self._export_task is not None:
             self.error.emit("An export is already running: wait for it or cancel it.", "")
             return False

@@ -76,7 +76,7 @@ class TrainingJobs:
 
     def start_training(self) -> bool:
         """Start, or continue, training in the background; False if running or refused."""
-        if self._training_task is not None:
+        if self._training_task is not None or self.closing:
             return False
         try:
             config = self._training_config()

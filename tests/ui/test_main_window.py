@@ -131,6 +131,86 @@ def test_settings_and_layout_persist(qtbot):
     w2.close()
 
 
+def test_hand_edited_settings_never_stop_the_app_opening(qtbot, capfd):
+    """seed=3000000000 or steps=99999999999 raised OverflowError while the window was built,
+    and the app never opened again until the settings file was deleted."""
+    s = QSettings()
+    s.setValue("input/seed", 3000000000)
+    s.setValue("sampler/steps", 99999999999)
+    s.setValue("sampler/guidance", "nan")
+    s.setValue("training/batch_size", "lots")
+    s.setValue("schedule/T", -5)
+    s.setValue("export/fps", 1e308)
+    s.sync()
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    assert w.session.input_state.seed == 0
+    assert w.session.sampler.settings == SamplerSettings()
+    assert w.session.training.settings.batch_size == 64
+    assert w.session.schedule.T == 1000
+    assert w.session.export.settings.fps == 20
+    err = capfd.readouterr().err
+    assert "input/seed" in err and "sampler/steps" in err and "training/batch_size" in err
+    w.close()
+
+
+def test_relaunch_restores_settings_but_runs_only_what_is_cheap(qtbot):
+    """A relaunch silently re-ran the last request (DDPM at 1,000 steps: 30 s of CPU)."""
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    w.sampler_panel.set_settings(SamplerSettings(sampler="ddpm", steps=None))
+    w.close()
+    w2 = MainWindow(load_model=False)
+    qtbot.addWidget(w2)
+    assert w2.session.sampler.settings.steps is None  # restored
+    w2.session.set_model(SlowFakeModel(), "fake")
+    qtbot.wait(50)
+    assert not w2.session.is_sampling()
+    assert "Press Sample" in w2.statusBar().currentMessage()
+    w2.close()
+
+
+def test_back_to_the_bundled_model_from_the_file_menu(qtbot):
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    w.session.set_model(SlowFakeModel(), "a loaded file")
+    with qtbot.waitSignal(w.session.model_state.changed, timeout=20_000,
+                          check_params_cb=lambda: w.session.model_state.source == "bundled model"):
+        w.bundled_model_action.trigger()
+    assert w.model_label.text() == "Model: bundled model"
+    w.close()
+
+
+def test_device_is_shown_and_selectable(qtbot):
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    d = w.session.device_state
+    assert w.device_combo.currentData() == d.device
+    assert w.device_combo.count() == len(d.available)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert d.device == expected
+    w.close()
+
+
+def test_a_failing_job_shows_its_traceback_in_the_details(qtbot, monkeypatch):
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+
+    class Broken(torch.nn.Module):
+        null_label = 10
+
+        def forward(self, x, log_snr, labels=None):
+            raise RuntimeError("a bug in the network")
+
+    w.session.set_model(Broken(), "broken")
+    qtbot.waitUntil(lambda: "Sampling failed" in w.last_error, timeout=10_000)
+    assert "RuntimeError: a bug in the network" in w.last_error
+    assert "Traceback" in w.last_error_details
+    assert w._error_box.detailedText() == w.last_error_details
+    w._error_box.close()
+    w.close()
+
+
 def test_close_while_sampling_joins_every_thread(qtbot):
     w = MainWindow(load_model=False)
     qtbot.addWidget(w)
