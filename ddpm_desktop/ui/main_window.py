@@ -35,7 +35,8 @@ from ddpm_desktop import __version__
 from ddpm_desktop.ui import settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session import Session
-from ddpm_desktop.ui.widgets.chain_view import ForwardChainView, ReverseChainView
+from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
+from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
 from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel

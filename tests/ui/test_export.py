@@ -6,7 +6,6 @@ import threading
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
-from PySide6.QtCore import QSettings, Qt
 
 from ddpm_desktop.core import imaging
 from ddpm_desktop.ui import export

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from ddpm_desktop.ui.controller import live_threads
 from ddpm_desktop.ui.main_window import MainWindow

@@ -11,7 +11,7 @@ import torch
 from ddpm_desktop.ui.controller import WorkerController, live_threads
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import SamplerSettings, SamplerState
-from ddpm_desktop.ui.widgets.chain_view import ReverseChainView
+from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 
 
