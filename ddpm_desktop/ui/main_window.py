@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self.sampler_dock = self._dock("Sampler", "SamplerDock", self.sampler_panel,
                                        Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
         self.training_dock = self._dock("Training", "TrainingDock", self.training_panel,
-                                        Qt.DockWidgetArea.RightDockWidgetArea)
+                                        Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
         self.tabifyDockWidget(self.sampler_dock, self.training_dock)
         self.sampler_dock.raise_()
         self.resizeDocks([self.input_dock], [410], Qt.Orientation.Horizontal)

@@ -100,7 +100,10 @@ class TrainingPanel(QWidget):
         self.batch_spin = QSpinBox(minimum=1, maximum=4096)
         self.steps_spin = QSpinBox(minimum=1, maximum=10_000_000, singleStep=500)
         self.lr_spin = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=0.5, singleStep=1e-4)
-        self.conditional_check = QCheckBox("Class-conditional (classifier-free guidance)")
+        self.conditional_check = QCheckBox("Class-conditional")
+        self.conditional_check.setToolTip(
+            "Train with the class label, dropped in 10% of steps for classifier-free guidance "
+            "(Ho & Salimans 2022): ε̂ = ε_u + w (ε_c − ε_u) when sampling")
         self.sample_spin = QSpinBox(minimum=1, maximum=3600, suffix=" s")
         self.sample_spin.setToolTip("Refresh the sample grid (and the model) this often")
         form = QFormLayout()
