@@ -102,12 +102,11 @@ class TrainingState(QObject):
         self.losses_smooth = np.zeros(0, dtype=np.float64)
         self.loss_by_level = np.full(len(LEVEL_EDGES) + 1, np.nan)
         self.step = 0
-        self.total_steps = self.settings.steps if hasattr(self, "settings") else 0
+        self.total_steps = self.settings.steps
         self.loss_smooth = math.nan
         self.images_per_second = math.nan
         self.eta_s = math.nan
-        if hasattr(self, "progress_changed"):
-            self.progress_changed.emit()
+        self.progress_changed.emit()
 
     def add_history(self, steps, losses, smooth) -> None:
         """Append (step, loss, smoothed loss) rows (from the run or a checkpoint's history)."""

@@ -99,6 +99,7 @@ class _StripPlot(pg.PlotWidget):
 
 
 class SchedulePanel(QWidget):
+    _styled = False  # colours applied once; restyled on palette changes after that
     error = Signal(str)
 
     def __init__(self, state: ScheduleState, parent: QWidget | None = None) -> None:
@@ -235,7 +236,7 @@ class SchedulePanel(QWidget):
         self._update_summary(self.state.schedule)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.PaletteChange and getattr(self, "_styled", False):
+        if event.type() == QEvent.Type.PaletteChange and self._styled:
             self._apply_colors()
         super().changeEvent(event)
 

@@ -70,6 +70,7 @@ def _fixed_plot(left: str, bottom: str) -> pg.PlotWidget:
 
 
 class TrainingPanel(QWidget):
+    _styled = False  # colours applied once; restyled on palette changes after that
     start_requested = Signal()
     pause_requested = Signal()
     resume_requested = Signal()
@@ -199,7 +200,7 @@ class TrainingPanel(QWidget):
         self.level_bars.setOpts(brush=colors.bar, pen=None)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.PaletteChange and getattr(self, "_styled", False):
+        if event.type() == QEvent.Type.PaletteChange and self._styled:
             self._apply_colors()
         super().changeEvent(event)
 
