@@ -2,9 +2,11 @@
 core.sampling, in one process.
 
 Configuration (core/sampling.py's docstring: our 1-based t is diffusers' 0-based k + 1, and
-"trailing" spacing gives the same steps when the step count divides T):
-- common: num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02,
-  prediction_type="epsilon", timestep_spacing="trailing";
+"trailing" spacing gives the same steps; diffusers' DDIM steps to k - T // steps, the next of
+them only when the step count divides T, so DDIM is compared at such counts).
+tests/core/test_diffusers_reference.py checks the same configuration with a small ε network:
+- common: our default schedule (DEFAULT_SCHEDULE: num_train_timesteps=1000, beta_schedule="linear",
+  beta_start=1e-4, beta_end=0.02), prediction_type="epsilon", timestep_spacing="trailing";
 - DDPMScheduler(variance_type="fixed_large", clip_sample=True) vs iter_ddpm(variance="beta",
   clip_x0=True) - σ_t² = β_t, the core default - with the noise drawn from two generators
   seeded alike: both draw torch.randn(x.shape) on the CPU at every step but the last, so the
@@ -15,10 +17,12 @@ Configuration (core/sampling.py's docstring: our 1-based t is diffusers' 0-based
   use_clipped_model_output=True) vs iter_ddim(eta=0, clip_x0=True): iter_ddim re-derives ε
   from the clipped x̂_0, which diffusers does only with use_clipped_model_output=True;
 - DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", solver_order=2,
-  solver_type="midpoint", final_sigmas_type="zero", lower_order_final=False) vs iter_dpmpp_2m:
-  lower_order_final=True would also make the second-to-last step first order when there are
-  fewer than 15 steps, which ours does not (its last step is first order either way, because
-  σ = 0 there). diffusers' DPM-Solver has no clip_sample; thresholding=True with
+  solver_type="midpoint", final_sigmas_type="zero", lower_order_final=False) vs iter_dpmpp_2m.
+  lower_order_final is set only to be explicit: with solver_order=2 it changes nothing. Its
+  last step is first order anyway (final_sigmas_type="zero": σ = 0 there, as ours), and below
+  15 steps it caps the second-to-last step at second order, which an order-2 solver already is
+  (measured with diffusers 0.42.1 at 7, 10 and 14 steps, clipped or not: identical outputs,
+  bit for bit). diffusers' DPM-Solver has no clip_sample; thresholding=True with
   sample_max_value=1.0 clamps its s to 1, i.e. clips x̂_0 to [-1, 1], so clip_x0=True
   compares with that and clip_x0=False with thresholding off.
 The network seen by diffusers maps its timestep k to our log-SNR of t = k + 1.
@@ -38,17 +42,23 @@ from __future__ import annotations
 import torch
 
 from bench import common
+from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE
 
 AGREEMENT_ATOL = 1e-3  # max |Δ| on the final images in [-1, 1] (float32 through the network)
-COMMON = dict(num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02,
+# Our default schedule (core.schedule.DEFAULT_SCHEDULE) in diffusers' terms.
+COMMON = dict(num_train_timesteps=DEFAULT_SCHEDULE["T"], beta_schedule=DEFAULT_SCHEDULE["kind"],
+              beta_start=DEFAULT_SCHEDULE["beta_start"], beta_end=DEFAULT_SCHEDULE["beta_end"],
               prediction_type="epsilon", timestep_spacing="trailing")
 
 
-def make_scheduler(kind: str, clip: bool = True):
+def make_scheduler(kind: str, clip: bool = True, variance: str = "beta"):
+    """diffusers' scheduler configured as core.sampling's `kind` with clip_x0=clip (and, for DDPM,
+    σ_t² = β_t for variance="beta", β̃_t for "beta_tilde")."""
     import diffusers
 
     if kind == "ddpm":
-        return diffusers.DDPMScheduler(**COMMON, variance_type="fixed_large", clip_sample=clip,
+        variance_type = {"beta": "fixed_large", "beta_tilde": "fixed_small"}[variance]
+        return diffusers.DDPMScheduler(**COMMON, variance_type=variance_type, clip_sample=clip,
                                        clip_sample_range=1.0)
     if kind == "ddim":
         return diffusers.DDIMScheduler(**COMMON, clip_sample=clip, clip_sample_range=1.0,
@@ -182,7 +192,7 @@ def run(cfg: common.BenchConfig) -> dict:
     threads = cfg.threads or common.app_thread_count()
     torch.set_num_threads(threads)
     model, info = common.load_bench_model(cfg)
-    schedule = NoiseSchedule.named("linear", 1000)
+    schedule = NoiseSchedule.default()
     q = cfg.quick
     if q:
         cases = [("ddim", 10, True), ("dpmpp", 10, False), ("dpmpp", 10, True), ("ddpm", 1000, True)]

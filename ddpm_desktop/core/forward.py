@@ -46,8 +46,26 @@ def _out(x: torch.Tensor, numpy: bool):
     return x.numpy() if numpy else x
 
 
+def q_sample_at(x0: torch.Tensor, alpha_bar, noise: torch.Tensor) -> torch.Tensor:
+    """x_t = √ᾱ x_0 + √(1-ᾱ) ε (Ho et al. 2020, eq. 4) at noise levels ᾱ given directly, which
+    need not be steps of a schedule (training draws ᾱ = sigmoid(λ) from a continuous log-SNR).
+
+    x0, noise: tensors of one shape [B, ...]. alpha_bar: a float, or a tensor [B] of per-item
+    levels broadcast over x0's trailing dimensions. √ᾱ and √(1-ᾱ) are taken in alpha_bar's own
+    precision (float64 keeps the digits of 1-ᾱ when ᾱ is near 1), then cast to x0's dtype.
+    `q_sample` is this at the ᾱ_t of a schedule; the training loop calls it with float32 levels.
+    """
+    if isinstance(alpha_bar, torch.Tensor):
+        ab = alpha_bar.reshape((-1,) + (1,) * (x0.dim() - 1))
+        a, b = ab.sqrt().to(x0.dtype), (1 - ab).sqrt().to(x0.dtype)
+    else:
+        a, b = math.sqrt(alpha_bar), math.sqrt(1.0 - alpha_bar)
+    return a * x0 + b * noise
+
+
 def q_sample(schedule: NoiseSchedule, x0, t, noise=None, generator: torch.Generator | None = None):
-    """x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε (Ho et al. 2020, eq. 4), the closed form of q(x_t|x_0).
+    """x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε (Ho et al. 2020, eq. 4), the closed form of q(x_t|x_0)
+    (`q_sample_at` with the schedule's float64 ᾱ_t).
 
     t: an int in 0..T (t = 0 returns x_0), or an integer tensor/array [B] of per-item steps
     (broadcast over the trailing dimensions of x0, as in training). noise: ε like x0; drawn from
@@ -65,16 +83,12 @@ def q_sample(schedule: NoiseSchedule, x0, t, noise=None, generator: torch.Genera
             raise ValueError(f"t = {t} is out of range: need 0 <= t <= T = {schedule.T}")
         if t == 0:
             return _out(x.clone(), was_numpy)
-        a = float(schedule.sqrt_alphas_cumprod[t - 1])
-        b = float(schedule.sqrt_one_minus_alphas_cumprod[t - 1])
-        return _out(a * x + b * noise, was_numpy)
+        return _out(q_sample_at(x, schedule.alpha_bar(t), noise), was_numpy)
     t = torch.as_tensor(t, dtype=torch.long, device=x.device)
     if t.numel() and (int(t.min()) < 1 or int(t.max()) > schedule.T):
         raise ValueError(f"t must lie in 1..T = {schedule.T} for a batch of steps")
-    shape = (-1,) + (1,) * (x.dim() - 1)
-    a = schedule.tensor("sqrt_alphas_cumprod", x.device)[t - 1].view(shape)
-    b = schedule.tensor("sqrt_one_minus_alphas_cumprod", x.device)[t - 1].view(shape)
-    return _out(a * x + b * noise, was_numpy)
+    alpha_bar = schedule.tensor("alphas_cumprod", x.device, torch.float64)[t - 1]
+    return _out(q_sample_at(x, alpha_bar, noise), was_numpy)
 
 
 @dataclass(frozen=True)

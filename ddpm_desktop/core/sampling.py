@@ -15,8 +15,10 @@ steps > t_start simply gives every step). With t_start = T this equals diffusers
 `timestep_spacing="trailing"`: diffusers' 0-based timestep k is our t = k + 1, and its final
 "previous timestep" -1 (`set_alpha_to_one=True`, `final_sigmas_type="zero"`) is our t = 0,
 ᾱ_0 = 1. A benchmark reproduces our timesteps in diffusers with `timesteps_for(...) - 1`
-(drop the trailing 0), or just `timestep_spacing="trailing"`. Caveat: diffusers' DDIM and DDPM
-take the previous timestep as t - T // steps, which equals ours only when steps divides T.
+(drop the trailing 0), or just `timestep_spacing="trailing"`. Caveat: diffusers' DDIMScheduler
+steps to t - T // steps, which is the next trailing step only when steps divides T (its
+DDPMScheduler and DPMSolverMultistepScheduler step to the next entry of their timesteps).
+tests/core/test_diffusers_reference.py checks all three samplers against diffusers.
 
 All coefficients are looked up once per call as Python floats (from the float64 schedule);
 a step is a handful of fused tensor ops, a CPU noise draw (DDPM, DDIM η > 0) and the two
@@ -126,41 +128,45 @@ def iter_ddpm(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, t_start: int | None =
     clip_x0=False: Algorithm 2 literally, x_{t-1} = (x_t - β_t/√(1-ᾱ_t) ε̂)/√α_t + σ_t z, which is
     the same number as the posterior mean with the unclipped x̂_0.
 
-    steps (default: every step) respaces the chain as improved-diffusion does: between
-    consecutive kept steps t > s, β_{t|s} = 1 - ᾱ_t/ᾱ_s plays the role of β_t. With every step
-    kept these are exactly the schedule's `posterior_mean_coef1/2` and `posterior_variance`.
+    steps (default: every step) respaces the chain as improved-diffusion does: the step runs on
+    `schedule.respaced(timesteps)`, whose β'_k = 1 - ᾱ_{t_k}/ᾱ_{t_{k-1}} plays the role of β_t.
+    Either way the step reads the schedule's `posterior_mean_coef1/2` and (for "beta_tilde")
+    `posterior_log_variance_clipped`, improved-diffusion's `p_sample`; when no step is skipped
+    that is `schedule` itself.
     """
     if variance not in DDPM_VARIANCES:
         raise ValueError(f"unknown DDPM variance {variance!r}: choose one of {', '.join(DDPM_VARIANCES)}")
     x = _check_x(x_T)
     ts = timesteps_for(schedule.T, steps, t_start)
     total = len(ts) - 1
-    ab = schedule.alphas_cumprod
+    if total == int(ts[0]):
+        chain, rows = schedule, ts[:-1] - 1            # every step t_start..1: index t - 1
+    else:
+        chain, rows = schedule.respaced(ts), np.arange(total - 1, -1, -1)  # kept step k: index k - 1
+    # Python floats per step, read once (the σ of the last step is never used: no noise to t = 0).
+    coef1, coef2 = chain.posterior_mean_coef1[rows].tolist(), chain.posterior_mean_coef2[rows].tolist()
+    sqrt_ab = chain.sqrt_alphas_cumprod[rows].tolist()
+    sqrt_1m_ab = chain.sqrt_one_minus_alphas_cumprod[rows].tolist()
+    betas, sqrt_alphas = chain.betas[rows].tolist(), np.sqrt(chain.alphas[rows]).tolist()
+    if variance == "beta":
+        sigmas = np.sqrt(chain.betas[rows]).tolist()
+    else:
+        # β̃ (Ho et al. 2020, eq. 7); the clipped log only differs at t = 1, where no noise is added.
+        sigmas = np.exp(0.5 * chain.posterior_log_variance_clipped[rows]).tolist()
     yield SampleStep(_copy(x), torch.zeros(x.shape), int(ts[0]), 0, 0, total)
     for i in range(total):
         t, s = int(ts[i]), int(ts[i + 1])
-        ab_t, ab_s = _ab(ab, t), _ab(ab, s)
-        beta = 1.0 - ab_t / ab_s            # β_{t|s}; = β_t when s = t - 1
-        alpha = ab_t / ab_s
-        one_m_ab_t = 1.0 - ab_t
-        sqrt_ab_t, sqrt_1m_ab_t = math.sqrt(ab_t), math.sqrt(one_m_ab_t)
-        if variance == "beta":
-            sigma = math.sqrt(beta)
-        else:
-            sigma = math.sqrt(beta * (1.0 - ab_s) / one_m_ab_t)   # β̃, Ho et al. 2020 eq. 7
         with torch.inference_mode():
             eps = eps_fn(x, t)
-            x0 = _x0_from_eps(x, eps, sqrt_ab_t, sqrt_1m_ab_t, clip_x0)
+            x0 = _x0_from_eps(x, eps, sqrt_ab[i], sqrt_1m_ab[i], clip_x0)
             if clip_x0:
                 # μ̃_t(x_t, x_0) = β_t √ᾱ_{t-1}/(1-ᾱ_t) x_0 + √α_t (1-ᾱ_{t-1})/(1-ᾱ_t) x_t (eq. 7)
-                coef1 = beta * math.sqrt(ab_s) / one_m_ab_t
-                coef2 = math.sqrt(alpha) * (1.0 - ab_s) / one_m_ab_t
-                x_new = coef1 * x0 + coef2 * x
+                x_new = coef1[i] * x0 + coef2[i] * x
             else:
                 # Algorithm 2, line 4
-                x_new = (x - (beta / sqrt_1m_ab_t) * eps) / math.sqrt(alpha)
+                x_new = (x - (betas[i] / sqrt_1m_ab[i]) * eps) / sqrt_alphas[i]
             if s > 0:
-                x_new = x_new + sigma * _noise_like(x, generator)
+                x_new = x_new + sigmas[i] * _noise_like(x, generator)
         x = x_new
         yield SampleStep(_copy(x), _copy(x0), s, i + 1, i + 1, total)
 
@@ -173,7 +179,10 @@ def iter_ddim(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, steps: int | None = N
 
     x_s = √ᾱ_s x̂_0 + √(1 - ᾱ_s - σ²) ε̂ + σ z,  σ = η √((1-ᾱ_s)/(1-ᾱ_t)) √(1 - ᾱ_t/ᾱ_s)  (eq. 16).
     η = 0 is deterministic (no generator needed); η = 1 is DDPM with σ² = β̃. When clip_x0,
-    ε̂ is re-derived from the clipped x̂_0 so the two stay consistent (as diffusers' DDIMScheduler).
+    ε̂ is re-derived from the clipped x̂_0 so the two stay consistent: diffusers'
+    DDIMScheduler(clip_sample=True) does that only with step(..., use_clipped_model_output=True);
+    with its default False it keeps the network's ε̂ in the direction term, and the images
+    differ wherever the clip changed x̂_0.
     """
     eta = float(eta)
     if not math.isfinite(eta) or eta < 0:

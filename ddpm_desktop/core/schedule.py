@@ -65,8 +65,8 @@ def cosine_alpha_bar(t, T: int, s: float = _COSINE_S) -> np.ndarray:
     return f(t) / f(0.0)
 
 
-def get_named_beta_schedule(kind: str, T: int, beta_start: float = 1e-4,
-                            beta_end: float = 0.02) -> np.ndarray:
+def get_named_beta_schedule(kind: str, T: int, beta_start: float = DEFAULT_SCHEDULE["beta_start"],
+                            beta_end: float = DEFAULT_SCHEDULE["beta_end"]) -> np.ndarray:
     """β_1..β_T (float64, length T) for a named schedule.
 
     - "linear": β evenly spaced from beta_start to beta_end (Ho et al. 2020, §4; the endpoints are
@@ -214,8 +214,9 @@ class NoiseSchedule:
         return cls(kind=kind, betas=betas)
 
     @classmethod
-    def named(cls, kind: str, T: int = 1000, beta_start: float = 1e-4,
-              beta_end: float = 0.02) -> "NoiseSchedule":
+    def named(cls, kind: str, T: int = DEFAULT_SCHEDULE["T"],
+              beta_start: float = DEFAULT_SCHEDULE["beta_start"],
+              beta_end: float = DEFAULT_SCHEDULE["beta_end"]) -> "NoiseSchedule":
         """A named schedule (see `get_named_beta_schedule`), validated."""
         return cls(kind=kind, betas=get_named_beta_schedule(kind, T, beta_start, beta_end))
 
@@ -223,6 +224,32 @@ class NoiseSchedule:
     def default(cls) -> "NoiseSchedule":
         """The project's default schedule (`DEFAULT_SCHEDULE`: linear, T = 1000, 1e-4..0.02)."""
         return cls.named(**DEFAULT_SCHEDULE)
+
+    def respaced(self, timesteps) -> "NoiseSchedule":
+        """The schedule of the chain that visits only the steps in `timesteps` (improved-diffusion,
+        `respace.py`), as a new `NoiseSchedule` of length K.
+
+        timesteps: the kept steps, ints in 0..T in any order (0, the clean image, is always the
+        start and may be given or not; repeats are ignored), e.g. `timesteps_for(T, steps)`.
+        With the kept steps 0 = t_0 < t_1 < ... < t_K, entry k - 1 of the result belongs to t_k:
+            β'_k = 1 − ᾱ_{t_k}/ᾱ_{t_{k-1}},
+        so its ᾱ'_k are the kept ᾱ_{t_k} (to the rounding of β' in float64) and every coefficient derived from
+        them (the posterior of q(x_{t_{k-1}} | x_{t_k}, x_0), ...) is that of the jump t_k -> t_{k-1}.
+        Keeping every step 1..T gives this schedule back to rounding. `kind` is kept.
+        Raises ValueError for a step outside 0..T or no step above 0.
+        """
+        try:
+            ts = np.unique(np.asarray(timesteps, dtype=np.int64).ravel())
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"timesteps must be integers: {exc}") from None
+        if ts.size and (ts[0] < 0 or ts[-1] > self.T):
+            raise ValueError(f"timesteps must lie in 0..T = {self.T}, got {int(ts[0])}..{int(ts[-1])}")
+        ts = ts[ts > 0]
+        if not ts.size:
+            raise ValueError("timesteps must keep at least one step t >= 1")
+        # log ᾱ at 0, t_1, ..., t_K; the ratio as a difference of logs keeps β' small and exact.
+        log_ab = np.append(0.0, np.cumsum(np.log1p(-self.betas)))[np.append(0, ts)]
+        return NoiseSchedule(kind=self.kind, betas=-np.expm1(np.diff(log_ab)))
 
     # -- derived ------------------------------------------------------------------------------
     @property

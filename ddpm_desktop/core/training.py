@@ -1,8 +1,8 @@
 """Training ε_θ (Ho et al. 2020, Algorithm 1), as a generator of progress events.
 
 Each step: x_0 from the data, a noise level, ε ~ N(0, I), and a gradient step on
-‖ε − ε_θ(√ᾱ x_0 + √(1−ᾱ) ε, λ, y)‖². The noise level is drawn as a continuous log-SNR
-λ = log(ᾱ/(1−ᾱ)) from the cosine schedule (t ~ U(0, 1), λ = −2 log tan(πt/2), Nichol &
+‖ε − ε_θ(√ᾱ x_0 + √(1−ᾱ) ε, λ, y)‖² (x_t from `core.forward.q_sample_at`). The noise level is
+drawn as a continuous log-SNR λ = log(ᾱ/(1−ᾱ)) from the cosine schedule (t ~ U(0, 1), λ = −2 log tan(πt/2), Nichol &
 Dhariwal 2021) truncated to the model's λ range, so the network serves every discrete
 schedule the app offers. Class labels are replaced by the null label with probability
 `p_uncond` (classifier-free guidance, Ho & Salimans 2022).
@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .forward import q_sample_at
 from .model import ModelConfig, UNet
 
 # Loss-by-noise-level bins over log-SNR (the outer bins are open-ended).
@@ -229,9 +230,8 @@ class Trainer:
         x0, labels, log_snr, eps = self._draw_batch()
         dev = self.device
         x0, labels, log_snr, eps = x0.to(dev), labels.to(dev), log_snr.to(dev), eps.to(dev)
-        alpha_bar = torch.sigmoid(log_snr)[:, None, None, None]
-        # q(x_t | x_0) = N(√ᾱ x_0, (1−ᾱ) I)  (Ho et al. 2020, eq. 4)
-        x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * eps
+        # q(x_t | x_0) at the drawn levels ᾱ = sigmoid(λ), the closed form core.forward owns.
+        x_t = q_sample_at(x0, torch.sigmoid(log_snr), eps)
         if dev.type == "cpu":
             x_t = x_t.contiguous(memory_format=torch.channels_last)
         net = self._ddp or self.model

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from ddpm_desktop.core.schedule import (
     ALPHA_BAR_FLOOR,
+    DEFAULT_SCHEDULE,
     SCHEDULE_KINDS,
     NoiseSchedule,
     cosine_alpha_bar,
@@ -20,7 +21,8 @@ FAST = settings(max_examples=50, deadline=None)
 
 
 def test_linear_default_matches_ddpm():
-    s = NoiseSchedule.named("linear")
+    s = NoiseSchedule.default()
+    assert s.kind == DEFAULT_SCHEDULE["kind"] == "linear"
     assert s.T == 1000
     assert s.betas[0] == pytest.approx(1e-4) and s.betas[-1] == pytest.approx(0.02)
     # Ho et al. 2020's schedule: ᾱ_1000 ≈ 4.04e-5.
@@ -80,6 +82,47 @@ def test_precomputed_coefficients(kind):
     assert np.all(np.diff(s.log_snr) < 0)
     with pytest.raises(ValueError):
         s.betas[0] = 0.5  # read-only
+
+
+@pytest.mark.parametrize("kind", SCHEDULE_KINDS)
+@pytest.mark.parametrize("kept", [[200, 150, 77, 13, 1, 0], [200, 100], [37], list(range(0, 201, 40))])
+def test_respaced_is_the_chain_of_the_kept_steps(kind, kept):
+    """Respacing (improved-diffusion's respace.py): the new ᾱ are the kept ones, and its posterior
+    is that of each jump t -> s, here by conditioning the Gaussian pair (x_s, x_t) | x_0."""
+    s = NoiseSchedule.named(kind, T=200)
+    r = s.respaced(kept)
+    up = sorted(set(kept) - {0})
+    assert r.T == len(up) and r.kind == kind
+    ab_t = np.array([s.alpha_bar(t) for t in up])
+    ab_s = np.array([s.alpha_bar(t) for t in [0] + up[:-1]])
+    # rtol 1e-8, not 1e-12: a β' near 1 (cosine's last jump) keeps 1 - β' to ~1e-16 absolute only.
+    np.testing.assert_allclose(r.alphas_cumprod, ab_t, rtol=1e-8)
+    np.testing.assert_allclose(r.betas, 1 - ab_t / ab_s, rtol=1e-8)
+    c = np.sqrt(ab_t / ab_s) * (1 - ab_s) / (1 - ab_t)     # Cov(x_s, x_t | x_0) / Var(x_t | x_0)
+    np.testing.assert_allclose(r.posterior_mean_coef2, c, rtol=1e-8)
+    np.testing.assert_allclose(r.posterior_mean_coef1, np.sqrt(ab_s) - c * np.sqrt(ab_t), rtol=1e-8, atol=1e-15)
+    np.testing.assert_allclose(r.posterior_variance, (1 - ab_s) - c * c * (1 - ab_t), rtol=1e-8, atol=1e-15)
+    np.testing.assert_allclose(r.log_snr, s.log_snr[np.array(up) - 1], rtol=1e-8)
+
+
+def test_respaced_with_every_step_is_the_schedule():
+    s = NoiseSchedule.default()
+    r = s.respaced(range(s.T, -1, -1))
+    for name in ("betas", "alphas_cumprod", "posterior_mean_coef1", "posterior_mean_coef2",
+                 "posterior_variance", "posterior_log_variance_clipped", "log_snr"):
+        np.testing.assert_allclose(getattr(r, name), getattr(s, name), rtol=1e-12, err_msg=name)
+    # Order, repeats and the 0 do not matter.
+    a, b = s.respaced([0, 500, 10, 500, 1000]), s.respaced(np.array([1000, 500, 10]))
+    assert np.array_equal(a.betas, b.betas)
+
+
+@pytest.mark.parametrize("kept, match", [
+    ([0], "at least one step"), ([], "at least one step"), ([1001, 5], "0..T"), ([-1, 5], "0..T"),
+    (["a"], "integers"),
+])
+def test_respaced_bad_steps(kept, match):
+    with pytest.raises(ValueError, match=match):
+        NoiseSchedule.default().respaced(kept)
 
 
 def test_tensor_cache():

@@ -20,6 +20,28 @@ def test_cosine_log_snr_covers_the_truncated_range():
     assert float(cosine_log_snr(torch.tensor([0.5], dtype=torch.float64), -20, 20)) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_the_network_sees_the_closed_form_x_t(tiny_config, tiny_data):
+    """x_t = √ᾱ x_0 + √(1−ᾱ) ε at ᾱ = sigmoid(λ) (Ho et al. 2020, eq. 4): bit for bit the float32
+    formula written here (what training computed before it called core.forward.q_sample_at, so
+    a fixed seed trains as it did), and the float64 closed form to float32 rounding."""
+    trainer = Trainer(tiny_config, tiny_data, device="cpu")
+    state = trainer.generator.get_state()
+    seen = []
+    hook = trainer.model.register_forward_pre_hook(
+        lambda module, args: seen.append([a.detach().clone() for a in args[:2]]))
+    trainer.train_step()
+    hook.remove()
+    trainer.generator.set_state(state)
+    x0, _, log_snr, eps = trainer._draw_batch()
+    (x_t, lam), = seen
+    assert torch.equal(lam, log_snr)
+    ab = torch.sigmoid(log_snr)[:, None, None, None]
+    assert torch.equal(x_t, ab.sqrt() * x0 + (1 - ab).sqrt() * eps)
+    lam64 = log_snr.double()[:, None, None, None]   # 1 − ᾱ = sigmoid(−λ), exact in float64
+    exact = torch.sigmoid(lam64).sqrt() * x0.double() + torch.sigmoid(-lam64).sqrt() * eps.double()
+    torch.testing.assert_close(x_t.double(), exact, rtol=0, atol=1e-5)
+
+
 def test_tiny_model_overfits_16_images(tiny_config, tiny_data):
     config = TrainConfig(**{**tiny_config.__dict__, "steps": 120})
     trainer = Trainer(config, tiny_data, device="cpu")
