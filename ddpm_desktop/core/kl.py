@@ -328,7 +328,8 @@ def _estimate(x, spread: bool):
     d = x64[:, lo + m] - x64[:, lo]
     with np.errstate(divide="ignore"):
         ell = math.log(m / n) - np.log(d) + 0.5 * x64 * x64
-    var = np.var(ell, axis=1) - _polygamma(1, m)
+    with np.errstate(invalid="ignore"):
+        var = np.var(ell, axis=1) - _polygamma(1, m)
     var = np.where(np.isfinite(var), np.maximum(var, 0.0), np.inf)
     sd = np.sqrt(var / n + null_spread(n) ** 2)
     return est, np.where(np.isinf(est), np.nan, sd)
