@@ -1,5 +1,10 @@
-"""KL divergence of pixel values against N(0, 1): a histogram estimator, and the exact KL of
-q(x_t|x_0) along a schedule.
+"""KL divergence of pixel values against N(0, 1), from samples and in closed form.
+
+Four quantities (docs/KL.md): the exact KL of the pixel-value marginal p_t lives in
+`core.marginal`; here are `estimated_kl*` (the tail-keeping estimate the app shows, with its
+spread `estimated_kl_band_batch`, `null_spread` and `indistinguishable_level`), the poster's
+plain histogram KL (`histogram_kl*`), the conditional KL of q(x_t|x_0) averaged over pixels
+(`analytic_kl_q`, an upper bound on the marginal's) and the Gaussian KL `normal_kl`.
 
 Histogram estimator (`histogram_kl`, `histogram_kl_batch`), default binning (`default_binning`):
 - Equal-width bins of width w = 1/m, with m = round(1/h) for the Freedman–Diaconis width of the
@@ -22,16 +27,17 @@ Histogram estimator (`histogram_kl`, `histogram_kl_batch`), default binning (`de
   for one 28×28 image (in practice a little less: the far tail bins are almost never hit).
   Values at or under the floor mean "indistinguishable from N(0, 1)".
 
-Exact KL of q(x_t|x_0) (`analytic_kl_q`): per pixel, q(x_t|x_0) = N(√ᾱ_t x_0, 1 - ᾱ_t), so
-  KL = ½(ᾱ_t x_0² + (1 - ᾱ_t) - 1 - ln(1 - ᾱ_t)), averaged over pixels. At t = 0 the
-  conditional is a point mass and the KL is +inf (returned as inf).
+Conditional KL (`analytic_kl_q`): per pixel, q(x_t|x_0) = N(√ᾱ_t x_0, 1 - ᾱ_t), so
+  KL = ½(ᾱ_t x_0² + (1 - ᾱ_t) - 1 - ln(1 - ᾱ_t)), averaged over pixels: an upper bound on the
+  KL of the pixel values' distribution, not that KL. At t = 0 the conditional is a point mass
+  and the KL is +inf (returned as inf).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import digamma as _digamma, ndtr, polygamma as _polygamma
 
 from .schedule import NoiseSchedule
 
@@ -232,8 +238,6 @@ def normal_pdf(x) -> np.ndarray:
 # histogram's. Ties: m + 1 equal values (an m-spacing of 0) mean the sample has an atom, and a
 # distribution with an atom has KL = +inf to a density (t = 0 of an image): returned as inf.
 # Rounding ties of float32 data (a few equal pairs in 50,000 values) do not trigger it.
-
-from scipy.special import digamma as _digamma, polygamma as _polygamma  # noqa: E402
 
 _SPACING_M = 4
 _BLEND = (0.2, 0.5)
