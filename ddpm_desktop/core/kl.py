@@ -327,11 +327,13 @@ def _estimate(x, spread: bool):
     # p̂ from the √n-spacing around it, its own noise (variance ψ'(m)) taken out; plus the
     # estimator's own spread at N(0, 1), in quadrature
     m = max(_SPACING_M, int(round(math.sqrt(n))))
-    i = np.arange(n)
-    lo = np.clip(i - m // 2, 0, n - 1 - m)
-    d = x64[:, lo + m] - x64[:, lo]
     with np.errstate(divide="ignore"):
-        ell = math.log(m / n) - np.log(d) + 0.5 * x64 * x64
+        log_d = np.log(xs[:, m:] - xs[:, :-m])  # the m-spacing starting at each order statistic
+    # sample i uses the spacing centred on it, clamped at the ends: start max(0, min(i - m/2, n - 1 - m))
+    h = m // 2
+    log_d = np.concatenate([np.repeat(log_d[:, :1], h, axis=1), log_d,
+                            np.repeat(log_d[:, -1:], n - h - log_d.shape[1], axis=1)], axis=1)
+    ell = math.log(m / n) - log_d + 0.5 * x64 * x64
     with np.errstate(invalid="ignore"):
         var = np.var(ell, axis=1) - _polygamma(1, m)
     var = np.where(np.isfinite(var), np.maximum(var, 0.0), np.inf)
