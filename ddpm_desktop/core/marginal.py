@@ -24,7 +24,9 @@ p_t depends on t only through ᾱ_t, so the curve is a function of the log-SNR
   mixtures (image, salt-and-pepper) by the trapezoid rule with h = s/3 (spectrally accurate
   for sums of Gaussians of width s), on the points within 9 s of an atom while s < 0.25.
 - λ > λ_max: a mixture whose atoms are 20 s apart or more is exactly
-  KL = -H(atoms) - ln s - ½ + ½(a² E[x_0²] + s²) (up to e^{-50}); λ_max is where that starts.
+  KL = -H(atoms) - ln s - ½ + ½(a² E[x_0²] + s²) (up to e^{-50}); λ_max is where that starts
+  (at most 30; atoms closer than 20·3e-7: the quadrature at each such t). Inside the table too,
+  each atom 20 s from both neighbours enters in closed form and only the others by quadrature.
   A density: KL -> KL(a x_0 ‖ N(0, 1)) (closed form) as s -> 0, approached linearly in s from
   λ_max = 20 (s = 4.5e-5): the blend error is below 1e-6.
 
@@ -52,7 +54,7 @@ LAMBDA_STEP = 0.25                 # spacing of the λ nodes
 LAMBDA_LO = -7.5                   # first node (a margin below the cumulant switch)
 CUMULANT_ALPHA_BAR = 1e-3          # ᾱ at or below this: the cumulant expansion
 LAMBDA_MAX_DENSITY = 20.0          # last node for starts with a density
-_LAMBDA_CAP = 46.0                 # last node for mixtures with very close atoms
+_LAMBDA_CAP = 30.0                 # last node for mixtures with very close atoms (s = 3e-7)
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
 _CORE = 10.0                       # [-10, 10] always integrated: where N(0, 1) has its mass
 
@@ -198,7 +200,13 @@ class _Mixture:
         gap = float(np.min(np.diff(self.v)))
         return min(_LAMBDA_CAP, 2.0 * math.log(20.0 / gap))
 
+    def separated_beyond_table(self) -> bool:
+        """Whether every atom pair is >= 20 s apart past the last λ node."""
+        return len(self.v) < 2 or 2.0 * math.log(20.0 / float(np.min(np.diff(self.v)))) <= _LAMBDA_CAP
+
     def kl_at(self, ab: float) -> float:
+        if ab >= 1.0:
+            return math.inf
         a, s = math.sqrt(ab), math.sqrt(1.0 - ab)
         v, lw = self.v, np.log(self.w)
         x = a * v
@@ -210,21 +218,33 @@ class _Mixture:
             e = lw + a * (2.0 * v * y[:, None] - a * y[:, None] ** 2 - a * v * v) / (2 * s * s)
             ell = _lse(e) - 0.5 * math.log1p(-a * a)
             return float(h * np.sum(_f_integrand(ell, ell + _log_phi(y), y)))
-        # only the points within 9 s of an atom; -H(p_t) by the trapezoid rule, E[x²] exactly
-        k = np.arange(-27, 28)
-        j = np.unique((np.round(x / h)[:, None] + k).ravel())
-        y = j * h
-        lo = np.searchsorted(x, y - 9 * s)
-        hi = np.searchsorted(x, y + 9 * s, side="right")
-        band = max(1, int(np.max(hi - lo)))
-        idx = lo[:, None] + np.arange(band)
-        ok = idx < hi[:, None]
-        idx = np.minimum(idx, len(v) - 1)
-        e = np.where(ok, lw[idx] - (y[:, None] - x[idx]) ** 2 / (2 * s * s), -np.inf)
-        lp = _lse(e) - math.log(s) - _HALF_LOG_2PI
-        lp = lp[np.isfinite(lp)]  # a point with no atom within 9 s: p = 0 there
-        neg_h = h * float(np.sum(np.exp(lp) * lp))
+        # -H(p_t) = ∫ p ln p; E[x²] exactly. An atom >= 20 s from both neighbours is a Gaussian on
+        # its own (overlap e^-50): w ln w - w ln(s√(2πe)) in closed form. The rest by the
+        # trapezoid rule on the points within 9 s of them (>= 11 s from any isolated atom).
         m2 = float(np.dot(self.w, v * v))
+        gaps = np.diff(x)
+        iso = np.ones(len(x), bool)
+        if len(x) > 1:
+            far = gaps >= 20 * s
+            iso[:-1] &= far
+            iso[1:] &= far
+        wi = self.w[iso]
+        neg_h = float(np.dot(wi, lw[iso])) - float(wi.sum()) * (math.log(s) + _HALF_LOG_2PI + 0.5)
+        if not np.all(iso):
+            xc, lwc = x[~iso], lw[~iso]
+            k = np.arange(-27, 28)
+            j = np.unique((np.round(xc / h)[:, None] + k).ravel())
+            y = j * h
+            lo = np.searchsorted(xc, y - 9 * s)
+            hi = np.searchsorted(xc, y + 9 * s, side="right")
+            band = max(1, int(np.max(hi - lo)))
+            idx = lo[:, None] + np.arange(band)
+            ok = idx < hi[:, None]
+            idx = np.minimum(idx, len(xc) - 1)
+            e = np.where(ok, lwc[idx] - (y[:, None] - xc[idx]) ** 2 / (2 * s * s), -np.inf)
+            lp = _lse(e) - math.log(s) - _HALF_LOG_2PI
+            lp = lp[np.isfinite(lp)]  # a point with no atom within 9 s: p = 0 there
+            neg_h += h * float(np.sum(np.exp(lp) * lp))
         return neg_h + _HALF_LOG_2PI + 0.5 * (a * a * m2 + s * s)
 
 
@@ -268,9 +288,11 @@ class _Curve:
         out[mid] = np.exp(self.spline(lam[mid]))
         if np.any(top):
             a, s = np.sqrt(ab[top]), np.sqrt(1.0 - ab[top])
-            if self.discrete:
+            if self.discrete and self.start.separated_beyond_table():
                 with np.errstate(divide="ignore"):
                     out[top] = self.start.kl_separated(a, s)     # +inf at s = 0
+            elif self.discrete:  # atoms closer than 20 s_min: the quadrature at each such t
+                out[top] = [self.start.kl_at(float(x)) for x in ab[top]]
             else:
                 a_m, s_m = math.sqrt(self.ab_max), math.sqrt(1.0 - self.ab_max)
                 gap = self.kl_max - self.start.kl_scaled(a_m)
