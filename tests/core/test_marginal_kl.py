@@ -162,3 +162,16 @@ def test_bad_inputs():
         marginal_kl_at(0.5, "image")
     with pytest.raises(ValueError, match="rate"):
         marginal_kl_at(0.5, "exponential", rate=-1)
+
+
+def test_atoms_closer_than_the_table_resolves_and_a_schedule_with_tiny_betas():
+    img = np.r_[np.full(392, 0.3), np.full(392, 0.3 + 1e-9)]
+    sched = NoiseSchedule.named("linear", 40, 1e-15, 0.2)
+    kl = marginal_kl_image_curve(sched, img)
+    assert kl[0] == math.inf and np.all(np.isfinite(kl[1:])) and np.all(np.diff(kl[1:]) < 0)
+    # at t = 1 (s = 3e-8) the two atoms still overlap: nearly one Gaussian N(0.3, s²)
+    ab = sched.alphas_cumprod[0]
+    one = float(normal_kl(math.sqrt(ab) * 0.3, math.log1p(-ab), 0.0, 0.0))
+    assert kl[1] == pytest.approx(one, rel=1e-3)
+    for t in (1, 5, 20):
+        assert kl[t] == pytest.approx(marginal_kl_direct(sched.alphas_cumprod[t - 1], "image", image=img), rel=1e-5)
