@@ -1,10 +1,9 @@
-"""`ddpm-desktop schedule` and `ddpm-desktop kl`: JSON output, exit codes, one-line errors."""
+"""`ddpm-desktop schedule` and `ddpm-desktop kl`: JSON output, exit codes, one-line errors
+(kl's numbers: tests/test_cli_kl.py)."""
 import json
-import math
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from ddpm_desktop.cli import main
@@ -74,62 +73,7 @@ def test_bad_arguments_exit_2(capsys, argv):
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_kl_exponential_json(capsys):
-    d = run_json(capsys, "kl", "--start", "exponential", "--seed", "1")
-    assert set(d) >= {"histogram_kl", "analytic_kl", "bins", "bias_floor"}
-    assert len(d["histogram_kl"]) == 1001 and len(d["analytic_kl"]) == 1001
-    assert d["analytic_kl"][0] == pytest.approx(3.226, abs=5e-4) and d["analytic_kl"][1] is None
-    assert d["bins"] == 31 and d["bias_floor"] == pytest.approx(30 / (2 * 784))
-    h = d["histogram_kl"]
-    assert h[0] > 1.0 and h[-1] < 5 * d["bias_floor"]
-    # seeded: the same command gives the same numbers
-    assert run_json(capsys, "kl", "--start", "exponential", "--seed", "1") == d
-    # a short linear chain leaves the exponential's mean in x_T: far above the floor
-    short = run_json(capsys, "kl", "--start", "exponential", "--steps", "200", "--seed", "1")
-    assert short["histogram_kl"][-1] > 5 * d["bias_floor"]
-
-
-def test_kl_rate_changes_the_start(capsys):
-    d = run_json(capsys, "kl", "--start", "exponential", "--rate", "2", "--steps", "20")
-    lam = 2.0
-    assert d["analytic_kl"][0] == pytest.approx(math.log(lam) - 1 + 0.5 * math.log(2 * math.pi) + 1 / lam ** 2)
-
-
-def test_kl_gaussian_is_at_the_floor_everywhere(capsys):
-    d = run_json(capsys, "kl", "--start", "gaussian", "--steps", "100", "--schedule", "cosine")
-    assert all(abs(a) < 1e-12 for a in d["analytic_kl"])
-    assert np.mean(d["histogram_kl"]) < 2 * d["bias_floor"]
-
-
-@pytest.mark.parametrize("start", ["uniform", "laplace", "salt_pepper", "shifted_gaussian"])
-def test_kl_other_starts(capsys, start):
-    d = run_json(capsys, "kl", "--start", start, "--steps", "30", "--bins", "21")
-    assert d["bins"] == 21 and d["range"] == [-5.0, 5.0] and len(d["histogram_kl"]) == 31
-    if start == "salt_pepper":
-        assert d["analytic_kl"] is None
-    else:
-        assert d["analytic_kl"][0] >= 0
-
-
-def test_kl_human_summary(capsys):
-    code, out, err = run_cli(capsys, "kl", "--start", "laplace", "--steps", "40")
-    assert code == 0 and "bias floor" in out and "t =     40" in out
-
-
-def test_kl_image(capsys, tmp_path):
-    pytest.importorskip("ddpm_desktop.core.imaging")
-    from PIL import Image
-
-    img = np.zeros((28, 28), np.uint8)
-    img[5:23, 11:17] = 255
-    path = tmp_path / "digit.png"
-    Image.fromarray(img).save(path)
-    d = run_json(capsys, "kl", "--start", "image", "--image", str(path), "--steps", "100")
-    a = d["analytic_kl"]
-    assert a[0] is None and len(a) == 101 and all(x > y for x, y in zip(a[1:], a[2:]))
-    assert d["histogram_kl"][0] > 1.0
-    code, _, err = run_cli(capsys, "kl", "--start", "image", "--image", str(tmp_path / "missing.png"))
-    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+# the kl command's output is tested in tests/test_cli_kl.py
 
 
 def test_subprocess_entry_point():

@@ -302,6 +302,7 @@ def start_analytic_kl(name: str, **params) -> float | None:
         b = p["scale"]
         return -1.0 - math.log(2.0 * b) + _HALF_LOG_2PI + b * b
     if name == "shifted_gaussian":
-        mu, s = p["mean"], p["std"]
-        return -math.log(s) + 0.5 * (s * s + mu * mu) - 0.5
+        from .kl import normal_kl
+
+        return float(normal_kl(p["mean"], 2.0 * math.log(p["std"]), 0.0, 0.0))
     return None

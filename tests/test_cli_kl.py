@@ -1,0 +1,108 @@
+"""`ddpm-desktop kl`: the exact marginal KL, the estimate with its band, the conditional upper
+bound and the histogram, for every start and its parameters."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ddpm_desktop.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys, *argv):
+    code, out, err = run_cli(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+KEYS = {"exact_kl", "estimated_kl", "estimated_kl_spread", "conditional_kl", "histogram_kl",
+        "indistinguishable_level", "bins", "range", "bias_floor", "params"}
+
+
+def test_exponential_json(capsys):
+    d = run_json(capsys, "kl", "--start", "exponential", "--seed", "1")
+    assert set(d) >= KEYS
+    for k in ("exact_kl", "estimated_kl", "conditional_kl", "histogram_kl"):
+        assert len(d[k]) == 1001
+    lam = 0.5  # closed form at t = 0: ln λ - 1 + ½ ln 2π + 1/λ²
+    assert d["exact_kl"][0] == pytest.approx(math.log(lam) - 1 + 0.5 * math.log(2 * math.pi) + 1 / lam ** 2)
+    assert d["conditional_kl"][0] is None  # q(x_0|x_0) is a point mass
+    exact = np.array(d["exact_kl"])
+    assert np.all(np.diff(exact) < 0)  # data processing: the forward chain only loses KL
+    cond = np.array(d["conditional_kl"][1:], dtype=float)
+    assert np.all(cond >= exact[1:])  # the upper bound
+    # the estimate follows the exact curve within a few of its own spreads
+    est, sd = np.array(d["estimated_kl"]), np.array(d["estimated_kl_spread"])
+    assert np.mean(np.abs(est - exact) < 4 * sd) > 0.95
+    assert d["indistinguishable_level"] == pytest.approx(0.0117, abs=2e-3)
+    assert run_json(capsys, "kl", "--start", "exponential", "--seed", "1") == d  # seeded
+
+
+@pytest.mark.parametrize("argv, start, params", [
+    (["--rate", "2"], "exponential", {"rate": 2.0}),
+    (["--half-width", "1"], "uniform", {"a": 1.0}),
+    (["--scale", "0.5"], "laplace", {"scale": 0.5}),
+    (["--amount", "0.3", "--value", "0.8"], "salt_pepper", {"amount": 0.3, "value": 0.8}),
+    (["--mean", "-0.5", "--std", "2"], "shifted_gaussian", {"mean": -0.5, "std": 2.0}),
+])
+def test_every_start_takes_its_parameters(capsys, argv, start, params):
+    d = run_json(capsys, "kl", "--start", start, *argv, "--steps", "50")
+    assert d["params"] == params
+    from ddpm_desktop.core.marginal import marginal_kl_curve
+    from ddpm_desktop.core.schedule import NoiseSchedule
+
+    want = marginal_kl_curve(NoiseSchedule.named("linear", 50), start, **params)
+    got = np.array([np.inf if v is None else v for v in d["exact_kl"]])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    if start == "salt_pepper":
+        assert d["exact_kl"][0] is None and d["estimated_kl"][0] is None  # atoms: +inf
+    if start == "shifted_gaussian":  # N(μ, s²) -> N(√ᾱ μ, ᾱ s² + 1 - ᾱ): closed form
+        mu, sd = -0.5, 2.0
+        assert d["exact_kl"][0] == pytest.approx(-math.log(sd) + (sd * sd + mu * mu) / 2 - 0.5)
+
+
+def test_gaussian_start_is_exactly_zero_and_the_estimate_near_it(capsys):
+    d = run_json(capsys, "kl", "--start", "gaussian", "--steps", "100", "--schedule", "cosine")
+    assert all(v == 0.0 for v in d["exact_kl"])
+    est = np.array(d["estimated_kl"])
+    assert abs(est.mean()) < 0.01 and np.mean(est < 3 * d["indistinguishable_level"]) > 0.95
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--start", "gaussian", "--rate", "2"], "--rate"),
+    (["--start", "exponential", "--half-width", "1"], "--half-width"),
+    (["--start", "laplace", "--scale", "-1"], "scale"),
+    (["--start", "salt_pepper", "--amount", "2"], "amount"),
+    (["--start", "shifted_gaussian", "--std", "0"], "std"),
+])
+def test_bad_parameters_are_one_line_errors(capsys, argv, message):
+    code, out, err = run_cli(capsys, "kl", *argv, "--steps", "10")
+    assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_human_summary(capsys):
+    code, out, err = run_cli(capsys, "kl", "--start", "laplace", "--steps", "40")
+    assert code == 0 and "upper bound" in out and "poster" in out
+    assert any(line.split()[:1] == ["40"] for line in out.splitlines())
+
+
+def test_image(capsys, tmp_path):
+    from PIL import Image
+
+    img = np.zeros((28, 28), np.uint8)
+    img[5:23, 11:17] = 255
+    path = tmp_path / "digit.png"
+    Image.fromarray(img).save(path)
+    d = run_json(capsys, "kl", "--start", "image", "--image", str(path), "--steps", "100")
+    assert d["exact_kl"][0] is None and d["estimated_kl"][0] is None  # discrete at t = 0
+    exact = np.array(d["exact_kl"][1:])
+    assert np.all(np.diff(exact) < 0)
+    assert np.all(np.array(d["conditional_kl"][1:]) >= exact)
+    code, _, err = run_cli(capsys, "kl", "--start", "image", "--image", str(tmp_path / "missing.png"))
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
