@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ddpm_desktop.core import imaging
-    from ddpm_desktop.core.checkpoint import atomic_write_bytes
+    from ddpm_desktop.core.files import atomic_write_bytes
     from ddpm_desktop.core.data import load_bundled_mnist
     from ddpm_desktop.core.forward import q_sample
     from ddpm_desktop.core.sampling import iter_sampler, make_eps_fn

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         frames += [frames[-1]] * int(args.fps)  # hold the result for a second before looping
         imaging.save_gif(frames, out, fps=args.fps)
     else:
-        from ddpm_desktop.core.checkpoint import atomic_write_bytes
+        from ddpm_desktop.core.files import atomic_write_bytes
         import io
 
         buf = io.BytesIO()

@@ -7,26 +7,27 @@
   EMA, RNG state and step, loaded only with `torch.load(weights_only=True)`, which refuses
   pickles that would run code.
 
-Both are written atomically (a temporary file in the same folder, fsync, then os.replace), so
-a process killed mid-write leaves the previous checkpoint intact; temporary files orphaned by
-such a kill (of NAME.safetensors or NAME.state.pt) are removed at the next save of NAME.
+Both are written by `core.files.atomic_write` (a temporary file in the same folder, fsync,
+then os.replace), so a process killed mid-write leaves the previous checkpoint intact;
+temporary files orphaned by such a kill (of NAME.safetensors or NAME.state.pt) are removed at
+the next save of NAME.
 """
 from __future__ import annotations
 
 import json
 import os
 import pickle
-import re
 import zipfile
 from pathlib import Path
 
 import torch
 
+from .files import atomic_write_bytes, clean_orphaned_temps  # noqa: F401 - re-exported
 from .model import ModelConfig, UNet
+from .schedule import DEFAULT_SCHEDULE
 
 FORMAT = "ddpm-desktop/1"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
-DEFAULT_SCHEDULE = {"kind": "linear", "T": 1000, "beta_start": 1e-4, "beta_end": 0.02}
 BUNDLED_MODEL = "model.safetensors"
 
 
@@ -37,73 +38,6 @@ class CheckpointError(ValueError):
 def state_path_for(path: str | os.PathLike) -> Path:
     p = Path(path)
     return p.with_name(p.name[: -len(p.suffix)] + ".state.pt" if p.suffix else p.name + ".state.pt")
-
-
-def _tmp_pattern(target: Path) -> re.Pattern:
-    return re.compile(re.escape(f".{target.name}.") + r"(\d+)\.tmp$")
-
-
-def clean_orphaned_temps(target: str | os.PathLike) -> list[Path]:
-    """Remove `.NAME.<pid>.tmp` files left beside `target` by writers that no longer run."""
-    target = Path(target)
-    removed = []
-    pattern = _tmp_pattern(target)
-    try:
-        entries = list(target.parent.iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        m = pattern.match(entry.name)
-        if not m:
-            continue
-        pid = int(m.group(1))
-        if pid != os.getpid() and _pid_alive(pid):
-            continue
-        try:
-            entry.unlink()
-            removed.append(entry)
-        except OSError:
-            pass
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` so that a reader sees the old file or the new one, never half."""
-    path = Path(path)
-    if path.exists() and path.is_dir():
-        raise IsADirectoryError(f"cannot write '{path}': it is a folder")
-    clean_orphaned_temps(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-    try:  # make the rename durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
 
 
 def _metadata(model_config: ModelConfig, extra: dict | None) -> dict[str, str]:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_desktop.core import checkpoint
+from ddpm_desktop.core import checkpoint, files
 from ddpm_desktop.core.checkpoint import load_model, save_weights
 from ddpm_desktop.core.sampling import iter_ddim, iter_ddpm, iter_dpmpp_2m, make_eps_fn
 from ddpm_desktop.core.schedule import NoiseSchedule
@@ -82,7 +82,7 @@ def test_writer_killed_at_random_moments_leaves_a_loadable_checkpoint(tmp_path):
             time.sleep(rng.uniform(0.0, window))
             os.kill(pid, signal.SIGKILL)
             for _ in range(200):  # until the kernel has reaped it
-                if not checkpoint._pid_alive(pid):
+                if not files._pid_alive(pid):
                     break
                 time.sleep(0.005)
             model, meta = load_model(path)
