@@ -35,7 +35,10 @@ def test_sample_writes_png_gif_and_npz(tmp_path, capsys, tiny_ckpt):
                         "--label", "all", "--out", str(tmp_path / "s.npz"), "--json")
     assert code == 0
     report = json.loads(out)
-    assert report["nfe"] == 3 and report["n"] == 4 and report["guided"] is True
+    from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE
+
+    assert report["nfe"] == 3 and report["n"] == 4 and report["guidance"] == DEFAULT_GUIDANCE
+    assert report["guided"] is (DEFAULT_GUIDANCE not in (0.0, 1.0))
     arrays = np.load(tmp_path / "s.npz")
     assert arrays["images"].shape == (4, 28, 28) and arrays["images"].dtype == np.uint8
     assert arrays["labels"].tolist() == [0, 1, 2, 3]

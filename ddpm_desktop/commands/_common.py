@@ -1,8 +1,17 @@
-"""Pieces the headless commands share: model loading, schedule flags, output checks."""
+"""Pieces the headless commands share: model loading, schedule flags, output checks.
+
+Flag names are the same in every command: `--T` is the schedule length (the number of
+diffusion steps; `--schedule-steps`, and `--steps` in `schedule` and `kl`, are kept as
+aliases), `--steps` is the number of reverse steps a sampler takes (in `train`: optimizer
+steps). Defaults come from core (`DEFAULT_SCHEDULE`, `DEFAULT_GUIDANCE`); core.schedule imports
+only numpy, so building the parser stays fast.
+"""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE, SCHEDULE_KINDS
 
 SAMPLER_CHOICES = ("ddpm", "ddim", "dpmpp")
 
@@ -16,7 +25,19 @@ def seed_arg(text: str) -> int:
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"must be in 0..2^63-1, got {text}")
     return value
-SCHEDULE_CHOICES = ("linear", "cosine", "quadratic", "sigmoid")
+
+
+def add_schedule_args(p: argparse.ArgumentParser, t_aliases: tuple[str, ...] = ("--schedule-steps",)) -> None:
+    """--schedule, --T (with `t_aliases`), --beta-start, --beta-end: the one schedule builder."""
+    d = DEFAULT_SCHEDULE
+    p.add_argument("--schedule", choices=SCHEDULE_KINDS, default=d["kind"],
+                   help=f"β schedule (default {d['kind']})")
+    p.add_argument("--T", *t_aliases, dest="T", type=int, default=d["T"], metavar="T",
+                   help=f"schedule length: the number of diffusion steps T (default {d['T']})")
+    p.add_argument("--beta-start", type=float, default=d["beta_start"],
+                   help=f"β_1 (default {d['beta_start']:g}; cosine ignores it)")
+    p.add_argument("--beta-end", type=float, default=d["beta_end"],
+                   help=f"β_T (default {d['beta_end']:g}; cosine ignores it)")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -40,13 +61,12 @@ def add_sampler_args(p: argparse.ArgumentParser, default_steps_help: str) -> Non
     p.add_argument("--sampler", choices=SAMPLER_CHOICES, default="dpmpp")
     p.add_argument("--steps", type=int, default=None, help=default_steps_help)
     p.add_argument("--eta", type=float, default=0.0, help="DDIM η (0: deterministic)")
-    p.add_argument("--label", default=None, help="class 0-9 (or 'all' to cycle through them); default none")
+    p.add_argument("--label", default=None,
+                   help="class 0-9, 'all' to cycle through them, or 'none' (default none)")
     p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale w (ε_u + w(ε_c − ε_u)); default 2 with a label")
-    p.add_argument("--schedule", choices=SCHEDULE_CHOICES, default="linear")
-    p.add_argument("--schedule-steps", type=int, default=1000, help="T of the β schedule")
-    p.add_argument("--beta-start", type=float, default=1e-4)
-    p.add_argument("--beta-end", type=float, default=0.02)
+                   help="classifier-free guidance scale w (ε_u + w(ε_c − ε_u)) with a label; "
+                        "default core.sampling.DEFAULT_GUIDANCE, the app's default")
+    add_schedule_args(p)
     p.add_argument("--seed", type=seed_arg, default=0)
 
 
@@ -66,7 +86,14 @@ def load_model_arg(path: str | None, device):
 def schedule_from_args(args):
     from ddpm_desktop.core.schedule import NoiseSchedule
 
-    return NoiseSchedule.named(args.schedule, args.schedule_steps, args.beta_start, args.beta_end)
+    return NoiseSchedule.named(args.schedule, args.T, args.beta_start, args.beta_end)
+
+
+def guidance_from_args(args) -> float:
+    """--guidance, or the one default the app uses too."""
+    from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE
+
+    return DEFAULT_GUIDANCE if args.guidance is None else args.guidance
 
 
 def check_out(path: str, suffixes: tuple[str, ...]) -> Path:
@@ -84,14 +111,14 @@ def labels_from_arg(label: str | None, n: int, num_classes: int = 10):
     """--label → a long tensor [n] or None; 'all' cycles 0..num_classes-1."""
     import torch
 
-    if label is None:
+    if label is None or str(label).lower() == "none":
         return None
     if str(label).lower() == "all":
         return torch.arange(n) % num_classes
     try:
         value = int(label)
     except ValueError:
-        raise ValueError(f"--label must be a class 0-{num_classes - 1} or 'all', got {label!r}") from None
+        raise ValueError(f"--label must be a class 0-{num_classes - 1}, 'all' or 'none', got {label!r}") from None
     if not 0 <= value < num_classes:
         raise ValueError(f"--label must be a class 0-{num_classes - 1}, got {value}")
     return torch.full((n,), value, dtype=torch.long)

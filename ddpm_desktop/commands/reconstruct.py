@@ -28,11 +28,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_out, check_sampler_args, gif_frames, labels_from_arg,
-                          load_model_arg, schedule_from_args)
+    from ._common import (apply_threads, check_out, check_sampler_args, gif_frames, guidance_from_args,
+                          labels_from_arg, load_model_arg, schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
-    check_sampler_args(args, args.schedule_steps)
+    check_sampler_args(args, args.T)
     schedule = schedule_from_args(args)
     if not 1 <= args.t <= schedule.T:
         raise ValueError(f"--t must be in 1..{schedule.T}, got {args.t}")
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)
     labels = labels_from_arg(args.label, 1, model.config.num_classes)
-    guidance = args.guidance if args.guidance is not None else (2.0 if labels is not None else 1.0)
+    guidance = guidance_from_args(args)
     gen = torch.Generator().manual_seed(args.seed)
     x0_t = torch.as_tensor(np.asarray(x0, dtype=np.float32))[None, None]
     x_t = q_sample(schedule, x0_t, args.t, generator=gen)

@@ -22,15 +22,15 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_out, check_sampler_args, gif_frames, labels_from_arg,
-                          load_model_arg, schedule_from_args)
+    from ._common import (apply_threads, check_out, check_sampler_args, gif_frames, guidance_from_args,
+                          labels_from_arg, load_model_arg, schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
     if not 1 <= args.n <= 100_000:
         raise ValueError(f"--n must be in 1..100000, got {args.n}")
     if args.batch_size < 1:
         raise ValueError("--batch-size must be at least 1")
-    check_sampler_args(args, args.schedule_steps)
+    check_sampler_args(args, args.T)
     schedule = schedule_from_args(args)
 
     import numpy as np
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)
     labels = labels_from_arg(args.label, args.n, model.config.num_classes)
-    guidance = args.guidance if args.guidance is not None else (2.0 if labels is not None else 1.0)
+    guidance = guidance_from_args(args)
     gen = torch.Generator().manual_seed(args.seed)
     want_chain = out.suffix.lower() == ".gif"
     images, chain, nfe = [], [], 0
