@@ -67,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"ddpm-desktop {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        # torch reports an allocation it cannot make as a RuntimeError (CPU) or its subclass
+        # OutOfMemoryError (CUDA); any other RuntimeError is a bug and keeps its traceback.
+        if "memory" not in str(exc).lower():
+            raise
+        print(f"ddpm-desktop {args.command}: error: not enough memory for these settings", file=sys.stderr)
+        return 2
     except MemoryError:
         # e.g. a value far too large for this machine (a huge --bins or --steps)
         print(f"ddpm-desktop {args.command}: error: not enough memory for these settings", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -60,7 +61,9 @@ def _parse_configs(text: str) -> list[tuple[str, int]]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ._common import schedule_from_args
+    from ddpm_desktop.core.files import check_writable
+
+    from ._common import check_int_range, check_threads, schedule_from_args, warn_if_not_noise
 
     configs = _parse_configs(args.configs)
     if not 10 <= args.samples <= 100_000:
@@ -72,9 +75,27 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise ValueError(f"--recon-t must be a comma-separated list of steps, got {args.recon_t!r}") from None
     schedule = schedule_from_args(args)
+    # Every flag checked here, before the first sample: a refusal after minutes of work wastes them.
+    for t in recon_ts:
+        if not 1 <= t <= schedule.T:
+            raise ValueError(f"--recon-t values must be in 1..{schedule.T}, got {t}")
+    if args.reconstruction and not recon_ts:
+        raise ValueError("--recon-t is empty")
+    check_int_range("--recon-samples", args.recon_samples, 1, 100_000)
+    if args.matched_n is not None:
+        check_int_range("--matched-n", args.matched_n, 1, args.samples)
+    if not (math.isfinite(args.guidance) and -1e3 < args.guidance < 1e3):
+        raise ValueError(f"--guidance must be a finite number in (-1000, 1000), got {args.guidance}")
+    for name, steps in configs:
+        if steps > schedule.T:
+            raise ValueError(f"--configs entry {name}:{steps} takes more steps than T = {schedule.T}")
+    check_threads(args.threads)
     grid_dir = Path(args.grid_dir) if args.grid_dir else None
-    if grid_dir is not None and not grid_dir.is_dir():
-        raise ValueError(f"--grid-dir '{grid_dir}' is not a folder")
+    if grid_dir is not None:
+        if not grid_dir.is_dir():
+            raise ValueError(f"--grid-dir '{grid_dir}' is not a folder")
+        check_writable(grid_dir / "samples.png")
+    warn_if_not_noise(schedule)
 
     import torch
 
@@ -90,9 +111,6 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model, meta = load_model_arg(args.checkpoint, device)
     classifier, cls_info = load_classifier(args.classifier)
-    for t in recon_ts:
-        if not 1 <= t <= schedule.T:
-            raise ValueError(f"--recon-t values must be in 1..{schedule.T}, got {t}")
     say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     started = time.perf_counter()
     feats = data_features(classifier)

@@ -28,12 +28,16 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_out, check_sampler_args, gif_frames, guidance_from_args,
-                          labels_from_arg, load_model_arg, schedule_from_args)
+    from ._common import (apply_threads, check_fps, check_out, check_sampler_args, check_threads,
+                          gif_frames, guidance_from_args, labels_from_arg, load_model_arg,
+                          schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
-    check_sampler_args(args, args.T)
+    check_fps(args.fps)
+    check_threads(args.threads)
     schedule = schedule_from_args(args)
+    check_sampler_args(args, schedule.T)
+    labels_from_arg(args.label, 1)  # a bad --label is refused before any work
     if not 1 <= args.t <= schedule.T:
         raise ValueError(f"--t must be in 1..{schedule.T}, got {args.t}")
 
