@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from .files import atomic_write_bytes, clean_orphaned_temps  # noqa: F401 - re-exported
+from .files import atomic_write_bytes, clean_orphaned_temps, unreadable_reason  # noqa: F401 - re-exported
 from .model import ModelConfig, UNet
 from .schedule import DEFAULT_SCHEDULE
 
@@ -280,13 +280,12 @@ def bundled_model_path() -> Path | None:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
+    why = unreadable_reason(path)
+    if why == "no such file":
         raise CheckpointError(f"checkpoint '{path}' does not exist")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint '{path}' is not a file")
+    if why is not None:
+        raise CheckpointError(f"cannot read checkpoint '{path}': {why}")
     size = path.stat().st_size
-    if size == 0:
-        raise CheckpointError(f"checkpoint '{path.name}' is empty")
     if size > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(f"checkpoint '{path.name}' is too large ({size} bytes)")
 

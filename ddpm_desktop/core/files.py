@@ -1,4 +1,4 @@
-"""Writing the user's files: one atomic writer, one orphan cleaner, one "can I write here" check.
+"""The user's files: one atomic writer, one orphan cleaner, "can I write / read this" checks.
 
 Every file this project writes (checkpoints, training states, PNG, GIF, .npz, exports) goes
 through `atomic_write`: the content goes to a temporary file in the target's own folder
@@ -100,6 +100,37 @@ def check_writable(path: str | os.PathLike) -> Path:
     if st is not None and not os.access(p, os.W_OK):
         raise OSError(f"cannot write '{p}': the file is read-only")
     return p
+
+
+def unreadable_reason(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be read as a file, in a few words, or None when it can be opened.
+
+    In this order: "no such file", "permission denied", "it is a folder", "it is a special
+    file ..." (a FIFO, a device, a link to /dev/zero: reading one could block or never end),
+    "the file is empty". Whether its content is damaged is for the reader of its format.
+    """
+    try:
+        st = os.stat(path)  # follows links: a link to /dev/zero is a device
+    except FileNotFoundError:
+        return "no such file"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return reason(exc)
+    if stat.S_ISDIR(st.st_mode):
+        return "it is a folder, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "it is a special file (a pipe or a device), not a regular file"
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return reason(exc)
+    if st.st_size == 0:
+        return "the file is empty"
+    return None
 
 
 def _read_only_fs(folder: Path) -> bool:

@@ -78,16 +78,10 @@ def _fail(path: Path, why: str) -> ImageLoadError:
 
 def _open_first_frame(path: Path) -> Image.Image:
     """Open, size-check and decode the first frame; every failure becomes ImageLoadError."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise _fail(path, "no such file") from None
-    except OSError as exc:
-        raise _fail(path, exc.strerror or str(exc)) from None
-    if path.is_dir():
-        raise _fail(path, "it is a folder, not an image file")
-    if size == 0:
-        raise _fail(path, "the file is empty")
+    why = files.unreadable_reason(path)  # missing, permission, folder, FIFO/device, empty
+    if why is not None:
+        raise _fail(path, why)
+    size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise _fail(path, f"the file is {size / 2**20:.0f} MB (limit {MAX_FILE_BYTES // 2**20} MB)")
     try:

@@ -142,3 +142,40 @@ def test_check_writable_permission_and_read_only(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "_read_only_fs", lambda folder: True)
     with pytest.raises(OSError, match="read-only file system"):
         files.check_writable(tmp_path / "new.png")
+
+
+def _special_files(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.png"
+    zero.symlink_to("/dev/zero")
+    return fifo, zero
+
+
+@pytest.mark.parametrize("loader", ["image", "checkpoint"])
+def test_read_errors_give_the_right_reason(tmp_path, monkeypatch, loader):
+    from ddpm_desktop.core.checkpoint import load_model
+
+    load = imaging.load_digit if loader == "image" else load_model
+    fifo, zero = _special_files(tmp_path)
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "folder.png").mkdir()
+    cases = {fifo: "special file", zero: "special file", tmp_path / "empty.png": "empty",
+             tmp_path / "folder.png": "folder", tmp_path / "missing.png": "no such file|does not exist"}
+    for path, why in cases.items():
+        with pytest.raises(ValueError, match=why) as info:
+            load(path)  # a FIFO would block here if it were opened
+        assert path.name in str(info.value) and "\n" not in str(info.value)
+
+    locked = tmp_path / "locked.png"
+    locked.write_bytes(b"\x89PNG not really")
+    real_open = open
+
+    def no_permission(p, *a, **k):  # tests may run as root, whom chmod does not stop
+        if os.fspath(p) == os.fspath(locked):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(p))
+        return real_open(p, *a, **k)
+
+    monkeypatch.setattr(files, "open", no_permission, raising=False)
+    with pytest.raises(ValueError, match="permission denied"):
+        load(locked)
