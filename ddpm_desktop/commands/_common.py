@@ -112,7 +112,7 @@ def unet_bytes(config, batch: int, training: bool = False) -> int:
     # × 4 bytes × 2: the count above, checked against the peak RSS of real passes (inference and
     # training, widths 16 and 64), came out at about half of it.
     act = 8 * per_image * batch
-    return (3 * act + 4 * 4 * params) if training else (act + 4 * params)
+    return (4 * act + 4 * 4 * params) if training else (act + 4 * params)
 
 
 def check_memory(need: int, what: str) -> None:
