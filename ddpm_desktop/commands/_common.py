@@ -98,7 +98,7 @@ def unet_bytes(config, batch: int, training: bool = False) -> int:
 
     Activations: each level keeps about (4 per residual block + 4) feature maps of its width
     and resolution alive (skips for the up path, norms and SiLUs); attention adds its 49×49
-    scores. Training keeps all of them for backward (×3) plus weights, gradients and Adam's
+    scores. Training keeps all of them for backward (×4) plus weights, gradients and Adam's
     two moments. float32 throughout.
     """
     side, per_image = config.image_size, 0
