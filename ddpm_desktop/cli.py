@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Subcommand name -> module in ddpm_desktop.commands exposing add_parser(sub) and run(args).
@@ -23,14 +24,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ddpm-desktop", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"ddpm_desktop.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"ddpm_desktop.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.add_parser(sub)
+    for name in COMMANDS:  # a command that fails to import is a bug: let it show
+        importlib.import_module(f"ddpm_desktop.commands.{name}").add_parser(sub)
     return parser
 
 
@@ -50,7 +45,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
+        return code
+    except BrokenPipeError:
+        # Output piped into `head` (or any reader that stopped): end quietly, as `cat` does.
+        # Point stdout at /dev/null so the interpreter's own flush at exit finds no pipe.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # stdout is not a file (redirected in-process)
+            pass
+        return 0
     except KeyboardInterrupt:
         print("ddpm-desktop: interrupted", file=sys.stderr)
         return 130
@@ -59,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         # OSError carrying a readable message: print it in one line, no traceback.
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"ddpm-desktop {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        # torch reports an allocation it cannot make as a RuntimeError (CPU) or its subclass
+        # OutOfMemoryError (CUDA); any other RuntimeError is a bug and keeps its traceback.
+        if "memory" not in str(exc).lower():
+            raise
+        print(f"ddpm-desktop {args.command}: error: not enough memory for these settings", file=sys.stderr)
         return 2
     except MemoryError:
         # e.g. a value far too large for this machine (a huge --bins or --steps)

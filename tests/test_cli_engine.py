@@ -83,3 +83,58 @@ def test_subprocess_entry_point():
     bad = subprocess.run([sys.executable, "-m", "ddpm_desktop", "schedule", "--steps", "-4"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_schedule_length_is_T_everywhere_with_the_old_names_as_aliases(capsys):
+    from ddpm_desktop.cli import build_parser
+
+    for flag in ("--T", "--steps", "--schedule-steps"):
+        assert run_json(capsys, "schedule", flag, "37")["T"] == 37
+        assert run_json(capsys, "kl", flag, "12")["T"] == 12
+    parser = build_parser()
+    for command in ("sample", "reconstruct", "evaluate"):
+        extra = {"sample": ["--out", "x.png"], "reconstruct": ["--out", "x.png", "--index", "0", "--t", "1"],
+                 "evaluate": []}[command]
+        for flag in ("--T", "--schedule-steps"):
+            args = parser.parse_args([command, *extra, flag, "64"])
+            assert args.T == 64, (command, flag)
+        if command != "evaluate":  # --steps is the sampler's reverse steps there, not T
+            args = parser.parse_args([command, *extra, "--steps", "5"])
+            assert args.steps == 5 and args.T == 1000
+
+
+def test_defaults_come_from_core():
+    from ddpm_desktop.cli import build_parser
+    from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE
+
+    args = build_parser().parse_args(["sample", "--out", "x.png"])
+    assert (args.schedule, args.T, args.beta_start, args.beta_end) == (
+        DEFAULT_SCHEDULE["kind"], DEFAULT_SCHEDULE["T"], DEFAULT_SCHEDULE["beta_start"],
+        DEFAULT_SCHEDULE["beta_end"])
+
+
+@pytest.mark.parametrize("text", ["none", "None", "NONE"])
+def test_label_none_means_unconditional(text):
+    from ddpm_desktop.commands._common import labels_from_arg
+
+    assert labels_from_arg(text, 4) is None
+    assert labels_from_arg("all", 4).tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="'none'"):
+        labels_from_arg("nine", 4)
+
+
+def test_output_piped_into_head_ends_quietly():
+    # A reader that closes the pipe after one byte, as `head -c 1` does.
+    cmd = (f"{sys.executable} -m ddpm_desktop schedule --T 20000 --beta-end 0.001 --json "
+           f"| {sys.executable} -c 'import sys; sys.stdin.read(1)'; echo \"rc=${{PIPESTATUS[0]}}\" >&2")
+    out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr
+    assert out.stderr.strip().splitlines() == ["rc=0"]
+
+
+def test_a_command_that_fails_to_import_is_not_skipped(monkeypatch):
+    import ddpm_desktop.cli as cli
+
+    monkeypatch.setattr(cli, "COMMANDS", cli.COMMANDS + ("no_such_command",))
+    with pytest.raises(ModuleNotFoundError):
+        cli.build_parser()

@@ -52,7 +52,7 @@ def test_exponential_json(capsys):
     (["--mean", "-0.5", "--std", "2"], "shifted_gaussian", {"mean": -0.5, "std": 2.0}),
 ])
 def test_every_start_takes_its_parameters(capsys, argv, start, params):
-    d = run_json(capsys, "kl", "--start", start, *argv, "--steps", "50")
+    d = run_json(capsys, "kl", "--start", start, *argv, "--T", "50")
     assert d["params"] == params
     from ddpm_desktop.core.marginal import marginal_kl_curve
     from ddpm_desktop.core.schedule import NoiseSchedule
@@ -68,7 +68,7 @@ def test_every_start_takes_its_parameters(capsys, argv, start, params):
 
 
 def test_gaussian_start_is_exactly_zero_and_the_estimate_near_it(capsys):
-    d = run_json(capsys, "kl", "--start", "gaussian", "--steps", "100", "--schedule", "cosine")
+    d = run_json(capsys, "kl", "--start", "gaussian", "--T", "100", "--schedule", "cosine")
     assert all(v == 0.0 for v in d["exact_kl"])
     est = np.array(d["estimated_kl"])
     assert abs(est.mean()) < 0.01 and np.mean(est < 3 * d["indistinguishable_level"]) > 0.95
@@ -82,12 +82,12 @@ def test_gaussian_start_is_exactly_zero_and_the_estimate_near_it(capsys):
     (["--start", "shifted_gaussian", "--std", "0"], "std"),
 ])
 def test_bad_parameters_are_one_line_errors(capsys, argv, message):
-    code, out, err = run_cli(capsys, "kl", *argv, "--steps", "10")
+    code, out, err = run_cli(capsys, "kl", *argv, "--T", "10")
     assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_human_summary(capsys):
-    code, out, err = run_cli(capsys, "kl", "--start", "laplace", "--steps", "40")
+    code, out, err = run_cli(capsys, "kl", "--start", "laplace", "--T", "40")
     assert code == 0 and "upper bound" in out and "poster" in out
     assert any(line.split()[:1] == ["40"] for line in out.splitlines())
 
@@ -99,7 +99,7 @@ def test_image(capsys, tmp_path):
     img[5:23, 11:17] = 255
     path = tmp_path / "digit.png"
     Image.fromarray(img).save(path)
-    d = run_json(capsys, "kl", "--start", "image", "--image", str(path), "--steps", "100")
+    d = run_json(capsys, "kl", "--start", "image", "--image", str(path), "--T", "100")
     assert d["exact_kl"][0] is None and d["estimated_kl"][0] is None  # discrete at t = 0
     exact = np.array(d["exact_kl"][1:])
     assert np.all(np.diff(exact) < 0)

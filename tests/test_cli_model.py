@@ -35,7 +35,10 @@ def test_sample_writes_png_gif_and_npz(tmp_path, capsys, tiny_ckpt):
                         "--label", "all", "--out", str(tmp_path / "s.npz"), "--json")
     assert code == 0
     report = json.loads(out)
-    assert report["nfe"] == 3 and report["n"] == 4 and report["guided"] is True
+    from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE
+
+    assert report["nfe"] == 3 and report["n"] == 4 and report["guidance"] == DEFAULT_GUIDANCE
+    assert report["guided"] is (DEFAULT_GUIDANCE not in (0.0, 1.0))
     arrays = np.load(tmp_path / "s.npz")
     assert arrays["images"].shape == (4, 28, 28) and arrays["images"].dtype == np.uint8
     assert arrays["labels"].tolist() == [0, 1, 2, 3]
@@ -131,3 +134,20 @@ def test_torchrun_trains_data_parallel_with_two_cpu_processes(tmp_path):
     model, meta = load_model(out)
     assert meta["step"] == 3 and meta["world_size"] == 2
     assert "x2 processes" in stderr
+
+
+def test_crafted_checkpoint_ends_the_cli_with_exit_2_and_one_line(tmp_path, capsys, tiny_ckpt):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(tiny_ckpt), framework="pt") as f:
+        meta = dict(f.metadata())
+    cfg = json.loads(meta["model_config"])
+    for field, value in [("dropout", "x"), ("log_snr_range", ["a", "b"]), ("emb_dim", 9), ("in_channels", 3)]:
+        bad = tmp_path / f"bad-{field}.safetensors"
+        save_file(load_file(str(tiny_ckpt)), str(bad),
+                  metadata={**meta, "model_config": json.dumps({**cfg, field: value})})
+        code, _, err = _run(capsys, "sample", "--checkpoint", str(bad), "--n", "1", "--steps", "1",
+                            "--out", str(tmp_path / "s.png"))
+        assert code == 2 and err.count("\n") == 1 and field in err and "Traceback" not in err, err
+        assert not (tmp_path / "s.png").exists()

@@ -1,8 +1,19 @@
-"""Pieces the headless commands share: model loading, schedule flags, output checks."""
+"""Pieces the headless commands share: model loading, schedule flags, output checks.
+
+Flag names are the same in every command: `--T` is the schedule length (the number of
+diffusion steps; `--schedule-steps`, and `--steps` in `schedule` and `kl`, are kept as
+aliases), `--steps` is the number of reverse steps a sampler takes (in `train`: optimizer
+steps). Defaults come from core (`DEFAULT_SCHEDULE`, `DEFAULT_GUIDANCE`); core.schedule imports
+only numpy, so building the parser stays fast.
+"""
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from pathlib import Path
+
+from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE, SCHEDULE_KINDS
 
 SAMPLER_CHOICES = ("ddpm", "ddim", "dpmpp")
 
@@ -16,7 +27,19 @@ def seed_arg(text: str) -> int:
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"must be in 0..2^63-1, got {text}")
     return value
-SCHEDULE_CHOICES = ("linear", "cosine", "quadratic", "sigmoid")
+
+
+def add_schedule_args(p: argparse.ArgumentParser, t_aliases: tuple[str, ...] = ("--schedule-steps",)) -> None:
+    """--schedule, --T (with `t_aliases`), --beta-start, --beta-end: the one schedule builder."""
+    d = DEFAULT_SCHEDULE
+    p.add_argument("--schedule", choices=SCHEDULE_KINDS, default=d["kind"],
+                   help=f"β schedule (default {d['kind']})")
+    p.add_argument("--T", *t_aliases, dest="T", type=int, default=d["T"], metavar="T",
+                   help=f"schedule length: the number of diffusion steps T (default {d['T']})")
+    p.add_argument("--beta-start", type=float, default=d["beta_start"],
+                   help=f"β_1 (default {d['beta_start']:g}; cosine ignores it)")
+    p.add_argument("--beta-end", type=float, default=d["beta_end"],
+                   help=f"β_T (default {d['beta_end']:g}; cosine ignores it)")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -26,27 +49,90 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="CPU threads (default: 1 on a machine of 2 cores or fewer, else half the cores)")
 
 
+def check_threads(threads: int | None, flag: str = "--threads") -> None:
+    """At least 1 and at most this machine's cores: more only slows torch down."""
+    cores = os.cpu_count() or 1
+    if threads is not None and not 1 <= threads <= cores:
+        raise ValueError(f"{flag} must be in 1..{cores} (this machine's cores), got {threads}")
+
+
 def apply_threads(threads: int | None) -> None:
     import torch
 
     from ddpm_desktop.core.training import default_cpu_threads
 
-    if threads is not None and threads < 1:
-        raise ValueError(f"--threads must be at least 1, got {threads}")
+    check_threads(threads)
     torch.set_num_threads(threads or default_cpu_threads())
+
+
+MIN_FPS, MAX_FPS = 0.1, 100.0  # a GIF stores delays in 1/100 s; browsers show at most 50 fps
+
+
+def check_fps(fps: float) -> None:
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise ValueError(f"--fps must be a number in {MIN_FPS:g}..{MAX_FPS:g}, got {fps}")
+
+
+def check_int_range(flag: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise ValueError(f"{flag} must be in {lo}..{hi}, got {value}")
+
+
+def available_memory() -> int | None:
+    """Bytes of RAM available to a new allocation (MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def unet_bytes(config, batch: int, training: bool = False) -> int:
+    """A rough upper estimate of the memory a U-Net pass over `batch` images takes.
+
+    Activations: each level keeps about (4 per residual block + 4) feature maps of its width
+    and resolution alive (skips for the up path, norms and SiLUs); attention adds its 49×49
+    scores. Training keeps all of them for backward (×4) plus weights, gradients and Adam's
+    two moments. float32 throughout.
+    """
+    side, per_image = config.image_size, 0
+    for level, mult in enumerate(config.channel_mults):
+        hw = (side // 2 ** level) ** 2
+        per_image += (4 * config.num_res_blocks + 4) * config.base_channels * mult * hw
+    if config.attention:
+        per_image += 3 * ((side // 2 ** (len(config.channel_mults) - 1)) ** 2) ** 2
+    c = config.base_channels * max(config.channel_mults)
+    params = 40 * c * c * (len(config.channel_mults) * (2 * config.num_res_blocks + 1) + 2)
+    # × 4 bytes × 2: the count above, checked against the peak RSS of real passes (inference and
+    # training, widths 16 and 64), came out at about half of it.
+    act = 8 * per_image * batch
+    return (4 * act + 4 * 4 * params) if training else (act + 4 * params)
+
+
+def check_memory(need: int, what: str) -> None:
+    """Refuse `what` up front when it would need more than ~80% of the available memory."""
+    have = available_memory()
+    if have is not None and need > 0.8 * have:
+        raise ValueError(f"{what} would need about {need / 2**30:.1f} GiB of memory; "
+                         f"{have / 2**30:.1f} GiB is available (use smaller values)")
 
 
 def add_sampler_args(p: argparse.ArgumentParser, default_steps_help: str) -> None:
     p.add_argument("--sampler", choices=SAMPLER_CHOICES, default="dpmpp")
     p.add_argument("--steps", type=int, default=None, help=default_steps_help)
     p.add_argument("--eta", type=float, default=0.0, help="DDIM η (0: deterministic)")
-    p.add_argument("--label", default=None, help="class 0-9 (or 'all' to cycle through them); default none")
+    p.add_argument("--label", default=None,
+                   help="class 0-9, 'all' to cycle through them, or 'none' (default none)")
     p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale w (ε_u + w(ε_c − ε_u)); default 2 with a label")
-    p.add_argument("--schedule", choices=SCHEDULE_CHOICES, default="linear")
-    p.add_argument("--schedule-steps", type=int, default=1000, help="T of the β schedule")
-    p.add_argument("--beta-start", type=float, default=1e-4)
-    p.add_argument("--beta-end", type=float, default=0.02)
+                   help="classifier-free guidance scale w (ε_u + w(ε_c − ε_u)) with a label; "
+                        "default core.sampling.DEFAULT_GUIDANCE, the app's default")
+    add_schedule_args(p)
     p.add_argument("--seed", type=seed_arg, default=0)
 
 
@@ -66,44 +152,61 @@ def load_model_arg(path: str | None, device):
 def schedule_from_args(args):
     from ddpm_desktop.core.schedule import NoiseSchedule
 
-    return NoiseSchedule.named(args.schedule, args.schedule_steps, args.beta_start, args.beta_end)
+    return NoiseSchedule.named(args.schedule, args.T, args.beta_start, args.beta_end)
 
 
-def check_out(path: str, suffixes: tuple[str, ...]) -> Path:
+def guidance_from_args(args) -> float:
+    """--guidance, or the one default the app uses too."""
+    from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE
+
+    return DEFAULT_GUIDANCE if args.guidance is None else args.guidance
+
+
+def check_out(path: str, suffixes: tuple[str, ...], flag: str = "--out") -> Path:
+    """An output path with one of `suffixes` that can be written (core.files.check_writable)."""
+    from ddpm_desktop.core.files import check_writable
+
     out = Path(path)
     if out.suffix.lower() not in suffixes:
-        raise ValueError(f"--out must end in {', '.join(suffixes)}, got '{out.name}'")
-    if not out.parent.exists():
-        raise ValueError(f"the folder of --out '{out.parent}' does not exist")
-    if out.is_dir():
-        raise ValueError(f"--out '{out}' is a folder")
-    return out
+        raise ValueError(f"{flag} must end in {', '.join(suffixes)}, got '{out.name}'")
+    return check_writable(out)
 
 
 def labels_from_arg(label: str | None, n: int, num_classes: int = 10):
     """--label → a long tensor [n] or None; 'all' cycles 0..num_classes-1."""
     import torch
 
-    if label is None:
+    if label is None or str(label).lower() == "none":
         return None
     if str(label).lower() == "all":
         return torch.arange(n) % num_classes
     try:
         value = int(label)
     except ValueError:
-        raise ValueError(f"--label must be a class 0-{num_classes - 1} or 'all', got {label!r}") from None
+        raise ValueError(f"--label must be a class 0-{num_classes - 1}, 'all' or 'none', got {label!r}") from None
     if not 0 <= value < num_classes:
         raise ValueError(f"--label must be a class 0-{num_classes - 1}, got {value}")
     return torch.full((n,), value, dtype=torch.long)
 
 
 def check_sampler_args(args, t_max: int) -> None:
-    if args.steps is not None and args.steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    if args.steps is not None and not 1 <= args.steps <= t_max:
+        raise ValueError(f"--steps must be in 1..{t_max} (T), got {args.steps}")
     if args.guidance is not None and not (-1e3 < args.guidance < 1e3):
         raise ValueError(f"--guidance must be a finite number, got {args.guidance}")
     if not (0.0 <= args.eta <= 1.0):
         raise ValueError(f"--eta must be in [0, 1], got {args.eta}")
+
+
+def warn_if_not_noise(schedule) -> None:
+    """Sampling starts from x_T ~ N(0, I): say so when the schedule leaves signal in x_T."""
+    import sys
+
+    from ddpm_desktop.core.schedule import prior_warning
+
+    warning = prior_warning(schedule)
+    if warning:
+        print(f"ddpm-desktop: warning: {warning}", file=sys.stderr)
 
 
 def gif_frames(chain: list, limit: int = 200) -> list:

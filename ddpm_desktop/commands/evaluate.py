@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -16,7 +17,7 @@ DEFAULT_CONFIGS = "ddim:10,ddim:20,ddim:50,dpmpp:10,dpmpp:20,dpmpp:50"
 
 
 def add_parser(sub) -> None:
-    from ._common import seed_arg
+    from ._common import add_schedule_args, seed_arg
 
     p = sub.add_parser("evaluate", help="measure sample quality with the bundled classifier",
                        description=__doc__.splitlines()[0])
@@ -24,13 +25,16 @@ def add_parser(sub) -> None:
     p.add_argument("--classifier", default=None, help="classifier (default: the bundled one)")
     p.add_argument("--samples", type=int, default=1000, help="samples per fast sampler (default 1000)")
     p.add_argument("--ddpm-samples", type=int, default=100,
-                   help="samples for DDPM with all 1000 steps (slow on CPU; 0 skips it; default 100)")
+                   help="samples for DDPM with all T steps (slow on CPU; 0 skips it; default 100)")
     p.add_argument("--matched-n", type=int, default=None,
                    help="also report each FD on the first N samples (default: --ddpm-samples), "
                         "to compare with a smaller DDPM-1000 run")
     p.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"sampler:NFE list (default {DEFAULT_CONFIGS})")
-    p.add_argument("--guidance", type=float, default=2.0)
+    # 2, not core.sampling.DEFAULT_GUIDANCE: the protocol README's quality tables were measured with.
+    p.add_argument("--guidance", type=float, default=2.0,
+                   help="classifier-free guidance scale w (default 2, README's protocol)")
     p.add_argument("--seed", type=seed_arg, default=0)
+    add_schedule_args(p)
     p.add_argument("--reconstruction", action="store_true", help="also measure the reconstruction curve")
     p.add_argument("--recon-t", default="50,100,200,300,400,500,600,700,800")
     p.add_argument("--recon-samples", type=int, default=200)
@@ -57,6 +61,10 @@ def _parse_configs(text: str) -> list[tuple[str, int]]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ddpm_desktop.core.files import check_writable
+
+    from ._common import check_int_range, check_threads, schedule_from_args, warn_if_not_noise
+
     configs = _parse_configs(args.configs)
     if not 10 <= args.samples <= 100_000:
         raise ValueError(f"--samples must be in 10..100000, got {args.samples}")
@@ -66,9 +74,28 @@ def run(args: argparse.Namespace) -> int:
         recon_ts = [int(t) for t in args.recon_t.split(",") if t.strip()]
     except ValueError:
         raise ValueError(f"--recon-t must be a comma-separated list of steps, got {args.recon_t!r}") from None
+    schedule = schedule_from_args(args)
+    # Every flag checked here, before the first sample: a refusal after minutes of work wastes them.
+    for t in recon_ts:
+        if not 1 <= t <= schedule.T:
+            raise ValueError(f"--recon-t values must be in 1..{schedule.T}, got {t}")
+    if args.reconstruction and not recon_ts:
+        raise ValueError("--recon-t is empty")
+    check_int_range("--recon-samples", args.recon_samples, 1, 100_000)
+    if args.matched_n is not None:
+        check_int_range("--matched-n", args.matched_n, 1, args.samples)
+    if not (math.isfinite(args.guidance) and -1e3 < args.guidance < 1e3):
+        raise ValueError(f"--guidance must be a finite number in (-1000, 1000), got {args.guidance}")
+    for name, steps in configs:
+        if steps > schedule.T:
+            raise ValueError(f"--configs entry {name}:{steps} takes more steps than T = {schedule.T}")
+    check_threads(args.threads)
     grid_dir = Path(args.grid_dir) if args.grid_dir else None
-    if grid_dir is not None and not grid_dir.is_dir():
-        raise ValueError(f"--grid-dir '{grid_dir}' is not a folder")
+    if grid_dir is not None:
+        if not grid_dir.is_dir():
+            raise ValueError(f"--grid-dir '{grid_dir}' is not a folder")
+        check_writable(grid_dir / "samples.png")
+    warn_if_not_noise(schedule)
 
     import torch
 
@@ -76,21 +103,14 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core.classifier import load_classifier
     from ddpm_desktop.core.evaluation import (data_features, data_floor, evaluate_sampler,
                                               reconstruction_curve)
-    from ddpm_desktop.core.schedule import NoiseSchedule
     from ddpm_desktop.core.training import resolve_device
 
-    from ._common import load_model_arg
-
-    from ._common import apply_threads
+    from ._common import apply_threads, load_model_arg
 
     apply_threads(args.threads)
     device = resolve_device(args.device)
     model, meta = load_model_arg(args.checkpoint, device)
     classifier, cls_info = load_classifier(args.classifier)
-    schedule = NoiseSchedule.named("linear", 1000)
-    for t in recon_ts:
-        if not 1 <= t <= schedule.T:
-            raise ValueError(f"--recon-t values must be in 1..{schedule.T}, got {t}")
     say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     started = time.perf_counter()
     feats = data_features(classifier)
@@ -98,11 +118,12 @@ def run(args: argparse.Namespace) -> int:
     say(f"classifier held-out accuracy {cls_info.get('held_out_accuracy')}; "
         f"data floor FD {floor:.3f} (held-out n={floor_n} vs train)")
     results = []
-    if args.ddpm_samples and ("ddpm", 1000) not in configs:
-        configs = [("ddpm", 1000)] + configs
+    full = ("ddpm", schedule.T)  # DDPM with every step of the schedule
+    if args.ddpm_samples and full not in configs:
+        configs = [full] + configs
     match_n = args.matched_n or args.ddpm_samples or None
     for name, steps in configs:
-        n = args.ddpm_samples if (name, steps) == ("ddpm", 1000) and args.ddpm_samples else args.samples
+        n = args.ddpm_samples if (name, steps) == full and args.ddpm_samples else args.samples
         matched = match_n if (match_n and n > match_n) else None
         r, kept = evaluate_sampler(model, classifier, schedule, feats, name, steps, n, args.guidance,
                                    args.seed, matched_n=matched, keep=100)

@@ -5,7 +5,7 @@ import argparse
 import json
 import math
 
-from ddpm_desktop.commands.schedule import add_schedule_arguments, build_schedule
+from ._common import add_schedule_args, schedule_from_args
 
 STARTS = ("gaussian", "exponential", "uniform", "laplace", "salt_pepper", "shifted_gaussian",
           "image")  # = core.forward.STARTS
@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
     for flag, (_, _, text) in START_FLAGS.items():
         p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=float, default=None, help=text)
     p.add_argument("--image", default=None, help="picture for --start image (MNIST-style preprocessing)")
-    add_schedule_arguments(p)
+    add_schedule_args(p, t_aliases=("--steps", "--schedule-steps"))  # --steps: its old name for T
     p.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
     p.add_argument("--bins", type=int, default=None,
                    help="histogram bins on [-5, 5] (default: 31 bins of width 1/3 centred on 0)")
@@ -70,9 +70,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--start image needs --image PATH")
     if args.bins is not None and not 2 <= args.bins <= 10_000:
         raise ValueError(f"--bins must be in 2..10000, got {args.bins}")
-    schedule = build_schedule(args)  # validates --steps and the betas before the heavy imports
+    schedule = schedule_from_args(args)  # validates --T and the betas before the heavy imports
 
-    import numpy as np
     import torch
 
     from ddpm_desktop.core.forward import START_PARAMS, forward_chain, sample_start

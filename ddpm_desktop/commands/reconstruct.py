@@ -28,12 +28,16 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_out, check_sampler_args, gif_frames, labels_from_arg,
-                          load_model_arg, schedule_from_args)
+    from ._common import (apply_threads, check_fps, check_out, check_sampler_args, check_threads,
+                          gif_frames, guidance_from_args, labels_from_arg, load_model_arg,
+                          schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
-    check_sampler_args(args, args.schedule_steps)
+    check_fps(args.fps)
+    check_threads(args.threads)
     schedule = schedule_from_args(args)
+    check_sampler_args(args, schedule.T)
+    labels_from_arg(args.label, 1)  # a bad --label is refused before any work
     if not 1 <= args.t <= schedule.T:
         raise ValueError(f"--t must be in 1..{schedule.T}, got {args.t}")
 
@@ -43,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ddpm_desktop.core import imaging
-    from ddpm_desktop.core.checkpoint import atomic_write_bytes
+    from ddpm_desktop.core.files import atomic_write_bytes
     from ddpm_desktop.core.data import load_bundled_mnist
     from ddpm_desktop.core.forward import q_sample
     from ddpm_desktop.core.sampling import iter_sampler, make_eps_fn
@@ -64,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)
     labels = labels_from_arg(args.label, 1, model.config.num_classes)
-    guidance = args.guidance if args.guidance is not None else (2.0 if labels is not None else 1.0)
+    guidance = guidance_from_args(args)
     gen = torch.Generator().manual_seed(args.seed)
     x0_t = torch.as_tensor(np.asarray(x0, dtype=np.float32))[None, None]
     x_t = q_sample(schedule, x0_t, args.t, generator=gen)

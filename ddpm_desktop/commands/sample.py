@@ -22,16 +22,19 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_out, check_sampler_args, gif_frames, labels_from_arg,
-                          load_model_arg, schedule_from_args)
+    from ._common import (apply_threads, check_fps, check_int_range, check_memory, check_out,
+                          check_sampler_args, check_threads, gif_frames, guidance_from_args,
+                          labels_from_arg, load_model_arg, schedule_from_args, unet_bytes,
+                          warn_if_not_noise)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
-    if not 1 <= args.n <= 100_000:
-        raise ValueError(f"--n must be in 1..100000, got {args.n}")
-    if args.batch_size < 1:
-        raise ValueError("--batch-size must be at least 1")
-    check_sampler_args(args, args.schedule_steps)
+    check_int_range("--n", args.n, 1, 100_000)
+    check_int_range("--batch-size", args.batch_size, 1, 65_536)
+    check_fps(args.fps)
+    check_threads(args.threads)
     schedule = schedule_from_args(args)
+    check_sampler_args(args, schedule.T)
+    labels_from_arg(args.label, 1)  # a bad --label is refused before the model loads
 
     import numpy as np
     import torch
@@ -44,9 +47,15 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)
     labels = labels_from_arg(args.label, args.n, model.config.num_classes)
-    guidance = args.guidance if args.guidance is not None else (2.0 if labels is not None else 1.0)
-    gen = torch.Generator().manual_seed(args.seed)
+    guidance = guidance_from_args(args)
+    batch = min(args.batch_size, args.n)
     want_chain = out.suffix.lower() == ".gif"
+    steps = args.steps or schedule.T
+    check_memory(unet_bytes(model.config, batch * (2 if labels is not None else 1))
+                 + 8 * 784 * args.n + (4 * 784 * batch * (steps + 1) * 2 if want_chain else 0),
+                 f"sampling {args.n} images in batches of {batch}")
+    warn_if_not_noise(schedule)
+    gen = torch.Generator().manual_seed(args.seed)
     images, chain, nfe = [], [], 0
     started = time.perf_counter()
     for lo in range(0, args.n, args.batch_size):
@@ -73,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         frames += [frames[-1]] * int(args.fps)  # hold the result for a second before looping
         imaging.save_gif(frames, out, fps=args.fps)
     else:
-        from ddpm_desktop.core.checkpoint import atomic_write_bytes
+        from ddpm_desktop.core.files import atomic_write_bytes
         import io
 
         buf = io.BytesIO()

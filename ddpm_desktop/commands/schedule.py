@@ -4,29 +4,16 @@ from __future__ import annotations
 import argparse
 import json
 
-KINDS = ("linear", "cosine", "quadratic", "sigmoid")  # = core.schedule.SCHEDULE_KINDS (no import at parse time)
-
-
-def add_schedule_arguments(p: argparse.ArgumentParser) -> None:
-    """--schedule, --steps, --beta-start, --beta-end (shared with `kl`)."""
-    p.add_argument("--schedule", choices=KINDS, default="linear", help="β schedule (default linear)")
-    p.add_argument("--steps", type=int, default=1000, help="number of diffusion steps T (default 1000)")
-    p.add_argument("--beta-start", type=float, default=1e-4, help="β_1 (default 1e-4; cosine ignores it)")
-    p.add_argument("--beta-end", type=float, default=0.02, help="β_T (default 0.02; cosine ignores it)")
-
-
-def build_schedule(args: argparse.Namespace):
-    from ddpm_desktop.core.schedule import NoiseSchedule
-
-    return NoiseSchedule.named(args.schedule, args.steps, args.beta_start, args.beta_end)
-
 
 def add_parser(sub) -> None:
+    from ._common import add_schedule_args
+
     p = sub.add_parser(
         "schedule", help="show a noise schedule and its prior KL",
         description="Compute a β schedule and report ᾱ_T and the prior term "
                     "L_T = KL(q(x_T|x_0) ‖ N(0, I)) per pixel (worst case E[x_0²] = 1).")
-    add_schedule_arguments(p)
+    # --steps was this command's name for T before every command said --T.
+    add_schedule_args(p, t_aliases=("--steps", "--schedule-steps"))
     p.add_argument("--json", action="store_true",
                    help="print JSON: betas, alphas_cumprod, log_snr (index 0 is t = 1), "
                         "alpha_bar_T, prior_kl, warning")
@@ -36,7 +23,9 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core.schedule import prior_warning
 
-    s = build_schedule(args)
+    from ._common import schedule_from_args
+
+    s = schedule_from_args(args)
     warning = prior_warning(s)
     if args.json:
         print(json.dumps({

@@ -6,6 +6,7 @@ data-parallel (gloo on CPU, nccl on CUDA); rank 0 writes the checkpoint and the 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -57,27 +58,60 @@ def _setup_distributed(device: str):
     return rank, world, device
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {args.steps}")
-    if args.save_every < 0 or args.log_every < 1:
-        raise ValueError("--save-every must be >= 0 and --log-every >= 1")
-    out = Path(args.out)
-    if out.suffix != ".safetensors":
-        raise ValueError(f"--out must end in .safetensors, got '{out.name}'")
-    if out.parent and not out.parent.exists():
-        raise ValueError(f"the folder of --out '{out.parent}' does not exist")
-    if not 1 <= args.batch_size <= 65536:
-        raise ValueError(f"--batch-size must be in 1..65536, got {args.batch_size}")
-    if not 0 < args.lr < 1:
+def _check_args(args: argparse.Namespace) -> Path:
+    """Every flag bounded, and the output and log paths writable, before any work: a refusal
+    after an hour of training would lose the hour."""
+    from ddpm_desktop.core.files import check_writable
+
+    from ._common import check_int_range, check_threads
+
+    check_int_range("--steps", args.steps, 1, 10**9)
+    check_int_range("--batch-size", args.batch_size, 1, 65_536)
+    check_int_range("--save-every", args.save_every, 0, 10**9)
+    check_int_range("--log-every", args.log_every, 1, 10**9)
+    if not (math.isfinite(args.lr) and 0 < args.lr < 1):
         raise ValueError(f"--lr must be in (0, 1), got {args.lr}")
+    if not str(args.data).strip():
+        raise ValueError("--data is empty: name mnist, fashion, or a folder")
     if args.threads != "auto":
         try:
             threads = int(args.threads)
         except ValueError:
             raise ValueError(f"--threads must be a number or auto, got {args.threads!r}") from None
-        if threads < 1:
-            raise ValueError("--threads must be at least 1")
+        check_threads(threads)
+    if args.base_channels is not None:
+        check_int_range("--base-channels", args.base_channels, 1, 512)
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"--out must end in .safetensors, got '{out.name}'")
+    check_writable(out)
+    from ddpm_desktop.core.checkpoint import state_path_for
+
+    check_writable(state_path_for(out))
+    if args.log:
+        check_writable(args.log)
+    if args.resume and not Path(args.resume).is_file():
+        raise ValueError(f"--resume '{args.resume}' is not a file")
+    return out
+
+
+def _fallback_path(out: Path, step: int) -> Path | None:
+    """Somewhere else to keep a run whose --out could not be written: home, then temp."""
+    import tempfile
+
+    from ddpm_desktop.core.files import check_writable
+
+    for folder in (Path.home(), Path(tempfile.gettempdir())):
+        candidate = folder / f"{out.stem}-rescued-step{step}{out.suffix}"
+        try:
+            return check_writable(candidate)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    out = _check_args(args)
 
     import torch
 
@@ -111,6 +145,11 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                              conditional=args.conditional, seed=args.seed, model=model_cfg)
         trainer = Trainer(config, dataset, device=dev)
+    from ._common import check_memory, unet_bytes
+
+    if dev.type == "cpu":
+        check_memory(unet_bytes(trainer.config.model, trainer.config.batch_size, training=True)
+                     + dataset.images.nbytes, f"training with --batch-size {trainer.config.batch_size}")
     extra = {"dataset": dataset.name, "class_names": list(dataset.class_names), "world_size": world}
     say(f"training on {dataset.name} ({len(dataset.images)} images) on {dev}"
         + (f" x{world} processes" if world > 1 else "")
@@ -119,9 +158,14 @@ def run(args: argparse.Namespace) -> int:
     log = None
     if args.log and rank == 0:
         new = not Path(args.log).exists() or not args.resume
-        log = open(args.log, "w" if new else "a", encoding="utf-8")
-        if new:
-            log.write("step,loss,loss_smooth,images_per_second,elapsed_s\n")
+        try:
+            log = open(args.log, "w" if new else "a", encoding="utf-8")
+            if new:
+                log.write("step,loss,loss_smooth,images_per_second,elapsed_s\n")
+        except OSError as exc:
+            from ddpm_desktop.core.files import write_error
+
+            raise write_error(args.log, exc) from None
 
     from tqdm import tqdm
 
@@ -129,11 +173,33 @@ def run(args: argparse.Namespace) -> int:
                unit="step", dynamic_ncols=True, file=sys.stderr)
     saved_at = None
 
-    def save():
+    def save(final: bool = True):
+        """Save to --out. A periodic save that fails warns and training goes on; a final one
+        that fails saves to a fallback location instead and says where (no run is lost)."""
         nonlocal saved_at
-        if rank == 0 and trainer.step != saved_at:
+        if rank != 0 or trainer.step == saved_at:
+            return
+        try:
             checkpoint.save_checkpoint(out, trainer, extra)
             saved_at = trainer.step
+            return
+        except OSError as exc:
+            if not final:
+                bar.write(f"warning: {' '.join(str(exc).split())}; training goes on, "
+                          "the next save tries again", file=sys.stderr)
+                return
+            failure = " ".join(str(exc).split())
+        rescue = _fallback_path(out, trainer.step)
+        if rescue is not None:
+            try:
+                checkpoint.save_checkpoint(rescue, trainer, extra)
+                saved_at = trainer.step
+            except OSError:
+                rescue = None
+        if rescue is None:
+            raise OSError(f"{failure}, and no fallback location could be written: the run is lost")
+        raise OSError(f"{failure}; the run is saved to '{rescue}' instead "
+                      f"(resume with --resume {rescue})")
 
     started = time.perf_counter()
     try:
@@ -142,11 +208,18 @@ def run(args: argparse.Namespace) -> int:
             if p.step % 10 == 0:
                 bar.set_postfix(loss=f"{p.loss_smooth:.4f}", img_s=f"{p.images_per_second:.0f}")
             if log and (p.step % args.log_every == 0 or p.done):
-                log.write(f"{p.step},{p.loss:.6f},{p.loss_smooth:.6f},{p.images_per_second:.1f},"
-                          f"{time.perf_counter() - started:.1f}\n")
-                log.flush()
-            if args.save_every and p.step % args.save_every == 0:
-                save()
+                try:
+                    log.write(f"{p.step},{p.loss:.6f},{p.loss_smooth:.6f},{p.images_per_second:.1f},"
+                              f"{time.perf_counter() - started:.1f}\n")
+                    log.flush()
+                except OSError as exc:  # a full disk: the log stops, the training does not
+                    from ddpm_desktop.core.files import write_error
+
+                    bar.write(f"warning: {write_error(args.log, exc)}; the loss log stops here",
+                              file=sys.stderr)
+                    log = None
+            if args.save_every and p.step % args.save_every == 0 and not p.done:
+                save(final=False)
     except TrainingDivergedError as exc:
         save()
         raise ValueError(f"{exc}; saved it to '{out}'") from None
@@ -157,7 +230,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         if log:
-            log.close()
+            try:
+                log.close()
+            except OSError:
+                pass
     save()
     say(f"saved '{out}' at step {trainer.step} ({time.perf_counter() - started:.0f} s)")
     if world > 1:

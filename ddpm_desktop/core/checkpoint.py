@@ -6,27 +6,39 @@
 - `NAME.state.pt` beside it (only when saved from a Trainer): the raw weights, optimizer,
   EMA, RNG state and step, loaded only with `torch.load(weights_only=True)`, which refuses
   pickles that would run code.
+- The two files of one save are a pair: both carry `pair = {"run_id", "step"}` (the run id is
+  drawn at a run's first save and kept across resumes). Two files cannot be replaced in one
+  atomic step, so a kill between them, or a later save of other weights under the same name,
+  leaves a mismatched pair; `load_trainer` refuses to resume from one, saying why.
 
-Both are written atomically (a temporary file in the same folder, fsync, then os.replace), so
-a process killed mid-write leaves the previous checkpoint intact; temporary files orphaned by
-such a kill (of NAME.safetensors or NAME.state.pt) are removed at the next save of NAME.
+`load_model` validates before it returns: every configuration field's type and range
+(`ModelConfig.validate`), the tensors' names and shapes against the architecture built on the
+meta device (no memory), then one forward pass on a [1, 1, 28, 28] input that must give a
+finite [1, 1, 28, 28]; any failure is a one-line CheckpointError and nothing is replaced.
+
+Both are written by `core.files.atomic_write` (a temporary file in the same folder, fsync,
+then os.replace), so a process killed mid-write leaves the previous checkpoint intact;
+temporary files orphaned by such a kill (of NAME.safetensors or NAME.state.pt) are removed at
+the next save of NAME.
 """
 from __future__ import annotations
 
 import json
 import os
 import pickle
-import re
+import uuid
+import weakref
 import zipfile
 from pathlib import Path
 
 import torch
 
+from .files import atomic_write_bytes, clean_orphaned_temps, unreadable_reason  # noqa: F401 - re-exported
 from .model import ModelConfig, UNet
+from .schedule import DEFAULT_SCHEDULE
 
 FORMAT = "ddpm-desktop/1"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
-DEFAULT_SCHEDULE = {"kind": "linear", "T": 1000, "beta_start": 1e-4, "beta_end": 0.02}
 BUNDLED_MODEL = "model.safetensors"
 
 
@@ -37,73 +49,6 @@ class CheckpointError(ValueError):
 def state_path_for(path: str | os.PathLike) -> Path:
     p = Path(path)
     return p.with_name(p.name[: -len(p.suffix)] + ".state.pt" if p.suffix else p.name + ".state.pt")
-
-
-def _tmp_pattern(target: Path) -> re.Pattern:
-    return re.compile(re.escape(f".{target.name}.") + r"(\d+)\.tmp$")
-
-
-def clean_orphaned_temps(target: str | os.PathLike) -> list[Path]:
-    """Remove `.NAME.<pid>.tmp` files left beside `target` by writers that no longer run."""
-    target = Path(target)
-    removed = []
-    pattern = _tmp_pattern(target)
-    try:
-        entries = list(target.parent.iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        m = pattern.match(entry.name)
-        if not m:
-            continue
-        pid = int(m.group(1))
-        if pid != os.getpid() and _pid_alive(pid):
-            continue
-        try:
-            entry.unlink()
-            removed.append(entry)
-        except OSError:
-            pass
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` so that a reader sees the old file or the new one, never half."""
-    path = Path(path)
-    if path.exists() and path.is_dir():
-        raise IsADirectoryError(f"cannot write '{path}': it is a folder")
-    clean_orphaned_temps(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-    try:  # make the rename durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
 
 
 def _metadata(model_config: ModelConfig, extra: dict | None) -> dict[str, str]:
@@ -126,19 +71,36 @@ def save_weights(path: str | os.PathLike, model: UNet, extra: dict | None = None
     return Path(path)
 
 
+# A run's id, drawn at its first save and inherited by a trainer resumed from it; kept beside
+# the Trainer (not on it) so training stays unaware of files.
+_RUN_IDS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def run_id(trainer) -> str:
+    """The id this trainer's saves share (a fresh one at its first save; kept on resume)."""
+    rid = _RUN_IDS.get(trainer)
+    if rid is None:
+        rid = _RUN_IDS[trainer] = uuid.uuid4().hex[:12]
+    return rid
+
+
 def save_checkpoint(path: str | os.PathLike, trainer, extra: dict | None = None) -> Path:
     """Save a Trainer: EMA weights to `path` (.safetensors) and its state beside it."""
     import io
 
     path = Path(path)
+    pair = {"run_id": run_id(trainer), "step": int(trainer.step)}
     info = {
         "step": trainer.step,
         "train_config": trainer.config.to_dict(),
         "loss_history_tail": trainer.loss_history[-1:],
     }
     info.update(extra or {})
+    info["pair"] = pair
+    state = trainer.state_dict()
+    state["pair"] = pair
     buf = io.BytesIO()
-    torch.save(trainer.state_dict(), buf)
+    torch.save(state, buf)
     # State first, then weights: the weights file is what marks the checkpoint as present.
     atomic_write_bytes(state_path_for(path), buf.getvalue())
     save_weights(path, trainer.ema, info)
@@ -168,7 +130,11 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[UNet, dict]:
-    """Load a checkpoint's (EMA) weights into a fresh UNet; → (model in eval mode, metadata)."""
+    """Load and validate a checkpoint's (EMA) weights; → (model in eval mode, metadata).
+
+    Raises CheckpointError (a ValueError, one line naming the file) for anything it would not
+    sample with: see the module docstring for what is checked.
+    """
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -182,6 +148,10 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     except Exception as exc:
         raise CheckpointError(f"'{path.name}' is truncated or corrupt ({_short(exc)})") from None
     _check_architecture(path.name, config, tensors)
+    if not all(t.is_floating_point() for t in tensors.values()):
+        raise CheckpointError(f"'{path.name}' holds non-float weights")
+    if not all(torch.isfinite(t).all() for t in tensors.values()):
+        raise CheckpointError(f"'{path.name}' holds non-finite weights")
     model = UNet(config)
     try:
         model.load_state_dict(tensors, strict=True)
@@ -189,8 +159,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         raise CheckpointError(
             f"'{path.name}' holds weights of a different architecture than its configuration says"
         ) from None
-    if not all(torch.isfinite(t).all() for t in tensors.values()):
-        raise CheckpointError(f"'{path.name}' holds non-finite weights")
+    _check_forward(path.name, model.eval())
     model = model.to(device).eval().requires_grad_(False)
     if torch.device(device).type == "cpu":
         # oneDNN's channels_last convolutions are markedly faster on CPU for this network.
@@ -222,6 +191,7 @@ def load_trainer(path: str | os.PathLike, data, device="auto", steps: int | None
         raise CheckpointError(f"'{state_path.name}' is truncated or corrupt ({_short(exc)})") from None
     if not isinstance(state, dict) or "config" not in state or "model" not in state:
         raise CheckpointError(f"'{state_path.name}' is not a ddpm-desktop training state")
+    _check_pair(path, state_path, state)
     cfg, weights = state["config"], state["model"]
     if not isinstance(cfg, dict) or not isinstance(weights, dict) \
             or not all(isinstance(v, torch.Tensor) for v in weights.values()):
@@ -237,7 +207,30 @@ def load_trainer(path: str | os.PathLike, data, device="auto", steps: int | None
         trainer.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"'{state_path.name}' does not match its configuration ({_short(exc)})") from None
+    if isinstance(state.get("pair"), dict):
+        _RUN_IDS[trainer] = str(state["pair"].get("run_id"))  # the resumed run keeps its id
     return trainer
+
+
+def _check_pair(path: Path, state_path: Path, state: dict) -> None:
+    """Refuse a training state that is not the one saved with the weights beside it."""
+    if not path.is_file():
+        return  # only the state: nothing to disagree with
+    weights_pair = read_metadata(path).get("pair")
+    state_pair = state.get("pair")
+    if weights_pair is None and state_pair is None:
+        return  # both saved before files carried a pair
+    if state_pair is not None and (not isinstance(state_pair, dict)
+                                   or state_pair.get("step") != state.get("step")):
+        raise CheckpointError(f"'{state_path.name}' is not a ddpm-desktop training state (bad pair record)")
+
+    def say(p):
+        return "no run record" if not isinstance(p, dict) else f"step {p.get('step')} of run {p.get('run_id')}"
+
+    if weights_pair != state_pair:
+        raise CheckpointError(
+            f"cannot resume: '{state_path.name}' ({say(state_pair)}) and '{path.name}' ({say(weights_pair)}) "
+            "were not saved together (a save was interrupted, or other weights were saved under this name)")
 
 
 def _check_architecture(name: str, config: ModelConfig, tensors: dict) -> None:
@@ -256,6 +249,26 @@ def _check_architecture(name: str, config: ModelConfig, tensors: dict) -> None:
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     if expected != {k: tuple(v.shape) for k, v in tensors.items()}:
         raise CheckpointError(f"'{name}' holds weights of a different architecture than its configuration says")
+    _check_forward(name, skeleton, device="meta")
+
+
+def _check_forward(name: str, model: UNet, device: str = "cpu") -> None:
+    """Run `model` once on a [1, 1, 28, 28] input (with and without a label): the output must
+    be [1, 1, 28, 28] and (off the meta device) finite."""
+    try:
+        with torch.inference_mode():
+            x = torch.zeros(1, 1, 28, 28, device=device)
+            lam = torch.zeros(1, device=device)
+            outs = [model(x, lam, None), model(x, lam, torch.zeros(1, dtype=torch.long, device=device))]
+    except Exception as exc:  # noqa: BLE001 - whatever a crafted architecture makes torch raise
+        raise CheckpointError(f"'{name}' builds a network that does not run on a 1×28×28 image "
+                              f"({_short(exc)})") from None
+    for out in outs:
+        if tuple(out.shape) != (1, 1, 28, 28):
+            raise CheckpointError(f"'{name}' builds a network whose output is {tuple(out.shape)}, "
+                                  "not [1, 1, 28, 28]")
+        if device != "meta" and not torch.isfinite(out).all():
+            raise CheckpointError(f"'{name}' gives non-finite output on a blank image")
 
 
 def bundled_model_path() -> Path | None:
@@ -267,13 +280,12 @@ def bundled_model_path() -> Path | None:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
+    why = unreadable_reason(path)
+    if why == "no such file":
         raise CheckpointError(f"checkpoint '{path}' does not exist")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint '{path}' is not a file")
+    if why is not None:
+        raise CheckpointError(f"cannot read checkpoint '{path}': {why}")
     size = path.stat().st_size
-    if size == 0:
-        raise CheckpointError(f"checkpoint '{path.name}' is empty")
     if size > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(f"checkpoint '{path.name}' is too large ({size} bytes)")
 

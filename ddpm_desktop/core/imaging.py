@@ -1,8 +1,9 @@
 """Pixels in and out: any picture -> an MNIST-style digit, arrays -> PNG / GIF / grids.
 
 Conventions (docs/DESIGN.md): model images are float32 in [-1, 1]; uint8 images have
-0 = background (black) and 255 = ink. Every writer here is atomic (a temporary file in the
-target folder, then ``os.replace``), so a crash never leaves half a file behind.
+0 = background (black) and 255 = ink. Every writer here goes through ``core.files.atomic_write``
+(a temporary file in the target folder, fsync, ``os.replace``), so a crash never leaves half a
+file behind and an error names the user's file, never the temporary one.
 
 ``load_digit`` follows how MNIST itself was made (LeCun, Cortes, Burges): the digit's
 bounding box is scaled to fit a 20x20 box keeping its aspect ratio (anti-aliased, so grey
@@ -12,15 +13,14 @@ coordinates on average, so that is the target here.
 """
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 import warnings
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from . import files
 
 SIDE = 28            # output field, pixels
 BOX = 20             # the digit's bounding box is fitted into BOX x BOX
@@ -78,16 +78,10 @@ def _fail(path: Path, why: str) -> ImageLoadError:
 
 def _open_first_frame(path: Path) -> Image.Image:
     """Open, size-check and decode the first frame; every failure becomes ImageLoadError."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise _fail(path, "no such file") from None
-    except OSError as exc:
-        raise _fail(path, exc.strerror or str(exc)) from None
-    if path.is_dir():
-        raise _fail(path, "it is a folder, not an image file")
-    if size == 0:
-        raise _fail(path, "the file is empty")
+    why = files.unreadable_reason(path)  # missing, permission, folder, FIFO/device, empty
+    if why is not None:
+        raise _fail(path, why)
+    size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise _fail(path, f"the file is {size / 2**20:.0f} MB (limit {MAX_FILE_BYTES // 2**20} MB)")
     try:
@@ -298,66 +292,10 @@ def _as_pil(array) -> Image.Image:
     raise ValueError(f"expected an [H, W] or [H, W, 3] image, got shape {arr.shape}")
 
 
-def _clean_orphaned_temps(path: Path) -> None:
-    """Remove `.NAME.<pid>-XXXX.tmp` files left beside `path` by writers that were killed."""
-    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)-\w+\.tmp$")
-    try:
-        entries = list(path.parent.iterdir())
-    except OSError:
-        return
-    for entry in entries:
-        m = pattern.match(entry.name)
-        if not m or int(m.group(1)) == os.getpid():  # ours: maybe another thread's, writing now
-            continue
-        try:
-            os.kill(int(m.group(1)), 0)
-            continue  # that writer still runs
-        except ProcessLookupError:
-            pass
-        except (PermissionError, OverflowError):
-            continue
-        try:
-            entry.unlink()
-        except OSError:
-            pass
-
-
-def _atomic_write(path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` on a temp file next to ``path``, then os.replace it into place."""
-    path = Path(path)
-    folder = path.parent
-    if not folder.is_dir():
-        raise OSError(f"cannot write '{path}': the folder '{folder}' does not exist")
-    _clean_orphaned_temps(path)
-    try:
-        # The pid in the name lets a later save tell a dead writer's leftover from a live one's.
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise OSError(f"cannot write '{path}': {exc.strerror or exc}") from None
-    os.close(fd)
-    try:
-        write(tmp)
-        try:
-            mode = path.stat().st_mode & 0o777
-        except OSError:
-            mode = 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError) and not str(exc).startswith("cannot write"):
-            raise OSError(f"cannot write '{path}': {exc.strerror or exc}") from exc
-        raise
-    return path
-
-
 def save_png(array, path) -> Path:
     """Write an [H, W] grey or [H, W, 3|4] colour uint8 image (float: [-1, 1]) as PNG, atomically."""
     im = _as_pil(array)
-    return _atomic_write(path, lambda tmp: im.save(tmp, format="PNG"))
+    return files.atomic_write(path, lambda tmp: im.save(tmp, format="PNG"))
 
 
 def save_strip(frames: Sequence, path, pad: int = 2, pad_value: int = 0) -> Path:
@@ -409,4 +347,4 @@ def save_gif(frames: Sequence, path, fps: float = 10.0, loop: int = 0) -> Path:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=duration_ms, loop=int(loop), optimize=False, disposal=1)
 
-    return _atomic_write(path, write)
+    return files.atomic_write(path, write)

@@ -50,27 +50,71 @@ class ModelConfig:
         d = dict(d)
         for key in ("channel_mults", "log_snr_range"):
             if key in d:
-                try:
-                    d[key] = tuple(d[key])
-                except TypeError:
-                    raise ValueError(f"model config {key} must be a list, got {d[key]!r}") from None
+                if not isinstance(d[key], (list, tuple)):
+                    raise ValueError(f"model config {key} must be a list, got {d[key]!r}")
+                d[key] = tuple(d[key])
         try:
             cfg = cls(**d)
         except TypeError as exc:
             raise ValueError(f"bad model config: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - a crafted value's own __eq__/__hash__ etc.
+            raise ValueError(f"bad model config: {type(exc).__name__}") from None
         cfg.validate()
         return cfg
 
     def validate(self) -> None:
-        ints = (self.base_channels, self.num_res_blocks, self.emb_dim, self.groups, self.num_classes)
-        if any((not isinstance(v, int)) or v < 1 for v in ints):
-            raise ValueError("model config sizes must be positive integers")
-        if not self.channel_mults or any(int(m) < 1 for m in self.channel_mults):
-            raise ValueError("channel_mults must be positive integers")
-        if any((self.base_channels * m) % self.groups for m in self.channel_mults):
-            raise ValueError("every channel count must be divisible by groups")
-        if self.image_size % (2 ** (len(self.channel_mults) - 1)):
-            raise ValueError("image_size must be divisible by 2^(levels-1)")
+        """Raise ValueError (one line, naming the field) unless every field has its type and range.
+
+        A checkpoint's configuration comes from a file, so this is the gate between a crafted
+        file and the network: sizes are bounded (`LIMITS`), the image is the app's 1×28×28,
+        and every channel count divides into its GroupNorm groups.
+        """
+        for name, (lo, hi) in LIMITS.items():
+            _check_int(name, getattr(self, name), lo, hi)
+        if not isinstance(self.attention, bool):
+            raise ValueError(f"model config attention must be true or false, got {self.attention!r}")
+        if self.emb_dim % 2:
+            raise ValueError(f"model config emb_dim must be even (sine and cosine halves), got {self.emb_dim}")
+        mults = self.channel_mults
+        if not isinstance(mults, tuple) or not 1 <= len(mults) <= MAX_LEVELS:
+            raise ValueError(f"model config channel_mults must be a list of 1..{MAX_LEVELS} integers, "
+                             f"got {mults!r}")
+        for m in mults:
+            _check_int("channel_mults entry", m, 1, MAX_CHANNEL_MULT)
+        if self.image_size != IMAGE_SIZE or self.in_channels != IN_CHANNELS:
+            raise ValueError(f"model config must describe {IN_CHANNELS}×{IMAGE_SIZE}×{IMAGE_SIZE} images, got "
+                             f"in_channels {self.in_channels}, image_size {self.image_size}")
+        if self.image_size % (2 ** (len(mults) - 1)):
+            raise ValueError(f"image_size {self.image_size} must be divisible by 2^(levels-1) = "
+                             f"{2 ** (len(mults) - 1)}")
+        if any((self.base_channels * m) % self.groups for m in mults):
+            raise ValueError(f"every channel count (base_channels × channel_mults) must be divisible by "
+                             f"groups = {self.groups}")
+        d = self.dropout
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not (0.0 <= d < 1.0):
+            raise ValueError(f"model config dropout must be a number in [0, 1), got {d!r}")
+        r = self.log_snr_range
+        if not isinstance(r, tuple) or len(r) != 2 \
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in r) \
+                or not r[0] < r[1]:
+            raise ValueError(f"model config log_snr_range must be two finite numbers lo < hi, got {r!r}")
+
+
+# Inclusive bounds of the integer fields: far above any network this app trains (the bundled
+# one is 32 wide), far below what would exhaust a machine's memory.
+LIMITS = {"base_channels": (1, 512), "num_res_blocks": (1, 8), "emb_dim": (2, 4096),
+          "num_classes": (1, 1000), "groups": (1, 512), "image_size": (1, 1024), "in_channels": (1, 16)}
+MAX_LEVELS = 3
+MAX_CHANNEL_MULT = 16
+IMAGE_SIZE = 28
+IN_CHANNELS = 1
+
+
+def _check_int(name: str, value, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"model config {name} must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"model config {name} must be in {lo}..{hi}, got {value}")
 
 
 def log_snr_embedding(log_snr: torch.Tensor, dim: int) -> torch.Tensor:

@@ -37,3 +37,27 @@ def test_config_round_trip_and_validation():
         ModelConfig.from_dict({**cfg.to_dict(), "bogus": 1})
     with pytest.raises(ValueError, match="divisible by groups"):
         ModelConfig(base_channels=6, groups=4).validate()
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("dropout", "x", "dropout"), ("dropout", 1.0, "dropout"), ("dropout", float("nan"), "dropout"),
+    ("log_snr_range", ["a", "b"], "log_snr_range"), ("log_snr_range", [5, -5], "log_snr_range"),
+    ("log_snr_range", [0, float("inf")], "log_snr_range"), ("log_snr_range", 3, "must be a list"),
+    ("emb_dim", 9, "even"), ("emb_dim", 0, "emb_dim"), ("in_channels", 3, "1×28×28"),
+    ("image_size", 32, "1×28×28"), ("base_channels", 100_000, "base_channels"),
+    ("base_channels", 16.0, "integer"), ("base_channels", True, "integer"), ("groups", 3, "divisible"),
+    ("num_res_blocks", -1, "num_res_blocks"), ("channel_mults", [], "channel_mults"),
+    ("channel_mults", [1, 2, 2, 2], "channel_mults"), ("channel_mults", [1, "2"], "channel_mults"),
+    ("attention", "yes", "attention"), ("num_classes", 10**9, "num_classes"), ("extra", 1, "unknown"),
+])
+def test_every_config_field_is_checked_for_type_and_range(field, value, words):
+    d = {**ModelConfig().to_dict(), field: value}
+    with pytest.raises(ValueError, match=words) as info:
+        ModelConfig.from_dict(d)
+    assert "\n" not in str(info.value)
+
+
+def test_the_default_and_bundled_style_configs_are_valid():
+    for cfg in (ModelConfig(), TrainConfig().model,
+                ModelConfig(base_channels=8, channel_mults=(1,), attention=False, emb_dim=16, groups=4)):
+        assert ModelConfig.from_dict(cfg.to_dict()) == cfg

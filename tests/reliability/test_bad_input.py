@@ -403,8 +403,9 @@ from safetensors.torch import save
 from ddpm_desktop.core import checkpoint
 from ddpm_desktop.core.model import ModelConfig, UNet
 small = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2, 2), emb_dim=16, groups=4))
-# The file holds the small model's tensors; its config asks for 17 billion parameters (64 GiB).
-huge = {**small.config.to_dict(), "base_channels": 4096, "emb_dim": 8192}
+# The file holds the small model's tensors; its config, within every field's range, asks for
+# billions of parameters (8192 channels at 7x7 and 14x14).
+huge = {**small.config.to_dict(), "base_channels": 512, "channel_mults": [1, 16, 16], "emb_dim": 4096}
 meta = {"format": checkpoint.FORMAT, "model_config": json.dumps(huge)}
 d = sys.argv[1]
 open(d + "/bomb.safetensors", "wb").write(save(small.state_dict(), metadata=meta))

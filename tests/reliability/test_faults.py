@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_desktop.core import checkpoint
+from ddpm_desktop.core import checkpoint, files
 from ddpm_desktop.core.checkpoint import load_model, save_weights
 from ddpm_desktop.core.sampling import iter_ddim, iter_ddpm, iter_dpmpp_2m, make_eps_fn
 from ddpm_desktop.core.schedule import NoiseSchedule
@@ -26,7 +26,8 @@ from reliability_helpers import TINY, few_digits, tiny_model
 # ----------------------------------------------------------------------------- killed writers
 
 # A server that imports torch once, then per request forks a child that saves checkpoints in a
-# loop (EMA weights all equal to the version number, metadata {"version": v}) until SIGKILLed.
+# loop (EMA weights all equal to the version number × 1e-6, metadata {"version": v}) until
+# SIGKILLed. (Scaled: weights of 10^5 would give a non-finite output, which load_model refuses.)
 WRITER = r"""
 import json, os, signal, sys, torch
 torch.set_num_threads(1)
@@ -41,7 +42,7 @@ trainer = Trainer(TrainConfig(steps=10**9, batch_size=2, model=cfg),
 def write(v):
     with torch.no_grad():
         for p in trainer.ema.parameters():
-            p.fill_(float(v))
+            p.fill_(v * 1e-6)
     save_checkpoint(path, trainer, {"version": v})
 
 import time
@@ -82,16 +83,16 @@ def test_writer_killed_at_random_moments_leaves_a_loadable_checkpoint(tmp_path):
             time.sleep(rng.uniform(0.0, window))
             os.kill(pid, signal.SIGKILL)
             for _ in range(200):  # until the kernel has reaped it
-                if not checkpoint._pid_alive(pid):
+                if not files._pid_alive(pid):
                     break
                 time.sleep(0.005)
             model, meta = load_model(path)
             v = int(meta["version"])
-            assert all(torch.all(t == float(v)) for t in model.state_dict().values()), \
+            assert all(torch.all(t == v * 1e-6) for t in model.state_dict().values()), \
                 f"round {r}: weights do not match version {v}"
             assert v >= last, f"round {r}: went back from version {last} to {v}"
             state = torch.load(checkpoint.state_path_for(path), weights_only=True)
-            ema_v = float(next(iter(state["ema"].values())).flatten()[0])
+            ema_v = round(float(next(iter(state["ema"].values())).flatten()[0]) * 1e6)
             # State is written before weights: a kill between them leaves the state one save
             # ahead: v + 1, or the first version of a later round when that round died there.
             assert ema_v in (v, v + 1) or (ema_v > v and ema_v % 100_000 == 0), \

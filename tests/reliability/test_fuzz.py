@@ -258,3 +258,142 @@ def test_idx_zero_sized_but_huge_dims_found_by_the_fuzz(dims, tmp_path):
     p.write_bytes(bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims))
     with pytest.raises(ValueError, match="fuzz-idx.*too large"):
         data.read_idx(p)
+
+
+# ----------------------------------------------------------------------------- checkpoint configs
+# Every ModelConfig field, each drawn as its valid value or as anything JSON can hold (wrong
+# types, huge and negative numbers, NaN): load_model must load a model that runs, or refuse in
+# one line with CheckpointError; the file's tensors are a small valid network's, so most
+# configs also disagree with them.
+
+import signal  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+import torch  # noqa: E402
+
+from ddpm_desktop.core.checkpoint import FORMAT, CheckpointError, load_model  # noqa: E402
+from ddpm_desktop.core.model import ModelConfig, UNet  # noqa: E402
+
+CASE_SECONDS = 60  # a hang guard, far above a case's normal milliseconds
+
+
+@contextmanager
+def _no_hang(seconds=CASE_SECONDS):
+    def stop(signum, frame):
+        raise AssertionError(f"a fuzz case ran over {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+_SMALL = ModelConfig(base_channels=8, channel_mults=(1, 2), attention=True, emb_dim=16, groups=4)
+torch.manual_seed(0)
+_SMALL_TENSORS = {k: v.contiguous() for k, v in UNet(_SMALL).state_dict().items()}
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
+                         st.sampled_from([0, 1, 2, 3, 4, 8, 9, 16, 28, 512, 513, 10**6]),
+                         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=4))
+json_values = st.one_of(json_scalars, st.lists(json_scalars, max_size=5),
+                        st.dictionaries(st.text(max_size=3), json_scalars, max_size=2))
+
+
+def _json_number(value):
+    import json
+
+    try:
+        return json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return None
+
+
+@settings(max_examples=min(N, 60), deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.dictionaries(st.sampled_from([f for f in ModelConfig().to_dict()] + ["extra"]),
+                               json_values, max_size=4))
+def test_fuzz_checkpoint_configs(changes):
+    import json
+
+    from safetensors.torch import save
+
+    cfg = {**_SMALL.to_dict(), **changes}
+    meta = {"format": FORMAT, "model_config": json.dumps(cfg, allow_nan=True)}
+    path = _TMP / "fuzz.safetensors"
+    path.write_bytes(save(_SMALL_TENSORS, metadata=meta))
+    with _no_hang():
+        try:
+            model, _ = load_model(path)
+        except CheckpointError as exc:
+            assert "\n" not in str(exc) and "fuzz.safetensors" in str(exc)
+            event("refused")
+            return
+        event("loaded")
+        with torch.inference_mode():
+            out = model(torch.zeros(2, 1, 28, 28), torch.zeros(2))
+        assert out.shape == (2, 1, 28, 28) and torch.isfinite(out).all()
+
+
+# ----------------------------------------------------------------------------- CLI values
+# Argument values drawn from everything a user could type; each run ends in success (exit 0)
+# or a one-line refusal with exit 2, never a traceback or a hang. The sampler itself is
+# replaced by one cheap step, so a valid but huge request costs nothing here: what is under
+# test is the checking before it.
+
+from reliability_helpers import run_cli, tiny_model  # noqa: E402
+
+numbers = st.one_of(st.sampled_from(["0", "1", "-1", "2", "7", "20", "50", "1000", "1001", "100000",
+                                     "100001", "1e9", "inf", "-inf", "nan", "1e308", "1e-9", "0.5",
+                                     "3000000000", "99999999999", "", "x", "all", "none"]),
+                    st.integers(-10**12, 10**12).map(str), st.floats().map(repr))
+CLI_FLAGS = ["--n", "--batch-size", "--steps", "--T", "--fps", "--threads", "--guidance", "--eta",
+             "--label", "--beta-start", "--beta-end", "--seed"]
+
+
+@pytest.fixture(scope="module")
+def fuzz_ckpt():
+    from ddpm_desktop.core.checkpoint import save_weights
+
+    return save_weights(_TMP / "cli-fuzz.safetensors", tiny_model())
+
+
+@settings(max_examples=min(N, 80), deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(values=st.dictionaries(st.sampled_from(CLI_FLAGS), numbers, min_size=1, max_size=4),
+       sampler=st.sampled_from(["ddpm", "ddim", "dpmpp"]), suffix=st.sampled_from([".png", ".gif", ".npz"]))
+def test_fuzz_sample_arguments(values, sampler, suffix, fuzz_ckpt, monkeypatch):
+    from ddpm_desktop.core import sampling
+
+    def one_step(name, eps_fn, schedule, x_T, steps=None, **kw):
+        yield sampling.SampleStep(x_t=x_T.cpu(), x0_pred=torch.zeros_like(x_T).cpu(), t=0, nfe=1,
+                                  index=1, total=1)
+
+    monkeypatch.setattr(sampling, "iter_sampler", one_step)
+    argv = ["sample", "--checkpoint", str(fuzz_ckpt), "--sampler", sampler, "--out", str(_TMP / f"s{suffix}")]
+    if "--n" not in values:
+        argv += ["--n", "2"]
+    for flag, value in values.items():
+        argv.append(f"{flag}={value}")  # = so that a value starting with '-' stays a value
+    with _no_hang():
+        rc, out, err = run_cli(argv)
+    assert "Traceback" not in err and "Traceback" not in out
+    if rc == 0:
+        event("ran")
+        return
+    event("refused")
+    assert rc == 2, (argv, rc, err)
+    lines = [line for line in err.strip().splitlines() if not line.startswith("ddpm-desktop: warning:")]
+    assert len(lines) == 1, (argv, err)
+
+
+@settings(max_examples=min(N, 60), deadline=None, database=None)
+@given(values=st.dictionaries(st.sampled_from(["--T", "--beta-start", "--beta-end"]), numbers, max_size=3),
+       kind=st.sampled_from(["linear", "cosine", "quadratic", "sigmoid"]))
+def test_fuzz_schedule_arguments(values, kind):
+    argv = ["schedule", "--schedule", kind] + [f"{f}={v}" for f, v in values.items()]
+    with _no_hang():
+        rc, out, err = run_cli(argv)
+    assert "Traceback" not in err
+    assert rc == 0 or (rc == 2 and len(err.strip().splitlines()) == 1), (argv, rc, err)

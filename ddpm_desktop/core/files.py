@@ -1,0 +1,232 @@
+"""The user's files: one atomic writer, one orphan cleaner, "can I write / read this" checks.
+
+Every file this project writes (checkpoints, training states, PNG, GIF, .npz, exports) goes
+through `atomic_write`: the content goes to a temporary file in the target's own folder
+(same file system, so the rename is atomic), is fsynced, then `os.replace`d over the target,
+and the folder is fsynced so the rename survives a power cut. A reader therefore sees the old
+file or the new one, never half of one, and a full disk or a kill leaves the old file intact.
+
+The temporary file is `.NAME.<pid>-<random>.tmp` beside NAME (`TEMP_PATTERN`); the pid lets a
+later write of NAME tell a killed writer's leftover from one still running, so
+`clean_orphaned_temps` removes only the former. Every error names the user's file and the
+reason in one line, never the temporary file.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+# .NAME.<pid>-<random>.tmp; the cleaner also knows the names earlier versions used
+# (.NAME.<pid>.tmp for checkpoints, .NAME.<pid>.<hex>.export for the app's GIF export).
+TEMP_PATTERN = r"\.{name}\.(\d+)(?:-\w+\.tmp|\.tmp|\.[0-9a-f]+\.export)$"
+
+_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.EISDIR: "it is a folder",
+    errno.ENOENT: "the folder does not exist",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.EFBIG: "the file is too large for this file system",
+    errno.EIO: "an input/output error on the device",
+}
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def reason(exc: BaseException) -> str:
+    """A short human reason for an OSError (from its errno), without any file name in it."""
+    if isinstance(exc, OSError) and exc.errno in _REASONS:
+        return _REASONS[exc.errno]
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    text = " ".join(str(exc).split())
+    return text[:160] or type(exc).__name__
+
+
+def write_error(path: str | os.PathLike, exc: BaseException) -> OSError:
+    """OSError "cannot write 'PATH': reason", keeping the errno, for `raise ... from None`."""
+    err = OSError(f"cannot write '{path}': {reason(exc)}")
+    err.errno = getattr(exc, "errno", None)
+    return err
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Raise a one-line error naming `path` if it clearly cannot be written; else the Path.
+
+    ValueError: no file name given. OSError: the path is a folder or a special file (a FIFO,
+    a device), its folder is missing or not a folder, the folder is not writable (permission,
+    read-only file system), or the file itself is read-only. Checks only what can be known
+    before writing; a full disk shows up in `atomic_write`.
+    """
+    p = Path(os.path.expanduser(os.fspath(path)))
+    if not os.fspath(path) or not p.name or p.name in (".", ".."):
+        raise ValueError("no file name given")
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise write_error(p, exc) from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise OSError(f"cannot write '{p}': it is a folder")
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"cannot write '{p}': it is a special file (a pipe or a device), not a regular file")
+    folder = p.parent
+    if not folder.exists():
+        raise OSError(f"cannot write '{p}': the folder '{folder}' does not exist")
+    if not folder.is_dir():
+        raise OSError(f"cannot write '{p}': '{folder}' is not a folder")
+    if _read_only_fs(folder):
+        raise OSError(f"cannot write '{p}': the folder '{folder}' is on a read-only file system")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OSError(f"cannot write '{p}': permission denied for the folder '{folder}'")
+    if st is not None and not os.access(p, os.W_OK):
+        raise OSError(f"cannot write '{p}': the file is read-only")
+    return p
+
+
+def unreadable_reason(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be read as a file, in a few words, or None when it can be opened.
+
+    In this order: "no such file", "permission denied", "it is a folder", "it is a special
+    file ..." (a FIFO, a device, a link to /dev/zero: reading one could block or never end),
+    "the file is empty". Whether its content is damaged is for the reader of its format.
+    """
+    try:
+        st = os.stat(path)  # follows links: a link to /dev/zero is a device
+    except FileNotFoundError:
+        return "no such file"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return reason(exc)
+    if stat.S_ISDIR(st.st_mode):
+        return "it is a folder, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "it is a special file (a pipe or a device), not a regular file"
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return reason(exc)
+    if st.st_size == 0:
+        return "the file is empty"
+    return None
+
+
+def _read_only_fs(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
+def clean_orphaned_temps(target: str | os.PathLike) -> list[Path]:
+    """Remove temporary files of `target` left beside it by writers that no longer run."""
+    target = Path(target)
+    pattern = re.compile(TEMP_PATTERN.format(name=re.escape(target.name)))
+    removed: list[Path] = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.match(entry.name)
+        # Our own pid: maybe another thread of ours, writing now.
+        if not m or int(m.group(1)) == os.getpid() or _pid_alive(int(m.group(1))):
+            continue
+        try:
+            entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or a number we cannot check: leave it alone
+    return True
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call `write(tmp_path)` on a temporary file beside `path`, fsync it, then replace `path`.
+
+    On any failure (including an exception raised by `write`, e.g. a cancel) the temporary
+    file is removed and `path` is left as it was. OSErrors come out as one line naming
+    `path` and the reason; other exceptions pass through unchanged.
+    """
+    path = Path(path)
+    check_writable(path)
+    clean_orphaned_temps(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)  # keep an existing file's permissions
+        except OSError:
+            mode = 0o666 & ~_UMASK  # what open() would have given a new file
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from None
+        raise
+    _fsync_folder(path.parent)
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` atomically (see `atomic_write`)."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    return atomic_write(path, write)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable; some file systems refuse to fsync a folder, which is harmless."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
