@@ -24,25 +24,14 @@ Public API
 ``compose_strip(chains, titles=None, scale=4, n_frames=8, captions=None)`` -> uint8
     [H, W, 3]: one row of evenly spaced key frames per chain (first and last included).
 
-``ExportJob`` (frozen dataclass: path, chains (ChainView...), kind "gif" | "png", fps,
-    scale, stride, with_histogram, with_kl, key_frames, colors: the theme's PlotColors when
-    the job is made, unless given) and ``iter_export(job, cancel_event)``,
-    a generator yielding ``ExportProgress(done, total, path)`` (``path`` set on the last
-    item) for ``ui.controller.WorkerController`` to run; ``run_export(job)`` is the
-    blocking form. Writes go through core.imaging.save_gif / save_png (atomic); the GIF is
-    renamed into place only at the end, so a cancel or error leaves no partial file.
-    ``check_writable(path)`` raises a one-line OSError for a path that cannot be written.
-    The dialog around all this is ``ui.widgets.export_dialog.ExportDialog``.
+The job that runs an export (``ExportJob``, ``iter_export``) is ``ui.export_job``.
 """
 from __future__ import annotations
 
 import math
-import os
-import threading
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterator, Sequence
+
+from typing import Iterator, Sequence
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
@@ -59,7 +48,6 @@ CAPTION_H = 18
 MIN_PANEL_W = 150
 HIST_RANGE = _HIST_RANGE  # the app's histogram axis; bars in the KL estimate's own bins
 HIST_YMAX = 1.0  # density axis; taller bars (the x_0 background spike) are clipped
-
 
 
 # ----------------------------------------------------------------------------- data
@@ -422,135 +410,3 @@ def compose_strip(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str
                        Qt.AlignmentFlag.AlignCenter, cap)
     p.end()
     return out
-
-
-# ----------------------------------------------------------------------------- the job
-
-
-@dataclass(frozen=True)
-class ExportJob:
-    """Everything an export needs, as copies owned by the job (safe to hand to a thread)."""
-
-    path: str
-    chains: tuple[ChainView, ...]
-    kind: str = "gif"  # "gif" | "png"
-    fps: float = 20.0
-    scale: int = 4
-    stride: int = 1
-    with_histogram: bool = False
-    with_kl: bool = False
-    key_frames: int = 8
-    colors: PlotColors | None = None  # None: the current theme's, taken when the job is made
-
-    def __post_init__(self):
-        if self.colors is None:
-            # read here, in the thread that builds the job (the GUI thread): the worker that
-            # paints the frames never touches the application palette
-            object.__setattr__(self, "colors", plot_colors())
-        if self.kind not in ("gif", "png"):
-            raise ValueError(f"unknown export kind {self.kind!r}")
-        if not self.chains:
-            raise ValueError("nothing to export: no chain")
-        if not self.fps > 0:
-            raise ValueError(f"fps must be positive, got {self.fps}")
-        object.__setattr__(self, "chains", tuple(self.chains))
-
-    def frame_count(self) -> int:
-        if self.kind == "png":
-            return 1
-        return count_frames([len(c) for c in self.chains], self.stride)
-
-    def views(self) -> list[ChainView]:
-        """The chains to draw; with_kl fills a missing KL curve with the histogram KL of
-        each frame (core.kl.histogram_kl_batch), without it the curves are dropped."""
-        out = []
-        for c in self.chains:
-            kl = None
-            if self.with_kl:
-                kl = c.kl
-                if kl is None:
-                    from ddpm_desktop.core.kl import histogram_kl_batch
-
-                    kl = histogram_kl_batch(c.frames.reshape(len(c), -1))
-            out.append(ChainView(c.frames, c.title, kl, c.captions))
-        return out
-
-
-@dataclass(frozen=True)
-class ExportProgress:
-    """One item of ``iter_export``: ``done`` of ``total`` steps; ``path`` set on the last."""
-
-    done: int
-    total: int
-    path: str | None = None
-
-
-def check_writable(path) -> Path:
-    """Raise OSError (one line, naming the file) if ``path`` clearly cannot be written."""
-    p = Path(path).expanduser()
-    if not p.name:
-        raise OSError("no file name given")
-    if p.is_dir():
-        raise OSError(f"cannot write '{p}': it is a folder")
-    folder = p.parent
-    if not folder.is_dir():
-        raise OSError(f"cannot write '{p}': the folder '{folder}' does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OSError(f"cannot write '{p}': permission denied for the folder '{folder}'")
-    if p.exists() and not os.access(p, os.W_OK):
-        raise OSError(f"cannot write '{p}': the file is read-only")
-    return p
-
-
-def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterator[ExportProgress]:
-    """Compose and write ``job``, yielding progress after each frame (a generator, so a
-    worker can cancel between items). The file appears only at the very end: the GIF goes
-    to a hidden temporary file beside the target (atomically, by core.imaging.save_gif)
-    and is renamed into place unless cancelled meanwhile; a cancel or error at any point
-    leaves neither a partial file nor the temporary one, and an existing file untouched."""
-    cancel = cancel or threading.Event()
-    path = check_writable(job.path)
-    if job.kind == "png":
-        strip = compose_strip(job.views(), scale=job.scale, n_frames=job.key_frames,
-                              colors=job.colors)
-        if cancel.is_set():
-            return
-        imaging.save_png(strip, path)
-        yield ExportProgress(1, 1, str(path))
-        return
-    total = job.frame_count() + 1  # the last step is writing the file
-    frames = []
-    for frame in iter_frames(job.views(), scale=job.scale, with_histogram=job.with_histogram,
-                             stride=job.stride, colors=job.colors):
-        if cancel.is_set():
-            return
-        frames.append(frame)
-        yield ExportProgress(len(frames), total)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.export")
-    try:
-        try:
-            imaging.save_gif(frames, tmp, fps=job.fps)
-        except OSError as exc:
-            reason = exc.strerror or str(exc).rsplit(": ", 1)[-1]
-            raise OSError(f"cannot write '{path}': {reason}") from None
-        del frames
-        if cancel.is_set():
-            return
-        os.replace(tmp, path)
-    finally:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-    yield ExportProgress(total, total, str(path))
-
-
-def run_export(job: ExportJob, cancel: threading.Event | None = None,
-               progress: Callable[[int, int], None] | None = None) -> str | None:
-    """Headless ``iter_export`` to the end; returns the path, or None when cancelled."""
-    path = None
-    for item in iter_export(job, cancel):
-        if progress is not None:
-            progress(item.done, item.total)
-        path = item.path or path
-    return path

@@ -1,6 +1,6 @@
 """The session's export work: the chains on screen as a GIF or a PNG strip.
 
-A mixin of `Session` (session.py). The export is `ui.export.iter_export` (a generator that
+A mixin of `Session` (session.py). The export is `ui.export_job.iter_export` (a generator that
 composes the frames and writes the file atomically at the end) run by the generic worker under
 the job name "export"; one export at a time, and a second request while one runs is refused
 with a message, never a silent cancel. The chains are copied from the forward and reverse
@@ -13,7 +13,8 @@ import os
 import numpy as np
 from PySide6.QtCore import Slot
 
-from ddpm_desktop.ui.export import ChainView, ExportJob, ExportProgress, check_writable, iter_export
+from ddpm_desktop.ui.export import ChainView
+from ddpm_desktop.ui.export_job import ExportJob, ExportProgress, check_writable, iter_export
 from ddpm_desktop.ui.export_state import ExportState
 
 EXPORT_JOB = "export"

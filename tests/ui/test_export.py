@@ -11,14 +11,12 @@ from ddpm_desktop.core import imaging
 from ddpm_desktop.ui import export
 from ddpm_desktop.ui.export import (
     ChainView,
-    ExportJob,
     compose_frames,
     compose_strip,
     frame_layout,
-    iter_export,
     output_indices,
-    run_export,
 )
+from ddpm_desktop.ui.export_job import ExportJob, iter_export, run_export
 from ddpm_desktop.ui.theme import _DARK, _LIGHT, dark_palette, light_palette, plot_colors, rgb
 
 

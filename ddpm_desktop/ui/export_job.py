@@ -1,0 +1,124 @@
+"""An export as a job: ``ExportJob`` (everything it needs, as copies) and ``iter_export``.
+
+``ExportJob`` (frozen dataclass: path, chains (ChainView...), kind "gif" | "png", fps, scale,
+stride, with_histogram, with_kl, key_frames, colors: the theme's PlotColors when the job is
+made, unless given) and ``iter_export(job, cancel_event)``, a generator yielding
+``ExportProgress(done, total, path)`` (``path`` set on the last item) for the session's
+worker to run; ``run_export(job)`` is the blocking form. The frames are composed by
+``ui.export``; the file is written once, at the end, by core.imaging.save_gif / save_png,
+which write atomically through core.files (one temp-name pattern, cleaned after a kill), so a
+cancel or an error leaves no partial file and an existing file untouched.
+``check_writable`` is core.files's.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from ddpm_desktop.core import imaging
+from ddpm_desktop.core.files import check_writable
+from ddpm_desktop.ui import export as frames
+from ddpm_desktop.ui.export import ChainView
+from ddpm_desktop.ui.theme import PlotColors, plot_colors
+
+__all__ = ["ExportJob", "ExportProgress", "check_writable", "iter_export", "run_export"]
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """Everything an export needs, as copies owned by the job (safe to hand to a thread)."""
+
+    path: str
+    chains: tuple[ChainView, ...]
+    kind: str = "gif"  # "gif" | "png"
+    fps: float = 20.0
+    scale: int = 4
+    stride: int = 1
+    with_histogram: bool = False
+    with_kl: bool = False
+    key_frames: int = 8
+    colors: PlotColors | None = None  # None: the current theme's, taken when the job is made
+
+    def __post_init__(self):
+        if self.colors is None:
+            # read here, in the thread that builds the job (the GUI thread): the worker that
+            # paints the frames never touches the application palette
+            object.__setattr__(self, "colors", plot_colors())
+        if self.kind not in ("gif", "png"):
+            raise ValueError(f"unknown export kind {self.kind!r}")
+        if not self.chains:
+            raise ValueError("nothing to export: no chain")
+        if not self.fps > 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        object.__setattr__(self, "chains", tuple(self.chains))
+
+    def frame_count(self) -> int:
+        if self.kind == "png":
+            return 1
+        return frames.count_frames([len(c) for c in self.chains], self.stride)
+
+    def views(self) -> list[ChainView]:
+        """The chains to draw; with_kl fills a missing KL curve with the histogram KL of
+        each frame (core.kl.histogram_kl_batch), without it the curves are dropped."""
+        out = []
+        for c in self.chains:
+            kl = None
+            if self.with_kl:
+                kl = c.kl
+                if kl is None:
+                    from ddpm_desktop.core.kl import histogram_kl_batch
+
+                    kl = histogram_kl_batch(c.frames.reshape(len(c), -1))
+            out.append(ChainView(c.frames, c.title, kl, c.captions))
+        return out
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    """One item of ``iter_export``: ``done`` of ``total`` steps; ``path`` set on the last."""
+
+    done: int
+    total: int
+    path: str | None = None
+
+
+def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterator[ExportProgress]:
+    """Compose and write ``job``, yielding progress after each frame (a generator, so a
+    worker can cancel between items). The file is written once, atomically, after the last
+    frame: a cancel or error at any point leaves no partial file and an existing one as it
+    was."""
+    cancel = cancel or threading.Event()
+    path = check_writable(job.path)
+    if job.kind == "png":
+        strip = frames.compose_strip(job.views(), scale=job.scale, n_frames=job.key_frames,
+                              colors=job.colors)
+        if cancel.is_set():
+            return
+        imaging.save_png(strip, path)
+        yield ExportProgress(1, 1, str(path))
+        return
+    total = job.frame_count() + 1  # the last step is writing the file
+    composed = []
+    for frame in frames.iter_frames(job.views(), scale=job.scale,
+                                    with_histogram=job.with_histogram, stride=job.stride,
+                                    colors=job.colors):
+        if cancel.is_set():
+            return
+        composed.append(frame)
+        yield ExportProgress(len(composed), total)
+    if cancel.is_set():
+        return
+    imaging.save_gif(composed, path, fps=job.fps)
+    yield ExportProgress(total, total, str(path))
+
+
+def run_export(job: ExportJob, cancel: threading.Event | None = None,
+               progress: Callable[[int, int], None] | None = None) -> str | None:
+    """Headless ``iter_export`` to the end; returns the path, or None when cancelled."""
+    path = None
+    for item in iter_export(job, cancel):
+        if progress is not None:
+            progress(item.done, item.total)
+        path = item.path or path
+    return path
