@@ -60,16 +60,16 @@ class ExportJob:
 
     def views(self) -> list[ChainView]:
         """The chains to draw; with_kl fills a missing KL curve with the histogram KL of
-        each frame (core.kl.histogram_kl_batch), without it the curves are dropped."""
+        each frame (core.kl.estimated_kl_batch, the estimate the app shows), without it the curves are dropped."""
         out = []
         for c in self.chains:
             kl = None
             if self.with_kl:
                 kl = c.kl
                 if kl is None:
-                    from ddpm_desktop.core.kl import histogram_kl_batch
+                    from ddpm_desktop.core.kl import estimated_kl_batch
 
-                    kl = histogram_kl_batch(c.frames.reshape(len(c), -1))
+                    kl = estimated_kl_batch(c.frames.reshape(len(c), -1))
             out.append(ChainView(c.frames, c.title, kl, c.captions))
         return out
 

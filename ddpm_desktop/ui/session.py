@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from ddpm_desktop.core import kl
+from ddpm_desktop.core import kl, marginal
 from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
 from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn
 from ddpm_desktop.core.schedule import NoiseSchedule
@@ -63,6 +63,28 @@ _START_SEED_OFFSET = 1_000_003
 CHEAP_NFE = 200
 SAMPLE_JOB = "sample"
 MODEL_JOB = "model"
+FORWARD_KL_JOB = "forward-kl"
+# The KL curves that cost more than a schedule tick allows (the exact marginal of a new input,
+# the estimate along a whole chain) are computed off the GUI thread once edits pause this long.
+KL_DEBOUNCE_MS = 80
+
+
+def _forward_kl_job(schedule: NoiseSchedule, frames: np.ndarray, start: tuple | None,
+                    need_marginal: bool):
+    """A worker job: ("marginal", curve) when asked, then ("estimate", estimate, spread)."""
+
+    def job(cancel: threading.Event):
+        if need_marginal:
+            if start is None:
+                curve = marginal.marginal_kl_image_curve(schedule, frames[0])
+            else:
+                curve = marginal.marginal_kl_curve(schedule, start[0], **start[1])
+            yield ("marginal", curve)
+        if not cancel.is_set():
+            est, spread = kl.estimated_kl_band_batch(frames.reshape(len(frames), -1))
+            yield ("estimate", est, spread)
+
+    return job
 
 
 @dataclass(frozen=True)
@@ -103,7 +125,7 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
                     x_t = step.x_t.reshape(28, 28).numpy().copy()
                     x0 = step.x0_pred.reshape(28, 28).numpy().copy()
                     yield ReverseItem(lane, x_t, x0, step.t, step.nfe, step.total,
-                                      float(kl.histogram_kl(x_t)))
+                                      float(kl.estimated_kl(x_t)))
         finally:
             for it in iters:
                 it.close()
@@ -140,6 +162,11 @@ class Session(TrainingJobs, ExportJobs, QObject):
         self._rerun_timer.setSingleShot(True)
         self._rerun_timer.setInterval(250)
         self._rerun_timer.timeout.connect(self._on_rerun_timer_timeout)
+        self._kl_timer = QTimer(self)
+        self._kl_timer.setSingleShot(True)
+        self._kl_timer.setInterval(KL_DEBOUNCE_MS)
+        self._kl_timer.timeout.connect(self._start_forward_kl)
+        self._marginal_ready = None  # the input whose exact-marginal table is built (cached)
 
         self.schedule_state.changed.connect(self._on_schedule_changed)
         self.input_state.changed.connect(self._on_input_changed)
@@ -168,10 +195,63 @@ class Session(TrainingJobs, ExportJobs, QObject):
         noises = self._noise_cache.get(self.input_state.seed, schedule.T)
         frames = forward_frames(schedule, x0, noises)
         kl_hist = kl.histogram_kl_batch(frames.reshape(len(frames), -1))
-        kl_exact = kl.analytic_kl_q(schedule, x0)
+        kl_conditional = kl.analytic_kl_q(schedule, x0)
         floor = kl.bias_floor(x0.size)
-        self.forward.set_chain(frames, schedule, kl_hist, kl_exact, floor)
+        level = float(kl.indistinguishable_level(x0.size))
+        # The exact marginal from a table built for this input: a fraction of a ms when the
+        # table exists, tens of ms to build one (done in the background job instead).
+        kl_marginal = self._marginal_now(schedule) if self._marginal_key() == self._marginal_ready \
+            else None
+        self.forward.set_chain(frames, schedule, kl_hist, kl_conditional, floor, kl_marginal,
+                               level)
         self.last_forward_ms = (time.perf_counter() - t0) * 1e3
+        if not self.closing:
+            self._kl_timer.start()
+
+    def _marginal_start(self) -> tuple | None:
+        """(start name, params) when the forward chain starts from the noise distribution;
+        None when it starts from the digit (the marginal is then the image's mixture)."""
+        inp = self.input_state
+        return None if inp.forward_from == "digit" else (inp.start_name, dict(inp.start_params))
+
+    def _marginal_key(self):
+        start = self._marginal_start()
+        if start is None:
+            return ("digit", self.input_state.digit.tobytes())
+        return ("start", start[0], tuple(sorted(start[1].items())))
+
+    def _marginal_now(self, schedule: NoiseSchedule) -> np.ndarray:
+        start = self._marginal_start()
+        if start is None:
+            return marginal.marginal_kl_image_curve(schedule, self.input_state.digit)
+        return marginal.marginal_kl_curve(schedule, start[0], **start[1])
+
+    @Slot()
+    def _start_forward_kl(self) -> None:
+        f = self.forward
+        if f.frames is None or self.closing:
+            return
+        need = f.kl_marginal is None
+        start = self._marginal_start()
+        task = self.workers.start(FORWARD_KL_JOB,
+                                  _forward_kl_job(f.schedule, f.frames, start, need), rate_hz=30)
+        frames, key = f.frames, self._marginal_key()
+
+        def on_items(items: list) -> None:
+            if self.forward.frames is not frames:
+                return  # a newer chain is on screen; its own job is coming
+            for item in items:
+                if item[0] == "marginal":
+                    self._marginal_ready = key
+                    self.forward.set_marginal(item[1])
+                else:
+                    self.forward.set_estimate(item[1], item[2])
+
+        def on_failed(message: str, details: str) -> None:
+            self.error.emit(f"Could not compute the KL curves: {message}", details)
+
+        task.items.connect(on_items)
+        task.failed.connect(on_failed)
 
     @Slot(object)
     def _on_schedule_changed(self, _schedule: NoiseSchedule) -> None:
@@ -345,4 +425,5 @@ class Session(TrainingJobs, ExportJobs, QObject):
         """Stop every job (a requested checkpoint save is written first) and join them."""
         self.closing = True
         self._rerun_timer.stop()
+        self._kl_timer.stop()
         return self.workers.shutdown(timeout_ms)

@@ -36,8 +36,10 @@ class ExportJobs:
         f = self.forward
         forward = None
         if f.frames is not None:
+            # the KL overlay: the estimate the app shows (the histogram until it arrives)
+            curve = f.kl_estimate if f.kl_estimate is not None else f.kl_hist
             forward = ChainView(np.array(f.frames, copy=True), FORWARD_TITLE,
-                                np.array(f.kl_hist, copy=True),
+                                np.array(curve, copy=True),
                                 tuple(f"t = {t}" for t in range(f.T + 1)))
         reverse = None
         lanes = self.reverse.lanes

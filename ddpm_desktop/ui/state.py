@@ -65,26 +65,40 @@ class ScheduleState(QObject):
 
 
 class ForwardState(QObject):
-    """The forward chain on screen.
+    """The forward chain on screen and the four KL-to-N(0, 1) quantities along it (nats per
+    pixel value; docs/KL.md):
 
     frames: float32 [T+1, 28, 28], frames[t] = x_t (t = 0 is the input).
-    kl_hist: float64 [T+1] histogram KL of frames[t] against N(0, 1) (nats), biased upward
-             by about `kl_floor` (finite-sample floor).
-    kl_exact: float64 [T+1] exact KL(q(x_t|x_0) || N(0, I)) per pixel, or None.
+    kl_marginal: the exact KL of the pixel-value distribution p_t (what the histogram
+        shows: the input's pixel values pushed through q(x_t|x_0)), float64 [T+1] (inf at
+        t = 0 for an image), or None until computed (core.marginal, off the GUI thread when
+        it is not cached).
+    kl_estimate, kl_spread: the tail-keeping estimate from this chain's 784 pixel values and
+        its sampling standard deviation (core.kl.estimated_kl_band_batch), or None until
+        computed; `kl_level`: the level under which the estimate cannot be told from N(0, 1).
+    kl_hist: the poster's method, the plain histogram estimate (core.kl.histogram_kl_batch);
+        `kl_floor` its small-sample bias.
+    kl_conditional: the mean KL of q(x_t|x_0) per pixel, an upper bound on kl_marginal (by
+        convexity), which is what L_T of Ho et al. is.
 
-    Signals: `chain_changed()` after `set_chain`; `frame_changed(int)` when t changes (also
-    after a chain change, with the clamped t).
+    Signals: `chain_changed()` after `set_chain`; `kl_changed()` when the marginal or the
+    estimate arrive; `frame_changed(int)` when t changes (also after a chain change).
     """
 
     chain_changed = Signal()
+    kl_changed = Signal()
     frame_changed = Signal(int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.frames: np.ndarray | None = None
         self.kl_hist: np.ndarray | None = None
-        self.kl_exact: np.ndarray | None = None
+        self.kl_conditional: np.ndarray | None = None
+        self.kl_marginal: np.ndarray | None = None
+        self.kl_estimate: np.ndarray | None = None
+        self.kl_spread: np.ndarray | None = None
         self.kl_floor: float = 0.0
+        self.kl_level: float = 0.0
         self.schedule: NoiseSchedule | None = None
         self.t = 0
 
@@ -93,12 +107,24 @@ class ForwardState(QObject):
         return 0 if self.frames is None else self.frames.shape[0] - 1
 
     def set_chain(self, frames: np.ndarray, schedule: NoiseSchedule, kl_hist: np.ndarray,
-                  kl_exact: np.ndarray | None, kl_floor: float) -> None:
+                  kl_conditional: np.ndarray | None, kl_floor: float,
+                  kl_marginal: np.ndarray | None = None, kl_level: float = 0.0) -> None:
         self.frames, self.schedule = frames, schedule
-        self.kl_hist, self.kl_exact, self.kl_floor = kl_hist, kl_exact, float(kl_floor)
+        self.kl_hist, self.kl_conditional = kl_hist, kl_conditional
+        self.kl_floor, self.kl_level = float(kl_floor), float(kl_level)
+        self.kl_marginal = kl_marginal
+        self.kl_estimate = self.kl_spread = None
         self.chain_changed.emit()
         self.t = min(self.t, self.T)
         self.frame_changed.emit(self.t)
+
+    def set_marginal(self, kl_marginal: np.ndarray) -> None:
+        self.kl_marginal = kl_marginal
+        self.kl_changed.emit()
+
+    def set_estimate(self, estimate: np.ndarray, spread: np.ndarray) -> None:
+        self.kl_estimate, self.kl_spread = estimate, spread
+        self.kl_changed.emit()
 
     def set_frame(self, t: int) -> None:
         t = int(max(0, min(int(t), self.T)))

@@ -70,7 +70,7 @@ def test_schedule_change_recomputes_chain_and_kl_curves(session):
                                        NoiseCache().get(session.input_state.seed, 1000))
         np.testing.assert_array_equal(f.frames, expect)
         np.testing.assert_allclose(f.kl_hist, kl.histogram_kl_batch(expect.reshape(len(expect), -1)))
-        np.testing.assert_allclose(f.kl_exact, kl.analytic_kl_q(f.schedule, x0))
+        np.testing.assert_allclose(f.kl_conditional, kl.analytic_kl_q(f.schedule, x0))
 
 
 def test_play_advances_frames_and_stops_at_T(view, qtbot, session):
@@ -163,3 +163,41 @@ def test_noise_start_forward_chain_converges(session):
     kl = session.forward.kl_hist
     assert kl[0] > 0.5  # exponential noise is far from N(0, 1)
     assert kl[-1] < 3 * session.forward.kl_floor
+
+
+def test_the_kl_curves_the_views_show_are_the_four_quantities(qtbot, session):
+    """Exact KL of p_t and the estimate arrive from the background; the bound and the poster's
+    histogram are there at once; the exact marginal never exceeds the bound."""
+    from ddpm_desktop.core import marginal
+
+    hv = HistogramView(session.forward, session.reverse)
+    qtbot.addWidget(hv)
+    f = session.forward
+    qtbot.waitUntil(lambda: f.kl_marginal is not None and f.kl_estimate is not None,
+                    timeout=20_000)
+    digit = session.input_state.digit
+    np.testing.assert_allclose(f.kl_marginal, marginal.marginal_kl_image_curve(f.schedule, digit))
+    est, spread = kl.estimated_kl_band_batch(f.frames.reshape(len(f.frames), -1))
+    np.testing.assert_allclose(f.kl_estimate, est)
+    assert np.isinf(f.kl_marginal[0])  # an image's pixel values are discrete at t = 0
+    assert np.all(f.kl_marginal[1:] <= f.kl_conditional[1:] + 1e-9)
+    x, _ = hv.kl_marginal_curve.getData()
+    assert len(x) == f.T  # t = 1..T (inf at t = 0 is not drawn)
+    session.forward.set_frame(200)
+    assert f"exact <b>{f.kl_marginal[200]:.3g}</b>" in hv.kl_label.text()
+    assert "bound" in hv.kl_label.text() and "histogram" in hv.kl_label.text()
+    # a schedule edit gets the exact marginal at once: the input's table is built
+    session.schedule_state.set_params(beta_end=0.03)
+    assert f.kl_marginal is not None
+    np.testing.assert_allclose(f.kl_marginal, marginal.marginal_kl_image_curve(f.schedule, digit))
+
+
+def test_exponential_start_exact_kl_is_the_closed_form(qtbot, session):
+    from ddpm_desktop.core.forward import start_analytic_kl
+
+    session.input_state.set_start("exponential", rate=0.5)
+    session.input_state.set_forward_from("noise")
+    f = session.forward
+    qtbot.waitUntil(lambda: f.kl_marginal is not None, timeout=20_000)
+    assert f.kl_marginal[0] == pytest.approx(start_analytic_kl("exponential", rate=0.5), rel=1e-4)
+    assert f.kl_marginal[0] == pytest.approx(3.2258, abs=1e-3)

@@ -3,11 +3,12 @@
 `HistogramView(forward_state, reverse_state)` shows, side by side:
 - the histogram (density, stepMode="center") of the current forward frame's 784 pixels,
   the current reverse frame's (when a reverse chain exists) and the N(0, 1) density, with the
-  live KL numbers: the histogram estimate (and its finite-sample bias floor) and the exact
-  KL(q(x_t|x_0) ‖ N(0, I)) per pixel;
-- KL versus t on a log axis: histogram estimate, exact KL, the bias floor, the reverse chain's
-  histogram KL at each of its steps, and a draggable cursor at the current frame (dragging it
-  scrubs the forward chain).
+  live KL numbers of the pixel-value distribution p_t (ForwardState's four quantities): the
+  exact KL, the estimate with its spread, the poster's histogram estimate and the upper
+  bound (mean KL of q(x_t|x_0));
+- KL versus t on a log axis: the same four curves (the estimate with its band), the level
+  under which an estimate cannot be told from N(0, 1), the reverse chain's estimate at each of
+  its steps, and a draggable cursor at the current frame (dragging it scrubs the chain).
 """
 from __future__ import annotations
 
@@ -74,28 +75,51 @@ class HistogramView(QWidget):
         kp.hideButtons()
         self.kl_plot.setMouseEnabled(x=False, y=False)
         self.kl_legend = kp.addLegend(offset=(8, -8), labelTextSize="8pt")  # bottom-left: empty
-        self.kl_hist_curve = self.kl_plot.plot(name="histogram estimate")
-        self.kl_exact_curve = self.kl_plot.plot(name="exact q(x_t|x₀)")
-        self.kl_reverse_curve = self.kl_plot.plot(name="reverse chain", symbol="o",
+        self.kl_marginal_curve = self.kl_plot.plot(name="exact KL of p_t")
+        self.kl_band_lo = pg.PlotDataItem()
+        self.kl_band_hi = pg.PlotDataItem()
+        self.kl_band = pg.FillBetweenItem(self.kl_band_lo, self.kl_band_hi)
+        self.kl_plot.addItem(self.kl_band)
+        self.kl_estimate_curve = self.kl_plot.plot(name="estimate ± its spread")
+        self.kl_hist_curve = self.kl_plot.plot(name="histogram (the poster's method)")
+        self.kl_bound_curve = self.kl_plot.plot(name="upper bound: mean KL of q(x_t|x₀)")
+        self.kl_reverse_curve = self.kl_plot.plot(name="reverse chain (estimate)", symbol="o",
                                                   symbolSize=4)
         self.kl_reverse_curve_b = self.kl_plot.plot(symbol="t", symbolSize=5)
         self.floor_line = pg.InfiniteLine(angle=0, movable=False)
         self.kl_plot.addItem(self.floor_line)
         # legend entry for the floor line (an InfiniteLine has none of its own)
         self.floor_legend_item = pg.PlotDataItem()
-        self.kl_legend.addItem(self.floor_legend_item, "bias floor (n = 784)")
+        self.kl_legend.addItem(self.floor_legend_item, "below: indistinguishable from N(0, 1)")
+        self.kl_plot.setToolTip(
+            "KL(p ‖ N(0, 1)) = ∫ p ln(p/φ) of the pixel-value distribution, in nats.\n"
+            "exact: p_t = (1/n) Σ_i N(√ᾱ_t x₀,i, 1 − ᾱ_t), by quadrature (core.marginal);\n"
+            "estimate: from the frame's 784 values, ½ ln 2π + ½ mean x² − Ĥ (m-spacing "
+            "entropy), band ± one standard deviation;\n"
+            "histogram: Σ p̂_b ln(p̂_b/q_b) over 31 bins (the poster's method; lumps the tails);\n"
+            "upper bound: (1/n) Σ_i KL(N(√ᾱ_t x₀,i, 1 − ᾱ_t) ‖ N(0, 1)) (convexity), Ho et "
+            "al.'s L_T at t = T;\n"
+            "dotted line: 95% of estimates from N(0, 1) itself fall below it (n = 784).")
         self.cursor = pg.InfiniteLine(angle=90, movable=True)
         self.cursor.setToolTip("Drag to scrub t")
         self.kl_plot.addItem(self.cursor)
         # Per frame only the bars and the cursor move: everything they pass over is blitted
         # from a cache instead of re-stroked (1001-point curves, legends, the floor line).
         cache_rendering(self.normal_curve, self.reverse_hist, self.reverse_hist_b,
-                        self.kl_hist_curve, self.kl_exact_curve, self.kl_reverse_curve,
+                        self.kl_hist_curve, self.kl_bound_curve, self.kl_marginal_curve,
+                        self.kl_estimate_curve, self.kl_band, self.kl_reverse_curve,
                         self.kl_reverse_curve_b, self.floor_line,
                         self.legend, self.kl_legend)
 
         self.kl_label = LiveLabel()  # new text every frame: no window re-layout for it
         self.kl_label.setProperty("role", "value")
+        self.kl_label.setToolTip(
+            "KL of the pixel-value distribution p_t of x_t against N(0, 1), nats:\n"
+            "exact = ∫ p_t ln(p_t/φ) by quadrature (∞ at t = 0: an image's values are "
+            "discrete); estimate = from these 784 values, ± its sampling spread;\n"
+            "histogram = the poster's 31-bin estimate; bound = mean over pixels of "
+            "KL(q(x_t|x₀,i) ‖ N(0, 1)) ≥ exact.\n"
+            "≈ N(0,1): the estimate is below the level that 95% of N(0, 1) samples stay under.")
 
         left = QVBoxLayout()
         left.setSpacing(2)
@@ -108,6 +132,7 @@ class HistogramView(QWidget):
 
         self.cursor.sigPositionChanged.connect(self._on_cursor_dragged)
         forward.chain_changed.connect(self._on_chain_changed)
+        forward.kl_changed.connect(self._on_kl_changed)
         forward.frame_changed.connect(self._on_frame_changed)
         reverse.reset.connect(self._on_reverse_changed)
         reverse.frames_added.connect(self._on_reverse_changed)
@@ -126,8 +151,11 @@ class HistogramView(QWidget):
         self.forward_hist.setBrush(pg.mkBrush(fwd_fill))
         self.reverse_hist.setPen(pg.mkPen(c.reverse, width=2))
         self.normal_curve.setPen(pg.mkPen(c.gaussian, width=2.5))
-        self.kl_hist_curve.setPen(pg.mkPen(c.forward, width=2))
-        self.kl_exact_curve.setPen(pg.mkPen(c.exact, width=2, style=Qt.PenStyle.DashLine))
+        self.kl_marginal_curve.setPen(pg.mkPen(c.exact, width=2.5))
+        self.kl_estimate_curve.setPen(pg.mkPen(c.forward, width=1.5))
+        self.kl_band.setBrush(pg.mkBrush(qcolor(c.forward, 60)))
+        self.kl_hist_curve.setPen(pg.mkPen(c.muted, width=1))
+        self.kl_bound_curve.setPen(pg.mkPen(c.warn, width=1.5, style=Qt.PenStyle.DashLine))
         self.kl_reverse_curve.setPen(pg.mkPen(c.reverse, width=1.5))
         self.kl_reverse_curve.setSymbolBrush(pg.mkBrush(c.reverse))
         self.kl_reverse_curve.setSymbolPen(None)
@@ -159,11 +187,9 @@ class HistogramView(QWidget):
             return
         t = np.arange(f.T + 1, dtype=np.float64)
         self.kl_hist_curve.setData(t, np.maximum(f.kl_hist, _KL_MIN))
-        if f.kl_exact is not None:
-            exact = np.array(f.kl_exact, dtype=np.float64)
-            ok = np.isfinite(exact)
-            self.kl_exact_curve.setData(t[ok], np.maximum(exact[ok], _KL_MIN))
-        self.floor_line.setValue(math.log10(max(f.kl_floor, _KL_MIN)))
+        self._set_finite(self.kl_bound_curve, t, f.kl_conditional)
+        self._on_kl_changed()
+        self.floor_line.setValue(math.log10(max(f.kl_level, _KL_MIN)))
         self.kl_plot.setXRange(0, f.T, padding=0.02)
         finite = f.kl_hist[np.isfinite(f.kl_hist)]
         top = math.log10(max(float(finite.max()) if finite.size else 1.0, 1.0) * 3)
@@ -175,6 +201,35 @@ class HistogramView(QWidget):
             self._kl_y = y
             self.kl_plot.setYRange(*y, padding=0)
         self.cursor.setBounds((0, f.T))
+
+    @staticmethod
+    def _set_finite(item, t: np.ndarray, values: np.ndarray | None) -> None:
+        if values is None:
+            item.setData([], [])
+            return
+        v = np.asarray(values, dtype=np.float64)
+        ok = np.isfinite(v)
+        item.setData(t[ok], np.maximum(v[ok], _KL_MIN))
+
+    @Slot()
+    def _on_kl_changed(self) -> None:
+        """The curves computed off the GUI thread: the exact marginal and the estimate."""
+        f = self.forward
+        if f.frames is None:
+            return
+        t = np.arange(f.T + 1, dtype=np.float64)
+        self._set_finite(self.kl_marginal_curve, t, f.kl_marginal)
+        self._set_finite(self.kl_estimate_curve, t, f.kl_estimate)
+        if f.kl_estimate is not None and f.kl_spread is not None:
+            ok = np.isfinite(f.kl_estimate) & np.isfinite(f.kl_spread)
+            lo = np.maximum(f.kl_estimate[ok] - f.kl_spread[ok], _KL_MIN)
+            hi = np.maximum(f.kl_estimate[ok] + f.kl_spread[ok], _KL_MIN)
+            self.kl_band_lo.setData(t[ok], lo)
+            self.kl_band_hi.setData(t[ok], hi)
+        else:
+            self.kl_band_lo.setData([], [])
+            self.kl_band_hi.setData([], [])
+        self._update_label()
 
     @Slot(int)
     def _on_frame_changed(self, t: int) -> None:
@@ -210,18 +265,31 @@ class HistogramView(QWidget):
     def _update_label(self) -> None:
         f, c = self.forward, self._colors
         t = f.t
-        hist = f.kl_hist[t] if f.kl_hist is not None else float("nan")
-        exact = f.kl_exact[t] if f.kl_exact is not None else None
-        near = hist <= 1.5 * f.kl_floor
+
+        def at(curve):
+            return None if curve is None else float(curve[t])
+
+        est, spread = at(f.kl_estimate), at(f.kl_spread)
+        if est is not None:
+            near = est <= f.kl_level
+        else:
+            near = f.kl_hist is not None and f.kl_hist[t] <= 1.5 * f.kl_floor
         verdict = (f"<span style='color:{c.good}'>≈ N(0,1)</span>" if near
                    else f"<span style='color:{c.warn}'>not N(0,1) yet</span>")
-        text = (f"<span style='color:{c.forward}'>■</span> t={t}: KL̂ = {_fmt_kl(hist)} "
-                f"(floor {_fmt_kl(f.kl_floor)}) · exact {_fmt_kl(exact)} nats · {verdict}")
+        pending = "…"
+        est_text = pending if est is None else (
+            _fmt_kl(est) + (f" ± {spread:.2g}" if spread is not None and math.isfinite(spread)
+                            else ""))
+        marg = pending if f.kl_marginal is None else _fmt_kl(at(f.kl_marginal))
+        text = (f"<span style='color:{c.forward}'>■</span> t={t}: KL(p_t ‖ N(0,1)) exact "
+                f"<b>{marg}</b> · estimate {est_text} · histogram {_fmt_kl(at(f.kl_hist))}"
+                f" · bound {_fmt_kl(at(f.kl_conditional))} nats · {verdict}")
         for lane, color in zip(self.reverse.lanes, (c.reverse, c.reverse_b)):
             if len(lane):
                 i = min(self.reverse.index, len(lane) - 1)
-                text += (f"<br><span style='color:{color}'>■</span> {SAMPLER_NAMES.get(lane.sampler, lane.sampler)} "
-                         f"t={lane.t[i]}: KL̂ = {_fmt_kl(lane.kl[i])}")
+                name = SAMPLER_NAMES.get(lane.sampler, lane.sampler)
+                text += (f"<br><span style='color:{color}'>■</span> {name} t={lane.t[i]}: "
+                         f"estimated KL {_fmt_kl(lane.kl[i])}")
         self.kl_label.setText(text)
 
     # ---------------------------------------------------------------- reverse
