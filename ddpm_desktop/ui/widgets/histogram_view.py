@@ -74,23 +74,23 @@ class HistogramView(QWidget):
         kp.setMenuEnabled(False)
         kp.hideButtons()
         self.kl_plot.setMouseEnabled(x=False, y=False)
-        self.kl_legend = kp.addLegend(offset=(8, -8), labelTextSize="8pt")  # bottom-left: empty
-        self.kl_marginal_curve = self.kl_plot.plot(name="exact KL of p_t")
+        self.kl_legend = kp.addLegend(offset=(-8, 8), labelTextSize="7pt")  # top-right: empty
+        self.kl_marginal_curve = self.kl_plot.plot(name="exact KL(p_t ‖ N)")
         self.kl_band_lo = pg.PlotDataItem()
         self.kl_band_hi = pg.PlotDataItem()
         self.kl_band = pg.FillBetweenItem(self.kl_band_lo, self.kl_band_hi)
         self.kl_plot.addItem(self.kl_band)
-        self.kl_estimate_curve = self.kl_plot.plot(name="estimate ± its spread")
-        self.kl_hist_curve = self.kl_plot.plot(name="histogram (the poster's method)")
-        self.kl_bound_curve = self.kl_plot.plot(name="upper bound: mean KL of q(x_t|x₀)")
-        self.kl_reverse_curve = self.kl_plot.plot(name="reverse chain (estimate)", symbol="o",
+        self.kl_estimate_curve = self.kl_plot.plot(name="estimate ± spread")
+        self.kl_hist_curve = self.kl_plot.plot(name="histogram (poster's)")
+        self.kl_bound_curve = self.kl_plot.plot(name="bound: mean KL q(x_t|x₀)")
+        self.kl_reverse_curve = self.kl_plot.plot(name="reverse (estimate)", symbol="o",
                                                   symbolSize=4)
         self.kl_reverse_curve_b = self.kl_plot.plot(symbol="t", symbolSize=5)
         self.floor_line = pg.InfiniteLine(angle=0, movable=False)
         self.kl_plot.addItem(self.floor_line)
         # legend entry for the floor line (an InfiniteLine has none of its own)
         self.floor_legend_item = pg.PlotDataItem()
-        self.kl_legend.addItem(self.floor_legend_item, "below: indistinguishable from N(0, 1)")
+        self.kl_legend.addItem(self.floor_legend_item, "≈ N(0, 1) below (95%)")
         self.kl_plot.setToolTip(
             "KL(p ‖ N(0, 1)) = ∫ p ln(p/φ) of the pixel-value distribution, in nats.\n"
             "exact: p_t = (1/n) Σ_i N(√ᾱ_t x₀,i, 1 − ᾱ_t), by quadrature (core.marginal);\n"
@@ -219,14 +219,19 @@ class HistogramView(QWidget):
             return
         t = np.arange(f.T + 1, dtype=np.float64)
         self._set_finite(self.kl_marginal_curve, t, f.kl_marginal)
-        self._set_finite(self.kl_estimate_curve, t, f.kl_estimate)
         if f.kl_estimate is not None and f.kl_spread is not None:
-            ok = np.isfinite(f.kl_estimate) & np.isfinite(f.kl_spread)
-            lo = np.maximum(f.kl_estimate[ok] - f.kl_spread[ok], _KL_MIN)
-            hi = np.maximum(f.kl_estimate[ok] + f.kl_spread[ok], _KL_MIN)
-            self.kl_band_lo.setData(t[ok], lo)
-            self.kl_band_hi.setData(t[ok], hi)
+            # A log axis cannot show an estimate <= 0 (it happens near N(0, 1)): gaps there.
+            est = np.where(np.isfinite(f.kl_estimate) & (f.kl_estimate > 0), f.kl_estimate,
+                           np.nan)
+            self.kl_estimate_curve.setData(t, est, connect="finite")
+            ok = np.isfinite(est) & np.isfinite(f.kl_spread)
+            lo = np.maximum(est[ok] - f.kl_spread[ok], est[ok] / 10)
+            hi = est[ok] + f.kl_spread[ok]
+            # The band's edges are not items of the (log) plot: they get log10 values here.
+            self.kl_band_lo.setData(t[ok], np.log10(lo))
+            self.kl_band_hi.setData(t[ok], np.log10(hi))
         else:
+            self.kl_estimate_curve.setData([], [])
             self.kl_band_lo.setData([], [])
             self.kl_band_hi.setData([], [])
         self._update_label()
