@@ -243,7 +243,7 @@ def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram
             p.setPen(muted)
             p.drawText(QRectF(x + 3, y + 1, w - 6, 12),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                       f"KL to N(0,1)  (max {axis.ymax / 1.08:.3g})")
+                       f"estimated KL to N(0,1)  (max {axis.ymax / 1.08:.3g})")
             kl = chain.kl
             # at most ~2 points per pixel: a 1000-frame curve stays cheap to draw
             idx = np.unique(np.linspace(0, len(kl) - 1, min(len(kl), 2 * w)).round().astype(int))
@@ -332,7 +332,7 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
                 p.setFont(small)
                 p.drawText(QRectF(x + 3, y + h - 13, w - 6, 12),
                            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
-                           f"KL = {v.kl[i]:.3f}")
+                           f"estimated KL = {v.kl[i]:.3f}")
         p.end()
         yield frame
 

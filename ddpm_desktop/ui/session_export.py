@@ -13,6 +13,7 @@ import os
 import numpy as np
 from PySide6.QtCore import Slot
 
+from ddpm_desktop.core import kl
 from ddpm_desktop.ui.export import ChainView
 from ddpm_desktop.ui.export_job import ExportJob, ExportProgress, check_writable, iter_export
 from ddpm_desktop.ui.export_state import ExportState
@@ -36,8 +37,9 @@ class ExportJobs:
         f = self.forward
         forward = None
         if f.frames is not None:
-            # the KL overlay: the estimate the app shows (the histogram until it arrives)
-            curve = f.kl_estimate if f.kl_estimate is not None else f.kl_hist
+            # the KL overlay: the estimate the app shows (computed now if it has not arrived)
+            curve = f.kl_estimate if f.kl_estimate is not None else \
+                kl.estimated_kl_batch(f.frames.reshape(len(f.frames), -1))
             forward = ChainView(np.array(f.frames, copy=True), FORWARD_TITLE,
                                 np.array(curve, copy=True),
                                 tuple(f"t = {t}" for t in range(f.T + 1)))
