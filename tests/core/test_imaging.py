@@ -361,3 +361,42 @@ def test_save_gif_unwritable_folder(tmp_path):
             save_gif([np.zeros((4, 4), np.uint8)], folder / "a.gif")
     finally:
         folder.chmod(0o700)
+
+
+def test_mnist_stroke_width_constant_is_the_bundled_datas():
+    from ddpm_desktop.core import data
+    from ddpm_desktop.core.imaging import MNIST_STROKE_WIDTH, stroke_width
+
+    ds = data.load_bundled_mnist("test")
+    widths = [stroke_width(img.astype(np.float32) / 255.0) for img in ds.images[:1500]]
+    assert np.median(widths) == pytest.approx(MNIST_STROKE_WIDTH, rel=0.05)
+
+
+@pytest.mark.parametrize("pen", [1, 2, 6])
+def test_a_thin_pen_digit_gets_mnist_strokes_and_is_read(tmp_path, pen):
+    """A 640x400 '0' drawn with a thin pen became a one-pixel ring the network did not read
+    as a 0 (issue: thin strokes)."""
+    import torch
+    from PIL import ImageDraw
+
+    from ddpm_desktop.core import classifier
+    from ddpm_desktop.core.imaging import MNIST_STROKE_WIDTH, load_digit, stroke_width
+
+    im = Image.new("L", (640, 400), 0)
+    ImageDraw.Draw(im).ellipse((220, 50, 420, 350), outline=255, width=pen)
+    path = tmp_path / "ring.png"
+    im.save(path)
+    x = load_digit(path)
+    w = stroke_width((x + 1) / 2)
+    assert 0.8 * MNIST_STROKE_WIDTH <= w <= 1.3 * MNIST_STROKE_WIDTH
+    model, _ = classifier.load_classifier()
+    labels, _ = classifier.predict(model, torch.from_numpy(x[None, None]))
+    assert labels[0] == 0
+
+
+def test_thick_strokes_are_left_alone():
+    from ddpm_desktop.core.imaging import _thicken
+
+    crop = np.zeros((40, 40), np.float32)
+    crop[5:35, 10:20] = 1.0  # 10 px wide at a scale where MNIST's is 1.94 / 0.5 = 3.9 px
+    np.testing.assert_array_equal(_thicken(crop, 0.5), crop)
