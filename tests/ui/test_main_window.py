@@ -287,3 +287,25 @@ def test_real_window_under_xvfb_is_not_blank(tmp_path):
     assert pixels.std() > 15.0
     colours = np.unique(pixels.reshape(-1, 3).astype(np.uint8), axis=0)
     assert len(colours) > 50
+
+
+@pytest.mark.parametrize("fields", [{"emb_dim": 9}, {"dropout": "x"}, {"in_channels": 3}])
+def test_a_crafted_checkpoint_keeps_the_working_model(qtbot, tmp_path, monkeypatch, fields):
+    """Three crafted checkpoints loaded silently, replaced the working model, and every
+    sampling run then failed; now the app says why in one line and keeps its model."""
+    sys.path.insert(0, str(ROOT / "tests" / "core"))
+    try:
+        from test_checkpoint import _crafted
+    finally:
+        sys.path.pop(0)
+    path = _crafted(tmp_path, monkeypatch, **fields)
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    working = SlowFakeModel()
+    w.session.set_model(working, "working")
+    w.session.load_model_file(path)
+    qtbot.waitUntil(lambda: "Could not load the model" in w.last_error, timeout=20_000)
+    assert "\n" not in w.last_error and "crafted.safetensors" in w.last_error
+    assert w.session.model_state.model is working and w.session.model_state.source == "working"
+    w._error_box.close()
+    w.close()
