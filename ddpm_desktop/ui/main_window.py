@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop import __version__
 from ddpm_desktop.ui import settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.menus import build_menus
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
 from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
@@ -45,6 +46,7 @@ from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
 
 MODEL_FILTER = "Checkpoints (*.safetensors);;All files (*)"
+SESSION_FILTER = "Sessions (*.json);;All files (*)"
 _STATE_VERSION = 1
 
 
@@ -175,53 +177,7 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        s = self.session
-        mb = self.menuBar()
-        file_menu = mb.addMenu("&File")
-        self.open_action = self._action(file_menu, "&Open image…", self.input_panel.choose_image,
-                                        QKeySequence.StandardKey.Open,
-                                        "Load a digit from an image file")
-        self.load_model_action = self._action(file_menu, "&Load model…", self.choose_model,
-                                              "Ctrl+L", "Load a checkpoint (.safetensors)")
-        self.bundled_model_action = self._action(
-            file_menu, "Use the &bundled model", s.load_bundled_model,
-            tip="Go back to the model that ships with the app")
-        self.export_action = self._action(file_menu, "&Export…", self.open_export, "Ctrl+E",
-                                          "Save the chains as a GIF or a PNG strip")
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        run = mb.addMenu("&Run")
-        fv = self.forward_view
-        self.play_action = self._action(run, "&Play / pause forward chain", fv.toggle_play,
-                                        Qt.Key.Key_Space)
-        self._action(run, "Step &back", lambda: fv.step(-1), Qt.Key.Key_Left)
-        self._action(run, "Step &forward", lambda: fv.step(1), Qt.Key.Key_Right)
-        self._action(run, "Go to t = &0", fv.go_start, Qt.Key.Key_Home)
-        self._action(run, "Go to t = &T", fv.go_end, Qt.Key.Key_End)
-        run.addSeparator()
-        self.sample_action = self._action(run, "&Sample reverse chain", self.sample, "Ctrl+R")
-        self.stop_action = self._action(run, "S&top sampling", s.cancel_sampling,
-                                        Qt.Key.Key_Escape)
-
-        view = mb.addMenu("&View")
-        for dock in (self.input_dock, self.schedule_dock, self.sampler_dock, self.training_dock):
-            view.addAction(dock.toggleViewAction())
-        view.addSeparator()
-        theme_menu = view.addMenu("&Theme")
-        group = QActionGroup(self)
-        self.theme_actions = {}
-        for name in theme.THEMES:
-            action = QAction(name.capitalize(), self, checkable=True)
-            action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
-            group.addAction(action)
-            theme_menu.addAction(action)
-            self.theme_actions[name] = action
-        view.addSeparator()
-        self._action(view, "&Reset layout", self.reset_layout)
-
-        help_menu = mb.addMenu("&Help")
-        self._action(help_menu, "&About", self.show_about)
+        build_menus(self)
 
     def _connect(self) -> None:
         s = self.session
@@ -268,6 +224,24 @@ class MainWindow(QMainWindow):
         if path:
             self.settings.setValue("paths/model_dir", str(Path(path).parent))
             self.session.load_model_file(path)
+
+    @Slot()
+    def choose_session_to_open(self) -> None:
+        start = self.settings.value("paths/session_dir", "", type=str)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a session", start, SESSION_FILTER)
+        if path:
+            self.settings.setValue("paths/session_dir", str(Path(path).parent))
+            self.session.open_session_file(path)
+
+    @Slot()
+    def choose_session_to_save(self) -> None:
+        start = str(Path(self.settings.value("paths/session_dir", str(Path.home()), type=str))
+                    / "ddpm_session.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save the session", start, SESSION_FILTER)
+        if path:
+            path = path if Path(path).suffix else path + ".json"
+            self.settings.setValue("paths/session_dir", str(Path(path).parent))
+            self.session.save_session_file(path)
 
     @Slot()
     def open_export(self) -> None:
@@ -414,8 +388,12 @@ class MainWindow(QMainWindow):
         geometry = s.value("window/geometry", QByteArray(), type=QByteArray)
         if geometry is not None and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        else:  # 1400 x 900, or the screen's available area when that is smaller
+            screen = self.screen().availableGeometry() if self.screen() is not None else None
+            w, h = 1400, 900
+            if screen is not None and screen.width() > 0:
+                w, h = min(w, screen.width()), min(h, screen.height())
+            self.resize(w, h)
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():
             self.restoreState(state, _STATE_VERSION)

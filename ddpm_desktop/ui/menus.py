@@ -1,0 +1,65 @@
+"""The main window's menus and shortcuts (composition: each action calls a view's or the
+session's method)."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+
+from ddpm_desktop.ui import theme
+
+
+def build_menus(window) -> None:
+    """File, Run, View and Help, on `window` (a MainWindow): its `*_action` attributes and
+    `theme_actions` are set here."""
+    s = window.session
+    mb = window.menuBar()
+    file_menu = mb.addMenu("&File")
+    window.open_action = window._action(file_menu, "&Open image…", window.input_panel.choose_image,
+                                    QKeySequence.StandardKey.Open,
+                                    "Load a digit from an image file")
+    window.load_model_action = window._action(file_menu, "&Load model…", window.choose_model,
+                                          "Ctrl+L", "Load a checkpoint (.safetensors)")
+    window.bundled_model_action = window._action(
+        file_menu, "Use the &bundled model", s.load_bundled_model,
+        tip="Go back to the model that ships with the app")
+    window.export_action = window._action(file_menu, "&Export…", window.open_export, "Ctrl+E",
+                                      "Save the chains as a GIF or a PNG strip")
+    file_menu.addSeparator()
+    window._action(file_menu, "Open &session…", window.choose_session_to_open,
+                 tip="Every setting, seed and x₀ from a session file (.json)")
+    window._action(file_menu, "Save s&ession as…", window.choose_session_to_save,
+                 tip="Save every setting, seed and x₀ so the same session can be reopened")
+    file_menu.addSeparator()
+    window._action(file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
+
+    run = mb.addMenu("&Run")
+    fv = window.forward_view
+    window.play_action = window._action(run, "&Play / pause forward chain", fv.toggle_play,
+                                    Qt.Key.Key_Space)
+    window._action(run, "Step &back", lambda: fv.step(-1), Qt.Key.Key_Left)
+    window._action(run, "Step &forward", lambda: fv.step(1), Qt.Key.Key_Right)
+    window._action(run, "Go to t = &0", fv.go_start, Qt.Key.Key_Home)
+    window._action(run, "Go to t = &T", fv.go_end, Qt.Key.Key_End)
+    run.addSeparator()
+    window.sample_action = window._action(run, "&Sample reverse chain", window.sample, "Ctrl+R")
+    window.stop_action = window._action(run, "S&top sampling", s.cancel_sampling,
+                                    Qt.Key.Key_Escape)
+
+    view = mb.addMenu("&View")
+    for dock in (window.input_dock, window.schedule_dock, window.sampler_dock, window.training_dock):
+        view.addAction(dock.toggleViewAction())
+    view.addSeparator()
+    theme_menu = view.addMenu("&Theme")
+    group = QActionGroup(window)
+    window.theme_actions = {}
+    for name in theme.THEMES:
+        action = QAction(name.capitalize(), window, checkable=True)
+        action.triggered.connect(lambda _=False, n=name: window.set_theme(n))
+        group.addAction(action)
+        theme_menu.addAction(action)
+        window.theme_actions[name] = action
+    view.addSeparator()
+    window._action(view, "&Reset layout", window.reset_layout)
+
+    help_menu = mb.addMenu("&Help")
+    window._action(help_menu, "&About", window.show_about)
