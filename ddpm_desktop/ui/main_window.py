@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop import __version__
 from ddpm_desktop.ui import settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.help_texts import apply_help
 from ddpm_desktop.ui.menus import build_menus
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self.last_error_details = ""
         self._closing = False
         self.export_dialog: ExportDialog | None = None
+        self.guide_dialog = None
 
         self.workers = WorkerController(self)
         self.session = Session(self.workers, self)
@@ -113,6 +115,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self._restore_window()
+        apply_help(self)
         if s.input_state.digit_source == "blank":
             self.input_panel.pick_initial_digit()
         self._on_model_changed()
@@ -253,10 +256,20 @@ class MainWindow(QMainWindow):
             dialog.cancel_requested.connect(s.cancel_export)
             s.reverse.run_finished.connect(lambda _ok: dialog.refresh())
             s.forward.chain_changed.connect(dialog.refresh)
+            apply_help(dialog)
             self.export_dialog = dialog
         self.export_dialog.refresh()
         self.export_dialog.show()
         self.export_dialog.raise_()
+
+    @Slot()
+    def show_guide(self) -> None:
+        from ddpm_desktop.ui.widgets.guide import GuideDialog
+
+        if self.guide_dialog is None:
+            self.guide_dialog = GuideDialog(self)
+        self.guide_dialog.show()
+        self.guide_dialog.raise_()
 
     @Slot()
     def _show_training(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QWhatsThis
 
 from ddpm_desktop.ui import theme
 
@@ -62,4 +63,10 @@ def build_menus(window) -> None:
     window._action(view, "&Reset layout", window.reset_layout)
 
     help_menu = mb.addMenu("&Help")
+    window.guide_action = window._action(help_menu, "&Guide", window.show_guide, "F1",
+                                         "What every view, number and control means")
+    whats_this = QWhatsThis.createAction(window)  # Shift+F1, then click anything
+    help_menu.addAction(whats_this)
+    window.addAction(whats_this)
+    window.whats_this_action = whats_this
     window._action(help_menu, "&About", window.show_about)

@@ -52,6 +52,15 @@ START_LABELS = {
 }
 PARAM_LABELS = {"rate": "rate λ", "a": "half-width a", "scale": "scale b", "amount": "amount p",
                 "value": "value ±v", "mean": "mean μ", "std": "std s"}
+PARAM_TIPS = {
+    "rate": "Exponential −log(U)/λ: mean 1/λ, density λ e^{−λx} for x ≥ 0 (the poster's λ = 0.5)",
+    "a": "Uniform on [−a, a]: variance a²/3 (a = √3 gives variance 1)",
+    "scale": "Laplace e^{−|x|/b}/(2b): variance 2b² (b = 1/√2 gives variance 1)",
+    "amount": "Salt and pepper: a pixel is +v or −v with probability p/2 each, else 0",
+    "value": "Salt and pepper: the magnitude v of a salt or pepper pixel",
+    "mean": "Shifted Gaussian N(μ, s²): its mean μ",
+    "std": "Shifted Gaussian N(μ, s²): its standard deviation s",
+}
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
 
 
@@ -101,6 +110,7 @@ class InputPanel(QWidget):
             spin.setRange(0.0 if key == "amount" else (-10.0 if key == "mean" else 0.001),
                           1.0 if key == "amount" else 10.0)
             spin.setKeyboardTracking(False)
+            spin.setToolTip(PARAM_TIPS[key])
             spin.valueChanged.connect(self._on_param_changed)
             self.param_spins[key] = spin
             self.param_form.addRow(label, spin)
