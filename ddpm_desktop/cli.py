@@ -1,4 +1,5 @@
-"""The `ddpm-desktop` command line. No argument opens the app; subcommands run headless.
+"""The `ddpm-desktop` command line. No argument opens the app (`--theme`, `--lecture`);
+subcommands run headless.
 
 This module and ddpm_desktop.commands import no Qt: the headless path must work (and start
 fast) on a machine with no display.
@@ -29,16 +30,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+APP_OPTIONS = ("--theme", "--lecture", "--no-lecture")
+
+
+def _app_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ddpm-desktop", description="Open the app (no subcommand).")
+    parser.add_argument("--theme", choices=("dark", "light", "system"),
+                        help="colour theme (remembered)")
+    lecture = parser.add_mutually_exclusive_group()
+    lecture.add_argument("--lecture", action="store_true", default=None,
+                         help="lecture mode: large fonts, thick lines (remembered)")
+    lecture.add_argument("--no-lecture", dest="lecture", action="store_false")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv:
+    if not argv or argv[0].split("=")[0] in APP_OPTIONS:
+        options = _app_parser().parse_args(argv)
         try:
             from ddpm_desktop.ui.app import run_app  # the only place the CLI touches Qt
         except ImportError as exc:  # no PySide6, or Qt's system libraries (libGL, libEGL) missing
             print(f"ddpm-desktop: error: cannot start the app ({' '.join(str(exc).split())}); "
                   "the headless commands still work: ddpm-desktop --help", file=sys.stderr)
             return 2
-        return run_app()
+        return run_app(theme_name=options.theme, lecture=options.lecture)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -38,8 +38,11 @@ def _install_excepthook(app) -> None:
     sys.excepthook = hook
 
 
-def create_app(argv: list[str] | None = None):
-    """The QApplication with our names, pyqtgraph options and theme (reused if one exists)."""
+def create_app(argv: list[str] | None = None, theme_name: str | None = None,
+               lecture: bool | None = None):
+    """The QApplication with our names, pyqtgraph options, theme and lecture mode (reused if
+    one exists). `theme_name` / `lecture` (from the command line) override and are remembered;
+    None: the saved ones ("view/theme", "view/lecture")."""
     import pyqtgraph as pg
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -53,12 +56,21 @@ def create_app(argv: list[str] | None = None):
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("DDPM Desktop")
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
-    name = QSettings().value("view/theme", "dark", type=str)
+    from ddpm_desktop.ui.settings import read
+
+    settings = QSettings()
+    if theme_name is not None:
+        settings.setValue("view/theme", theme_name)
+    if lecture is not None:
+        settings.setValue("view/lecture", bool(lecture))
+    name = read(settings, "view/theme", "dark")
     app.setProperty("ddpm_theme", theme.apply_theme(app, name))
+    theme.set_lecture(app, read(settings, "view/lecture", False))
     return app
 
 
-def run_app(argv: list[str] | None = None) -> int:
+def run_app(argv: list[str] | None = None, theme_name: str | None = None,
+            lecture: bool | None = None) -> int:
     """Open the main window and run the event loop; returns the exit code."""
     import torch
 
@@ -67,7 +79,7 @@ def run_app(argv: list[str] | None = None) -> int:
     # One torch thread on a 2-core machine: the GUI thread needs the other core, and two torch
     # threads sharing cores with any other load ran 7-9x slower than one here.
     torch.set_num_threads(default_cpu_threads())
-    app = create_app(argv)
+    app = create_app(argv, theme_name, lecture)
     _install_excepthook(app)
 
     from ddpm_desktop.ui.main_window import MainWindow

@@ -278,9 +278,19 @@ class MainWindow(QMainWindow):
 
     def set_theme(self, name: str) -> None:
         applied = theme.apply_theme(QApplication.instance(), name)
+        theme.restyle(self)
         self.settings.setValue("view/theme", applied)
         if applied in self.theme_actions:
             self.theme_actions[applied].setChecked(True)
+
+    @Slot(bool)
+    def set_lecture(self, on: bool) -> None:
+        """Lecture mode: large fonts and thick lines (remembered as "view/lecture")."""
+        theme.set_lecture(QApplication.instance(), on)
+        self.settings.setValue("view/lecture", bool(on))
+        theme.restyle(self)
+        if self.lecture_action.isChecked() != bool(on):
+            self.lecture_action.setChecked(bool(on))
 
     @Slot()
     def reset_layout(self) -> None:

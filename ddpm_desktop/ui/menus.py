@@ -59,6 +59,13 @@ def build_menus(window) -> None:
         group.addAction(action)
         theme_menu.addAction(action)
         window.theme_actions[name] = action
+    window.lecture_action = QAction("&Lecture mode (large fonts, thick lines)", window,
+                                    checkable=True)
+    window.lecture_action.setChecked(theme.lecture_mode())
+    window.lecture_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
+    window.lecture_action.toggled.connect(window.set_lecture)
+    view.addAction(window.lecture_action)
+    window.addAction(window.lecture_action)
     view.addSeparator()
     window._action(view, "&Reset layout", window.reset_layout)
 

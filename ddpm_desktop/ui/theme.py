@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 THEMES = ("system", "dark", "light")
@@ -194,6 +194,45 @@ QToolButton { padding: 3px; }
 """
 
 
+# Lecture mode (`set_lecture`): large fonts and thick lines for a projector.
+LECTURE_FONT_PT = 15
+LECTURE_LINE_SCALE = 2.0
+_lecture = {"on": False, "base_pt": None}
+
+
+def lecture_mode() -> bool:
+    return _lecture["on"]
+
+
+def set_lecture(app: QApplication, on: bool) -> bool:
+    """Large fonts (LECTURE_FONT_PT) and lines LECTURE_LINE_SCALE times thicker, or back to
+    normal. Views pick the pens up when they restyle (`restyle`)."""
+    font = app.font()
+    if _lecture["base_pt"] is None:
+        _lecture["base_pt"] = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
+    _lecture["on"] = bool(on)
+    font.setPointSizeF(max(LECTURE_FONT_PT, _lecture["base_pt"]) if on else _lecture["base_pt"])
+    app.setFont(font)
+    return _lecture["on"]
+
+
+def pen(color, width: float = 1.0, **kwargs):
+    """pg.mkPen with the line width scaled up in lecture mode."""
+    scale = LECTURE_LINE_SCALE if _lecture["on"] else 1.0
+    return pg.mkPen(color, width=width * scale, **kwargs)
+
+
+def restyle(root) -> None:
+    """Re-apply colours, pens and fonts to every view under `root` (after a theme or lecture
+    change): each view's `_apply_colors`."""
+    from PySide6.QtWidgets import QWidget
+
+    for widget in [root] + root.findChildren(QWidget):
+        apply = getattr(type(widget), "_apply_colors", None)
+        if apply is not None:
+            apply(widget)
+
+
 def apply_theme(app: QApplication, theme: str = "dark") -> str:
     """Fusion style with the palette for `theme` ("system", "dark" or "light").
 
@@ -274,10 +313,14 @@ def style_plot(plot: pg.PlotWidget | pg.PlotItem, colors: PlotColors | None = No
     item = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot
     if isinstance(plot, pg.PlotWidget):
         plot.setBackground(colors.background)
+    tick_font = QFont()
+    if _lecture["on"]:
+        tick_font.setPointSizeF(LECTURE_FONT_PT - 2)
     for name in ("left", "bottom", "right", "top"):
         axis = item.getAxis(name)
-        axis.setPen(pg.mkPen(colors.foreground))
+        axis.setPen(pen(colors.foreground))
         axis.setTextPen(pg.mkPen(colors.foreground))
+        axis.setStyle(tickFont=tick_font)
         cache_rendering(axis)
     item.showGrid(x=True, y=True, alpha=colors.grid_alpha)
     title = item.titleLabel

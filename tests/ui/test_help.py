@@ -83,3 +83,37 @@ def test_the_guide_ships_with_the_package():
     cfg = tomllib.loads((root / "pyproject.toml").read_text())
     patterns = cfg["tool"]["setuptools"]["package-data"]["ddpm_desktop.resources"]
     assert "*.md" in patterns and (root / "resources" / "GUIDE.md").is_file()
+
+
+def test_lecture_mode_makes_fonts_large_and_lines_thick(window, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from ddpm_desktop.ui import theme
+
+    app = QApplication.instance()
+    normal_pt = app.font().pointSizeF()
+    curve = window.histogram_view.kl_marginal_curve
+    normal_width = curve.opts["pen"].widthF()
+    window.lecture_action.trigger()
+    try:
+        assert theme.lecture_mode() and window.settings.value("view/lecture", type=bool)
+        assert app.font().pointSizeF() >= theme.LECTURE_FONT_PT > normal_pt
+        assert curve.opts["pen"].widthF() == pytest.approx(normal_width * theme.LECTURE_LINE_SCALE)
+    finally:
+        window.lecture_action.trigger()
+    assert not theme.lecture_mode() and app.font().pointSizeF() == normal_pt
+    assert curve.opts["pen"].widthF() == pytest.approx(normal_width)
+
+
+def test_the_command_line_opens_the_app_with_a_theme_and_lecture_mode(monkeypatch):
+    from ddpm_desktop import cli
+
+    calls = []
+    monkeypatch.setattr("ddpm_desktop.ui.app.run_app",
+                        lambda theme_name=None, lecture=None: calls.append((theme_name, lecture)) or 0)
+    assert cli.main(["--theme", "light", "--lecture"]) == 0
+    assert cli.main(["--no-lecture"]) == 0
+    assert calls == [("light", True), (None, False)]
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--theme", "purple"])
+    assert info.value.code == 2

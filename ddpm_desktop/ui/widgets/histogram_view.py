@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from ddpm_desktop.core import kl
 from ddpm_desktop.ui.state import SAMPLER_NAMES, ForwardState, ReverseState
-from ddpm_desktop.ui.theme import cache_rendering, held_range, plot_colors, qcolor, style_plot
+from ddpm_desktop.ui.theme import cache_rendering, held_range, pen, plot_colors, qcolor, style_plot
 from ddpm_desktop.ui.widgets.live_label import LiveLabel
 
 _KL_MIN = 1e-6  # log axis: clip exact zeros/negatives for display
@@ -147,26 +147,26 @@ class HistogramView(QWidget):
         for plot in (self.hist_plot, self.kl_plot):
             style_plot(plot, c)
         fwd_fill = qcolor(c.forward, 70)
-        self.forward_hist.setPen(pg.mkPen(c.forward, width=1.5))
+        self.forward_hist.setPen(pen(c.forward, width=1.5))
         self.forward_hist.setBrush(pg.mkBrush(fwd_fill))
-        self.reverse_hist.setPen(pg.mkPen(c.reverse, width=2))
-        self.normal_curve.setPen(pg.mkPen(c.gaussian, width=2.5))
-        self.kl_marginal_curve.setPen(pg.mkPen(c.exact, width=2.5))
-        self.kl_estimate_curve.setPen(pg.mkPen(c.forward, width=1.5))
+        self.reverse_hist.setPen(pen(c.reverse, width=2))
+        self.normal_curve.setPen(pen(c.gaussian, width=2.5))
+        self.kl_marginal_curve.setPen(pen(c.exact, width=2.5))
+        self.kl_estimate_curve.setPen(pen(c.forward, width=1.5))
         self.kl_band.setBrush(pg.mkBrush(qcolor(c.forward, 60)))
-        self.kl_hist_curve.setPen(pg.mkPen(c.muted, width=1))
-        self.kl_bound_curve.setPen(pg.mkPen(c.warn, width=1.5, style=Qt.PenStyle.DashLine))
-        self.kl_reverse_curve.setPen(pg.mkPen(c.reverse, width=1.5))
+        self.kl_hist_curve.setPen(pen(c.muted, width=1))
+        self.kl_bound_curve.setPen(pen(c.warn, width=1.5, style=Qt.PenStyle.DashLine))
+        self.kl_reverse_curve.setPen(pen(c.reverse, width=1.5))
         self.kl_reverse_curve.setSymbolBrush(pg.mkBrush(c.reverse))
         self.kl_reverse_curve.setSymbolPen(None)
-        self.reverse_hist_b.setPen(pg.mkPen(c.reverse_b, width=2, style=Qt.PenStyle.DashLine))
-        self.kl_reverse_curve_b.setPen(pg.mkPen(c.reverse_b, width=1.5))
+        self.reverse_hist_b.setPen(pen(c.reverse_b, width=2, style=Qt.PenStyle.DashLine))
+        self.kl_reverse_curve_b.setPen(pen(c.reverse_b, width=1.5))
         self.kl_reverse_curve_b.setSymbolBrush(pg.mkBrush(c.reverse_b))
         self.kl_reverse_curve_b.setSymbolPen(None)
-        self.floor_line.setPen(pg.mkPen(c.floor, style=Qt.PenStyle.DotLine, width=1.5))
-        self.floor_legend_item.setPen(pg.mkPen(c.floor, style=Qt.PenStyle.DotLine, width=1.5))
-        self.cursor.setPen(pg.mkPen(c.cursor, width=2))
-        self.cursor.setHoverPen(pg.mkPen(c.cursor, width=4))
+        self.floor_line.setPen(pen(c.floor, style=Qt.PenStyle.DotLine, width=1.5))
+        self.floor_legend_item.setPen(pen(c.floor, style=Qt.PenStyle.DotLine, width=1.5))
+        self.cursor.setPen(pen(c.cursor, width=2))
+        self.cursor.setHoverPen(pen(c.cursor, width=4))
         for legend in (self.legend, self.kl_legend):
             legend.setLabelTextColor(c.foreground)
             legend.setBrush(pg.mkBrush(qcolor(c.background, 192)))
@@ -304,8 +304,9 @@ class HistogramView(QWidget):
         for k, (hist, curve) in enumerate(((self.reverse_hist, self.kl_reverse_curve),
                                            (self.reverse_hist_b, self.kl_reverse_curve_b))):
             if k < len(lanes) and len(lanes[k]):
-                curve.setData(np.asarray(lanes[k].t, dtype=np.float64),
-                              np.maximum(np.asarray(lanes[k].kl), _KL_MIN))
+                v = np.asarray(lanes[k].kl, dtype=np.float64)
+                v = np.where(np.isfinite(v) & (v > 0), v, np.nan)  # <= 0: a gap on a log axis
+                curve.setData(np.asarray(lanes[k].t, dtype=np.float64), v, connect="finite")
             else:
                 hist.setData([], [])
                 curve.setData([], [])

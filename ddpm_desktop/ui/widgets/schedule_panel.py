@@ -36,7 +36,7 @@ from ddpm_desktop.core.schedule import (
     validate_betas,
 )
 from ddpm_desktop.ui.state import ScheduleState
-from ddpm_desktop.ui.theme import banner_style, held_range, nice_ceiling, plot_colors, style_plot
+from ddpm_desktop.ui.theme import banner_style, held_range, nice_ceiling, pen, plot_colors, style_plot
 
 # Log10 sliders for β: integer ticks of 0.01 decade. Each slider's top is lowered further to
 # the largest value the schedule accepts with the other settings (`_update_limits`), so a
@@ -228,10 +228,10 @@ class SchedulePanel(QWidget):
         colors = plot_colors(self.palette())
         for plot in (self.beta_plot, self.alpha_bar_plot, self.log_snr_plot):
             style_plot(plot, colors)
-        self.beta_curve.setPen(pg.mkPen(colors.forward, width=2))
-        self.alpha_bar_curve.setPen(pg.mkPen(colors.gaussian, width=2))
-        self.log_snr_curve.setPen(pg.mkPen(colors.exact, width=2))
-        self.log_snr_zero.setPen(pg.mkPen(colors.floor, style=Qt.PenStyle.DashLine))
+        self.beta_curve.setPen(pen(colors.forward, width=2))
+        self.alpha_bar_curve.setPen(pen(colors.gaussian, width=2))
+        self.log_snr_curve.setPen(pen(colors.exact, width=2))
+        self.log_snr_zero.setPen(pen(colors.floor, style=Qt.PenStyle.DashLine))
         self.inline_error.setStyleSheet(f"color: {colors.bad};")
         self._update_summary(self.state.schedule)
 

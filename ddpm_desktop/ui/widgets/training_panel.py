@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.training import LEVEL_EDGES
 from ddpm_desktop.core.training_run import SAMPLE_STEPS
-from ddpm_desktop.ui.theme import plot_colors, qcolor, style_plot
+from ddpm_desktop.ui.theme import pen, plot_colors, qcolor, style_plot
 from ddpm_desktop.ui.training_state import DATASETS, TrainingState
 
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors)"
@@ -195,8 +195,8 @@ class TrainingPanel(QWidget):
         colors = plot_colors(self.palette())
         for plot in (self.loss_plot, self.level_plot):
             style_plot(plot, colors)
-        self.raw_curve.setPen(pg.mkPen(qcolor(colors.loss, 90)))
-        self.smooth_curve.setPen(pg.mkPen(colors.loss_smooth, width=2))
+        self.raw_curve.setPen(pen(qcolor(colors.loss, 90)))
+        self.smooth_curve.setPen(pen(colors.loss_smooth, width=2))
         self.level_bars.setOpts(brush=colors.bar, pen=None)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
