@@ -115,6 +115,72 @@ def _ab(ab: np.ndarray, t: int) -> float:
     return 1.0 if t == 0 else float(ab[t - 1])
 
 
+def ddpm_chain(schedule: NoiseSchedule, ts: np.ndarray) -> tuple[NoiseSchedule, np.ndarray]:
+    """(the schedule the DDPM steps along `ts` run on, the row of each step in it): `schedule`
+    itself when no step is skipped (row t - 1), else `schedule.respaced(ts)` (kept step k:
+    row k - 1), improved-diffusion's respacing."""
+    total = len(ts) - 1
+    if total == int(ts[0]):
+        return schedule, ts[:-1] - 1
+    return schedule.respaced(ts), np.arange(total - 1, -1, -1)
+
+
+def ddim_coefficients(ab_t: float, ab_s: float, eta: float) -> tuple[float, float, float]:
+    """(√ᾱ_s, √(1 - ᾱ_s - σ²), σ) of the DDIM step t -> s (Song et al. 2021, eq. 12 and 16):
+    σ = η √((1-ᾱ_s)/(1-ᾱ_t)) √(1 - ᾱ_t/ᾱ_s)."""
+    sigma = eta * math.sqrt((1.0 - ab_s) / (1.0 - ab_t) * (1.0 - ab_t / ab_s))
+    return math.sqrt(ab_s), math.sqrt(max(1.0 - ab_s - sigma * sigma, 0.0)), sigma
+
+
+def dpmpp_coefficients(schedule: NoiseSchedule, t: int, s: int) -> tuple[float, float, float]:
+    """(σ_s/σ_t, -α_s (e^{-h} - 1), h) of the DPM-Solver++ step t -> s >= 1 (Lu et al. 2022),
+    with α = √ᾱ, σ = √(1-ᾱ) and h = λ_s - λ_t, λ = ½ log-SNR."""
+    ab_t, ab_s = _ab(schedule.alphas_cumprod, t), _ab(schedule.alphas_cumprod, s)
+    h = 0.5 * float(schedule.log_snr[s - 1]) - 0.5 * float(schedule.log_snr[t - 1])
+    return math.sqrt((1.0 - ab_s) / (1.0 - ab_t)), -math.sqrt(ab_s) * math.expm1(-h), h
+
+
+def step_terms(name: str, schedule: NoiseSchedule, ts: np.ndarray, i: int, eta: float = 0.0,
+               variance: str = "beta") -> dict:
+    """The numbers step i (t = ts[i] -> s = ts[i+1]) of sampler `name` runs with, for a view
+    of its equation: t, s, ᾱ_t, ᾱ_s, the x̂_0 coefficients, and per sampler
+    ddpm: coef1, coef2, sigma (x_s = coef1 x̂_0 + coef2 x_t + sigma z, eq. 7);
+    ddim: sqrt_ab_s, dir_coef, sigma (eq. 12); dpmpp: ratio, coef, h, r and order
+    (x_s = ratio x_t + coef D; D = x̂_0 at first order, (1 + 1/2r) x̂_0 - (1/2r) x̂_0' else).
+    The samplers read the same functions (`ddpm_chain`, `ddim_coefficients`,
+    `dpmpp_coefficients`)."""
+    t, s = int(ts[i]), int(ts[i + 1])
+    ab = schedule.alphas_cumprod
+    ab_t, ab_s = _ab(ab, t), _ab(ab, s)
+    out = {"t": t, "s": s, "ab_t": ab_t, "ab_s": ab_s, "sqrt_ab_t": math.sqrt(ab_t),
+           "sqrt_1m_ab_t": math.sqrt(1.0 - ab_t)}
+    if name == "ddpm":
+        chain, rows = ddpm_chain(schedule, np.asarray(ts))
+        row = int(rows[i])
+        if variance == "beta":
+            sigma = math.sqrt(float(chain.betas[row]))
+        else:
+            sigma = math.exp(0.5 * float(chain.posterior_log_variance_clipped[row]))
+        out.update(coef1=float(chain.posterior_mean_coef1[row]),
+                   coef2=float(chain.posterior_mean_coef2[row]), sigma=sigma if s > 0 else 0.0)
+    elif name == "ddim":
+        sqrt_ab_s, dir_coef, sigma = ddim_coefficients(ab_t, ab_s, float(eta))
+        out.update(sqrt_ab_s=sqrt_ab_s, dir_coef=dir_coef, sigma=sigma)
+    elif name == "dpmpp":
+        if s == 0:
+            out.update(ratio=0.0, coef=1.0, h=math.inf, r=None, order=1)
+        else:
+            ratio, coef, h = dpmpp_coefficients(schedule, t, s)
+            r = None
+            if i > 0:
+                _, _, h_prev = dpmpp_coefficients(schedule, int(ts[i - 1]), t)
+                r = h_prev / h
+            out.update(ratio=ratio, coef=coef, h=h, r=r, order=1 if r is None else 2)
+    else:
+        raise ValueError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
+    return out
+
+
 def iter_ddpm(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, t_start: int | None = None,
               generator: torch.Generator | None = None, variance: str = "beta",
               steps: int | None = None, clip_x0: bool = True) -> Iterator[SampleStep]:
@@ -139,10 +205,7 @@ def iter_ddpm(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, t_start: int | None =
     x = _check_x(x_T)
     ts = timesteps_for(schedule.T, steps, t_start)
     total = len(ts) - 1
-    if total == int(ts[0]):
-        chain, rows = schedule, ts[:-1] - 1            # every step t_start..1: index t - 1
-    else:
-        chain, rows = schedule.respaced(ts), np.arange(total - 1, -1, -1)  # kept step k: index k - 1
+    chain, rows = ddpm_chain(schedule, ts)
     # Python floats per step, read once (the σ of the last step is never used: no noise to t = 0).
     coef1, coef2 = chain.posterior_mean_coef1[rows].tolist(), chain.posterior_mean_coef2[rows].tolist()
     sqrt_ab = chain.sqrt_alphas_cumprod[rows].tolist()
@@ -196,15 +259,14 @@ def iter_ddim(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, steps: int | None = N
         t, s = int(ts[i]), int(ts[i + 1])
         ab_t, ab_s = _ab(ab, t), _ab(ab, s)
         sqrt_ab_t, sqrt_1m_ab_t = math.sqrt(ab_t), math.sqrt(1.0 - ab_t)
-        sigma = eta * math.sqrt((1.0 - ab_s) / (1.0 - ab_t) * (1.0 - ab_t / ab_s))
-        dir_coef = math.sqrt(max(1.0 - ab_s - sigma * sigma, 0.0))
+        sqrt_ab_s, dir_coef, sigma = ddim_coefficients(ab_t, ab_s, eta)
         with torch.inference_mode():
             eps = eps_fn(x, t)
             x0 = _x0_from_eps(x, eps, sqrt_ab_t, sqrt_1m_ab_t, clip_x0)
             if clip_x0:
                 eps = (x - sqrt_ab_t * x0) / sqrt_1m_ab_t
             # eq. 12: "predicted x_0" + "direction pointing to x_t" + random noise
-            x_new = math.sqrt(ab_s) * x0 + dir_coef * eps
+            x_new = sqrt_ab_s * x0 + dir_coef * eps
             if sigma > 0.0:
                 x_new = x_new + sigma * _noise_like(x, generator)
         x = x_new
@@ -227,10 +289,6 @@ def iter_dpmpp_2m(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, steps: int | None
     ts = timesteps_for(schedule.T, steps, t_start)
     total = len(ts) - 1
     ab = schedule.alphas_cumprod
-
-    def lam(t):  # λ_t = ½ log(ᾱ_t / (1 - ᾱ_t)); only called for t >= 1
-        return 0.5 * float(schedule.log_snr[t - 1])
-
     yield SampleStep(_copy(x), torch.zeros(x.shape), int(ts[0]), 0, 0, total)
     x0_prev = None
     h_prev = 0.0
@@ -245,10 +303,7 @@ def iter_dpmpp_2m(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, steps: int | None
                 x_new = x0          # σ_s = 0, α_s = 1: the first-order step lands on x̂_0
                 h = math.inf
             else:
-                ab_s = _ab(ab, s)
-                h = lam(s) - lam(t)
-                ratio = math.sqrt((1.0 - ab_s) / (1.0 - ab_t))    # σ_s / σ_t
-                coef = -math.sqrt(ab_s) * math.expm1(-h)          # -α_s (e^{-h} - 1)
+                ratio, coef, h = dpmpp_coefficients(schedule, t, s)
                 if x0_prev is None:
                     d = x0
                 else:

@@ -224,3 +224,49 @@ def test_sampler_with_make_eps_fn_runs():
                  x_T(0, (2, 1, 4, 4)), steps=4)
     assert out.shape == (2, 1, 4, 4) and len(model.calls) == 4
 
+
+
+@pytest.mark.parametrize("name", ["ddpm", "ddim", "dpmpp"])
+def test_step_terms_are_the_numbers_the_sampler_runs_with(name):
+    """A view shows each step's equation with `step_terms`; rebuilding the step from those
+    numbers gives the sampler's own x_s (deterministic samplers; DDPM without its noise)."""
+    from ddpm_desktop.core.sampling import step_terms, timesteps_for
+
+    schedule = NoiseSchedule.named("linear", 200)
+    g = torch.Generator().manual_seed(3)
+    x_T = torch.randn((1, 1, 28, 28), generator=g)
+    steps = 7
+
+    def eps_fn(x, t):
+        return 0.3 * x + 0.01 * t / 200
+
+    kwargs = {"eta": 0.0} if name == "ddim" else {}
+    if name == "ddpm":
+        kwargs["generator"] = torch.Generator().manual_seed(0)
+    frames = list(iter_sampler(name, eps_fn, schedule, x_T, steps=steps, clip_x0=False, **kwargs))
+    ts = timesteps_for(schedule.T, steps)
+    x0_prev = None
+    for i in range(len(ts) - 1):
+        terms = step_terms(name, schedule, ts, i, eta=0.0)
+        x = frames[i].x_t.double()
+        eps = eps_fn(x, terms["t"])
+        x0 = (x - terms["sqrt_1m_ab_t"] * eps) / terms["sqrt_ab_t"]
+        if name == "ddpm":
+            mean = terms["coef1"] * x0 + terms["coef2"] * x
+            if terms["s"] == 0:
+                torch.testing.assert_close(frames[i + 1].x_t.double(), mean, atol=1e-4, rtol=0)
+            else:  # the sampler adds sigma z: its residual is that, of that size
+                z = (frames[i + 1].x_t.double() - mean) / terms["sigma"]
+                assert 0.8 < float(z.std()) < 1.2
+        elif name == "ddim":
+            x_s = terms["sqrt_ab_s"] * x0 + terms["dir_coef"] * eps
+            torch.testing.assert_close(frames[i + 1].x_t.double(), x_s, atol=1e-4, rtol=0)
+        else:
+            if terms["s"] == 0:
+                x_s = x0
+            else:
+                d = x0 if terms["r"] is None else \
+                    (1 + 0.5 / terms["r"]) * x0 - (0.5 / terms["r"]) * x0_prev
+                x_s = terms["ratio"] * x + terms["coef"] * d
+            torch.testing.assert_close(frames[i + 1].x_t.double(), x_s, atol=1e-4, rtol=0)
+        x0_prev = x0
