@@ -19,8 +19,9 @@ at the data points; its forward marginal at t is the kernel estimate with bandwi
 by that Gaussian (exact for the kernel estimate up to the binning of the points).
 
 KL(p_t || N(0, I)) (`Marginal.kl`): quadrature on the grid, Σ p ln(p/φ) ΔA over `Grid` cells
-(the midpoint rule; for a mixture p is its exact density, so the only error is the grid's:
-tests check it against a Monte Carlo estimate `kl_monte_carlo` with its standard error).
+(the midpoint rule, p and φ each renormalised to mass 1 on the grid; for a mixture p is its
+exact density, so the only error is the grid's: its truncation to [-4.5, 4.5]² and the cell
+size; tests check it against a Monte Carlo estimate `kl_monte_carlo` with its standard error).
 
 Exact denoiser (`GaussianMixture.eps`): with a = √ᾱ_t, s = √(1-ᾱ_t), C_k = a² Σ_k + s² I and the
 posterior responsibilities r_k(x) ∝ w_k N(x; a μ_k, C_k),
@@ -267,7 +268,10 @@ class Marginal:
         self.mixture = mixture
         self.points = None if points is None else np.asarray(points, dtype=np.float64)
         self.bandwidth = float(bandwidth)
-        self._log_phi = _log_std_normal_grid(self.grid)
+        # φ renormalised on the grid like p (below): both are compared over the same cells, so
+        # the mass of N(0, I) outside the grid (1.4e-5 at extent 4.5) is no floor on the KL
+        log_phi = _log_std_normal_grid(self.grid)
+        self._log_phi = log_phi - math.log(np.exp(log_phi).sum() * self.grid.dx ** 2)
         self._grid_points = self.grid.points()
 
     @property
@@ -278,8 +282,18 @@ class Marginal:
         g = self.grid
         ab = float(alpha_bar)
         if self.mixture is not None:
-            lp = self.mixture.marginal(ab).log_density(self._grid_points)
-            return np.exp(lp).reshape(g.n, g.n)
+            # Σ_k w_k N(x; m_k, C_k) on the grid's rows and columns by broadcasting (no log)
+            m = self.mixture.marginal(ab)
+            c = g.centers
+            inv = np.linalg.inv(m.covs)
+            norm = m.weights / (2 * math.pi * np.sqrt(np.linalg.det(m.covs)))
+            out = np.zeros((g.n, g.n))
+            for k in range(m.K):
+                dx = (c - m.means[k, 0])[None, :]
+                dy = (c - m.means[k, 1])[:, None]
+                maha = inv[k, 0, 0] * dx * dx + 2 * inv[k, 0, 1] * dx * dy + inv[k, 1, 1] * dy * dy
+                out += norm[k] * np.exp(-0.5 * maha)
+            return out
         # kernel estimate: histogram of √ᾱ x_i blurred by N(0, (ᾱ h² + 1 - ᾱ) I)
         pts = math.sqrt(ab) * self.points
         hist, _, _ = np.histogram2d(pts[:, 1], pts[:, 0], bins=g.n,

@@ -218,6 +218,9 @@ class MainWindow(QMainWindow):
             self.theme_actions[name] = action
         view.addSeparator()
         self._action(view, "&Reset layout", self.reset_layout)
+        view.addSeparator()  # the 2-D diffusion window (ui/toy2d_window.py)
+        self.toy2d_action = self._action(view, "&2-D diffusion", self.show_toy2d,
+                                         tip="Particles diffusing in 2-D, exact vs learned ε")
 
         help_menu = mb.addMenu("&Help")
         self._action(help_menu, "&About", self.show_about)
@@ -300,6 +303,12 @@ class MainWindow(QMainWindow):
         for dock in (self.input_dock, self.schedule_dock, self.sampler_dock, self.training_dock):
             dock.show()
         self.sampler_dock.raise_()
+
+    @Slot()
+    def show_toy2d(self) -> None:
+        from ddpm_desktop.ui.toy2d_window import show_toy2d_window
+
+        self.toy2d_window = show_toy2d_window(self.session, self, getattr(self, "toy2d_window", None))
 
     @Slot()
     def show_about(self) -> None:
