@@ -14,23 +14,24 @@ import threading
 
 import numpy as np
 import torch
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QTimer, Slot
 
 from ddpm_desktop.core import toy2d
 from ddpm_desktop.core.forward import forward_frames
 from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn, timesteps_for
-from ddpm_desktop.core.toy2d_model import ToyTrainProgress, iter_toy_training
+from ddpm_desktop.core.toy2d_model import DEFAULT_STEPS, ToyTrainProgress, iter_toy_training
 from ddpm_desktop.ui.toy2d_state import Toy2DState
 
 TOY_TRAIN_JOB = "toy-train"
 TOY_SAMPLE_JOB = "toy-sample"
-TOY_TRAIN_STEPS = 3000
+TOY_TRAIN_STEPS = DEFAULT_STEPS
 TOY_TRAIN_POINTS = 20_000
 # The KL curve's points along t and its (coarser) grid: the midpoint rule on smooth densities
 # converges fast, so 80² cells keep the quadrature far below a milli-nat for the mixtures.
 KL_CURVE_POINTS = 60
 KL_GRID = toy2d.Grid(n=80)
 FIELD_GRID = 17
+TOY_SCHEDULE_DEBOUNCE_MS = 150
 # Stream offsets of one seed: the particles, their forward noise, the training and KDE points.
 _NOISE_OFFSET, _POINTS_OFFSET = 7_919, 104_729
 
@@ -53,6 +54,13 @@ class Toy2DJobs:
         self.toy2d = Toy2DState(parent=self)
         self._toy_points: np.ndarray | None = None
         self._toy_active = False   # the window was opened: keep the 2-D data current
+        self._toy_noise_key, self._toy_noises = None, None
+        # A schedule drag changes the schedule many times a second; the 2-D data (~0.1-0.3 s)
+        # follows once the drag pauses.
+        self._toy_schedule_timer = QTimer(self)
+        self._toy_schedule_timer.setSingleShot(True)
+        self._toy_schedule_timer.setInterval(TOY_SCHEDULE_DEBOUNCE_MS)
+        self._toy_schedule_timer.timeout.connect(self.recompute_toy)
         self.schedule_state.changed.connect(self._on_toy_schedule_changed)
 
     # -- data and forward ----------------------------------------------------------------------
@@ -78,9 +86,12 @@ class Toy2DJobs:
         except ValueError as exc:
             self.error.emit(f"2-D data: {exc}", "")
             return False
-        gen = generator_for(s.seed + _NOISE_OFFSET)
-        noises = torch.randn((schedule.T, len(x0), 2), generator=gen).numpy()
-        frames = forward_frames(schedule, x0, noises)
+        key = (s.seed, schedule.T, len(x0))
+        if key != self._toy_noise_key:   # the forward noise z_1..z_T depends on these only
+            gen = generator_for(s.seed + _NOISE_OFFSET)
+            self._toy_noises = torch.randn((schedule.T, len(x0), 2), generator=gen).numpy()
+            self._toy_noise_key = key
+        frames = forward_frames(schedule, x0, self._toy_noises)
         mixture = s.current_mixture()
         if mixture is not None:
             marginal = toy2d.Marginal(mixture=mixture)
@@ -89,6 +100,8 @@ class Toy2DJobs:
             marginal = toy2d.Marginal(points=points)
             kl_marginal = toy2d.Marginal(points=points, grid=KL_GRID)
         kl_t, kl_values = kl_marginal.kl_curve(schedule, KL_CURVE_POINTS)
+        self._toy_schedule_timer.stop()
+        self.workers.cancel(TOY_SAMPLE_JOB)   # its particles belong to the old data/schedule
         self._toy_points = points
         if self.toy2d.model == "exact" and mixture is None:
             self.toy2d.set_model("learned")
@@ -99,7 +112,7 @@ class Toy2DJobs:
     @Slot(object)
     def _on_toy_schedule_changed(self, _schedule) -> None:
         if self._toy_active:
-            self.recompute_toy()
+            self._toy_schedule_timer.start()
 
     def set_toy_dataset(self, name: str) -> None:
         if name not in toy2d.DATASETS:

@@ -138,6 +138,8 @@ class Toy2DState(QObject):
         self.reverse_changed.emit()
 
     def add_reverse(self, frames: list[np.ndarray]) -> None:
+        if self.reverse is None:
+            return
         self.reverse = np.concatenate([self.reverse, np.stack(frames)], axis=0)
         self.reverse_changed.emit()
 

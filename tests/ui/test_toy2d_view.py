@@ -72,9 +72,9 @@ def test_kl_curve_falls_to_zero(window, session):
     assert np.all(np.diff(s.kl_values) <= 1e-6)   # data processing: the KL never rises with t
 
 
-def test_schedule_change_recomputes_the_particles(window, session):
+def test_schedule_change_recomputes_the_particles(window, session, qtbot):
     session.schedule_state.set_params(T=300)
-    assert session.toy2d.frames.shape[0] == 301
+    qtbot.waitUntil(lambda: session.toy2d.frames.shape[0] == 301, timeout=3000)
     assert window.slider.maximum() == 300
 
 
@@ -170,3 +170,12 @@ def test_main_window_menu_opens_the_2d_window(qtbot):
         assert w.session.toy2d.frames is not None
     finally:
         w.close()
+
+
+def test_a_data_change_mid_sampling_cancels_the_stale_chain(window, session, qtbot):
+    session.sampler.update(sampler="ddpm", steps=None)     # 200 steps: still running below
+    assert session.request_toy_sampling()
+    session.set_toy_dataset("moons")
+    assert not session.is_toy_sampling()
+    qtbot.wait(200)
+    assert session.toy2d.reverse is None

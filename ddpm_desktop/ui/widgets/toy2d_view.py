@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop.core import toy2d
 from ddpm_desktop.ui import theme
 from ddpm_desktop.ui.state import SAMPLER_NAMES
+from ddpm_desktop.core.toy2d_model import DEFAULT_STEPS
 from ddpm_desktop.ui.toy2d_state import MODEL_NAMES, MODELS, Toy2DState
 
 SHOW_MODES = {"forward": "Forward q(x_t|x_0)", "reverse": "Reverse chain", "both": "Both"}
@@ -182,8 +183,8 @@ class Toy2DWindow(QWidget):
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(100, 50_000)
         self.steps_spin.setSingleStep(500)
-        self.steps_spin.setValue(3000)
-        self.steps_spin.setToolTip("Optimiser steps of one training run (batch 512, Adam, cosine decay)")
+        self.steps_spin.setValue(DEFAULT_STEPS)
+        self.steps_spin.setToolTip("Optimiser steps of one training run (batch 256, Adam, cosine decay, EMA of the weights)")
         self.train_button = QPushButton("Train MLP")
         self.train_button.setToolTip("Train a fresh MLP ε̂(x, λ_t) on this data set in the background: "
                                      "loss = ‖ε - ε̂(√ᾱ_t x_0 + √(1-ᾱ_t) ε, λ_t)‖² (Ho et al. eq. 14)")
