@@ -273,26 +273,32 @@ class Toy2DJobs:
             self.error.emit(f"Cannot sample the 2-D chain: {what}.", "")
             return False
         settings, schedule = self.sampler.settings, self.schedule
+        # The same steps for every lane (equal network calls); None: every step of T
         steps = None if settings.steps is None else int(min(settings.steps, schedule.T))
-        if settings.sampler == "dpmpp" and steps is None:
-            steps = 20
         ts = timesteps_for(schedule.T, steps)
         n = s.n_particles
         x_T = torch.randn((n, 2), generator=generator_for(settings.seed))
+        names = settings.lane_names()
 
         def job(cancel: threading.Event):
-            it = iter_sampler(settings.sampler, eps_fn, schedule, x_T, steps=steps,
-                              generator=generator_for(settings.seed + 1), eta=settings.eta,
-                              clip_x0=False)
+            # one generator per lane, the same x_T and noise seed, interleaved step by step
+            iters = [iter_sampler(name, eps_fn, schedule, x_T, steps=steps,
+                                  generator=generator_for(settings.seed + 1), eta=settings.eta,
+                                  clip_x0=False) for name in names]
             try:
-                for step in it:
-                    if cancel.is_set():
-                        break
-                    yield step.x_t.numpy().copy()
+                active = list(enumerate(iters))
+                while active and not cancel.is_set():
+                    for lane, it in list(active):
+                        step = next(it, None)
+                        if step is None:
+                            active.remove((lane, it))
+                            continue
+                        yield lane, step.x_t.numpy().copy()
             finally:
-                it.close()
+                for it in iters:
+                    it.close()
 
-        s.start_reverse(settings.sampler, ts, n)
+        s.start_reverse(names[0], ts, n, names[1] if len(names) > 1 else None)
         task = self.workers.start(TOY_SAMPLE_JOB, job, rate_hz=30)
         task.items.connect(self._on_toy_sample_items)
         task.failed.connect(self._on_toy_sample_failed)

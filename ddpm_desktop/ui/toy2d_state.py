@@ -8,8 +8,10 @@
   reverse chain, which is shown at its step nearest t);
 - the model: "exact" (the closed-form mixture denoiser) or "learned" (the MLP trained here),
   the learned network, its loss history and the training phase;
-- the reverse chain: `reverse` [K+1, N, 2] with its steps `reverse_t` [K+1] (T..0) and which
-  particles are picked (they leave trajectories).
+- the reverse chain: `reverse` [K+1, N, 2] with its steps `reverse_t` [K+1] (T..0), and in
+  compare mode a second sampler's chain `reverse_b` from the same x_T at the same steps (e.g.
+  the stochastic DDPM beside the probability-flow ODE, DDIM η = 0); which particles are
+  picked (they leave trajectories).
 
 Signals: `data_changed()` (particles, frames, p_t and the KL curve are new), `frame_changed(int)`,
 `model_changed()`, `loss_changed()`, `training_changed(str)` (phase: "idle", "running"),
@@ -61,6 +63,8 @@ class Toy2DState(QObject):
         self.reverse: np.ndarray | None = None     # [K+1, N, 2]
         self.reverse_t = np.zeros(0, dtype=np.int64)
         self.reverse_sampler = ""
+        self.reverse_b: np.ndarray | None = None   # [K+1, N, 2] in compare mode
+        self.reverse_b_sampler = ""
         self.reverse_done = False
         self.picked = np.arange(DEFAULT_PICKED)
 
@@ -132,15 +136,25 @@ class Toy2DState(QObject):
         self.training_phase = phase
         self.training_changed.emit(phase)
 
-    def start_reverse(self, sampler: str, ts: np.ndarray, n: int) -> None:
+    def start_reverse(self, sampler: str, ts: np.ndarray, n: int, sampler_b: str | None = None) -> None:
         self.reverse = np.zeros((0, n, 2), dtype=np.float32)
+        self.reverse_b = None if sampler_b is None else np.zeros((0, n, 2), dtype=np.float32)
         self.reverse_t, self.reverse_sampler, self.reverse_done = ts, sampler, False
+        self.reverse_b_sampler = sampler_b or ""
         self.reverse_changed.emit()
 
-    def add_reverse(self, frames: list[np.ndarray]) -> None:
+    def add_reverse(self, items: list[tuple[int, np.ndarray]]) -> None:
+        """Frames as (lane, x_t [N, 2]) pairs, lane 0 or 1 (compare mode)."""
         if self.reverse is None:
             return
-        self.reverse = np.concatenate([self.reverse, np.stack(frames)], axis=0)
+        for lane in (0, 1):
+            frames = [x for k, x in items if k == lane]
+            if not frames:
+                continue
+            if lane == 0:
+                self.reverse = np.concatenate([self.reverse, np.stack(frames)], axis=0)
+            elif self.reverse_b is not None:
+                self.reverse_b = np.concatenate([self.reverse_b, np.stack(frames)], axis=0)
         self.reverse_changed.emit()
 
     def finish_reverse(self) -> None:
@@ -149,6 +163,7 @@ class Toy2DState(QObject):
 
     def clear_reverse(self) -> None:
         self.reverse, self.reverse_t, self.reverse_done = None, np.zeros(0, np.int64), False
+        self.reverse_b, self.reverse_b_sampler = None, ""
         self.reverse_changed.emit()
 
     def set_picked(self, indices) -> None:

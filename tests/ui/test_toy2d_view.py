@@ -179,3 +179,18 @@ def test_a_data_change_mid_sampling_cancels_the_stale_chain(window, session, qtb
     assert not session.is_toy_sampling()
     qtbot.wait(200)
     assert session.toy2d.reverse is None
+
+
+def test_compare_runs_ddpm_beside_the_ode_from_the_same_x_T(window, session, qtbot):
+    session.sampler.update(sampler="ddpm", steps=40, compare=True, sampler_b="ddim", eta=0.0)
+    assert session.request_toy_sampling()
+    _run_job(qtbot, session, session.is_toy_sampling)
+    s = session.toy2d
+    assert s.reverse.shape == s.reverse_b.shape == (41, 2000, 2)
+    np.testing.assert_array_equal(s.reverse[0], s.reverse_b[0])        # the same x_T
+    assert not np.allclose(s.reverse[-1], s.reverse_b[-1])             # different chains
+    for lane in (s.reverse[-1], s.reverse_b[-1]):                      # both reach the ring
+        assert abs(np.median(np.linalg.norm(lane, axis=1)) - 2.0) < 0.1
+    session.set_toy_frame(0)
+    np.testing.assert_array_equal(window.scatter_rev_b.data["x"], s.reverse_b[-1][:, 0])
+    assert "DDIM" in window.reverse_label.text() and "same x_T" in window.reverse_label.text()

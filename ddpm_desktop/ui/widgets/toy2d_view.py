@@ -216,7 +216,8 @@ class Toy2DWindow(QWidget):
         self.loss_label = _label("", "Training loss: mean over the batch of ‖ε - ε̂‖² (2 coordinates"
                                  " averaged); 1 at a network that outputs 0, ≈ 0.2-0.3 at a good fit")
         self.diff_label = _label("", "RMS over the field grid of ‖ε̂_learned(x, t) − E[ε | x_t = x]‖")
-        self.reverse_label = _label("", "The reverse chain's step shown (nearest to t) and its sampler")
+        self.reverse_label = _label("", "The reverse chain's step shown (nearest to t) and its sampler; "
+                                    "with Compare on in the Sampler panel, the second sampler too")
         self.frame_label = _label("", "Time to redraw the last frame (particles, p_t, fields)")
         info = QVBoxLayout()
         for w in (self.sampler_label, self.t_label, self.ab_label, self.kl_label, self.loss_label,
@@ -239,15 +240,19 @@ class Toy2DWindow(QWidget):
         lut = np.linspace(np.array(theme.rgb(c.background), float),
                           np.array(theme.rgb(c.forward), float), 256).astype(np.uint8)
         self.heat.setLookupTable(lut)
-        self.heat.setOpacity(0.8)
         self.main_plot.addItem(self.heat)
         self.scatter = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(theme.qcolor(c.forward, 200)),
                                           pxMode=True)
         self.scatter_rev = pg.ScatterPlotItem(size=3, pen=None,
                                               brush=pg.mkBrush(theme.qcolor(c.reverse, 220)), pxMode=True)
+        self.scatter_rev_b = pg.ScatterPlotItem(size=3, pen=None,
+                                                brush=pg.mkBrush(theme.qcolor(c.reverse_b, 220)),
+                                                pxMode=True)
         self.trails = pg.PlotDataItem(pen=pg.mkPen(c.cursor, width=1.5), connect="finite")
+        self.trails_b = pg.PlotDataItem(pen=pg.mkPen(c.reverse_b, width=1.5), connect="finite")
         self.main_arrows = pg.PlotDataItem(pen=pg.mkPen(c.exact, width=1), connect="pairs")
-        for item in (self.scatter, self.scatter_rev, self.trails, self.main_arrows):
+        for item in (self.scatter, self.scatter_rev, self.scatter_rev_b, self.trails,
+                     self.trails_b, self.main_arrows):
             self.main_plot.addItem(item)
 
         self.field_plots, self.field_items = {}, {}
@@ -458,6 +463,14 @@ class Toy2DWindow(QWidget):
             return
         item.setData(x=pts[:, 0], y=pts[:, 1], size=3, pen=None, brush=item.opts["brush"])
 
+    def _paths(self, frames: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """x, y of the picked particles' paths over frames[0..index], NaN between paths."""
+        picked = self.state.picked[self.state.picked < frames.shape[1]]
+        paths = frames[: index + 1, picked]                            # [k, P, 2]
+        sep = np.full((1, len(picked), 2), np.nan)
+        seq = np.concatenate([paths, sep], axis=0).transpose(1, 0, 2).reshape(-1, 2)
+        return seq[:, 0], seq[:, 1]
+
     def _field_scale(self, fields: dict, spacing: float) -> float:
         norms = [np.linalg.norm(e, axis=1).max() for _, e in fields.values() if len(e)]
         top = max(norms, default=0.0)
@@ -495,18 +508,29 @@ class Toy2DWindow(QWidget):
         ri = s.reverse_index()
         if ri is not None and mode in ("reverse", "both"):
             self._set_points(self.scatter_rev, s.reverse[ri])
-            picked = s.picked[s.picked < s.reverse.shape[1]]
-            paths = s.reverse[: ri + 1, picked]                       # [k, P, 2]
-            sep = np.full((1, len(picked), 2), np.nan)
-            seq = np.concatenate([paths, sep], axis=0).transpose(1, 0, 2).reshape(-1, 2)
-            self.trails.setData(seq[:, 0], seq[:, 1])
+            self.trails.setData(*self._paths(s.reverse, ri))
+            c = self.colors
+            text = (f'<span style="color:{c.reverse}">●</span> '
+                    f"{SAMPLER_NAMES.get(s.reverse_sampler, s.reverse_sampler)}")
+            b = s.reverse_b
+            if b is not None and len(b):
+                rb = min(ri, len(b) - 1)
+                self._set_points(self.scatter_rev_b, b[rb])
+                self.trails_b.setData(*self._paths(b, rb))
+                text += (f' and <span style="color:{c.reverse_b}">●</span> '
+                         f"{SAMPLER_NAMES.get(s.reverse_b_sampler, s.reverse_b_sampler)} "
+                         "from the same x_T")
+            else:
+                self._set_points(self.scatter_rev_b, None)
+                self.trails_b.setData([], [])
             self.reverse_label.setText(
-                f"Reverse: {SAMPLER_NAMES.get(s.reverse_sampler, s.reverse_sampler)} at step "
-                f"t = {int(s.reverse_t[ri])} (frame {ri} of {len(s.reverse_t) - 1})"
-                + ("" if s.reverse_done else ", running…"))
+                f"Reverse: {text} at step t = {int(s.reverse_t[ri])} "
+                f"(frame {ri} of {len(s.reverse_t) - 1})" + ("" if s.reverse_done else ", running…"))
         else:
-            self._set_points(self.scatter_rev, None)
+            for item in (self.scatter_rev, self.scatter_rev_b):
+                self._set_points(item, None)
             self.trails.setData([], [])
+            self.trails_b.setData([], [])
             self.reverse_label.setText("Reverse: press Sample" if s.reverse is None
                                        else "Reverse: hidden (Show)")
 
