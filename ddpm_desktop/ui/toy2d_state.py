@@ -27,7 +27,7 @@ from ddpm_desktop.core import toy2d
 MODELS = ("exact", "learned")
 MODEL_NAMES = {"exact": "Exact E[ε|x_t] (mixtures)", "learned": "Learned MLP"}
 DEFAULT_PARTICLES = 2000
-DEFAULT_PICKED = 12
+DEFAULT_PICKED = 6
 
 
 class Toy2DState(QObject):

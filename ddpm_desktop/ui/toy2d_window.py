@@ -30,7 +30,7 @@ def build_toy2d_window(session, parent: QWidget | None = None) -> Toy2DWindow:
     w.reset_mixture_requested.connect(session.reset_toy_mixture)
     w.pick_requested.connect(
         lambda x, y, shift: session.pick_toy_particle(x, y, add=shift))
-    w.resize(1400, 800)
+    w.resize(1600, 850)
     return w
 
 

@@ -125,6 +125,10 @@ def test_training_runs_in_the_background_and_fills_the_loss_curve(window, sessio
     session.set_toy_frame(100)
     assert len(window.field_items["learned"].xData) > 0
     assert "RMS" in window.diff_label.text()
+    # the difference plot draws ε_exact − ε̂_learned; its RMS is the label's number
+    d = window._fields["learned"][1] - window._fields["exact"][1]
+    assert f"{np.sqrt(np.mean(np.sum(d * d, axis=1))):.4f}" in window.diff_label.text()
+    assert len(window.field_items["difference"].xData) == len(window.field_items["exact"].xData)
     assert window.train_button.text() == "Train MLP"
 
 

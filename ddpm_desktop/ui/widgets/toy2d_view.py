@@ -46,6 +46,7 @@ MOUSE_MODES = {"pick": "Pick particles", "gmm": "Add a Gaussian", "paint": "Pain
 PLAY_FRAMES = 150     # playback crosses 0..T in this many frames
 PLAY_INTERVAL_MS = 16
 VIEW_EXTENT = 3.5
+LEFT_WIDTH = 330
 
 
 class _MouseViewBox(pg.ViewBox):
@@ -225,7 +226,13 @@ class Toy2DWindow(QWidget):
             w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             info.addWidget(w)
         info.addStretch(1)
-        left = QVBoxLayout()
+        for w in (self.t_label, self.ab_label, self.kl_label, self.loss_label, self.diff_label,
+                  self.reverse_label, self.frame_label):
+            w.setWordWrap(True)
+        left_widget = QWidget()
+        left_widget.setMaximumWidth(LEFT_WIDTH)
+        left = QVBoxLayout(left_widget)
+        left.setContentsMargins(0, 0, 0, 0)
         left.addLayout(controls)
         left.addLayout(info)
 
@@ -257,7 +264,8 @@ class Toy2DWindow(QWidget):
 
         self.field_plots, self.field_items = {}, {}
         for which, role, title in (("exact", c.exact, "−E[ε | x_t] exact"),
-                                   ("learned", c.reverse_b, "−ε̂ learned (MLP)")):
+                                   ("learned", c.reverse_b, "−ε̂ learned (MLP)"),
+                                   ("difference", c.cursor, "ε_exact − ε̂_learned")):
             plot = pg.PlotWidget(title=title)
             plot.setAspectLocked(True)
             plot.setRange(xRange=(-VIEW_EXTENT, VIEW_EXTENT), yRange=(-VIEW_EXTENT, VIEW_EXTENT))
@@ -272,6 +280,8 @@ class Toy2DWindow(QWidget):
         self.kl_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen(c.cursor))
         self.kl_plot.addItem(self.kl_cursor)
         self.kl_plot.setLogMode(y=True)
+        self.kl_plot.setToolTip("KL(p_t ‖ N(0, I)) against t, log scale (values under 1e-6 nats "
+                                "drawn at 1e-6); the vertical line is the t shown")
         self.loss_plot = pg.PlotWidget(title="MLP training loss")
         self.loss_plot.setLabel("bottom", "step")
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen(theme.qcolor(c.loss, 110)))
@@ -279,11 +289,15 @@ class Toy2DWindow(QWidget):
         for plot in (self.main_plot, self.kl_plot, self.loss_plot, *self.field_plots.values()):
             theme.style_plot(plot, c)
 
+        self.field_plots["difference"].setToolTip(
+            "Arrows ε_exact(x, t) − ε̂_learned(x, t) = the learned arrow's error (in the same "
+            "length scale as the two fields beside it)")
         grid = QGridLayout()
         grid.addWidget(self.field_plots["exact"], 0, 0)
         grid.addWidget(self.field_plots["learned"], 0, 1)
+        grid.addWidget(self.field_plots["difference"], 0, 2)
         grid.addWidget(self.kl_plot, 1, 0)
-        grid.addWidget(self.loss_plot, 1, 1)
+        grid.addWidget(self.loss_plot, 1, 1, 1, 2)
 
         # transport
         self.play_button = QPushButton("Play")
@@ -298,10 +312,12 @@ class Toy2DWindow(QWidget):
         center = QVBoxLayout()
         center.addWidget(self.main_plot, 1)
         center.addLayout(transport)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
         top = QHBoxLayout(self)
-        top.addLayout(left)
+        top.addWidget(left_widget)
         top.addLayout(center, 3)
-        top.addLayout(grid, 2)
+        top.addLayout(grid, 3)
 
         self.dataset_combo.activated.connect(
             lambda _i: self.dataset_chosen.emit(self.dataset_combo.currentData()))
@@ -539,6 +555,10 @@ class Toy2DWindow(QWidget):
         self._fields = fields
         spacing = 2 * VIEW_EXTENT * 0.9 / 16
         scale = self._field_scale(fields, spacing)
+        if "exact" in fields and "learned" in fields:
+            # −(ε̂_learned − ε_exact): drawn like the fields, so it reads as their difference
+            fields = {**fields, "difference": (fields["exact"][0],
+                                               fields["learned"][1] - fields["exact"][1])}
         for which, item in self.field_items.items():
             if which in fields:
                 p, e = fields[which]
@@ -549,6 +569,8 @@ class Toy2DWindow(QWidget):
         chosen = fields.get(s.model)
         if self.arrows_check.isChecked() and chosen is not None:
             x, y = _segments(chosen[0], -chosen[1], scale)
+            role = self.colors.exact if s.model == "exact" else self.colors.reverse_b
+            self.main_arrows.setPen(pg.mkPen(role, width=1))
             self.main_arrows.setData(x, y)
         else:
             self.main_arrows.setData([], [])
