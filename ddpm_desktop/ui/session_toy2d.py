@@ -111,8 +111,9 @@ class Toy2DJobs:
 
     @Slot(object)
     def _on_toy_schedule_changed(self, _schedule) -> None:
-        if self._toy_active:
-            self._toy_schedule_timer.start()
+        s = self.toy2d
+        if self._toy_active and not (s.dataset == "painted" and not len(s.painted)):
+            self._toy_schedule_timer.start()   # (an empty painting has nothing to follow it)
 
     def set_toy_dataset(self, name: str) -> None:
         if name not in toy2d.DATASETS:
@@ -123,6 +124,7 @@ class Toy2DJobs:
         self.toy2d.dataset = name
         if name == "painted" and not len(self.toy2d.painted):
             self.status.emit("Painted points: drag on the plot to paint the data")
+            self.toy2d.set_model("learned")   # a painting has no exact denoiser
             self.toy2d.clear_reverse()
             self.toy2d.mixture_changed.emit()
             return
@@ -265,6 +267,10 @@ class Toy2DJobs:
         """Move N(0, I) particles with the session's sampler and the chosen model."""
         s = self.toy2d
         if s.frames is None and not self.recompute_toy():
+            return False
+        if s.dataset == "painted" and not len(s.painted):
+            self.error.emit("Cannot sample the 2-D chain: paint some points first (Mouse: "
+                            "Paint points, then drag on the plot).", "")
             return False
         eps_fn = self.toy_eps_fn()
         if eps_fn is None:

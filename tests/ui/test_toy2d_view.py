@@ -198,3 +198,16 @@ def test_compare_runs_ddpm_beside_the_ode_from_the_same_x_T(window, session, qtb
     session.set_toy_frame(0)
     np.testing.assert_array_equal(window.scatter_rev_b.data["x"], s.reverse_b[-1][:, 0])
     assert "DDIM" in window.reverse_label.text() and "same x_T" in window.reverse_label.text()
+
+
+def test_an_empty_painting_asks_for_points_and_refuses_to_sample(window, session, qtbot):
+    with qtbot.waitSignal(session.status) as blocker:
+        session.set_toy_dataset("painted")
+    assert "paint" in blocker.args[0]
+    with qtbot.assertNotEmitted(session.error):
+        session.schedule_state.set_params(T=250)
+        qtbot.wait(300)
+    assert session.toy2d.model == "learned"
+    with qtbot.waitSignal(session.error) as blocker:
+        assert not session.request_toy_sampling()
+    assert "paint some points first" in blocker.args[0]
