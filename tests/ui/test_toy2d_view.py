@@ -211,3 +211,15 @@ def test_an_empty_painting_asks_for_points_and_refuses_to_sample(window, session
     with qtbot.waitSignal(session.error) as blocker:
         assert not session.request_toy_sampling()
     assert "paint some points first" in blocker.args[0]
+
+
+def test_a_theme_change_recolours_the_plots(window, qtbot):
+    from ddpm_desktop.ui import theme
+
+    for palette in (theme.dark_palette(), theme.light_palette()):
+        window.setPalette(palette)      # a PaletteChange, as apply_theme sends every widget
+        qtbot.wait(20)
+        c = theme.plot_colors(palette)
+        assert window.colors == c
+        assert window.scatter.opts["brush"].color().name() == c.forward.lower()
+        assert window.kl_curve.opts["pen"].color().name() == c.gaussian.lower()

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -130,6 +130,8 @@ class Toy2DWindow(QWidget):
         self.last_frame_ms = 0.0
         self._fields: dict = {}
         self._build()
+        self._apply_colors()
+        self._styled = True
         self.timer = QTimer(self)
         self.timer.setInterval(PLAY_INTERVAL_MS)
         self.timer.timeout.connect(self._on_play_tick)
@@ -263,9 +265,11 @@ class Toy2DWindow(QWidget):
             self.main_plot.addItem(item)
 
         self.field_plots, self.field_items = {}, {}
-        for which, role, title in (("exact", c.exact, "−E[ε | x_t] exact"),
-                                   ("learned", c.reverse_b, "−ε̂ learned (MLP)"),
-                                   ("difference", c.cursor, "ε_exact − ε̂_learned")):
+        self._field_roles = {}
+        for which, role_name, title in (("exact", "exact", "−E[ε | x_t] exact"),
+                                        ("learned", "reverse_b", "−ε̂ learned (MLP)"),
+                                        ("difference", "cursor", "ε_exact − ε̂_learned")):
+            role = getattr(c, role_name)
             plot = pg.PlotWidget(title=title)
             plot.setAspectLocked(True)
             plot.setRange(xRange=(-VIEW_EXTENT, VIEW_EXTENT), yRange=(-VIEW_EXTENT, VIEW_EXTENT))
@@ -274,6 +278,7 @@ class Toy2DWindow(QWidget):
             item = pg.PlotDataItem(pen=pg.mkPen(role, width=1), connect="pairs")
             plot.addItem(item)
             self.field_plots[which], self.field_items[which] = plot, item
+            self._field_roles[which] = role_name
         self.kl_plot = pg.PlotWidget(title="KL(p_t‖N(0,I)), nats")
         self.kl_plot.setLabel("bottom", "t")
         self.kl_curve = self.kl_plot.plot(pen=pg.mkPen(c.gaussian, width=2))
@@ -335,6 +340,33 @@ class Toy2DWindow(QWidget):
         self.mouse_combo.currentIndexChanged.connect(self._on_mouse_mode)
         self.vb.clicked.connect(self._on_plot_clicked)
         self.vb.painted.connect(self.paint_requested)
+
+    def _apply_colors(self) -> None:
+        """Every pen, brush and colour table from the current palette's theme roles."""
+        c = self.colors = theme.plot_colors(self.palette())
+        lut = np.linspace(np.array(theme.rgb(c.background), float),
+                          np.array(theme.rgb(c.forward), float), 256).astype(np.uint8)
+        self.heat.setLookupTable(lut)
+        for item, role, alpha in ((self.scatter, c.forward, 200), (self.scatter_rev, c.reverse, 220),
+                                  (self.scatter_rev_b, c.reverse_b, 220)):
+            item.setBrush(pg.mkBrush(theme.qcolor(role, alpha)))
+            item.opts["brush"] = pg.mkBrush(theme.qcolor(role, alpha))
+        self.trails.setPen(pg.mkPen(c.cursor, width=1.5))
+        self.trails_b.setPen(pg.mkPen(c.reverse_b, width=1.5))
+        for which, item in self.field_items.items():
+            item.setPen(pg.mkPen(getattr(c, self._field_roles[which]), width=1))
+        self.kl_curve.setPen(pg.mkPen(c.gaussian, width=2))
+        self.kl_cursor.setPen(pg.mkPen(c.cursor))
+        self.loss_curve.setPen(pg.mkPen(theme.qcolor(c.loss, 110)))
+        self.loss_smooth.setPen(pg.mkPen(c.loss_smooth, width=2))
+        for plot in (self.main_plot, self.kl_plot, self.loss_plot, *self.field_plots.values()):
+            theme.style_plot(plot, c)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.PaletteChange and getattr(self, "_styled", False):
+            self._apply_colors()
+            self._redraw()
+        super().changeEvent(event)
 
     # ------------------------------------------------------------------ intents
     def _on_train_clicked(self) -> None:
