@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_desktop import __version__
+
 from ddpm_desktop.ui import settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.help_texts import apply_help
@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self.export_dialog: ExportDialog | None = None
         self.guide_dialog = None
+        self.toy2d_window = None
 
         self.workers = WorkerController(self)
         self.session = Session(self.workers, self)
@@ -300,14 +301,10 @@ class MainWindow(QMainWindow):
         self.sampler_dock.raise_()
 
     @Slot()
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self, "About DDPM Desktop",
-            f"<b>DDPM Desktop {__version__}</b><p>Watch a denoising diffusion model turn a "
-            "digit into Gaussian noise and back: the forward chain q(x_t|x_{t-1}), the "
-            "reverse chain p_θ(x_{t-1}|x_t), the pixel histogram against N(0, 1) and the "
-            "KL between them.</p><p>Ho, Jain &amp; Abbeel 2020; Song et al. 2021 (DDIM); "
-            "Lu et al. 2022 (DPM-Solver++).</p>")
+    def show_toy2d(self) -> None:
+        from ddpm_desktop.ui.toy2d_window import show_toy2d_window
+
+        self.toy2d_window = show_toy2d_window(self.session, self, self.toy2d_window)
 
     @Slot(str)
     @Slot(str, str)

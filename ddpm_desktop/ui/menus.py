@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QWhatsThis
+from PySide6.QtWidgets import QMessageBox, QWhatsThis
 
+from ddpm_desktop import __version__
 from ddpm_desktop.ui import theme
 
 
@@ -68,6 +69,9 @@ def build_menus(window) -> None:
     window.addAction(window.lecture_action)
     view.addSeparator()
     window._action(view, "&Reset layout", window.reset_layout)
+    view.addSeparator()  # the 2-D diffusion window (ui/toy2d_window.py)
+    window.toy2d_action = window._action(view, "&2-D diffusion", window.show_toy2d,
+                                         tip="Particles diffusing in 2-D, exact vs learned ε")
 
     help_menu = mb.addMenu("&Help")
     window.guide_action = window._action(help_menu, "&Guide", window.show_guide, "F1",
@@ -76,4 +80,14 @@ def build_menus(window) -> None:
     help_menu.addAction(whats_this)
     window.addAction(whats_this)
     window.whats_this_action = whats_this
-    window._action(help_menu, "&About", window.show_about)
+    window._action(help_menu, "&About", lambda: show_about(window))
+
+
+def show_about(window) -> None:
+    QMessageBox.about(
+        window, "About DDPM Desktop",
+        f"<b>DDPM Desktop {__version__}</b><p>Watch a denoising diffusion model turn a "
+        "digit into Gaussian noise and back: the forward chain q(x_t|x_{t-1}), the "
+        "reverse chain p_θ(x_{t-1}|x_t), the pixel histogram against N(0, 1) and the "
+        "KL between them.</p><p>Ho, Jain &amp; Abbeel 2020; Song et al. 2021 (DDIM); "
+        "Lu et al. 2022 (DPM-Solver++).</p>")

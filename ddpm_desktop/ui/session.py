@@ -42,6 +42,7 @@ from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
+from ddpm_desktop.ui.session_toy2d import Toy2DJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
     SAMPLER_NAMES,
@@ -134,7 +135,7 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
     return job
 
 
-class Session(TrainingJobs, ExportJobs, SessionFiles, QObject):
+class Session(TrainingJobs, ExportJobs, SessionFiles, Toy2DJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -154,6 +155,7 @@ class Session(TrainingJobs, ExportJobs, SessionFiles, QObject):
         self.device_state = DeviceState(parent=self)
         self._init_training()
         self._init_export()
+        self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.closing = False  # set by shutdown(): no new work from then on
