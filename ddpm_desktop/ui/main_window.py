@@ -305,6 +305,7 @@ class MainWindow(QMainWindow):
         from ddpm_desktop.ui.toy2d_window import show_toy2d_window
 
         self.toy2d_window = show_toy2d_window(self.session, self, self.toy2d_window)
+        apply_help(self.toy2d_window)
 
     @Slot(str)
     @Slot(str, str)

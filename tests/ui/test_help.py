@@ -117,3 +117,9 @@ def test_the_command_line_opens_the_app_with_a_theme_and_lecture_mode(monkeypatc
     with pytest.raises(SystemExit) as info:
         cli.main(["--theme", "purple"])
     assert info.value.code == 2
+
+
+def test_the_2d_window_is_explained_too(window):
+    window.show_toy2d()
+    assert _unexplained(window.toy2d_window) == []
+    window.toy2d_window.close()

@@ -183,6 +183,7 @@ class Toy2DWindow(QWidget):
         self.std_spin.setValue(0.2)
         self.std_spin.setToolTip("σ of a Gaussian added by a click: N((x, y), σ² I)")
         self.clear_button = QPushButton("Reset mixture / clear paint")
+        self.clear_button.setToolTip("Back to the data set's own mixture, or clear the painted points")
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(100, 50_000)
         self.steps_spin.setSingleStep(500)
@@ -197,6 +198,8 @@ class Toy2DWindow(QWidget):
         self.arrows_check.setToolTip("Draw −ε̂(x, t) of the chosen model over the particles")
         self.heat_check = QCheckBox("Heat map of p_t")
         self.heat_check.setChecked(True)
+        self.heat_check.setToolTip("Draw the density p_t(x) of x_t behind the particles (exact for "
+                                   "mixtures: Σ_k π_k N(x; √ᾱ_t μ_k, ᾱ_t Σ_k + (1-ᾱ_t) I))")
         controls.addRow("Data", self.dataset_combo)
         controls.addRow("Seed", self.seed_spin)
         controls.addRow("Mouse", self.mouse_combo)
