@@ -13,6 +13,7 @@ emitting user intent (docs/DESIGN.md has the contract):
   device_state    DeviceState       where the network runs (CUDA when present, else CPU)
   training        TrainingState     session_training.py runs it
   export          ExportState       session_export.py runs it
+  inpaint         InpaintState      session_inpaint.py runs it
 
 Work: the forward chain is recomputed synchronously on every schedule or input change (a few
 ms at T = 1000: cached noises, core.forward.forward_frames, one vectorised histogram KL). The
@@ -41,6 +42,7 @@ from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_export import ExportJobs
+from ddpm_desktop.ui.session_inpaint import InpaintJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
     SAMPLER_NAMES,
@@ -111,7 +113,7 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
     return job
 
 
-class Session(TrainingJobs, ExportJobs, QObject):
+class Session(TrainingJobs, ExportJobs, InpaintJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -131,6 +133,7 @@ class Session(TrainingJobs, ExportJobs, QObject):
         self.device_state = DeviceState(parent=self)
         self._init_training()
         self._init_export()
+        self._init_inpaint()
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.last_forward_ms = 0.0
