@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGridLayout, QHBoxLayout
                                QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from ddpm_desktop.core.imaging import to_uint8
-from ddpm_desktop.core.inpaint import MASK_PRESETS, METHODS
+from ddpm_desktop.core.inpaint import DEFAULT_JUMP_LENGTH, DEFAULT_RESAMPLE, MASK_PRESETS, METHODS
 from ddpm_desktop.ui.inpaint_state import MAX_COMPLETIONS, METHOD_NAMES, InpaintState
 from ddpm_desktop.ui.state import SAMPLER_NAMES, InputState
 from ddpm_desktop.ui.theme import plot_colors, qcolor
@@ -164,7 +164,8 @@ class InpaintPanel(QWidget):
         for m in METHODS:
             self.method.addItem(METHOD_NAMES[m], m)
         self.method.setToolTip("paste: x_t^known = √ᾱ_t x₀ + √(1-ᾱ_t) ε before every step;\n"
-                               "RePaint: DDPM steps with resampling jumps (j = 5, r = 3);\n"
+                               "RePaint: DDPM steps with resampling jumps "
+                               f"(j = {DEFAULT_JUMP_LENGTH}, r = {DEFAULT_RESAMPLE});\n"
                                "x̂₀: the known part of x̂₀ replaced by x₀ at every step")
         self.sampler = QComboBox()
         for key, name in SAMPLER_NAMES.items():
