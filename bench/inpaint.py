@@ -96,9 +96,12 @@ def main(argv=None) -> int:
         print(f"  {name:34s} accuracy {acc:6.1%}  mean p(true) {p_true:.3f}  NFE {last.nfe:4d}  "
               f"known unchanged {unchanged}  {seconds:6.1f} s", flush=True)
 
-    print("\n| completion | reads true label | NFE |\n|---|---|---|")
+    print("\n| completion | reads the true label | mean p(true label) | NFE | known pixels unchanged |\n"
+          "|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['config']} | {row['accuracy']:.0%} | {row['nfe'] or '–'} |")
+        p_true = f"{row['p_true']:.3f}" if "p_true" in row else "–"
+        same = {True: "yes", False: "NO"}.get(row.get("known_unchanged"), "–")
+        print(f"| {row['config']} | {row['accuracy']:.1%} | {p_true} | {row['nfe'] or '–'} | {same} |")
     if args.grid:
         # one row per digit: the digit, the masked digit (hole grey), one completion per config
         grid = torch.stack(tiles, 1).reshape(-1, 28, 28)
