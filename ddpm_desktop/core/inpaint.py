@@ -194,9 +194,12 @@ def iter_inpaint(method: str, eps_fn: EpsFn, schedule: NoiseSchedule, x0, known,
 
 
 def _iter_paste(eps_fn, schedule, x0, m, x, sampler, steps, generator, eta, clip_x0):
-    # The sampler hands its live x_t to eps_fn just before the network call and goes on using
-    # that same tensor for the step (core.sampling's contract); writing the noised known
-    # pixels into it there is the replacement method. One ε per step t, shared with the view.
+    # The samplers hand their live x_t to eps_fn just before the network call and go on using
+    # that tensor for the step, so writing the noised known pixels into it there is the
+    # replacement method. What the hole becomes depends only on the network seeing the pasted
+    # x_t: every update is pixel-wise, so the known pixels of x_s are overwritten again at the
+    # next call; writing in place also keeps the sampler's x̂_0 consistent there. One ε per
+    # step t, shared with the frames shown.
     noised: dict[int, torch.Tensor] = {}
 
     def known_at(t: int) -> torch.Tensor:
