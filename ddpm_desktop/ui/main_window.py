@@ -41,6 +41,7 @@ from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
 from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
 from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
+from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
@@ -103,6 +104,11 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "TrainingDock", self.training_panel,
                                         Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
         self.tabifyDockWidget(self.sampler_dock, self.training_dock)
+        self.inpaint_panel = InpaintPanel(s.inpaint, s.input_state)  # inpainting (issue 16)
+        self.inpaint_dock = self._dock("Inpaint", "InpaintDock", self.inpaint_panel,
+                                       Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
+        self.tabifyDockWidget(self.sampler_dock, self.inpaint_dock)
+        connect_inpaint_panel(self.inpaint_panel, s)
         self.sampler_dock.raise_()
         self.resizeDocks([self.input_dock], [410], Qt.Orientation.Horizontal)
         self.resizeDocks([self.schedule_dock], [360], Qt.Orientation.Horizontal)

@@ -13,6 +13,7 @@ emitting user intent (docs/DESIGN.md has the contract):
   device_state    DeviceState       where the network runs (CUDA when present, else CPU)
   training        TrainingState     session_training.py runs it
   export          ExportState       session_export.py runs it
+  inpaint         InpaintState      session_inpaint.py runs it
 
 Work: the forward chain is recomputed synchronously on every schedule or input change (a few
 ms at T = 1000: cached noises, core.forward.forward_frames, one vectorised histogram KL). The
@@ -42,6 +43,7 @@ from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
+from ddpm_desktop.ui.session_inpaint import InpaintJobs
 from ddpm_desktop.ui.session_toy2d import Toy2DJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
@@ -135,7 +137,7 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
     return job
 
 
-class Session(TrainingJobs, ExportJobs, SessionFiles, Toy2DJobs, QObject):
+class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -155,6 +157,7 @@ class Session(TrainingJobs, ExportJobs, SessionFiles, Toy2DJobs, QObject):
         self.device_state = DeviceState(parent=self)
         self._init_training()
         self._init_export()
+        self._init_inpaint()
         self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
