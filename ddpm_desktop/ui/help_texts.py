@@ -123,6 +123,11 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "samples_label": ("Ten samples from the EMA network, one per class, DPM-Solver++ 15 "
                           "steps from a fixed noise: the same digits get sharper as it learns", ""),
     },
+    "InpaintPanel": {
+        "run_button": ("Fill the hidden pixels: the reverse chain with the known pixels kept "
+                       "(the method chosen above)", ""),
+        "cancel_button": ("Stop the inpainting run", ""),
+    },
     "HistogramView": {
         "hist_plot": ("Histogram of the frame's 784 pixel values (the KL estimator's own bins) "
                       "against the N(0, 1) density φ(x) = e^{−x²/2}/√(2π)", ""),
