@@ -11,7 +11,7 @@ import os
 import sys
 
 # Subcommand name -> module in ddpm_desktop.commands exposing add_parser(sub) and run(args).
-COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate")
+COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "experiment", "export")
 
 
 class _Parser(argparse.ArgumentParser):
