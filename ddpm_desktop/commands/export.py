@@ -2,8 +2,8 @@
 
 `--chain forward` (a digit x_0 → x_T), `reverse` (x_T → x_0 with the model) or `both` side by
 side, built from one digit: the forward chain x_0 → x_t and the reverse chain that reconstructs
-that x_t back to x_0 (`--t`, default 3T/10, where a digit still comes back as itself). A reverse chain alone starts from pure noise unless
-`--t` is given. `--out` .gif, .webp, .apng (animations: at least 30 frames picked along the
+that x_t back to x_0 (`--t`, default 3T/10, where a digit still comes back as itself).
+A reverse chain alone starts from pure noise unless `--t` is given. `--out` .gif, .webp, .apng (animations: at least 30 frames picked along the
 chain, the last held 1 s) or .png (a strip of key frames). The frames are composed by the
 app's own ui.export (Qt's painter on an offscreen surface: no display needed); Qt is imported
 only inside `run`, so the rest of the CLI stays Qt-free.
