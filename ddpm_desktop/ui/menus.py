@@ -61,5 +61,15 @@ def build_menus(window) -> None:
     view.addSeparator()
     window._action(view, "&Reset layout", window.reset_layout)
 
+    experiments_menu = mb.addMenu("E&xperiments")  # one click sets the app up for each
+    from ddpm_desktop.core.experiments import EXPERIMENTS
+    window.experiment_actions = {
+        e.name: window._action(experiments_menu, e.title,
+                               lambda _=False, n=e.name: s.apply_experiment(n), tip=e.description)
+        for e in EXPERIMENTS}
+    experiments_menu.setToolTipsVisible(True)
+    for e in EXPERIMENTS:
+        window.experiment_actions[e.name].setToolTip(e.description)
+
     help_menu = mb.addMenu("&Help")
     window._action(help_menu, "&About", window.show_about)

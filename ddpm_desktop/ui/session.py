@@ -40,6 +40,7 @@ from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, s
 from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.session_experiments import ExperimentJobs
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_training import TrainingJobs
@@ -134,7 +135,7 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
     return job
 
 
-class Session(TrainingJobs, ExportJobs, SessionFiles, QObject):
+class Session(TrainingJobs, ExportJobs, ExperimentJobs, SessionFiles, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
