@@ -12,8 +12,8 @@ import os
 import sys
 
 # Subcommand name -> module in ddpm_desktop.commands exposing add_parser(sub) and run(args).
-COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate",
-            "inpaint")
+COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inpaint",
+            "experiment", "export")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -13,6 +13,7 @@ coordinates on average, so that is the target here.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -366,22 +367,76 @@ def _gif_frames(frames: Sequence) -> list[Image.Image]:
     return [Image.fromarray(a).quantize(palette=palette, dither=Image.Dither.NONE) for a in rgb]
 
 
-def save_gif(frames: Sequence, path, fps: float = 10.0, loop: int = 0) -> Path:
+def frame_durations(n: int, fps: float, hold_last_s: float = 0.0, unit_ms: int = 1) -> list[int]:
+    """Milliseconds per frame: 1000/fps each (rounded to `unit_ms`), the last held at least
+    `hold_last_s` seconds."""
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    d = unit_ms * max(1, round(1000.0 / fps / unit_ms))
+    last = max(d, unit_ms * math.ceil(1000.0 * float(hold_last_s) / unit_ms))
+    return [d] * (n - 1) + [last]
+
+
+def save_gif(frames: Sequence, path, fps: float = 10.0, loop: int = 0,
+             hold_last_s: float = 0.0) -> Path:
     """Write an animated GIF atomically. ``frames``: uint8 [H, W] or [H, W, 3] (float: [-1, 1]).
 
     Each frame shows for round(100 / fps) hundredths of a second (GIF's unit), at least 2:
-    browsers replace shorter delays with 100 ms. ``loop=0`` repeats forever. Consecutive
-    identical frames are merged by Pillow into one longer frame.
+    browsers replace shorter delays with 100 ms; the last at least ``hold_last_s`` seconds.
+    ``loop=0`` repeats forever. Consecutive identical frames are merged by Pillow into one
+    longer frame.
     """
     if len(frames) == 0:
         raise ValueError("save_gif needs at least one frame")
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    duration_ms = 10 * max(2, round(100.0 / fps))
+    durations = frame_durations(len(frames), min(fps, 50.0), hold_last_s, unit_ms=10)
     images = _gif_frames(frames)
 
     def write(tmp: str) -> None:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=duration_ms, loop=int(loop), optimize=False, disposal=1)
+                       duration=durations if len(images) > 1 else durations[0],
+                       loop=int(loop), optimize=False, disposal=1)
+
+    return files.atomic_write(path, write)
+
+
+def _rgb_frames(frames: Sequence) -> list[Image.Image]:
+    if len(frames) == 0:
+        raise ValueError("an animation needs at least one frame")
+    images = [_as_pil(f) for f in frames]
+    size = images[0].size
+    for i, im in enumerate(images):
+        if im.size != size:
+            raise ValueError(f"frame {i} is {im.size[0]}x{im.size[1]}; every frame must be "
+                             f"{size[0]}x{size[1]}")
+    return [im.convert("RGB") for im in images]
+
+
+def save_webp(frames: Sequence, path, fps: float = 10.0, loop: int = 0,
+              hold_last_s: float = 0.0) -> Path:
+    """Write an animated, lossless WebP atomically (frames as for ``save_gif``; the last held
+    at least ``hold_last_s`` seconds)."""
+    images = _rgb_frames(frames)
+    durations = frame_durations(len(images), fps, hold_last_s)
+
+    def write(tmp: str) -> None:
+        images[0].save(tmp, format="WEBP", save_all=True, append_images=images[1:],
+                       duration=durations, loop=int(loop), lossless=True, quality=80, method=4)
+
+    return files.atomic_write(path, write)
+
+
+def save_apng(frames: Sequence, path, fps: float = 10.0, loop: int = 0,
+              hold_last_s: float = 0.0) -> Path:
+    """Write an animated PNG (APNG) atomically (frames as for ``save_gif``; the last held at
+    least ``hold_last_s`` seconds). Pillow merges consecutive identical frames, as in a GIF."""
+    images = _rgb_frames(frames)
+    durations = frame_durations(len(images), fps, hold_last_s)
+
+    def write(tmp: str) -> None:
+        images[0].save(tmp, format="PNG", save_all=True, append_images=images[1:],
+                       duration=durations if len(images) > 1 else durations[0],
+                       loop=int(loop), disposal=0, blend=0)
 
     return files.atomic_write(path, write)

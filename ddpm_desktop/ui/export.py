@@ -11,12 +11,14 @@ Public API
     element sits in a frame (``image_rects[j]`` = (x, y, w, h) of chain j's picture).
 
 ``iter_frames(chains, titles=None, scale=4, with_histogram=False, kl_curves=None,
-    captions=None, stride=1)`` yields uint8 [H, W, 3] frames one by one (a generator, so a
+    captions=None, stride=0, n_frames=None)`` yields uint8 [H, W, 3] frames one by one (a generator, so a
     worker can cancel between frames); ``compose_frames(...)`` is ``list(iter_frames(...))``.
     ``chains``: list of float [F_j, 28, 28] in [-1, 1]. Chains of different lengths are
-    played over the same number of output frames (the longest, after ``stride``): chain j
-    shows frame round(i * (F_j - 1) / (F - 1)), so both start and end together. The last
-    frame is always included. Needs a Q(Gui)Application (fonts); one is created if absent.
+    played over the same output frames (``output_indices``: ``n_frames`` picked along the
+    longest chain by index, by default ``DEFAULT_FRAMES`` or every frame of a shorter chain,
+    never fewer than ``MIN_FRAMES``; or every ``stride``-th): chain j shows frame
+    round(i * (F_j - 1) / (F - 1)), so both start and end together. The first and last
+    frames are always included. Needs a Q(Gui)Application (fonts); one is created if absent.
     Colours are the roles of a ``theme.PlotColors`` (``colors=``; default the current
     theme's): background, inset (the small plots), foreground / muted text, bar /
     bar_clipped (histogram), gaussian (N(0,1)), forward (KL curve), cursor (the KL marker).
@@ -43,9 +45,13 @@ from ddpm_desktop.ui.theme import PlotColors, plot_colors, qcolor, rgb
 
 SIDE = 28
 MARGIN = 8
-TITLE_H = 20
-CAPTION_H = 18
-MIN_PANEL_W = 150
+TITLE_H = 24
+CAPTION_H = 22
+MIN_PANEL_W = 400  # one chain's panel: wide enough to read when projected or embedded
+MIN_FRAMES = 30  # an animation has at least this many frames, whatever the chain's length
+DEFAULT_FRAMES = 120  # frames picked along a longer chain by default (output_indices)
+HOLD_LAST_S = 1.0  # the last frame of an animation is shown at least this long
+PROGRESS_H = 3  # the bar along the bottom edge showing how far through the loop a frame is
 HIST_RANGE = _HIST_RANGE  # the app's histogram axis; bars in the KL estimate's own bins
 HIST_YMAX = 1.0  # density axis; taller bars (the x_0 background spike) are clipped
 
@@ -105,7 +111,7 @@ def frame_layout(n_chains: int, scale: int, with_histogram: bool = False,
         raise ValueError(f"scale must be >= 1, got {scale}")
     s = SIDE * scale
     pw = max(s, MIN_PANEL_W)
-    plot_h = max(70, min(s, 140) * 2 // 3)
+    plot_h = max(70, min(pw, 420) // 3)
     y_title = MARGIN
     y_img = y_title + TITLE_H
     y_cap = y_img + s
@@ -129,14 +135,41 @@ def frame_layout(n_chains: int, scale: int, with_histogram: bool = False,
     )
 
 
-def output_indices(lengths: Sequence[int], stride: int = 1) -> list[np.ndarray]:
-    """For each output frame, the frame index of every chain: list over chains of int [N]."""
-    stride = max(1, int(stride))
+def output_positions(n_max: int, stride: int = 0, n_frames: int | None = None,
+                     min_frames: int = MIN_FRAMES) -> np.ndarray:
+    """The frame index of the longest chain (0..n_max-1) shown by each output frame.
+
+    ``n_frames``: that many frames picked evenly along the chain by index (first and last
+    included; a chain shorter than that repeats frames, so it plays as long). Otherwise
+    ``stride`` > 0: every stride-th frame and the last; stride 0 (automatic): ``DEFAULT_FRAMES``
+    picked along the chain, or every frame of a shorter one. Either way at least
+    ``min_frames`` frames (picked along the chain) unless ``n_frames`` says otherwise.
+    """
+    n_max = max(1, int(n_max))
+    if n_frames is None:
+        stride = max(0, int(stride))
+        if stride == 0:
+            n_frames = min(n_max, DEFAULT_FRAMES)
+        else:
+            steps = list(range(0, n_max, stride))
+            if steps[-1] != n_max - 1:
+                steps.append(n_max - 1)
+            if len(steps) >= min_frames:
+                return np.asarray(steps, dtype=np.int64)
+        n_frames = max(n_frames or 0, int(min_frames))
+    n_frames = max(1, int(n_frames))
+    if n_frames == 1:
+        return np.asarray([n_max - 1], np.int64)
+    return np.rint(np.linspace(0, n_max - 1, n_frames)).astype(np.int64)
+
+
+def output_indices(lengths: Sequence[int], stride: int = 0, n_frames: int | None = None,
+                   min_frames: int = MIN_FRAMES) -> list[np.ndarray]:
+    """For each output frame, the frame index of every chain: list over chains of int [N]
+    (``output_positions`` along the longest chain; a shorter chain is spread over the same
+    frames, so all start and end together)."""
     n_max = max(lengths)
-    steps = list(range(0, n_max, stride))
-    if steps[-1] != n_max - 1:
-        steps.append(n_max - 1)
-    steps = np.asarray(steps, dtype=np.float64)
+    steps = output_positions(n_max, stride, n_frames, min_frames).astype(np.float64)
     out = []
     for n in lengths:
         if n_max == 1:
@@ -146,8 +179,9 @@ def output_indices(lengths: Sequence[int], stride: int = 1) -> list[np.ndarray]:
     return out
 
 
-def count_frames(lengths: Sequence[int], stride: int = 1) -> int:
-    return len(output_indices(lengths, stride)[0])
+def count_frames(lengths: Sequence[int], stride: int = 0, n_frames: int | None = None,
+                 min_frames: int = MIN_FRAMES) -> int:
+    return len(output_indices(lengths, stride, n_frames, min_frames)[0])
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -203,7 +237,7 @@ class _KlAxis:
         x0, y0, w, h = self.rect
         x = x0 + 4 + (w - 8) * i / self.n
         v = 0.0 if not np.isfinite(v) else v
-        y = y0 + h - 14 - (h - 20) * min(max(v / self.ymax, 0.0), 1.0)
+        y = y0 + h - 17 - (h - 26) * min(max(v / self.ymax, 0.0), 1.0)
         return QPointF(x, y)
 
 
@@ -225,23 +259,23 @@ def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram
     p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
     for j, chain in enumerate(chains):
         p.setPen(text)
-        p.setFont(_font(13, bold=True))
+        p.setFont(_font(16, bold=True))
         p.drawText(_qrect(layout.title_rects[j]), Qt.AlignmentFlag.AlignCenter, chain.title)
-        p.setFont(_font(10))
+        p.setFont(_font(12))
         if with_histogram:
             x, y, w, h = layout.hist_rects[j]
             p.setPen(muted)
-            p.drawText(QRectF(x + 3, y + 1, w - 6, 12),
+            p.drawText(QRectF(x + 3, y + 1, w - 6, 15),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "pixels vs N(0,1)")
-            p.drawText(QRectF(x + 2, y + h - 12, w - 4, 12),
+            p.drawText(QRectF(x + 2, y + h - 15, w - 4, 15),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, f"{HIST_RANGE[0]:g}")
-            p.drawText(QRectF(x + 2, y + h - 12, w - 4, 12),
+            p.drawText(QRectF(x + 2, y + h - 15, w - 4, 15),
                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"{HIST_RANGE[1]:g}")
         axis = kl_axes[j]
         if axis is not None and chain.kl is not None:
             x, y, w, h = layout.kl_rects[j]
             p.setPen(muted)
-            p.drawText(QRectF(x + 3, y + 1, w - 6, 12),
+            p.drawText(QRectF(x + 3, y + 1, w - 6, 15),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                        f"estimated KL to N(0,1)  (max {axis.ymax / 1.08:.3g})")
             kl = chain.kl
@@ -260,8 +294,8 @@ def _paint_histogram(frame: np.ndarray, rect, bars: tuple[np.ndarray, np.ndarray
     x0, y0, w, h = rect
     edges, density = bars
     lo, hi = HIST_RANGE
-    inner_h = h - 14
-    bottom = y0 + h - 12
+    inner_h = h - 17
+    bottom = y0 + h - 15
     px = np.clip(x0 + (edges - lo) / (hi - lo) * w, x0, x0 + w).round().astype(int)
     heights = np.minimum(density / HIST_YMAX, 1.0) * inner_h
     bar, clipped = rgb(colors.bar), rgb(colors.bar_clipped)
@@ -277,14 +311,19 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
                 scale: int = 4, with_histogram: bool = False,
                 kl_curves: Sequence[np.ndarray | None] | None = None,
                 captions: Sequence[Sequence[str] | None] | None = None,
-                stride: int = 1, colors: PlotColors | None = None) -> Iterator[np.ndarray]:
-    """Yield composed uint8 [H, W, 3] frames (see the module docstring)."""
+                stride: int = 0, colors: PlotColors | None = None,
+                n_frames: int | None = None,
+                min_frames: int = MIN_FRAMES) -> Iterator[np.ndarray]:
+    """Yield composed uint8 [H, W, 3] frames (see the module docstring); which frames:
+    ``output_indices(lengths, stride, n_frames, min_frames)``. A thin bar along the bottom
+    edge shows how far through the animation each frame is (so repeated chain frames stay
+    distinct frames)."""
     views = _as_views(chains, titles, kl_curves, captions)
     _ensure_gui()
     colors = colors or plot_colors()
     with_kl = any(v.kl is not None for v in views)
     layout = frame_layout(len(views), scale, with_histogram, with_kl)
-    indices = output_indices([len(v) for v in views], stride)
+    indices = output_indices([len(v) for v in views], stride, n_frames, min_frames)
     n_out = len(indices[0])
     kl_axes = [(_KlAxis(v.kl, layout.kl_rects[j], len(v)) if v.kl is not None else None)
                for j, v in enumerate(views)]
@@ -296,9 +335,15 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
     u8 = [imaging.to_uint8(v.frames) for v in views]
     gauss = [(_normal_pdf_polygon(layout.hist_rects[j]) if with_histogram else None)
              for j in range(len(views))]
-    small, caption_font = _font(10), _font(11)
+    small, caption_font = _font(12), _font(14)
+    bar_y = layout.height - PROGRESS_H - 2
+    bar_w = layout.width - 2 * MARGIN
+    track, fill = rgb(colors.inset), rgb(colors.cursor)
     for k in range(n_out):
         frame = base.copy()
+        done = int(round(bar_w * (k + 1) / n_out))
+        frame[bar_y:bar_y + PROGRESS_H, MARGIN:MARGIN + bar_w] = track
+        frame[bar_y:bar_y + PROGRESS_H, MARGIN:MARGIN + done] = fill
         for j, v in enumerate(views):
             i = int(indices[j][k])
             x, y, w, h = layout.image_rects[j]
@@ -323,14 +368,14 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
                 pt = axis.point(float(i), float(v.kl[i]))
                 x, y, w, h = layout.kl_rects[j]
                 p.setPen(QPen(muted, 1, Qt.PenStyle.DashLine))
-                p.drawLine(QPointF(pt.x(), y + 14), QPointF(pt.x(), y + h - 12))
+                p.drawLine(QPointF(pt.x(), y + 17), QPointF(pt.x(), y + h - 15))
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(marker)
                 p.drawEllipse(pt, 3.0, 3.0)
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.setPen(text)
                 p.setFont(small)
-                p.drawText(QRectF(x + 3, y + h - 13, w - 6, 12),
+                p.drawText(QRectF(x + 3, y + h - 16, w - 6, 15),
                            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
                            f"estimated KL = {v.kl[i]:.3f}")
         p.end()
@@ -341,10 +386,11 @@ def compose_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[st
                    scale: int = 4, with_histogram: bool = False,
                    kl_curves: Sequence[np.ndarray | None] | None = None,
                    captions: Sequence[Sequence[str] | None] | None = None,
-                   stride: int = 1, colors: PlotColors | None = None) -> list[np.ndarray]:
+                   stride: int = 0, colors: PlotColors | None = None,
+                   n_frames: int | None = None, min_frames: int = MIN_FRAMES) -> list[np.ndarray]:
     """All frames of ``iter_frames`` as a list of uint8 [H, W, 3]."""
     return list(iter_frames(chains, titles, scale, with_histogram, kl_curves, captions, stride,
-                            colors))
+                            colors, n_frames, min_frames))
 
 
 def _as_views(chains, titles, kl_curves, captions) -> list[ChainView]:

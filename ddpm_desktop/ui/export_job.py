@@ -1,11 +1,11 @@
 """An export as a job: ``ExportJob`` (everything it needs, as copies) and ``iter_export``.
 
-``ExportJob`` (frozen dataclass: path, chains (ChainView...), kind "gif" | "png", fps, scale,
-stride, with_histogram, with_kl, key_frames, colors: the theme's PlotColors when the job is
+``ExportJob`` (frozen dataclass: path, chains (ChainView...), kind "gif" | "webp" | "apng" |
+"png", fps, scale, stride, n_frames, hold_s, with_histogram, with_kl, key_frames, colors: the theme's PlotColors when the job is
 made, unless given) and ``iter_export(job, cancel_event)``, a generator yielding
 ``ExportProgress(done, total, path)`` (``path`` set on the last item) for the session's
 worker to run; ``run_export(job)`` is the blocking form. The frames are composed by
-``ui.export``; the file is written once, at the end, by core.imaging.save_gif / save_png,
+``ui.export``; the file is written once, at the end, by core.imaging.save_gif / save_webp / save_apng / save_png,
 which write atomically through core.files (one temp-name pattern, cleaned after a kill), so a
 cancel or an error leaves no partial file and an existing file untouched.
 ``check_writable`` is core.files's.
@@ -31,10 +31,12 @@ class ExportJob:
 
     path: str
     chains: tuple[ChainView, ...]
-    kind: str = "gif"  # "gif" | "png"
+    kind: str = "gif"  # "gif" | "webp" | "apng" (animations) | "png" (a strip of key frames)
     fps: float = 20.0
     scale: int = 4
-    stride: int = 1
+    stride: int = 0  # 0: frames picked along the chain (ui.export.output_indices)
+    n_frames: int | None = None  # that many frames picked along the chain
+    hold_s: float = frames.HOLD_LAST_S  # the last frame of an animation shows this long
     with_histogram: bool = False
     with_kl: bool = False
     key_frames: int = 8
@@ -45,7 +47,7 @@ class ExportJob:
             # read here, in the thread that builds the job (the GUI thread): the worker that
             # paints the frames never touches the application palette
             object.__setattr__(self, "colors", plot_colors())
-        if self.kind not in ("gif", "png"):
+        if self.kind not in ("gif", "webp", "apng", "png"):
             raise ValueError(f"unknown export kind {self.kind!r}")
         if not self.chains:
             raise ValueError("nothing to export: no chain")
@@ -56,7 +58,7 @@ class ExportJob:
     def frame_count(self) -> int:
         if self.kind == "png":
             return 1
-        return frames.count_frames([len(c) for c in self.chains], self.stride)
+        return frames.count_frames([len(c) for c in self.chains], self.stride, self.n_frames)
 
     def views(self) -> list[ChainView]:
         """The chains to draw; with_kl fills a missing KL curve with the histogram KL of
@@ -102,14 +104,15 @@ def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterat
     composed = []
     for frame in frames.iter_frames(job.views(), scale=job.scale,
                                     with_histogram=job.with_histogram, stride=job.stride,
-                                    colors=job.colors):
+                                    colors=job.colors, n_frames=job.n_frames):
         if cancel.is_set():
             return
         composed.append(frame)
         yield ExportProgress(len(composed), total)
     if cancel.is_set():
         return
-    imaging.save_gif(composed, path, fps=job.fps)
+    save = {"gif": imaging.save_gif, "webp": imaging.save_webp, "apng": imaging.save_apng}[job.kind]
+    save(composed, path, fps=job.fps, hold_last_s=job.hold_s)
     yield ExportProgress(total, total, str(path))
 
 

@@ -1,7 +1,8 @@
 """The export state the Export dialog is built from (the session owns it and runs the export).
 
 `ExportSettings`: what to export (forward, reverse, both), as what (looping GIF or PNG strip),
-frame rate, scale, frame stride (0 = chosen so a GIF has about `TARGET_FRAMES` frames),
+frame rate, scale, frame stride (0 = automatic: ui.export.DEFAULT_FRAMES picked along the
+chain, never fewer than ui.export.MIN_FRAMES; the last frame held ui.export.HOLD_LAST_S),
 key frames of a strip, the histogram and KL overlays, and the file. `ExportState` holds them
 and the running export's progress.
 
@@ -10,15 +11,16 @@ Signals: `settings_changed()`, `progress_changed()` (running, done/total),
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 WHAT = (("forward", "Forward chain"), ("reverse", "Reverse chain"), ("both", "Both side by side"))
-FORMATS = (("gif", "Animated GIF (looping)"), ("png", "PNG strip of key frames"))
-TARGET_FRAMES = 250
+FORMATS = (("gif", "Animated GIF (looping)"), ("webp", "Animated WebP (looping, lossless)"),
+           ("apng", "Animated PNG (APNG, looping)"), ("png", "PNG strip of key frames"))
+ANIMATED = ("gif", "webp", "apng")
+SUFFIXES = {"gif": ".gif", "webp": ".webp", "apng": ".apng", "png": ".png"}
 DEFAULT_NAMES = {"forward": "ddpm_forward", "reverse": "ddpm_reverse", "both": "ddpm_chains"}
 
 
@@ -27,8 +29,8 @@ class ExportSettings:
     what: str = "forward"
     format: str = "gif"
     fps: int = 20
-    scale: int = 4
-    stride: int = 0  # 0: automatic (about TARGET_FRAMES frames)
+    scale: int = 12
+    stride: int = 0  # 0: automatic (frames picked along the chain)
     key_frames: int = 8
     histogram: bool = True
     kl: bool = True
@@ -39,7 +41,7 @@ class ExportSettings:
         if self.what not in dict(WHAT):
             raise ValueError(f"export 'forward', 'reverse' or 'both', not {self.what!r}")
         if self.format not in dict(FORMATS):
-            raise ValueError(f"export as 'gif' or 'png', not {self.format!r}")
+            raise ValueError(f"export as {', '.join(k for k, _ in FORMATS)}, not {self.format!r}")
         if not (isinstance(self.fps, int) and 1 <= self.fps <= 50):
             raise ValueError(f"frame rate {self.fps!r} must lie in 1..50 fps")
         if not (isinstance(self.scale, int) and 1 <= self.scale <= 12):
@@ -54,12 +56,15 @@ class ExportSettings:
         """The file the next export writes."""
         if self.path:
             p = Path(self.path).expanduser()
-            return p.with_suffix("." + self.format) if p.suffix.lower() in (".gif", ".png") else p
+            known = {v for v in SUFFIXES.values()}
+            return p.with_suffix(SUFFIXES[self.format]) if p.suffix.lower() in known else p
         folder = Path(self.folder) if self.folder and Path(self.folder).is_dir() else Path.home()
-        return folder / f"{DEFAULT_NAMES[self.what]}.{self.format}"
+        return folder / f"{DEFAULT_NAMES[self.what]}{SUFFIXES[self.format]}"
 
     def stride_for(self, n_frames: int) -> int:
-        return self.stride or max(1, math.ceil(n_frames / TARGET_FRAMES))
+        """The stride ui.export.output_indices gets: the user's, or 0 (frames picked along the
+        chain: ui.export.DEFAULT_FRAMES, at least ui.export.MIN_FRAMES)."""
+        return self.stride
 
 
 class ExportState(QObject):

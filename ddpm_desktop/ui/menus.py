@@ -73,6 +73,16 @@ def build_menus(window) -> None:
     window.toy2d_action = window._action(view, "&2-D diffusion", window.show_toy2d,
                                          tip="Particles diffusing in 2-D, exact vs learned ε")
 
+    experiments_menu = mb.addMenu("E&xperiments")  # one click sets the app up for each
+    from ddpm_desktop.core.experiments import EXPERIMENTS
+    window.experiment_actions = {
+        e.name: window._action(experiments_menu, e.title,
+                               lambda _=False, n=e.name: s.apply_experiment(n), tip=e.description)
+        for e in EXPERIMENTS}
+    experiments_menu.setToolTipsVisible(True)
+    for e in EXPERIMENTS:
+        window.experiment_actions[e.name].setToolTip(e.description)
+
     help_menu = mb.addMenu("&Help")
     window.guide_action = window._action(help_menu, "&Guide", window.show_guide, "F1",
                                          "What every view, number and control means")

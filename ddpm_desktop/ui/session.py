@@ -41,6 +41,7 @@ from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, s
 from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.session_experiments import ExperimentJobs
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
@@ -137,7 +138,8 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
     return job
 
 
-class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs, QObject):
+class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFiles, Toy2DJobs,
+              QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)

@@ -73,7 +73,7 @@ class ExportJobs:
         if len(picked) != len(keys):
             raise ValueError("nothing to export yet: run the reverse chain first"
                              if "reverse" in keys else "nothing to export yet")
-        gif = s.format == "gif"
+        gif = s.format != "png"  # an animation: GIF, WebP or APNG
         target = path if path is not None else str(s.target())
         return ExportJob(path=target, chains=picked, kind=s.format, fps=float(s.fps),
                          scale=s.scale, stride=s.stride_for(max(len(c) for c in picked)),

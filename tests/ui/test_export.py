@@ -40,16 +40,16 @@ def expected_image(x28, scale):
 
 
 def test_output_indices_align_chains_of_different_lengths():
-    fwd, rev = output_indices([11, 3], stride=2)
+    fwd, rev = output_indices([11, 3], stride=2, min_frames=1)
     assert fwd.tolist() == [0, 2, 4, 6, 8, 10]
     assert rev[0] == 0 and rev[-1] == 2 and np.all(np.diff(rev) >= 0)
-    (only,) = output_indices([10], stride=4)
+    (only,) = output_indices([10], stride=4, min_frames=1)
     assert only.tolist() == [0, 4, 8, 9]  # the last frame is always included
 
 
 def test_compose_frames_shows_the_chain_frames(qapp):
     chain = noisy_chain(9)
-    frames = compose_frames([chain], ["Forward"], scale=3)
+    frames = compose_frames([chain], ["Forward"], scale=3, min_frames=1)
     lay = frame_layout(1, 3, False, False)
     assert len(frames) == 9
     for k, f in enumerate(frames):
@@ -63,10 +63,10 @@ def test_compose_side_by_side_with_histogram_and_kl(qapp):
     fwd, rev = noisy_chain(10), noisy_chain(4, seed=1)[::-1]
     kl = np.linspace(2.0, 0.0, 10)
     frames = compose_frames([fwd, rev], ["F", "R"], scale=2, with_histogram=True,
-                            kl_curves=[kl, None], stride=3)
+                            kl_curves=[kl, None], stride=3, min_frames=1)
     lay = frame_layout(2, 2, True, True)
     assert len(frames) == 4 and frames[0].shape == (lay.height, lay.width, 3)
-    idx_f, idx_r = output_indices([10, 4], 3)
+    idx_f, idx_r = output_indices([10, 4], 3, min_frames=1)
     for k, f in enumerate(frames):
         np.testing.assert_array_equal(region(f, lay.image_rects[0])[..., 1],
                                       expected_image(fwd[idx_f[k]], 2))
@@ -87,7 +87,7 @@ def test_compose_side_by_side_with_histogram_and_kl(qapp):
 def test_frames_take_every_colour_from_the_theme(qapp, colors):
     chain = noisy_chain(5)
     (frame,) = compose_frames([chain[-1:]], ["F"], scale=2, with_histogram=True,
-                              kl_curves=[np.ones(1)], colors=colors)
+                              kl_curves=[np.ones(1)], colors=colors, min_frames=1)
     lay = frame_layout(1, 2, True, True)
     assert tuple(frame[1, 1]) == rgb(colors.background)  # the margin
     hist = region(frame, lay.hist_rects[0]).reshape(-1, 3)
@@ -124,7 +124,7 @@ def test_job_takes_the_theme_when_made_and_the_gif_uses_it(qapp, tmp_path):
     assert dark.colors is _DARK
 
 
-def test_long_chains_compose_one_frame_per_step_lazily(qapp):
+def test_long_chains_compose_frames_picked_along_the_chain_lazily(qapp):
     import inspect
 
     chain = noisy_chain(400)
@@ -132,7 +132,7 @@ def test_long_chains_compose_one_frame_per_step_lazily(qapp):
                                 kl_curves=[np.linspace(1, 0, 400)] * 2)
     assert inspect.isgenerator(frames)  # composed one at a time, never all held at once
     shapes = [f.shape for f in frames]
-    assert len(shapes) == 400 and len(set(shapes)) == 1
+    assert len(shapes) == export.DEFAULT_FRAMES and len(set(shapes)) == 1
 
 
 def test_chain_view_validates():
@@ -147,15 +147,18 @@ def test_chain_view_validates():
 def test_gif_frames_match_composed_views(qapp, tmp_path):
     chain = noisy_chain(8)
     job = ExportJob(str(tmp_path / "chain.gif"), (ChainView(chain, "Forward"),), fps=10,
-                    scale=3, with_histogram=True, with_kl=True)
-    expected = compose_frames(job.views(), scale=3, with_histogram=True)
+                    scale=3, with_histogram=True, with_kl=True, n_frames=8)
+    expected = compose_frames(job.views(), scale=3, with_histogram=True, n_frames=8)
     assert run_export(job) == str(tmp_path / "chain.gif")
     lay = frame_layout(1, 3, True, True)
     with Image.open(tmp_path / "chain.gif") as im:
         assert im.size == (lay.width, lay.height)
         assert im.info.get("loop") == 0
-        assert im.info.get("duration") == 100
-        got = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+        got, durations = [], []
+        for f in ImageSequence.Iterator(im):
+            got.append(np.asarray(f.convert("RGB")))
+            durations.append(f.info.get("duration"))
+    assert durations == [100] * 7 + [1000]  # the last frame held export.HOLD_LAST_S
     assert len(got) == len(expected) == 8
     for g, e, x in zip(got, expected, chain):
         # one shared 256-colour palette: grey levels come back to within a few steps

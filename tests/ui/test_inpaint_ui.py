@@ -13,7 +13,7 @@ from ddpm_desktop.core.inpaint import preset_mask
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.inpaint_state import InpaintState
 from ddpm_desktop.ui.session import Session
-from ddpm_desktop.ui.state import InputState
+
 from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
 
 

@@ -59,7 +59,11 @@ def test_dialog_exports_both_chains_and_remembers_folder(qtbot, session, dialog,
     lay = frame_layout(2, 2, True, True)
     with Image.open(out) as im:
         assert im.size == (lay.width, lay.height)
-        assert im.n_frames == 11  # 30 frames, stride 3: 0, 3, ..., 27 and the last, 29
+        # stride 3 would give 11 frames (0, 3, ..., 27, 29): fewer than export.MIN_FRAMES, so
+        # 30 are picked along the chain (all of them here), the last held 1 s
+        assert im.n_frames == 30
+        im.seek(im.n_frames - 1)
+        assert im.info["duration"] >= 1000
     s = session.export.settings
     assert s.folder == str(tmp_path) and s.scale == 2 and s.what == "both"
 
@@ -83,7 +87,7 @@ def test_unwritable_path_is_a_message_and_keeps_choices(qtbot, session, dialog, 
 
 
 def test_write_failure_in_worker_names_the_users_file(qtbot, session, tmp_path, monkeypatch):
-    def full_disk(frames, path, fps=10.0, loop=0):
+    def full_disk(frames, path, fps=10.0, loop=0, hold_last_s=0.0):
         raise OSError(f"cannot write '{path}': No space left on device")
 
     monkeypatch.setattr(export.imaging, "save_gif", full_disk)
@@ -149,7 +153,7 @@ def test_dialog_choices_follow_available_chains(qtbot, session, dialog):
     assert not dialog.stride_spin.isEnabled() and dialog.key_frames_spin.isEnabled()
     session.schedule_state.set_params(T=999)
     dialog.refresh()
-    assert session.export.settings.stride_for(1000) == 4  # ~250 frames when "auto"
+    assert session.export.settings.stride_for(1000) == 0  # "auto": frames picked along the chain
     fake_reverse(session)
     dialog.refresh()
     assert dialog.what_combo.model().item(dialog.what_combo.findData("reverse")).isEnabled()

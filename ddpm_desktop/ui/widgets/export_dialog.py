@@ -151,7 +151,7 @@ class ExportDialog(QDialog):
 
     def _update_enabled(self) -> None:
         idle = not self.state.running
-        gif = self.state.settings.format == "gif"
+        gif = self.state.settings.format != "png"  # an animation: GIF, WebP, APNG
         for w in self._inputs:
             w.setEnabled(idle)
         if idle:
@@ -171,7 +171,7 @@ class ExportDialog(QDialog):
             self.export_button.setEnabled(False)
             return
         self.export_button.setEnabled(not self.state.running)
-        gif = s.format == "gif"
+        gif = s.format != "png"
         lay = frame_layout(len(keys), s.scale, gif and s.histogram, gif and s.kl)
         if gif:
             n = count_frames(counts, s.stride_for(max(counts)))
@@ -215,7 +215,8 @@ class ExportDialog(QDialog):
     @Slot()
     def _on_browse_clicked(self) -> None:
         fmt = self.state.settings.format
-        filt = "GIF animation (*.gif)" if fmt == "gif" else "PNG image (*.png)"
+        filt = {"gif": "GIF animation (*.gif)", "webp": "Animated WebP (*.webp)",
+                "apng": "Animated PNG (*.apng *.png)"}.get(fmt, "PNG image (*.png)")
         path, _ = QFileDialog.getSaveFileName(self, "Export to", str(self.state.settings.target()),
                                               filt)
         if path:

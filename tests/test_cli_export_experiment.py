@@ -1,0 +1,80 @@
+"""`ddpm-desktop export` and `ddpm-desktop experiment`: files opened with Pillow."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from ddpm_desktop.cli import main
+
+
+def _durations(path):
+    im = Image.open(path)
+    out = []
+    for i in range(im.n_frames):
+        im.seek(i)
+        im.load()
+        out.append(im.info.get("duration"))
+    return im, out
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".webp", ".apng"])
+def test_export_short_reverse_chain_has_30_frames_last_held(tmp_path, capsys, suffix):
+    out = tmp_path / f"r{suffix}"
+    assert main(["export", "--chain", "reverse", "--sampler", "ddim", "--steps", "5",
+                 "--out", str(out), "--json", "--threads", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    im, d = _durations(out)
+    assert im.n_frames == report["frames"] == 30  # 6 states, at least 30 frames
+    assert d[-1] >= 1000 and all(x == 50 for x in d[:-1])
+    assert im.size[0] >= 400
+    assert im.format == {".gif": "GIF", ".webp": "WEBP", ".apng": "PNG"}[suffix]
+
+
+def test_export_both_is_one_digit_and_wide(tmp_path, capsys):
+    out = tmp_path / "b.gif"
+    assert main(["export", "--chain", "both", "--sampler", "ddim", "--steps", "5", "--T", "100",
+                 "--histogram", "--out", str(out), "--json", "--threads", "1"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["t"] == 30 and r["chain_lengths"] == {"forward": 31, "reverse": 6}
+    with Image.open(out) as im:
+        assert im.size[0] >= 800 and im.n_frames >= 30
+
+
+def test_export_forward_frames_flag_and_png(tmp_path, capsys):
+    out = tmp_path / "f.gif"
+    assert main(["export", "--chain", "forward", "--frames", "45", "--out", str(out)]) == 0
+    with Image.open(out) as im:
+        assert im.n_frames == 45
+    png = tmp_path / "f.png"
+    assert main(["export", "--chain", "forward", "--out", str(png)]) == 0
+    with Image.open(png) as im:
+        assert im.format == "PNG" and getattr(im, "n_frames", 1) == 1
+
+
+def test_export_bad_path_one_line(tmp_path, capsys):
+    assert main(["export", "--out", str(tmp_path / "x.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err
+
+
+def test_experiment_list_and_run(tmp_path, capsys):
+    assert main(["experiment", "--list"]) == 0
+    assert "poster-digit-kl" in capsys.readouterr().out
+    assert main(["experiment", "poster-digit-kl", "--out", str(tmp_path), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert [n["poster"] for n in r["numbers"] if n["key"].startswith("exact_")] == \
+        [1.8643, 1.542, 0.501, 0.0993, 0.00101]
+    assert all((tmp_path / p.split("/")[-1]).is_file() for p in r["files"])
+    assert main(["experiment", "poster-exponential", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "3.77" in text and "3.226" in text
+
+
+def test_experiment_bad_name_and_path(tmp_path, capsys):
+    assert main(["experiment", "nope", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert main(["experiment", "poster-exponential", "--out", str(f)]) == 2
