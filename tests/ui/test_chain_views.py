@@ -185,7 +185,7 @@ def test_the_kl_curves_the_views_show_are_the_four_quantities(qtbot, session):
     assert len(x) == f.T  # t = 1..T (inf at t = 0 is not drawn)
     session.forward.set_frame(200)
     assert f"exact <b>{f.kl_marginal[200]:.3g}</b>" in hv.kl_label.text()
-    assert "bound" in hv.kl_label.text() and "histogram" in hv.kl_label.text()
+    assert "bound" in hv.kl_label.text() and "hist." in hv.kl_label.text()
     # a schedule edit gets the exact marginal at once: the input's table is built
     session.schedule_state.set_params(beta_end=0.03)
     assert f.kl_marginal is not None

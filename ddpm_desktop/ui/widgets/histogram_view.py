@@ -56,6 +56,7 @@ class HistogramView(QWidget):
         self._y_range = None  # (0, top) of the density axis
         self._kl_y = None  # log10 range of the KL axis
         self._forward_peak = self._reverse_peak = 0.0
+        self._estimate_shown = False
         self.legend = hp.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.forward_hist = self.hist_plot.plot(name="forward x_t", stepMode="center",
                                                 fillLevel=0)
@@ -188,7 +189,7 @@ class HistogramView(QWidget):
         t = np.arange(f.T + 1, dtype=np.float64)
         self.kl_hist_curve.setData(t, np.maximum(f.kl_hist, _KL_MIN))
         self._set_finite(self.kl_bound_curve, t, f.kl_conditional)
-        self._on_kl_changed()
+        self._draw_kl_curves()  # the label follows with frame_changed
         self.floor_line.setValue(math.log10(max(f.kl_level, _KL_MIN)))
         self.kl_plot.setXRange(0, f.T, padding=0.02)
         finite = f.kl_hist[np.isfinite(f.kl_hist)]
@@ -213,7 +214,11 @@ class HistogramView(QWidget):
 
     @Slot()
     def _on_kl_changed(self) -> None:
-        """The curves computed off the GUI thread: the exact marginal and the estimate."""
+        """The curves computed off the GUI thread arrived: the exact marginal, the estimate."""
+        self._draw_kl_curves()
+        self._update_label()
+
+    def _draw_kl_curves(self) -> None:
         f = self.forward
         if f.frames is None:
             return
@@ -230,11 +235,11 @@ class HistogramView(QWidget):
             # The band's edges are not items of the (log) plot: they get log10 values here.
             self.kl_band_lo.setData(t[ok], np.log10(lo))
             self.kl_band_hi.setData(t[ok], np.log10(hi))
-        else:
+        elif self._estimate_shown:
             self.kl_estimate_curve.setData([], [])
             self.kl_band_lo.setData([], [])
             self.kl_band_hi.setData([], [])
-        self._update_label()
+        self._estimate_shown = f.kl_estimate is not None
 
     @Slot(int)
     def _on_frame_changed(self, t: int) -> None:
@@ -286,9 +291,9 @@ class HistogramView(QWidget):
             _fmt_kl(est) + (f" ± {spread:.2g}" if spread is not None and math.isfinite(spread)
                             else ""))
         marg = pending if f.kl_marginal is None else _fmt_kl(at(f.kl_marginal))
-        text = (f"<span style='color:{c.forward}'>■</span> t={t}: KL(p_t ‖ N(0,1)) exact "
-                f"<b>{marg}</b> · estimate {est_text} · histogram {_fmt_kl(at(f.kl_hist))}"
-                f" · bound {_fmt_kl(at(f.kl_conditional))} nats · {verdict}")
+        text = (f"<span style='color:{c.forward}'>■</span> t={t} KL exact <b>{marg}</b> · "
+                f"est. {est_text} · hist. {_fmt_kl(at(f.kl_hist))} · bound "
+                f"{_fmt_kl(at(f.kl_conditional))} · {verdict}")
         for lane, color in zip(self.reverse.lanes, (c.reverse, c.reverse_b)):
             if len(lane):
                 i = min(self.reverse.index, len(lane) - 1)
