@@ -216,3 +216,18 @@ def gif_frames(chain: list, limit: int = 200) -> list:
     """At most about `limit` evenly spaced states of a chain for a GIF, always keeping the last."""
     stride = max(1, len(chain) // limit)
     return chain[::stride] + ([chain[-1]] if (len(chain) - 1) % stride else [])
+
+
+def digit_from_args(args):
+    """(x_0 float32 [28, 28] in [-1, 1], its label or -1, a description) from `--image FILE`
+    or `--index K` (a bundled held-out digit)."""
+    from ddpm_desktop.core import imaging
+    from ddpm_desktop.core.data import load_bundled_mnist
+
+    if args.image is not None:
+        return imaging.load_digit(args.image), -1, args.image
+    test = load_bundled_mnist("test")
+    if not 0 <= args.index < len(test.images):
+        raise ValueError(f"--index must be in 0..{len(test.images) - 1}, got {args.index}")
+    return (imaging.to_model_range(test.images[args.index]), int(test.labels[args.index]),
+            f"bundled held-out digit {args.index}")

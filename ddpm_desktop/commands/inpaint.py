@@ -65,7 +65,8 @@ def _mask_from_arg(text: str, rows: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import apply_threads, check_out, gif_frames, load_model_arg, schedule_from_args
+    from ._common import (apply_threads, check_out, digit_from_args, gif_frames, load_model_arg,
+                          schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
     if not 1 <= args.n <= MAX_N:
@@ -93,22 +94,11 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core import imaging
     from ddpm_desktop.core.checkpoint import atomic_write_bytes
     from ddpm_desktop.core.classifier import load_classifier
-    from ddpm_desktop.core.data import load_bundled_mnist
     from ddpm_desktop.core.inpaint import iter_inpaint
     from ddpm_desktop.core.sampling import make_eps_fn
     from ddpm_desktop.core.training import resolve_device
 
-    label = -1
-    if args.image is not None:
-        x0 = imaging.load_digit(args.image)
-        source = args.image
-    else:
-        test = load_bundled_mnist("test")
-        if not 0 <= args.index < len(test.images):
-            raise ValueError(f"--index must be in 0..{len(test.images) - 1}, got {args.index}")
-        x0 = imaging.to_model_range(test.images[args.index])
-        label = int(test.labels[args.index])
-        source = f"bundled held-out digit {args.index}"
+    x0, label, source = digit_from_args(args)
     device = resolve_device(args.device)
     apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)

@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ._common import (apply_threads, check_fps, check_out, check_sampler_args, check_threads,
-                          gif_frames, guidance_from_args, labels_from_arg, load_model_arg,
+                          digit_from_args, gif_frames, guidance_from_args, labels_from_arg, load_model_arg,
                           schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
@@ -48,22 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
     from ddpm_desktop.core import imaging
     from ddpm_desktop.core.files import atomic_write_bytes
-    from ddpm_desktop.core.data import load_bundled_mnist
     from ddpm_desktop.core.forward import q_sample
     from ddpm_desktop.core.sampling import iter_sampler, make_eps_fn
     from ddpm_desktop.core.training import resolve_device
 
-    original_label = -1
-    if args.image is not None:
-        x0 = imaging.load_digit(args.image)
-        source = args.image
-    else:
-        test = load_bundled_mnist("test")
-        if not 0 <= args.index < len(test.images):
-            raise ValueError(f"--index must be in 0..{len(test.images) - 1}, got {args.index}")
-        x0 = imaging.to_model_range(test.images[args.index])
-        original_label = int(test.labels[args.index])
-        source = f"bundled held-out digit {args.index}"
+    x0, original_label, source = digit_from_args(args)
     device = resolve_device(args.device)
     apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)

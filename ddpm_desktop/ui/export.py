@@ -41,6 +41,7 @@ from PySide6.QtGui import QFont, QGuiApplication, QImage, QPainter, QPen, QPolyg
 
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.kl import HIST_RANGE as _HIST_RANGE, histogram_density
+from ddpm_desktop.ui.export_frames import MIN_FRAMES, output_indices
 from ddpm_desktop.ui.theme import PlotColors, plot_colors, qcolor, rgb
 
 SIDE = 28
@@ -48,8 +49,6 @@ MARGIN = 8
 TITLE_H = 24
 CAPTION_H = 22
 MIN_PANEL_W = 400  # one chain's panel: wide enough to read when projected or embedded
-MIN_FRAMES = 30  # an animation has at least this many frames, whatever the chain's length
-DEFAULT_FRAMES = 120  # frames picked along a longer chain by default (output_indices)
 HOLD_LAST_S = 1.0  # the last frame of an animation is shown at least this long
 PROGRESS_H = 3  # the bar along the bottom edge showing how far through the loop a frame is
 HIST_RANGE = _HIST_RANGE  # the app's histogram axis; bars in the KL estimate's own bins
@@ -133,55 +132,6 @@ def frame_layout(n_chains: int, scale: int, with_histogram: bool = False,
         hist_rects=tuple((x, y_hist, pw, plot_h) for x in xs) if with_histogram else None,
         kl_rects=tuple((x, y_kl, pw, plot_h) for x in xs) if with_kl else None,
     )
-
-
-def output_positions(n_max: int, stride: int = 0, n_frames: int | None = None,
-                     min_frames: int = MIN_FRAMES) -> np.ndarray:
-    """The frame index of the longest chain (0..n_max-1) shown by each output frame.
-
-    ``n_frames``: that many frames picked evenly along the chain by index (first and last
-    included; a chain shorter than that repeats frames, so it plays as long). Otherwise
-    ``stride`` > 0: every stride-th frame and the last; stride 0 (automatic): ``DEFAULT_FRAMES``
-    picked along the chain, or every frame of a shorter one. Either way at least
-    ``min_frames`` frames (picked along the chain) unless ``n_frames`` says otherwise.
-    """
-    n_max = max(1, int(n_max))
-    if n_frames is None:
-        stride = max(0, int(stride))
-        if stride == 0:
-            n_frames = min(n_max, DEFAULT_FRAMES)
-        else:
-            steps = list(range(0, n_max, stride))
-            if steps[-1] != n_max - 1:
-                steps.append(n_max - 1)
-            if len(steps) >= min_frames:
-                return np.asarray(steps, dtype=np.int64)
-        n_frames = max(n_frames or 0, int(min_frames))
-    n_frames = max(1, int(n_frames))
-    if n_frames == 1:
-        return np.asarray([n_max - 1], np.int64)
-    return np.rint(np.linspace(0, n_max - 1, n_frames)).astype(np.int64)
-
-
-def output_indices(lengths: Sequence[int], stride: int = 0, n_frames: int | None = None,
-                   min_frames: int = MIN_FRAMES) -> list[np.ndarray]:
-    """For each output frame, the frame index of every chain: list over chains of int [N]
-    (``output_positions`` along the longest chain; a shorter chain is spread over the same
-    frames, so all start and end together)."""
-    n_max = max(lengths)
-    steps = output_positions(n_max, stride, n_frames, min_frames).astype(np.float64)
-    out = []
-    for n in lengths:
-        if n_max == 1:
-            out.append(np.zeros(len(steps), np.int64))
-        else:
-            out.append(np.rint(steps * (n - 1) / (n_max - 1)).astype(np.int64))
-    return out
-
-
-def count_frames(lengths: Sequence[int], stride: int = 0, n_frames: int | None = None,
-                 min_frames: int = MIN_FRAMES) -> int:
-    return len(output_indices(lengths, stride, n_frames, min_frames)[0])
 
 
 # ----------------------------------------------------------------------------- drawing

@@ -20,6 +20,7 @@ from ddpm_desktop.core import imaging
 from ddpm_desktop.core.files import check_writable
 from ddpm_desktop.ui import export as frames
 from ddpm_desktop.ui.export import ChainView
+from ddpm_desktop.ui.export_frames import count_frames
 from ddpm_desktop.ui.theme import PlotColors, plot_colors
 
 __all__ = ["ExportJob", "ExportProgress", "check_writable", "iter_export", "run_export"]
@@ -34,7 +35,7 @@ class ExportJob:
     kind: str = "gif"  # "gif" | "webp" | "apng" (animations) | "png" (a strip of key frames)
     fps: float = 20.0
     scale: int = 4
-    stride: int = 0  # 0: frames picked along the chain (ui.export.output_indices)
+    stride: int = 0  # 0: frames picked along the chain (ui.export_frames.output_indices)
     n_frames: int | None = None  # that many frames picked along the chain
     hold_s: float = frames.HOLD_LAST_S  # the last frame of an animation shows this long
     with_histogram: bool = False
@@ -58,7 +59,7 @@ class ExportJob:
     def frame_count(self) -> int:
         if self.kind == "png":
             return 1
-        return frames.count_frames([len(c) for c in self.chains], self.stride, self.n_frames)
+        return count_frames([len(c) for c in self.chains], self.stride, self.n_frames)
 
     def views(self) -> list[ChainView]:
         """The chains to draw; with_kl fills a missing KL curve with the histogram KL of

@@ -1,8 +1,8 @@
 """The export state the Export dialog is built from (the session owns it and runs the export).
 
 `ExportSettings`: what to export (forward, reverse, both), as what (looping GIF or PNG strip),
-frame rate, scale, frame stride (0 = automatic: ui.export.DEFAULT_FRAMES picked along the
-chain, never fewer than ui.export.MIN_FRAMES; the last frame held ui.export.HOLD_LAST_S),
+frame rate, scale, frame stride (0 = automatic: ui.export_frames.DEFAULT_FRAMES picked along the
+chain, never fewer than ui.export_frames.MIN_FRAMES; the last frame held ui.export.HOLD_LAST_S),
 key frames of a strip, the histogram and KL overlays, and the file. `ExportState` holds them
 and the running export's progress.
 
@@ -11,10 +11,12 @@ Signals: `settings_changed()`, `progress_changed()` (running, done/total),
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
+
+from ddpm_desktop.ui.state import SettingsState
 
 WHAT = (("forward", "Forward chain"), ("reverse", "Reverse chain"), ("both", "Both side by side"))
 FORMATS = (("gif", "Animated GIF (looping)"), ("webp", "Animated WebP (looping, lossless)"),
@@ -62,13 +64,12 @@ class ExportSettings:
         return folder / f"{DEFAULT_NAMES[self.what]}{SUFFIXES[self.format]}"
 
     def stride_for(self, n_frames: int) -> int:
-        """The stride ui.export.output_indices gets: the user's, or 0 (frames picked along the
-        chain: ui.export.DEFAULT_FRAMES, at least ui.export.MIN_FRAMES)."""
+        """The stride ui.export_frames.output_indices gets: the user's, or 0 (frames picked along the
+        chain: ui.export_frames.DEFAULT_FRAMES, at least ui.export_frames.MIN_FRAMES)."""
         return self.stride
 
 
-class ExportState(QObject):
-    settings_changed = Signal()
+class ExportState(SettingsState):
     progress_changed = Signal()
     finished = Signal(str)
 
@@ -79,15 +80,6 @@ class ExportState(QObject):
         self.done = 0
         self.total = 0
         self.message = ""
-
-    def set_settings(self, settings: ExportSettings) -> None:
-        settings = settings.validated()
-        if settings != self.settings:
-            self.settings = settings
-            self.settings_changed.emit()
-
-    def update(self, **changes) -> None:
-        self.set_settings(replace(self.settings, **changes))
 
     def set_progress(self, running: bool, done: int = 0, total: int = 0,
                      message: str = "") -> None:

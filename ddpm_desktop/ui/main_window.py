@@ -18,14 +18,11 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QFrame,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QScrollArea,
     QSplitter,
     QWidget,
@@ -35,7 +32,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop.ui import settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.help_texts import apply_help
-from ddpm_desktop.ui.menus import build_menus
+from ddpm_desktop.ui.menus import build_menus, build_status_bar
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
 from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
@@ -154,25 +151,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        d = self.session.device_state
-        self.device_combo = QComboBox()
-        for device in d.available:
-            self.device_combo.addItem(d.describe(device), device)
-        self.device_combo.setCurrentIndex(self.device_combo.findData(d.device))
-        self.device_combo.setToolTip("Where sampling and new training runs compute "
-                                     "(CUDA when present, else CPU)")
-        self.device_combo.setEnabled(len(d.available) > 1)
-        self.model_label = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(180)
-        self.progress.setMaximumHeight(14)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.model_label)
-        bar.addPermanentWidget(QLabel("Device:"))
-        bar.addPermanentWidget(self.device_combo)
+        build_status_bar(self)
 
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)

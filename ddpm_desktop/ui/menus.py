@@ -1,10 +1,10 @@
-"""The main window's menus and shortcuts (composition: each action calls a view's or the
-session's method)."""
+"""The main window's menus, shortcuts and status bar (composition: each action calls a view's
+or the session's method)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMessageBox, QWhatsThis
+from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox, QProgressBar, QWhatsThis
 
 from ddpm_desktop import __version__
 from ddpm_desktop.ui import theme
@@ -101,3 +101,26 @@ def show_about(window) -> None:
         "reverse chain p_θ(x_{t-1}|x_t), the pixel histogram against N(0, 1) and the "
         "KL between them.</p><p>Ho, Jain &amp; Abbeel 2020; Song et al. 2021 (DDIM); "
         "Lu et al. 2022 (DPM-Solver++).</p>")
+
+
+def build_status_bar(window) -> None:
+    """The model, the progress of a run, and the device picker, on `window`'s status bar."""
+    bar = window.statusBar()
+    d = window.session.device_state
+    window.device_combo = QComboBox()
+    for device in d.available:
+        window.device_combo.addItem(d.describe(device), device)
+    window.device_combo.setCurrentIndex(window.device_combo.findData(d.device))
+    window.device_combo.setToolTip("Where sampling and new training runs compute "
+                                   "(CUDA when present, else CPU)")
+    window.device_combo.setEnabled(len(d.available) > 1)
+    window.model_label = QLabel()
+    window.progress = QProgressBar()
+    window.progress.setMaximumWidth(180)
+    window.progress.setMaximumHeight(14)
+    window.progress.setTextVisible(False)
+    window.progress.hide()
+    bar.addPermanentWidget(window.progress)
+    bar.addPermanentWidget(window.model_label)
+    bar.addPermanentWidget(QLabel("Device:"))
+    bar.addPermanentWidget(window.device_combo)

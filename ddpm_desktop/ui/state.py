@@ -28,6 +28,24 @@ from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE, NoiseSchedule
 SAMPLER_NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmpp": "DPM-Solver++(2M)"}
 
 
+class SettingsState(QObject):
+    """A state whose user-editable part is one frozen, validated settings dataclass
+    (`self.settings`, with a `validated()` method). Signal `settings_changed()`."""
+
+    settings_changed = Signal()
+
+    def set_settings(self, settings) -> None:
+        """Adopt `settings` (ValueError, state unchanged, if invalid)."""
+        settings = settings.validated()
+        if settings != self.settings:
+            self.settings = settings
+            self.settings_changed.emit()
+
+    def update(self, **changes) -> None:
+        """Change some fields; ValueError (state unchanged) if the result is invalid."""
+        self.set_settings(replace(self.settings, **changes))
+
+
 class ScheduleState(QObject):
     """The β schedule the whole window uses.
 

@@ -12,12 +12,13 @@ resumed changes), `progress_changed()` (curves and numbers), `snapshot_changed()
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ddpm_desktop.core.training import LEVEL_EDGES
+from ddpm_desktop.ui.state import SettingsState
 
 DATASETS = (("mnist", "MNIST train (bundled)"), ("mnist-all", "MNIST all (bundled)"),
             ("fashion", "Fashion-MNIST"), ("browser", "the data set the browser shows"))
@@ -47,8 +48,7 @@ class TrainingSettings:
         return self
 
 
-class TrainingState(QObject):
-    settings_changed = Signal()
+class TrainingState(SettingsState):
     phase_changed = Signal(str)
     progress_changed = Signal()
     snapshot_changed = Signal()
@@ -67,15 +67,6 @@ class TrainingState(QObject):
         self.snapshot = None  # core.training_run.Snapshot | None
 
     # -- settings (views) ----------------------------------------------------------------------
-    def set_settings(self, settings: TrainingSettings) -> None:
-        settings = settings.validated()
-        if settings != self.settings:
-            self.settings = settings
-            self.settings_changed.emit()
-
-    def update(self, **changes) -> None:
-        self.set_settings(replace(self.settings, **changes))
-
     @property
     def running(self) -> bool:
         return self.phase != "idle"

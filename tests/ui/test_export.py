@@ -14,8 +14,8 @@ from ddpm_desktop.ui.export import (
     compose_frames,
     compose_strip,
     frame_layout,
-    output_indices,
 )
+from ddpm_desktop.ui.export_frames import DEFAULT_FRAMES, output_indices
 from ddpm_desktop.ui.export_job import ExportJob, iter_export, run_export
 from ddpm_desktop.ui.theme import _DARK, _LIGHT, dark_palette, light_palette, plot_colors, rgb
 
@@ -132,7 +132,7 @@ def test_long_chains_compose_frames_picked_along_the_chain_lazily(qapp):
                                 kl_curves=[np.linspace(1, 0, 400)] * 2)
     assert inspect.isgenerator(frames)  # composed one at a time, never all held at once
     shapes = [f.shape for f in frames]
-    assert len(shapes) == export.DEFAULT_FRAMES and len(set(shapes)) == 1
+    assert len(shapes) == DEFAULT_FRAMES and len(set(shapes)) == 1
 
 
 def test_chain_view_validates():
