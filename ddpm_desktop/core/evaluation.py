@@ -93,8 +93,13 @@ def data_features(classifier: DigitClassifier) -> dict[str, np.ndarray]:
 
 
 def data_floor(feats: dict[str, np.ndarray], n: int | None = None) -> tuple[float, int]:
-    """FD of (up to n) held-out digits against the training digits: the best a model can do."""
-    test = feats["test"] if n is None else feats["test"][: min(n, len(feats["test"]))]
+    """FD of (up to n) held-out digits against the training digits: the best a model can do.
+
+    With n, n digits evenly spaced through the held-out set (which is stored by class, so its
+    first n would be a few classes only and score far above any model)."""
+    test = feats["test"]
+    if n is not None and n < len(test):
+        test = test[np.linspace(0, len(test) - 1, n).round().astype(int)]
     return frechet_distance(test, feats["train"]), len(test)
 
 
@@ -159,4 +164,48 @@ def reconstruction_curve(model, classifier, schedule, ts, n: int = 200, sampler:
         mse = float(((recon_t - x0_all) ** 2).mean())
         points.append(ReconstructionPoint(int(t), n, float((pred == y).mean()), mse,
                                           float((pred_noised == y).mean())))
+    return points
+
+
+@dataclass(frozen=True)
+class GuidancePoint:
+    """One guidance scale w of a sweep: legibility, Fréchet distance (against the data floor at
+    the same n, since FD is biased upward at small n) and, from the classifier's readings, the
+    fraction of samples read as each class (for w = 0, the unconditional model: its class
+    balance)."""
+
+    guidance: float
+    n: int
+    accuracy: float
+    fd: float
+    floor: float          # held-out digits' FD at the same n
+    fd_ratio: float       # fd / floor
+    class_fractions: tuple[float, ...]
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def guidance_sweep(model, classifier, schedule, feats, guidances, n: int = 500, sampler: str = "dpmpp",
+                   steps: int | None = 20, seed: int = 0, progress: Callable[[float], None] | None = None
+                   ) -> list[GuidancePoint]:
+    """Class-conditional samples at each guidance w, from the same seeds (so only w differs).
+
+    w = 0 is the unconditional model (ε̃ = ε_u): its accuracy is chance, its class fractions
+    are the model's class balance. FD is compared with the held-out digits' FD at the same n.
+    """
+    floor, _ = data_floor(feats, n)
+    points = []
+    for w in guidances:
+        started = time.perf_counter()
+        images, labels, _ = generate(model, schedule, sampler, steps, n, float(w), seed)
+        pred, f = predict(classifier, images.cpu())
+        fd = frechet_distance(f, feats["train"])
+        fractions = np.bincount(pred, minlength=10)[:10] / len(pred)
+        points.append(GuidancePoint(float(w), n, float((pred == labels.numpy()).mean()), fd, floor,
+                                    fd / floor, tuple(round(float(v), 4) for v in fractions),
+                                    round(time.perf_counter() - started, 1)))
+        if progress:
+            progress(float(w))
     return points

@@ -39,6 +39,7 @@ from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
 from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
 from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
+from ddpm_desktop.ui.widgets.live_view import LiveView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
@@ -87,6 +88,11 @@ class MainWindow(QMainWindow):
 
         # --- docks
         self.input_panel = InputPanel(s.input_state, load_dataset=load_dataset)
+        # Reconstruct as you draw (issue 15): a view of s.live under the drawing canvas.
+        self.live_view = LiveView(s.live, T=s.schedule.T)
+        self.input_panel.canvas_panel.layout().addWidget(self.live_view)
+        self.live_view.enabled_changed.connect(s.set_live_enabled)
+        self.live_view.t_changed.connect(self._on_live_t_changed)
         self.schedule_panel = SchedulePanel(s.schedule_state)
         self.sampler_panel = SamplerPanel(s.sampler)
         self.training_panel = TrainingPanel(s.training)
@@ -201,6 +207,13 @@ class MainWindow(QMainWindow):
         self._on_input_changed("digit")
 
     # ------------------------------------------------------------------ actions
+    @Slot(int)
+    def _on_live_t_changed(self, t: int) -> None:
+        try:
+            self.session.set_live_t(t)
+        except ValueError as exc:
+            self.show_error(str(exc))
+
     @Slot()
     def sample(self) -> None:
         self.session.request_sampling()
@@ -313,6 +326,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_schedule_changed(self, schedule) -> None:
         self.sampler_panel.set_max_t(schedule.T)
+        self.live_view.set_T(schedule.T)
 
     @Slot(str)
     def _on_input_changed(self, _what: str) -> None:

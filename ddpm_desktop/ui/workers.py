@@ -13,6 +13,9 @@ writes its own loop for them:
   paused) the worker hands each to the job's `handle(request)` method, in the worker thread,
   so the job is never touched by two threads; what `handle` returns (if not None) is emitted
   as an item. This is the one channel to a running job (e.g. "save a checkpoint now").
+- **idle**: a job that waits for requests (reconstruct-as-you-draw waits for the next edit)
+  yields `IDLE` while it has nothing to do: nothing is emitted, what the worker holds is
+  flushed, and requests and cancel are served before the job is asked again.
 - **errors**: `failed(message, details)`: a ValueError/OSError carries the user's one-line
   message and no traceback (bad input, not a bug); anything else is a bug: its type in the
   message, the traceback in `details` and on stderr, never swallowed.
@@ -36,6 +39,14 @@ from PySide6.QtCore import QObject, Signal, Slot
 Job = Callable[[threading.Event], Iterable[object]]
 
 _PAUSE_POLL_S = 0.05
+
+
+class _Idle:
+    def __repr__(self) -> str:
+        return "IDLE"
+
+
+IDLE = _Idle()  # yielded by a job that has nothing to do until a request or new input arrives
 
 
 def error_message(exc: BaseException) -> tuple[str, str]:
@@ -123,6 +134,11 @@ class GeneratorWorker(QObject):
                 except StopIteration:
                     completed = not self._cancel.is_set()
                     break
+                if item is IDLE:
+                    if pending:
+                        self.items.emit(pending)
+                        pending, last_emit, first = [], time.monotonic(), False
+                    continue
                 pending.append(item)
                 now = time.monotonic()
                 if first or now - last_emit >= self._min_interval:

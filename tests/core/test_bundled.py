@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from ddpm_desktop.core.checkpoint import bundled_model_path, load_model
-from ddpm_desktop.core.classifier import accuracy, load_classifier
+from ddpm_desktop.core.classifier import accuracy, load_classifier, predict
 from ddpm_desktop.core.data import load_bundled_mnist
 from ddpm_desktop.core.evaluation import frechet_distance, generate
 from ddpm_desktop.core.schedule import NoiseSchedule
@@ -46,3 +46,37 @@ def test_frechet_distance_is_zero_for_identical_sets_and_grows_with_a_shift():
     a = rng.normal(size=(500, 8))
     assert abs(frechet_distance(a, a)) < 1e-6
     assert frechet_distance(a, a + 1.0) > 7.5  # ‖μ shift‖² = 8
+
+
+def test_the_data_floor_at_n_uses_every_class():
+    """Regression: the held-out set is stored by class, so its first 500 digits were classes
+    0-4 only and scored an FD of 186 where an even spread scores ~4."""
+    from ddpm_desktop.core.classifier import load_classifier
+    from ddpm_desktop.core.evaluation import data_features, data_floor, frechet_distance
+
+    classifier, _ = load_classifier()
+    feats = data_features(classifier)
+    floor500, n = data_floor(feats, 500)
+    first500 = frechet_distance(feats["test"][:500], feats["train"])
+    full, _ = data_floor(feats)
+    assert n == 500 and full < floor500 < 2 * full < first500 / 10
+
+
+def test_guidance_sweep_compares_w_on_the_same_seeds():
+    from ddpm_desktop.core.evaluation import data_features, data_floor, guidance_sweep
+
+    torch.set_num_threads(1)
+    model, _ = load_model(bundled_model_path())
+    classifier, _ = load_classifier()
+    feats = data_features(classifier)
+    schedule = NoiseSchedule.default()
+    points = guidance_sweep(model, classifier, schedule, feats, [0.0, 2.0], n=20, steps=8)
+    assert [p.guidance for p in points] == [0.0, 2.0]
+    floor, _ = data_floor(feats, 20)
+    for p in points:
+        assert p.n == 20 and p.floor == floor and abs(p.fd_ratio - p.fd / floor) < 1e-12
+        assert abs(sum(p.class_fractions) - 1) < 1e-3
+    assert points[1].accuracy >= 0.85 > points[0].accuracy   # guidance is what makes the label legible
+    images, labels, _ = generate(model, schedule, "dpmpp", 8, 20, 2.0, 0)
+    pred, _ = predict(classifier, images)
+    assert points[1].accuracy == float((pred == labels.numpy()).mean())   # the same seeds as generate

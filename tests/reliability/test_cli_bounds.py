@@ -50,6 +50,10 @@ def no_work(monkeypatch):
     (["evaluate", "--recon-samples", "0"], "--recon-samples"), (["evaluate", "--recon-t", "0"], "--recon-t"),
     (["evaluate", "--threads", "10000"], "cores"), (["evaluate", "--configs", "ddim:5000"], "T = 1000"),
     (["evaluate", "--grid-dir", "{d}/missing"], "--grid-dir"),
+    (["evaluate", "--guidance-sweep", "1,x"], "--guidance-sweep"),
+    (["evaluate", "--guidance-sweep", ","], "--guidance-sweep is empty"),
+    (["evaluate", "--guidance-sweep", "-1"], "--guidance-sweep values"),
+    (["evaluate", "--guidance-sweep", "inf"], "--guidance-sweep values"),
 ])
 def test_bad_values_are_refused_before_any_work(argv, words, tmp_path, no_work):
     (tmp_path / "dir.safetensors").mkdir()

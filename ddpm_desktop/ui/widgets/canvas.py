@@ -6,7 +6,7 @@ Public API (for the main window)
     signals
         ``digit_changed(object)``  float32 ``[28, 28]`` in ``[-1, 1]`` (-1 = background), made
             by ``core.imaging.preprocess_digit`` (fitted into 20x20, centred by mass, like
-            MNIST). Emitted when a stroke ends, throttled to ~10 Hz while drawing, and after
+            MNIST). Emitted when a stroke ends, throttled to ~40 Hz while drawing, and after
             ``clear()`` / ``undo()`` / ``set_digit(..., emit=True)``. A blank canvas emits an
             all ``-1`` image.
     properties / methods
@@ -49,7 +49,7 @@ from ddpm_desktop.ui.theme import plot_colors, qcolor
 
 DIGIT_SIDE = 28
 UNDO_DEPTH = 40
-THROTTLE_MS = 100  # emits while a stroke is in progress: <= 10 Hz
+THROTTLE_MS = 25  # emits while a stroke is in progress: <= 40 Hz (reconstruct as you draw wants >= 30)
 
 
 def stamp_segment(buf: np.ndarray, p0: tuple[float, float], p1: tuple[float, float],

@@ -1,0 +1,94 @@
+"""Reconstruct as you draw in the app: the session's long-lived job answers each edit, the
+worker's IDLE items never reach the GUI, switching off stops the job, the view follows."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.session import Session
+from ddpm_desktop.ui.widgets.live_view import LiveView
+from ddpm_desktop.ui.workers import IDLE
+
+
+class FakeModel(torch.nn.Module):
+    """UNet's call signature; predicts a fixed fraction of x as noise."""
+
+    def forward(self, x, log_snr, labels=None):
+        return 0.5 * x
+
+
+def bar(col: int) -> np.ndarray:
+    d = np.full((28, 28), -1.0, np.float32)
+    d[4:24, col:col + 4] = 1.0
+    return d
+
+
+@pytest.fixture
+def session(qtbot):
+    s = Session(WorkerController())
+    s.schedule_state.set_params(T=200)
+    s.model_state.set_model(FakeModel(), "fake")
+    s.input_state.set_digit(bar(12), "a bar")
+    yield s
+    s.shutdown()
+
+
+def test_each_edit_is_reconstructed_and_off_stops_the_job(session, qtbot):
+    view = LiveView(session.live, T=200)
+    qtbot.addWidget(view)
+    view.enabled_changed.connect(session.set_live_enabled)
+    assert not view.result.isVisible() and session.live.result is None
+    with qtbot.waitSignal(session.live.changed, check_params_cb=lambda w: w == "result", timeout=5000):
+        view.enable_box.setChecked(True)                 # the current digit goes first
+    assert np.array_equal(session.live.result.x0, bar(12))
+    for col in (4, 8, 20):
+        session.input_state.set_digit(bar(col), "drawn")
+    qtbot.waitUntil(lambda: np.array_equal(session.live.result.x0, bar(20)), timeout=5000)
+    assert "NFE" in view.info_label.text() and not np.array_equal(session.live.result.image, bar(20))
+    task = session._live_task
+    view.enable_box.setChecked(False)
+    assert session._live_task is None and task.cancel_event.is_set()
+    qtbot.waitUntil(lambda: not session.workers.is_running("live"), timeout=5000)
+    session.input_state.set_digit(bar(6), "drawn")      # off: nothing more is computed
+    qtbot.wait(100)
+    assert np.array_equal(session.live.result.x0, bar(20))
+
+
+def test_t_restarts_the_job_and_out_of_range_is_refused(session, qtbot):
+    session.set_live_enabled(True)
+    qtbot.waitUntil(lambda: session.live.result is not None, timeout=5000)
+    first = session._live_task
+    session.set_live_t(50)
+    assert session._live_task is not first
+    qtbot.waitUntil(lambda: session.live.result is not None and
+                    session.live.result.serial == 1 and session._live_task is not first, timeout=5000)
+    with pytest.raises(ValueError, match="t must be in"):
+        session.set_live_t(201)
+    assert session.live.t == 50
+
+
+def test_idle_items_are_never_emitted(qtbot):
+    workers = WorkerController()
+    go = threading.Event()
+
+    def job(cancel):
+        yield IDLE
+        yield 1
+        for _ in range(5):
+            yield IDLE
+        go.wait(2)
+        yield 2
+
+    got: list = []
+    task = workers.start("idle-test", job, rate_hz=1000)
+    task.items.connect(got.extend)
+    qtbot.waitUntil(lambda: got == [1], timeout=3000)   # flushed while the job idles
+    go.set()
+    with qtbot.waitSignal(task.finished, timeout=3000):
+        pass
+    assert got == [1, 2]
+    workers.shutdown(3000)
