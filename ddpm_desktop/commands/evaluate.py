@@ -30,9 +30,9 @@ def add_parser(sub) -> None:
                    help="also report each FD on the first N samples (default: --ddpm-samples), "
                         "to compare with a smaller DDPM-1000 run")
     p.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"sampler:NFE list (default {DEFAULT_CONFIGS})")
-    # 2, not core.sampling.DEFAULT_GUIDANCE: the protocol README's quality tables were measured with.
-    p.add_argument("--guidance", type=float, default=2.0,
-                   help="classifier-free guidance scale w (default 2, README's protocol)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale w (default core.sampling.DEFAULT_GUIDANCE, "
+                        "the app's; the README's older tables say which w they used)")
     p.add_argument("--seed", type=seed_arg, default=0)
     add_schedule_args(p)
     p.add_argument("--guidance-sweep", default=None, metavar="W,W,...",
@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ._common import check_int_range, check_threads, schedule_from_args, warn_if_not_noise
 
+    from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE
+
+    if args.guidance is None:
+        args.guidance = DEFAULT_GUIDANCE
     configs = _parse_configs(args.configs)
     if not 10 <= args.samples <= 100_000:
         raise ValueError(f"--samples must be in 10..100000, got {args.samples}")

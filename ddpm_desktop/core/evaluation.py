@@ -209,3 +209,26 @@ def guidance_sweep(model, classifier, schedule, feats, guidances, n: int = 500, 
         if progress:
             progress(float(w))
     return points
+
+
+GUIDANCE_SWEEP_FILE = "guidance_sweep.json"
+
+
+def load_guidance_sweep(path=None) -> list[GuidancePoint]:
+    """The bundled guidance measurements (resources/guidance_sweep.json, written from
+    `ddpm-desktop evaluate --guidance-sweep ... --json`), sorted by w; [] when absent."""
+    import json
+    from pathlib import Path
+
+    if path is None:
+        from ddpm_desktop import resources_path
+
+        path = resources_path(GUIDANCE_SWEEP_FILE)
+    path = Path(path)
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    fields = GuidancePoint.__dataclass_fields__
+    points = [GuidancePoint(**{k: (tuple(v) if k == "class_fractions" else v)
+                               for k, v in p.items() if k in fields}) for p in data["sweep"]]
+    return sorted(points, key=lambda p: p.guidance)

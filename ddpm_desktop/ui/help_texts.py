@@ -45,6 +45,21 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "open_button": ("Load a picture onto the canvas", ""),
         "size_slider": ("Brush radius", ""),
     },
+    # -- the guidance trade-off (widgets/guidance_plot.py) --
+    "GuidancePlot": {
+        "caption": ("The bundled model's measured legibility and Fréchet distance at the "
+                    "guidance w set above (or the nearest measured w)", ""),
+        "plot": ("Measured for the bundled model (resources/guidance_sweep.json): top, the share "
+                 "of class-conditional samples the bundled classifier reads as their label; "
+                 "bottom, the Fréchet distance of 500 samples' classifier features to the "
+                 "training digits, ÷ the data floor (500 held-out digits' FD). Dashed: the "
+                 "targets, 97% and 1.5×; the vertical line is the current w.",
+                 "Guidance ε̃ = ε_u + w (ε_c − ε_u) trades variety for legibility: w = 0 is the "
+                 "unconditional model, w = 1 the plain conditional one, w > 1 pushes samples "
+                 "towards what the class looks like on average, so they get easier to read and "
+                 "less varied (the FD grows). ddpm-desktop evaluate --guidance-sweep remeasures "
+                 "it; docs/GUIDANCE.md has the table."),
+    },
     # -- reconstruct as you draw (widgets/live_view.py) --
     "LiveView": {
         "enable_box": ("Every edit of the drawing is noised to t and reconstructed at once by a "

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 
+from ddpm_desktop.core.evaluation import load_guidance_sweep
 from ddpm_desktop.ui import settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.help_texts import apply_help
@@ -39,6 +40,7 @@ from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
 from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
 from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
+from ddpm_desktop.ui.widgets.guidance_plot import GuidancePlot
 from ddpm_desktop.ui.widgets.live_view import LiveView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
@@ -95,6 +97,9 @@ class MainWindow(QMainWindow):
         self.live_view.t_changed.connect(self._on_live_t_changed)
         self.schedule_panel = SchedulePanel(s.schedule_state)
         self.sampler_panel = SamplerPanel(s.sampler)
+        # The guidance trade-off measured for the bundled model, under the sampler controls.
+        self.guidance_plot = GuidancePlot(s.sampler, load_guidance_sweep())
+        self.sampler_panel.layout().insertWidget(1, self.guidance_plot)
         self.training_panel = TrainingPanel(s.training)
         self.training_panel.checkpoint_folder = self.settings.value("paths/checkpoint_dir", "",
                                                                     type=str)
