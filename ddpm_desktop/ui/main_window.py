@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         self.sampler_panel = SamplerPanel(s.sampler)
         # The guidance trade-off measured for the bundled model, under the sampler controls.
         self.guidance_plot = GuidancePlot(s.sampler, load_guidance_sweep())
-        self.sampler_panel.layout().insertWidget(1, self.guidance_plot)
+        self.sampler_panel.layout().insertWidget(2, self.guidance_plot)  # under Sample/Stop
         self.training_panel = TrainingPanel(s.training)
         self.training_panel.checkpoint_folder = self.settings.value("paths/checkpoint_dir", "",
                                                                     type=str)

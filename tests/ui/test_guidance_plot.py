@@ -25,6 +25,9 @@ def test_the_plot_draws_the_bundled_file_and_follows_w(qtbot):
     xs, ys = view.acc_curve.getData()
     assert 0.0 not in xs                                   # unconditional: no label to read
     assert view.acc_marker.value() == DEFAULT_GUIDANCE
+    assert view.isHidden()                                 # no class picked: guidance unused
+    state.update(label=3)
+    assert not view.isHidden()
     state.update(guidance=3.0)
     assert view.fd_marker.value() == 3.0 and "w = 3 (at w = 3)" in view.caption.text()
     state.update(guidance=3.3)

@@ -24,8 +24,8 @@ class GuidancePlot(QWidget):
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.plot = pg.GraphicsLayoutWidget()
-        self.plot.setMinimumHeight(150)
-        self.plot.setMaximumHeight(190)
+        self.plot.setMinimumHeight(120)
+        self.plot.setMaximumHeight(150)
         self.plot.setBackground(None)
         self.acc_plot = self.plot.addPlot(row=0, col=0)
         self.fd_plot = self.plot.addPlot(row=1, col=0)
@@ -57,7 +57,7 @@ class GuidancePlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.caption)
         layout.addWidget(self.plot)
-        self.setVisible(bool(points))
+        self._has_points = bool(points)
         state.changed.connect(self._on_settings_changed)
         self._on_settings_changed()
 
@@ -82,6 +82,8 @@ class GuidancePlot(QWidget):
     @Slot(object)
     def _on_settings_changed(self, *_args) -> None:
         settings = self.state.settings
+        # Guidance acts only on class-conditional runs: the plot shows while a class is picked.
+        self.setVisible(self._has_points and settings.label is not None)
         w = float(settings.guidance)
         self.acc_marker.setValue(w)
         self.fd_marker.setValue(w)
