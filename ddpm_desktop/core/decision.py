@@ -100,14 +100,20 @@ def settle_step(probs, ts) -> int:
 
 
 class DecisionRecorder:
-    """Collects the x̂_0 of each network call of a chain from its `SampleStep`s.
+    """The decision curve of a chain, read as the chain runs, from its `SampleStep`s.
 
-    `add(step)` for every step in order (the start state first); `x0_preds` is then
-    float32 [K, B, 1, 28, 28] (CPU) and `ts` int64 [K], the t of the x_t each call saw.
+    `add(step)` for every step in order (the start state first): a step whose nfe grew made
+    one network call, at the t of the state before it, and its x̂_0 (batch B) is queued; the
+    queue goes through the classifier whenever it holds `chunk` images (one call per chunk)
+    and on `flush()`, so memory holds the probabilities, not the images. `curve()` is then
+    float64 [K, B, 10] and `ts` int64 [K], the t of the x_t each call saw.
     """
 
-    def __init__(self) -> None:
-        self._x0: list[torch.Tensor] = []
+    def __init__(self, classifier, chunk: int = CHUNK) -> None:
+        self.classifier = classifier
+        self.chunk = int(chunk)
+        self._pending: list[torch.Tensor] = []
+        self._probs: list[np.ndarray] = []
         self._ts: list[int] = []
         self._prev_t: int | None = None
         self._prev_nfe = 0
@@ -116,11 +122,22 @@ class DecisionRecorder:
         """Record `step` (a SampleStep); True when it made a network call (a new x̂_0)."""
         made_call = self._prev_t is not None and step.nfe > self._prev_nfe
         if made_call:
-            x0 = step.x0_pred.detach().to("cpu", torch.float32)
-            self._x0.append(x0.reshape(-1, 1, SIDE, SIDE))
+            x0 = step.x0_pred.detach().to("cpu", torch.float32, copy=True)
+            self._pending.append(x0.reshape(-1, 1, SIDE, SIDE))
             self._ts.append(self._prev_t)
+            if sum(len(x) for x in self._pending) >= self.chunk:
+                self.flush()
         self._prev_t, self._prev_nfe = int(step.t), int(step.nfe)
         return made_call
+
+    def flush(self) -> int:
+        """Classify the queued x̂_0s now; -> how many calls' rows that added."""
+        if not self._pending:
+            return 0
+        rows = decision_curve(self.classifier, torch.stack(self._pending), batch_size=self.chunk)
+        self._pending = []
+        self._probs.append(rows)
+        return len(rows)
 
     def __len__(self) -> int:
         return len(self._ts)
@@ -129,21 +146,16 @@ class DecisionRecorder:
     def ts(self) -> np.ndarray:
         return np.asarray(self._ts, dtype=np.int64)
 
-    @property
-    def x0_preds(self) -> torch.Tensor:
-        if not self._x0:
-            return torch.zeros((0, 1, 1, SIDE, SIDE))
-        return torch.stack(self._x0)
-
-    def curve(self, classifier) -> np.ndarray:
+    def curve(self) -> np.ndarray:
         """The decision curve of every chain of the batch: float64 [K, B, 10]."""
-        if not self._x0:
+        self.flush()
+        if not self._probs:
             raise ValueError("no network call recorded: the chain has no decision curve")
-        return decision_curve(classifier, self.x0_preds)
+        return np.concatenate(self._probs)
 
-    def settle_steps(self, classifier) -> tuple[np.ndarray, np.ndarray]:
+    def settle_steps(self) -> tuple[np.ndarray, np.ndarray]:
         """(the t each chain of the batch settles at [B], the class it settles on [B])."""
-        probs = self.curve(classifier)
+        probs = self.curve()
         ts = self.ts
         settled = np.array([settle_step(probs[:, b], ts) for b in range(probs.shape[1])], dtype=np.int64)
         return settled, probs[-1].argmax(axis=1).astype(np.int64)

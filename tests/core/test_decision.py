@@ -93,20 +93,24 @@ def eps_zero(x, t):
 
 def test_recorder_keeps_one_x0_per_network_call_with_the_t_it_saw():
     sched = NoiseSchedule.named("linear", 100)
-    rec = DecisionRecorder()
-    last = None
+    clf = bundled_classifier()
+    rec = DecisionRecorder(clf, chunk=5)           # a chunk every third call: some left to flush
+    x0s, last = [], None
     for last in iter_sampler("ddpm", eps_zero, sched, torch.randn(2, 1, 28, 28), steps=7,
                              generator=torch.Generator().manual_seed(0)):
         rec.add(last)
+        x0s.append(last.x0_pred)
     assert len(rec) == last.nfe == 7
     np.testing.assert_array_equal(rec.ts, timesteps_for(100, 7)[:-1])
-    assert rec.x0_preds.shape == (7, 2, 1, 28, 28)
+    curve = rec.curve()
+    assert curve.shape == (7, 2, 10)
+    np.testing.assert_allclose(curve, decision_curve(clf, torch.stack(x0s[1:])), atol=1e-6)
 
 
 def test_recorder_skips_repaint_jumps():
     sched = NoiseSchedule.named("linear", 100)
     known = preset_mask("bottom")
-    rec = DecisionRecorder()
+    rec = DecisionRecorder(bundled_classifier())
     last = None
     for last in iter_inpaint("repaint", eps_zero, sched, np.zeros((28, 28), np.float32), known,
                              torch.randn(1, 1, 28, 28), steps=10, jump_length=2, resample=2,
@@ -127,12 +131,12 @@ def test_a_real_chain_settles_on_its_final_reading():
 
     model, _ = checkpoint.load_model(checkpoint.bundled_model_path(), device="cpu")
     sched = NoiseSchedule.default()
-    rec = DecisionRecorder()
+    rec = DecisionRecorder(bundled_classifier())
     for step in iter_sampler("dpmpp", make_eps_fn(model, sched), sched,
                              torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(1)), steps=20):
         rec.add(step)
-    settled, classes = rec.settle_steps(bundled_classifier())
-    probs = rec.curve(bundled_classifier())
+    settled, classes = rec.settle_steps()
+    probs = rec.curve()
     for b in range(3):
         i = int(np.flatnonzero(rec.ts == settled[b])[0])
         assert (probs[i:, b].argmax(1) == classes[b]).all()
