@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from ddpm_desktop.core import checkpoint, imaging  # noqa: E402
 from ddpm_desktop.core.completions import completion_seeds  # noqa: E402
 from ddpm_desktop.core.data import load_bundled_mnist  # noqa: E402
-from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier, decision_curve, settle_step  # noqa: E402
+from ddpm_desktop.core.decision import bundled_classifier, decision_curve, settle_step  # noqa: E402
 from ddpm_desktop.core.forward import q_sample  # noqa: E402
 from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn  # noqa: E402
 from ddpm_desktop.core.schedule import NoiseSchedule  # noqa: E402
