@@ -139,6 +139,7 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
                  "Early in the chain (t near T) x̂₀ is a blur and the classifier's reading "
                  "jumps between classes; the dashed marker is the first network call from "
                  "which argmax_k p(k | x̂₀) never changes again."),
+        "key_label": ("The colour of each class k's line p(k | x̂₀)", ""),
         "readout": ("Where the reading argmax_k p(k | x̂₀) settles: the t of the first network "
                     "call from which it never changes again (\"so far\" while the chain runs)",
                     ""),

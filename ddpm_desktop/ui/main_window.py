@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Vertical)
         self.central_splitter.setSizes([520, 340])
         self.chains_splitter.setSizes([600, 400])
+        self.reverse_column.setSizes([300, 220])  # issue 16: room for the decision plot's axes
         self._default_state = self.saveState(_STATE_VERSION)
 
         self._build_status_bar()

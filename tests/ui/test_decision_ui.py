@@ -53,7 +53,7 @@ def test_the_plot_follows_a_reverse_run(session, qtbot):
     # the view: ten lines of ten points, the settle marker at its t, the cursor at the frame shown
     assert all(len(c.getData()[0]) == 10 for c in view.curves)
     assert view.settle_line.isVisible() and view.settle_line.value() == d.settle_t
-    assert f"settles on {d.settle_class} at t = {d.settle_t}" in view.readout.text()
+    assert f"settles on {d.settle_class} at t = {d.settle_t}," in view.readout.text()
     assert "so far" not in view.readout.text()
     session.reverse.set_frame(3)
     assert view.cursor.isVisible() and view.cursor.value() == lane.t[2]

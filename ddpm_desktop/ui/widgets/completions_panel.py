@@ -38,7 +38,7 @@ class CompletionsPanel(QWidget):
         self.problem_label.setWordWrap(True)
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
-        self.grid = CompletionGrid(columns=4, tip=TILE_TIP)
+        self.grid = CompletionGrid(columns=3, tip=TILE_TIP)  # 3 captioned tiles fit a 360 px dock
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Completions N"))

@@ -31,13 +31,18 @@ class DecisionView(QWidget):
         self.state, self.reverse = state, reverse
         self.title = QLabel(TITLE)
         self.title.setProperty("role", "caption")
+        self.title.setWordWrap(True)
+        # the classes' colours in one line (a plot legend would cover the curves of a narrow plot)
+        self.key_label = QLabel()
+        self.key_label.setTextFormat(Qt.TextFormat.RichText)
         self.readout = QLabel(" ")
         self.readout.setProperty("role", "value")
+        self.readout.setWordWrap(True)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.readout.setToolTip(SETTLE_TIP)
         self.plot = pg.PlotWidget()
         item = self.plot.getPlotItem()
-        item.setLabel("bottom", "t of the x_t each x̂₀ is predicted from")
+        item.setLabel("bottom", "t (x̂₀ predicted from x_t)")
         item.setLabel("left", "p(k | x̂₀)")
         item.setMenuEnabled(False)
         item.hideButtons()
@@ -45,7 +50,6 @@ class DecisionView(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setYRange(0.0, 1.0, padding=0.02)
         self.plot.setMinimumHeight(120)
-        self.legend = item.addLegend(offset=(-4, 4), labelTextSize="7pt", colCount=5)
         self.curves = [self.plot.plot([], [], name=str(k)) for k in range(NUM_CLASSES)]
         self.settle_line = pg.InfiniteLine(angle=90, movable=False)
         self.settle_line.setVisible(False)
@@ -58,6 +62,7 @@ class DecisionView(QWidget):
         layout.setContentsMargins(6, 2, 6, 2)
         layout.setSpacing(2)
         layout.addWidget(self.title)
+        layout.addWidget(self.key_label)
         layout.addWidget(self.readout)
         layout.addWidget(self.plot, 1)
 
@@ -71,8 +76,11 @@ class DecisionView(QWidget):
         self._styled = True
         c = plot_colors(self.palette())
         style_plot(self.plot, c)
-        for k, (curve, colour) in enumerate(zip(self.curves, class_colors(self.palette()))):
+        colours = class_colors(self.palette())
+        for curve, colour in zip(self.curves, colours):
             curve.setPen(pen(colour, width=1.5))
+        self.key_label.setText("class " + " ".join(
+            f"<b><span style='color:{colour}'>{k}</span></b>" for k, colour in enumerate(colours)))
         self.settle_line.setPen(pen(c.exact, width=1.5, style=Qt.PenStyle.DashLine))
         self.cursor.setPen(pen(c.cursor, width=1.5))
 
@@ -97,8 +105,8 @@ class DecisionView(QWidget):
             self.settle_line.setVisible(True)
             k = s.settle_class
             note = "" if s.complete else " so far"
-            self.readout.setText(f"{s.chain}: the reading settles on {k} at t = {s.settle_t}{note} "
-                                 f"(final p({k} | x̂₀) = {s.probs[-1, k]:.2f})")
+            self.readout.setText(f"{s.chain}: settles on {k} at t = {s.settle_t}{note}, "
+                                 f"final p = {s.probs[-1, k]:.2f}")
         self._on_reverse_frame_changed(self.reverse.index)
 
     @Slot(int)
