@@ -70,6 +70,9 @@ def test_inpainting_chains_are_read_too_without_repaint_jumps(session, qtbot):
     qtbot.waitUntil(lambda: not session.is_inpainting() and session.decision.complete, timeout=20_000)
     lane = session.reverse.lanes[0]
     assert len(session.decision.ts) == lane.nfe[-1] < len(lane) - 1   # jumps made no call
+    # every completion's settle t is the t of one of the chain's network calls
+    assert session.inpaint.settled.shape == (2,)
+    assert set(session.inpaint.settled.tolist()) <= set(session.decision.ts.tolist())
 
 
 def test_completions_of_the_reconstruct_x_t(session, qtbot):

@@ -172,7 +172,7 @@ class InpaintPanel(QWidget):
         self.info.setWordWrap(True)
         lay.addWidget(self.info)
 
-        self.grid = CompletionGrid(columns=4)
+        self.grid = CompletionGrid(columns=3)  # 3 captioned tiles fit a 360 px dock
         lay.addWidget(self.grid)
         self.tiles = self.grid.tiles       # the grid's own list (kept for tests)
 
@@ -221,7 +221,8 @@ class InpaintPanel(QWidget):
     def _on_state_completions_changed(self) -> None:
         s = self.state
         n = 0 if s.completions is None else len(s.completions)
-        self.grid.show_completions(s.completions, s.readings, s.probabilities)
+        extras = None if s.settled is None else [f"settles t = {t}" for t in s.settled]
+        self.grid.show_completions(s.completions, s.readings, s.probabilities, extras)
         if n:
             self.info.setText(f"{n} completions, {s.nfe} network evaluations each")
 
