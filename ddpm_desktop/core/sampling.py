@@ -94,8 +94,16 @@ def _copy(x: torch.Tensor) -> torch.Tensor:
     return x.detach().to("cpu", copy=True)
 
 
-def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _noise_like(x: torch.Tensor, generator) -> torch.Tensor:
     # Drawn on CPU then moved, so a seed gives the same picture on CPU and CUDA.
+    if isinstance(generator, (list, tuple)):
+        # One generator per batch row (core.completions): row b draws exactly what a run of
+        # that row alone with generator[b] draws, so a batch reproduces single-image runs.
+        if len(generator) != x.shape[0]:
+            raise ValueError(f"{len(generator)} generators for a batch of {x.shape[0]}")
+        z = torch.cat([torch.randn((1, *x.shape[1:]), generator=g, dtype=torch.float32)
+                       for g in generator])
+        return z.to(device=x.device, dtype=x.dtype)
     z = torch.randn(x.shape, generator=generator, dtype=torch.float32)
     return z.to(device=x.device, dtype=x.dtype)
 
@@ -323,7 +331,9 @@ def iter_sampler(name: str, eps_fn: EpsFn, schedule: NoiseSchedule, x_T,
                  eta: float = 0.0, variance: str = "beta") -> Iterator[SampleStep]:
     """Dispatch by name ("ddpm", "ddim", "dpmpp"). steps None: every step for ddpm/ddim, 20 for dpmpp.
 
-    eta only applies to ddim, variance only to ddpm, generator to ddpm and ddim (η > 0).
+    eta only applies to ddim, variance only to ddpm, generator to ddpm and ddim (η > 0);
+    generator may also be a list of one generator per batch row (each row then draws what
+    it would draw alone).
     """
     if name == "ddpm":
         return iter_ddpm(eps_fn, schedule, x_T, t_start=t_start, generator=generator,

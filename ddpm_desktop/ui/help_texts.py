@@ -160,6 +160,34 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
                        "(the method chosen above)", ""),
         "cancel_button": ("Stop the inpainting run", ""),
     },
+    # ---- issue 16 (helper A): when the digit is decided; completions of x_t
+    "DecisionView": {
+        "title": ("Which quantity the plot shows: the bundled classifier's softmax p(k | x̂₀) "
+                  "for each class k, on the x̂₀ of every network call of the reverse chain "
+                  "(lane 1)", ""),
+        "plot": ("p(k | x̂₀) = softmax(classifier(x̂₀))_k, one line per class, against the t of "
+                 "the x_t each x̂₀ = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t was predicted from; the dashed "
+                 "line: where the reading settles; the solid one: the frame shown",
+                 "Early in the chain (t near T) x̂₀ is a blur and the classifier's reading "
+                 "jumps between classes; the dashed marker is the first network call from "
+                 "which argmax_k p(k | x̂₀) never changes again."),
+        "key_label": ("The colour of each class k's line p(k | x̂₀)", ""),
+        "readout": ("Where the reading argmax_k p(k | x̂₀) settles: the t of the first network "
+                    "call from which it never changes again (\"so far\" while the chain runs)",
+                    ""),
+    },
+    "CompletionsPanel": {
+        "source_label": ("Where the completions start: x_t, the Input digit noised to the "
+                         "Sampler dock's t, x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε", ""),
+        "n_spin": ("N, the number of completions: samples of x₀ ~ p_θ(x₀ | x_t), one batch", ""),
+        "run_button": ("Draw N completions of x_t with the Sampler dock's sampler; completion k "
+                       "uses seed + k", ""),
+        "cancel_button": ("Stop drawing completions", ""),
+        "problem_label": ("Why no completions can be drawn with these settings", ""),
+        "result_label": ("How many completions the classifier reads as each class "
+                         "(its argmax_k p(k | completion))", ""),
+    },
+    # ---- end of issue 16 (helper A)
     "HistogramView": {
         "hist_plot": ("Histogram of the frame's 784 pixel values (the KL estimator's own bins) "
                       "against the N(0, 1) density φ(x) = e^{−x²/2}/√(2π)", ""),

@@ -39,6 +39,7 @@ class InpaintState(QObject):
         self.completions: np.ndarray | None = None   # float32 [N, 28, 28] in [-1, 1]
         self.readings: np.ndarray | None = None      # int [N], the classifier's argmax
         self.probabilities: np.ndarray | None = None  # float [N], its softmax at that class
+        self.settled: np.ndarray | None = None       # int [N], the t its reading of x̂₀ settles at
         self.nfe = 0
         self.running = False
 
@@ -122,7 +123,9 @@ class InpaintState(QObject):
             self.running = running
             self.running_changed.emit(running)
 
-    def set_completions(self, images, readings, probabilities, nfe: int) -> None:
+    def set_completions(self, images, readings, probabilities, nfe: int, settled=None) -> None:
+        """settled: the t each completion's reading of x̂₀ settles at [N], or None."""
+        self.settled = None if settled is None else np.asarray(settled, dtype=np.int64).copy()
         self.completions = np.array(images, dtype=np.float32, copy=True)
         self.readings = np.asarray(readings, dtype=np.int64).copy()
         self.probabilities = np.asarray(probabilities, dtype=np.float64).copy()
@@ -130,7 +133,7 @@ class InpaintState(QObject):
         self.completions_changed.emit()
 
     def clear_completions(self) -> None:
-        self.completions = self.readings = self.probabilities = None
+        self.completions = self.readings = self.probabilities = self.settled = None
         self.nfe = 0
         self.completions_changed.emit()
 

@@ -42,6 +42,8 @@ from ddpm_desktop.ui.widgets.histogram_view import HistogramView
 from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
 from ddpm_desktop.ui.widgets.guidance_plot import GuidancePlot
 from ddpm_desktop.ui.widgets.live_view import LiveView
+from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
+from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
@@ -78,7 +80,15 @@ class MainWindow(QMainWindow):
         self.histogram_view = HistogramView(s.forward, s.reverse)
         self.chains_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.chains_splitter.addWidget(self.forward_view)
-        self.chains_splitter.addWidget(self.reverse_view)
+        # issue 16: p(class | x̂₀) along the reverse chain, under it
+        self.decision_view = DecisionView(s.decision, s.reverse)
+        self.reverse_column = QSplitter(Qt.Orientation.Vertical)
+        self.reverse_column.addWidget(self.reverse_view)
+        self.reverse_column.addWidget(self.decision_view)
+        self.reverse_column.setStretchFactor(0, 3)
+        self.reverse_column.setStretchFactor(1, 2)
+        self.reverse_column.setChildrenCollapsible(False)
+        self.chains_splitter.addWidget(self.reverse_column)
         self.chains_splitter.setChildrenCollapsible(False)
         self.central_splitter = QSplitter(Qt.Orientation.Vertical)
         self.central_splitter.addWidget(self.chains_splitter)
@@ -117,6 +127,12 @@ class MainWindow(QMainWindow):
                                        Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
         self.tabifyDockWidget(self.sampler_dock, self.inpaint_dock)
         connect_inpaint_panel(self.inpaint_panel, s)
+        # issue 16: N completions of the reconstruct start x_t
+        self.completions_panel = CompletionsPanel(s.completions, s.sampler)
+        self.completions_dock = self._dock("Completions", "CompletionsDock", self.completions_panel,
+                                           Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
+        self.tabifyDockWidget(self.sampler_dock, self.completions_dock)
+        connect_completions_panel(self.completions_panel, s)
         self.sampler_dock.raise_()
         self.resizeDocks([self.input_dock], [410], Qt.Orientation.Horizontal)
         self.resizeDocks([self.schedule_dock], [360], Qt.Orientation.Horizontal)
@@ -124,6 +140,7 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Vertical)
         self.central_splitter.setSizes([520, 340])
         self.chains_splitter.setSizes([600, 400])
+        self.reverse_column.setSizes([300, 220])  # issue 16: room for the decision plot's axes
         self._default_state = self.saveState(_STATE_VERSION)
 
         self._build_status_bar()

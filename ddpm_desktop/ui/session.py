@@ -14,6 +14,8 @@ emitting user intent (docs/DESIGN.md has the contract):
   training        TrainingState     session_training.py runs it
   export          ExportState       session_export.py runs it
   inpaint         InpaintState      session_inpaint.py runs it
+  completions     CompletionsState  session_completions.py runs it
+  decision        DecisionState     session_decision.py reads x̂₀ of the reverse chain
 
 Work: the forward chain is recomputed synchronously on every schedule or input change (a few
 ms at T = 1000: cached noises, core.forward.forward_frames, one vectorised histogram KL). The
@@ -46,6 +48,8 @@ from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
 from ddpm_desktop.ui.session_live import LiveJobs
+from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
+from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
 from ddpm_desktop.ui.session_toy2d import Toy2DJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
@@ -140,7 +144,7 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
 
 
 class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFiles, Toy2DJobs,
-              LiveJobs, QObject):
+              LiveJobs, CompletionJobs, DecisionJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -163,6 +167,8 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self._init_inpaint()
         self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
         self._init_live()   # reconstruct as you draw (session_live.py)
+        self._init_completions()  # N completions of x_t (session_completions.py)
+        self._init_decision()  # p(class | x̂₀) along the reverse chain (session_decision.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.closing = False  # set by shutdown(): no new work from then on

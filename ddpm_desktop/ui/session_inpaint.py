@@ -41,12 +41,14 @@ class InpaintFrame:
 @dataclass(frozen=True)
 class InpaintResult:
     """All completions when the chain ends: images float32 [N, 28, 28]; the classifier's
-    argmax readings [N] and their softmax probabilities [N]."""
+    argmax readings [N] and their softmax probabilities [N]; the t from which each
+    completion's reading of x̂₀ never changes again [N] (core.decision.settle_step)."""
 
     images: np.ndarray
     readings: np.ndarray
     probabilities: np.ndarray
     nfe: int
+    settled: np.ndarray | None = None
 
 
 def inpaint_job(model, schedule, x0: np.ndarray, known: np.ndarray, method: str, sampler: str,
@@ -54,8 +56,10 @@ def inpaint_job(model, schedule, x0: np.ndarray, known: np.ndarray, method: str,
     """A worker job: InpaintFrame per step of completion 0, then one InpaintResult."""
 
     def job(cancel: threading.Event):
-        from ddpm_desktop.core.classifier import load_classifier
+        from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier
 
+        classifier = bundled_classifier()
+        decision = DecisionRecorder(classifier)    # every completion's x̂₀ at each network call
         eps_fn = make_eps_fn(model, schedule)
         gen = generator_for(seed)
         x_T = torch.randn((n, 1, 28, 28), generator=gen).to(device)
@@ -67,16 +71,18 @@ def inpaint_job(model, schedule, x0: np.ndarray, known: np.ndarray, method: str,
                 if cancel.is_set():
                     return
                 last = step
+                decision.add(step)
                 x_t = step.x_t[0, 0].numpy().copy()
                 yield InpaintFrame(x_t, step.x0_pred[0, 0].numpy().copy(), step.t, step.nfe, step.total,
                                    float(kl.histogram_kl(x_t)))
         finally:
             it.close()
-        classifier, _info = load_classifier()
+        settled, _ = decision.settle_steps()
         with torch.inference_mode():
             probs = classifier(last.x_t.float().cpu()).softmax(1).numpy()
         readings = probs.argmax(1)
-        yield InpaintResult(last.x_t[:, 0].numpy().copy(), readings, probs[np.arange(n), readings], last.nfe)
+        yield InpaintResult(last.x_t[:, 0].numpy().copy(), readings, probs[np.arange(n), readings], last.nfe,
+                            settled)
 
     return job
 
@@ -138,7 +144,7 @@ class InpaintJobs:
             return
         for it in items:
             if isinstance(it, InpaintResult):
-                self.inpaint.set_completions(it.images, it.readings, it.probabilities, it.nfe)
+                self.inpaint.set_completions(it.images, it.readings, it.probabilities, it.nfe, it.settled)
             else:
                 self.reverse.add(0, it.x_t, it.x0_pred, it.t, it.nfe, it.total, it.kl)
         self.reverse.commit()

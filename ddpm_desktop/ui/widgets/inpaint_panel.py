@@ -9,7 +9,7 @@ and the session (main_window.py calls it once).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QPointF, QRectF, QSize, Signal, Slot
 from PySide6.QtGui import QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
@@ -20,9 +20,8 @@ from ddpm_desktop.ui.inpaint_state import MAX_COMPLETIONS, METHOD_NAMES, Inpaint
 from ddpm_desktop.ui.state import SAMPLER_NAMES, InputState
 from ddpm_desktop.ui.theme import plot_colors, qcolor
 from ddpm_desktop.ui.widgets.canvas import gray_qimage
+from ddpm_desktop.ui.widgets.completion_grid import CompletionGrid
 
-PROB_TIP = ("The bundled classifier's reading of this completion: its most probable class k and "
-            "p(k | completion), the softmax of its logits at k.")
 
 
 class MaskEditor(QWidget):
@@ -86,28 +85,6 @@ class MaskEditor(QWidget):
         p.setPen(QPen(qcolor(colors.outline), 1))
         p.drawRect(r)
         p.end()
-
-
-class CompletionTile(QWidget):
-    """One completion and the classifier's reading under it."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(1, 1, 1, 1)
-        lay.setSpacing(0)
-        self.image = QLabel()
-        self.image.setFixedSize(56, 56)
-        self.caption = QLabel()
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.caption.setToolTip(PROB_TIP)
-        lay.addWidget(self.image)
-        lay.addWidget(self.caption)
-
-    def show_completion(self, image: np.ndarray, reading: int, probability: float) -> None:
-        self.image.setPixmap(QPixmap.fromImage(gray_qimage(to_uint8(image))).scaled(
-            56, 56, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
-        self.caption.setText(f"reads {reading}, p = {probability:.2f}")
 
 
 class InpaintPanel(QWidget):
@@ -195,10 +172,9 @@ class InpaintPanel(QWidget):
         self.info.setWordWrap(True)
         lay.addWidget(self.info)
 
-        self.grid = QGridLayout()
-        self.grid.setSpacing(2)
-        lay.addLayout(self.grid)
-        self.tiles: list[CompletionTile] = []
+        self.grid = CompletionGrid(columns=3)  # 3 captioned tiles fit a 360 px dock
+        lay.addWidget(self.grid)
+        self.tiles = self.grid.tiles       # the grid's own list (kept for tests)
 
         state.mask_changed.connect(self._on_state_mask_changed)
         state.settings_changed.connect(self._on_state_settings_changed)
@@ -245,14 +221,8 @@ class InpaintPanel(QWidget):
     def _on_state_completions_changed(self) -> None:
         s = self.state
         n = 0 if s.completions is None else len(s.completions)
-        while len(self.tiles) < n:
-            tile = CompletionTile()
-            self.grid.addWidget(tile, len(self.tiles) // 4, len(self.tiles) % 4)
-            self.tiles.append(tile)
-        for i, tile in enumerate(self.tiles):
-            tile.setVisible(i < n)
-            if i < n:
-                tile.show_completion(s.completions[i], int(s.readings[i]), float(s.probabilities[i]))
+        extras = None if s.settled is None else [f"settles t = {t}" for t in s.settled]
+        self.grid.show_completions(s.completions, s.readings, s.probabilities, extras)
         if n:
             self.info.setText(f"{n} completions, {s.nfe} network evaluations each")
 

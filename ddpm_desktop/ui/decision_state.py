@@ -1,0 +1,64 @@
+"""The decision curve of the reverse chain on screen: p(class | x̂₀) by the bundled classifier at
+each network call of lane 0, and where its reading settles (core.decision's definitions).
+
+Rows arrive in chain order from the session's decision job (ui/session_decision.py); `ts` is
+the t of the x_t each x̂₀ was predicted from, `frames` the reverse frame that shows it. The
+settle point is recomputed over the rows so far; it is final once `complete` is set (the run
+ended and every frame was read). Plain numpy; nothing here touches a thread.
+
+Signals: `reset()` (a new chain: no rows), `changed()` (rows added or completed).
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from ddpm_desktop.core.decision import NUM_CLASSES, settle_index
+
+
+class DecisionState(QObject):
+    reset = Signal()
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.clear()
+
+    def clear(self, chain: str = "") -> None:
+        """No rows; `chain` names the chain the rows will come from (e.g. "DDPM")."""
+        self.chain = chain
+        self.ts = np.zeros(0, dtype=np.int64)
+        self.frames = np.zeros(0, dtype=np.int64)
+        self.probs = np.zeros((0, NUM_CLASSES), dtype=np.float64)
+        self.settle_row: int | None = None
+        self.complete = False
+        self.reset.emit()
+
+    def append(self, ts, frames, probs) -> None:
+        """Add rows: ts [k], frames [k], probs [k, 10] (in chain order)."""
+        probs = np.asarray(probs, dtype=np.float64).reshape(-1, NUM_CLASSES)
+        if len(probs) == 0:
+            return
+        self.ts = np.concatenate([self.ts, np.asarray(ts, dtype=np.int64)])
+        self.frames = np.concatenate([self.frames, np.asarray(frames, dtype=np.int64)])
+        self.probs = np.concatenate([self.probs, probs])
+        self.settle_row = settle_index(self.probs)
+        self.changed.emit()
+
+    def set_complete(self, complete: bool = True) -> None:
+        if complete != self.complete:
+            self.complete = complete
+            self.changed.emit()
+
+    @property
+    def settle_t(self) -> int | None:
+        return None if self.settle_row is None else int(self.ts[self.settle_row])
+
+    @property
+    def settle_class(self) -> int | None:
+        return None if self.settle_row is None else int(self.probs[-1].argmax())
+
+    def row_for_frame(self, frame: int) -> int | None:
+        """The last row shown at or before reverse frame `frame` (None before the first)."""
+        k = int(np.searchsorted(self.frames, frame, side="right")) - 1
+        return None if k < 0 else k

@@ -1,0 +1,64 @@
+"""A grid of completed digits, each with the bundled classifier's reading under it (shared by the
+Inpaint and Completions panels). A view: `show_completions(images, captions)` redraws it."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from ddpm_desktop.core.imaging import to_uint8
+from ddpm_desktop.ui.widgets.canvas import gray_qimage
+
+PROB_TIP = ("The bundled classifier's reading of this completion: its most probable class k and "
+            "p(k | completion), the softmax of its logits at k.")
+TILE_PX = 56
+
+
+class CompletionTile(QWidget):
+    """One completion and the classifier's reading under it."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(1, 1, 1, 1)
+        lay.setSpacing(0)
+        self.image = QLabel()
+        self.image.setFixedSize(TILE_PX, TILE_PX)
+        self.caption = QLabel()
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setToolTip(PROB_TIP)
+        lay.addWidget(self.image)
+        lay.addWidget(self.caption)
+
+    def show_completion(self, image: np.ndarray, reading: int, probability: float,
+                        extra: str = "") -> None:
+        self.image.setPixmap(QPixmap.fromImage(gray_qimage(to_uint8(image))).scaled(
+            TILE_PX, TILE_PX, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
+        self.caption.setText(f"reads {reading}, p = {probability:.2f}" + (f"\n{extra}" if extra else ""))
+
+
+class CompletionGrid(QWidget):
+    """Tiles `columns` wide; `tiles` holds every tile made so far (hidden beyond the count)."""
+
+    def __init__(self, columns: int = 4, tip: str = PROB_TIP, parent=None) -> None:
+        super().__init__(parent)
+        self.columns, self.tip = columns, tip
+        self.layout_ = QGridLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.layout_.setSpacing(2)
+        self.tiles: list[CompletionTile] = []
+
+    def show_completions(self, images, readings, probabilities, extras=None) -> None:
+        """images [N, 28, 28] (or None: empty); readings, probabilities [N]; extras [N] str."""
+        n = 0 if images is None else len(images)
+        while len(self.tiles) < n:
+            tile = CompletionTile()
+            tile.caption.setToolTip(self.tip)
+            self.layout_.addWidget(tile, len(self.tiles) // self.columns, len(self.tiles) % self.columns)
+            self.tiles.append(tile)
+        for i, tile in enumerate(self.tiles):
+            tile.setVisible(i < n)
+            if i < n:
+                tile.show_completion(images[i], int(readings[i]), float(probabilities[i]),
+                                     "" if extras is None else extras[i])

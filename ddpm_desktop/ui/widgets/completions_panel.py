@@ -1,0 +1,115 @@
+"""Many completions of the noised digit: N samples of x₀ given the x_t reconstruct starts from.
+
+A view of `CompletionsState` (N and the results) and `SamplerState` (the sampler, steps, η,
+seed and t it runs with: the Sampler dock's settings, the one copy). Each tile shows a
+completion, the bundled classifier's reading with its probability, and the t from which that
+reading of x̂₀ never changes again. Intents: `n_edited(int)`, `complete_requested()`,
+`cancel_requested()`; `connect_completions_panel` wires them (main_window.py calls it once).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from ddpm_desktop.core.completions import deterministic_problem
+from ddpm_desktop.ui.completions_state import MAX_COMPLETIONS, CompletionsState
+from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerState
+from ddpm_desktop.ui.theme import banner_style
+from ddpm_desktop.ui.widgets.completion_grid import PROB_TIP, CompletionGrid
+
+TILE_TIP = PROB_TIP + ("\nsettles at t: the first network call from which the reading of x̂₀ "
+                       "never changes again (its x_t's t).")
+
+
+class CompletionsPanel(QWidget):
+    n_edited = Signal(int)
+    complete_requested = Signal()
+    cancel_requested = Signal()
+
+    def __init__(self, state: CompletionsState, sampler: SamplerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state, self.sampler = state, sampler
+        self.source_label = QLabel()
+        self.source_label.setWordWrap(True)
+        self.n_spin = QSpinBox(minimum=1, maximum=MAX_COMPLETIONS)
+        self.run_button = QPushButton("Complete N times")
+        self.cancel_button = QPushButton("Cancel")
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        self.grid = CompletionGrid(columns=3, tip=TILE_TIP)  # 3 captioned tiles fit a 360 px dock
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Completions N"))
+        row.addWidget(self.n_spin)
+        row.addStretch(1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.source_label)
+        lay.addLayout(row)
+        lay.addLayout(buttons)
+        lay.addWidget(self.problem_label)
+        lay.addWidget(self.result_label)
+        lay.addWidget(self.grid)
+        lay.addStretch(1)
+
+        self.n_spin.valueChanged.connect(self.n_edited)
+        self.run_button.clicked.connect(self.complete_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        state.settings_changed.connect(self._on_state_settings_changed)
+        state.completions_changed.connect(self._on_state_completions_changed)
+        state.running_changed.connect(self._on_state_settings_changed)
+        state.running_changed.connect(self._on_state_completions_changed)
+        sampler.changed.connect(self._on_state_settings_changed)
+        self._on_state_settings_changed()
+        self._on_state_completions_changed()
+
+    def problem(self) -> str | None:
+        s = self.sampler.settings
+        return deterministic_problem(s.sampler, s.eta, self.state.n)
+
+    @Slot()
+    def _on_state_settings_changed(self, *_args) -> None:
+        st, s = self.state, self.sampler.settings
+        self.n_spin.blockSignals(True)
+        self.n_spin.setValue(st.n)
+        self.n_spin.blockSignals(False)
+        name = SAMPLER_NAMES.get(s.sampler, s.sampler)
+        steps = "every step" if s.steps is None else f"{s.steps} steps"
+        eta = f", η = {s.eta:g}" if s.sampler == "ddim" else ""
+        self.source_label.setText(
+            f"N samples of x₀ given one x_t: the digit noised to t = {s.t_start} (the Sampler "
+            f"dock's start t), then {name} ({steps}{eta}); completion k uses seed {s.seed} + k, "
+            "so the first is the reconstruct run's digit.")
+        problem = self.problem()
+        self.problem_label.setVisible(problem is not None)
+        if problem:
+            self.problem_label.setText(problem + " (Sampler dock).")
+            self.problem_label.setStyleSheet(banner_style("warn"))
+        self.run_button.setEnabled(problem is None and not st.running)
+        self.cancel_button.setEnabled(st.running)
+
+    @Slot()
+    def _on_state_completions_changed(self) -> None:
+        st = self.state
+        extras = None if st.settled is None else [f"settles t = {t}" for t in st.settled]
+        self.grid.show_completions(st.images, st.readings, st.probabilities, extras)
+        if st.images is None:
+            self.result_label.setText("running…" if st.running else "No completions yet.")
+            return
+        counts = {}
+        for r in st.readings.tolist():
+            counts[r] = counts.get(r, 0) + 1
+        read = ", ".join(f"{d} ×{c}" for d, c in sorted(counts.items()))
+        self.result_label.setText(f"{len(st.images)} completions of x_{st.t} ({st.sampler}, {st.nfe} "
+                                  f"network calls each); the classifier reads {read}")
+
+
+def connect_completions_panel(panel: CompletionsPanel, session) -> None:
+    """Wire the panel's intents to the session's completions state and work."""
+    panel.n_edited.connect(session.completions.set_n)
+    panel.complete_requested.connect(session.start_completions)
+    panel.cancel_requested.connect(session.cancel_completions)

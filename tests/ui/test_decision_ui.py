@@ -1,0 +1,129 @@
+"""Issue 16 in the UI: the decision plot follows a reverse run (sampling, inpainting), its rows
+equal core.decision on the chain's x̂₀; N completions of the reconstruct x_t; refusals."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_desktop.core.decision import bundled_classifier, decision_curve, settle_step
+from ddpm_desktop.ui import theme
+from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.session import Session
+from ddpm_desktop.ui.state import SamplerSettings
+from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
+from ddpm_desktop.ui.widgets.decision_view import DecisionView
+
+
+class FakeModel(torch.nn.Module):
+    null_label = 10
+
+    def forward(self, x, log_snr, labels=None):
+        return 0.5 * x + 0.05 * torch.tanh(log_snr)[:, None, None, None]
+
+
+@pytest.fixture
+def session(qtbot):
+    s = Session(WorkerController())
+    s.schedule_state.set_params(T=200)
+    digit = np.full((28, 28), -1.0, np.float32)
+    digit[4:24, 12:16] = 1.0
+    s.input_state.set_digit(digit, "a bar")
+    yield s
+    s.shutdown()
+
+
+def run_to_end(session, qtbot, settings):
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        assert session.request_sampling(settings)
+    qtbot.waitUntil(lambda: session.decision.complete, timeout=10_000)
+
+
+def test_the_plot_follows_a_reverse_run(session, qtbot):
+    view = DecisionView(session.decision, session.reverse)
+    qtbot.addWidget(view)
+    session.model_state.set_model(FakeModel(), "fake")
+    run_to_end(session, qtbot, SamplerSettings(sampler="ddim", steps=10))
+    lane, d = session.reverse.lanes[0], session.decision
+    assert len(d.ts) == 10 and d.ts.tolist() == lane.t[:-1]
+    assert d.frames.tolist() == list(range(1, 11))
+    expected = decision_curve(bundled_classifier(), np.stack(lane.x0_pred[1:]))
+    np.testing.assert_allclose(d.probs, expected, atol=1e-6)
+    assert d.settle_t == settle_step(expected, lane.t[:-1])
+    # the view: ten lines of ten points, the settle marker at its t, the cursor at the frame shown
+    assert all(len(c.getData()[0]) == 10 for c in view.curves)
+    assert view.settle_line.isVisible() and view.settle_line.value() == d.settle_t
+    assert f"settles on {d.settle_class} at t = {d.settle_t}," in view.readout.text()
+    assert "so far" not in view.readout.text()
+    session.reverse.set_frame(3)
+    assert view.cursor.isVisible() and view.cursor.value() == lane.t[2]
+    # a new run clears it and fills it again
+    run_to_end(session, qtbot, SamplerSettings(sampler="ddpm", steps=7, seed=3))
+    assert len(session.decision.ts) == 7
+    assert all(len(c.getData()[0]) == 7 for c in view.curves)
+
+
+def test_inpainting_chains_are_read_too_without_repaint_jumps(session, qtbot):
+    session.model_state.set_model(FakeModel(), "fake")
+    session.inpaint.set_settings(method="repaint", n=2, steps=30)   # jumps at 0 and 10
+    assert session.start_inpainting()
+    qtbot.waitUntil(lambda: not session.is_inpainting() and session.decision.complete, timeout=20_000)
+    lane = session.reverse.lanes[0]
+    assert len(session.decision.ts) == lane.nfe[-1] < len(lane) - 1   # jumps made no call
+    # every completion's settle t is the t of one of the chain's network calls
+    assert session.inpaint.settled.shape == (2,)
+    assert set(session.inpaint.settled.tolist()) <= set(session.decision.ts.tolist())
+
+
+def test_completions_of_the_reconstruct_x_t(session, qtbot):
+    panel = CompletionsPanel(session.completions, session.sampler)
+    qtbot.addWidget(panel)
+    connect_completions_panel(panel, session)
+    session.model_state.set_model(FakeModel(), "fake")
+    settings = SamplerSettings(sampler="ddpm", steps=6, source="input", t_start=80, seed=4)
+    run_to_end(session, qtbot, settings)
+    reconstruct = session.reverse.lanes[0].x_t[-1]
+    panel.n_spin.setValue(3)
+    assert session.completions.n == 3
+    with qtbot.waitSignal(session.completions.running_changed, timeout=10_000):
+        panel.run_button.click()
+    qtbot.waitUntil(lambda: not session.completions.running, timeout=10_000)
+    st = session.completions
+    assert st.images.shape == (3, 28, 28) and st.t == 80 and st.nfe == 6
+    np.testing.assert_allclose(st.images[0], reconstruct, atol=1e-5)   # seed + 0 = the reconstruct run
+    assert not np.allclose(st.images[0], st.images[1])
+    assert set(st.settled.tolist()) <= set(session.reverse.lanes[0].t[:-1])
+    shown = [t for t in panel.grid.tiles if not t.isHidden()]
+    assert len(shown) == 3 and "settles t =" in shown[0].caption.text()
+    assert "3 completions of x_80" in panel.result_label.text()
+
+
+def test_a_deterministic_sampler_is_refused(session, qtbot):
+    panel = CompletionsPanel(session.completions, session.sampler)
+    qtbot.addWidget(panel)
+    session.model_state.set_model(FakeModel(), "fake")
+    session.sampler.update(sampler="dpmpp")
+    assert not panel.run_button.isEnabled() and "deterministic" in panel.problem_label.text()
+    with qtbot.waitSignal(session.error, timeout=1000) as blocker:
+        assert not session.start_completions()
+    assert "deterministic" in blocker.args[0]
+    session.sampler.update(sampler="ddim", eta=0.5)
+    assert panel.run_button.isEnabled() and panel.problem_label.isHidden()
+    with pytest.raises(ValueError):
+        session.completions.set_n(0)
+
+
+def _contrast(a, b):
+    def lum(c):
+        ch = [v / 255 for v in theme.rgb(c)]
+        ch = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in ch]
+        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_class_colours_are_ten_distinct_legible_lines():
+    for colours, bg in ((theme.CLASS_COLORS_DARK, theme._DARK.background),
+                        (theme.CLASS_COLORS_LIGHT, theme._LIGHT.background)):
+        assert len(set(colours)) == 10
+        assert min(_contrast(c, bg) for c in colours) >= 3.0
