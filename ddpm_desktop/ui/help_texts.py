@@ -147,6 +147,24 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "cancel_button": ("Stop the export; nothing is written", ""),
         "close_button": ("Close the dialog (an export keeps running)", ""),
     },
+    # ---- helper C: the Lessons dock (issue 13.4) -------------------------------------------
+    "LessonPanel": {
+        "lesson_combo": ("The guided lesson to follow: each step sets the app up and asks a "
+                         "question", "Five lessons: the forward process; why ᾱ_T must be ≈ 0; "
+                         "the reverse process and x̂₀; samplers and NFE; guidance. Predict the "
+                         "answer first, then press Reveal."),
+        "summary_label": ("What the lesson is about", ""),
+        "step_label": ("Which step of the lesson this is", ""),
+        "question_label": ("The question about what the app shows now: predict before you "
+                           "reveal", ""),
+        "reveal_button": ("Show the answer (its numbers are computed from the step's "
+                          "schedule and sampler, e.g. ᾱ_t = Π_{s≤t} (1 − β_s))", ""),
+        "answer_label": ("The answer, with the numbers computed for this step's setup", ""),
+        "back_button": ("The previous step (sets the app up for it)", ""),
+        "next_button": ("The next step (sets the app up for it)", ""),
+        "reapply_button": ("Set the app up for this step again after changing things", ""),
+    },
+    # ---- end helper C
 }
 
 

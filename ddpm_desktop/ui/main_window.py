@@ -40,6 +40,7 @@ from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
 from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
+from ddpm_desktop.ui.widgets.lesson_panel import LessonPanel, connect_lesson_panel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
@@ -106,6 +107,14 @@ class MainWindow(QMainWindow):
                                        Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
         self.tabifyDockWidget(self.sampler_dock, self.inpaint_dock)
         connect_inpaint_panel(self.inpaint_panel, s)
+        # --- lessons (issue 13.4): tabbed with Input, hidden until Help > Lessons
+        self.lesson_panel = LessonPanel(s.lesson)
+        self.lesson_dock = self._dock("Lessons", "LessonDock", self.lesson_panel,
+                                      Qt.DockWidgetArea.LeftDockWidgetArea, max_width=440)
+        self.tabifyDockWidget(self.input_dock, self.lesson_dock)
+        self.lesson_dock.hide()
+        connect_lesson_panel(self.lesson_panel, s)
+        # --- end lessons
         self.sampler_dock.raise_()
         self.resizeDocks([self.input_dock], [410], Qt.Orientation.Horizontal)
         self.resizeDocks([self.schedule_dock], [360], Qt.Orientation.Horizontal)
@@ -256,6 +265,12 @@ class MainWindow(QMainWindow):
             self.guide_dialog = GuideDialog(self)
         self.guide_dialog.show()
         self.guide_dialog.raise_()
+
+    @Slot()
+    def show_lessons(self) -> None:
+        """Help > Lessons: show the Lessons dock (issue 13.4)."""
+        self.lesson_dock.show()
+        self.lesson_dock.raise_()
 
     @Slot()
     def _show_training(self) -> None:

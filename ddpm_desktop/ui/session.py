@@ -45,6 +45,7 @@ from ddpm_desktop.ui.session_experiments import ExperimentJobs
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
+from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons (issue 13.4)
 from ddpm_desktop.ui.session_toy2d import Toy2DJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
@@ -139,7 +140,7 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
 
 
 class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFiles, Toy2DJobs,
-              QObject):
+              LessonJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -161,6 +162,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self._init_export()
         self._init_inpaint()
         self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
+        self._init_lessons()  # guided lessons (session_lessons.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.closing = False  # set by shutdown(): no new work from then on
