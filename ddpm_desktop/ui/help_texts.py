@@ -134,6 +134,13 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
     },
     "ExportDialog": {
         "what_combo": ("Which chain(s) to export", ""),
+        "both_combo": ("'Both': one digit (the reverse chain reconstructs the forward chain's "
+                       "x_t, so both halves show the same digit) or the two chains on screen",
+                       "With 'one digit' the export runs the sampler panel's sampler from the "
+                       "forward frame x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε back to x₀ and shows it beside "
+                       "x₀ → x_t, as `ddpm-desktop export --chain both` does."),
+        "both_t_spin": ("The forward step t the reverse chain reconstructs from "
+                        "(auto: t = 3T/10, where the digit still comes back as itself)", ""),
         "format_combo": ("A looping GIF, or a PNG strip of key frames", ""),
         "fps_spin": ("Frames per second of the GIF", ""),
         "scale_spin": ("Pixels per model pixel", ""),

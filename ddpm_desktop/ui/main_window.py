@@ -251,6 +251,8 @@ class MainWindow(QMainWindow):
             dialog.cancel_requested.connect(s.cancel_export)
             s.reverse.run_finished.connect(lambda _ok: dialog.refresh())
             s.forward.chain_changed.connect(dialog.refresh)
+            s.model_state.changed.connect(dialog.refresh)  # one-digit "both" needs the model
+            s.sampler.changed.connect(lambda _settings: dialog.refresh())
             apply_help(dialog)
             self.export_dialog = dialog
         self.export_dialog.refresh()
