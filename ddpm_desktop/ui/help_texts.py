@@ -122,6 +122,12 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "status_label": ("What the run is doing", ""),
         "samples_label": ("Ten samples from the EMA network, one per class, DPM-Solver++ 15 "
                           "steps from a fixed noise: the same digits get sharper as it learns", ""),
+        # helper C: the folding settings and the plot tabs
+        "settings_button": ("Show or hide the run's settings (data set, batch, steps, learning "
+                            "rate)", ""),
+        "settings_summary": ("The settings the next Start uses", ""),
+        "plot_tabs": ("The loss ‖ε − ε_θ‖² against the step, or averaged per log-SNR band "
+                      "λ = log(ᾱ_t/(1−ᾱ_t))", ""),
     },
     "InpaintPanel": {
         "run_button": ("Fill the hidden pixels: the reverse chain with the known pixels kept "

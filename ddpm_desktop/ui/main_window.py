@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 
-from ddpm_desktop.ui import settings as saved, theme
+from ddpm_desktop.ui import screen_fit, settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.help_texts import apply_help
 from ddpm_desktop.ui.menus import build_menus, build_status_bar
@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._connect()
+        screen_fit.fit_docks(self)  # the docks share what the screen leaves (screen_fit.py)
         self._restore_window()
         apply_help(self)
         if s.input_state.digit_source == "blank":
@@ -278,10 +279,15 @@ class MainWindow(QMainWindow):
     def _show_training(self) -> None:
         self.training_dock.show()
         self.training_dock.raise_()
+        # the loss curve and the sample grid need the taller share of the right column
+        total = self.schedule_dock.height() + self.training_dock.height()
+        self.resizeDocks([self.schedule_dock, self.training_dock],
+                         [int(total * 0.3), int(total * 0.7)], Qt.Orientation.Vertical)
 
     def set_theme(self, name: str) -> None:
         applied = theme.apply_theme(QApplication.instance(), name)
         theme.restyle(self)
+        screen_fit.fit_docks(self)
         self.settings.setValue("view/theme", applied)
         if applied in self.theme_actions:
             self.theme_actions[applied].setChecked(True)
@@ -292,6 +298,7 @@ class MainWindow(QMainWindow):
         theme.set_lecture(QApplication.instance(), on)
         self.settings.setValue("view/lecture", bool(on))
         theme.restyle(self)
+        screen_fit.fit_docks(self)
         if self.lecture_action.isChecked() != bool(on):
             self.lecture_action.setChecked(bool(on))
 
