@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         screen_fit.fit_docks(self)  # the docks share what the screen leaves (screen_fit.py)
+        screen_fit.follow_docks(self)
         self._restore_window()
         apply_help(self)
         if s.input_state.digit_source == "blank":

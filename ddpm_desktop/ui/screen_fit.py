@@ -54,6 +54,25 @@ def _compact_forms(panel: QWidget) -> None:
             form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
 
 
+def follow_docks(window) -> None:
+    """Re-fit whenever a dock is shown, hidden or raised from behind a tab."""
+    for dock in window.findChildren(QDockWidget):
+        dock.visibilityChanged.connect(lambda _visible: _refit_later(window))
+
+
+def _refit_later(window) -> None:
+    from PySide6.QtCore import QTimer
+
+    if not getattr(window, "_fit_pending", False):
+        window._fit_pending = True
+
+        def run() -> None:
+            window._fit_pending = False
+            fit_docks(window)
+
+        QTimer.singleShot(0, window, run)
+
+
 def fit_docks(window, available: QSize | None = None) -> None:
     """Set every dock's scroll area's minimum width for the screen (`available`: its free
     area; None: the window's screen's)."""
@@ -69,7 +88,9 @@ def fit_docks(window, available: QSize | None = None) -> None:
         _compact_forms(scroll.widget())
         left = window.dockWidgetArea(dock) == Qt.DockWidgetArea.LeftDockWidgetArea
         widest = DOCK_WIDTHS.get(dock.objectName(), DEFAULT_DOCK_WIDTH)
-        needs[left] = max(needs[left], min(_need(scroll), widest))
+        if not window.isVisible() or (dock.isVisible() and not dock.visibleRegion().isEmpty()):
+            # a dock behind another's tab does not claim width (it is re-fitted when raised)
+            needs[left] = max(needs[left], min(_need(scroll), widest))
         docks.append((dock, scroll, left, widest))
     left_cap, right_cap = dock_caps(width, central.minimumSizeHint().width() if central else 0,
                                     needs[True], needs[False])
