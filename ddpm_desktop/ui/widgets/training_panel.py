@@ -204,8 +204,9 @@ class TrainingPanel(QWidget):
 
         self.samples_label = QLabel("Samples appear here while the model learns")
         self.samples_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.samples_label.setWordWrap(True)  # the placeholder text must not widen the dock
         self.samples_label.setMinimumHeight(2 * 30 + 8)
-        self.samples_box = QGroupBox("Samples from the EMA model (one per class)")
+        self.samples_box = QGroupBox("EMA samples, one per class")
         QVBoxLayout(self.samples_box).addWidget(self.samples_label)
 
         # the loss against the step and by noise level share one place (tabs)
@@ -316,7 +317,9 @@ class TrainingPanel(QWidget):
             self.samples_label.setText("Samples appear here while the model learns")
             return
         grid = imaging.make_grid(imaging.to_uint8(snap.images), nrow=10, pad=2)
-        self.samples_label.setPixmap(_gray_pixmap(grid, 2))
+        # as large as the dock allows (whole pixels), never wider: a 2x grid is 604 px
+        zoom = max(1, min(3, (self.samples_label.width() - 8) // grid.shape[1]))
+        self.samples_label.setPixmap(_gray_pixmap(grid, zoom))
         self.samples_label.setToolTip(f"EMA samples at step {snap.step} "
                                       f"(DPM-Solver++ {SAMPLE_STEPS} steps, fixed noise)")
 
