@@ -9,12 +9,19 @@ worker to run; ``run_export(job)`` is the blocking form. The frames are composed
 which write atomically through core.files (one temp-name pattern, cleaned after a kill), so a
 cancel or an error leaves no partial file and an existing file untouched.
 ``check_writable`` is core.files's.
+
+A one-digit "both" export carries a ``Reconstruction`` (the network, the schedule, the forward
+chain's x_t and the sampler settings): ``iter_export`` first runs the reverse chain from that
+x_t back to x_0 (yielding progress per step, cancellable), then composes it beside the forward
+chain x_0 → x_t, so both halves show the same digit (as ``ddpm-desktop export --chain both``).
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
+
+import numpy as np
 
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.files import check_writable
@@ -23,7 +30,58 @@ from ddpm_desktop.ui.export import ChainView
 from ddpm_desktop.ui.export_frames import count_frames
 from ddpm_desktop.ui.theme import PlotColors, plot_colors
 
-__all__ = ["ExportJob", "ExportProgress", "check_writable", "iter_export", "run_export"]
+__all__ = ["ExportJob", "ExportProgress", "Reconstruction", "check_writable", "iter_export",
+           "run_export"]
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """The reverse chain of a one-digit "both" export: `sampler` from the forward chain's
+    `x_t` (float32 [28, 28], a copy) at step `t` back to x_0 under `schedule`, with the
+    network `model` (on `device`) and the sampler settings `steps` (None: every step; capped
+    at t), `seed`, `eta`, `label`, `guidance`."""
+
+    model: object
+    schedule: object  # core.schedule.NoiseSchedule
+    x_t: np.ndarray
+    t: int
+    sampler: str = "ddpm"
+    steps: int | None = None
+    seed: int = 0
+    eta: float = 0.0
+    label: int | None = None
+    guidance: float = 1.0
+    device: str = "cpu"
+    title: str = ""
+
+    def capped_steps(self) -> int | None:
+        return None if self.steps is None else int(min(self.steps, self.t))
+
+    def length(self) -> int:
+        """Frames of the chain: x_t, then one per reverse step down to x_0."""
+        from ddpm_desktop.core.sampling import timesteps_for
+
+        return len(timesteps_for(self.schedule.T, self.capped_steps(), self.t))
+
+    def iter_chain(self, cancel: threading.Event) -> Iterator[tuple[np.ndarray, int]]:
+        """(x_s as float32 [28, 28], s) for s = t, ..., 0 (stops early when cancelled)."""
+        import torch
+
+        from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn
+
+        eps_fn = make_eps_fn(self.model, self.schedule, labels=self.label,
+                             guidance=self.guidance)
+        x = torch.from_numpy(np.array(self.x_t, dtype=np.float32)).reshape(1, 1, 28, 28)
+        it = iter_sampler(self.sampler, eps_fn, self.schedule, x.to(self.device),
+                          steps=self.capped_steps(), t_start=self.t,
+                          generator=generator_for(self.seed), eta=self.eta)
+        try:
+            for step in it:
+                if cancel.is_set():
+                    return
+                yield step.x_t.reshape(28, 28).numpy().copy(), int(step.t)
+        finally:
+            it.close()
 
 
 @dataclass(frozen=True)
@@ -42,6 +100,7 @@ class ExportJob:
     with_kl: bool = False
     key_frames: int = 8
     colors: PlotColors | None = None  # None: the current theme's, taken when the job is made
+    reconstruct: Reconstruction | None = None  # a reverse chain to run first, drawn last
 
     def __post_init__(self):
         if self.colors is None:
@@ -59,7 +118,15 @@ class ExportJob:
     def frame_count(self) -> int:
         if self.kind == "png":
             return 1
-        return count_frames([len(c) for c in self.chains], self.stride, self.n_frames)
+        lengths = [len(c) for c in self.chains]
+        if self.reconstruct is not None:
+            lengths.append(self.reconstruct.length())
+        return count_frames(lengths, self.stride, self.n_frames)
+
+    def progress_total(self) -> int:
+        """The steps `iter_export` reports: reverse steps to run, frames, writing the file."""
+        run = 0 if self.reconstruct is None else self.reconstruct.length()
+        return run + (1 if self.kind == "png" else self.frame_count() + 1)
 
     def views(self) -> list[ChainView]:
         """The chains to draw; with_kl fills a missing KL curve with the histogram KL of
@@ -93,15 +160,28 @@ def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterat
     was."""
     cancel = cancel or threading.Event()
     path = check_writable(job.path)
+    total, done = job.progress_total(), 0
+    if job.reconstruct is not None:
+        rec = job.reconstruct
+        xs, labels = [], []
+        for x, s in rec.iter_chain(cancel):
+            xs.append(x)
+            labels.append(f"t = {s}")
+            done += 1
+            yield ExportProgress(done, total)
+        if cancel.is_set():
+            return
+        chain = ChainView(np.stack(xs), rec.title or f"Reverse  x_{rec.t} → x₀", None,
+                          tuple(labels))
+        job = replace(job, chains=job.chains + (chain,), reconstruct=None)
     if job.kind == "png":
         strip = frames.compose_strip(job.views(), scale=job.scale, n_frames=job.key_frames,
                               colors=job.colors)
         if cancel.is_set():
             return
         imaging.save_png(strip, path)
-        yield ExportProgress(1, 1, str(path))
+        yield ExportProgress(total, total, str(path))
         return
-    total = job.frame_count() + 1  # the last step is writing the file
     composed = []
     for frame in frames.iter_frames(job.views(), scale=job.scale,
                                     with_histogram=job.with_histogram, stride=job.stride,
@@ -109,7 +189,7 @@ def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterat
         if cancel.is_set():
             return
         composed.append(frame)
-        yield ExportProgress(len(composed), total)
+        yield ExportProgress(done + len(composed), total)
     if cancel.is_set():
         return
     save = {"gif": imaging.save_gif, "webp": imaging.save_webp, "apng": imaging.save_apng}[job.kind]

@@ -3,7 +3,11 @@
 `ExportSettings`: what to export (forward, reverse, both), as what (looping GIF or PNG strip),
 frame rate, scale, frame stride (0 = automatic: ui.export_frames.DEFAULT_FRAMES picked along the
 chain, never fewer than ui.export_frames.MIN_FRAMES; the last frame held ui.export.HOLD_LAST_S),
-key frames of a strip, the histogram and KL overlays, and the file. `ExportState` holds them
+key frames of a strip, the histogram and KL overlays, the file, and where "both" comes from:
+`both_from` "digit" (the default: the reverse chain reconstructs the forward chain's x_t, t =
+`both_t` or 3T/10 as `ddpm-desktop export --chain both`, so both halves show one digit) or
+"screen" (the two chains on screen as they are, unrelated unless the reverse run started from
+the input). `ExportState` holds them
 and the running export's progress.
 
 Signals: `settings_changed()`, `progress_changed()` (running, done/total),
@@ -23,6 +27,8 @@ FORMATS = (("gif", "Animated GIF (looping)"), ("webp", "Animated WebP (looping, 
            ("apng", "Animated PNG (APNG, looping)"), ("png", "PNG strip of key frames"))
 ANIMATED = ("gif", "webp", "apng")
 SUFFIXES = {"gif": ".gif", "webp": ".webp", "apng": ".apng", "png": ".png"}
+BOTH_FROM = (("digit", "One digit: the reverse chain reconstructs the forward chain's x_t"),
+             ("screen", "The two chains on screen as they are"))
 DEFAULT_NAMES = {"forward": "ddpm_forward", "reverse": "ddpm_reverse", "both": "ddpm_chains"}
 
 
@@ -38,6 +44,8 @@ class ExportSettings:
     kl: bool = True
     folder: str = ""  # "" = the home folder
     path: str = ""  # "" = DEFAULT_NAMES[what] in `folder`
+    both_from: str = "digit"  # BOTH_FROM
+    both_t: int = 0  # the forward frame "both" reconstructs; 0 = automatic (3T/10)
 
     def validated(self) -> "ExportSettings":
         if self.what not in dict(WHAT):
@@ -52,7 +60,16 @@ class ExportSettings:
             raise ValueError(f"frame stride {self.stride!r} must lie in 0..10000")
         if not (isinstance(self.key_frames, int) and 2 <= self.key_frames <= 32):
             raise ValueError(f"key frames {self.key_frames!r} must lie in 2..32")
+        if self.both_from not in dict(BOTH_FROM):
+            raise ValueError(f"'both' comes from 'digit' or 'screen', not {self.both_from!r}")
+        if not (isinstance(self.both_t, int) and 0 <= self.both_t <= 100_000):
+            raise ValueError(f"the reconstructed step t = {self.both_t!r} must lie in 0..100000")
         return self
+
+    def reconstruct_t(self, T: int) -> int:
+        """The forward frame a one-digit "both" export reconstructs under a schedule of T
+        steps: `both_t` (capped at T), or 3T/10 (the CLI's default) when it is 0."""
+        return max(1, min(self.both_t, T)) if self.both_t else max(1, round(0.3 * T))
 
     def target(self) -> Path:
         """The file the next export writes."""

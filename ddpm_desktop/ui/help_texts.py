@@ -154,6 +154,12 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "status_label": ("What the run is doing", ""),
         "samples_label": ("Ten samples from the EMA network, one per class, DPM-Solver++ 15 "
                           "steps from a fixed noise: the same digits get sharper as it learns", ""),
+        # helper C: the folding settings and the plot tabs
+        "settings_button": ("Show or hide the run's settings (data set, batch, steps, learning "
+                            "rate)", ""),
+        "settings_summary": ("The settings the next Start uses", ""),
+        "plot_tabs": ("The loss ‖ε − ε_θ‖² against the step, or averaged per log-SNR band "
+                      "λ = log(ᾱ_t/(1−ᾱ_t))", ""),
     },
     "InpaintPanel": {
         "run_button": ("Fill the hidden pixels: the reverse chain with the known pixels kept "
@@ -194,6 +200,13 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
     },
     "ExportDialog": {
         "what_combo": ("Which chain(s) to export", ""),
+        "both_combo": ("'Both': one digit (the reverse chain reconstructs the forward chain's "
+                       "x_t, so both halves show the same digit) or the two chains on screen",
+                       "With 'one digit' the export runs the sampler panel's sampler from the "
+                       "forward frame x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε back to x₀ and shows it beside "
+                       "x₀ → x_t, as `ddpm-desktop export --chain both` does."),
+        "both_t_spin": ("The forward step t the reverse chain reconstructs from "
+                        "(auto: t = 3T/10, where the digit still comes back as itself)", ""),
         "format_combo": ("A looping GIF, or a PNG strip of key frames", ""),
         "fps_spin": ("Frames per second of the GIF", ""),
         "scale_spin": ("Pixels per model pixel", ""),
@@ -207,6 +220,24 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "cancel_button": ("Stop the export; nothing is written", ""),
         "close_button": ("Close the dialog (an export keeps running)", ""),
     },
+    # ---- helper C: the Lessons dock (issue 13.4) -------------------------------------------
+    "LessonPanel": {
+        "lesson_combo": ("The guided lesson to follow: each step sets the app up and asks a "
+                         "question", "Five lessons: the forward process; why ᾱ_T must be ≈ 0; "
+                         "the reverse process and x̂₀; samplers and NFE; guidance. Predict the "
+                         "answer first, then press Reveal."),
+        "summary_label": ("What the lesson is about", ""),
+        "step_label": ("Which step of the lesson this is", ""),
+        "question_label": ("The question about what the app shows now: predict before you "
+                           "reveal", ""),
+        "reveal_button": ("Show the answer (its numbers are computed from the step's "
+                          "schedule and sampler, e.g. ᾱ_t = Π_{s≤t} (1 − β_s))", ""),
+        "answer_label": ("The answer, with the numbers computed for this step's setup", ""),
+        "back_button": ("The previous step (sets the app up for it)", ""),
+        "next_button": ("The next step (sets the app up for it)", ""),
+        "reapply_button": ("Set the app up for this step again after changing things", ""),
+    },
+    # ---- end helper C
 }
 
 

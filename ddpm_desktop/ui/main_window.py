@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 
 from ddpm_desktop.core.evaluation import load_guidance_sweep
-from ddpm_desktop.ui import settings as saved, theme
+from ddpm_desktop.ui import screen_fit, settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.help_texts import apply_help
 from ddpm_desktop.ui.menus import build_menus, build_status_bar
@@ -45,6 +45,7 @@ from ddpm_desktop.ui.widgets.live_view import LiveView
 from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
 from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
+from ddpm_desktop.ui.widgets.lesson_panel import LessonPanel, connect_lesson_panel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
@@ -133,6 +134,14 @@ class MainWindow(QMainWindow):
                                            Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
         self.tabifyDockWidget(self.sampler_dock, self.completions_dock)
         connect_completions_panel(self.completions_panel, s)
+        # --- lessons (issue 13.4): tabbed with Input, hidden until Help > Lessons
+        self.lesson_panel = LessonPanel(s.lesson)
+        self.lesson_dock = self._dock("Lessons", "LessonDock", self.lesson_panel,
+                                      Qt.DockWidgetArea.LeftDockWidgetArea, max_width=440)
+        self.tabifyDockWidget(self.input_dock, self.lesson_dock)
+        self.lesson_dock.hide()
+        connect_lesson_panel(self.lesson_panel, s)
+        # --- end lessons
         self.sampler_dock.raise_()
         self.resizeDocks([self.input_dock], [410], Qt.Orientation.Horizontal)
         self.resizeDocks([self.schedule_dock], [360], Qt.Orientation.Horizontal)
@@ -146,6 +155,8 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._connect()
+        screen_fit.fit_docks(self)  # the docks share what the screen leaves (screen_fit.py)
+        screen_fit.follow_docks(self)
         self._restore_window()
         apply_help(self)
         if s.input_state.digit_source == "blank":
@@ -277,6 +288,8 @@ class MainWindow(QMainWindow):
             dialog.cancel_requested.connect(s.cancel_export)
             s.reverse.run_finished.connect(lambda _ok: dialog.refresh())
             s.forward.chain_changed.connect(dialog.refresh)
+            s.model_state.changed.connect(dialog.refresh)  # one-digit "both" needs the model
+            s.sampler.changed.connect(lambda _settings: dialog.refresh())
             apply_help(dialog)
             self.export_dialog = dialog
         self.export_dialog.refresh()
@@ -293,13 +306,24 @@ class MainWindow(QMainWindow):
         self.guide_dialog.raise_()
 
     @Slot()
+    def show_lessons(self) -> None:
+        """Help > Lessons: show the Lessons dock (issue 13.4)."""
+        self.lesson_dock.show()
+        self.lesson_dock.raise_()
+
+    @Slot()
     def _show_training(self) -> None:
         self.training_dock.show()
         self.training_dock.raise_()
+        # the loss curve and the sample grid need the taller share of the right column
+        total = self.schedule_dock.height() + self.training_dock.height()
+        self.resizeDocks([self.schedule_dock, self.training_dock],
+                         [int(total * 0.3), int(total * 0.7)], Qt.Orientation.Vertical)
 
     def set_theme(self, name: str) -> None:
         applied = theme.apply_theme(QApplication.instance(), name)
         theme.restyle(self)
+        screen_fit.fit_docks(self)
         self.settings.setValue("view/theme", applied)
         if applied in self.theme_actions:
             self.theme_actions[applied].setChecked(True)
@@ -310,6 +334,7 @@ class MainWindow(QMainWindow):
         theme.set_lecture(QApplication.instance(), on)
         self.settings.setValue("view/lecture", bool(on))
         theme.restyle(self)
+        screen_fit.fit_docks(self)
         if self.lecture_action.isChecked() != bool(on):
             self.lecture_action.setChecked(bool(on))
 

@@ -86,6 +86,8 @@ def build_menus(window) -> None:
     help_menu = mb.addMenu("&Help")
     window.guide_action = window._action(help_menu, "&Guide", window.show_guide, "F1",
                                          "What every view, number and control means")
+    window.lessons_action = window._action(help_menu, "&Lessons", window.show_lessons,  # 13.4
+                                           tip="Guided lessons: predict, then reveal")
     whats_this = QWhatsThis.createAction(window)  # Shift+F1, then click anything
     help_menu.addAction(whats_this)
     window.addAction(whats_this)

@@ -50,6 +50,7 @@ from ddpm_desktop.ui.session_inpaint import InpaintJobs
 from ddpm_desktop.ui.session_live import LiveJobs
 from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
 from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
+from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons (issue 13.4)
 from ddpm_desktop.ui.session_toy2d import Toy2DJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
@@ -144,7 +145,7 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
 
 
 class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFiles, Toy2DJobs,
-              LiveJobs, CompletionJobs, DecisionJobs, QObject):
+              LiveJobs, CompletionJobs, DecisionJobs, LessonJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -169,6 +170,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self._init_live()   # reconstruct as you draw (session_live.py)
         self._init_completions()  # N completions of x_t (session_completions.py)
         self._init_decision()  # p(class | x̂₀) along the reverse chain (session_decision.py)
+        self._init_lessons()  # guided lessons (session_lessons.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.closing = False  # set by shutdown(): no new work from then on

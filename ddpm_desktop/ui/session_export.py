@@ -5,6 +5,11 @@ composes the frames and writes the file atomically at the end) run by the generi
 the job name "export"; one export at a time, and a second request while one runs is refused
 with a message, never a silent cancel. The chains are copied from the forward and reverse
 states when the export starts, so later edits do not reach a running export.
+
+"Both" is built from one digit unless the user picks the chains on screen
+(ExportSettings.both_from): the forward chain x_0 → x_t beside the reverse chain the export job
+runs from that same x_t (ui.export_job.Reconstruction, the sampler panel's settings, t =
+ExportSettings.reconstruct_t), as `ddpm-desktop export --chain both` does.
 """
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ from PySide6.QtCore import Slot
 
 from ddpm_desktop.core import kl
 from ddpm_desktop.ui.export import ChainView
-from ddpm_desktop.ui.export_job import ExportJob, ExportProgress, check_writable, iter_export
+from ddpm_desktop.ui.export_job import (ExportJob, ExportProgress, Reconstruction,
+                                        check_writable, iter_export)
 from ddpm_desktop.ui.export_state import ExportState
 
 EXPORT_JOB = "export"
@@ -52,33 +58,66 @@ class ExportJobs:
         return {"forward": forward, "reverse": reverse}
 
     def available_exports(self) -> set[str]:
-        have = {k for k, v in self.export_chains_lengths().items() if v}
-        if {"forward", "reverse"} <= have:
+        lengths = self.export_chains_lengths()
+        have = {k for k in ("forward", "reverse") if lengths[k]}
+        if lengths["both_forward"] and lengths["both_reverse"]:
             have.add("both")
         return have
 
     def export_chains_lengths(self) -> dict[str, int]:
-        """Frames per chain without copying them (for the dialog's info line)."""
+        """Frames per chain without copying them (for the dialog's info line): "forward",
+        "reverse" (on screen), and "both_forward" / "both_reverse", the two halves of a "both"
+        export (0 when it cannot be made: no model for a one-digit one)."""
         lanes = self.reverse.lanes
         n_rev = len(lanes[0]) if lanes and len(lanes[0]) > 1 else 0
-        return {"forward": 0 if self.forward.frames is None else self.forward.T + 1,
-                "reverse": n_rev}
+        n_fwd = 0 if self.forward.frames is None else self.forward.T + 1
+        out = {"forward": n_fwd, "reverse": n_rev, "both_forward": n_fwd, "both_reverse": n_rev}
+        if self.export.settings.both_from == "digit":
+            rec = self._export_reconstruction() if n_fwd and self.model_state.available else None
+            out["both_forward"] = rec.t + 1 if rec is not None else 0
+            out["both_reverse"] = rec.length() if rec is not None else 0
+        return out
+
+    def _export_reconstruction(self) -> Reconstruction:
+        """The reverse chain a one-digit "both" export runs: the sampler panel's settings from
+        the forward chain's x_t (t = ExportSettings.reconstruct_t), on the current device."""
+        f, st = self.forward, self.sampler.settings
+        t = self.export.settings.reconstruct_t(f.T)
+        return Reconstruction(model=self.model_state.model, schedule=f.schedule,
+                              x_t=np.array(f.frames[t], dtype=np.float32, copy=True), t=t,
+                              sampler=st.sampler, steps=st.steps, seed=st.seed, eta=st.eta,
+                              label=st.label, guidance=st.guidance,
+                              device=self.device_state.device, title=f"Reverse  x_{t} → x₀")
 
     def export_job(self, path: str | None = None) -> ExportJob:
         """The job the current settings describe; ValueError/OSError (one line) if impossible."""
         s = self.export.settings
         chains = self.export_chains()
-        keys = ("forward", "reverse") if s.what == "both" else (s.what,)
-        picked = tuple(chains[k] for k in keys if chains[k] is not None)
-        if len(picked) != len(keys):
-            raise ValueError("nothing to export yet: run the reverse chain first"
-                             if "reverse" in keys else "nothing to export yet")
+        reconstruct = None
+        if s.what == "both" and s.both_from == "digit":
+            if chains["forward"] is None:
+                raise ValueError("nothing to export yet")
+            if not self.model_state.available:
+                raise ValueError("'both' from one digit runs the reverse chain: load or train a "
+                                 "model first, or export the chains on screen")
+            reconstruct = self._export_reconstruction()
+            fwd, t = chains["forward"], reconstruct.t
+            title = FORWARD_TITLE if t == self.forward.T else f"Forward  x₀ → x_{t}"
+            picked = (ChainView(fwd.frames[:t + 1], title, fwd.kl[:t + 1], fwd.captions[:t + 1]),)
+            longest = max(t + 1, reconstruct.length())
+        else:
+            keys = ("forward", "reverse") if s.what == "both" else (s.what,)
+            picked = tuple(chains[k] for k in keys if chains[k] is not None)
+            if len(picked) != len(keys):
+                raise ValueError("nothing to export yet: run the reverse chain first"
+                                 if "reverse" in keys else "nothing to export yet")
+            longest = max(len(c) for c in picked)
         gif = s.format != "png"  # an animation: GIF, WebP or APNG
         target = path if path is not None else str(s.target())
         return ExportJob(path=target, chains=picked, kind=s.format, fps=float(s.fps),
-                         scale=s.scale, stride=s.stride_for(max(len(c) for c in picked)),
+                         scale=s.scale, stride=s.stride_for(longest),
                          with_histogram=gif and s.histogram, with_kl=gif and s.kl,
-                         key_frames=s.key_frames)
+                         key_frames=s.key_frames, reconstruct=reconstruct)
 
     def is_exporting(self) -> bool:
         return self._export_task is not None
@@ -102,8 +141,7 @@ class ExportJobs:
         task.failed.connect(self._on_export_failed)
         task.finished.connect(self._on_export_finished)
         self._export_task, self._export_path = task, None
-        total = job.frame_count() + (1 if job.kind == "gif" else 0)
-        self.export.set_progress(True, 0, total, "Exporting…")
+        self.export.set_progress(True, 0, job.progress_total(), "Exporting…")
         return True
 
     def cancel_export(self) -> None:

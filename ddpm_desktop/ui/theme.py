@@ -194,24 +194,48 @@ QToolButton { padding: 3px; }
 """
 
 
-# Lecture mode (`set_lecture`): large fonts and thick lines for a projector.
+# Lecture mode (`set_lecture`): large fonts and thick lines for a projector. The font is
+# LECTURE_FONT_PT on a screen of LECTURE_SCREEN or more and shrinks with a smaller one (never
+# under LECTURE_MIN_PT), so the window still fits a 1366×768 or 1280×720 projector.
 LECTURE_FONT_PT = 15
+LECTURE_MIN_PT = 11
+LECTURE_SCREEN = (1920, 1080)
 LECTURE_LINE_SCALE = 2.0
-_lecture = {"on": False, "base_pt": None}
+_lecture = {"on": False, "base_pt": None, "pt": LECTURE_FONT_PT}
+
+
+def lecture_point_size(screen_size=None) -> float:
+    """The lecture font size for a screen of `screen_size` (a QSize or (w, h) of the available
+    area; None: the primary screen's): LECTURE_FONT_PT × min(w/1920, h/1080, 1), rounded to
+    half points, at least LECTURE_MIN_PT."""
+    if screen_size is None:
+        screen = QApplication.primaryScreen() if QApplication.instance() is not None else None
+        screen_size = screen.availableGeometry().size() if screen is not None else None
+    if screen_size is None:
+        return float(LECTURE_FONT_PT)
+    w, h = (screen_size.width(), screen_size.height()) if hasattr(screen_size, "width") \
+        else screen_size
+    if w <= 0 or h <= 0:
+        return float(LECTURE_FONT_PT)
+    scale = min(w / LECTURE_SCREEN[0], h / LECTURE_SCREEN[1], 1.0)
+    return max(float(LECTURE_MIN_PT), round(2 * LECTURE_FONT_PT * scale) / 2)
 
 
 def lecture_mode() -> bool:
     return _lecture["on"]
 
 
-def set_lecture(app: QApplication, on: bool) -> bool:
-    """Large fonts (LECTURE_FONT_PT) and lines LECTURE_LINE_SCALE times thicker, or back to
-    normal. Views pick the pens up when they restyle (`restyle`)."""
+def set_lecture(app: QApplication, on: bool, screen_size=None) -> bool:
+    """Large fonts (`lecture_point_size(screen_size)`: LECTURE_FONT_PT on a large screen, less
+    on a small one) and lines LECTURE_LINE_SCALE times thicker, or back to normal. Views pick
+    the pens up when they restyle (`restyle`)."""
     font = app.font()
     if _lecture["base_pt"] is None:
         _lecture["base_pt"] = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
     _lecture["on"] = bool(on)
-    font.setPointSizeF(max(LECTURE_FONT_PT, _lecture["base_pt"]) if on else _lecture["base_pt"])
+    # at least 1.2x the normal font, whatever the screen
+    _lecture["pt"] = max(lecture_point_size(screen_size), 1.2 * _lecture["base_pt"])
+    font.setPointSizeF(_lecture["pt"] if on else _lecture["base_pt"])
     app.setFont(font)
     return _lecture["on"]
 
@@ -315,7 +339,7 @@ def style_plot(plot: pg.PlotWidget | pg.PlotItem, colors: PlotColors | None = No
         plot.setBackground(colors.background)
     tick_font = QFont()
     if _lecture["on"]:
-        tick_font.setPointSizeF(LECTURE_FONT_PT - 2)
+        tick_font.setPointSizeF(_lecture["pt"] - 2)
     for name in ("left", "bottom", "right", "top"):
         axis = item.getAxis(name)
         axis.setPen(pen(colors.foreground))

@@ -97,7 +97,8 @@ def test_lecture_mode_makes_fonts_large_and_lines_thick(window, qtbot):
     window.lecture_action.trigger()
     try:
         assert theme.lecture_mode() and window.settings.value("view/lecture", type=bool)
-        assert app.font().pointSizeF() >= theme.LECTURE_FONT_PT > normal_pt
+        assert app.font().pointSizeF() >= theme.LECTURE_MIN_PT  # scaled to the screen
+        assert app.font().pointSizeF() >= 1.2 * normal_pt
         assert curve.opts["pen"].widthF() == pytest.approx(normal_width * theme.LECTURE_LINE_SCALE)
     finally:
         window.lecture_action.trigger()

@@ -46,6 +46,7 @@ def dialog(qtbot, session):
 
 def test_dialog_exports_both_chains_and_remembers_folder(qtbot, session, dialog, tmp_path):
     fake_reverse(session)
+    session.export.update(both_from="screen")  # the chains on screen (no model here)
     dialog.refresh()
     dialog.what_combo.setCurrentIndex(dialog.what_combo.findData("both"))
     dialog.scale_spin.setValue(2)

@@ -102,6 +102,7 @@ class DatasetBrowser(QWidget):
         self.page_spin.valueChanged.connect(lambda v: self.set_page(v - 1))
         self.page_label = QLabel()
         self.info_label = QLabel()
+        self.info_label.setWordWrap(True)  # two lines rather than a wider Input dock
 
         top = QHBoxLayout()
         top.addWidget(self.source_combo, 1)

@@ -49,7 +49,7 @@ class DecisionView(QWidget):
         item.invertX(True)                 # the chain runs from T (left) to 0 (right)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setYRange(0.0, 1.0, padding=0.02)
-        self.plot.setMinimumHeight(120)
+        self.plot.setMinimumHeight(80)  # the window must fit 1280x720 in lecture mode (test_screen_fit)
         self.curves = [self.plot.plot([], [], name=str(k)) for k in range(NUM_CLASSES)]
         self.settle_line = pg.InfiniteLine(angle=90, movable=False)
         self.settle_line.setVisible(False)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_desktop.ui.export import frame_layout
 from ddpm_desktop.ui.export_frames import count_frames
-from ddpm_desktop.ui.export_state import FORMATS, WHAT, ExportState
+from ddpm_desktop.ui.export_state import BOTH_FROM, FORMATS, WHAT, ExportState
 
 
 class ExportDialog(QDialog):
@@ -48,6 +48,13 @@ class ExportDialog(QDialog):
         self.what_combo = QComboBox()
         for key, text in WHAT:
             self.what_combo.addItem(text, key)
+        # "both": one digit (the reverse chain reconstructs the forward chain's x_t) or the
+        # chains on screen; t of the reconstruction (0 = auto, 3T/10)
+        self.both_combo = QComboBox()
+        for key, text in BOTH_FROM:
+            self.both_combo.addItem(text, key)
+        self.both_t_spin = QSpinBox(minimum=0, maximum=100_000, prefix="t = ")
+        self.both_t_spin.setSpecialValueText("auto (t = 3T/10)")
         self.format_combo = QComboBox()
         for key, text in FORMATS:
             self.format_combo.addItem(text, key)
@@ -78,6 +85,8 @@ class ExportDialog(QDialog):
         path_row.addWidget(self.browse_button)
         form = QFormLayout()
         form.addRow("Export", self.what_combo)
+        form.addRow("Both from", self.both_combo)
+        form.addRow("Reconstruct from", self.both_t_spin)
         form.addRow("As", self.format_combo)
         form.addRow("Frame rate", self.fps_spin)
         form.addRow("Scale", self.scale_spin)
@@ -96,13 +105,14 @@ class ExportDialog(QDialog):
         layout.addWidget(self.info_label)
         layout.addWidget(self.progress_bar)
         layout.addLayout(buttons)
-        self._inputs = [self.what_combo, self.format_combo, self.fps_spin, self.scale_spin,
+        self._inputs = [self.what_combo, self.both_combo, self.both_t_spin, self.format_combo, self.fps_spin, self.scale_spin,
                         self.stride_spin, self.key_frames_spin, self.hist_check, self.kl_check,
                         self.path_edit, self.browse_button]
 
-        for combo in (self.what_combo, self.format_combo):
+        for combo in (self.what_combo, self.format_combo, self.both_combo):
             combo.currentIndexChanged.connect(self._on_edited)
-        for spin in (self.fps_spin, self.scale_spin, self.stride_spin, self.key_frames_spin):
+        for spin in (self.fps_spin, self.scale_spin, self.stride_spin, self.key_frames_spin,
+                     self.both_t_spin):
             spin.valueChanged.connect(self._on_edited)
         for check in (self.hist_check, self.kl_check):
             check.toggled.connect(self._on_edited)
@@ -121,7 +131,8 @@ class ExportDialog(QDialog):
         """Redraw everything (call when the chains on screen changed)."""
         lengths = self._chain_lengths()
         has = {k: bool(v) for k, v in lengths.items()}
-        has["both"] = has.get("forward", False) and has.get("reverse", False)
+        has["both"] = bool(lengths.get("both_forward", lengths.get("forward"))
+                           and lengths.get("both_reverse", lengths.get("reverse")))
         model = self.what_combo.model()
         for row in range(self.what_combo.count()):
             model.item(row).setEnabled(has.get(self.what_combo.itemData(row), False))
@@ -136,11 +147,13 @@ class ExportDialog(QDialog):
     @Slot()
     def _on_state_changed(self) -> None:
         s = self.state.settings
-        for combo, value in ((self.what_combo, s.what), (self.format_combo, s.format)):
+        for combo, value in ((self.what_combo, s.what), (self.format_combo, s.format),
+                             (self.both_combo, s.both_from)):
             with QSignalBlocker(combo):
                 combo.setCurrentIndex(max(combo.findData(value), 0))
         for spin, value in ((self.fps_spin, s.fps), (self.scale_spin, s.scale),
-                            (self.stride_spin, s.stride), (self.key_frames_spin, s.key_frames)):
+                            (self.stride_spin, s.stride), (self.key_frames_spin, s.key_frames),
+                            (self.both_t_spin, s.both_t)):
             with QSignalBlocker(spin):
                 spin.setValue(value)
         for check, value in ((self.hist_check, s.histogram), (self.kl_check, s.kl)):
@@ -159,6 +172,9 @@ class ExportDialog(QDialog):
             for w in (self.fps_spin, self.stride_spin, self.hist_check, self.kl_check):
                 w.setEnabled(gif)
             self.key_frames_spin.setEnabled(not gif)
+            both = self.state.settings.what == "both"
+            self.both_combo.setEnabled(both)
+            self.both_t_spin.setEnabled(both and self.state.settings.both_from == "digit")
         self.cancel_button.setVisible(not idle)
         self.progress_bar.setVisible(not idle)
 
@@ -167,8 +183,14 @@ class ExportDialog(QDialog):
         lengths = self._chain_lengths()
         keys = ("forward", "reverse") if s.what == "both" else (s.what,)
         counts = [lengths.get(k, 0) for k in keys]
+        if s.what == "both":
+            counts = [lengths.get("both_forward", counts[0]),
+                      lengths.get("both_reverse", counts[1])]
         if not all(counts):
-            self.info_label.setText("Nothing to export yet: run a chain first.")
+            self.info_label.setText(
+                "'Both' from one digit needs a model: load or train one." if s.what == "both"
+                and s.both_from == "digit" and lengths.get("forward") else
+                "Nothing to export yet: run a chain first.")
             self.export_button.setEnabled(False)
             return
         self.export_button.setEnabled(not self.state.running)
@@ -202,6 +224,8 @@ class ExportDialog(QDialog):
     @Slot()
     def _on_edited(self) -> None:
         self.state.update(what=self.what_combo.currentData(),
+                          both_from=self.both_combo.currentData(),
+                          both_t=self.both_t_spin.value(),
                           format=self.format_combo.currentData(), fps=self.fps_spin.value(),
                           scale=self.scale_spin.value(), stride=self.stride_spin.value(),
                           key_frames=self.key_frames_spin.value(),

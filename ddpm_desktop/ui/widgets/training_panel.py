@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -69,6 +71,16 @@ def _fixed_plot(left: str, bottom: str) -> pg.PlotWidget:
     return plot
 
 
+class _PlotTabs(QTabWidget):
+    """Tabs that ask for a modest height: a plot's own size hint (480 px) made the panel, whose
+    word-wrapped labels size it by height-for-width, taller than a laptop's dock."""
+
+    def sizeHint(self):  # noqa: N802 - Qt override
+        hint = super().sizeHint()
+        hint.setHeight(min(hint.height(), 180))
+        return hint
+
+
 class TrainingPanel(QWidget):
     _styled = False  # colours applied once; restyled on palette changes after that
     start_requested = Signal()
@@ -107,7 +119,12 @@ class TrainingPanel(QWidget):
             "(Ho & Salimans 2022): ε̂ = ε_u + w (ε_c − ε_u) when sampling")
         self.sample_spin = QSpinBox(minimum=1, maximum=3600, suffix=" s")
         self.sample_spin.setToolTip("Refresh the sample grid (and the model) this often")
-        form = QFormLayout()
+        # The run's settings fold away (a one-line summary stays), so the loss curve and the
+        # sample grid fit a laptop's dock; they unfold with the Settings button.
+        self.settings_box = QWidget()
+        form = QFormLayout(self.settings_box)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Dataset", self.dataset_combo)
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Steps", self.steps_spin)
@@ -120,6 +137,16 @@ class TrainingPanel(QWidget):
         self.conditional_check.toggled.connect(self._on_edited)
         self._inputs = [self.dataset_combo, self.batch_spin, self.lr_spin, self.steps_spin,
                         self.conditional_check]
+        self.settings_button = QToolButton()
+        self.settings_button.setText("Settings")
+        self.settings_button.setCheckable(True)
+        self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.settings_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.settings_button.toggled.connect(self._on_settings_toggled)
+        self.settings_summary = QLabel()
+        self.settings_summary.setWordWrap(True)
+        self.settings_summary.setProperty("role", "caption")
+        self.settings_box.setVisible(False)
 
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start_requested)
@@ -137,6 +164,7 @@ class TrainingPanel(QWidget):
         self.load_button.setToolTip("Load a checkpoint: use its weights, continue its run")
         self.load_button.clicked.connect(self._on_load_clicked)
         buttons = QGridLayout()
+        buttons.setSpacing(4)
         for k, b in enumerate((self.start_button, self.pause_button, self.stop_button,
                                self.reset_button, self.save_button, self.load_button)):
             buttons.addWidget(b, k // 3, k % 3)
@@ -158,14 +186,14 @@ class TrainingPanel(QWidget):
 
         self.loss_plot = _fixed_plot("loss", "step")
         self.loss_plot.setLogMode(y=True)
-        self.loss_plot.setMinimumHeight(120)
+        self.loss_plot.setMinimumHeight(100)
         self.loss_plot.setDownsampling(auto=True, mode="peak")
         self.loss_plot.setClipToView(True)
         # Thousands of points: no antialiasing (per curve; the app-wide setting stays).
         self.raw_curve = self.loss_plot.plot(name="loss", antialias=False)
         self.smooth_curve = self.loss_plot.plot(name="smoothed")
         self.level_plot = _fixed_plot("loss", "log-SNR λ")
-        self.level_plot.setMinimumHeight(90)
+        self.level_plot.setMinimumHeight(100)
         width = float(LEVEL_EDGES[1] - LEVEL_EDGES[0])
         self._level_x = np.concatenate([[LEVEL_EDGES[0] - width / 2],
                                         (LEVEL_EDGES[:-1] + LEVEL_EDGES[1:]) / 2,
@@ -176,18 +204,30 @@ class TrainingPanel(QWidget):
 
         self.samples_label = QLabel("Samples appear here while the model learns")
         self.samples_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.samples_label.setWordWrap(True)  # the placeholder text must not widen the dock
         self.samples_label.setMinimumHeight(2 * 30 + 8)
-        self.samples_box = QGroupBox("Samples from the EMA model (one per class)")
+        self.samples_box = QGroupBox("EMA samples, one per class")
         QVBoxLayout(self.samples_box).addWidget(self.samples_label)
 
+        # the loss against the step and by noise level share one place (tabs)
+        self.plot_tabs = _PlotTabs()
+        self.plot_tabs.setDocumentMode(True)
+        self.plot_tabs.addTab(self.loss_plot, "Loss vs step")
+        self.plot_tabs.addTab(self.level_plot, "Loss by noise level")
+
+        settings_row = QHBoxLayout()
+        settings_row.addWidget(self.settings_button)
+        settings_row.addWidget(self.settings_summary, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_bar)
         layout.addLayout(stats)
         layout.addWidget(self.status_label)
-        layout.addWidget(self.loss_plot, 2)
-        layout.addWidget(self.level_plot, 1)
+        layout.addLayout(settings_row)
+        layout.addWidget(self.settings_box)
+        layout.addWidget(self.plot_tabs, 1)
         layout.addWidget(self.samples_box)
 
     def _apply_colors(self) -> None:
@@ -220,7 +260,18 @@ class TrainingPanel(QWidget):
                 spin.setValue(value)
         with QSignalBlocker(self.conditional_check):
             self.conditional_check.setChecked(s.conditional)
+        data = self.dataset_combo.currentText().split(" (")[0]
+        self.settings_summary.setText(
+            f"{data}, batch {s.batch_size}, {s.steps} steps, lr {s.lr:g}"
+            + (", conditional" if s.conditional else ""))
         self._update_buttons()
+
+    @Slot(bool)
+    def _on_settings_toggled(self, shown: bool) -> None:
+        self.settings_box.setVisible(shown)
+        self.settings_summary.setVisible(not shown)
+        self.settings_button.setArrowType(Qt.ArrowType.DownArrow if shown
+                                          else Qt.ArrowType.RightArrow)
 
     @Slot(str)
     def _on_phase_changed(self, _phase: str) -> None:
@@ -266,7 +317,9 @@ class TrainingPanel(QWidget):
             self.samples_label.setText("Samples appear here while the model learns")
             return
         grid = imaging.make_grid(imaging.to_uint8(snap.images), nrow=10, pad=2)
-        self.samples_label.setPixmap(_gray_pixmap(grid, 2))
+        # as large as the dock allows (whole pixels), never wider: a 2x grid is 604 px
+        zoom = max(1, min(3, (self.samples_label.width() - 8) // grid.shape[1]))
+        self.samples_label.setPixmap(_gray_pixmap(grid, zoom))
         self.samples_label.setToolTip(f"EMA samples at step {snap.step} "
                                       f"(DPM-Solver++ {SAMPLE_STEPS} steps, fixed noise)")
 

@@ -1,0 +1,114 @@
+"""Fit the main window to the screen it is on: `fit_docks(window, available=None)`.
+
+The window's minimum width is the left dock's + the centre's + the right dock's. Each dock is a
+scroll area as wide as its panel needs, up to the width main_window gives it (DOCK_WIDTHS);
+on a small screen (1366×768, 1280×720) and in lecture mode those together overflow. Here the
+docks share what the centre (the two chains, which never scroll) leaves of the available
+width: the left dock LEFT_SHARE of it, the right ones the rest, each at most its own width and
+at least MIN_DOCK_WIDTH; a panel wider than its dock scrolls sideways inside it instead of
+pushing the window off the screen. Called when the window is built and after every font
+change (lecture mode, theme).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QDockWidget, QFormLayout, QScrollArea, QWidget
+
+# The widest each dock gets (what main_window.MainWindow._dock was given), by object name.
+DOCK_WIDTHS = {"InputDock": 440, "LessonDock": 440}
+DEFAULT_DOCK_WIDTH = 360
+MIN_DOCK_WIDTH = 240
+LEFT_SHARE = 0.54
+# Dock separators, the docks' own frames and the window's margins, in pixels.
+CHROME = 28
+
+
+def available_size(window) -> QSize | None:
+    screen = window.screen()
+    return None if screen is None else screen.availableGeometry().size()
+
+
+def dock_caps(available_width: int, central_width: int, left_need: int = 1 << 20,
+              right_need: int = 1 << 20) -> tuple[int, int]:
+    """(left, right) widest dock widths that keep the window within `available_width`: each
+    side gets what it needs when both fit, else the budget is split in proportion to the
+    needs (LEFT_SHARE when they are not known), never under MIN_DOCK_WIDTH."""
+    budget = max(available_width - central_width - CHROME, 2 * MIN_DOCK_WIDTH)
+    if left_need + right_need <= budget:
+        return left_need, right_need
+    share = LEFT_SHARE if max(left_need, right_need) >= 1 << 20 else \
+        left_need / (left_need + right_need)
+    left = max(MIN_DOCK_WIDTH, int(budget * share))
+    return left, max(MIN_DOCK_WIDTH, budget - left)
+
+
+def _need(scroll: QScrollArea) -> int:
+    return scroll.widget().minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+
+
+def _compact_forms(panel: QWidget) -> None:
+    """Forms put a field under its label when the row is too narrow for both side by side
+    (so a narrow dock wraps rows instead of scrolling sideways)."""
+    for form in panel.findChildren(QFormLayout):
+        if form.rowWrapPolicy() == QFormLayout.RowWrapPolicy.DontWrapRows:
+            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+
+
+def follow_docks(window) -> None:
+    """Re-fit whenever a dock is shown, hidden or raised from behind a tab."""
+    for dock in window.findChildren(QDockWidget):
+        dock.visibilityChanged.connect(lambda _visible: _refit_later(window))
+
+
+def _refit_later(window) -> None:
+    from PySide6.QtCore import QTimer
+
+    if not getattr(window, "_fit_pending", False):
+        window._fit_pending = True
+
+        def run() -> None:
+            window._fit_pending = False
+            fit_docks(window)
+
+        QTimer.singleShot(0, window, run)
+
+
+def fit_docks(window, available: QSize | None = None) -> None:
+    """Set every dock's scroll area's minimum width for the screen (`available`: its free
+    area; None: the window's screen's)."""
+    available = available or available_size(window)
+    central = window.centralWidget()
+    width = available.width() if available is not None and available.width() > 0 else 1 << 20
+    docks = []
+    needs = {True: 0, False: 0}  # left side, right side: the widest dock each needs
+    for dock in window.findChildren(QDockWidget):
+        scroll = dock.widget()
+        if not isinstance(scroll, QScrollArea) or scroll.widget() is None:
+            continue
+        _compact_forms(scroll.widget())
+        left = window.dockWidgetArea(dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+        widest = DOCK_WIDTHS.get(dock.objectName(), DEFAULT_DOCK_WIDTH)
+        if not window.isVisible() or (dock.isVisible() and not dock.visibleRegion().isEmpty()):
+            # a dock behind another's tab does not claim width (it is re-fitted when raised)
+            needs[left] = max(needs[left], min(_need(scroll), widest))
+        docks.append((dock, scroll, left, widest))
+    left_cap, right_cap = dock_caps(width, central.minimumSizeHint().width() if central else 0,
+                                    needs[True], needs[False])
+    for dock, scroll, left, widest in docks:
+        cap = min(left_cap if left else right_cap, widest)
+        need = _need(scroll)
+        scroll.setHorizontalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded if need > cap
+            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(min(need, cap))
+    # The window's minimum comes from its layout, which only sees the new widths once it is
+    # activated again; then a window wider or taller than the screen is brought back onto it.
+    layout = window.layout()
+    if layout is not None:
+        layout.invalidate()
+        layout.activate()
+    if available is not None and available.width() > 0 and window.isVisible():
+        w = min(window.width(), available.width())
+        h = min(window.height(), available.height())
+        if (w, h) != (window.width(), window.height()):
+            window.resize(w, h)

@@ -1,0 +1,107 @@
+"""Lesson content is data, and every number an answer quotes is computed, not typed in: each is
+checked here against an independent computation (a plain product of (1 − β), the closed-form
+prior KL, a count of the visited steps, the DDIM σ formula)."""
+from __future__ import annotations
+
+import math
+import string
+
+import numpy as np
+import pytest
+
+from ddpm_desktop.core import lessons
+from ddpm_desktop.core.lessons import LAST, LESSONS
+
+
+def _alpha_bar(kind: str, T: int, t: int, b1=1e-4, bT=0.02) -> float:
+    """ᾱ_t by hand: the linear β_t of Ho et al. and the cosine f(t)/f(0) of Nichol & Dhariwal
+    (β capped at 0.999), multiplied out step by step."""
+    if t == 0:
+        return 1.0
+    if kind == "linear":
+        betas = np.linspace(b1, bT, T, dtype=np.float64)
+    else:
+        f = lambda u: math.cos((u / T + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+        betas = np.array([min(1 - f(i + 1) / f(i), 0.999) for i in range(T)])
+    return float(np.prod(1.0 - betas[:t]))
+
+
+def _prior_kl(a: float) -> float:
+    # KL(N(√a x0, 1 − a) ‖ N(0, 1)) per pixel with x0² = 1 (worst case in [-1, 1]):
+    # ½(mean² + variance − 1 − ln variance)
+    return 0.5 * (a + (1.0 - a) - 1.0 - math.log(1.0 - a))
+
+
+def _all_steps():
+    return [(lesson.name, i, step) for lesson in LESSONS for i, step in enumerate(lesson.steps)]
+
+
+def test_five_lessons_with_questions_and_answers():
+    assert lessons.NAMES == ("forward", "alpha-bar", "reverse", "samplers", "guidance")
+    for lesson in LESSONS:
+        assert 3 <= len(lesson.steps) <= 6
+        for step in lesson.steps:
+            assert step.question.strip().endswith("?") or "?" in step.question
+            assert step.answer_text()
+
+
+@pytest.mark.parametrize("name,index,step", _all_steps(),
+                         ids=[f"{n}-{i}" for n, i, _ in _all_steps()])
+def test_quoted_numbers_match_an_independent_computation(name, index, step):
+    setup = step.setup
+    params = setup.schedule_params()
+    T, kind = params["T"], params["kind"]
+    numbers = step.numbers()
+    fields = {f for _, f, _, _ in string.Formatter().parse(step.answer) if f}
+    assert fields <= set(numbers), f"{name}[{index}] quotes a number it does not compute"
+    t = T if setup.forward_t == LAST else setup.forward_t
+    cfg = setup.sampler
+    t_start = min(cfg.get("t_start", T), T) if cfg.get("source") == "input" else T
+    expected = {
+        "t": t,
+        "T": T,
+        "alpha_bar_T": _alpha_bar(kind, T, T),
+        "sqrt_ab_T": math.sqrt(_alpha_bar(kind, T, T)),
+        "prior_kl": _prior_kl(_alpha_bar(kind, T, T)),
+        "sqrt_ab_start": math.sqrt(_alpha_bar(kind, T, t_start)),
+        "sqrt_1m_ab_start": math.sqrt(1 - _alpha_bar(kind, T, t_start)),
+    }
+    if "sqrt_ab" in numbers:
+        a = _alpha_bar(kind, T, t)
+        expected.update(sqrt_ab=math.sqrt(a), sqrt_1m_ab=math.sqrt(1 - a), snr=a / (1 - a),
+                        percent=100 * math.sqrt(a))
+    elif "alpha_bar_T" in numbers:
+        expected["percent"] = 100 * math.sqrt(_alpha_bar(kind, T, T))
+    if "nfe" in numbers:
+        steps = cfg.get("steps", 100)
+        # the visited steps t_start = t_0 > t_1 > ... > 0, one network call each to leave it
+        visited = sorted({round(t_start * (1 - k / steps)) for k in range(steps + 1)}) \
+            if steps is not None else list(range(t_start + 1))
+        guided = cfg.get("label") is not None and cfg.get("guidance", 1.0) not in (0.0, 1.0)
+        expected["nfe"] = len(visited) - 1
+        expected["nfe_total"] = (len(visited) - 1) * (2 if guided else 1)
+        expected["calls_per_step"] = 2 if guided else 1
+        if cfg.get("sampler") == "ddim":
+            ts = visited[::-1]
+            a_t, a_s = _alpha_bar(kind, T, ts[0]), _alpha_bar(kind, T, ts[1])
+            eta = cfg.get("eta", 0.0)
+            expected["sigma_first"] = eta * math.sqrt((1 - a_s) / (1 - a_t)) * \
+                math.sqrt(1 - a_t / a_s)
+    for key in fields:
+        if key in expected:
+            assert numbers[key] == pytest.approx(expected[key], rel=1e-9, abs=1e-15), key
+
+
+def test_linear_schedule_numbers_are_the_known_ones():
+    """The headline numbers against values anyone can recompute: ᾱ_T of Ho et al.'s linear
+    schedule is ≈ 4.0e-5 at T = 1000 and ≈ 0.60 at T = 50."""
+    ab = {s.setup.schedule_params()["T"]: s.numbers()["alpha_bar_T"]
+          for s in lessons.get("alpha-bar").steps if "alpha_bar_T" in s.numbers()
+          and s.setup.schedule_params()["kind"] == "linear"}
+    assert ab[1000] == pytest.approx(4.04e-5, rel=0.01)
+    assert ab[50] == pytest.approx(0.603, rel=0.01)
+
+
+def test_unknown_lesson_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown lesson 'nope'"):
+        lessons.get("nope")
