@@ -336,3 +336,18 @@ def banner_style(level: str, colors: PlotColors | None = None) -> str:
     bg.setAlpha(40)
     return (f"color: {fg}; background-color: rgba({bg.red()},{bg.green()},{bg.blue()},{bg.alpha()});"
             f" border: 1px solid {fg}; border-radius: 4px; padding: 4px 6px;")
+
+
+# ---- helper D (issue 14): ten class colours, for the digits' latent map (one per class 0-9).
+# Categorical (Okabe-Ito first, then distinct hues), each reading on its theme's background.
+_CLASS_DARK = ("#56B4E9", "#E69F00", "#3fbf8f", "#f0e442", "#e38cc0",
+               "#b39ddb", "#4dd0e1", "#d4a373", "#ff6b5b", "#d0d0d0")
+_CLASS_LIGHT = ("#0072B2", "#D55E00", "#009E73", "#a87a00", "#b0488f",
+                "#6a3d9a", "#1b7f8c", "#8c564b", "#c0392b", "#4d4d4d")
+
+
+def class_colors(colors: PlotColors | None = None) -> tuple[str, ...]:
+    """The ten class colours ("#rrggbb") of the theme `colors` belongs to (default: current)."""
+    colors = colors or plot_colors()
+    return _CLASS_DARK if colors.background == _DARK.background else _CLASS_LIGHT
+# ---- end helper D
