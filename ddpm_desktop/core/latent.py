@@ -264,3 +264,16 @@ def load_latent(path=None) -> LatentModels:
 def bundled_latent() -> LatentModels:
     """The bundled latent models, loaded once per process (read-only use)."""
     return load_latent()
+
+
+def sample_codes(n: int, generator: torch.Generator | None = None, label: int | None = None,
+                 models: LatentModels | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """n codes [n, 2] float32 of bundled training digits (drawn with replacement; of class
+    `label` only, if given) and their labels [n] int64: the "mnist-latent" data set."""
+    models = models or bundled_latent()
+    codes, labels = models.codes_of_bundled("train")
+    pool = np.arange(len(labels)) if label is None else np.flatnonzero(labels == int(label))
+    if not len(pool):
+        raise ValueError(f"no bundled digit has the label {label}")
+    idx = pool[torch.randint(len(pool), (int(n),), generator=generator).numpy()]
+    return codes[idx].copy(), labels[idx].copy()

@@ -97,6 +97,15 @@ class Toy2DDrawing:
         for item in (self.scatter, self.scatter_rev, self.scatter_rev_b, self.trails,
                      self.trails_b, self.main_arrows):
             self.main_plot.addItem(item)
+        # the digits' latent map: the digit of a clicked point, drawn where it was clicked
+        self.decode_item = pg.ImageItem(axisOrder="row-major")
+        self.decode_item.setZValue(20)
+        self.decode_item.setVisible(False)
+        self.main_plot.addItem(self.decode_item)
+        self.decode_marker = pg.ScatterPlotItem(size=9, symbol="+", pen=pg.mkPen(c.cursor, width=2))
+        self.decode_marker.setZValue(21)
+        self.main_plot.addItem(self.decode_marker)
+        self._brush_cache: tuple[str, np.ndarray] | None = None
 
         self.field_plots, self.field_items = {}, {}
         self._field_roles = {}
@@ -140,13 +149,41 @@ class Toy2DDrawing:
         return grid
 
     @staticmethod
-    def _set_points(item: pg.ScatterPlotItem, pts: np.ndarray | None) -> None:
+    def _set_points(item: pg.ScatterPlotItem, pts: np.ndarray | None, brushes=None) -> None:
         # x/y with the style repeated is about twice as fast as pos= for 2000 points
         if pts is None:
             if len(item.data):
                 item.clear()
             return
-        item.setData(x=pts[:, 0], y=pts[:, 1], size=3, pen=None, brush=item.opts["brush"])
+        item.setData(x=pts[:, 0], y=pts[:, 1], size=3, pen=None,
+                     brush=item.opts["brush"] if brushes is None else brushes)
+
+    def _class_brushes(self, labels: np.ndarray | None):
+        """Per-point brushes [N] (object) of the theme's class colours, or None."""
+        if labels is None or not self.state.is_latent:
+            return None
+        key = self.colors.background
+        if self._brush_cache is None or self._brush_cache[0] != key:
+            table = np.empty(10, dtype=object)
+            for k, col in enumerate(theme.class_colors(self.colors)):
+                table[k] = pg.mkBrush(theme.qcolor(col, 220))
+            self._brush_cache = (key, table)
+        return self._brush_cache[1][np.asarray(labels, dtype=np.int64) % 10]
+
+    @Slot()
+    def _on_decoded_point(self) -> None:
+        s = self.state
+        if s.decoded_image is None or s.decoded_point is None or not s.is_latent:
+            self.decode_item.setVisible(False)
+            self.decode_marker.clear()
+            return
+        x, y = s.decoded_point
+        size = 0.9
+        # row-major image, y up: row 0 is drawn at the bottom, so flip
+        self.decode_item.setImage(np.flipud(s.decoded_image), autoLevels=False, levels=(0, 255))
+        self.decode_item.setRect(x + 0.1, y + 0.1, size, size)
+        self.decode_item.setVisible(True)
+        self.decode_marker.setData([x], [y])
 
     def _paths(self, frames: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
         """x, y of the picked particles' paths over frames[0..index], NaN between paths."""
@@ -189,10 +226,10 @@ class Toy2DDrawing:
         # particles
         pts = s.particles()
         show_fwd = mode in ("forward", "both") and pts is not None
-        self._set_points(self.scatter, pts if show_fwd else None)
+        self._set_points(self.scatter, pts if show_fwd else None, self._class_brushes(s.labels))
         ri = s.reverse_index()
         if ri is not None and mode in ("reverse", "both"):
-            self._set_points(self.scatter_rev, s.reverse[ri])
+            self._set_points(self.scatter_rev, s.reverse[ri], self._class_brushes(s.sample_labels))
             self.trails.setData(*self._paths(s.reverse, ri))
             c = self.colors
             text = (f'<span style="color:{c.reverse}">●</span> '
