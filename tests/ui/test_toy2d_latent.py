@@ -48,11 +48,11 @@ def test_latent_scatter_is_the_codes_coloured_by_class(window, session):
     idx = [int(np.argmin(((codes - p) ** 2).sum(1))) for p in s.x0[:50]]
     np.testing.assert_allclose(codes[idx], s.x0[:50], atol=1e-6)
     np.testing.assert_array_equal(labels[idx], s.labels[:50])
-    # each point's brush is its class's theme colour
+    # each point is drawn in its class's theme colour
     table = theme.class_colors(window.colors)
-    brushes = window.scatter.data["brush"]
-    for i in range(20):
-        assert brushes[i].color().name() == table[s.labels[i]].lower()
+    np.testing.assert_array_equal(window.scatter.classes, s.labels)
+    assert [c.name() for c in window.scatter.class_colors] == [t.lower() for t in table]
+    np.testing.assert_array_equal(window.scatter.data["x"], s.x0[:, 0])
     assert window.latent_panel.isVisible()
     assert window.mouse_combo.currentData() == "decode"
 

@@ -251,7 +251,7 @@ class Toy2DWindow(Toy2DDrawing, QWidget):
         c = self.colors = theme.plot_colors(self.palette())
         lut = np.linspace(np.array(theme.rgb(c.background), float),
                           np.array(theme.rgb(c.forward), float), 256).astype(np.uint8)
-        self.heat.setLookupTable(lut)
+        self._set_heat_lut(lut)
         for item, role, alpha in ((self.scatter, c.forward, 200), (self.scatter_rev, c.reverse, 220),
                                   (self.scatter_rev_b, c.reverse_b, 220)):
             item.setBrush(pg.mkBrush(theme.qcolor(role, alpha)))
