@@ -43,7 +43,8 @@ def add_parser(sub) -> None:
                    help="reverse steps (default: 20 for dpmpp, every step of T for ddpm/ddim)")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM η (0: the probability-flow ODE)")
     p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance w for mnist-latent with a label (default 1)")
+                   help="classifier-free guidance w of mnist-latent's class samples (default "
+                        "core.latent.LATENT_GUIDANCE = 2)")
     p.add_argument("--n", type=int, default=2000, help=f"number of particles (1..{MAX_N})")
     p.add_argument("--label", default=None,
                    help="mnist-latent: a class 0-9 or 'all' (the default: cycles 0-9)")
@@ -162,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
         title = f"Forward q(x_t|x_0): {args.data}"
     else:
         if latent:
-            guidance = 1.0 if args.guidance is None else float(args.guidance)
+            from ddpm_desktop.core.latent import LATENT_GUIDANCE
+
+            guidance = LATENT_GUIDANCE if args.guidance is None else float(args.guidance)
             eps_fn = make_eps_fn(models.diffusion, schedule, labels=torch.from_numpy(labels),
                                  guidance=guidance)
             report["model"] = "bundled latent diffusion (class-conditional ToyMLP)"

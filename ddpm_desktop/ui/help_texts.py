@@ -161,8 +161,8 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
                         "digit of the clicked code z beside it."),
     },
     "LatentPanel": {
-        "class_combo": ("The class y the latent model samples: ε̂(z_t, λ_t, y); all: particle i "
-                        "gets class i mod 10",
+        "class_combo": ("The class y the latent model samples, with classifier-free guidance "
+                        "ε̂ = ε̂_∅ + w (ε̂_y − ε̂_∅), w = 2; all: particle i gets class i mod 10",
                         "The latent diffusion model is a small MLP conditioned on the class, with a "
                         "null class for the unconditional model (its arrows when 'All' is chosen)."),
         "grid_label": ("The first 20 particles z_t decoded, D(z_t), at the step shown", ""),

@@ -18,6 +18,7 @@ from PySide6.QtCore import QTimer, Slot
 
 from ddpm_desktop.core import toy2d
 from ddpm_desktop.core.forward import forward_frames
+from ddpm_desktop.core.latent import LATENT_GUIDANCE
 from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn, timesteps_for
 from ddpm_desktop.core.toy2d_model import DEFAULT_STEPS, ToyTrainProgress, iter_toy_training
 from ddpm_desktop.ui.session_toy2d_latent import TOY_EXPORT_JOB, Toy2DLatentJobs  # noqa: F401
@@ -215,7 +216,8 @@ class Toy2DJobs(Toy2DLatentJobs):
         if s.learned is None or s.learned_for != s.dataset:
             return None
         if s.is_latent:   # the class asked (None: the unconditional model, null class)
-            return make_eps_fn(s.learned, self.schedule, labels=s.latent_label)
+            return make_eps_fn(s.learned, self.schedule, labels=s.latent_label,
+                               guidance=LATENT_GUIDANCE)
         return make_eps_fn(s.learned, self.schedule)
 
     def toy_fields(self, t: int, extent: float, n: int = FIELD_GRID) -> dict:
@@ -317,7 +319,8 @@ class Toy2DJobs(Toy2DLatentJobs):
             labels = (np.arange(n, dtype=np.int64) % 10 if s.latent_label is None
                       else np.full(n, s.latent_label, dtype=np.int64))
             s.sample_labels = labels
-            eps_fn = make_eps_fn(s.learned, schedule, labels=torch.from_numpy(labels))
+            eps_fn = make_eps_fn(s.learned, schedule, labels=torch.from_numpy(labels),
+                                 guidance=LATENT_GUIDANCE)
             decoder = models.decode
             s.set_decoded(None)
         shown = np.arange(min(n, TOY_DECODED))

@@ -40,8 +40,9 @@ class LatentPanel(QWidget):
         self.class_combo.addItem("All (0-9 cycled)", -1)
         for k in range(10):
             self.class_combo.addItem(f"Digit {k}", k)
-        self.class_combo.setToolTip("The class y the latent model samples: ε̂(z_t, λ_t, y); "
-                                    "all: particle i gets class i mod 10")
+        self.class_combo.setToolTip("The class y the latent model samples, with classifier-free "
+                                    "guidance ε̂ = ε̂_∅ + w (ε̂_y − ε̂_∅), w = 2; all: particle i "
+                                    "gets class i mod 10")
         self.grid_label = QLabel()
         self.grid_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.grid_label.setToolTip("The first 20 particles z_t decoded, D(z_t), at the step "
