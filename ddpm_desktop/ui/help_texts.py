@@ -165,7 +165,7 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
                         "ε̂ = ε̂_∅ + w (ε̂_y − ε̂_∅), w = 2; all: particle i gets class i mod 10",
                         "The latent diffusion model is a small MLP conditioned on the class, with a "
                         "null class for the unconditional model (its arrows when 'All' is chosen)."),
-        "grid_label": ("The first 20 particles z_t decoded, D(z_t), at the step shown", ""),
+        "grid_label": ("The first 10 particles z_t decoded, D(z_t), at the step shown", ""),
         "grid_info": ("Which particles are decoded and at which step t", ""),
         "point_label": ("D(z): the digit the decoder makes of the clicked map point z", ""),
         "point_info": ("The clicked point z = (z₁, z₂) of the latent map", ""),

@@ -33,7 +33,7 @@ TOY_TRAIN_POINTS = 20_000
 KL_CURVE_POINTS = 60
 KL_GRID = toy2d.Grid(n=80)
 FIELD_GRID = 17
-TOY_DECODED = 20   # latent particles decoded live beside the plot (2 of each class for "all")
+TOY_DECODED = 10   # latent particles decoded live beside the plot (one of each class for "all")
 TOY_SCHEDULE_DEBOUNCE_MS = 150
 # Stream offsets of one seed: the particles, their forward noise, the training and KDE points.
 _NOISE_OFFSET, _POINTS_OFFSET = 7_919, 104_729

@@ -66,7 +66,7 @@ def test_clicking_the_map_decodes_that_point(window, session):
     np.testing.assert_array_equal(s.decoded_image, expected)
     assert window.decode_item.isVisible()
     np.testing.assert_array_equal(window.decode_item.image, np.flipud(expected))
-    assert window.latent_panel.point_label.pixmap().width() == 28 * 4
+    assert window.latent_panel.point_label.pixmap().width() == 28 * 3
     assert "(0.50, -0.25)" in window.latent_panel.point_info.text()
 
 
@@ -79,7 +79,7 @@ def test_class_sampling_flows_into_the_class_and_decodes_live(window, session, q
     assert session.request_toy_sampling()
     _wait(qtbot, session.is_toy_sampling)
     assert s.reverse_done and s.decoded is not None
-    assert s.decoded.shape == (20, 28, 28) and s.decoded_t == 0
+    assert s.decoded.shape == (10, 28, 28) and s.decoded_t == 0
     np.testing.assert_array_equal(s.sample_labels, 3)
     # the final particles sit nearer class 3's centroid than any other class's
     codes, labels = bundled_latent().codes_of_bundled("train")
@@ -87,7 +87,7 @@ def test_class_sampling_flows_into_the_class_and_decodes_live(window, session, q
     nearest = np.argmin(((s.reverse[-1][:, None] - cents[None]) ** 2).sum(-1), axis=1)
     assert (nearest == 3).mean() > 0.6
     # the decoded grid is the decoder's image of the first particles
-    np.testing.assert_array_equal(s.decoded, bundled_latent().decode(s.reverse[-1][:20]))
+    np.testing.assert_array_equal(s.decoded, bundled_latent().decode(s.reverse[-1][:10]))
     assert not window.latent_panel.grid_label.pixmap().isNull()
     # scrubbing shows the decoded particles of that reverse frame
     session.set_toy_frame(s.T)

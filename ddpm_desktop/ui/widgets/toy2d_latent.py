@@ -18,7 +18,7 @@ from ddpm_desktop.ui import theme
 
 GRID_COLUMNS = 5
 GRID_SCALE = 2
-POINT_SCALE = 4
+POINT_SCALE = 3
 
 
 def _pixmap(gray: np.ndarray) -> QPixmap:
@@ -45,7 +45,7 @@ class LatentPanel(QWidget):
                                     "gets class i mod 10")
         self.grid_label = QLabel()
         self.grid_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.grid_label.setToolTip("The first 20 particles z_t decoded, D(z_t), at the step "
+        self.grid_label.setToolTip("The first 10 particles z_t decoded, D(z_t), at the step "
                                    "shown (live while sampling)")
         self.grid_info = QLabel()
         self.grid_info.setWordWrap(True)
@@ -83,7 +83,9 @@ class LatentPanel(QWidget):
         fill = theme.rgb(theme.plot_colors(self.palette()).image_gap)[0]
         if s.decoded is not None and len(s.decoded):
             grid = make_grid(s.decoded, nrow=GRID_COLUMNS, pad=1, pad_value=fill)
-            self.grid_label.setPixmap(_pixmap(upscale(grid, GRID_SCALE)))
+            pix = _pixmap(upscale(grid, GRID_SCALE))
+            self.grid_label.setPixmap(pix)
+            self.grid_label.setMinimumSize(pix.size())   # the whole grid, never cropped
             asked = "" if s.sample_labels is None else \
                 ", asked classes " + " ".join(str(int(k)) for k in s.sample_labels[:GRID_COLUMNS])
             self.grid_info.setText(f"Decoded particles D(z_t) at t = {s.decoded_t}{asked}"
