@@ -78,7 +78,10 @@ def bench_frames(n_frames: int = 100) -> None:
     from ddpm_desktop.ui.session import Session
     from ddpm_desktop.ui.toy2d_window import build_toy2d_window
 
+    import pyqtgraph as pg
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)   # as ui/app.py sets it
     session = Session()
     w = build_toy2d_window(session)
     w.show()

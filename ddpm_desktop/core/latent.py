@@ -1,9 +1,10 @@
 """The digits' latent map: a small autoencoder from 28×28 digits to a 2-D code, and a
 class-conditional diffusion model (a ToyMLP) on the codes.
 
-`LatentAutoencoder`: encoder 784 -> 256 -> 64 -> 2, decoder 2 -> 64 -> 256 -> 784 (SiLU, tanh
+`LatentAutoencoder`: encoder 784 -> 512 -> 256 -> 2, decoder 2 -> 256 -> 512 -> 784 (SiLU, tanh
 out: the digits' [-1, 1]). Trained (`iter_train_autoencoder`) on the bundled MNIST train split
-with the reconstruction loss ‖x - D(E(x))‖² (mean over pixels) plus a class term: a linear
+with a reconstruction loss (pixels as Bernoulli probabilities, BCE, or ‖x - D(E(x))‖²) plus a
+class term: a linear
 softmax head on the 2-D code, weight `class_weight`, and a small ‖z‖² penalty that stops the
 head from pushing codes outwards without bound. The class term is what makes the ten digits
 separate in two dimensions (docs/TOY2D.md measures the map with and without it); decoding
@@ -49,7 +50,7 @@ class LatentAutoencoder(nn.Module):
     """encode: [B, 1, 28, 28] or [B, 784] in [-1, 1] -> raw code [B, 2]; decode: the reverse
     (images in [-1, 1], [B, 1, 28, 28]); `head` the class logits of a code (training only)."""
 
-    def __init__(self, hidden: int = 256, hidden2: int = 64, latent_dim: int = 2) -> None:
+    def __init__(self, hidden: int = 512, hidden2: int = 256, latent_dim: int = 2) -> None:
         super().__init__()
         self.config = {"hidden": int(hidden), "hidden2": int(hidden2), "latent_dim": int(latent_dim)}
         self.encoder = nn.Sequential(nn.Linear(SIDE * SIDE, hidden), nn.SiLU(),

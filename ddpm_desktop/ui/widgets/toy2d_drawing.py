@@ -89,9 +89,14 @@ class Toy2DDrawing:
         self.scatter = ParticleItem(theme.qcolor(c.forward, 200))
         self.scatter_rev = ParticleItem(theme.qcolor(c.reverse, 220))
         self.scatter_rev_b = ParticleItem(theme.qcolor(c.reverse_b, 220))
-        self.trails = pg.PlotDataItem(pen=pg.mkPen(c.cursor, width=1.5), connect="finite")
-        self.trails_b = pg.PlotDataItem(pen=pg.mkPen(c.reverse_b, width=1.5), connect="finite")
-        self.main_arrows = pg.PlotDataItem(pen=pg.mkPen(c.exact, width=1), connect="pairs")
+        # trails: up to (K+1) × picked vertices; unantialiased (with antialiasing they were half
+        # of a "Both" frame's paint, bench/toy2d.py)
+        self.trails = pg.PlotDataItem(pen=pg.mkPen(c.cursor, width=1.5), connect="finite",
+                                      antialias=False)
+        self.trails_b = pg.PlotDataItem(pen=pg.mkPen(c.reverse_b, width=1.5), connect="finite",
+                                        antialias=False)
+        self.main_arrows = pg.PlotDataItem(pen=pg.mkPen(c.exact, width=1), connect="pairs",
+                                           antialias=False)   # ~900 segments a frame
         for item in (self.scatter, self.scatter_rev, self.scatter_rev_b, self.trails,
                      self.trails_b, self.main_arrows):
             self.main_plot.addItem(item)
@@ -116,7 +121,7 @@ class Toy2DDrawing:
             plot.setRange(xRange=(-VIEW_EXTENT, VIEW_EXTENT), yRange=(-VIEW_EXTENT, VIEW_EXTENT))
             plot.setToolTip("Arrows −ε̂(x, t) on a grid: the direction a reverse step moves x "
                             "(= √(1-ᾱ_t) ∇ log p_t for the exact one), one length scale for both")
-            item = pg.PlotDataItem(pen=pg.mkPen(role, width=1), connect="pairs")
+            item = pg.PlotDataItem(pen=pg.mkPen(role, width=1), connect="pairs", antialias=False)
             plot.addItem(item)
             self.field_plots[which], self.field_items[which] = plot, item
             self._field_roles[which] = role_name
