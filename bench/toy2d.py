@@ -7,6 +7,10 @@ Prints medians; asserts nothing.
 2. The exact mixture denoiser: DDIM from N(0, I) with 2,000 particles, seconds per run and SW.
 3. The window (offscreen): time to redraw one frame (2,000 particles, p_t heat map, both ε
    fields, arrows on the particle plot) and paint it, median over a scrub through t.
+4. The digits' latent map: the bundled classifier's reading of class samples of the bundled
+   latent model (DDIM 100 steps, 200 per class) at guidance w = 1 and w = LATENT_GUIDANCE.
+
+`--only training,exact,frames,latent` runs some of them.
 """
 from __future__ import annotations
 
@@ -74,7 +78,10 @@ def bench_frames(n_frames: int = 100) -> None:
     from ddpm_desktop.ui.session import Session
     from ddpm_desktop.ui.toy2d_window import build_toy2d_window
 
+    import pyqtgraph as pg
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)   # as ui/app.py sets it
     session = Session()
     w = build_toy2d_window(session)
     w.show()
@@ -109,20 +116,50 @@ def bench_frames(n_frames: int = 100) -> None:
     w.close()
 
 
+def bench_latent(per_class: int = 200, steps: int = 100) -> None:
+    from ddpm_desktop.core.classifier import load_classifier, predict
+    from ddpm_desktop.core.latent import LATENT_GUIDANCE, NUM_CLASSES, bundled_latent
+
+    models, schedule = bundled_latent(), NoiseSchedule.default()
+    clf, _ = load_classifier()
+    for w in sorted({1.0, LATENT_GUIDANCE}):
+        acc, times = [], []
+        for k in range(NUM_CLASSES):
+            x_T = torch.randn((per_class, 2), generator=generator_for(1000 + k))
+            t0 = time.perf_counter()
+            z = sample("ddim", models.eps_fn(schedule, k, w), schedule, x_T, steps=steps,
+                       clip_x0=False).numpy()
+            times.append(time.perf_counter() - t0)
+            pred, _ = predict(clf, torch.from_numpy(models.decode_float(z)))
+            acc.append(float((pred == k).mean()))
+        print(f"  latent class samples, w = {w:g}: read as the asked class {100 * np.mean(acc):.1f}% "
+              f"(per class {', '.join(f'{a:.2f}' for a in acc)}); "
+              f"{1e3 * statistics.median(times):.0f} ms per class of {per_class} (DDIM {steps})")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="runs of 300 and 600 steps, 20 frames")
+    ap.add_argument("--only", default="training,exact,frames,latent",
+                    help="comma-separated parts to run")
     args = ap.parse_args(argv)
+    only = set(args.only.split(","))
     torch.set_num_threads(1)
     print(f"torch threads: {torch.get_num_threads()}, load average {os.getloadavg()}")
     counts = (300, 600) if args.quick else (1000, 2000, 4000, 8000)
-    print("1. MLP training on one thread")
-    for name in ("moons", "ring8"):
-        bench_training(name, counts)
-    print("2. exact denoiser")
-    bench_exact()
-    print("3. window frames")
-    bench_frames(20 if args.quick else 100)
+    if "training" in only:
+        print("1. MLP training on one thread")
+        for name in ("moons", "ring8"):
+            bench_training(name, counts)
+    if "exact" in only:
+        print("2. exact denoiser")
+        bench_exact()
+    if "frames" in only:
+        print("3. window frames")
+        bench_frames(20 if args.quick else 100)
+    if "latent" in only:
+        print("4. the digits' latent map")
+        bench_latent()
     return 0
 
 

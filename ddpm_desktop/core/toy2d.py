@@ -9,6 +9,7 @@ points, scaled to roughly unit variance per axis like the digits' [-1, 1] pixels
   "swissroll"    the 2-D swiss roll t(cos t, sin t)/5, t ∈ [1.5π, 4.5π], noise 0.05
   "checkerboard" uniform on the 8 dark cells of a 4×4 board on [-2, 2]²
   "painted"      points the user painted (pass `points=`), each with N(0, 0.05²) jitter
+  "mnist-latent" the bundled digits' 2-D codes (core.latent.sample_codes; labels from there)
 
 Forward marginal. Under q(x_t|x_0) = N(√ᾱ_t x_0, (1-ᾱ_t) I) a Gaussian mixture stays one:
 component k goes to N(√ᾱ_t μ_k, ᾱ_t Σ_k + (1-ᾱ_t) I) with the same weight (`marginal`). The
@@ -41,10 +42,11 @@ import torch
 
 from .schedule import NoiseSchedule
 
-DATASETS = ("ring8", "gmm", "moons", "swissroll", "checkerboard", "painted")
+DATASETS = ("ring8", "gmm", "moons", "swissroll", "checkerboard", "painted", "mnist-latent")
 DATASET_NAMES = {
     "ring8": "8 Gaussians on a ring", "gmm": "Gaussian mixture (edit)", "moons": "Two moons",
     "swissroll": "Swiss roll", "checkerboard": "Checkerboard", "painted": "Painted points",
+    "mnist-latent": "Digits' latent map",
 }
 MIXTURE_DATASETS = ("ring8", "gmm")
 KDE_BANDWIDTH = 0.08
@@ -230,6 +232,10 @@ def sample_data(name: str, n: int, generator: torch.Generator | None = None, *,
             raise ValueError("paint some points first: the painted data set is empty")
         idx = torch.randint(len(pts), (n,), generator=generator).numpy()
         return (pts[idx] + PAINT_JITTER * _normal((n, 2), generator)).astype(np.float32)
+    if name == "mnist-latent":
+        from .latent import sample_codes
+
+        return sample_codes(n, generator)[0]
     makers = {"moons": _moons, "swissroll": _swissroll, "checkerboard": _checkerboard}
     if name not in makers:
         raise ValueError(f"unknown 2-D data set {name!r}: choose one of {', '.join(DATASETS)}")

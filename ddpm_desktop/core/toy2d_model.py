@@ -27,18 +27,28 @@ from .schedule import NoiseSchedule
 
 DEFAULT_STEPS = 3000
 EMA_DECAY = 0.99
+LABEL_DROPOUT = 0.1
 
 
 class ToyMLP(nn.Module):
-    """x ⊕ Fourier(λ/10) -> depth × (Linear, SiLU) -> Linear -> ε̂ (2 numbers)."""
+    """x ⊕ Fourier(λ/10) [⊕ class embedding] -> depth × (Linear, SiLU) -> Linear -> ε̂ (2 numbers).
 
-    def __init__(self, hidden: int = 128, depth: int = 3, n_freq: int = 8) -> None:
+    With num_classes > 0 the network is class-conditional: labels [B] long in 0..num_classes-1,
+    or `null_label` (= num_classes) / labels None for the unconditional model, trained by
+    dropping labels (classifier-free guidance, Ho & Salimans 2022)."""
+
+    def __init__(self, hidden: int = 128, depth: int = 3, n_freq: int = 8,
+                 num_classes: int = 0, class_dim: int = 16) -> None:
         super().__init__()
         self.n_freq = int(n_freq)
+        self.num_classes = int(num_classes)
+        self.null_label = self.num_classes
+        self.label_embedding = (nn.Embedding(self.num_classes + 1, int(class_dim))
+                                if self.num_classes > 0 else None)
         self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(self.n_freq) / 2.0,
                              persistent=False)
         layers: list[nn.Module] = []
-        width = 2 + 2 * self.n_freq
+        width = 2 + 2 * self.n_freq + (int(class_dim) if self.num_classes > 0 else 0)
         for _ in range(depth):
             layers += [nn.Linear(width, hidden), nn.SiLU()]
             width = hidden
@@ -47,7 +57,13 @@ class ToyMLP(nn.Module):
 
     def forward(self, x: torch.Tensor, log_snr: torch.Tensor, labels=None) -> torch.Tensor:
         u = (log_snr.to(x.dtype) / 10.0)[:, None] * self.freqs[None].to(x.dtype)
-        return self.net(torch.cat([x, torch.sin(u), torch.cos(u)], dim=1))
+        parts = [x, torch.sin(u), torch.cos(u)]
+        if self.label_embedding is not None:
+            if labels is None:
+                labels = torch.full((x.shape[0],), self.null_label, dtype=torch.long,
+                                    device=x.device)
+            parts.append(self.label_embedding(labels.to(device=x.device, dtype=torch.long)))
+        return self.net(torch.cat(parts, dim=1))
 
 
 @dataclass(frozen=True)
@@ -65,8 +81,14 @@ class ToyTrainProgress:
 def iter_toy_training(points: np.ndarray, schedule: NoiseSchedule, steps: int = DEFAULT_STEPS,
                       batch_size: int = 256, lr: float = 1e-2, seed: int = 0,
                       snapshot_every: int = 250, model: ToyMLP | None = None,
-                      ema_decay: float = EMA_DECAY) -> Iterator[ToyTrainProgress]:
+                      ema_decay: float = EMA_DECAY, labels: np.ndarray | None = None,
+                      num_classes: int = 0, label_dropout: float = LABEL_DROPOUT,
+                      hidden: int = 128) -> Iterator[ToyTrainProgress]:
     """Train a ToyMLP (or continue `model`, a copy of it) on `points` [M, 2] (module docstring).
+
+    With `labels` [M] (ints in 0..num_classes-1) the network is class-conditional; each
+    label is replaced by the null class with probability `label_dropout`, so the same network
+    is also the unconditional model (classifier-free guidance).
 
     The snapshots are the exponential moving average of the weights (decay `ema_decay` per
     step; 0: the raw weights), which at this learning rate fits far better than the last
@@ -77,11 +99,17 @@ def iter_toy_training(points: np.ndarray, schedule: NoiseSchedule, steps: int = 
     steps, batch_size = int(steps), int(batch_size)
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps = {steps} and batch size = {batch_size} must be >= 1")
+    ys = None
+    if labels is not None:
+        ys = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        if ys.shape != (len(pts),) or int(num_classes) < 1 or int(ys.min()) < 0 \
+                or int(ys.max()) >= int(num_classes):
+            raise ValueError(f"labels must be [M] ints in 0..{int(num_classes) - 1}")
     gen = torch.Generator().manual_seed(int(seed))
     if model is None:
         torch_state = torch.random.get_rng_state()
         torch.manual_seed(int(seed))            # the initial weights, reproducibly
-        net = ToyMLP()
+        net = ToyMLP(hidden=hidden, num_classes=int(num_classes) if ys is not None else 0)
         torch.random.set_rng_state(torch_state)
     else:
         net = copy.deepcopy(model)
@@ -103,7 +131,12 @@ def iter_toy_training(points: np.ndarray, schedule: NoiseSchedule, steps: int = 
         t = torch.randint(T, (batch_size,), generator=gen)        # index t-1, t uniform 1..T
         eps = torch.randn((batch_size, 2), generator=gen)
         x_t = sqrt_ab[t, None] * pts[idx] + sqrt_1m[t, None] * eps  # q_sample (eq. 4)
-        loss = ((net(x_t, log_snr[t]) - eps) ** 2).mean()
+        y = None
+        if ys is not None:
+            y = ys[idx]
+            drop = torch.rand((batch_size,), generator=gen) < float(label_dropout)
+            y = torch.where(drop, torch.full_like(y, net.null_label), y)
+        loss = ((net(x_t, log_snr[t], y) - eps) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -115,3 +148,25 @@ def iter_toy_training(points: np.ndarray, schedule: NoiseSchedule, steps: int = 
         if step % max(1, int(snapshot_every)) == 0 or step == steps:
             snap = copy.deepcopy(ema)
         yield ToyTrainProgress(step, steps, float(loss.detach()), time.perf_counter() - start, snap)
+
+
+def train_for_seconds(points: np.ndarray, schedule: NoiseSchedule, seconds: float, seed: int = 0,
+                      calibration_steps: int = 40, min_steps: int = 50, **kwargs
+                      ) -> tuple[ToyMLP, ToyTrainProgress]:
+    """Train a ToyMLP for about `seconds`: a short run of `calibration_steps` measures this
+    machine's time per step, then one run of that many steps (whole, so its learning-rate
+    decay completes; the step count is reported, so the run can be repeated exactly with
+    iter_toy_training(steps=...)). -> (the EMA network, the last progress item)."""
+    seconds = float(seconds)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"training time must be a positive number of seconds, got {seconds}")
+    last = None
+    for last in iter_toy_training(points, schedule, steps=calibration_steps, seed=seed,
+                                  snapshot_every=calibration_steps, **kwargs):
+        pass
+    per_step = last.elapsed_s / calibration_steps
+    steps = max(int(min_steps), int(seconds / max(per_step, 1e-6)))
+    for last in iter_toy_training(points, schedule, steps=steps, seed=seed,
+                                  snapshot_every=steps, **kwargs):
+        pass
+    return last.model, last

@@ -238,6 +238,30 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "reapply_button": ("Set the app up for this step again after changing things", ""),
     },
     # ---- end helper C
+
+    # ---- helper D (issue 14): the 2-D window's latent map and export ----
+    "Toy2DWindow": {
+        "export_button": ("Write the chain shown with the heat map and arrows as drawn (GIF, WebP, "
+                          "APNG; PNG: the last frame)",
+                          "The frames are picked along the chain as in the main export (at least "
+                          "30, the last held 1 s) and the file is written once, at the end, so a "
+                          "failed export leaves an existing file as it was."),
+        "mouse_combo": ("What a click (or a drag, when painting) on the particle plot does; "
+                        "shift-click adds to the picked particles",
+                        "Decode a point (the digits' latent map): the decoder D(z) draws the "
+                        "digit of the clicked code z beside it."),
+    },
+    "LatentPanel": {
+        "class_combo": ("The class y the latent model samples, with classifier-free guidance "
+                        "ε̂ = ε̂_∅ + w (ε̂_y − ε̂_∅), w = 2; all: particle i gets class i mod 10",
+                        "The latent diffusion model is a small MLP conditioned on the class, with a "
+                        "null class for the unconditional model (its arrows when 'All' is chosen)."),
+        "grid_label": ("The first 10 particles z_t decoded, D(z_t), at the step shown", ""),
+        "grid_info": ("Which particles are decoded and at which step t", ""),
+        "point_label": ("D(z): the digit the decoder makes of the clicked map point z", ""),
+        "point_info": ("The clicked point z = (z₁, z₂) of the latent map", ""),
+    },
+    # ---- end helper D
 }
 
 

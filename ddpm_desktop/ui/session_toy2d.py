@@ -18,8 +18,10 @@ from PySide6.QtCore import QTimer, Slot
 
 from ddpm_desktop.core import toy2d
 from ddpm_desktop.core.forward import forward_frames
+from ddpm_desktop.core.latent import LATENT_GUIDANCE
 from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn, timesteps_for
 from ddpm_desktop.core.toy2d_model import DEFAULT_STEPS, ToyTrainProgress, iter_toy_training
+from ddpm_desktop.ui.session_toy2d_latent import TOY_EXPORT_JOB, Toy2DLatentJobs  # noqa: F401
 from ddpm_desktop.ui.toy2d_state import Toy2DState
 
 TOY_TRAIN_JOB = "toy-train"
@@ -31,6 +33,7 @@ TOY_TRAIN_POINTS = 20_000
 KL_CURVE_POINTS = 60
 KL_GRID = toy2d.Grid(n=80)
 FIELD_GRID = 17
+TOY_DECODED = 10   # latent particles decoded live beside the plot (one of each class for "all")
 TOY_SCHEDULE_DEBOUNCE_MS = 150
 # Stream offsets of one seed: the particles, their forward noise, the training and KDE points.
 _NOISE_OFFSET, _POINTS_OFFSET = 7_919, 104_729
@@ -46,13 +49,15 @@ def eps_field(eps_fn, t: int, extent: float, n: int = FIELD_GRID) -> tuple[np.nd
     return pts, eps
 
 
-class Toy2DJobs:
+class Toy2DJobs(Toy2DLatentJobs):
     """Mixin: needs `self.workers`, `self.schedule`, `self.schedule_state`, `self.sampler`,
     `self.error` and `self.status` from Session."""
 
     def _init_toy2d(self) -> None:
         self.toy2d = Toy2DState(parent=self)
         self._toy_points: np.ndarray | None = None
+        self._toy_point_labels: np.ndarray | None = None   # classes of the latent codes
+        self.toy_export_path = ""   # the last 2-D animation written
         self._toy_active = False   # the window was opened: keep the 2-D data current
         self._toy_noise_key, self._toy_noises = None, None
         # A schedule drag changes the schedule many times a second; the 2-D data (~0.1-0.3 s)
@@ -80,12 +85,25 @@ class Toy2DJobs:
         schedule. False (with `error`) when the data set cannot be sampled (nothing painted)."""
         s = self.toy2d
         schedule = self.schedule
+        labels = point_labels = None
         try:
-            x0 = self._toy_sample(s.n_particles, 0)
-            points = self._toy_sample(TOY_TRAIN_POINTS, _POINTS_OFFSET)
+            if s.is_latent:
+                from ddpm_desktop.core.latent import sample_codes
+
+                models = self._toy_latent()
+                if models is None:
+                    return False
+                x0, labels = sample_codes(s.n_particles, generator_for(s.seed), models=models)
+                points, point_labels = models.codes_of_bundled("train")
+                if s.learned_for != s.dataset:   # the bundled model until one is trained here
+                    s.set_learned(models.diffusion, s.dataset)
+            else:
+                x0 = self._toy_sample(s.n_particles, 0)
+                points = self._toy_sample(TOY_TRAIN_POINTS, _POINTS_OFFSET)
         except ValueError as exc:
             self.error.emit(f"2-D data: {exc}", "")
             return False
+        s.labels, self._toy_point_labels = labels, point_labels
         key = (s.seed, schedule.T, len(x0))
         if key != self._toy_noise_key:   # the forward noise z_1..z_T depends on these only
             gen = generator_for(s.seed + _NOISE_OFFSET)
@@ -138,6 +156,7 @@ class Toy2DJobs:
 
     def set_toy_frame(self, t: int) -> None:
         self.toy2d.set_frame(t)
+        self.show_toy_decoded_frame()
 
     def add_toy_component(self, x: float, y: float, std: float) -> None:
         """Add an isotropic component at (x, y) to the editable mixture (and show that set)."""
@@ -196,6 +215,9 @@ class Toy2DJobs:
             return None if mixture is None else toy2d.exact_eps_fn(mixture, self.schedule)
         if s.learned is None or s.learned_for != s.dataset:
             return None
+        if s.is_latent:   # the class asked (None: the unconditional model, null class)
+            return make_eps_fn(s.learned, self.schedule, labels=s.latent_label,
+                               guidance=LATENT_GUIDANCE)
         return make_eps_fn(s.learned, self.schedule)
 
     def toy_fields(self, t: int, extent: float, n: int = FIELD_GRID) -> dict:
@@ -218,9 +240,12 @@ class Toy2DJobs:
             return False
         points, schedule, dataset = self._toy_points, self.schedule, self.toy2d.dataset
         seed = self.toy2d.seed
+        # the latent map trains a class-conditional MLP (with the null class), like the bundled
+        labels = self._toy_point_labels if self.toy2d.is_latent else None
 
         def job(cancel: threading.Event):
-            return iter_toy_training(points, schedule, steps=int(steps), seed=seed)
+            return iter_toy_training(points, schedule, steps=int(steps), seed=seed, labels=labels,
+                                     num_classes=0 if labels is None else 10)
 
         s = self.toy2d
         s.clear_loss()
@@ -285,6 +310,20 @@ class Toy2DJobs:
         n = s.n_particles
         x_T = torch.randn((n, 2), generator=generator_for(settings.seed))
         names = settings.lane_names()
+        decoder = None
+        s.sample_labels = None
+        if s.is_latent:
+            models = self._toy_latent()
+            if models is None:
+                return False
+            labels = (np.arange(n, dtype=np.int64) % 10 if s.latent_label is None
+                      else np.full(n, s.latent_label, dtype=np.int64))
+            s.sample_labels = labels
+            eps_fn = make_eps_fn(s.learned, schedule, labels=torch.from_numpy(labels),
+                                 guidance=LATENT_GUIDANCE)
+            decoder = models.decode
+            s.set_decoded(None)
+        shown = np.arange(min(n, TOY_DECODED))
 
         def job(cancel: threading.Event):
             # one generator per lane, the same x_T and noise seed, interleaved step by step
@@ -299,7 +338,11 @@ class Toy2DJobs:
                         if step is None:
                             active.remove((lane, it))
                             continue
-                        yield lane, step.x_t.numpy().copy()
+                        x = step.x_t.numpy().copy()
+                        if decoder is not None and lane == 0:   # the digits, live (~0.1 ms)
+                            yield lane, x, decoder(x[shown]), int(step.t)
+                        else:
+                            yield lane, x
             finally:
                 for it in iters:
                     it.close()
@@ -326,7 +369,14 @@ class Toy2DJobs:
 
     @Slot(list)
     def _on_toy_sample_items(self, items: list) -> None:
-        self.toy2d.add_reverse(items)
+        self.toy2d.add_reverse([it[:2] for it in items])
+        decoded = [it for it in items if len(it) == 4]
+        if decoded:
+            s = self.toy2d
+            stack = np.stack([it[2] for it in decoded])
+            s.reverse_decoded = (stack if s.reverse_decoded is None
+                                 else np.concatenate([s.reverse_decoded, stack]))
+            s.set_decoded(decoded[-1][2], decoded[-1][3])
 
     @Slot(str, str)
     def _on_toy_sample_failed(self, message: str, details: str) -> None:
@@ -335,3 +385,4 @@ class Toy2DJobs:
     @Slot(bool)
     def _on_toy_sample_finished(self, completed: bool) -> None:
         self.toy2d.finish_reverse()
+

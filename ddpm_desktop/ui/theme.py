@@ -362,14 +362,17 @@ def banner_style(level: str, colors: PlotColors | None = None) -> str:
             f" border: 1px solid {fg}; border-radius: 4px; padding: 4px 6px;")
 
 
-# ---- class colours (issue 16, the decision plot): one line colour per digit class 0-9, each
-# at least 3:1 against its theme's plot background (WCAG 1.4.11; tests/ui/test_decision_ui.py)
+# ---- class colours (the decision plot, issue 16; the digits' latent map, issue 14): one line
+# colour per digit class 0-9, each at least 3:1 against its theme's plot background (WCAG 1.4.11;
+# tests/ui/test_decision_ui.py)
 CLASS_COLORS_DARK = ("#5fa8e8", "#ff9f43", "#4cd97b", "#ff6b6b", "#b48cf2",
                      "#d6a37c", "#ff8fd0", "#b0b4ba", "#e0d84a", "#3fd6e0")
 CLASS_COLORS_LIGHT = ("#1f67b4", "#d6600a", "#1e8a3a", "#c62828", "#7b4fc0",
                       "#8c564b", "#c2338f", "#666a70", "#8a7d00", "#00838f")
 
 
-def class_colors(palette: QPalette | None = None) -> tuple[str, ...]:
-    """Ten "#rrggbb" line colours, class k = entry k, for the theme of `palette`."""
-    return CLASS_COLORS_DARK if plot_colors(palette) is _DARK else CLASS_COLORS_LIGHT
+def class_colors(source: "QPalette | PlotColors | None" = None) -> tuple[str, ...]:
+    """Ten "#rrggbb" line colours, class k = entry k, for the theme of `source` (a palette, a
+    theme's PlotColors, or None for the application's)."""
+    colors = source if isinstance(source, PlotColors) else plot_colors(source)
+    return CLASS_COLORS_DARK if colors.background == _DARK.background else CLASS_COLORS_LIGHT

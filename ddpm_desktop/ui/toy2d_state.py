@@ -39,6 +39,7 @@ class Toy2DState(QObject):
     reverse_changed = Signal()
     picked_changed = Signal()
     mixture_changed = Signal()
+    decoded_changed = Signal()   # the digits' latent map: decoded particles or clicked point
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +68,15 @@ class Toy2DState(QObject):
         self.reverse_b_sampler = ""
         self.reverse_done = False
         self.picked = np.arange(DEFAULT_PICKED)
+        # -- the digits' latent map ("mnist-latent"): classes and decoded digits
+        self.labels: np.ndarray | None = None         # [N] class of each x_0 particle
+        self.latent_label: int | None = None          # the class sampled; None: all (0-9 cycled)
+        self.sample_labels: np.ndarray | None = None  # [N] classes asked of the reverse chain
+        self.decoded: np.ndarray | None = None        # [M, 28, 28] uint8, particles decoded live
+        self.decoded_t = -1                           # the step t of `decoded`
+        self.reverse_decoded: np.ndarray | None = None  # [K+1, M, 28, 28] along the chain
+        self.decoded_point: tuple[float, float] | None = None
+        self.decoded_image: np.ndarray | None = None  # [28, 28] uint8 of the clicked point
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -137,6 +147,7 @@ class Toy2DState(QObject):
         self.training_changed.emit(phase)
 
     def start_reverse(self, sampler: str, ts: np.ndarray, n: int, sampler_b: str | None = None) -> None:
+        self.reverse_decoded = None
         self.reverse = np.zeros((0, n, 2), dtype=np.float32)
         self.reverse_b = None if sampler_b is None else np.zeros((0, n, 2), dtype=np.float32)
         self.reverse_t, self.reverse_sampler, self.reverse_done = ts, sampler, False
@@ -162,9 +173,27 @@ class Toy2DState(QObject):
         self.reverse_changed.emit()
 
     def clear_reverse(self) -> None:
+        self.reverse_decoded, self.sample_labels = None, None
         self.reverse, self.reverse_t, self.reverse_done = None, np.zeros(0, np.int64), False
         self.reverse_b, self.reverse_b_sampler = None, ""
         self.reverse_changed.emit()
+
+    # -- the digits' latent map ----------------------------------------------------------------
+    @property
+    def is_latent(self) -> bool:
+        return self.dataset == "mnist-latent"
+
+    def set_latent_label(self, label: int | None) -> None:
+        self.latent_label = None if label is None else int(label)
+        self.decoded_changed.emit()
+
+    def set_decoded(self, images: np.ndarray | None, t: int = -1) -> None:
+        self.decoded, self.decoded_t = images, int(t)
+        self.decoded_changed.emit()
+
+    def set_decoded_point(self, point: tuple[float, float] | None, image: np.ndarray | None) -> None:
+        self.decoded_point, self.decoded_image = point, image
+        self.decoded_changed.emit()
 
     def set_picked(self, indices) -> None:
         self.picked = np.asarray(indices, dtype=np.int64)

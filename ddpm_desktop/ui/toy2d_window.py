@@ -30,6 +30,10 @@ def build_toy2d_window(session, parent: QWidget | None = None) -> Toy2DWindow:
     w.reset_mixture_requested.connect(session.reset_toy_mixture)
     w.pick_requested.connect(
         lambda x, y, shift: session.pick_toy_particle(x, y, add=shift))
+    w.decode_requested.connect(session.decode_toy_point)            # the digits' latent map
+    w.latent_label_chosen.connect(session.set_toy_latent_label)
+    w.export_requested.connect(
+        lambda path, chain, heat, arrows: session.export_toy_animation(path, chain, heat, arrows))
     w.resize(1600, 850)
     return w
 

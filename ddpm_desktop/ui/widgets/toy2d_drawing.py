@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QGridLayout
 
 from ddpm_desktop.ui import theme
 from ddpm_desktop.ui.state import SAMPLER_NAMES
+from ddpm_desktop.ui.widgets.toy2d_particles import ParticleItem
 
 VIEW_EXTENT = 3.5
 
@@ -82,21 +83,32 @@ class Toy2DDrawing:
         self.heat = pg.ImageItem(axisOrder="row-major")
         lut = np.linspace(np.array(theme.rgb(c.background), float),
                           np.array(theme.rgb(c.forward), float), 256).astype(np.uint8)
-        self.heat.setLookupTable(lut)
+        self._set_heat_lut(lut)
         self.main_plot.addItem(self.heat)
-        self.scatter = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(theme.qcolor(c.forward, 200)),
-                                          pxMode=True)
-        self.scatter_rev = pg.ScatterPlotItem(size=3, pen=None,
-                                              brush=pg.mkBrush(theme.qcolor(c.reverse, 220)), pxMode=True)
-        self.scatter_rev_b = pg.ScatterPlotItem(size=3, pen=None,
-                                                brush=pg.mkBrush(theme.qcolor(c.reverse_b, 220)),
-                                                pxMode=True)
-        self.trails = pg.PlotDataItem(pen=pg.mkPen(c.cursor, width=1.5), connect="finite")
-        self.trails_b = pg.PlotDataItem(pen=pg.mkPen(c.reverse_b, width=1.5), connect="finite")
-        self.main_arrows = pg.PlotDataItem(pen=pg.mkPen(c.exact, width=1), connect="pairs")
+        # the particles: one item each, a few drawPoints calls (toy2d_particles.py)
+        self.scatter = ParticleItem(theme.qcolor(c.forward, 200))
+        self.scatter_rev = ParticleItem(theme.qcolor(c.reverse, 220))
+        self.scatter_rev_b = ParticleItem(theme.qcolor(c.reverse_b, 220))
+        # trails: up to (K+1) × picked vertices; unantialiased (with antialiasing they were half
+        # of a "Both" frame's paint, bench/toy2d.py)
+        self.trails = pg.PlotDataItem(pen=pg.mkPen(c.cursor, width=1.5), connect="finite",
+                                      antialias=False)
+        self.trails_b = pg.PlotDataItem(pen=pg.mkPen(c.reverse_b, width=1.5), connect="finite",
+                                        antialias=False)
+        self.main_arrows = pg.PlotDataItem(pen=pg.mkPen(c.exact, width=1), connect="pairs",
+                                           antialias=False)   # ~900 segments a frame
         for item in (self.scatter, self.scatter_rev, self.scatter_rev_b, self.trails,
                      self.trails_b, self.main_arrows):
             self.main_plot.addItem(item)
+        # the digits' latent map: the digit of a clicked point, drawn where it was clicked
+        self.decode_item = pg.ImageItem(axisOrder="row-major")
+        self.decode_item.setZValue(20)
+        self.decode_item.setVisible(False)
+        self.main_plot.addItem(self.decode_item)
+        self.decode_marker = pg.ScatterPlotItem(size=9, symbol="+", pen=pg.mkPen(c.cursor, width=2))
+        self.decode_marker.setZValue(21)
+        self.main_plot.addItem(self.decode_marker)
+        self._brush_cache: tuple[str, list] | None = None   # class colours of a theme
 
         self.field_plots, self.field_items = {}, {}
         self._field_roles = {}
@@ -109,7 +121,7 @@ class Toy2DDrawing:
             plot.setRange(xRange=(-VIEW_EXTENT, VIEW_EXTENT), yRange=(-VIEW_EXTENT, VIEW_EXTENT))
             plot.setToolTip("Arrows −ε̂(x, t) on a grid: the direction a reverse step moves x "
                             "(= √(1-ᾱ_t) ∇ log p_t for the exact one), one length scale for both")
-            item = pg.PlotDataItem(pen=pg.mkPen(role, width=1), connect="pairs")
+            item = pg.PlotDataItem(pen=pg.mkPen(role, width=1), connect="pairs", antialias=False)
             plot.addItem(item)
             self.field_plots[which], self.field_items[which] = plot, item
             self._field_roles[which] = role_name
@@ -139,14 +151,37 @@ class Toy2DDrawing:
         grid.addWidget(self.loss_plot, 1, 1, 1, 2)
         return grid
 
-    @staticmethod
-    def _set_points(item: pg.ScatterPlotItem, pts: np.ndarray | None) -> None:
-        # x/y with the style repeated is about twice as fast as pos= for 2000 points
-        if pts is None:
-            if len(item.data):
-                item.clear()
+    def _set_heat_lut(self, lut: np.ndarray) -> None:
+        """The heat map's colour table [256, 3] uint8 (applied in _redraw)."""
+        self._heat_rgba = np.concatenate([lut, np.full((256, 1), 255, np.uint8)], axis=1)
+
+    def _set_points(self, item: ParticleItem, pts: np.ndarray | None, classes=None) -> None:
+        """Show pts [N, 2] (None: nothing); with the latent map, coloured by `classes` [N]."""
+        if classes is not None and self.state.is_latent:
+            key = self.colors.background
+            if self._brush_cache is None or self._brush_cache[0] != key:
+                self._brush_cache = (key, [theme.qcolor(col, 220)
+                                           for col in theme.class_colors(self.colors)])
+            if item.class_colors is not self._brush_cache[1]:
+                item.class_colors = self._brush_cache[1]
+            item.set_points(pts, classes)
+        else:
+            item.set_points(pts)
+
+    @Slot()
+    def _on_decoded_point(self) -> None:
+        s = self.state
+        if s.decoded_image is None or s.decoded_point is None or not s.is_latent:
+            self.decode_item.setVisible(False)
+            self.decode_marker.clear()
             return
-        item.setData(x=pts[:, 0], y=pts[:, 1], size=3, pen=None, brush=item.opts["brush"])
+        x, y = s.decoded_point
+        size = 0.9
+        # row-major image, y up: row 0 is drawn at the bottom, so flip
+        self.decode_item.setImage(np.flipud(s.decoded_image), autoLevels=False, levels=(0, 255))
+        self.decode_item.setRect(x + 0.1, y + 0.1, size, size)
+        self.decode_item.setVisible(True)
+        self.decode_marker.setData([x], [y])
 
     def _paths(self, frames: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
         """x, y of the picked particles' paths over frames[0..index], NaN between paths."""
@@ -180,7 +215,11 @@ class Toy2DDrawing:
         if self.heat_check.isChecked() and s.marginal is not None:
             dens = s.marginal.density(ab)
             g = s.marginal.grid
-            self.heat.setImage(np.sqrt(dens), autoLevels=False, levels=(0.0, max(np.sqrt(dens).max(), 1e-12)))
+            # √p_t through the colour table here, as RGBA: Qt draws it as is (an indexed image
+            # with a table is converted on every paint, ~3 ms of a frame)
+            root = np.sqrt(dens)
+            idx = (root * (255.0 / max(float(root.max()), 1e-12))).astype(np.uint8)
+            self.heat.setImage(self._heat_rgba[idx], autoLevels=False)
             self.heat.setRect(-g.extent, -g.extent, 2 * g.extent, 2 * g.extent)
             self.heat.setVisible(True)
         else:
@@ -189,10 +228,10 @@ class Toy2DDrawing:
         # particles
         pts = s.particles()
         show_fwd = mode in ("forward", "both") and pts is not None
-        self._set_points(self.scatter, pts if show_fwd else None)
+        self._set_points(self.scatter, pts if show_fwd else None, s.labels)
         ri = s.reverse_index()
         if ri is not None and mode in ("reverse", "both"):
-            self._set_points(self.scatter_rev, s.reverse[ri])
+            self._set_points(self.scatter_rev, s.reverse[ri], s.sample_labels)
             self.trails.setData(*self._paths(s.reverse, ri))
             c = self.colors
             text = (f'<span style="color:{c.reverse}">●</span> '

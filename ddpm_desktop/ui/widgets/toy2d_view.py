@@ -38,9 +38,11 @@ from ddpm_desktop.ui.state import SAMPLER_NAMES
 from ddpm_desktop.core.toy2d_model import DEFAULT_STEPS
 from ddpm_desktop.ui.toy2d_state import MODEL_NAMES, MODELS, Toy2DState
 from ddpm_desktop.ui.widgets.toy2d_drawing import Toy2DDrawing
+from ddpm_desktop.ui.widgets.toy2d_latent import LatentPanel
 
 SHOW_MODES = {"forward": "Forward q(x_t|x_0)", "reverse": "Reverse chain", "both": "Both"}
-MOUSE_MODES = {"pick": "Pick particles", "gmm": "Add a Gaussian", "paint": "Paint points"}
+MOUSE_MODES = {"pick": "Pick particles", "gmm": "Add a Gaussian", "paint": "Paint points",
+               "decode": "Decode a point"}
 PLAY_FRAMES = 150     # playback crosses 0..T in this many frames
 PLAY_INTERVAL_MS = 16
 LEFT_WIDTH = 330
@@ -67,6 +69,9 @@ class Toy2DWindow(Toy2DDrawing, QWidget):
     clear_paint_requested = Signal()
     reset_mixture_requested = Signal()
     pick_requested = Signal(float, float, bool)
+    decode_requested = Signal(float, float)      # the digits' latent map: decode this point
+    latent_label_chosen = Signal(int)            # the class to sample, -1: all
+    export_requested = Signal(str, str, bool, bool)   # path, chain, heat map, arrows
 
     def __init__(self, state: Toy2DState, schedule_state, sampler_state, field_source=None,
                  parent: QWidget | None = None) -> None:
@@ -92,6 +97,8 @@ class Toy2DWindow(Toy2DDrawing, QWidget):
         state.reverse_changed.connect(self._on_reverse_changed)
         state.picked_changed.connect(self._redraw)
         state.mixture_changed.connect(self._on_mixture_changed)
+        state.decoded_changed.connect(self._on_decoded_point)
+        state.data_changed.connect(self._on_decoded_point)
         sampler_state.changed.connect(self._on_sampler_changed)
         self._on_sampler_changed(sampler_state.settings)
         self._on_mixture_changed()
@@ -160,6 +167,11 @@ class Toy2DWindow(Toy2DDrawing, QWidget):
         controls.addRow("Show", self.show_combo)
         controls.addRow(self.heat_check)
         controls.addRow(self.arrows_check)
+        self.export_button = QPushButton("Export animation…")
+        self.export_button.setToolTip("Write the chain shown (reverse if any, else forward) with "
+                                      "the heat map and arrows as shown: GIF, WebP, APNG, or PNG "
+                                      "(the last frame)")
+        controls.addRow(self.export_button)
 
         self.sampler_label = _label("", "The sampler, steps and η come from the Sampler panel; "
                                     "the schedule from the Schedule panel")
@@ -187,6 +199,8 @@ class Toy2DWindow(Toy2DDrawing, QWidget):
         left = QVBoxLayout(left_widget)
         left.setContentsMargins(0, 0, 0, 0)
         left.addLayout(controls)
+        self.latent_panel = LatentPanel(self.state)
+        left.addWidget(self.latent_panel)
         left.addLayout(info)
 
         # plots
@@ -228,13 +242,16 @@ class Toy2DWindow(Toy2DDrawing, QWidget):
         self.mouse_combo.currentIndexChanged.connect(self._on_mouse_mode)
         self.vb.clicked.connect(self._on_plot_clicked)
         self.vb.painted.connect(self.paint_requested)
+        self.latent_panel.label_chosen.connect(self.latent_label_chosen)
+        self.export_button.clicked.connect(self._on_export_clicked)
+        self._seen_dataset = ""
 
     def _apply_colors(self) -> None:
         """Every pen, brush and colour table from the current palette's theme roles."""
         c = self.colors = theme.plot_colors(self.palette())
         lut = np.linspace(np.array(theme.rgb(c.background), float),
                           np.array(theme.rgb(c.forward), float), 256).astype(np.uint8)
-        self.heat.setLookupTable(lut)
+        self._set_heat_lut(lut)
         for item, role, alpha in ((self.scatter, c.forward, 200), (self.scatter_rev, c.reverse, 220),
                                   (self.scatter_rev_b, c.reverse_b, 220)):
             item.setBrush(pg.mkBrush(theme.qcolor(role, alpha)))
@@ -263,6 +280,20 @@ class Toy2DWindow(Toy2DDrawing, QWidget):
         else:
             self.train_requested.emit(self.steps_spin.value())
 
+    def _on_export_clicked(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self, "Export the 2-D animation", "toy2d.gif",
+                                              "Animations (*.gif *.webp *.apng);;PNG (*.png)")
+        if path:
+            self.request_export(path)
+
+    def request_export(self, path: str) -> None:
+        """Ask for an export of what is shown (the chain, heat map and arrows as drawn)."""
+        chain = "forward" if self._show_mode() == "forward" else "reverse"
+        self.export_requested.emit(path, chain, self.heat_check.isChecked(),
+                                   self.arrows_check.isChecked())
+
     def _on_clear_clicked(self) -> None:
         if self.state.dataset == "painted":
             self.clear_paint_requested.emit()
@@ -280,6 +311,8 @@ class Toy2DWindow(Toy2DDrawing, QWidget):
             self.component_requested.emit(x, y, self.std_spin.value())
         elif mode == "pick":
             self.pick_requested.emit(x, y, shift)
+        elif mode == "decode":
+            self.decode_requested.emit(x, y)
 
     # ------------------------------------------------------------------ playback
     def _show_mode(self) -> str:
@@ -315,6 +348,11 @@ class Toy2DWindow(Toy2DDrawing, QWidget):
             self.dataset_combo.setCurrentIndex(toy2d.DATASETS.index(s.dataset))
         with QSignalBlocker(self.seed_spin):
             self.seed_spin.setValue(s.seed)
+        if s.dataset != self._seen_dataset:   # the latent map opens with clicks decoding
+            self._seen_dataset = s.dataset
+            mode = "decode" if s.is_latent else "pick"
+            if s.is_latent or self.mouse_combo.currentData() == "decode":
+                self.mouse_combo.setCurrentIndex(list(MOUSE_MODES).index(mode))
         if len(s.kl_t):
             self.kl_curve.setData(s.kl_t, np.maximum(s.kl_values, 1e-6))
         else:
