@@ -66,7 +66,7 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
                        "few-step sampler",
                        "SDEdit as you draw: x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε with one fixed ε (so the "
                        "picture changes only because the drawing did), then DPM-Solver++(2M) "
-                       "back to t = 0 in 4 network calls. Small t keeps your strokes; large t "
+                       "back to t = 0 in 2 network calls. Small t keeps your strokes; large t "
                        "lets the model redraw the digit its own way."),
         "t_spin": ("The step t the drawing is noised to before it is reconstructed", ""),
         "noised": ("x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε: the drawing noised to t (fixed ε)", ""),

@@ -47,7 +47,7 @@ from ddpm_desktop.ui.session_experiments import ExperimentJobs
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
-from ddpm_desktop.ui.session_live import LiveJobs
+from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
 from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
 from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
 from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons (issue 13.4)
@@ -176,6 +176,10 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self.closing = False  # set by shutdown(): no new work from then on
         self.last_forward_ms = 0.0
 
+        self._live_forward_timer = QTimer(self)
+        self._live_forward_timer.setSingleShot(True)
+        self._live_forward_timer.setInterval(LIVE_FORWARD_MS)
+        self._live_forward_timer.timeout.connect(self.recompute_forward)
         self._rerun_timer = QTimer(self)
         self._rerun_timer.setSingleShot(True)
         self._rerun_timer.setInterval(250)
@@ -279,7 +283,15 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
 
     @Slot(str)
     def _on_input_changed(self, what: str) -> None:
-        self.recompute_forward()
+        if what == "digit" and self.live.enabled:
+            # Reconstructing as you draw: the drawing changes ~40 times a second and the forward
+            # chain with its histograms and paint costs ~30 ms of this thread; it follows at
+            # most every LIVE_FORWARD_MS (the trailing edit always lands), so the reconstructions
+            # keep up with the pen.
+            if not self._live_forward_timer.isActive():
+                self._live_forward_timer.start()
+        else:
+            self.recompute_forward()
         source = self.sampler.settings.source
         if what in ("start", "seed") or (what == "digit" and source == "input"):
             self._schedule_rerun()
@@ -443,6 +455,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         """Stop every job (a requested checkpoint save is written first) and join them."""
         self.closing = True
         self._stop_live()
+        self._live_forward_timer.stop()
         self._rerun_timer.stop()
         self._kl_timer.stop()
         return self.workers.shutdown(timeout_ms)

@@ -17,6 +17,8 @@ from ddpm_desktop.ui.workers import IDLE
 LIVE_JOB = "live"
 # The worker batches items to at most rate_hz emits a second; the live view wants each one.
 LIVE_RATE_HZ = 240.0
+# While reconstructing as you draw, the forward chain follows the drawing at most this often.
+LIVE_FORWARD_MS = 100
 
 
 class LiveJobs:

@@ -92,3 +92,21 @@ def test_idle_items_are_never_emitted(qtbot):
         pass
     assert got == [1, 2]
     workers.shutdown(3000)
+
+
+def test_while_live_the_forward_chain_follows_the_last_edit_at_a_lower_rate(session, qtbot):
+    from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS
+
+    session.set_live_enabled(True)
+    qtbot.waitUntil(lambda: session.live.result is not None, timeout=5000)
+    chains = []
+    session.forward.chain_changed.connect(lambda *a: chains.append(session.forward_x0().copy()))
+    for col in (4, 8, 12, 16, 20):
+        session.input_state.set_digit(bar(col), "drawn")
+    assert chains == []                                    # not once per edit
+    qtbot.waitUntil(lambda: len(chains) >= 1, timeout=20 * LIVE_FORWARD_MS)
+    qtbot.wait(2 * LIVE_FORWARD_MS)
+    assert len(chains) == 1 and np.array_equal(chains[-1], bar(20))   # the trailing edit lands
+    session.set_live_enabled(False)
+    session.input_state.set_digit(bar(6), "drawn")         # off: at once again
+    assert len(chains) == 2 and np.array_equal(chains[-1], bar(6))
