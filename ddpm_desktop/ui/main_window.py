@@ -106,6 +106,10 @@ class MainWindow(QMainWindow):
                                        Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
         self.tabifyDockWidget(self.sampler_dock, self.inpaint_dock)
         connect_inpaint_panel(self.inpaint_panel, s)
+        # --- the maths panel (issue 13 item 1; ui/maths_dock.py)
+        from ddpm_desktop.ui.maths_dock import add_maths_dock
+        self.maths_dock = add_maths_dock(self)
+        # ---
         self.sampler_dock.raise_()
         self.resizeDocks([self.input_dock], [410], Qt.Orientation.Horizontal)
         self.resizeDocks([self.schedule_dock], [360], Qt.Orientation.Horizontal)

@@ -50,6 +50,11 @@ def build_menus(window) -> None:
     view = mb.addMenu("&View")
     for dock in (window.input_dock, window.schedule_dock, window.sampler_dock, window.training_dock):
         view.addAction(dock.toggleViewAction())
+    window.maths_action = window.maths_dock.toggleViewAction()  # the maths panel (issue 13)
+    window.maths_action.setText("&Maths panel")
+    window.maths_action.setShortcut(QKeySequence("Ctrl+M"))
+    view.addAction(window.maths_action)
+    window.addAction(window.maths_action)
     view.addSeparator()
     theme_menu = view.addMenu("&Theme")
     group = QActionGroup(window)
