@@ -24,6 +24,8 @@ def add_parser(sub) -> None:
     p.add_argument("--fps", type=float, default=20.0)
     p.add_argument("--out", required=True, help=".png (input | noised | reconstruction), .gif (the chain) or .npz")
     p.add_argument("--json", action="store_true")
+    from ._reproduce import add_reproduce_args  # the app's seeds (Copy as command)
+    add_reproduce_args(p, forward=True, start=False)
     p.set_defaults(run=run)
 
 
@@ -60,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
     guidance = guidance_from_args(args)
     gen = torch.Generator().manual_seed(args.seed)
     x0_t = torch.as_tensor(np.asarray(x0, dtype=np.float32))[None, None]
-    x_t = q_sample(schedule, x0_t, args.t, generator=gen)
+    if args.noise_seed is None:
+        x_t = q_sample(schedule, x0_t, args.t, generator=gen)
+    else:  # the app's forward chain, step by step from its own seed
+        from ddpm_desktop.core.forward import forward_chain
+        from ._reproduce import forward_generator
+        x_t = forward_chain(schedule, x0_t[0, 0], forward_generator(args, gen)).x[args.t][None, None]
     eps_fn = make_eps_fn(model, schedule, None if labels is None else labels.to(device), guidance)
     started = time.perf_counter()
     chain, last = [], None
