@@ -124,6 +124,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_window()
         apply_help(self)
+        from ddpm_desktop.ui.plot_csv import install_csv_export  # right-click > CSV (issue 13)
+        install_csv_export(self)
         if s.input_state.digit_source == "blank":
             self.input_panel.pick_initial_digit()
         self._on_model_changed()
