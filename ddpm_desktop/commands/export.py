@@ -50,6 +50,8 @@ def add_parser(sub) -> None:
     add_sampler_args(p, "reverse steps (default: every step for ddpm/ddim, 20 for dpmpp)")
     p.add_argument("--out", required=True, help="F.gif, F.webp, F.apng or F.png")
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
+    from ._reproduce import add_reproduce_args  # the app's seeds (Copy as command)
+    add_reproduce_args(p, forward=True, start=True)
     p.set_defaults(run=run)
 
 
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     schedule = schedule_from_args(args)
     check_sampler_args(args, schedule.T)
     labels_from_arg(args.label, 1)
+    from ._reproduce import XTDraw, forward_generator, start_params
+    start_params(args)
     T = schedule.T
     if args.t is not None and not 1 <= args.t <= T:
         raise ValueError(f"--t must be in 1..{T}, got {args.t}")
@@ -117,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     digit, source = _digit(args)
     gen = torch.Generator().manual_seed(args.seed)
     chains = {}
-    fwd = forward_chain(schedule, torch.from_numpy(np.asarray(digit, np.float32)), gen).x.numpy()
+    fwd = forward_chain(schedule, torch.from_numpy(np.asarray(digit, np.float32)),
+                        forward_generator(args, gen)).x.numpy()
     last_t = t if (args.chain == "both" and t is not None) else T
     chains["forward"] = (fwd[:last_t + 1], [f"t = {k}" for k in range(last_t + 1)])
     nfe = 0
@@ -129,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         eps_fn = make_eps_fn(model, schedule, None if labels is None else labels.to(device),
                              guidance_from_args(args))
         if t is None:
-            x_T = torch.randn((1, 1, 28, 28), generator=gen)
+            x_T = XTDraw(args, gen)(1)
         else:
             x_T = torch.from_numpy(np.ascontiguousarray(fwd[t]))[None, None]
         frames, caps = [], []

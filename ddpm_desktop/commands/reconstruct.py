@@ -31,13 +31,16 @@ def add_parser(sub) -> None:
     add_sampler_args(p, "reverse steps from t (default: every step for ddpm/ddim, 20 for dpmpp)")
     p.add_argument("--n", type=int, default=1,
                    help=f"completions of the same x_t, 1..{MAX_N} (default 1); completion k runs the "
-                        "sampler with seed S + 1 + k, x_t is drawn with seed S; N > 1 needs ddpm or ddim "
+                        "sampler with seed S + 1 + k, x_t is drawn with seed S (with --noise-seed x_t "
+                        "is the app's forward chain and completion k uses S + k); N > 1 needs ddpm or ddim "
                         "with --eta > 0")
     p.add_argument("--fps", type=float, default=20.0)
     p.add_argument("--out", required=True,
                    help=".png (input | noised | the N completions), .gif (the chain) or .npz "
                         "(images uint8 [N, 28, 28], readings, probabilities [N, 10], settled_at_t, ...)")
     p.add_argument("--json", action="store_true")
+    from ._reproduce import add_reproduce_args  # the app's seeds (Copy as command)
+    add_reproduce_args(p, forward=True, start=False)
     p.set_defaults(run=run)
 
 
@@ -84,7 +87,14 @@ def run(args: argparse.Namespace) -> int:
     labels = labels_from_arg(args.label, args.n, model.config.num_classes)
     guidance = guidance_from_args(args)
     x0_t = torch.as_tensor(np.asarray(x0, dtype=np.float32))[None, None]
-    x_t = q_sample(schedule, x0_t, args.t, generator=generator_for(args.seed))
+    if args.noise_seed is None:
+        x_t = q_sample(schedule, x0_t, args.t, generator=generator_for(args.seed))
+        sampler_seed = args.seed + 1
+    else:  # the app's forward chain, step by step from its own seed; the sampler's from S
+        from ddpm_desktop.core.forward import forward_chain
+        from ._reproduce import forward_generator
+        x_t = forward_chain(schedule, x0_t[0, 0], forward_generator(args, None)).x[args.t][None, None]
+        sampler_seed = args.seed
     eps_fn = make_eps_fn(model, schedule, None if labels is None else labels.to(device), guidance)
     classifier = bundled_classifier()
     decision = DecisionRecorder(classifier)
@@ -92,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     chain, last = [], None
     for step in iter_completions(eps_fn, schedule, x_t.to(device), args.t, args.n, sampler=args.sampler,
-                                 steps=args.steps, seed=args.seed + 1, eta=args.eta):
+                                 steps=args.steps, seed=sampler_seed, eta=args.eta):
         last = step
         decision.add(step)
         if want_chain:

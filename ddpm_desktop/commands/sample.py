@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("--fps", type=float, default=20.0, help="frame rate of a .gif")
     p.add_argument("--out", required=True, help=".png (a grid), .gif (the reverse chain) or .npz (arrays)")
     p.add_argument("--json", action="store_true", help="print timings and NFE as JSON")
+    from ._reproduce import add_reproduce_args  # the app's seeds (Copy as command)
+    add_reproduce_args(p, forward=False, start=True)
     p.set_defaults(run=run)
 
 
@@ -35,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     schedule = schedule_from_args(args)
     check_sampler_args(args, schedule.T)
     labels_from_arg(args.label, 1)  # a bad --label is refused before the model loads
+    from ._reproduce import XTDraw, start_params
+    start_params(args)  # a bad --start-param too
 
     import numpy as np
     import torch
@@ -56,11 +60,12 @@ def run(args: argparse.Namespace) -> int:
                  f"sampling {args.n} images in batches of {batch}")
     warn_if_not_noise(schedule)
     gen = torch.Generator().manual_seed(args.seed)
+    draw_x_T = XTDraw(args, gen)
     images, chain, nfe = [], [], 0
     started = time.perf_counter()
     for lo in range(0, args.n, args.batch_size):
         hi = min(args.n, lo + args.batch_size)
-        x_T = torch.randn((hi - lo, 1, 28, 28), generator=gen).to(device)
+        x_T = draw_x_T(hi - lo).to(device)
         eps_fn = make_eps_fn(model, schedule, None if labels is None else labels[lo:hi].to(device), guidance)
         last = None
         for step in iter_sampler(args.sampler, eps_fn, schedule, x_T, steps=args.steps,

@@ -198,6 +198,16 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "hist_plot": ("Histogram of the frame's 784 pixel values (the KL estimator's own bins) "
                       "against the N(0, 1) density φ(x) = e^{−x²/2}/√(2π)", ""),
     },
+    # --- the maths panel (helper B, issue 13 item 1): rows set their own formula tooltips
+    "MathsPanel": {
+        "header_reverse": ("The reverse frame on screen and the sampler step that produced it: "
+                           "t = ts[i] → s = ts[i+1]", ""),
+    },
+    "TermRow": {
+        "value_label": ("The equation above with today's numbers substituted",
+                        "Hover a term to frame the view it drives."),
+    },
+    # ---
     "ExportDialog": {
         "what_combo": ("Which chain(s) to export", ""),
         "both_combo": ("'Both': one digit (the reverse chain reconstructs the forward chain's "

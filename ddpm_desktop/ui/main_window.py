@@ -142,6 +142,10 @@ class MainWindow(QMainWindow):
         self.lesson_dock.hide()
         connect_lesson_panel(self.lesson_panel, s)
         # --- end lessons
+        # --- the maths panel (issue 13 item 1; ui/maths_dock.py)
+        from ddpm_desktop.ui.maths_dock import add_maths_dock
+        self.maths_dock = add_maths_dock(self)
+        # ---
         self.sampler_dock.raise_()
         self.resizeDocks([self.input_dock], [410], Qt.Orientation.Horizontal)
         self.resizeDocks([self.schedule_dock], [360], Qt.Orientation.Horizontal)
@@ -159,6 +163,8 @@ class MainWindow(QMainWindow):
         screen_fit.follow_docks(self)
         self._restore_window()
         apply_help(self)
+        from ddpm_desktop.ui.plot_csv import install_csv_export  # right-click > CSV (issue 13)
+        install_csv_export(self)
         if s.input_state.digit_source == "blank":
             self.input_panel.pick_initial_digit()
         self._on_model_changed()

@@ -26,6 +26,15 @@ def build_menus(window) -> None:
         tip="Go back to the model that ships with the app")
     window.export_action = window._action(file_menu, "&Export…", window.open_export, "Ctrl+E",
                                       "Save the chains as a GIF or a PNG strip")
+    # --- Copy as command (issue 13 item 6; ui/copy_command.py)
+    from ddpm_desktop.ui.copy_command import copy_command
+    window.copy_run_action = window._action(
+        file_menu, "Copy run as &command", lambda: copy_command(window, "run"), "Ctrl+Shift+C",
+        "The ddpm-desktop command that reproduces the current reverse run, to the clipboard")
+    window.copy_export_action = window._action(
+        file_menu, "Copy e&xport as command", lambda: copy_command(window, "export"),
+        tip="The ddpm-desktop export command of the Export dialog's settings, to the clipboard")
+    # ---
     file_menu.addSeparator()
     window._action(file_menu, "Open &session…", window.choose_session_to_open,
                  tip="Every setting, seed and x₀ from a session file (.json)")
@@ -50,6 +59,11 @@ def build_menus(window) -> None:
     view = mb.addMenu("&View")
     for dock in (window.input_dock, window.schedule_dock, window.sampler_dock, window.training_dock):
         view.addAction(dock.toggleViewAction())
+    window.maths_action = window.maths_dock.toggleViewAction()  # the maths panel (issue 13)
+    window.maths_action.setText("&Maths panel")
+    window.maths_action.setShortcut(QKeySequence("Ctrl+M"))
+    view.addAction(window.maths_action)
+    window.addAction(window.maths_action)
     view.addSeparator()
     theme_menu = view.addMenu("&Theme")
     group = QActionGroup(window)

@@ -1,0 +1,104 @@
+"""The maths panel follows the forward cursor and the sampler, renders nothing while hidden,
+and a hovered term frames the view it drives (offscreen)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QEnterEvent
+from PySide6.QtWidgets import QApplication
+
+from ddpm_desktop.core import maths
+from ddpm_desktop.core.schedule import get_named_beta_schedule
+from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.highlight import is_highlighted
+from ddpm_desktop.ui.session import Session
+from ddpm_desktop.ui.widgets.maths_panel import MathsPanel
+
+
+@pytest.fixture
+def session(qtbot):
+    s = Session(WorkerController())
+    yield s
+    s.shutdown()
+
+
+@pytest.fixture
+def panel(qtbot, session):
+    p = MathsPanel(session.forward, session.schedule_state, session.sampler, session.reverse)
+    qtbot.addWidget(p)
+    p.show()
+    qtbot.waitExposed(p)
+    return p
+
+
+def _value(panel, key):
+    return panel.rows[key].value_label.text()
+
+
+def test_the_forward_terms_follow_the_cursor(panel, session, qtbot):
+    betas = get_named_beta_schedule("linear", 1000)
+    ab = np.cumprod(1 - betas)
+    for t in (1, 250, 999):
+        session.forward.set_frame(t)
+        want = f"x<sub>{t}</sub> = {maths.num(math.sqrt(ab[t - 1]))} x<sub>0</sub>"
+        qtbot.waitUntil(lambda: want in _value(panel, "forward.marginal"), timeout=2000)
+        assert f"β<sub>{t}</sub> = {maths.num(betas[t - 1])}" in _value(panel, "schedule.values")
+        assert f"t = {t}:" in _value(panel, "kl.exact")
+
+
+def test_the_reverse_terms_follow_the_sampler(panel, session, qtbot):
+    session.sampler.update(sampler="ddim", steps=10, eta=0.5)
+    qtbot.waitUntil(lambda: "DDIM" in panel.rows["reverse.update"].name_label.text(), timeout=2000)
+    assert "step 1 of 10" in panel.header_reverse.text()
+    assert "σ = 0.5000 ×" in _value(panel, "reverse.posterior")
+    session.sampler.update(sampler="dpmpp")
+    qtbot.waitUntil(lambda: "DPM-Solver++" in panel.rows["reverse.update"].name_label.text(),
+                    timeout=2000)
+    assert "h = " in _value(panel, "reverse.posterior")
+    session.sampler.update(label=3, guidance=2.0)
+    qtbot.waitUntil(lambda: "class 3, w = 2" in _value(panel, "guidance"), timeout=2000)
+
+
+def test_schedule_edits_reach_the_panel(panel, session, qtbot):
+    session.forward.set_frame(100)
+    session.schedule_state.set_params(T=200)
+    qtbot.waitUntil(lambda: "of T = 200" in _value(panel, "schedule.values"), timeout=2000)
+
+
+def test_nothing_renders_while_hidden_and_the_news_arrives_on_show(panel, session, qtbot):
+    qtbot.waitUntil(lambda: not panel._dirty, timeout=2000)
+    panel.hide()
+    before = panel.renders
+    for t in range(10, 60):
+        session.forward.set_frame(t)
+    QApplication.processEvents()
+    qtbot.wait(40)
+    assert panel.renders == before
+    panel.show()
+    qtbot.waitUntil(lambda: "x<sub>59</sub> =" in _value(panel, "forward.marginal"), timeout=2000)
+    assert panel.renders == before + 1  # one render for the whole burst
+
+
+def test_hovering_a_term_frames_its_view(qtbot):
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.maths_dock.raise_()
+    row = w.maths_panel.rows["forward.marginal"]
+    QApplication.sendEvent(row, QEnterEvent(QPointF(2, 2), QPointF(2, 2), QPointF(2, 2)))
+    assert is_highlighted(w.forward_view) and not is_highlighted(w.reverse_view)
+    kl_row = w.maths_panel.rows["kl.exact"]
+    QApplication.sendEvent(kl_row, QEnterEvent(QPointF(2, 2), QPointF(2, 2), QPointF(2, 2)))
+    assert is_highlighted(w.histogram_view.kl_plot) and not is_highlighted(w.forward_view)
+    w.maths_panel.term_hovered.emit("")
+    assert not is_highlighted(w.histogram_view.kl_plot)
+    # the View menu toggles the dock
+    assert w.maths_action.isChecked()
+    w.maths_action.trigger()
+    assert w.maths_dock.isHidden()
+    w.close()
