@@ -347,8 +347,10 @@ class MainWindow(QMainWindow):
     @Slot()
     def reset_layout(self) -> None:
         self.restoreState(self._default_state, _STATE_VERSION)
-        for dock in (self.input_dock, self.schedule_dock, self.sampler_dock, self.training_dock):
+        for dock in (self.input_dock, self.schedule_dock, self.sampler_dock, self.training_dock,
+                     self.inpaint_dock, self.completions_dock, self.maths_dock):
             dock.show()
+        self.lesson_dock.hide()  # opened from Help > Lessons
         self.sampler_dock.raise_()
 
     @Slot()

@@ -309,3 +309,14 @@ def test_a_crafted_checkpoint_keeps_the_working_model(qtbot, tmp_path, monkeypat
     assert w.session.model_state.model is working and w.session.model_state.source == "working"
     w._error_box.close()
     w.close()
+
+
+def test_reset_layout_brings_back_every_dock_but_the_lessons(window):
+    from PySide6.QtWidgets import QDockWidget
+
+    docks = window.findChildren(QDockWidget)
+    for dock in docks:
+        dock.hide()
+    window.reset_layout()
+    hidden = sorted(d.objectName() for d in docks if d.isHidden())
+    assert hidden == ["LessonDock"]
