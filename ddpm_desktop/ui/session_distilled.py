@@ -16,13 +16,8 @@ import copy
 import threading
 
 from ddpm_desktop.core.sampling import DISTILLED_MAX_STEPS
+from ddpm_desktop.ui.distilled_names import DISTILLED, DISTILLED_NAME, DISTILLED_TIP  # noqa: F401 - re-exported
 
-DISTILLED = "distilled"
-DISTILLED_NAME = "Distilled student (1-4 steps)"
-DISTILLED_TIP = ("A student distilled from the bundled model (docs/DISTILLATION.md): 1-4 network "
-                 "calls, DDIM steps of a network that predicts x̂_0 = α x_t − σ v directly, with "
-                 "guidance w baked in (the guidance control does not apply). A run with it takes "
-                 "at most 4 steps in every lane, so a compare lane runs at equal NFE.")
 STUDENT_JOB = "student"
 
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_desktop.core.sampling import DISTILLED_MAX_STEPS
-from ddpm_desktop.ui.session_distilled import DISTILLED, DISTILLED_NAME, DISTILLED_TIP
+from ddpm_desktop.ui.distilled_names import DISTILLED, DISTILLED_NAME, DISTILLED_TIP
 from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerSettings, SamplerState
 
 _SAMPLER_TIPS = {
