@@ -118,8 +118,8 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
         for name in settings.lane_names():
             x = torch.from_numpy(np.array(x_T, dtype=np.float32)).reshape(1, 1, 28, 28)
             iters.append(iter_sampler(
-                name, student_fn if name == "distilled" else eps_fn, schedule, x.to(device), steps=steps, t_start=t_start,
-                generator=generator_for(settings.seed), eta=settings.eta))
+                name, student_fn if name == "distilled" else eps_fn, schedule, x.to(device),
+                steps=steps, t_start=t_start, generator=generator_for(settings.seed), eta=settings.eta))
         active = list(enumerate(iters))
         try:
             while active and not cancel.is_set():
