@@ -127,7 +127,8 @@ def check_memory(need: int, what: str) -> None:
 
 
 def add_sampler_args(p: argparse.ArgumentParser, default_steps_help: str) -> None:
-    p.add_argument("--sampler", choices=SAMPLER_CHOICES, default="dpmpp")
+    # distilled: the bundled 1-4 step student (commands/_distilled.py)
+    p.add_argument("--sampler", choices=SAMPLER_CHOICES + ("distilled",), default="dpmpp")
     p.add_argument("--steps", type=int, default=None, help=default_steps_help)
     p.add_argument("--eta", type=float, default=0.0, help="DDIM η (0: deterministic)")
     p.add_argument("--label", default=None,

@@ -8,6 +8,7 @@ Optionally, the reconstruction curve: held-out digits noised to t and reconstruc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -22,6 +23,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="measure sample quality with the bundled classifier",
                        description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default=None, help="model to evaluate (default: the bundled one)")
+    p.add_argument("--student", default=None,
+                   help="distilled student for distilled:N configs (default: the bundled one)")
     p.add_argument("--classifier", default=None, help="classifier (default: the bundled one)")
     p.add_argument("--samples", type=int, default=1000, help="samples per fast sampler (default 1000)")
     p.add_argument("--ddpm-samples", type=int, default=100,
@@ -51,11 +54,16 @@ def add_parser(sub) -> None:
 
 
 def _parse_configs(text: str) -> list[tuple[str, int]]:
+    from ddpm_desktop.core.sampling import DISTILLED_MAX_STEPS
+
     out = []
     for item in filter(None, (s.strip() for s in text.split(","))):
         name, _, steps = item.partition(":")
-        if name not in ("ddpm", "ddim", "dpmpp") or not steps.isdigit() or int(steps) < 1:
-            raise ValueError(f"bad --configs entry {item!r}: use sampler:NFE with sampler ddpm, ddim or dpmpp")
+        if name not in ("ddpm", "ddim", "dpmpp", "distilled") or not steps.isdigit() or int(steps) < 1:
+            raise ValueError(f"bad --configs entry {item!r}: use sampler:NFE with sampler ddpm, ddim, "
+                             "dpmpp or distilled")
+        if name == "distilled" and int(steps) > DISTILLED_MAX_STEPS:
+            raise ValueError(f"bad --configs entry {item!r}: the distilled sampler takes 1..{DISTILLED_MAX_STEPS} steps")
         out.append((name, int(steps)))
     if not out:
         raise ValueError("--configs is empty")
@@ -151,6 +159,12 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     device = resolve_device(args.device)
     model, meta = load_model_arg(args.checkpoint, device)
+    # -- distilled:N runs the student (helper E), its w baked in: loaded before any sampling
+    student = None
+    if any(name == "distilled" for name, _ in configs):
+        from ._distilled import load_student_arg
+        student, _ = load_student_arg(args.student, device)
+    # -- end distilled
     classifier, cls_info = load_classifier(args.classifier)
     say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     started = time.perf_counter()
@@ -168,8 +182,13 @@ def run(args: argparse.Namespace) -> int:
     for name, steps in configs:
         n = args.ddpm_samples if (name, steps) == full and args.ddpm_samples else args.samples
         matched = match_n if (match_n and n > match_n) else None
-        r, kept = evaluate_sampler(model, classifier, schedule, feats, name, steps, n, args.guidance,
-                                   args.seed, matched_n=matched, keep=100)
+        if name == "distilled":  # the student, guidance 1 (w baked in), reported as its w
+            r, kept = evaluate_sampler(student, classifier, schedule, feats, name, steps, n, 1.0,
+                                       args.seed, matched_n=matched, keep=100)
+            r = dataclasses.replace(r, guidance=student.guidance)
+        else:
+            r, kept = evaluate_sampler(model, classifier, schedule, feats, name, steps, n, args.guidance,
+                                       args.seed, matched_n=matched, keep=100)
         results.append(r)
         extra = f", FD@{matched} {r.fd_matched:.3f}" if r.fd_matched is not None else ""
         say(f"{name:>5} NFE {r.nfe:>4}  n={n:<5} accuracy {r.accuracy:.4f}  FD {r.fd:.3f}{extra}  ({r.seconds:.0f} s)")

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ._common import (apply_threads, check_fps, check_int_range, check_out, check_sampler_args,
                           check_threads, digit_from_args, gif_frames, guidance_from_args, labels_from_arg,
-                          load_model_arg, schedule_from_args)
+                          schedule_from_args)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
     check_int_range("--n", args.n, 1, MAX_N)
@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     check_threads(args.threads)
     schedule = schedule_from_args(args)
     check_sampler_args(args, schedule.T)
+    from ._distilled import check_distilled_steps, model_for  # distilled sampler (helper E)
+    check_distilled_steps(args)
     labels_from_arg(args.label, 1)  # a bad --label is refused before any work
     if not 1 <= args.t <= schedule.T:
         raise ValueError(f"--t must be in 1..{schedule.T}, got {args.t}")
@@ -83,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
     x0, original_label, source = digit_from_args(args)
     device = resolve_device(args.device)
     apply_threads(args.threads)
-    model, _meta = load_model_arg(args.checkpoint, device)
+    model, _meta, baked = model_for(args, device)  # the student for distilled
     labels = labels_from_arg(args.label, args.n, model.config.num_classes)
-    guidance = guidance_from_args(args)
+    guidance = guidance_from_args(args) if baked is None else baked
     x0_t = torch.as_tensor(np.asarray(x0, dtype=np.float32))[None, None]
     if args.noise_seed is None:
         x_t = q_sample(schedule, x0_t, args.t, generator=generator_for(args.seed))

@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ._common import (apply_threads, check_fps, check_int_range, check_memory, check_out,
                           check_sampler_args, check_threads, gif_frames, guidance_from_args,
-                          labels_from_arg, load_model_arg, schedule_from_args, unet_bytes,
+                          labels_from_arg, schedule_from_args, unet_bytes,
                           warn_if_not_noise)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     check_threads(args.threads)
     schedule = schedule_from_args(args)
     check_sampler_args(args, schedule.T)
+    # -- distilled sampler (helper E): steps 1..4 and the student in place of the teacher
+    from ._distilled import check_distilled_steps, model_for
+    check_distilled_steps(args)
+    # -- end distilled
     labels_from_arg(args.label, 1)  # a bad --label is refused before the model loads
     from ._reproduce import XTDraw, start_params
     start_params(args)  # a bad --start-param too
@@ -49,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     apply_threads(args.threads)
-    model, _meta = load_model_arg(args.checkpoint, device)
+    model, _meta, baked = model_for(args, device)
     labels = labels_from_arg(args.label, args.n, model.config.num_classes)
-    guidance = guidance_from_args(args)
+    guidance = guidance_from_args(args) if baked is None else baked
     batch = min(args.batch_size, args.n)
     want_chain = out.suffix.lower() == ".gif"
     steps = args.steps or schedule.T
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
               # NFE = network calls per chain; with guidance each call is one batch of 2B
               # (conditional and null label together).
               "nfe": nfe, "guided": labels is not None and guidance not in (0.0, 1.0),
-              "n": args.n, "guidance": guidance,
+              "n": args.n, "guidance": guidance if baked is None else model.guidance,
               "seconds": round(seconds, 4), "seconds_per_image": round(seconds / args.n, 5),
               "device": str(device), "out": str(out)}
     if args.json:

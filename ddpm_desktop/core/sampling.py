@@ -36,7 +36,9 @@ import torch
 from .schedule import NoiseSchedule
 
 EpsFn = Callable[[torch.Tensor, int], torch.Tensor]
-SAMPLERS = ("ddpm", "ddim", "dpmpp")
+SAMPLERS = ("ddpm", "ddim", "dpmpp", "distilled")
+# The distilled student's sampler takes 1..DISTILLED_MAX_STEPS network calls (core.distill).
+DISTILLED_MAX_STEPS = 4
 # Classifier-free guidance scale w used by the app and the CLI unless the user picks another,
 # chosen by measurement (resources/guidance_sweep.json, docs/GUIDANCE.md; 500 samples, DPM-Solver++
 # 20 NFE): w = 1.5 reads 99.6% legible with FD 3.80 = 0.95x the data floor; w = 1 was 94.4%
@@ -325,11 +327,28 @@ def iter_dpmpp_2m(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, steps: int | None
         yield SampleStep(_copy(x), _copy(x0), s, i + 1, i + 1, total)
 
 
+def iter_distilled(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, steps: int | None = None,
+                   t_start: int | None = None, clip_x0: bool = True) -> Iterator[SampleStep]:
+    """The distilled student's sampler: 1..4 deterministic DDIM steps (η = 0, trailing spacing).
+
+    eps_fn must wrap the student (`core.distill.StudentNet` through `make_eps_fn`, guidance 1:
+    the student's conditional output already is the guided one); steps None means 4. Each step
+    is one network call, so nfe = steps. With the teacher in place of the student this is
+    iter_ddim at the same steps. Raises ValueError for steps outside 1..4.
+    """
+    steps = DISTILLED_MAX_STEPS if steps is None else steps
+    if isinstance(steps, bool) or int(steps) != steps or not 1 <= steps <= DISTILLED_MAX_STEPS:
+        raise ValueError(f"the distilled sampler takes 1..{DISTILLED_MAX_STEPS} steps, got {steps}")
+    return iter_ddim(eps_fn, schedule, x_T, steps=int(steps), eta=0.0, t_start=t_start, clip_x0=clip_x0)
+
+
 def iter_sampler(name: str, eps_fn: EpsFn, schedule: NoiseSchedule, x_T,
                  steps: int | None = None, t_start: int | None = None,
                  generator: torch.Generator | None = None, clip_x0: bool = True,
                  eta: float = 0.0, variance: str = "beta") -> Iterator[SampleStep]:
-    """Dispatch by name ("ddpm", "ddim", "dpmpp"). steps None: every step for ddpm/ddim, 20 for dpmpp.
+    """Dispatch by name ("ddpm", "ddim", "dpmpp", "distilled"). steps None: every step for
+    ddpm/ddim, 20 for dpmpp, 4 for distilled (whose eps_fn must be the student's, see
+    `iter_distilled`).
 
     eta only applies to ddim, variance only to ddpm, generator to ddpm and ddim (η > 0);
     generator may also be a list of one generator per batch row (each row then draws what
@@ -344,6 +363,8 @@ def iter_sampler(name: str, eps_fn: EpsFn, schedule: NoiseSchedule, x_T,
     if name == "dpmpp":
         return iter_dpmpp_2m(eps_fn, schedule, x_T, steps=20 if steps is None else steps,
                              t_start=t_start, clip_x0=clip_x0)
+    if name == "distilled":
+        return iter_distilled(eps_fn, schedule, x_T, steps=steps, t_start=t_start, clip_x0=clip_x0)
     raise ValueError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
 
 

@@ -43,6 +43,7 @@ from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, s
 from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, DistilledJobs
 from ddpm_desktop.ui.session_experiments import ExperimentJobs
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
@@ -112,17 +113,19 @@ class ReverseItem:
 
 
 def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: SamplerSettings,
-                 steps: int | None, t_start: int | None, device: str):
-    """A worker job: the lanes' generators interleaved step by step (equal NFE at each emit)."""
+                 steps: int | None, t_start: int | None, device: str, student=None):
+    """A worker job: the lanes' generators interleaved step by step (equal NFE at each emit).
+    A "distilled" lane runs `student` (its w baked in: guidance 1), the others `model`."""
 
     def job(cancel: threading.Event):
         eps_fn = make_eps_fn(model, schedule, labels=settings.label, guidance=settings.guidance)
+        student_fn = None if student is None else make_eps_fn(student, schedule, labels=settings.label)
         iters = []
         for name in settings.lane_names():
             x = torch.from_numpy(np.array(x_T, dtype=np.float32)).reshape(1, 1, 28, 28)
             iters.append(iter_sampler(
-                name, eps_fn, schedule, x.to(device), steps=steps, t_start=t_start,
-                generator=generator_for(settings.seed), eta=settings.eta))
+                name, student_fn if name == "distilled" else eps_fn, schedule, x.to(device),
+                steps=steps, t_start=t_start, generator=generator_for(settings.seed), eta=settings.eta))
         active = list(enumerate(iters))
         try:
             while active and not cancel.is_set():
@@ -145,7 +148,7 @@ def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: Samp
 
 
 class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFiles, Toy2DJobs,
-              LiveJobs, CompletionJobs, DecisionJobs, LessonJobs, QObject):
+              LiveJobs, CompletionJobs, DecisionJobs, LessonJobs, DistilledJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -171,6 +174,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self._init_completions()  # N completions of x_t (session_completions.py)
         self._init_decision()  # p(class | x̂₀) along the reverse chain (session_decision.py)
         self._init_lessons()  # guided lessons (session_lessons.py)
+        self._init_distilled()  # the distilled sampler's student (session_distilled.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.closing = False  # set by shutdown(): no new work from then on
@@ -339,19 +343,29 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         # Capped for this run only: the setting keeps what the user chose (a later, longer
         # schedule gets the full count again).
         steps = None if settings.steps is None else int(min(settings.steps, t_start or schedule.T))
+        # -- a distilled lane (helper E, session_distilled.py): the student, <= 4 steps per lane
+        student = None
+        if "distilled" in settings.lane_names():
+            try:
+                steps, student = self._distilled_plan(steps)
+            except ValueError as exc:
+                self.error.emit(f"Cannot sample: {exc}", "")
+                return False
+        # -- end distilled
         self._has_run = True
         self._rerun_timer.stop()
         names = settings.lane_names()
         self.reverse.start([Lane(sampler=n, steps=steps or (t_start or schedule.T))
                             for n in names])
         job = _reverse_job(self.model_state.model, schedule, x_T, settings, steps, t_start,
-                           self.device_state.device)
+                           self.device_state.device, student)
         task = self.workers.start(SAMPLE_JOB, job, rate_hz=30)
         task.items.connect(self._on_sample_items)
         task.failed.connect(self._on_sample_failed)
         task.finished.connect(self._on_sample_finished)
         self.sampling_state.emit(True)
-        self.status.emit("Sampling with " + " vs ".join(SAMPLER_NAMES.get(n, n) for n in names))
+        self.status.emit("Sampling with " + " vs ".join(
+            SAMPLER_NAMES.get(n, DISTILLED_NAME if n == "distilled" else n) for n in names))
         return True
 
     def cancel_sampling(self) -> None:
@@ -420,6 +434,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             self.error.emit("This installation has no bundled model.", "")
             return False
         self._load_model(path, "bundled model")
+        self.load_bundled_student()  # the distilled sampler's student (session_distilled.py)
         return True
 
     def load_model_file(self, path: str | Path) -> None:

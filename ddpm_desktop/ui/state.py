@@ -256,6 +256,14 @@ class ModelState(QObject):
         self.source = ""
         self.meta: dict = {}
         self.loading = False
+        # -- the distilled student (helper E, ui/session_distilled.py): None until it loads
+        self.student = None
+        self.student_meta: dict = {}
+
+    def set_student(self, student, meta: dict | None = None) -> None:
+        self.student, self.student_meta = student, dict(meta or {})
+        self.changed.emit()
+    # -- end distilled student
 
     def set_model(self, model, source: str, meta: dict | None = None) -> None:
         self.model, self.source, self.meta = model, source, dict(meta or {})
@@ -383,6 +391,8 @@ class SamplerSettings:
         doubling the batch), for deciding what is cheap enough to run unasked."""
         start = min(self.t_start, T) if self.source == "input" else T
         per_lane = min(self.steps or start, start)
+        if "distilled" in self.lane_names():  # a run with the distilled student takes <= 4 steps
+            per_lane = min(per_lane, 4)
         guided = self.label is not None and self.guidance not in (0.0, 1.0)
         return per_lane * len(self.lane_names()) * (2 if guided else 1)
 

@@ -77,11 +77,12 @@ def test_timesteps_bad_arguments(kw, match):
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_yields_every_step_with_cpu_copies(name):
     x = x_T()
-    steps = list(iter_sampler(name, dummy_eps, SCHED, x, steps=10, generator=gen(1)))
-    assert len(steps) == 11 and all(isinstance(s, SampleStep) for s in steps)
-    assert [s.t for s in steps] == list(range(1000, -1, -100))
-    assert [s.nfe for s in steps] == list(range(11)) == [s.index for s in steps]
-    assert {s.total for s in steps} == {10}
+    k = 4 if name == "distilled" else 10  # the distilled sampler takes 1..4 steps
+    steps = list(iter_sampler(name, dummy_eps, SCHED, x, steps=k, generator=gen(1)))
+    assert len(steps) == k + 1 and all(isinstance(s, SampleStep) for s in steps)
+    assert [s.t for s in steps] == list(range(1000, -1, -1000 // k))
+    assert [s.nfe for s in steps] == list(range(k + 1)) == [s.index for s in steps]
+    assert {s.total for s in steps} == {k}
     assert torch.equal(steps[0].x_t, x) and steps[0].x_t is not x
     for s in steps:
         assert s.x_t.shape == x.shape == s.x0_pred.shape and s.x_t.device.type == "cpu"
@@ -102,11 +103,12 @@ def test_inference_mode_not_leaked_across_yield():
 
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_seeded_determinism(name):
-    a = sample(name, dummy_eps, SCHED, x_T(), steps=20, generator=gen(5), eta=0.5)
-    b = sample(name, dummy_eps, SCHED, x_T(), steps=20, generator=gen(5), eta=0.5)
+    k = 4 if name == "distilled" else 20
+    a = sample(name, dummy_eps, SCHED, x_T(), steps=k, generator=gen(5), eta=0.5)
+    b = sample(name, dummy_eps, SCHED, x_T(), steps=k, generator=gen(5), eta=0.5)
     assert torch.equal(a, b)
-    c = sample(name, dummy_eps, SCHED, x_T(), steps=20, generator=gen(6), eta=0.5)
-    assert torch.equal(a, c) == (name == "dpmpp")  # dpmpp draws no noise
+    c = sample(name, dummy_eps, SCHED, x_T(), steps=k, generator=gen(6), eta=0.5)
+    assert torch.equal(a, c) == (name in ("dpmpp", "distilled"))  # these draw no noise
 
 
 def test_ddim_eta_zero_is_deterministic_without_generator():
@@ -119,7 +121,7 @@ def test_ddim_eta_zero_is_deterministic_without_generator():
 @pytest.mark.parametrize("clip", [True, False])
 @pytest.mark.parametrize("c", [0.3, -0.9])
 def test_point_mass_oracle_returns_c(name, clip, c):
-    steps = 50 if name != "ddpm" else None
+    steps = {"ddpm": None, "distilled": 4}.get(name, 50)
     out = sample(name, oracle_point_mass(SCHED, c), SCHED, x_T(), steps=steps,
                  generator=gen(2), clip_x0=clip, eta=1.0)
     assert torch.allclose(out, torch.full_like(out, c), atol=1e-5)

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ddpm_desktop.core.sampling import DISTILLED_MAX_STEPS
+from ddpm_desktop.ui.distilled_names import DISTILLED, DISTILLED_NAME, DISTILLED_TIP
 from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerSettings, SamplerState
 
 _SAMPLER_TIPS = {
@@ -50,6 +52,11 @@ class SamplerPanel(QWidget):
             i = self.sampler_combo.count() - 1
             self.sampler_combo.setItemData(i, _SAMPLER_TIPS[key], Qt.ItemDataRole.ToolTipRole)
             self.sampler_b_combo.setItemData(i, _SAMPLER_TIPS[key], Qt.ItemDataRole.ToolTipRole)
+        # -- the distilled student (helper E, ui/session_distilled.py): last in both lists
+        for combo in (self.sampler_combo, self.sampler_b_combo):
+            combo.addItem(DISTILLED_NAME, DISTILLED)
+            combo.setItemData(combo.count() - 1, DISTILLED_TIP, Qt.ItemDataRole.ToolTipRole)
+        # -- end distilled
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, 100_000)
         self.steps_spin.setValue(100)
@@ -221,6 +228,10 @@ class SamplerPanel(QWidget):
         self.guidance_spin.setEnabled(self.label_combo.currentData() is not None)
         self.t_start_spin.setEnabled(self.source_combo.currentData() == "input")
         self.sampler_b_combo.setEnabled(self.compare_check.isChecked())
+        # a distilled lane runs 1-4 steps (every lane, for equal NFE): the spin box says so
+        distilled = self.sampler_combo.currentData() == DISTILLED or (
+            self.compare_check.isChecked() and self.sampler_b_combo.currentData() == DISTILLED)
+        self.steps_spin.setMaximum(DISTILLED_MAX_STEPS if distilled else 100_000)
 
     @Slot()
     def _on_edited(self) -> None:

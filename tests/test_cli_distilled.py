@@ -1,0 +1,88 @@
+"""`--sampler distilled` in the CLI: sample/reconstruct run a student, steps outside 1..4 or no
+student are one-line errors (exit 2), evaluate parses distilled:N."""
+import json
+
+import pytest
+
+from ddpm_desktop.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_student(tmp_path_factory):
+    import torch
+
+    from ddpm_desktop.core.checkpoint import save_weights
+    from ddpm_desktop.core.model import ModelConfig, UNet
+
+    torch.manual_seed(0)
+    model = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))
+    return save_weights(tmp_path_factory.mktemp("student") / "s.safetensors", model,
+                        extra={"distill": {"guidance": 1.5}, "prediction": "v"})
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+def test_sample_and_reconstruct_with_the_distilled_sampler(tmp_path, capsys, tiny_student, steps):
+    code, out, _ = _run(capsys, "sample", "--sampler", "distilled", "--steps", str(steps),
+                        "--checkpoint", str(tiny_student), "--n", "3", "--label", "all",
+                        "--out", str(tmp_path / "s.npz"), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["nfe"] == steps and report["guidance"] == 1.5 and not report["guided"]
+    code, out, _ = _run(capsys, "reconstruct", "--sampler", "distilled", "--steps", str(steps),
+                        "--checkpoint", str(tiny_student), "--index", "3", "--t", "300",
+                        "--out", str(tmp_path / "r.npz"), "--json")
+    assert code == 0 and json.loads(out)["nfe"] == steps
+
+
+@pytest.mark.parametrize("command", ["sample", "reconstruct"])
+@pytest.mark.parametrize("steps", ["0", "5", "20"])
+def test_distilled_steps_outside_1_to_4_is_a_one_line_error(tmp_path, capsys, tiny_student, command, steps):
+    extra = ["--n", "2"] if command == "sample" else ["--index", "0", "--t", "300"]
+    code, _, err = _run(capsys, command, "--sampler", "distilled", "--steps", steps, "--checkpoint",
+                        str(tiny_student), *extra, "--out", str(tmp_path / "x.png"))
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_missing_student_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    from ddpm_desktop.core import distill
+
+    monkeypatch.setattr(distill, "bundled_student_path", lambda: None)
+    code, _, err = _run(capsys, "sample", "--sampler", "distilled", "--steps", "2",
+                        "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "distilled student" in err and err.count("\n") == 1
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_plain_model_is_not_a_student(tmp_path, capsys):
+    import torch
+
+    from ddpm_desktop.core.checkpoint import save_weights
+    from ddpm_desktop.core.model import ModelConfig, UNet
+
+    torch.manual_seed(0)
+    plain = save_weights(tmp_path / "plain.safetensors",
+                         UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4,
+                                          attention=False)))
+    code, _, err = _run(capsys, "sample", "--sampler", "distilled", "--checkpoint", str(plain),
+                        "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "not a distilled student" in err
+
+
+def test_evaluate_parses_distilled_configs():
+    from ddpm_desktop.commands.evaluate import _parse_configs
+
+    assert _parse_configs("distilled:1,distilled:4,dpmpp:20") == [("distilled", 1), ("distilled", 4), ("dpmpp", 20)]
+    with pytest.raises(ValueError, match="1..4"):
+        _parse_configs("distilled:5")
+
+
+def test_evaluate_refuses_distilled_5_in_one_line(capsys):
+    code, _, err = _run(capsys, "evaluate", "--configs", "distilled:5", "--samples", "10")
+    assert code == 2 and "1..4" in err and err.count("\n") == 1
