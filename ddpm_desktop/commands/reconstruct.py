@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ddpm_desktop.core import imaging
     from ddpm_desktop.core.completions import iter_completions
-    from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier
+    from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier, decision_curve
     from ddpm_desktop.core.files import atomic_write_bytes
     from ddpm_desktop.core.forward import q_sample
     from ddpm_desktop.core.sampling import generator_for, make_eps_fn
@@ -112,8 +112,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     settled, _settled_on = decision.settle_steps()
     recons = last.x_t[:, 0].numpy()
-    with torch.inference_mode():
-        probs = torch.softmax(classifier(last.x_t.float().cpu()).double(), 1).numpy()
+    probs = decision_curve(classifier, last.x_t)
     readings = probs.argmax(1)
     x0_np = np.asarray(x0, dtype=np.float32)
     mse_each = np.mean((recons - x0_np) ** 2, axis=(1, 2))

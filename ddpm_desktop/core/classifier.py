@@ -108,15 +108,6 @@ def predict(model: DigitClassifier, images: torch.Tensor, batch_size: int = 500)
     return np.concatenate(labels), np.concatenate(feats).astype(np.float64)
 
 
-@torch.inference_mode()
-def predict_proba(model: DigitClassifier, images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
-    """→ the softmax p(k | image) [N, 10] for images [N,1,28,28] in [-1,1]."""
-    model.eval()
-    out = [torch.softmax(model(images[lo:lo + batch_size].float().cpu()), 1).numpy()
-           for lo in range(0, len(images), batch_size)]
-    return np.concatenate(out)
-
-
 def accuracy(model: DigitClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     pred, _ = predict(model, images)
     return float((pred == labels.numpy()).mean())

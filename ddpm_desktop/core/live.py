@@ -74,9 +74,9 @@ class LiveReconstructor:
         image = last.x_t.clamp(-1, 1)
         reading = probability = None
         if self.classifier is not None:
-            from .classifier import predict_proba
+            from .decision import decision_curve
 
-            probs = predict_proba(self.classifier, image)[0]
+            probs = decision_curve(self.classifier, image)[0]
             reading = int(np.argmax(probs))
             probability = float(probs[reading])
         ms = (time.perf_counter() - started) * 1e3

@@ -20,7 +20,7 @@ from ddpm_desktop.commands._reproduce import (
     export_command,
     reverse_command,
 )
-from ddpm_desktop.ui.session import _START_SEED_OFFSET
+from ddpm_desktop.ui.session import START_SEED_OFFSET
 
 BUNDLED_SOURCE = "bundled model"
 
@@ -51,7 +51,7 @@ def run_spec(session, checkpoint: str | None = None) -> RunSpec:
         raise ValueError("x_T is an image, not a distribution: no command draws it")
     return RunSpec(schedule=schedule_params, sampler=s.sampler, steps=steps, eta=s.eta,
                    label=s.label, guidance=s.guidance, seed=s.seed, source=s.source,
-                   t_start=start_at, x_seed=inp.seed + _START_SEED_OFFSET,
+                   t_start=start_at, x_seed=inp.seed + START_SEED_OFFSET,
                    start=inp.start_name, start_params=dict(inp.start_params),
                    noise_seed=inp.seed, digit_index=digit_index, checkpoint=checkpoint,
                    device=session.device_state.device)

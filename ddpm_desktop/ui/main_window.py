@@ -4,7 +4,8 @@ job belongs to the `Session`; this file connects the views' intents to it.
 
 Layout: the forward and reverse chains side by side in the centre with the histogram and
 KL-versus-t plots under them (all visible together); Input on the left; Schedule and Sampler
-on the right, Training tabbed with Sampler. Dock layout and geometry persist in QSettings
+on the right, Training tabbed with Sampler; the later areas' views come from area_views.py.
+Dock layout and geometry persist in QSettings
 ("window/geometry", "window/state"), as do the theme, playback speed and (settings.py) every
 state's settings.
 """
@@ -29,23 +30,18 @@ from PySide6.QtWidgets import (
 )
 
 
-from ddpm_desktop.core.evaluation import load_guidance_sweep
 from ddpm_desktop.ui import screen_fit, settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.area_views import add_area_views, build_export_dialog
 from ddpm_desktop.ui.help_texts import apply_help
 from ddpm_desktop.ui.menus import build_menus, build_status_bar
+from ddpm_desktop.ui.plot_csv import install_csv_export
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
 from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
-from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
-from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
-from ddpm_desktop.ui.widgets.guidance_plot import GuidancePlot
-from ddpm_desktop.ui.widgets.live_view import LiveView
-from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
 from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
-from ddpm_desktop.ui.widgets.lesson_panel import LessonPanel, connect_lesson_panel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
@@ -66,7 +62,7 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.last_error_details = ""
         self._closing = False
-        self.export_dialog: ExportDialog | None = None
+        self.export_dialog = None  # built on first use (area_views.build_export_dialog)
         self.guide_dialog = None
         self.toy2d_window = None
 
@@ -101,16 +97,8 @@ class MainWindow(QMainWindow):
 
         # --- docks
         self.input_panel = InputPanel(s.input_state, load_dataset=load_dataset)
-        # Reconstruct as you draw (issue 15): a view of s.live under the drawing canvas.
-        self.live_view = LiveView(s.live, T=s.schedule.T)
-        self.input_panel.canvas_panel.layout().addWidget(self.live_view)
-        self.live_view.enabled_changed.connect(s.set_live_enabled)
-        self.live_view.t_changed.connect(self._on_live_t_changed)
         self.schedule_panel = SchedulePanel(s.schedule_state)
         self.sampler_panel = SamplerPanel(s.sampler)
-        # The guidance trade-off measured for the bundled model, under the sampler controls.
-        self.guidance_plot = GuidancePlot(s.sampler, load_guidance_sweep())
-        self.sampler_panel.layout().insertWidget(2, self.guidance_plot)  # under Sample/Stop
         self.training_panel = TrainingPanel(s.training)
         self.training_panel.checkpoint_folder = self.settings.value("paths/checkpoint_dir", "",
                                                                     type=str)
@@ -123,29 +111,7 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "TrainingDock", self.training_panel,
                                         Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
         self.tabifyDockWidget(self.sampler_dock, self.training_dock)
-        self.inpaint_panel = InpaintPanel(s.inpaint, s.input_state)  # inpainting (issue 16)
-        self.inpaint_dock = self._dock("Inpaint", "InpaintDock", self.inpaint_panel,
-                                       Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
-        self.tabifyDockWidget(self.sampler_dock, self.inpaint_dock)
-        connect_inpaint_panel(self.inpaint_panel, s)
-        # issue 16: N completions of the reconstruct start x_t
-        self.completions_panel = CompletionsPanel(s.completions, s.sampler)
-        self.completions_dock = self._dock("Completions", "CompletionsDock", self.completions_panel,
-                                           Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
-        self.tabifyDockWidget(self.sampler_dock, self.completions_dock)
-        connect_completions_panel(self.completions_panel, s)
-        # --- lessons (issue 13.4): tabbed with Input, hidden until Help > Lessons
-        self.lesson_panel = LessonPanel(s.lesson)
-        self.lesson_dock = self._dock("Lessons", "LessonDock", self.lesson_panel,
-                                      Qt.DockWidgetArea.LeftDockWidgetArea, max_width=440)
-        self.tabifyDockWidget(self.input_dock, self.lesson_dock)
-        self.lesson_dock.hide()
-        connect_lesson_panel(self.lesson_panel, s)
-        # --- end lessons
-        # --- the maths panel (issue 13 item 1; ui/maths_dock.py)
-        from ddpm_desktop.ui.maths_dock import add_maths_dock
-        self.maths_dock = add_maths_dock(self)
-        # ---
+        add_area_views(self)  # live view, guidance plot, Inpaint/Completions/Lessons/Maths docks
         self.sampler_dock.raise_()
         self.resizeDocks([self.input_dock], [410], Qt.Orientation.Horizontal)
         self.resizeDocks([self.schedule_dock], [360], Qt.Orientation.Horizontal)
@@ -163,8 +129,7 @@ class MainWindow(QMainWindow):
         screen_fit.follow_docks(self)
         self._restore_window()
         apply_help(self)
-        from ddpm_desktop.ui.plot_csv import install_csv_export  # right-click > CSV (issue 13)
-        install_csv_export(self)
+        install_csv_export(self)  # right-click any plot > Save data as CSV (plot_csv.py)
         if s.input_state.digit_source == "blank":
             self.input_panel.pick_initial_digit()
         self._on_model_changed()
@@ -216,7 +181,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         s = self.session
         s.error.connect(self.show_error)
-        s.status.connect(self._on_session_status)
+        s.status.connect(lambda message: self.statusBar().showMessage(message, 6000))
         s.sampling_state.connect(self._on_sampling_state)
         s.checkpoint_saved.connect(self._on_checkpoint_saved)
         s.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
@@ -246,13 +211,6 @@ class MainWindow(QMainWindow):
         self._on_input_changed("digit")
 
     # ------------------------------------------------------------------ actions
-    @Slot(int)
-    def _on_live_t_changed(self, t: int) -> None:
-        try:
-            self.session.set_live_t(t)
-        except ValueError as exc:
-            self.show_error(str(exc))
-
     @Slot()
     def sample(self) -> None:
         self.session.request_sampling()
@@ -288,16 +246,7 @@ class MainWindow(QMainWindow):
     def open_export(self) -> None:
         """Show the one Export dialog (a view of the session's export state)."""
         if self.export_dialog is None:
-            s = self.session
-            dialog = ExportDialog(s.export, s.export_chains_lengths, self)
-            dialog.export_requested.connect(s.start_export)
-            dialog.cancel_requested.connect(s.cancel_export)
-            s.reverse.run_finished.connect(lambda _ok: dialog.refresh())
-            s.forward.chain_changed.connect(dialog.refresh)
-            s.model_state.changed.connect(dialog.refresh)  # one-digit "both" needs the model
-            s.sampler.changed.connect(lambda _settings: dialog.refresh())
-            apply_help(dialog)
-            self.export_dialog = dialog
+            self.export_dialog = build_export_dialog(self)
         self.export_dialog.refresh()
         self.export_dialog.show()
         self.export_dialog.raise_()
@@ -381,7 +330,6 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_schedule_changed(self, schedule) -> None:
         self.sampler_panel.set_max_t(schedule.T)
-        self.live_view.set_T(schedule.T)
 
     @Slot(str)
     def _on_input_changed(self, _what: str) -> None:
@@ -415,10 +363,6 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _on_device_combo_changed(self, _index: int) -> None:
         self.session.device_state.set_device(self.device_combo.currentData())
-
-    @Slot(str)
-    def _on_session_status(self, message: str) -> None:
-        self.statusBar().showMessage(message, 6000)
 
     @Slot(bool)
     def _on_sampling_state(self, running: bool) -> None:

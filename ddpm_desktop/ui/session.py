@@ -31,16 +31,15 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from dataclasses import dataclass
+
 from pathlib import Path
 
 import numpy as np
-import torch
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ddpm_desktop.core import kl, marginal
 from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
-from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn
+from ddpm_desktop.core.sampling import generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, DistilledJobs
@@ -48,6 +47,7 @@ from ddpm_desktop.ui.session_experiments import ExperimentJobs
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
+from ddpm_desktop.ui.session_jobs import forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
 from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
 from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
@@ -68,8 +68,8 @@ from ddpm_desktop.ui.state import (
 )
 
 # Offset between the forward-noise stream and the x_T stream of one seed, so a Gaussian x_T
-# is not the forward chain's z_1.
-_START_SEED_OFFSET = 1_000_003
+# is not the forward chain's z_1 (copy_command.py rebuilds the x_T seed from it).
+START_SEED_OFFSET = 1_000_003
 # A run of at most this many network evaluations is started without asking (after a model
 # loads, or a setting changes): about a second on one CPU thread. Longer runs wait for Sample.
 CHEAP_NFE = 200
@@ -79,72 +79,6 @@ FORWARD_KL_JOB = "forward-kl"
 # The KL curves that cost more than a schedule tick allows (the exact marginal of a new input,
 # the estimate along a whole chain) are computed off the GUI thread once edits pause this long.
 KL_DEBOUNCE_MS = 80
-
-
-def _forward_kl_job(schedule: NoiseSchedule, frames: np.ndarray, start: tuple | None,
-                    need_marginal: bool):
-    """A worker job: ("marginal", curve) when asked, then ("estimate", estimate, spread)."""
-
-    def job(cancel: threading.Event):
-        if need_marginal:
-            if start is None:
-                curve = marginal.marginal_kl_image_curve(schedule, frames[0])
-            else:
-                curve = marginal.marginal_kl_curve(schedule, start[0], **start[1])
-            yield ("marginal", curve)
-        if not cancel.is_set():
-            est, spread = kl.estimated_kl_band_batch(frames.reshape(len(frames), -1))
-            yield ("estimate", est, spread)
-
-    return job
-
-
-@dataclass(frozen=True)
-class ReverseItem:
-    """One reverse frame sent from the worker: CPU numpy copies, float32 [28, 28]."""
-
-    lane: int
-    x_t: np.ndarray
-    x0_pred: np.ndarray
-    t: int
-    nfe: int
-    total: int
-    kl: float
-
-
-def _reverse_job(model, schedule: NoiseSchedule, x_T: np.ndarray, settings: SamplerSettings,
-                 steps: int | None, t_start: int | None, device: str, student=None):
-    """A worker job: the lanes' generators interleaved step by step (equal NFE at each emit).
-    A "distilled" lane runs `student` (its w baked in: guidance 1), the others `model`."""
-
-    def job(cancel: threading.Event):
-        eps_fn = make_eps_fn(model, schedule, labels=settings.label, guidance=settings.guidance)
-        student_fn = None if student is None else make_eps_fn(student, schedule, labels=settings.label)
-        iters = []
-        for name in settings.lane_names():
-            x = torch.from_numpy(np.array(x_T, dtype=np.float32)).reshape(1, 1, 28, 28)
-            iters.append(iter_sampler(
-                name, student_fn if name == "distilled" else eps_fn, schedule, x.to(device),
-                steps=steps, t_start=t_start, generator=generator_for(settings.seed), eta=settings.eta))
-        active = list(enumerate(iters))
-        try:
-            while active and not cancel.is_set():
-                for lane, it in list(active):
-                    if cancel.is_set():
-                        break
-                    step = next(it, None)
-                    if step is None:
-                        active.remove((lane, it))
-                        continue
-                    x_t = step.x_t.reshape(28, 28).numpy().copy()
-                    x0 = step.x0_pred.reshape(28, 28).numpy().copy()
-                    yield ReverseItem(lane, x_t, x0, step.t, step.nfe, step.total,
-                                      float(kl.estimated_kl(x_t)))
-        finally:
-            for it in iters:
-                it.close()
-
-    return job
 
 
 class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFiles, Toy2DJobs,
@@ -207,7 +141,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
     def start_noise(self) -> np.ndarray:
         """x_T drawn from the input's starting distribution, float32 [28, 28]."""
         inp = self.input_state
-        gen = generator_for(inp.seed + _START_SEED_OFFSET)
+        gen = generator_for(inp.seed + START_SEED_OFFSET)
         return sample_start(inp.start_name, IMAGE_SHAPE, gen, **inp.start_params).numpy()
 
     def forward_x0(self) -> np.ndarray:
@@ -260,7 +194,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         need = f.kl_marginal is None
         start = self._marginal_start()
         task = self.workers.start(FORWARD_KL_JOB,
-                                  _forward_kl_job(f.schedule, f.frames, start, need), rate_hz=30)
+                                  forward_kl_job(f.schedule, f.frames, start, need), rate_hz=30)
         frames, key = f.frames, self._marginal_key()
 
         def on_items(items: list) -> None:
@@ -357,7 +291,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         names = settings.lane_names()
         self.reverse.start([Lane(sampler=n, steps=steps or (t_start or schedule.T))
                             for n in names])
-        job = _reverse_job(self.model_state.model, schedule, x_T, settings, steps, t_start,
+        job = reverse_job(self.model_state.model, schedule, x_T, settings, steps, t_start,
                            self.device_state.device, student)
         task = self.workers.start(SAMPLE_JOB, job, rate_hz=30)
         task.items.connect(self._on_sample_items)

@@ -37,7 +37,7 @@ def completions_job(model, schedule, x_t: np.ndarray, t: int, n: int, settings, 
     """A worker job: the n completions of x_t [28, 28] at step t, then one CompletionsResult."""
 
     def job(cancel: threading.Event):
-        from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier
+        from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier, decision_curve
 
         eps_fn = make_eps_fn(model, schedule, labels=settings.label, guidance=settings.guidance)
         x = torch.from_numpy(np.array(x_t, dtype=np.float32)).reshape(1, 1, 28, 28).to(device)
@@ -55,8 +55,7 @@ def completions_job(model, schedule, x_t: np.ndarray, t: int, n: int, settings, 
         finally:
             it.close()
         settled, _ = decision.settle_steps()
-        with torch.inference_mode():
-            probs = torch.softmax(classifier(last.x_t.float().cpu()), 1).double().numpy()
+        probs = decision_curve(classifier, last.x_t)
         readings = probs.argmax(1)
         yield CompletionsResult(last.x_t[:, 0].numpy().copy(), readings, probs[np.arange(n), readings],
                                 settled, last.nfe)

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from ddpm_desktop.core import checkpoint
-from ddpm_desktop.core.classifier import load_classifier, predict_proba
+from ddpm_desktop.core.classifier import load_classifier
+from ddpm_desktop.core.decision import decision_curve
 from ddpm_desktop.core.data import load_bundled_mnist
 from ddpm_desktop.core.live import LIVE_STEPS, LatestDrawing, LiveReconstructor, iter_live
 from ddpm_desktop.core.schedule import NoiseSchedule
@@ -70,7 +71,7 @@ def test_small_t_keeps_the_drawing_and_t300_keeps_the_label(bundled, digits):
     results = [recon.reconstruct(x) for x in images]
     readings = np.array([r.reading for r in results])
     assert (readings == labels).mean() >= 0.85
-    direct = predict_proba(classifier, torch.from_numpy(results[0].image)[None, None])[0]
+    direct = decision_curve(classifier, torch.from_numpy(results[0].image)[None, None])[0]
     assert results[0].probability == pytest.approx(float(direct.max()), rel=1e-5)
 
 
