@@ -39,6 +39,16 @@ from .model import ModelConfig, UNet
 LEVEL_EDGES = np.linspace(-12.0, 12.0, 13)
 # Decay of the smoothed loss curve (an EMA over steps): TrainProgress.loss_smooth.
 LOSS_SMOOTHING = 0.98
+LOSS_WEIGHTINGS = ("eps", "min_snr")
+
+
+def loss_weights(log_snr: torch.Tensor, weighting: str, gamma: float = 5.0) -> torch.Tensor:
+    """Per-sample weight of the ε-MSE at log-SNR λ: 1, or min(e^λ, γ) / e^λ = min(1, γ e^−λ)."""
+    if weighting == "eps":
+        return torch.ones_like(log_snr)
+    if weighting == "min_snr":
+        return torch.clamp(gamma * torch.exp(-log_snr), max=1.0)
+    raise ValueError(f"unknown loss weighting {weighting!r}")
 
 
 class TrainingDivergedError(ValueError):
@@ -58,6 +68,11 @@ class TrainConfig:
     grad_clip: float = 1.0
     conditional: bool = True
     p_uncond: float = 0.1
+    # Weight of each sample's ε-MSE: "eps" (1, Ho et al.'s simple loss) or "min_snr"
+    # (min(SNR, γ) / SNR with SNR = exp(λ), Hang et al. 2023, "Efficient Diffusion Training via
+    # Min-SNR Weighting": it stops the nearly noiseless levels from dominating the gradient).
+    loss_weighting: str = "eps"
+    min_snr_gamma: float = 5.0
     seed: int = 0
     model: ModelConfig = field(default_factory=lambda: ModelConfig(base_channels=16, channel_mults=(1, 2, 4)))
 
@@ -77,7 +92,11 @@ class TrainConfig:
         return cls(model=model, **d).validated()
 
     def validated(self) -> "TrainConfig":
-        for name in ("lr", "weight_decay", "min_lr_ratio", "ema_decay", "grad_clip", "p_uncond"):
+        if self.loss_weighting not in LOSS_WEIGHTINGS:
+            raise ValueError(f"loss weighting must be one of {', '.join(LOSS_WEIGHTINGS)}, "
+                             f"got {self.loss_weighting!r}")
+        for name in ("lr", "weight_decay", "min_lr_ratio", "ema_decay", "grad_clip", "p_uncond",
+                     "min_snr_gamma"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"{name} must be a number, got {value!r}")
@@ -89,6 +108,8 @@ class TrainConfig:
             raise ValueError(f"learning rate must be in (0, 1), got {self.lr!r}")
         if not (0 <= self.ema_decay < 1):
             raise ValueError(f"EMA decay must be in [0, 1), got {self.ema_decay!r}")
+        if not (math.isfinite(self.min_snr_gamma) and self.min_snr_gamma > 0):
+            raise ValueError(f"min-SNR γ must be a positive number, got {self.min_snr_gamma!r}")
         if not (0 <= self.p_uncond <= 1):
             raise ValueError(f"p_uncond must be in [0, 1], got {self.p_uncond!r}")
         self.model.validate()
@@ -239,7 +260,12 @@ class Trainer:
         pred = net(x_t, log_snr, labels)
         per_sample = ((pred.float() - eps) ** 2).mean(dim=(1, 2, 3))
         loss = per_sample.mean()
+        # The reported loss stays the plain ε-MSE under every weighting (the loss curve and the
+        # per-level bins show one quantity); the weighting changes only what is optimised.
         loss_value = float(loss.detach())
+        if self.config.loss_weighting != "eps":
+            weights = loss_weights(log_snr, self.config.loss_weighting, self.config.min_snr_gamma)
+            loss = (weights * per_sample).mean()
         if not math.isfinite(loss_value):
             raise TrainingDivergedError(
                 f"the loss became {loss_value} at step {self.step + 1}; training stopped and the "

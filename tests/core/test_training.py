@@ -127,3 +127,46 @@ def test_bad_settings_are_rejected():
 def test_thread_measurement_reports_each_candidate(tiny_config):
     rates = measure_thread_counts([1], batch_size=4, model_config=tiny_config.model, repeats=1)
     assert set(rates) == {1} and rates[1] > 0
+
+
+# -- min-SNR loss weighting (Hang et al. 2023) ------------------------------------------------
+
+
+def test_min_snr_weights_are_min_snr_gamma_over_snr():
+    from ddpm_desktop.core.training import loss_weights
+
+    lam = torch.linspace(-12, 12, 49, dtype=torch.float64)
+    snr = np.exp(lam.numpy())
+    want = np.minimum(snr, 5.0) / snr
+    np.testing.assert_allclose(loss_weights(lam, "min_snr", 5.0).numpy(), want, rtol=1e-12)
+    assert torch.equal(loss_weights(lam, "eps"), torch.ones_like(lam))
+    # γ = SNR is the turning point: noisier levels keep weight 1, cleaner ones are damped.
+    assert float(loss_weights(torch.tensor([math.log(5.0)]), "min_snr", 5.0)) == pytest.approx(1.0)
+
+
+def test_min_snr_changes_the_update_but_reports_the_plain_eps_mse(tiny_config, tiny_data):
+    import dataclasses
+
+    plain = Trainer(tiny_config, tiny_data, device="cpu")
+    weighted = Trainer(dataclasses.replace(tiny_config, loss_weighting="min_snr", min_snr_gamma=0.5),
+                       tiny_data, device="cpu")
+    loss_p, per_p = plain.train_step()
+    loss_w, per_w = weighted.train_step()
+    # Same seed, same initial weights and batch: the first loss is the same unweighted ε-MSE,
+    # and it is the mean of the per-sample losses returned beside it.
+    assert loss_w == pytest.approx(loss_p, rel=1e-6)
+    assert loss_w == pytest.approx(float(per_w[1].mean()), rel=1e-5)
+    # ...but the weighted objective moves the weights elsewhere (Adam's first step is ±lr per
+    # weight whatever the gradient's scale, so look after a few).
+    for _ in range(3):
+        plain.train_step()
+        weighted.train_step()
+    moved = [not torch.allclose(a, b) for a, b in zip(plain.model.parameters(), weighted.model.parameters())]
+    assert any(moved)
+
+
+def test_unknown_loss_weighting_is_rejected():
+    with pytest.raises(ValueError, match="loss weighting"):
+        TrainConfig(loss_weighting="snr").validated()
+    with pytest.raises(ValueError, match="γ"):
+        TrainConfig(loss_weighting="min_snr", min_snr_gamma=0).validated()
