@@ -102,6 +102,9 @@ class ModelConfig:
 
 # Inclusive bounds of the integer fields: far above any network this app trains (the bundled
 # one is 32 wide), far below what would exhaust a machine's memory.
+# Initial standard deviation of the class embedding (core.training.TrainConfig.label_init_std
+# can start a run from another).
+LABEL_INIT_STD = 0.02
 LIMITS = {"base_channels": (1, 512), "num_res_blocks": (1, 8), "emb_dim": (2, 4096),
           "num_classes": (1, 1000), "groups": (1, 512), "image_size": (1, 1024), "in_channels": (1, 16)}
 MAX_LEVELS = 3
@@ -182,7 +185,7 @@ class UNet(nn.Module):
         self.noise_mlp = nn.Sequential(nn.Linear(e, e), nn.SiLU(), nn.Linear(e, e))
         # One row per class plus the null label (index num_classes), all learned.
         self.label_emb = nn.Embedding(cfg.num_classes + 1, e)
-        nn.init.normal_(self.label_emb.weight, std=0.02)
+        nn.init.normal_(self.label_emb.weight, std=LABEL_INIT_STD)
 
         chans = [cfg.base_channels * m for m in cfg.channel_mults]
         self.stem = nn.Conv2d(cfg.in_channels, chans[0], 3, padding=1)

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .forward import q_sample_at
+from .model import LABEL_INIT_STD as UNET_LABEL_INIT_STD
 from .model import ModelConfig, UNet
 
 # Loss-by-noise-level bins over log-SNR (the outer bins are open-ended).
@@ -73,6 +74,10 @@ class TrainConfig:
     # Min-SNR Weighting": it stops the nearly noiseless levels from dominating the gradient).
     loss_weighting: str = "eps"
     min_snr_gamma: float = 5.0
+    # Standard deviation of the class embedding's initial rows (UNet initialises them at 0.02).
+    # At 0.02 the label adds almost nothing to the noise-level embedding, and AdamW at lr 2e-3
+    # needs some hundreds of steps to grow it: class conditioning switches on late.
+    label_init_std: float = 0.02
     seed: int = 0
     model: ModelConfig = field(default_factory=lambda: ModelConfig(base_channels=16, channel_mults=(1, 2, 4)))
 
@@ -96,7 +101,7 @@ class TrainConfig:
             raise ValueError(f"loss weighting must be one of {', '.join(LOSS_WEIGHTINGS)}, "
                              f"got {self.loss_weighting!r}")
         for name in ("lr", "weight_decay", "min_lr_ratio", "ema_decay", "grad_clip", "p_uncond",
-                     "min_snr_gamma"):
+                     "min_snr_gamma", "label_init_std"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"{name} must be a number, got {value!r}")
@@ -110,6 +115,8 @@ class TrainConfig:
             raise ValueError(f"EMA decay must be in [0, 1), got {self.ema_decay!r}")
         if not (math.isfinite(self.min_snr_gamma) and self.min_snr_gamma > 0):
             raise ValueError(f"min-SNR γ must be a positive number, got {self.min_snr_gamma!r}")
+        if not (math.isfinite(self.label_init_std) and self.label_init_std >= 0):
+            raise ValueError(f"label_init_std must be a finite number >= 0, got {self.label_init_std!r}")
         if not (0 <= self.p_uncond <= 1):
             raise ValueError(f"p_uncond must be in [0, 1], got {self.p_uncond!r}")
         self.model.validate()
@@ -188,6 +195,9 @@ class Trainer:
 
         torch.manual_seed(config.seed)  # parameter initialisation only
         self.model = UNet(config.model).to(self.device)
+        if config.label_init_std != UNET_LABEL_INIT_STD:
+            with torch.no_grad():
+                self.model.label_emb.weight.normal_(0.0, config.label_init_std)
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay

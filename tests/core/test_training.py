@@ -170,3 +170,19 @@ def test_unknown_loss_weighting_is_rejected():
         TrainConfig(loss_weighting="snr").validated()
     with pytest.raises(ValueError, match="γ"):
         TrainConfig(loss_weighting="min_snr", min_snr_gamma=0).validated()
+
+
+def test_label_init_std_sets_the_class_embedding_and_leaves_the_rest(tiny_config, tiny_data):
+    import dataclasses
+
+    base = Trainer(tiny_config, tiny_data, device="cpu")
+    wide = Trainer(dataclasses.replace(tiny_config, label_init_std=1.0), tiny_data, device="cpu")
+    assert float(base.model.label_emb.weight.std()) == pytest.approx(0.02, rel=0.3)
+    assert float(wide.model.label_emb.weight.std()) == pytest.approx(1.0, rel=0.3)
+    # Every other weight is the seed's usual initialisation, and the EMA starts from the model.
+    for (name, a), b in zip(base.model.named_parameters(), wide.model.parameters()):
+        if name != "label_emb.weight":
+            assert torch.equal(a, b), name
+    assert torch.equal(wide.ema.label_emb.weight, wide.model.label_emb.weight)
+    with pytest.raises(ValueError, match="label_init_std"):
+        TrainConfig(label_init_std=float("nan")).validated()
