@@ -35,9 +35,10 @@ class BenchConfig:
     model: str | None = None          # a .safetensors checkpoint; None: the bundled model
     threads: int | None = None        # torch CPU threads for sampling/diffusers; None: as the app
     with_time_to_quality: bool = False
-    ttq_max_minutes: float = 20.0
-    ttq_guidance: list = field(default_factory=lambda: [1.0, 2.0])
-    ttq_eval_every: int = 250
+    ttq_max_minutes: float = 5.0
+    ttq_guidance: list = field(default_factory=lambda: [1.5])
+    ttq_eval_every: int = 85
+    ttq_recipe: str = "fast"
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

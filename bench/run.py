@@ -87,11 +87,15 @@ def main(argv=None) -> int:
     p.add_argument("--sections", default=",".join(SECTIONS),
                    help=f"comma-separated subset of {', '.join(SECTIONS + OPTIONAL)}")
     p.add_argument("--with-time-to-quality", action="store_true",
-                   help="also train a fresh model until the bundled classifier reads >= 90%% of its "
-                        "class-conditional samples right (10-20 min)")
-    p.add_argument("--ttq-max-minutes", type=float, default=20.0)
-    p.add_argument("--ttq-guidance", default="1,2",
-                   help="guidance scales to evaluate, comma-separated (default 1,2)")
+                   help="also train a fresh model until the bundled classifier reads >= 95%% of its "
+                        "class-conditional samples right (5-6 min)")
+    p.add_argument("--ttq-max-minutes", type=float, default=5.0,
+                   help="training-time limit of the time-to-quality run (default 5)")
+    p.add_argument("--ttq-guidance", default="1.5",
+                   help="guidance scales to evaluate, comma-separated (default 1.5, the default)")
+    p.add_argument("--ttq-recipe", default="fast", choices=("fast", "bundled"),
+                   help="core.training.RECIPES entry the time-to-quality run trains (default fast)")
+    p.add_argument("--ttq-eval-every", type=int, default=85)
     p.add_argument("--merge", action="store_true",
                    help="keep the sections of the existing JSON report that this run does not redo")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -114,7 +118,8 @@ def main(argv=None) -> int:
     cfg = common.BenchConfig(quick=args.quick, model=args.model, threads=args.threads,
                              with_time_to_quality="time_to_quality" in sections,
                              ttq_max_minutes=args.ttq_max_minutes,
-                             ttq_guidance=[float(w) for w in args.ttq_guidance.split(",")])
+                             ttq_guidance=[float(w) for w in args.ttq_guidance.split(",")],
+                             ttq_recipe=args.ttq_recipe, ttq_eval_every=args.ttq_eval_every)
     if cfg.model is None:
         from ddpm_desktop.core.checkpoint import bundled_model_path
 

@@ -151,3 +151,23 @@ def test_crafted_checkpoint_ends_the_cli_with_exit_2_and_one_line(tmp_path, caps
                             "--out", str(tmp_path / "s.png"))
         assert code == 2 and err.count("\n") == 1 and field in err and "Traceback" not in err, err
         assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("recipe, weighting, init, steps", [("fast", "min_snr", 0.5, 850),
+                                                            ("bundled", "eps", 0.02, 6000)])
+def test_train_recipe_sets_the_loss_weighting_and_label_start(tmp_path, capsys, recipe, weighting, init, steps):
+    """`--recipe` picks core.training.RECIPES; flags given override it, the others keep it."""
+    import json
+
+    from ddpm_desktop.core.checkpoint import read_metadata
+    from ddpm_desktop.core.training import RECIPES
+
+    out = tmp_path / "m.safetensors"
+    assert _run(capsys, "train", "--recipe", recipe, "--steps", "2", "--batch-size", "4", "--threads", "1",
+                "--base-channels", "8", "--save-every", "0", "--out", str(out))[0] == 0
+    meta = read_metadata(out)
+    config = meta["train_config"]
+    config = json.loads(config) if isinstance(config, str) else config
+    assert (config["loss_weighting"], config["label_init_std"]) == (weighting, init)
+    assert (config["steps"], config["batch_size"]) == (2, 4)          # given: overridden
+    assert config["lr"] == RECIPES[recipe]["lr"] and RECIPES[recipe]["steps"] == steps

@@ -20,9 +20,13 @@ def add_parser(sub) -> None:
                        description="Train the denoising network ε_θ on a dataset (DDPM Algorithm 1).")
     p.add_argument("--data", default="mnist",
                    help="mnist (bundled train split), fashion, a folder of IDX files or of images")
-    p.add_argument("--steps", type=int, default=10_000, help="total optimizer steps (default 10000)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--recipe", default="fast", choices=("fast", "bundled"),
+                   help="fast (default): 850 steps, min-SNR-5 loss weighting, class embedding "
+                        "started at 0.5, >= 95%% classifier accuracy in 5 min on 2 CPU cores; "
+                        "bundled: 6000 steps, plain ε-MSE (how resources/model.safetensors was trained)")
+    p.add_argument("--steps", type=int, default=None, help="total optimizer steps (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (128)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's, 2e-3)")
     cond = p.add_mutually_exclusive_group()
     cond.add_argument("--conditional", dest="conditional", action="store_true", default=True,
                       help="learn class-conditional ε with a null label (default)")
@@ -65,11 +69,13 @@ def _check_args(args: argparse.Namespace) -> Path:
 
     from ._common import check_int_range, check_threads
 
-    check_int_range("--steps", args.steps, 1, 10**9)
-    check_int_range("--batch-size", args.batch_size, 1, 65_536)
+    if args.steps is not None:
+        check_int_range("--steps", args.steps, 1, 10**9)
+    if args.batch_size is not None:
+        check_int_range("--batch-size", args.batch_size, 1, 65_536)
     check_int_range("--save-every", args.save_every, 0, 10**9)
     check_int_range("--log-every", args.log_every, 1, 10**9)
-    if not (math.isfinite(args.lr) and 0 < args.lr < 1):
+    if args.lr is not None and not (math.isfinite(args.lr) and 0 < args.lr < 1):
         raise ValueError(f"--lr must be in (0, 1), got {args.lr}")
     if not str(args.data).strip():
         raise ValueError("--data is empty: name mnist, fashion, or a folder")
@@ -118,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core import checkpoint, data
     from ddpm_desktop.core.model import ModelConfig
     from ddpm_desktop.core.training import (TrainConfig, Trainer, TrainingDivergedError,
-                                            choose_num_threads, resolve_device)
+                                            choose_num_threads, recipe, resolve_device)
 
     rank, world, device = _setup_distributed(args.device)
     say = (lambda *a: print(*a, file=sys.stderr)) if rank == 0 else (lambda *a: None)
@@ -133,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             torch.set_num_threads(int(args.threads))
 
     if args.resume:
-        overrides = {"lr": args.lr, "batch_size": args.batch_size}
+        overrides = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size)) if v is not None}
         trainer = checkpoint.load_trainer(args.resume, dataset, device=dev, steps=args.steps, **overrides)
         say(f"resumed '{args.resume}' at step {trainer.step}")
     else:
@@ -142,8 +148,10 @@ def run(args: argparse.Namespace) -> int:
             model_cfg = ModelConfig(**{**model_cfg.to_dict(), "base_channels": args.base_channels,
                                        "channel_mults": model_cfg.channel_mults,
                                        "log_snr_range": model_cfg.log_snr_range})
-        config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                             conditional=args.conditional, seed=args.seed, model=model_cfg)
+        given = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size),
+                                   ("lr", args.lr)) if v is not None}
+        config = recipe(args.recipe, **given, conditional=args.conditional, seed=args.seed,
+                        model=model_cfg)
         trainer = Trainer(config, dataset, device=dev)
     from ._common import check_memory, unet_bytes
 
@@ -169,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    bar = tqdm(total=args.steps, initial=trainer.step, disable=None if rank == 0 else True,
+    bar = tqdm(total=trainer.config.steps, initial=trainer.step, disable=None if rank == 0 else True,
                unit="step", dynamic_ncols=True, file=sys.stderr)
     saved_at = None
 

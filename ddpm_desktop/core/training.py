@@ -123,6 +123,26 @@ class TrainConfig:
         return self
 
 
+# Recipes by name (TrainConfig fields). "bundled": how resources/model.safetensors was trained
+# (79 min on one thread). "fast": a fresh model the bundled classifier reads right at the default
+# guidance >= 95% of the time within 5 minutes on a 2-core CPU (bench/training.py, time to quality;
+# docs/TRAINING.md has the search that chose it): min-SNR-5 weighting and the class embedding
+# started at 0.5 are what buy it; its 850 steps are what two threads do in 5 minutes, and the
+# learning rate's cosine decay ends there.
+RECIPES: dict[str, dict] = {
+    "bundled": dict(steps=6000, batch_size=128, lr=2e-3, conditional=True, seed=0),
+    "fast": dict(steps=850, batch_size=128, lr=2e-3, conditional=True, seed=0,
+                 loss_weighting="min_snr", min_snr_gamma=5.0, label_init_std=0.5),
+}
+
+
+def recipe(name: str, **overrides) -> "TrainConfig":
+    """The TrainConfig of a named recipe, with any field overridden; a bad name → ValueError."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r} (choose from {', '.join(RECIPES)})")
+    return TrainConfig(**{**RECIPES[name], **overrides}).validated()
+
+
 @dataclass(frozen=True)
 class TrainProgress:
     """One training step's report (plain Python/NumPy values, safe to send across threads)."""
