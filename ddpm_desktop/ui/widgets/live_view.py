@@ -15,7 +15,7 @@ from PySide6.QtCore import QRectF, QSignalBlocker, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSizePolicy, QSpinBox, QWidget
 
-from ddpm_desktop.ui.distilled_names import lane_name
+from ddpm_desktop.ui.distilled_names import DISTILLED, lane_name
 from ddpm_desktop.ui.live_state import LiveState
 from ddpm_desktop.ui.theme import plot_colors, qcolor
 from ddpm_desktop.ui.widgets.live_label import LiveLabel
@@ -122,6 +122,8 @@ class LiveView(QWidget):
         self.noised.set_image(r.x_t)
         self.result.set_image(r.image)
         reading = "" if r.reading is None else f"reads {r.reading} (p = {r.probability:.2f})<br>"
+        # Short lines: the column beside the two panes is ~165 px (~22 characters) wide.
+        calls = "" if s.sampler == DISTILLED else f", {r.nfe} NFE"  # the student's steps are its calls
         self.info_label.setText(
-            f"{reading}{caption}, {r.nfe} NFE<br>"
-            f"one update {r.ms:.0f} ms · {s.updates_per_s:.0f} updates/s shown")
+            f"{reading}{(caption + calls).replace(', ', ',<br>', 1)}<br>{r.ms:.0f} ms an update<br>"
+            f"{s.updates_per_s:.0f} updates/s")
