@@ -28,7 +28,6 @@ import json
 import os
 import pstats
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -61,7 +60,8 @@ def bench_samplers(model, student, classifier, digits: int, t: int) -> list[dict
 
     def run(name: str, steps: int):
         net = student if name == "distilled" else model
-        recon = LiveReconstructor(net, schedule, t=t, sampler=name, steps=steps, classifier=classifier)
+        recon = LiveReconstructor(net, schedule, t=t, sampler=name, steps=steps,
+                                  classifier=classifier)
         recon.reconstruct(x0[0])  # warm-up
         return [recon.reconstruct(x) for x in x0]
 
@@ -260,15 +260,19 @@ def main(argv=None) -> int:
         classifier, _ = load_classifier()
         rows = bench_samplers(model.eval(), student, classifier, args.digits, args.t)
         report["samplers"] = rows
-        report["candidates_ms"] = cands = bench_candidates(model.eval(), student, classifier, args.t)
+        cands = bench_candidates(model.eval(), student, classifier, args.t)
+        report["candidates_ms"] = cands
         print("one update, interleaved medians: " + ", ".join(
-            f"{k} {v:.1f} ms" if k.endswith(("_1", "_2")) else f"{k} {v:.2f}" for k, v in cands.items()))
+            f"{k} {v:.1f} ms" if k.endswith(("_1", "_2")) else f"{k} {v:.2f}"
+            for k, v in cands.items()))
         print(f"{args.digits} held-out digits noised to t = {args.t}, batch 1, one thread; "
               f"reference: {REFERENCE[0]} at {REFERENCE[1]} calls")
-        print("| sampler | network calls | label kept | agrees with DPM++ 2 | agrees with reference "
-              "| mean abs. to reference | one update, median | p90 |\n|---|---|---|---|---|---|---|---|")
+        print("| sampler | network calls | label kept | agrees with DPM++ 2 "
+              "| agrees with reference | mean abs. to reference | one update, median | p90 |\n"
+              "|---|---|---|---|---|---|---|---|")
         for r in rows:
-            mark = " (the app's)" if (r["sampler"], r["steps"]) == (LIVE_SAMPLER, LIVE_STEPS) else ""
+            app_plan = (r["sampler"], r["steps"]) == (LIVE_SAMPLER, LIVE_STEPS)
+            mark = " (the app's)" if app_plan else ""
             print(f"| {r['sampler']}{mark} | {r['nfe']} | {r['label_kept']:.0%} | "
                   f"{r['agrees_with_dpmpp2']:.0%} | {r['agrees_with_reference']:.0%} | "
                   f"{r['mean_abs_to_reference']:.3f} | "
@@ -290,10 +294,12 @@ def _print_app(app: dict) -> None:
           f"{app['shown_per_s_median']:.0f} updates shown per second (1 s windows "
           f"{app['shown_per_s_windows']}; target >= {TARGET_UPDATES_PER_S:.0f}: {verdict}); "
           f"{app['results_per_s_median']:.0f} reconstructions/s arrive, canvas emits "
-          f"{app['canvas_emits_per_s_median']:.0f}/s, moves delivered {app['moves_per_s_median']:.0f}/s; "
+          f"{app['canvas_emits_per_s_median']:.0f}/s, moves delivered "
+          f"{app['moves_per_s_median']:.0f}/s; "
           f"one update {app['update_ms_median']:.1f} ms; forward recomputes while drawing "
           f"{app['forward_recomputes_while_drawing']}, after release "
-          f"{app['forward_recomputes_after_release']}; CPU busy at start {app['cpu_busy_at_start']}")
+          f"{app['forward_recomputes_after_release']}; "
+          f"CPU busy at start {app['cpu_busy_at_start']}")
     if profile:
         print(profile)
 

@@ -3,9 +3,10 @@
 Every edit of the drawing re-runs SDEdit (Meng et al. 2022): x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε with
 a fixed ε (drawn once from the seed, so the picture changes only because the drawing did),
 then a deterministic sampler from t to 0 with few network calls (the bundled distilled student
-in one call with the bundled model, DPM-Solver++(2M) in two with any other: `live_plan`). `LiveReconstructor.reconstruct` is the unit of
-work; `iter_live` is the generator a worker runs: it waits for the newest drawing, drops the
-ones overtaken by a newer edit, and yields one `LiveResult` per reconstruction.
+in one call with the bundled model, DPM-Solver++(2M) in two with any other: `live_plan`).
+`LiveReconstructor.reconstruct` is the unit of work; `iter_live` is the generator a worker runs:
+it waits for the newest drawing, drops the ones overtaken by a newer edit, and yields one
+`LiveResult` per reconstruction.
 """
 from __future__ import annotations
 

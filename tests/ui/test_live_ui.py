@@ -174,7 +174,8 @@ def test_the_bundled_model_reconstructs_with_its_student_in_one_call(qtbot):
         # The oracle: one DDIM step from t to 0 is x̂₀ = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t of the
         # student's unconditional ε̂, with x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε and ε the seed's draw.
         t, ab = s.live.t, float(s.schedule.alphas_cumprod[s.live.t - 1])
-        eps = torch.randn((1, 1, 28, 28), generator=torch.Generator().manual_seed(s.input_state.seed))
+        seed = torch.Generator().manual_seed(s.input_state.seed)
+        eps = torch.randn((1, 1, 28, 28), generator=seed)
         x_t = np.sqrt(ab) * torch.from_numpy(x0)[None, None] + np.sqrt(1 - ab) * eps
         with torch.no_grad():
             eps_hat = student(x_t.float(), torch.tensor([float(s.schedule.log_snr[t - 1])]), None)

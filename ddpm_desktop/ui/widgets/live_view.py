@@ -123,7 +123,7 @@ class LiveView(QWidget):
         self.result.set_image(r.image)
         reading = "" if r.reading is None else f"reads {r.reading} (p = {r.probability:.2f})<br>"
         # Short lines: the column beside the two panes is ~165 px (~22 characters) wide.
-        calls = "" if s.sampler == DISTILLED else f", {r.nfe} NFE"  # the student's steps are its calls
+        calls = "" if s.sampler == DISTILLED else f", {r.nfe} NFE"  # the student: steps = calls
         self.info_label.setText(
             f"{reading}{(caption + calls).replace(', ', ',<br>', 1)}<br>{r.ms:.0f} ms an update<br>"
             f"{s.updates_per_s:.0f} updates/s")
