@@ -148,6 +148,7 @@ def bench_app(seconds: float, t: int, profile: bool = False, student: bool = Tru
 
     from bench import common
 
+    busy = common.cpu_busy_fraction(1.0)  # the others' load just before this run (0..1)
     app, folder = common.make_app()
     model, meta = checkpoint.load_model(checkpoint.bundled_model_path())
     window = common.make_window(app, folder, model.eval(), meta)
@@ -219,7 +220,7 @@ def bench_app(seconds: float, t: int, profile: bool = False, student: bool = Tru
         "live_sampler": s.live.sampler,
         "live_steps": s.live.steps,
         "threads": torch.get_num_threads(),
-        "cpu_busy_at_start": common.cpu_busy_fraction(1.0),
+        "cpu_busy_at_start": busy,
         "load_average": common.load_average(),
         "target": TARGET_UPDATES_PER_S,
     }
