@@ -65,17 +65,21 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "enable_box": ("Every edit of the drawing is noised to t and reconstructed at once by a "
                        "few-step sampler",
                        "SDEdit as you draw: x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε with one fixed ε (so the "
-                       "picture changes only because the drawing did), then DPM-Solver++(2M) "
-                       "back to t = 0 in 2 network calls. Small t keeps your strokes; large t "
-                       "lets the model redraw the digit its own way."),
+                       "picture changes only because the drawing did), then back to t = 0 in one "
+                       "network call of the bundled distilled student, x̂₀ = (x_t − √(1 − ᾱ_t) ε̂) "
+                       "/ √ᾱ_t (with another model: DPM-Solver++(2M) in 2 calls). Small t keeps "
+                       "your strokes; large t lets the model redraw the digit its own way. While "
+                       "it is on, the forward chain follows the drawing once the pen rests."),
         "t_spin": ("The step t the drawing is noised to before it is reconstructed", ""),
         "noised": ("x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε: the drawing noised to t (fixed ε)", ""),
-        "result": ("x̂₀: the reconstruction from x_t by the few-step sampler", ""),
+        "result": ("x̂₀: the reconstruction from x_t by the few-step sampler (the distilled "
+                   "student: x̂₀ = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t, one network call)", ""),
         "noised_label": ("The step t of the noised drawing", ""),
         "result_label": ("The reconstruction x̂₀", ""),
         "info_label": ("The classifier's reading of x̂₀ with its softmax probability p(k | x̂₀), "
-                       "the sampler's network calls (NFE), the time of one update and the "
-                       "updates a second shown", ""),
+                       "the sampler and its network calls (NFE), the compute time of one update "
+                       "(noise, sampler, classifier) and the reconstructions that arrived in the "
+                       "last second of drawing", ""),
     },
     "ForwardChainView": {
         "t_label": ("The step t shown and ᾱ_t = Π_{s≤t} (1 − β_s): x_t = √ᾱ_t x₀ + "

@@ -1,6 +1,7 @@
 """What "reconstruct as you draw" shows: on/off, the step t the drawing is noised to, and the
-newest reconstruction with its measured rate. Written by the session (session_live.py), read
-by widgets/live_view.py. Signal `changed(str)`: "enabled", "t" or "result".
+newest reconstruction with its measured rate, and the sampler the session chose for the model
+in use (core.live.live_plan). Written by the session (session_live.py), read by
+widgets/live_view.py. Signal `changed(str)`: "enabled", "t", "sampler" or "result".
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections import deque
 
 from PySide6.QtCore import QObject, Signal
 
-from ddpm_desktop.core.live import LIVE_SAMPLER, LIVE_STEPS, LIVE_T, LiveResult
+from ddpm_desktop.core.live import LIVE_T, TEACHER_SAMPLER, TEACHER_STEPS, LiveResult
 
 RATE_WINDOW_S = 1.0
 
@@ -21,8 +22,8 @@ class LiveState(QObject):
         super().__init__(parent)
         self.enabled = False
         self.t = LIVE_T
-        self.sampler = LIVE_SAMPLER
-        self.steps = LIVE_STEPS
+        self.sampler = TEACHER_SAMPLER  # until the session knows whether a student is loaded
+        self.steps = TEACHER_STEPS
         self.result: LiveResult | None = None
         self._times: deque[float] = deque()
 
@@ -39,6 +40,11 @@ class LiveState(QObject):
         if t != self.t:
             self.t = t
             self.changed.emit("t")
+
+    def set_sampler(self, sampler: str, steps: int) -> None:
+        if (sampler, int(steps)) != (self.sampler, self.steps):
+            self.sampler, self.steps = sampler, int(steps)
+            self.changed.emit("sampler")
 
     def set_result(self, result: LiveResult | None, now: float | None = None) -> None:
         self.result = result

@@ -188,7 +188,9 @@ class MainWindow(QMainWindow):
         s.model_state.changed.connect(self._on_model_changed)
         s.reverse.frames_added.connect(self._on_reverse_progress)
         s.schedule_state.changed.connect(self._on_schedule_changed)
-        s.input_state.changed.connect(self._on_input_changed)
+        # The prior-KL readout follows the forward chain (deferred while reconstructing as you
+        # draw: its style sheet and texts cost ~1 ms of the GUI thread per edit).
+        s.forward.chain_changed.connect(lambda: self._on_input_changed("digit"))
         s.training.phase_changed.connect(self._on_training_phase_changed)
         self.schedule_panel.error.connect(self.show_error)
         self.input_panel.error.connect(self.show_error)

@@ -223,11 +223,10 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
     def _on_input_changed(self, what: str) -> None:
         if what == "digit" and self.live.enabled:
             # Reconstructing as you draw: the drawing changes ~40 times a second and the forward
-            # chain with its histograms and paint costs ~30 ms of this thread; it follows at
-            # most every LIVE_FORWARD_MS (the trailing edit always lands), so the reconstructions
-            # keep up with the pen.
-            if not self._live_forward_timer.isActive():
-                self._live_forward_timer.start()
+            # chain with its histograms and paint costs ~30-50 ms of this thread; it catches up
+            # once the edits pause for LIVE_FORWARD_MS (debounced: the trailing edit always
+            # lands), so the reconstructions keep up with the pen (session_live.py).
+            self._live_forward_timer.start()
         else:
             self.recompute_forward()
         source = self.sampler.settings.source

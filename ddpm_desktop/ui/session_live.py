@@ -5,20 +5,32 @@ throttled edit of the drawing, a picked digit, a loaded file) goes to one long-l
 ("live"): core.live.iter_live waits for the newest drawing, drops the ones a newer edit
 overtook, and yields one reconstruction per edit, which lands in `self.live`. The job restarts
 when the model, the schedule or t changes; it stops when switched off or on close.
+
+Which sampler (core.live.live_plan): the bundled distilled student in 1 network call while the
+bundled model is in use and its student is loaded, DPM-Solver++(2M) in 2 calls with any other
+model (the student imitates the bundled teacher only).
+
+While it is on, nothing else redraws per edit: the forward chain (its recompute, histograms,
+KL job and paint took ~30-50 ms of the GUI thread each) catches up once the edits pause for
+LIVE_FORWARD_MS (the pen lifted or resting), see Session._on_input_changed.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Slot
 
-from ddpm_desktop.core.live import LatestDrawing, LiveReconstructor, iter_live
+from ddpm_desktop.core.live import LatestDrawing, LiveReconstructor, iter_live, live_plan
 from ddpm_desktop.ui.live_state import LiveState
 from ddpm_desktop.ui.workers import IDLE
 
 LIVE_JOB = "live"
 # The worker batches items to at most rate_hz emits a second; the live view wants each one.
 LIVE_RATE_HZ = 240.0
-# While reconstructing as you draw, the forward chain follows the drawing at most this often.
-LIVE_FORWARD_MS = 100
+# While reconstructing as you draw, the forward chain follows the drawing once its edits pause
+# this long (the canvas emits every 25 ms while the pen moves; bench/live.py counts none while
+# drawing and one after the pen is lifted).
+LIVE_FORWARD_MS = 150
+# The model source whose distilled student is bundled (session.load_bundled_model).
+BUNDLED_SOURCE = "bundled model"
 
 
 class LiveJobs:
@@ -41,6 +53,9 @@ class LiveJobs:
             self._restart_live()
         else:
             self._stop_live()
+            if self._live_forward_timer.isActive():  # a deferred forward chain lands now
+                self._live_forward_timer.stop()
+                self.recompute_forward()
 
     def set_live_t(self, t: int) -> None:
         self.live.set_t(t, self.schedule.T)
@@ -63,9 +78,12 @@ class LiveJobs:
             self._live_classifier, _ = load_classifier()
         schedule = self.schedule
         t = min(self.live.t, schedule.T)
-        recon = LiveReconstructor(self.model_state.model, schedule, t=t, sampler=self.live.sampler,
-                                  steps=min(self.live.steps, t), seed=self.input_state.seed,
-                                  classifier=self._live_classifier)
+        student = self._live_student()
+        sampler, steps = live_plan(student is not None)
+        self.live.set_sampler(sampler, steps)
+        recon = LiveReconstructor(student if student is not None else self.model_state.model,
+                                  schedule, t=t, sampler=sampler, steps=min(steps, t),
+                                  seed=self.input_state.seed, classifier=self._live_classifier)
         mailbox = LatestDrawing()
 
         def job(cancel):
@@ -77,6 +95,16 @@ class LiveJobs:
         self._live_task, self._live_mailbox = task, mailbox
         if self.input_state.digit is not None:
             mailbox.put(self.input_state.digit)
+
+    def _live_student(self):
+        """The distilled student on the session's device when the bundled model (its teacher)
+        is in use and the student is loaded, else None."""
+        if self.model_state.source != BUNDLED_SOURCE or self.model_state.student is None:
+            return None
+        try:
+            return self._distilled_plan(None)[1]  # session_distilled.py: one copy per device
+        except ValueError:
+            return None
 
     @Slot(str)
     def _on_live_input_changed(self, what: str) -> None:

@@ -12,7 +12,7 @@ from ddpm_desktop.core import checkpoint
 from ddpm_desktop.core.classifier import load_classifier
 from ddpm_desktop.core.decision import decision_curve
 from ddpm_desktop.core.data import load_bundled_mnist
-from ddpm_desktop.core.live import LIVE_STEPS, LatestDrawing, LiveReconstructor, iter_live
+from ddpm_desktop.core.live import TEACHER_STEPS, LatestDrawing, LiveReconstructor, iter_live
 from ddpm_desktop.core.schedule import NoiseSchedule
 
 
@@ -51,7 +51,7 @@ def test_the_same_drawing_gives_the_same_picture(bundled, digits):
     x0 = digits[0][0]
     one, two = recon.reconstruct(x0), recon.reconstruct(x0)
     assert np.array_equal(one.image, two.image) and np.array_equal(one.x_t, two.x_t)
-    assert one.nfe == LIVE_STEPS
+    assert one.nfe == TEACHER_STEPS
     # x_t is the closed form with the fixed ε of the seed
     eps = torch.randn((1, 1, 28, 28), generator=torch.Generator().manual_seed(3))[0, 0].numpy()
     ab = schedule.alphas_cumprod[299]

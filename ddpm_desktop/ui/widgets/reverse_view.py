@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_desktop.ui.state import SAMPLER_NAMES, ModelState, ReverseState
+from ddpm_desktop.ui.distilled_names import lane_name
+from ddpm_desktop.ui.state import ModelState, ReverseState
 from ddpm_desktop.ui.widgets.chain_view import ImagePane
 
 
@@ -198,7 +199,7 @@ class ReverseChainView(QWidget):
             i = min(index, len(lane) - 1)
             panel.x_t_pane.set_image(lane.x_t[i])
             panel.x0_pane.set_image(lane.x0_pred[i] if i > 0 else None)
-            name = SAMPLER_NAMES.get(lane.sampler, lane.sampler)
+            name = lane_name(lane.sampler, lane.steps)  # "distilled student, N steps"
             panel.caption.setText(f"{name}   t = {lane.t[i]}   step {i}/{lane.total}")
             nfe_parts.append(f"{lane.nfe[i]}")
         if nfe_parts:
