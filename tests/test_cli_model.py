@@ -164,10 +164,10 @@ def test_train_recipe_sets_the_loss_weighting_and_label_start(tmp_path, capsys, 
 
     out = tmp_path / "m.safetensors"
     assert _run(capsys, "train", "--recipe", recipe, "--steps", "2", "--batch-size", "4", "--threads", "1",
-                "--base-channels", "8", "--save-every", "0", "--out", str(out))[0] == 0
+                "--base-channels", "8", "--save-every", "0", "--p-uncond", "0.25", "--out", str(out))[0] == 0
     meta = read_metadata(out)
     config = meta["train_config"]
     config = json.loads(config) if isinstance(config, str) else config
     assert (config["loss_weighting"], config["label_init_std"]) == (weighting, init)
-    assert (config["steps"], config["batch_size"]) == (2, 4)          # given: overridden
+    assert (config["steps"], config["batch_size"], config["p_uncond"]) == (2, 4, 0.25)  # given: overridden
     assert config["lr"] == RECIPES[recipe]["lr"] and RECIPES[recipe]["steps"] == steps

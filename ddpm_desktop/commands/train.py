@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
                    help="fast (default): 850 steps, min-SNR-5 loss weighting, class embedding "
                         "started at 0.5, >= 95%% classifier accuracy in 5 min on 2 CPU cores; "
                         "bundled: 6000 steps, plain ε-MSE (how resources/model.safetensors was trained)")
+    p.add_argument("--p-uncond", type=float, default=None,
+                   help="share of steps whose label is dropped to the null label, for classifier-free "
+                        "guidance (default: the recipe's, 0.1)")
     p.add_argument("--steps", type=int, default=None, help="total optimizer steps (default: the recipe's)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (128)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's, 2e-3)")
@@ -75,6 +78,8 @@ def _check_args(args: argparse.Namespace) -> Path:
         check_int_range("--batch-size", args.batch_size, 1, 65_536)
     check_int_range("--save-every", args.save_every, 0, 10**9)
     check_int_range("--log-every", args.log_every, 1, 10**9)
+    if args.p_uncond is not None and not (math.isfinite(args.p_uncond) and 0 <= args.p_uncond <= 1):
+        raise ValueError(f"--p-uncond must be in [0, 1], got {args.p_uncond}")
     if args.lr is not None and not (math.isfinite(args.lr) and 0 < args.lr < 1):
         raise ValueError(f"--lr must be in (0, 1), got {args.lr}")
     if not str(args.data).strip():
@@ -149,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
                                        "channel_mults": model_cfg.channel_mults,
                                        "log_snr_range": model_cfg.log_snr_range})
         given = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size),
-                                   ("lr", args.lr)) if v is not None}
+                                   ("lr", args.lr), ("p_uncond", args.p_uncond)) if v is not None}
         config = recipe(args.recipe, **given, conditional=args.conditional, seed=args.seed,
                         model=model_cfg)
         trainer = Trainer(config, dataset, device=dev)
