@@ -617,6 +617,8 @@ CLI_CASES = [
     ["train", "--resume", "{d}/tiny.safetensors", "--threads", "1", "--out", "{d}/o.safetensors"],
     ["train", "--lr", "nan", "--threads", "1", "--out", "{d}/o.safetensors"],
     ["train", "--batch-size", "0", "--threads", "1", "--out", "{d}/o.safetensors"],
+    ["train", "--p-uncond", "1.5", "--threads", "1", "--out", "{d}/o.safetensors"],
+    ["train", "--recipe", "slow", "--threads", "1", "--out", "{d}/o.safetensors"],
     ["train", "--base-channels", "3", "--threads", "1", "--out", "{d}/o.safetensors"],
     ["train", "--save-every", "-1"], ["train", "--log-every", "0"],
     # sample
