@@ -300,3 +300,22 @@ def test_far_data_clamps_the_plots_to_p_t(window, session):
     (x0, x1), (y0, y1) = window.field_plots["exact"].viewRange()
     assert min(x1 - x0, y1 - y0) < 2 * half                   # shrunk with p_t
 
+
+def test_file_menu_exports_the_2d_animation(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+    from PIL import Image
+
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    out = tmp_path / "toy.gif"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    try:
+        assert w.toy2d_export_action in w.menuBar().actions()[0].menu().actions()
+        w.toy2d_export_action.trigger()
+        assert w.toy2d_window.isVisible()
+        qtbot.waitUntil(lambda: out.exists() and not w.session.is_toy_exporting(), timeout=60_000)
+        assert Image.open(out).n_frames >= 30
+    finally:
+        w.close()
