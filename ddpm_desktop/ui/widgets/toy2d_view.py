@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QSignalBlocker, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -50,36 +51,65 @@ PLAY_INTERVAL_MS = 16
 LEFT_WIDTH = 330
 
 
-class ReadoutLabel(QLabel):
-    """A word-wrapped readout of the info column, of fixed width (the column's) and a height
-    fitted to its text. Being of fixed size, a new text of the same height repaints the label
-    only: a QLabel that can resize asks the whole window to lay out again on every setText
-    (~1.5 ms of each frame, four readouts change with t)."""
+class ReadoutColumn(QWidget):
+    """The info column's word-wrapped readouts, stacked by hand (no QLayout): a readout's new
+    text asks only this widget to lay its labels out again, and the window's layout is asked
+    only when the column's height changes. Inside a QVBoxLayout every setText laid the whole
+    window out again (~1.5 ms of each frame: four readouts change with t)."""
 
-    def __init__(self, text: str = "", width: int = LEFT_WIDTH) -> None:
-        super().__init__(text)
-        self.setWordWrap(True)
-        self.setFixedWidth(width)
-        self._fit()
+    def __init__(self, labels, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.labels = list(labels)
+        for lab in self.labels:
+            lab.setParent(self)
+        self._spacing = max(0, self.style().pixelMetric(QStyle.PixelMetric.PM_LayoutVerticalSpacing))
+        self._height = -1
+        sp = self.sizePolicy()
+        sp.setHeightForWidth(True)
+        self.setSizePolicy(sp)
 
-    def _fit(self) -> None:
-        h = max(self.heightForWidth(self.width()), self.fontMetrics().height())
-        if h != self.maximumHeight() or h != self.minimumHeight():
-            self.setFixedHeight(h)
+    def _heights(self, width: int) -> list[int]:
+        # an empty readout keeps one line, as a QLabel in a layout does
+        return [max(lab.heightForWidth(width), lab.fontMetrics().height()) if lab.wordWrap()
+                else lab.sizeHint().height() for lab in self.labels]
 
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt override
-        if text != self.text():
-            super().setText(text)
-            self._fit()
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        hs = self._heights(width)
+        return sum(hs) + self._spacing * max(0, len(hs) - 1)
 
-    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.FontChange:
-            self._fit()
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        return True
+
+    def sizeHint(self):  # noqa: N802 - Qt override
+        width = max((lab.minimumSizeHint().width() for lab in self.labels), default=0)
+        return QSize(width, self.heightForWidth(max(width, self.width())))
+
+    def minimumSizeHint(self):  # noqa: N802 - Qt override
+        return QSize(max((lab.minimumSizeHint().width() for lab in self.labels), default=0), 0)
+
+    def _place(self) -> None:
+        y, width = 0, self.width()
+        for lab, h in zip(self.labels, self._heights(width)):
+            lab.setGeometry(0, y, width, h)
+            y += h + self._spacing
+        height = max(0, y - self._spacing)
+        if height != self._height:
+            self._height = height
+            self.updateGeometry()      # the window's layout: only when the column grows or shrinks
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._place()
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:
+            self._place()
+            return True
+        return super().event(event)
 
 
 def _label(text: str, tip: str) -> QLabel:
-    lab = ReadoutLabel(text)
+    lab = QLabel(text)
     lab.setToolTip(tip)
     return lab
 
@@ -215,15 +245,15 @@ class Toy2DWindow(Toy2DDrawing, QWidget):
         self.reverse_label = _label("", "The reverse chain's step shown (nearest to t) and its sampler; "
                                     "with Compare on in the Sampler panel, the second sampler too")
         self.frame_label = _label("", "Time to redraw the last frame (particles, p_t, fields)")
-        info = QVBoxLayout()
-        for w in (self.sampler_label, self.t_label, self.ab_label, self.kl_label, self.loss_label,
-                  self.diff_label, self.reverse_label, self.frame_label):
+        readouts = (self.sampler_label, self.t_label, self.ab_label, self.kl_label,
+                    self.loss_label, self.diff_label, self.reverse_label, self.frame_label)
+        for w in readouts:
             w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            info.addWidget(w)
-        info.addStretch(1)
-        for w in (self.t_label, self.ab_label, self.kl_label, self.loss_label, self.diff_label,
-                  self.reverse_label, self.frame_label):
             w.setWordWrap(True)
+        self.readouts = ReadoutColumn(readouts)
+        info = QVBoxLayout()
+        info.addWidget(self.readouts)
+        info.addStretch(1)
         left_widget = QWidget()
         left_widget.setMaximumWidth(LEFT_WIDTH)
         left = QVBoxLayout(left_widget)
