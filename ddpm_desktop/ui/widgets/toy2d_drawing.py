@@ -98,10 +98,8 @@ class Toy2DDrawing:
         self.scatter_rev_b = ParticleItem(theme.qcolor(c.reverse_b, 220))
         # trails: up to (K+1) × picked vertices; unantialiased (with antialiasing they were half
         # of a "Both" frame's paint, bench/toy2d.py)
-        self.trails = pg.PlotDataItem(pen=pg.mkPen(c.cursor, width=1.5), connect="finite",
-                                      antialias=False)
-        self.trails_b = pg.PlotDataItem(pen=pg.mkPen(c.reverse_b, width=1.5), connect="finite",
-                                        antialias=False)
+        self.trails = SegmentsItem(pg.mkPen(c.cursor, width=1.5), connect="finite")
+        self.trails_b = SegmentsItem(pg.mkPen(c.reverse_b, width=1.5), connect="finite")
         self.main_arrows = SegmentsItem(pg.mkPen(c.exact, width=1))   # ~900 segments a frame
         for item in (self.scatter, self.scatter_rev, self.scatter_rev_b, self.trails,
                      self.trails_b, self.main_arrows):
@@ -203,7 +201,10 @@ class Toy2DDrawing:
         key = None if frames is None else (id(frames), index, self.state.picked.tobytes())
         if key != getattr(item, "_trail_key", 0):
             item._trail_key = key
-            item.setData(*(([], []) if frames is None else self._paths(frames, index)))
+            if frames is None:
+                item.clear()
+            else:
+                item.set_segments(*self._paths(frames, index))
 
     def _paths(self, frames: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
         """x, y of the picked particles' paths over frames[0..index], NaN between paths."""

@@ -22,11 +22,13 @@ from PySide6.QtGui import QImage, QPainterPath
 
 
 class SegmentsItem(pg.GraphicsObject):
-    """Segments from consecutive pairs of (x, y) points, in one pen (cosmetic, unantialiased:
-    ~900 segments a frame; antialiasing doubled their paint)."""
+    """Segments from consecutive pairs of (x, y) points (connect "pairs"), or polylines broken
+    at NaNs (connect "finite": the picked particles' trails), in one pen (cosmetic,
+    unantialiased: ~900 segments a frame; antialiasing doubled their paint)."""
 
-    def __init__(self, pen) -> None:
+    def __init__(self, pen, connect: str = "pairs") -> None:
         super().__init__()
+        self.connect = connect
         self._pen = pg.mkPen(pen)
         self._pen.setCosmetic(True)
         self._path = QPainterPath()
@@ -49,10 +51,10 @@ class SegmentsItem(pg.GraphicsObject):
         return self._path
 
     def set_segments(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Segments (x[2i], y[2i]) -> (x[2i+1], y[2i+1]); empty arrays: nothing."""
+        """Segments (x[2i], y[2i]) -> (x[2i+1], y[2i+1]) (or the polylines); empty: nothing."""
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         if len(x):
-            path = pg.arrayToQPath(x, y, connect="pairs")
+            path = pg.arrayToQPath(x, y, connect=self.connect)
             self.builds += 1
         else:
             path = QPainterPath()
