@@ -1,8 +1,8 @@
 """Train the bundled latent map: the 2-D autoencoder and the class-conditional latent
 diffusion model on its codes (core/latent.py), evaluate both, save resources/latent.safetensors.
 
-    python tools/train_autoencoder.py [--out resources/latent.safetensors] [--epochs 60]
-        [--class-weight 0.15] [--loss bce] [--hidden 512] [--hidden2 256] [--ldm-steps 6000]
+    python tools/train_autoencoder.py [--out resources/latent.safetensors] [--epochs 80]
+        [--class-weight 0.15] [--loss bce] [--hidden 512] [--hidden2 256] [--head ring] [--ldm-steps 6000]
         [--guidance 2] [--seed 0] [--threads 1] [--no-save]
 
 The defaults are the bundled file's run (docs/TOY2D.md; about 2 minutes on one thread).
@@ -85,12 +85,15 @@ def evaluate(models: LatentModels, schedule, classifier, seed: int, guidance: fl
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(resources_path(LATENT_FILE)))
-    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--epochs", type=int, default=80)
     p.add_argument("--class-weight", type=float, default=0.15)
     p.add_argument("--loss", choices=("bce", "mse"), default="bce")
     p.add_argument("--ldm-steps", type=int, default=6000)
     p.add_argument("--hidden", type=int, default=512)
     p.add_argument("--hidden2", type=int, default=256)
+    p.add_argument("--head", choices=("linear", "ring", "ring-learned"), default="ring",
+                   help="the class head on the code: learned linear, a fixed ring of ten equal "
+                        "wedges, or a ring with learned angles (core/latent.py)")
     p.add_argument("--guidance", type=float, default=2.0,
                    help="classifier-free guidance w of the evaluation's class samples")
     p.add_argument("--seed", type=int, default=0)
@@ -101,7 +104,7 @@ def main() -> int:
     torch.manual_seed(args.seed)
     train = load_bundled_mnist("train")
     x, y = train.as_tensor()
-    ae = LatentAutoencoder(args.hidden, args.hidden2)
+    ae = LatentAutoencoder(args.hidden, args.hidden2, head=args.head)
     last = None
     for last in iter_train_autoencoder(ae, x, y, epochs=args.epochs,
                                        class_weight=args.class_weight, seed=args.seed,
@@ -123,7 +126,7 @@ def main() -> int:
             print(f"latent diffusion step {final.step}: loss {final.loss:.4f}", flush=True)
     ldm_seconds = time.perf_counter() - t0
     info = {"seed": args.seed, "hidden": [args.hidden, args.hidden2], "threads": args.threads, "epochs": args.epochs,
-            "class_weight": args.class_weight, "loss": args.loss, "ldm_steps": args.ldm_steps,
+            "class_weight": args.class_weight, "head": args.head, "loss": args.loss, "ldm_steps": args.ldm_steps,
             "train_images": len(train), "autoencoder_seconds": round(ae_seconds, 1),
             "latent_diffusion_seconds": round(ldm_seconds, 1),
             "autoencoder_train_recon_mse": round(last.recon, 5),

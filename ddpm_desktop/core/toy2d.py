@@ -59,12 +59,15 @@ GRID_SIZE = 160
 
 @dataclass(frozen=True)
 class Grid:
-    """n×n cells covering [-extent, extent]²; `centers` of the cells along each axis.
+    """n×n cells covering [cx - extent, cx + extent] × [cy - extent, cy + extent]; `centers`
+    of the cells along each axis about 0, `x_centers` and `y_centers` in place.
 
-    Images on this grid are row-major [y, x] (row 0 at y = -extent)."""
+    Images on this grid are row-major [y, x] (row 0 at y = cy - extent)."""
 
     extent: float = GRID_EXTENT
     n: int = GRID_SIZE
+    cx: float = 0.0
+    cy: float = 0.0
 
     @property
     def dx(self) -> float:
@@ -74,10 +77,17 @@ class Grid:
     def centers(self) -> np.ndarray:
         return np.linspace(-self.extent + self.dx / 2, self.extent - self.dx / 2, self.n)
 
+    @property
+    def x_centers(self) -> np.ndarray:
+        return self.cx + self.centers
+
+    @property
+    def y_centers(self) -> np.ndarray:
+        return self.cy + self.centers
+
     def points(self) -> np.ndarray:
         """[n*n, 2] cell centres (x, y), in the row-major order of an image."""
-        c = self.centers
-        xx, yy = np.meshgrid(c, c)
+        xx, yy = np.meshgrid(self.x_centers, self.y_centers)
         return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
 
@@ -273,6 +283,9 @@ class Marginal:
         self.mixture = mixture
         self.points = None if points is None else np.asarray(points, dtype=np.float64)
         self.bandwidth = float(bandwidth)
+        self._moments: tuple[np.ndarray, np.ndarray] | None = None
+        if self.points is not None:
+            self._lo, self._hi = self.points.min(0), self.points.max(0)
         # φ renormalised on the grid like p (below): both are compared over the same cells, so
         # the mass of N(0, I) outside the grid (1.4e-5 at extent 4.5) is no floor on the KL
         log_phi = _log_std_normal_grid(self.grid)
@@ -283,19 +296,47 @@ class Marginal:
     def exact(self) -> bool:
         return self.mixture is not None
 
-    def density(self, alpha_bar: float) -> np.ndarray:
-        g = self.grid
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean [2], variance per axis [2]) of p_0 (`data_moments`: closed form for a mixture,
+        else of the data points)."""
+        if self._moments is None:
+            self._moments = data_moments(self.mixture, self.points)
+        return self._moments
+
+    def reach(self, alpha_bar: float, centre: np.ndarray) -> np.ndarray:
+        """Per axis [2]: max over p_t's components of |mean − centre| + FIELD_VIEW_STDS σ (the
+        mixture's components, or the kernel estimate's at the data points)."""
+        ab = float(alpha_bar)
+        centre = np.asarray(centre, np.float64)
+        if self.mixture is not None:
+            m = self.mixture.marginal(ab)
+            sd = np.sqrt(np.diagonal(m.covs, axis1=1, axis2=2))
+            return (np.abs(m.means - centre) + FIELD_VIEW_STDS * sd).max(0)
+        a = math.sqrt(ab)
+        far = np.maximum(a * self._hi - centre, centre - a * self._lo)
+        return far + FIELD_VIEW_STDS * math.sqrt(ab * self.bandwidth ** 2 + 1.0 - ab)
+
+    def density(self, alpha_bar: float, grid: Grid | None = None) -> np.ndarray:
+        """p_t on `grid` (default: this Marginal's), float64 [n, n] row-major [y, x]."""
+        g = grid or self.grid
         ab = float(alpha_bar)
         if self.mixture is not None:
             # Σ_k w_k N(x; m_k, C_k) on the grid's rows and columns by broadcasting (no log)
             m = self.mixture.marginal(ab)
-            c = g.centers
+            c, cy = g.x_centers, g.y_centers
             inv = np.linalg.inv(m.covs)
             norm = m.weights / (2 * math.pi * np.sqrt(np.linalg.det(m.covs)))
+            if not np.any(m.covs[:, 0, 1]):
+                # diagonal covariances (every component the app makes): each Gaussian is the
+                # outer product of its y and x profiles, so the sum is one [n, K] @ [K, n]
+                # product (2·n·K exponentials instead of n²·K; a frame's heat map in ~0.1 ms)
+                ex = np.exp(-0.5 * inv[None, :, 0, 0] * (c[:, None] - m.means[None, :, 0]) ** 2)
+                ey = np.exp(-0.5 * inv[None, :, 1, 1] * (cy[:, None] - m.means[None, :, 1]) ** 2)
+                return (ey * norm[None]) @ ex.T
             out = np.zeros((g.n, g.n))
             for k in range(m.K):
                 dx = (c - m.means[k, 0])[None, :]
-                dy = (c - m.means[k, 1])[:, None]
+                dy = (cy - m.means[k, 1])[:, None]
                 maha = inv[k, 0, 0] * dx * dx + 2 * inv[k, 0, 1] * dx * dy + inv[k, 1, 1] * dy * dy
                 out += norm[k] * np.exp(-0.5 * maha)
             return out
@@ -303,7 +344,8 @@ class Marginal:
         from scipy.ndimage import gaussian_filter  # here: ~40 ms the app's start need not pay
         pts = math.sqrt(ab) * self.points
         hist, _, _ = np.histogram2d(pts[:, 1], pts[:, 0], bins=g.n,
-                                    range=[[-g.extent, g.extent]] * 2)
+                                    range=[[g.cy - g.extent, g.cy + g.extent],
+                                           [g.cx - g.extent, g.cx + g.extent]])
         sigma = math.sqrt(ab * self.bandwidth ** 2 + 1.0 - ab)
         dens = gaussian_filter(hist / (len(pts) * g.dx * g.dx), sigma / g.dx, mode="constant",
                                truncate=5.0)
@@ -322,6 +364,56 @@ class Marginal:
         """(t, KL(p_t || N(0, I))) at about n_points steps from 0 to T (t int64)."""
         ts = np.unique(np.round(np.linspace(0, schedule.T, n_points)).astype(np.int64))
         return ts, np.array([self.kl(_alpha_bar(schedule, int(t))) for t in ts])
+
+
+# ------------------------------------------------------------------ the fields' view box
+# The field plots, the heat map and the particle plot show a square around p_t's mean
+# (`view_box`; the centre rounded to a multiple of FIELD_VIEW_STEP). Its half-width is, on the
+# wider axis, the smaller of
+#   FIELD_VIEW_STDS standard deviations of p_t (closed form, `marginal_moments`), and
+#   the reach of p_t's components: max_k |√ᾱ μ_k − c| + FIELD_VIEW_STDS σ_k(t), each
+#   component's mean and σ_k(t) = √(ᾱ Σ_k + 1 − ᾱ) (for the kernel estimate: the data points
+#   with σ(t) = √(ᾱ h² + 1 − ᾱ)), so the box is never wider than the data needs,
+# rounded up to a multiple of FIELD_VIEW_STEP (a scrub changes the range a few times, not
+# every frame; an overshoot under 2 % of a step is rounded down, so N(0, I) gets ±4, not
+# ±4.5) and at least FIELD_VIEW_MIN. Both terms are smooth in t and need no particles.
+FIELD_VIEW_STDS = 4.0
+FIELD_VIEW_STEP = 0.5
+FIELD_VIEW_MIN = 1.0
+
+
+def data_moments(mixture: GaussianMixture | None = None,
+                 points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(mean [2], variance per axis [2]) of p_0: in closed form for a mixture,
+    E = Σ w_k μ_k and Var_i = Σ w_k (Σ_k,ii + μ_k,i²) − E_i²; else of the points."""
+    if mixture is not None:
+        w = mixture.weights[:, None]
+        mean = (w * mixture.means).sum(0)
+        second = (w * (np.diagonal(mixture.covs, axis1=1, axis2=2) + mixture.means ** 2)).sum(0)
+        return mean, second - mean ** 2
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return pts.mean(0), pts.var(0)
+
+
+def marginal_moments(mean0: np.ndarray, var0: np.ndarray,
+                     alpha_bar: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std per axis) of p_t, x_t = √ᾱ x_0 + √(1-ᾱ) ε: √ᾱ E[x_0] and
+    √(ᾱ Var(x_0) + 1 − ᾱ), for any p_0."""
+    ab = float(alpha_bar)
+    mean0, var0 = np.asarray(mean0, np.float64), np.asarray(var0, np.float64)
+    return math.sqrt(ab) * mean0, np.sqrt(ab * var0 + (1.0 - ab))
+
+
+def view_box(marginal: "Marginal", alpha_bar: float) -> tuple[float, float, float]:
+    """(centre x, centre y, half-width) of the square the fields and p_t are shown on at ᾱ_t
+    (the rule above the constants)."""
+    ab = float(alpha_bar)
+    mean, std = marginal_moments(*marginal.moments(), ab)
+    centre = FIELD_VIEW_STEP * np.round(mean / FIELD_VIEW_STEP)
+    wide = np.abs(mean - centre) + FIELD_VIEW_STDS * std
+    half = float(np.minimum(wide, marginal.reach(ab, centre)).max())
+    half = max(FIELD_VIEW_MIN, FIELD_VIEW_STEP * math.ceil(half / FIELD_VIEW_STEP - 0.02))
+    return float(centre[0]) + 0.0, float(centre[1]) + 0.0, half
 
 
 def kl_monte_carlo(mixture: GaussianMixture, alpha_bar: float, n: int,

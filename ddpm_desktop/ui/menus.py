@@ -35,6 +35,12 @@ def build_menus(window) -> None:
         file_menu, "Copy e&xport as command", lambda: copy_command(window, "export"),
         tip="The ddpm-desktop export command of the Export dialog's settings, to the clipboard")
     # ---
+    # --- Export of the 2-D animation (issue 14 item 6; ui/toy2d_window.py)
+    from ddpm_desktop.ui.toy2d_window import export_toy2d_animation
+    window.toy2d_export_action = window._action(
+        file_menu, "Export &2-D animation…", lambda: export_toy2d_animation(window),
+        tip="The 2-D window's chain with its heat map and arrows as a GIF, WebP, APNG or PNG")
+    # ---
     file_menu.addSeparator()
     window._action(file_menu, "Open &session…", window.choose_session_to_open,
                  tip="Every setting, seed and x₀ from a session file (.json)")

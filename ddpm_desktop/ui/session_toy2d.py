@@ -39,10 +39,12 @@ TOY_SCHEDULE_DEBOUNCE_MS = 150
 _NOISE_OFFSET, _POINTS_OFFSET = 7_919, 104_729
 
 
-def eps_field(eps_fn, t: int, extent: float, n: int = FIELD_GRID) -> tuple[np.ndarray, np.ndarray]:
-    """(points [n², 2], ε̂ [n², 2]) of `eps_fn` at step t on an n×n grid over [-extent, extent]²."""
+def eps_field(eps_fn, t: int, extent: float, n: int = FIELD_GRID,
+              center: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+    """(points [n², 2], ε̂ [n², 2]) of `eps_fn` at step t on an n×n grid over the square of
+    half-width `extent` around `center`."""
     c = np.linspace(-extent, extent, n)
-    xx, yy = np.meshgrid(c, c)
+    xx, yy = np.meshgrid(center[0] + c, center[1] + c)
     pts = np.stack([xx.ravel(), yy.ravel()], axis=1).astype(np.float32)
     with torch.inference_mode():
         eps = eps_fn(torch.from_numpy(pts), int(t)).detach().cpu().numpy().astype(np.float64)
@@ -220,15 +222,17 @@ class Toy2DJobs(Toy2DLatentJobs):
                                guidance=LATENT_GUIDANCE)
         return make_eps_fn(s.learned, self.schedule)
 
-    def toy_fields(self, t: int, extent: float, n: int = FIELD_GRID) -> dict:
-        """{"exact": (points, ε), "learned": (points, ε)} at step t >= 1, for those that exist."""
+    def toy_fields(self, t: int, extent: float, n: int = FIELD_GRID,
+                   center: tuple[float, float] = (0.0, 0.0)) -> dict:
+        """{"exact": (points, ε), "learned": (points, ε)} at step t >= 1, for those that exist,
+        on the n×n grid of half-width `extent` around `center`."""
         out = {}
         if t < 1:
             return out
         for which in ("exact", "learned"):
             fn = self.toy_eps_fn(which)
             if fn is not None:
-                out[which] = eps_field(fn, t, extent, n)
+                out[which] = eps_field(fn, t, extent, n, center)
         return out
 
     def is_toy_training(self) -> bool:

@@ -1,6 +1,7 @@
 """Composition of the 2-D diffusion window: a Toy2DWindow (a view of the session's Toy2DState)
 with its intents connected to the session's Toy2DJobs methods. main_window.py calls
-`show_toy2d_window` from its View menu; nothing else here decides anything.
+`show_toy2d_window` from its View menu, menus.py `export_toy2d_animation` from File; nothing
+else here decides anything.
 """
 from __future__ import annotations
 
@@ -45,3 +46,10 @@ def show_toy2d_window(session, parent: QWidget | None, existing: Toy2DWindow | N
     w.raise_()
     w.activateWindow()
     return w
+
+
+def export_toy2d_animation(window) -> None:
+    """File > Export 2-D animation… of the main window: open the 2-D window (building its
+    data the first time) and ask there for the file, so the export is the 2-D window's own."""
+    window.show_toy2d()
+    window.toy2d_window.choose_export()

@@ -208,3 +208,72 @@ def test_training_refuses_bad_input(schedule):
         next(iter_toy_training(np.zeros((1, 2)), schedule))
     with pytest.raises(ValueError, match="must be >= 1"):
         next(iter_toy_training(np.zeros((5, 2)), schedule, steps=0))
+
+
+# -------------------------------------------------------------- the heat map and view box
+@pytest.mark.parametrize("full_cov", [False, True])
+def test_mixture_density_on_a_shifted_grid_matches_scipy(full_cov):
+    """The separable (diagonal covariances) and the general path against scipy's pdf."""
+    c01 = 0.15 if full_cov else 0.0
+    mix = toy2d.GaussianMixture(np.array([0.25, 0.75]), np.array([[1.0, -0.5], [-0.7, 2.0]]),
+                                np.array([[[0.4, c01], [c01, 0.2]], [[0.1, 0.0], [0.0, 0.3]]]))
+    grid = toy2d.Grid(extent=2.5, n=40, cx=0.5, cy=1.0)
+    ab = 0.6
+    m = mix.marginal(ab)
+    xx, yy = np.meshgrid(grid.x_centers, grid.y_centers)
+    pts = np.stack([xx.ravel(), yy.ravel()], 1)
+    ref = sum(w * multivariate_normal(mu, c).pdf(pts)
+              for w, mu, c in zip(m.weights, m.means, m.covs)).reshape(40, 40)
+    got = toy2d.Marginal(mixture=mix).density(ab, grid)
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-300)
+    assert grid.x_centers[0] == pytest.approx(0.5 - 2.5 + grid.dx / 2)
+
+
+def _x_t(mixture, ab, n=200_000, seed=0):
+    x0 = mixture.sample(n, generator_for(seed)).astype(np.float64)
+    eps = torch.randn((n, 2), generator=generator_for(seed + 1), dtype=torch.float64).numpy()
+    return math.sqrt(ab) * x0 + math.sqrt(1 - ab) * eps
+
+
+FAR = toy2d.GaussianMixture.make([[0.0, 0.0], [8.0, -6.0]], [0.3, 0.2], [0.5, 0.5])
+TAIL = toy2d.GaussianMixture.make([[0.0, 0.0], [9.0, 9.0]], [0.5, 0.3], [0.998, 0.002])
+
+
+@pytest.mark.parametrize("mixture", [FAR, TAIL, toy2d.RING8], ids=["far", "tail", "ring8"])
+@pytest.mark.parametrize("ab", [1.0, 0.5, 0.05])
+def test_marginal_std_is_that_of_q_sampled_points(mixture, ab):
+    mean, std = toy2d.marginal_moments(*toy2d.data_moments(mixture), ab)
+    x = _x_t(mixture, ab)
+    np.testing.assert_allclose(mean, x.mean(0), atol=0.03)
+    np.testing.assert_allclose(std, x.std(0), rtol=0.01)
+
+
+@pytest.mark.parametrize("mixture", [FAR, TAIL, toy2d.RING8], ids=["far", "tail", "ring8"])
+@pytest.mark.parametrize("ab", [1.0, 0.5, 0.05])
+def test_view_box_is_4_std_of_p_t_or_its_components_reach(mixture, ab):
+    """The rule: per axis min(4 std of p_t, max_k |mean_k - c| + 4 σ_k), the wider axis,
+    rounded up to 0.5; std from q-sampled points (independent of the closed form)."""
+    cx, cy, half = toy2d.view_box(toy2d.Marginal(mixture=mixture), ab)
+    x = _x_t(mixture, ab)
+    c = np.array([cx, cy])
+    assert np.all(np.abs(c - x.mean(0)) <= toy2d.FIELD_VIEW_STEP / 2 + 0.03)
+    m = mixture.marginal(ab)
+    sd_k = np.sqrt(np.diagonal(m.covs, axis1=1, axis2=2))
+    reach = (np.abs(m.means - c) + 4 * sd_k).max(0)
+    need = float(np.minimum(np.abs(x.mean(0) - c) + 4 * x.std(0), reach).max())
+    assert need - 0.05 <= half < need + toy2d.FIELD_VIEW_STEP + 0.05
+    inside = np.all(np.abs(x - c) <= half, axis=1).mean()
+    assert inside >= 0.99                      # the data's mass is in view
+    if mixture is TAIL and ab == 1.0:          # a 0.2 % far mode does not stretch the view
+        assert half <= 3.0
+
+
+def test_view_box_of_the_ring_is_never_wider_than_needed():
+    m = toy2d.Marginal(mixture=toy2d.RING8)
+    assert toy2d.view_box(m, 1.0) == (0.0, 0.0, 3.0)     # radius 2 + 4·0.15, not 4 std = 5.7
+    assert toy2d.view_box(m, 1e-6) == (0.0, 0.0, 4.0)    # N(0, I): 4 std
+    # the kernel estimate's components: the data points with σ(t) = √(ᾱ h² + 1 − ᾱ)
+    pts = toy2d.sample_data("moons", 5000, generator_for(0))
+    cx, cy, half = toy2d.view_box(toy2d.Marginal(points=pts), 1.0)
+    far = np.abs(pts - [cx, cy]).max() + 4 * toy2d.KDE_BANDWIDTH
+    assert far <= half < far + toy2d.FIELD_VIEW_STEP

@@ -223,3 +223,104 @@ def test_a_theme_change_recolours_the_plots(window, qtbot):
         assert window.colors == c
         assert window.scatter.opts["brush"].color().name() == c.forward.lower()
         assert window.kl_curve.opts["pen"].color().name() == c.gaussian.lower()
+
+
+# ----------------------------------------------------------- the frame's cost and view box
+def test_a_frame_rebuilds_only_what_changed(window, session, monkeypatch):
+    """Heat map and arrows follow t; a redraw for anything else (picking, the reverse chain)
+    rebuilds neither, and the particle plot's arrows share the field plot's path."""
+    calls = []
+    source = window.field_source
+    monkeypatch.setattr(window, "field_source", lambda *a, **k: calls.append(a) or source(*a, **k))
+    window.arrows_check.setChecked(True)
+    session.set_toy_frame(40)
+    heat, exact = window.heat.builds, window.field_items["exact"].builds
+    n_calls = len(calls)
+    session.set_toy_frame(41)
+    assert (window.heat.builds, window.field_items["exact"].builds) == (heat + 1, exact + 1)
+    assert len(calls) == n_calls + 1
+    session.pick_toy_particle(2.0, 0.0, add=False)      # a redraw at the same t
+    window._redraw()
+    assert (window.heat.builds, window.field_items["exact"].builds) == (heat + 1, exact + 1)
+    assert len(calls) == n_calls + 1
+    assert window.main_arrows.builds == 0
+    assert window.main_arrows.path() is window.field_items["exact"].path()
+    np.testing.assert_array_equal(window.main_arrows.xData, window.field_items["exact"].xData)
+
+
+def test_a_frame_does_not_lay_the_window_out_again(window, session, qtbot, monkeypatch):
+    """The readouts that change with t are placed by their own column: a scrub lays the
+    window out again only when the column's height changes (a readout wrapping to another
+    line), not on every frame (it did, 20 layout requests in 10 frames)."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    class Count(QObject):
+        n = 0
+
+        def eventFilter(self, obj, ev):  # noqa: N802 - Qt override
+            Count.n += ev.type() == QEvent.Type.LayoutRequest and obj is window
+            return False
+
+    session.set_toy_frame(10)
+    qtbot.wait(20)
+    grew = []
+    column_update = window.readouts.updateGeometry
+    monkeypatch.setattr(window.readouts, "updateGeometry",
+                        lambda: grew.append(1) or column_update())
+    counter = Count()
+    QApplication.instance().installEventFilter(counter)
+    try:
+        for t in range(20, 120, 10):
+            session.set_toy_frame(t)
+            QApplication.processEvents()
+    finally:
+        QApplication.instance().removeEventFilter(counter)
+    assert Count.n <= len(grew) <= 3
+    assert "t = 110 of" in window.t_label.text()
+
+
+def test_far_data_clamps_the_plots_to_p_t(window, session):
+    """A component far out: the view box (core.toy2d.view_box) sets the plots' ranges, the
+    heat map and the arrows' grid, and shrinks back as p_t tends to N(0, I)."""
+    session.add_toy_component(9.0, 9.0, 0.3)
+    s = session.toy2d
+    session.set_toy_frame(0)
+    cx, cy, half = toy2d.view_box(s.marginal, 1.0)
+    assert half > 6
+    for plot in (window.main_plot, window.field_plots["exact"]):
+        (x0, x1), (y0, y1) = plot.viewRange()
+        assert x0 <= cx - half and x1 >= cx + half and y0 <= cy - half and y1 >= cy + half
+        assert min(x1 - x0, y1 - y0) < 2 * half * 1.2       # and not much wider
+    session.set_toy_frame(100)
+    ab = float(session.schedule.alphas_cumprod[99])
+    cx, cy, half = toy2d.view_box(s.marginal, ab)
+    pts = window._fields["exact"][0]
+    np.testing.assert_allclose(pts.min(0), [cx - 0.9 * half, cy - 0.9 * half], atol=1e-5)
+    np.testing.assert_allclose(pts.max(0), [cx + 0.9 * half, cy + 0.9 * half], atol=1e-5)
+    rect = window.heat.boundingRect()
+    assert rect.center().x() == pytest.approx(cx) and rect.width() >= 2 * half
+    session.set_toy_frame(s.T)
+    assert toy2d.view_box(s.marginal, float(session.schedule.alphas_cumprod[-1]))[2] < half
+    (x0, x1), (y0, y1) = window.field_plots["exact"].viewRange()
+    assert min(x1 - x0, y1 - y0) < 2 * half                   # shrunk with p_t
+
+
+def test_file_menu_exports_the_2d_animation(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+    from PIL import Image
+
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    out = tmp_path / "toy.gif"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    try:
+        assert w.toy2d_export_action in w.menuBar().actions()[0].menu().actions()
+        w.toy2d_export_action.trigger()
+        assert w.toy2d_window.isVisible()
+        qtbot.waitUntil(lambda: out.exists() and not w.session.is_toy_exporting(), timeout=60_000)
+        assert Image.open(out).n_frames >= 30
+    finally:
+        w.close()

@@ -9,14 +9,21 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QRectF, Qt, Signal, Slot
 from PySide6.QtWidgets import QGridLayout
 
+from ddpm_desktop.core import toy2d
 from ddpm_desktop.ui import theme
 from ddpm_desktop.ui.state import SAMPLER_NAMES
+from ddpm_desktop.ui.widgets.toy2d_items import HeatItem, SegmentsItem
 from ddpm_desktop.ui.widgets.toy2d_particles import ParticleItem
 
-VIEW_EXTENT = 3.5
+VIEW_EXTENT = 3.5          # the plots' range before any data (the view box follows p_t)
+FIELD_FRACTION = 0.9       # the arrows' grid spans this fraction of the view box
+FIELD_N = 17
+# the heat map reaches this far beyond the view box's half-width, so it still fills the plot
+# when the locked aspect widens one axis (4.5 at the old fixed ±3.5 view: the same picture)
+HEAT_OVER_VIEW = toy2d.GRID_EXTENT / VIEW_EXTENT
 
 
 class _MouseViewBox(pg.ViewBox):
@@ -80,7 +87,7 @@ class Toy2DDrawing:
         self.main_plot.setRange(xRange=(-VIEW_EXTENT, VIEW_EXTENT), yRange=(-VIEW_EXTENT, VIEW_EXTENT))
         self.main_plot.setLabel("bottom", "x₁")
         self.main_plot.setLabel("left", "x₂")
-        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat = HeatItem()
         lut = np.linspace(np.array(theme.rgb(c.background), float),
                           np.array(theme.rgb(c.forward), float), 256).astype(np.uint8)
         self._set_heat_lut(lut)
@@ -91,12 +98,9 @@ class Toy2DDrawing:
         self.scatter_rev_b = ParticleItem(theme.qcolor(c.reverse_b, 220))
         # trails: up to (K+1) × picked vertices; unantialiased (with antialiasing they were half
         # of a "Both" frame's paint, bench/toy2d.py)
-        self.trails = pg.PlotDataItem(pen=pg.mkPen(c.cursor, width=1.5), connect="finite",
-                                      antialias=False)
-        self.trails_b = pg.PlotDataItem(pen=pg.mkPen(c.reverse_b, width=1.5), connect="finite",
-                                        antialias=False)
-        self.main_arrows = pg.PlotDataItem(pen=pg.mkPen(c.exact, width=1), connect="pairs",
-                                           antialias=False)   # ~900 segments a frame
+        self.trails = SegmentsItem(pg.mkPen(c.cursor, width=1.5), connect="finite")
+        self.trails_b = SegmentsItem(pg.mkPen(c.reverse_b, width=1.5), connect="finite")
+        self.main_arrows = SegmentsItem(pg.mkPen(c.exact, width=1))   # ~900 segments a frame
         for item in (self.scatter, self.scatter_rev, self.scatter_rev_b, self.trails,
                      self.trails_b, self.main_arrows):
             self.main_plot.addItem(item)
@@ -109,6 +113,10 @@ class Toy2DDrawing:
         self.decode_marker.setZValue(21)
         self.main_plot.addItem(self.decode_marker)
         self._brush_cache: tuple[str, list] | None = None   # class colours of a theme
+        # what the heat map and the arrows were last built from: a frame rebuilds only
+        # what changed (both change with t and the view box, not with the reverse chain)
+        self._heat_key = self._field_key = self._arrows_key = None
+        self._view = (0.0, 0.0, VIEW_EXTENT)
 
         self.field_plots, self.field_items = {}, {}
         self._field_roles = {}
@@ -121,7 +129,7 @@ class Toy2DDrawing:
             plot.setRange(xRange=(-VIEW_EXTENT, VIEW_EXTENT), yRange=(-VIEW_EXTENT, VIEW_EXTENT))
             plot.setToolTip("Arrows −ε̂(x, t) on a grid: the direction a reverse step moves x "
                             "(= √(1-ᾱ_t) ∇ log p_t for the exact one), one length scale for both")
-            item = pg.PlotDataItem(pen=pg.mkPen(role, width=1), connect="pairs", antialias=False)
+            item = SegmentsItem(pg.mkPen(role, width=1))
             plot.addItem(item)
             self.field_plots[which], self.field_items[which] = plot, item
             self._field_roles[which] = role_name
@@ -152,8 +160,12 @@ class Toy2DDrawing:
         return grid
 
     def _set_heat_lut(self, lut: np.ndarray) -> None:
-        """The heat map's colour table [256, 3] uint8 (applied in _redraw)."""
-        self._heat_rgba = np.concatenate([lut, np.full((256, 1), 255, np.uint8)], axis=1)
+        """The heat map's colour table [256, 3] uint8."""
+        self.heat.set_lut(lut)
+
+    def invalidate_frame_cache(self) -> None:
+        """Rebuild the heat map and the arrows at the next redraw (data, model or theme new)."""
+        self._heat_key = self._field_key = self._arrows_key = None
 
     def _set_points(self, item: ParticleItem, pts: np.ndarray | None, classes=None) -> None:
         """Show pts [N, 2] (None: nothing); with the latent map, coloured by `classes` [N]."""
@@ -183,6 +195,17 @@ class Toy2DDrawing:
         self.decode_item.setVisible(True)
         self.decode_marker.setData([x], [y])
 
+    def _set_trails(self, item, frames: np.ndarray | None, index: int) -> None:
+        """The picked particles' paths over frames[0..index] (None: none), set only when
+        the chain, the index or the picked particles changed."""
+        key = None if frames is None else (id(frames), index, self.state.picked.tobytes())
+        if key != getattr(item, "_trail_key", 0):
+            item._trail_key = key
+            if frames is None:
+                item.clear()
+            else:
+                item.set_segments(*self._paths(frames, index))
+
     def _paths(self, frames: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
         """x, y of the picked particles' paths over frames[0..index], NaN between paths."""
         picked = self.state.picked[self.state.picked < frames.shape[1]]
@@ -190,6 +213,16 @@ class Toy2DDrawing:
         sep = np.full((1, len(picked), 2), np.nan)
         seq = np.concatenate([paths, sep], axis=0).transpose(1, 0, 2).reshape(-1, 2)
         return seq[:, 0], seq[:, 1]
+
+    def _view_box(self, ab: float) -> tuple[float, float, float]:
+        """(centre x, centre y, half-width) of p_t at ᾱ_t (core.toy2d.view_box)."""
+        m = self.state.marginal
+        return (0.0, 0.0, VIEW_EXTENT) if m is None else toy2d.view_box(m, ab)
+
+    def _set_view_range(self, view: tuple[float, float, float]) -> None:
+        cx, cy, half = view
+        for plot in (self.main_plot, *self.field_plots.values()):
+            plot.setRange(xRange=(cx - half, cx + half), yRange=(cy - half, cy + half))
 
     def _field_scale(self, fields: dict, spacing: float) -> float:
         norms = [np.linalg.norm(e, axis=1).max() for _, e in fields.values() if len(e)]
@@ -211,16 +244,25 @@ class Toy2DDrawing:
         self.kl_label.setText(f"KL(p_t ‖ N(0, I)) = {kl:.4g} nats ({kind})")
         self.kl_cursor.setValue(t)
 
-        # heat map of p_t
+        # the view box of p_t at t (core.toy2d.view_box): the plots' range, the heat map's
+        # and the arrows' grids follow it
+        view = self._view_box(ab)
+        if view != self._view:
+            self._view = view
+            self._set_view_range(view)
+        cx, cy, half = view
+
+        # heat map of p_t: rebuilt only when t (ᾱ_t), the box or the data changed
         if self.heat_check.isChecked() and s.marginal is not None:
-            dens = s.marginal.density(ab)
-            g = s.marginal.grid
-            # √p_t through the colour table here, as RGBA: Qt draws it as is (an indexed image
-            # with a table is converted on every paint, ~3 ms of a frame)
-            root = np.sqrt(dens)
-            idx = (root * (255.0 / max(float(root.max()), 1e-12))).astype(np.uint8)
-            self.heat.setImage(self._heat_rgba[idx], autoLevels=False)
-            self.heat.setRect(-g.extent, -g.extent, 2 * g.extent, 2 * g.extent)
+            key = (ab, view, id(s.marginal))
+            if key != self._heat_key:
+                self._heat_key = key
+                e = HEAT_OVER_VIEW * half
+                grid = toy2d.Grid(extent=e, n=s.marginal.grid.n, cx=cx, cy=cy)
+                # √p_t through the colour table (opaque RGB32: drawn without a conversion)
+                root = np.sqrt(s.marginal.density(ab, grid))
+                idx = (root * (255.0 / max(float(root.max()), 1e-12))).astype(np.uint8)
+                self.heat.set_indices(idx, QRectF(cx - e, cy - e, 2 * e, 2 * e))
             self.heat.setVisible(True)
         else:
             self.heat.setVisible(False)
@@ -232,7 +274,7 @@ class Toy2DDrawing:
         ri = s.reverse_index()
         if ri is not None and mode in ("reverse", "both"):
             self._set_points(self.scatter_rev, s.reverse[ri], s.sample_labels)
-            self.trails.setData(*self._paths(s.reverse, ri))
+            self._set_trails(self.trails, s.reverse, ri)
             c = self.colors
             text = (f'<span style="color:{c.reverse}">●</span> '
                     f"{SAMPLER_NAMES.get(s.reverse_sampler, s.reverse_sampler)}")
@@ -240,48 +282,58 @@ class Toy2DDrawing:
             if b is not None and len(b):
                 rb = min(ri, len(b) - 1)
                 self._set_points(self.scatter_rev_b, b[rb])
-                self.trails_b.setData(*self._paths(b, rb))
+                self._set_trails(self.trails_b, b, rb)
                 text += (f' and <span style="color:{c.reverse_b}">●</span> '
                          f"{SAMPLER_NAMES.get(s.reverse_b_sampler, s.reverse_b_sampler)} "
                          "from the same x_T")
             else:
                 self._set_points(self.scatter_rev_b, None)
-                self.trails_b.setData([], [])
+                self._set_trails(self.trails_b, None, 0)
             self.reverse_label.setText(
                 f"Reverse: {text} at step t = {int(s.reverse_t[ri])} "
                 f"(frame {ri} of {len(s.reverse_t) - 1})" + ("" if s.reverse_done else ", running…"))
         else:
             for item in (self.scatter_rev, self.scatter_rev_b):
                 self._set_points(item, None)
-            self.trails.setData([], [])
-            self.trails_b.setData([], [])
+            self._set_trails(self.trails, None, 0)
+            self._set_trails(self.trails_b, None, 0)
             self.reverse_label.setText("Reverse: press Sample" if s.reverse is None
                                        else "Reverse: hidden (Show)")
 
-        # ε fields
-        fields = self.field_source(t, VIEW_EXTENT * 0.9) if self.field_source is not None else {}
-        self._fields = fields
-        spacing = 2 * VIEW_EXTENT * 0.9 / 16
-        scale = self._field_scale(fields, spacing)
-        if "exact" in fields and "learned" in fields:
-            # −(ε̂_learned − ε_exact): drawn like the fields, so it reads as their difference
-            fields = {**fields, "difference": (fields["exact"][0],
-                                               fields["learned"][1] - fields["exact"][1])}
-        for which, item in self.field_items.items():
-            if which in fields:
-                p, e = fields[which]
-                x, y = _segments(p, -e, scale)
-                item.setData(x, y)
+        # ε fields: asked of the session and rebuilt only when t, the box or the models changed
+        extent = FIELD_FRACTION * half
+        key = (t, view, id(schedule), id(s.learned), s.learned_for, s.dataset, id(s.mixture),
+               s.latent_label)
+        if key != self._field_key:
+            self._field_key, self._arrows_key = key, None
+            fields = {}
+            if self.field_source is not None:
+                fields = self.field_source(t, extent, center=(cx, cy))
+            self._fields = fields
+            spacing = 2 * extent / (FIELD_N - 1)
+            scale = self._field_scale(fields, spacing)
+            if "exact" in fields and "learned" in fields:
+                # −(ε̂_learned − ε_exact): drawn like the fields, so it reads as their difference
+                fields = {**fields, "difference": (fields["exact"][0],
+                                                   fields["learned"][1] - fields["exact"][1])}
+            for which, item in self.field_items.items():
+                if which in fields:
+                    p, e = fields[which]
+                    item.set_segments(*_segments(p, -e, scale))
+                else:
+                    item.clear()
+        fields = self._fields
+        chosen = self.field_items.get(s.model)
+        arrows_key = (self._field_key, s.model, self.arrows_check.isChecked())
+        if arrows_key != self._arrows_key:
+            self._arrows_key = arrows_key
+            if self.arrows_check.isChecked() and s.model in fields:
+                # the chosen model's field plot's path, shared (built once a frame)
+                role = self.colors.exact if s.model == "exact" else self.colors.reverse_b
+                self.main_arrows.setPen(pg.mkPen(role, width=1))
+                self.main_arrows.set_path(chosen.path(), chosen.xData, chosen.yData)
             else:
-                item.setData([], [])
-        chosen = fields.get(s.model)
-        if self.arrows_check.isChecked() and chosen is not None:
-            x, y = _segments(chosen[0], -chosen[1], scale)
-            role = self.colors.exact if s.model == "exact" else self.colors.reverse_b
-            self.main_arrows.setPen(pg.mkPen(role, width=1))
-            self.main_arrows.setData(x, y)
-        else:
-            self.main_arrows.setData([], [])
+                self.main_arrows.clear()
         if "exact" in fields and "learned" in fields:
             d = fields["learned"][1] - fields["exact"][1]
             self.diff_label.setText(f"RMS ‖ε̂_learned − ε_exact‖ on the grid = "
