@@ -93,3 +93,28 @@ def test_the_lecture_window_fits_small_screens(qtbot, monkeypatch, theme_name, s
     finally:
         theme.set_lecture(app, False)
         theme.apply_theme(app, "dark")
+
+
+def test_view_lecture_mode_enlarges_a_window_already_shown(qtbot):
+    # app.setFont alone left the widgets of a shown window (polished under the application
+    # style sheet) at the normal size: only the views that restyle themselves grew
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    app = QApplication.instance()
+    theme.apply_theme(app, "dark")
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    normal = w.sampler_panel.font().pointSizeF()
+    try:
+        w.lecture_action.trigger()
+        big = app.font().pointSizeF()
+        assert big >= 1.2 * normal
+        for widget in (w.sampler_panel, w.reverse_view.nfe_label, w.input_panel):
+            assert widget.font().pointSizeF() == big, widget
+        w.lecture_action.trigger()
+        assert w.sampler_panel.font().pointSizeF() == normal
+    finally:
+        theme.set_lecture(app, False)
+        w.close()
