@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ddpm_desktop.core import imaging
     from ddpm_desktop.core.checkpoint import atomic_write_bytes
-    from ddpm_desktop.core.classifier import load_classifier
+    from ddpm_desktop.core.decision import bundled_classifier, decision_curve
     from ddpm_desktop.core.inpaint import iter_inpaint
     from ddpm_desktop.core.sampling import make_eps_fn
     from ddpm_desktop.core.training import resolve_device
@@ -116,9 +116,7 @@ def run(args: argparse.Namespace) -> int:
             chain.append(step.x_t[:, 0].numpy())
     seconds = time.perf_counter() - started
     completions = last.x_t[:, 0].numpy()
-    classifier, _info = load_classifier()
-    with torch.inference_mode():
-        probs = classifier(last.x_t.float().cpu()).softmax(1).numpy()
+    probs = decision_curve(bundled_classifier(), last.x_t)  # p(k | x_0) of each completion, [n, 10]
     readings = probs.argmax(1)
     masked = np.where(known, x0, 0.0).astype(np.float32)    # the hole shown mid-grey
     u8 = imaging.to_uint8(completions)

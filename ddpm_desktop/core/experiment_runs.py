@@ -52,18 +52,12 @@ def _run_chain(sampler: str, eps_fn, schedule, x_T, steps, seed: int | None = No
 
 
 def _classify(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted labels, softmax probabilities [N, 10]) from the bundled classifier."""
-    from .classifier import load_classifier
+    """(predicted labels [N], softmax probabilities float64 [N, 10]) from the bundled
+    classifier on images [N, 1, 28, 28] clipped to [-1, 1] (core.decision.decision_curve)."""
+    from .decision import bundled_classifier, decision_curve
 
-    clf, _ = _classifier_cache.get("clf") or load_classifier()
-    _classifier_cache["clf"] = (clf, None)
-    with torch.inference_mode():
-        logits = clf(images.float().clamp(-1, 1))
-    probs = torch.softmax(logits, 1).numpy()
+    probs = decision_curve(bundled_classifier(), images.float().clamp(-1, 1))
     return probs.argmax(1), probs
-
-
-_classifier_cache: dict = {}
 
 
 def _rms(a, b) -> float:

@@ -40,24 +40,32 @@ def add_area_views(w) -> None:
     # The guidance trade-off measured for the bundled model, under Sample/Stop.
     w.guidance_plot = GuidancePlot(s.sampler, load_guidance_sweep())
     w.sampler_panel.layout().insertWidget(2, w.guidance_plot)
-    # Inpainting and the completions of x_t (issue 16), tabbed with Sampler.
+    # The default layout has two tab groups, so that every tab's title shows in full at
+    # 1280×720 in lecture mode (five tabs under the Schedule came out "Samp… Traini… Inp…"):
+    #   left:  Input | Completions | Maths | Lessons (hidden until Help > Lessons)
+    #   right: Schedule β_t over Sampler | Training | Inpaint
+    # Inpaint samples like the Sampler (it fills the reverse view); Completions starts from
+    # the forward chain's x_t of the input digit; Maths beside Input keeps every view its
+    # terms frame (chains, plots, Schedule, Sampler) in sight. Reset layout restores this.
+    # Inpainting and the completions of x_t (issue 16).
     w.inpaint_panel = InpaintPanel(s.inpaint, s.input_state)
     w.inpaint_dock = w._dock("Inpaint", "InpaintDock", w.inpaint_panel, RIGHT, max_width=360)
     w.tabifyDockWidget(w.sampler_dock, w.inpaint_dock)
     connect_inpaint_panel(w.inpaint_panel, s)
     w.completions_panel = CompletionsPanel(s.completions, s.sampler)
-    w.completions_dock = w._dock("Completions", "CompletionsDock", w.completions_panel, RIGHT,
+    w.completions_dock = w._dock("Completions", "CompletionsDock", w.completions_panel, LEFT,
                                  max_width=360)
-    w.tabifyDockWidget(w.sampler_dock, w.completions_dock)
+    w.tabifyDockWidget(w.input_dock, w.completions_dock)
     connect_completions_panel(w.completions_panel, s)
+    # The maths panel (issue 13 item 1), tabbed with Input.
+    w.maths_dock = add_maths_dock(w)
     # Lessons (issue 13.4): tabbed with Input, hidden until Help > Lessons.
     w.lesson_panel = LessonPanel(s.lesson)
     w.lesson_dock = w._dock("Lessons", "LessonDock", w.lesson_panel, LEFT, max_width=440)
     w.tabifyDockWidget(w.input_dock, w.lesson_dock)
     w.lesson_dock.hide()
     connect_lesson_panel(w.lesson_panel, s)
-    # The maths panel (issue 13 item 1).
-    w.maths_dock = add_maths_dock(w)
+    w.input_dock.raise_()
 
 
 def build_export_dialog(w) -> ExportDialog:

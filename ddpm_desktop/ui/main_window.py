@@ -4,7 +4,8 @@ job belongs to the `Session`; this file connects the views' intents to it.
 
 Layout: the forward and reverse chains side by side in the centre with the histogram and
 KL-versus-t plots under them (all visible together); Input on the left; Schedule and Sampler
-on the right, Training tabbed with Sampler; the later areas' views come from area_views.py.
+on the right, Training tabbed with Sampler; the later areas' views and the tab groups they
+join come from area_views.py.
 Dock layout and geometry persist in QSettings
 ("window/geometry", "window/state"), as do the theme, playback speed and (settings.py) every
 state's settings.
@@ -48,7 +49,9 @@ from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
 
 MODEL_FILTER = "Checkpoints (*.safetensors);;All files (*)"
 SESSION_FILTER = "Sessions (*.json);;All files (*)"
-_STATE_VERSION = 1
+# 2: two tab groups (area_views.py); a layout saved before (five tabs under the Schedule,
+# their titles cut) is not restored, so everyone gets the readable default once.
+_STATE_VERSION = 2
 
 
 class MainWindow(QMainWindow):
@@ -302,6 +305,7 @@ class MainWindow(QMainWindow):
                      self.inpaint_dock, self.completions_dock, self.maths_dock):
             dock.show()
         self.lesson_dock.hide()  # opened from Help > Lessons
+        self.input_dock.raise_()  # the front tab of each group, as a fresh window shows them
         self.sampler_dock.raise_()
 
     @Slot()

@@ -1,7 +1,7 @@
 """The maths panel's dock and its wiring (composition for main_window.py, issue 13 item 1).
 
 `add_maths_dock(window)` builds `window.maths_panel` (widgets/maths_panel.py) from the
-session's states, docks it as "Maths" tabbed with the Sampler dock, and turns a hovered term
+session's states, docks it as "Maths" tabbed with the Input dock, and turns a hovered term
 into a highlight frame over the view it drives (`MATHS_VIEWS` names the window's attribute for
 each of core.maths.VIEWS).
 """
@@ -29,9 +29,9 @@ def add_maths_dock(window):
     s = window.session
     panel = MathsPanel(s.forward, s.schedule_state, s.sampler, s.reverse)
     window.maths_panel = panel
-    dock = window._dock("Maths", "MathsDock", panel, Qt.DockWidgetArea.RightDockWidgetArea,
+    dock = window._dock("Maths", "MathsDock", panel, Qt.DockWidgetArea.LeftDockWidgetArea,
                         max_width=440)
-    window.tabifyDockWidget(window.sampler_dock, dock)
+    window.tabifyDockWidget(window.input_dock, dock)  # beside Input: the views it frames show
     window.maths_highlighted = ""
 
     def on_hovered(view: str) -> None:

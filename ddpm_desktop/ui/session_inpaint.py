@@ -56,7 +56,7 @@ def inpaint_job(model, schedule, x0: np.ndarray, known: np.ndarray, method: str,
     """A worker job: InpaintFrame per step of completion 0, then one InpaintResult."""
 
     def job(cancel: threading.Event):
-        from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier
+        from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier, decision_curve
 
         classifier = bundled_classifier()
         decision = DecisionRecorder(classifier)    # every completion's x̂₀ at each network call
@@ -78,8 +78,7 @@ def inpaint_job(model, schedule, x0: np.ndarray, known: np.ndarray, method: str,
         finally:
             it.close()
         settled, _ = decision.settle_steps()
-        with torch.inference_mode():
-            probs = classifier(last.x_t.float().cpu()).softmax(1).numpy()
+        probs = decision_curve(classifier, last.x_t)    # p(k | x_0) of each completion, [N, 10]
         readings = probs.argmax(1)
         yield InpaintResult(last.x_t[:, 0].numpy().copy(), readings, probs[np.arange(n), readings], last.nfe,
                             settled)

@@ -237,6 +237,11 @@ def set_lecture(app: QApplication, on: bool, screen_size=None) -> bool:
     _lecture["pt"] = max(lecture_point_size(screen_size), 1.2 * _lecture["base_pt"])
     font.setPointSizeF(_lecture["pt"] if on else _lecture["base_pt"])
     app.setFont(font)
+    # With an application style sheet set, widgets already shown keep the font they were
+    # polished with (View > Lecture mode changed only the few views that restyle themselves):
+    # setting the sheet again re-polishes every widget with the new font.
+    if app.styleSheet():
+        app.setStyleSheet(app.styleSheet())
     return _lecture["on"]
 
 

@@ -25,6 +25,6 @@ def test_the_reverse_view_captions_a_distilled_lane_by_its_steps(qtbot):
         for i, t in enumerate((1000, 500, 0)):
             reverse.add(lane, x, x, t, i, 2)
     reverse.commit()
-    captions = [p.caption.text() for p in view.lane_panels[:2]]
+    captions = [p.caption.text().replace("\u00a0", " ") for p in view.lane_panels[:2]]
     assert captions[0].startswith("distilled student, 2 steps   t = 0")
     assert captions[1].startswith("DDIM")

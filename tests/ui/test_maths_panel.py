@@ -82,6 +82,22 @@ def test_nothing_renders_while_hidden_and_the_news_arrives_on_show(panel, sessio
     assert panel.renders == before + 1  # one render for the whole burst
 
 
+def test_an_inpainting_run_shows_the_sampler_settings_step(panel, session, qtbot):
+    # an inpainting lane is named "inpaint: <method>", not a sampler: the panel used to raise
+    # "unknown sampler 'inpaint: repaint'" from its render slot on every frame of the run
+    from ddpm_desktop.ui.state import Lane
+
+    session.sampler.update(sampler="ddim", steps=10)
+    z = np.zeros((28, 28), np.float32)
+    session.reverse.start([Lane("inpaint: repaint", 0)])
+    for k, t in enumerate((999, 998, 997)):
+        session.reverse.add(0, z, z, t, k, 3)
+    session.reverse.commit()
+    panel.flush(force=True)
+    assert panel.reverse_step(session.schedule)[0] == "ddim"
+    assert "DDIM" in panel.header_reverse.text()
+
+
 def test_hovering_a_term_frames_its_view(qtbot):
     from ddpm_desktop.ui.main_window import MainWindow
 

@@ -20,6 +20,7 @@ from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from ddpm_desktop.core import maths
+from ddpm_desktop.core.sampling import SAMPLERS
 from ddpm_desktop.ui.state import (
     SAMPLER_NAMES,
     ForwardState,
@@ -178,6 +179,8 @@ class MathsPanel(QWidget):
         s = self.sampler.settings
         lanes = self.reverse.lanes
         name = lanes[0].sampler if lanes else s.sampler
+        if name not in SAMPLERS:  # an inpainting lane ("inpaint: repaint"): no sampler's step
+            name, lanes = s.sampler, []
         ts = None
         if lanes and lanes[0].done and len(lanes[0]) > 1:
             ts = np.asarray(lanes[0].t, dtype=np.int64)

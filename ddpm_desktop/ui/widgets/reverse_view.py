@@ -23,6 +23,15 @@ from ddpm_desktop.ui.state import ModelState, ReverseState
 from ddpm_desktop.ui.widgets.chain_view import ImagePane
 
 
+def caption_text(sampler: str, t: int, index: int, total: int, name: str | None = None) -> str:
+    """A lane's readout, e.g. "DDPM   t = 490   step 51/100": the sampler's name, the step t of
+    the frame shown and its index in the run. Spaces inside a field are non-breaking, so a
+    word-wrapped caption breaks only between fields (and after a comma of `name`, the lane's
+    name where it is not the sampler's, e.g. "distilled student, 2 steps")."""
+    fields = (name or SAMPLER_NAMES.get(sampler, sampler), f"t = {t}", f"step {index}/{total}")
+    return "   ".join(field.replace(" ", "\u00a0").replace(",\u00a0", ", ") for field in fields)
+
+
 class _LanePanel(QWidget):
     """One sampler lane: a caption and x_t beside x̂_0."""
 
@@ -33,6 +42,9 @@ class _LanePanel(QWidget):
         # The caption's text (sampler name, t, step) must not size the panel: a longer name
         # used to widen the reverse view and shrink the forward image beside it.
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # ...so a lane narrower than its caption (1280×720 in lecture mode) wraps it between
+        # fields (caption_text) instead of cutting "step 49/100" to "step 49/1".
+        self.caption.setWordWrap(True)
         self.x_t_pane = ImagePane(min_side=110)
         self.x0_pane = ImagePane(min_side=110)
         x_t_title = QLabel("x_t")
@@ -79,6 +91,7 @@ class ReverseChainView(QWidget):
         self.nfe_label.setProperty("role", "value")
         self.nfe_label.setText(" ")
         self.nfe_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.nfe_label.setWordWrap(True)  # two compared lanes' counts on a narrow view
 
         # Page 0: no model; page 1: ready, nothing sampled yet; page 2: lanes.
         self.stack = QStackedWidget()
@@ -200,7 +213,7 @@ class ReverseChainView(QWidget):
             panel.x_t_pane.set_image(lane.x_t[i])
             panel.x0_pane.set_image(lane.x0_pred[i] if i > 0 else None)
             name = lane_name(lane.sampler, lane.steps)  # "distilled student, N steps"
-            panel.caption.setText(f"{name}   t = {lane.t[i]}   step {i}/{lane.total}")
+            panel.caption.setText(caption_text(lane.sampler, lane.t[i], i, lane.total, name=name))
             nfe_parts.append(f"{lane.nfe[i]}")
         if nfe_parts:
             total = self.state.lanes[0].total
