@@ -125,10 +125,11 @@ class TrainConfig:
 
 # Recipes by name (TrainConfig fields). "bundled": how resources/model.safetensors was trained
 # (79 min on one thread). "fast": a fresh model the bundled classifier reads right at the default
-# guidance >= 95% of the time within 5 minutes on a 2-core CPU (bench/training.py, time to quality;
-# docs/TRAINING.md has the search that chose it): min-SNR-5 weighting and the class embedding
-# started at 0.5 are what buy it; its 850 steps are what two threads do in 5 minutes, and the
-# learning rate's cosine decay ends there.
+# guidance >= 95% of the time after 680 of its 850 steps (docs/TRAINING.md has the search that
+# chose it; bench/training.py times it): min-SNR-5 weighting and the class embedding started at
+# 0.5 are what buy it. 850 steps were sized to 5 minutes of two threads at 361 images/s; measured
+# on 2026-12-02 two threads ran slower (about 6 minutes to 95%). The learning rate's cosine
+# decay ends at the last step.
 RECIPES: dict[str, dict] = {
     "bundled": dict(steps=6000, batch_size=128, lr=2e-3, conditional=True, seed=0),
     "fast": dict(steps=850, batch_size=128, lr=2e-3, conditional=True, seed=0,
