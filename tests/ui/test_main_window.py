@@ -146,7 +146,9 @@ def test_hand_edited_settings_never_stop_the_app_opening(qtbot, capfd):
     qtbot.addWidget(w)
     assert w.session.input_state.seed == 0
     assert w.session.sampler.settings == SamplerSettings()
-    assert w.session.training.settings.batch_size == 64
+    from ddpm_desktop.ui.training_state import TrainingSettings
+
+    assert w.session.training.settings.batch_size == TrainingSettings().batch_size == 128
     assert w.session.schedule.T == 1000
     assert w.session.export.settings.fps == 20
     err = capfd.readouterr().err
