@@ -104,7 +104,7 @@ def run(cfg: common.BenchConfig) -> dict:
 
 def run_time_to_quality(cfg: common.BenchConfig) -> dict:
     from ddpm_desktop.core import data, evaluation
-    from ddpm_desktop.core.classifier import load_classifier, predict
+    from ddpm_desktop.core.classifier import load_classifier
     from ddpm_desktop.core.schedule import NoiseSchedule
     from ddpm_desktop.core.training import TrainConfig, Trainer, copy_for_inference
 
@@ -138,9 +138,7 @@ def run_time_to_quality(cfg: common.BenchConfig) -> dict:
         point = {"step": trainer.step, "train_s": round(train_s, 1),
                  "wall_s": round(time.perf_counter() - wall0, 1)}
         for w in guidances:
-            images, labels, _ = evaluation.generate(model, schedule, "dpmpp", 20, n_eval, w, seed=0)
-            pred, _ = predict(classifier, images)
-            acc = float((pred == labels.numpy()).mean())
+            acc = evaluation.legible_fraction(model, classifier, schedule, n_eval, w)
             point[f"accuracy_w{w:g}"] = acc
             if acc >= TTQ_TARGET and f"w{w:g}" not in reached:
                 reached[f"w{w:g}"] = {"steps": trainer.step, "train_seconds": round(train_s, 1),

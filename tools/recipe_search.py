@@ -60,7 +60,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     from ddpm_desktop.core import checkpoint, data, evaluation
-    from ddpm_desktop.core.classifier import load_classifier, predict
+    from ddpm_desktop.core.classifier import load_classifier
     from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE
     from ddpm_desktop.core.schedule import NoiseSchedule
     from ddpm_desktop.core.training import Trainer, copy_for_inference
@@ -82,12 +82,11 @@ def main(argv=None) -> int:
                 loss, _ = trainer.train_step()
             train_s += time.perf_counter() - t0
             model = copy_for_inference(trainer.ema)
-            images, labels, _ = evaluation.generate(model, schedule, "dpmpp", 20, args.eval_samples,
-                                                    DEFAULT_GUIDANCE, seed=0)
-            pred, _ = predict(classifier, images)
+            accuracy = evaluation.legible_fraction(model, classifier, schedule, args.eval_samples,
+                                                   DEFAULT_GUIDANCE)
             point = {"step": trainer.step, "images": trainer.step * config.batch_size,
                      "train_s": round(train_s, 1), "loss": round(loss, 4),
-                     "accuracy": float((pred == labels.numpy()).mean()),
+                     "accuracy": accuracy,
                      "guidance": DEFAULT_GUIDANCE, "load1": os.getloadavg()[0]}
             log.write(json.dumps(point) + "\n")
             log.flush()

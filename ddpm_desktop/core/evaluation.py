@@ -103,6 +103,16 @@ def data_floor(feats: dict[str, np.ndarray], n: int | None = None) -> tuple[floa
     return frechet_distance(test, feats["train"]), len(test)
 
 
+def legible_fraction(model, classifier: DigitClassifier, schedule: NoiseSchedule, n: int,
+                     guidance: float, sampler: str = "dpmpp", steps: int | None = 20,
+                     seed: int = 0) -> float:
+    """Share of n class-conditional samples (labels cycling 0..9) the classifier reads as
+    their label: the accuracy the time-to-quality bench and tools/recipe_search.py track."""
+    images, labels, _ = generate(model, schedule, sampler, steps, n, guidance, seed=seed)
+    pred, _ = predict(classifier, images)
+    return float((pred == labels.numpy()).mean())
+
+
 def evaluate_sampler(model, classifier, schedule, feats, sampler: str, steps: int | None, n: int,
                      guidance: float = 2.0, seed: int = 0, matched_n: int | None = None,
                      progress=None, keep: int = 0) -> SamplerResult | tuple[SamplerResult, torch.Tensor]:

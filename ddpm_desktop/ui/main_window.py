@@ -413,12 +413,8 @@ class MainWindow(QMainWindow):
         geometry = s.value("window/geometry", QByteArray(), type=QByteArray)
         if geometry is not None and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        else:  # 1400 x 900, or the screen's available area when that is smaller
-            screen = self.screen().availableGeometry() if self.screen() is not None else None
-            w, h = 1400, 900
-            if screen is not None and screen.width() > 0:
-                w, h = min(w, screen.width()), min(h, screen.height())
-            self.resize(w, h)
+        else:
+            self.resize(*screen_fit.first_size(self))
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():
             self.restoreState(state, _STATE_VERSION)

@@ -28,6 +28,15 @@ def available_size(window) -> QSize | None:
     return None if screen is None else screen.availableGeometry().size()
 
 
+def first_size(window, width: int = 1400, height: int = 900) -> tuple[int, int]:
+    """A window's size when no geometry was saved: width × height, or the screen's available
+    area where that is smaller."""
+    size = available_size(window)
+    if size is not None and size.width() > 0:
+        return min(width, size.width()), min(height, size.height())
+    return width, height
+
+
 def dock_caps(available_width: int, central_width: int, left_need: int = 1 << 20,
               right_need: int = 1 << 20) -> tuple[int, int]:
     """(left, right) widest dock widths that keep the window within `available_width`: each

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSignalBlocker, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +40,7 @@ from ddpm_desktop.ui.state import SAMPLER_NAMES
 from ddpm_desktop.core.toy2d_model import DEFAULT_STEPS
 from ddpm_desktop.ui.toy2d_state import MODEL_NAMES, MODELS, Toy2DState
 from ddpm_desktop.ui.widgets.toy2d_drawing import Toy2DDrawing
+from ddpm_desktop.ui.widgets.readout_column import ReadoutColumn
 from ddpm_desktop.ui.widgets.toy2d_latent import LatentPanel
 
 SHOW_MODES = {"forward": "Forward q(x_t|x_0)", "reverse": "Reverse chain", "both": "Both"}
@@ -49,63 +49,6 @@ MOUSE_MODES = {"pick": "Pick particles", "gmm": "Add a Gaussian", "paint": "Pain
 PLAY_FRAMES = 150     # playback crosses 0..T in this many frames
 PLAY_INTERVAL_MS = 16
 LEFT_WIDTH = 330
-
-
-class ReadoutColumn(QWidget):
-    """The info column's word-wrapped readouts, stacked by hand (no QLayout): a readout's new
-    text asks only this widget to lay its labels out again, and the window's layout is asked
-    only when the column's height changes. Inside a QVBoxLayout every setText laid the whole
-    window out again (~1.5 ms of each frame: four readouts change with t)."""
-
-    def __init__(self, labels, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.labels = list(labels)
-        for lab in self.labels:
-            lab.setParent(self)
-        self._spacing = max(0, self.style().pixelMetric(QStyle.PixelMetric.PM_LayoutVerticalSpacing))
-        self._height = -1
-        sp = self.sizePolicy()
-        sp.setHeightForWidth(True)
-        self.setSizePolicy(sp)
-
-    def _heights(self, width: int) -> list[int]:
-        # an empty readout keeps one line, as a QLabel in a layout does
-        return [max(lab.heightForWidth(width), lab.fontMetrics().height()) if lab.wordWrap()
-                else lab.sizeHint().height() for lab in self.labels]
-
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
-        hs = self._heights(width)
-        return sum(hs) + self._spacing * max(0, len(hs) - 1)
-
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
-        return True
-
-    def sizeHint(self):  # noqa: N802 - Qt override
-        width = max((lab.minimumSizeHint().width() for lab in self.labels), default=0)
-        return QSize(width, self.heightForWidth(max(width, self.width())))
-
-    def minimumSizeHint(self):  # noqa: N802 - Qt override
-        return QSize(max((lab.minimumSizeHint().width() for lab in self.labels), default=0), 0)
-
-    def _place(self) -> None:
-        y, width = 0, self.width()
-        for lab, h in zip(self.labels, self._heights(width)):
-            lab.setGeometry(0, y, width, h)
-            y += h + self._spacing
-        height = max(0, y - self._spacing)
-        if height != self._height:
-            self._height = height
-            self.updateGeometry()      # the window's layout: only when the column grows or shrinks
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._place()
-
-    def event(self, event) -> bool:
-        if event.type() == QEvent.Type.LayoutRequest:
-            self._place()
-            return True
-        return super().event(event)
 
 
 def _label(text: str, tip: str) -> QLabel:
