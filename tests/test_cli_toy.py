@@ -113,3 +113,13 @@ def test_bad_output_and_choices_exit_2(capsys, tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["toy", "--data", "spiral", "--out", str(tmp_path / "x.npz")])
     assert e.value.code == 2
+
+
+def test_latent_gif_of_one_class_draws_its_field(capsys, tmp_path):
+    """The export's arrows evaluate the asked class's field on their own grid: the sampler's
+    per-particle labels (a different batch size) once made this raise a size mismatch."""
+    code, out, err = run_cli(capsys, "toy", "--data", "mnist-latent", "--label", "2", "--steps", "10",
+                             "--n", "50", "--out", str(tmp_path / "l.gif"))
+    assert code == 0, err
+    im = Image.open(tmp_path / "l.gif")
+    assert im.n_frames > 1

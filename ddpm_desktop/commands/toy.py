@@ -217,9 +217,15 @@ def run(args: argparse.Namespace) -> int:
         report["sliced_wasserstein_to_data"] = round(toy2d.sliced_wasserstein(points, ref[:args.n]), 5)
         report["sliced_wasserstein_data_to_data"] = round(
             toy2d.sliced_wasserstein(ref[:args.n], ref[args.n:]), 5)
+    # The export's arrows evaluate the field on a grid of its own size: a latent run's sampler
+    # eps_fn carries one label per particle, so the field of the asked class is its own EpsFn
+    # (none for "all": no single field to draw).
+    field_fn = eps_fn
+    if latent and eps_fn is not None:
+        field_fn = None if label is None else make_eps_fn(models.diffusion, schedule,
+                                                          labels=int(label), guidance=guidance)
     out = _write(args, kind, points, images, labels if latent else None, chain, ts, schedule,
-                 marginal, eps_fn if (not latent or label is not None or args.data_only) else None,
-                 title)
+                 marginal, field_fn, title)
     report["out"] = str(out)
     report["format"] = kind
     if args.json:
