@@ -34,17 +34,23 @@ SAVE_EVERY_S = 300.0
 LOG_FIELDS = ("step", "phase", "loss", "pairs", "round", "student_steps", "elapsed_s", "cpu_s")
 
 
-def _save(run: Path, d: Distiller, cpu_s: float) -> None:
+def _save(run: Path, d: Distiller, cpu_s: float, init_student: str | None = None,
+          teacher: str = "resources/model.safetensors") -> None:
     from ddpm_desktop.core.files import atomic_write_bytes
     import io
 
     state = d.state_dict()
     state["cpu_s"] = cpu_s
+    state["teacher"] = teacher
+    if init_student:
+        state["init_student"] = init_student
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(run / "state.pt", buf.getvalue())
-    extra = {**d.metadata(), "teacher": "resources/model.safetensors", "dataset": "MNIST (train)",
+    extra = {**d.metadata(), "teacher": teacher, "dataset": "MNIST (train)",
              "cpu_s": round(cpu_s, 1)}
+    if init_student:
+        extra["init_student"] = init_student
     checkpoint.save_weights(run / "student.safetensors", d.ema, extra=extra)
 
 
@@ -85,6 +91,10 @@ def main(argv=None) -> int:
                    help="stop (and save) after this much CPU time in this invocation")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--teacher", default=None, metavar="FILE",
+                   help="the teacher (default: the bundled model, resources/model.safetensors)")
+    p.add_argument("--init-student", default=None, metavar="FILE",
+                   help="a new run's student starts from this student, not from the teacher")
     p.add_argument("--evaluate", default=None, metavar="STEPS",
                    help="judge the run's student at these step counts (e.g. 1,2,4) and stop")
     p.add_argument("--samples", type=int, default=500, help="samples per --evaluate entry")
@@ -113,14 +123,18 @@ def main(argv=None) -> int:
         if (run / "state.pt").exists():
             raise SystemExit(f"{run} already holds a run: pass --resume or another --out")
         config = DistillConfig.from_dict(overrides)
-    teacher, _ = checkpoint.load_model(checkpoint.bundled_model_path())
+    teacher_path = (state or {}).get("teacher") or args.teacher or str(checkpoint.bundled_model_path())
+    teacher, _ = checkpoint.load_model(teacher_path)
     schedule = NoiseSchedule.default()
     data = None
     if config.method == "progressive":
         from ddpm_desktop.core.data import load_bundled_mnist
 
         data = load_bundled_mnist("train").as_tensor()
-    d = Distiller(config, teacher, schedule, data)
+    init, init_student = None, (state or {}).get("init_student") or args.init_student
+    if args.init_student and state is None:
+        init, _ = checkpoint.load_model(args.init_student)
+    d = Distiller(config, teacher, schedule, data, init=init)
     cpu_before = 0.0
     if state is not None:
         d.load_state_dict(state)
@@ -145,14 +159,14 @@ def main(argv=None) -> int:
                       f"round {ev.round} cpu {cpu_s:.0f} s", flush=True)
             now = time.perf_counter()
             if now - last_save > SAVE_EVERY_S:
-                _save(run, d, cpu_s)
+                _save(run, d, cpu_s, init_student, teacher_path)
                 last_save = now
             if args.minutes is not None and now - started > 60 * args.minutes:
                 break
             if args.cpu_minutes is not None and cpu_s - cpu_before > 60 * args.cpu_minutes:
                 break
     cpu_s = cpu_before + time.process_time() - cpu0
-    _save(run, d, cpu_s)
+    _save(run, d, cpu_s, init_student, teacher_path)
     print(f"saved {run / 'student.safetensors'} at step {d.step} ({cpu_s:.0f} CPU s in all)")
     return 0
 

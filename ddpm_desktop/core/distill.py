@@ -219,16 +219,24 @@ class Distiller:
 
     teacher: an ε model (UNet); data: (images [N,1,28,28] in [-1,1], labels) for the
     progressive method (direct needs none). `state_dict` / `load_state_dict` resume a run.
+    init: a student to start from instead of the teacher's weights (the same UNet config), so
+    a new teacher's student can start from the previous teacher's (a warm start).
     """
 
-    def __init__(self, config: DistillConfig, teacher: nn.Module, schedule: NoiseSchedule, data=None):
+    def __init__(self, config: DistillConfig, teacher: nn.Module, schedule: NoiseSchedule, data=None,
+                 init: nn.Module | None = None):
         self.config = config.validated()
         self.schedule = schedule
         self.teacher = teacher.eval().requires_grad_(False)
         self.null = int(teacher.config.num_classes)
         torch.manual_seed(config.seed)
-        self.student = copy.deepcopy(teacher).train().requires_grad_(True)
-        self.ema = copy.deepcopy(teacher).eval().requires_grad_(False)
+        start = teacher
+        if init is not None:
+            if init.config != teacher.config:
+                raise ValueError("the initial student's architecture differs from the teacher's")
+            start = init
+        self.student = copy.deepcopy(start).train().requires_grad_(True)
+        self.ema = copy.deepcopy(start).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=config.lr, weight_decay=0.0)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.step = 0

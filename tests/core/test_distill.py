@@ -166,3 +166,23 @@ def test_load_student_refuses_a_plain_model(tmp_path):
     save_weights(tmp_path / "s.safetensors", model, extra={"distill": {"guidance": 1.5}, "prediction": "v"})
     student, meta = distill.load_student(tmp_path / "s.safetensors")
     assert student.prediction == "v" and student.guidance == 1.5
+
+
+def test_a_warm_start_begins_at_the_given_student_and_refuses_another_architecture():
+    small = ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False)
+    torch.manual_seed(0)
+    teacher, previous = UNet(small), UNet(small)
+    cfg = distill.DistillConfig(method="direct", steps=1, batch_size=4, pairs=4, pair_batch=4, teacher_steps=4)
+    d = distill.Distiller(cfg, teacher, SCHEDULE, init=previous)
+    for ps, pe, pp, pt in zip(d.student.parameters(), d.ema.parameters(), previous.parameters(),
+                              teacher.parameters()):
+        torch.testing.assert_close(ps, pp)
+        torch.testing.assert_close(pe, pp)
+    assert any(not torch.equal(pp, pt) for pp, pt in zip(previous.parameters(), teacher.parameters()))
+    # the trajectories are still the teacher's: the targets do not depend on the start
+    cold = distill.Distiller(cfg, teacher, SCHEDULE)
+    list(d.iter_distill()), list(cold.iter_distill())
+    torch.testing.assert_close(d.pair_x0, cold.pair_x0)
+    other = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=16, groups=4, attention=False))
+    with pytest.raises(ValueError, match="architecture"):
+        distill.Distiller(cfg, teacher, SCHEDULE, init=other)
