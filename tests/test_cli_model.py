@@ -154,7 +154,8 @@ def test_crafted_checkpoint_ends_the_cli_with_exit_2_and_one_line(tmp_path, caps
 
 
 @pytest.mark.parametrize("recipe, weighting, init, steps", [("fast", "min_snr", 0.5, 850),
-                                                            ("bundled", "eps", 0.02, 6000)])
+                                                            ("bundled", "min_snr", 0.5, 6000),
+                                                            ("plain", "eps", 0.02, 6000)])
 def test_train_recipe_sets_the_loss_weighting_and_label_start(tmp_path, capsys, recipe, weighting, init, steps):
     """`--recipe` picks core.training.RECIPES; flags given override it, the others keep it."""
     import json

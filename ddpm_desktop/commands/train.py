@@ -20,13 +20,15 @@ def add_parser(sub) -> None:
                        description="Train the denoising network ε_θ on a dataset (DDPM Algorithm 1).")
     p.add_argument("--data", default="mnist",
                    help="mnist (bundled train split), fashion, a folder of IDX files or of images")
-    p.add_argument("--recipe", default="fast", choices=("fast", "bundled"),
+    p.add_argument("--recipe", default="fast", choices=("fast", "bundled", "plain"),
                    help="fast (default): 850 steps, min-SNR-5 loss weighting, class embedding "
                         "started at 0.5, >= 95%% classifier accuracy after 680 steps (about 6 min on 2 CPU cores); "
-                        "bundled: 6000 steps, plain ε-MSE (how resources/model.safetensors was trained)")
+                        "bundled: the same for 6000 steps with the label dropped on 20%% of them (how "
+                        "resources/model.safetensors was trained); plain: 6000 steps of plain ε-MSE "
+                        "(the first bundled model)")
     p.add_argument("--p-uncond", type=float, default=None,
                    help="share of steps whose label is dropped to the null label, for classifier-free "
-                        "guidance (default: the recipe's, 0.1)")
+                        "guidance (default: the recipe's, 0.1; bundled: 0.2)")
     p.add_argument("--steps", type=int, default=None, help="total optimizer steps (default: the recipe's)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (128)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's, 2e-3)")
