@@ -41,8 +41,8 @@ SAMPLERS = ("ddpm", "ddim", "dpmpp", "distilled")
 DISTILLED_MAX_STEPS = 4
 # Classifier-free guidance scale w used by the app and the CLI unless the user picks another,
 # chosen by measurement (resources/guidance_sweep.json, docs/GUIDANCE.md; 500 samples, DPM-Solver++
-# 20 NFE): w = 1.5 reads 99.6% legible with FD 3.80 = 0.95x the data floor; w = 1 was 94.4%
-# legible, w = 2 99.8% but FD 1.81x the floor (variety lost).
+# 20 NFE): w = 1.5 reads 99.6% legible with FD 3.64 = 0.91x the data floor; w = 1 was 95.0%
+# legible, w = 2 100% but FD 1.52x the floor (variety lost).
 DEFAULT_GUIDANCE = 1.5
 DDPM_VARIANCES = ("beta", "beta_tilde")
 
