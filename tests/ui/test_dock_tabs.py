@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QApplication, QDockWidget, QStyle, QStyleOptionTab, QTabBar
+from PySide6.QtWidgets import QApplication, QDockWidget, QStyle, QStyleOptionTab, QTabBar, QWidget
 
 from ddpm_desktop.ui import screen_fit, theme
 
@@ -121,3 +121,18 @@ def test_reset_layout_gives_the_default_layout(qtbot, screen_of):
     qtbot.wait(20)
     assert layout_of(w) == fresh
     assert {bar.tabText(bar.currentIndex()) for bar in dock_tab_bars(w)} == shown
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_draw_canvas_takes_the_input_docks_free_height(qtbot, screen_of, size):
+    """The Draw tab's canvas grows into the Input dock's free height (it stayed at its 140 px
+    minimum at 1400×900, with the free space empty below the noise box)."""
+    w = screen_of(qtbot, size)
+    panel = w.input_panel
+    panel.tabs.setCurrentWidget(panel.canvas_panel)
+    qtbot.wait(20)
+    canvas = panel.canvas_panel.canvas
+    assert canvas.height() >= 200 if size == (1400, 900) else canvas.height() >= 140, canvas.height()
+    # nothing of the dock is left as a gap under its last group: the tabs hold the slack
+    last_bottom = max(c.geometry().bottom() for c in panel.findChildren(QWidget) if c.parent() is panel)
+    assert panel.height() - last_bottom < 40, (panel.height(), last_bottom)

@@ -147,10 +147,11 @@ class InputPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 4, 2, 4)
-        layout.addWidget(self.tabs)
+        # The tabs take the dock's free height: the Draw tab's canvas grows with it (it was
+        # 140 px high at 1400x900 with the free space left empty below the noise box).
+        layout.addWidget(self.tabs, 1)
         layout.addLayout(digit_row)
         layout.addWidget(noise_box)
-        layout.addStretch(1)
 
         self.open_button.clicked.connect(self.choose_image)
         self.start_combo.currentIndexChanged.connect(self._on_start_changed)
