@@ -71,15 +71,20 @@ def follow_docks(window) -> None:
 
 def _refit_later(window) -> None:
     from PySide6.QtCore import QTimer
+    from shiboken6 import isValid
 
-    if not getattr(window, "_fit_pending", False):
-        window._fit_pending = True
+    # Docks are hidden while a closing window is torn down: its C++ side may be gone by then.
+    if not isValid(window) or getattr(window, "_fit_pending", False):
+        return
+    window._fit_pending = True
 
-        def run() -> None:
-            window._fit_pending = False
-            fit_docks(window)
+    def run() -> None:
+        if not isValid(window):
+            return
+        window._fit_pending = False
+        fit_docks(window)
 
-        QTimer.singleShot(0, window, run)
+    QTimer.singleShot(0, window, run)
 
 
 def fit_docks(window, available: QSize | None = None) -> None:

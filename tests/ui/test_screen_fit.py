@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QApplication
 
 from ddpm_desktop.ui import screen_fit, theme
@@ -118,3 +118,20 @@ def test_view_lecture_mode_enlarges_a_window_already_shown(qtbot):
     finally:
         theme.set_lecture(app, False)
         w.close()
+
+
+def test_a_refit_asked_for_by_a_deleted_window_is_dropped(qtbot):
+    """Docks are hidden while a closing window is torn down; the re-fit they ask for must not
+    touch the deleted window ("Internal C++ object already deleted" at exit)."""
+    from PySide6.QtWidgets import QDockWidget, QMainWindow
+    from shiboken6 import delete, isValid
+
+    w = QMainWindow()
+    w.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, QDockWidget("A"))
+    screen_fit._refit_later(w)          # pending on a live window
+    qtbot.wait(10)                      # ran: nothing pending
+    assert w._fit_pending is False
+    delete(w)
+    assert not isValid(w)
+    screen_fit._refit_later(w)          # raised RuntimeError (the timer's deleted context) before
+    qtbot.wait(10)
