@@ -123,21 +123,15 @@ class TrainConfig:
         return self
 
 
-# Recipes by name (TrainConfig fields). "bundled": how resources/model.safetensors was trained
-# (6000 steps, about 2 hours on one thread; docs/TRAINING.md): the fast recipe's loss weighting
-# and class-embedding start, with the label dropped on 20% of steps for a stronger unconditional
-# branch. "plain": the plain ε-MSE recipe of the first bundled model (79 min on one thread),
-# kept reproducible. "fast": a fresh model the bundled classifier reads right at the default
-# guidance >= 95% of the time after 680 of its 850 steps (docs/TRAINING.md has the search that
-# chose it; bench/training.py times it): min-SNR-5 weighting and the class embedding started at
-# 0.5 are what buy it. 850 steps were sized to 5 minutes of two threads at 361 images/s; measured
-# on 2026-12-02 two threads ran slower (about 6 minutes to 95%). The learning rate's cosine
-# decay ends at the last step.
+# Recipes by name (TrainConfig fields; docs/TRAINING.md). "fast": min-SNR-5 weighting and a class
+# embedding started at 0.5: >= 95% legible at the default guidance after 680 of its 850 steps
+# (bench/training.py times it). "bundled": resources/model.safetensors' recipe, the same for 6000
+# steps with 20% of labels dropped. "plain": the first bundled model's plain ε-MSE recipe.
+_FAST = dict(steps=850, batch_size=128, lr=2e-3, conditional=True, seed=0,
+             loss_weighting="min_snr", min_snr_gamma=5.0, label_init_std=0.5)
 RECIPES: dict[str, dict] = {
-    "bundled": dict(steps=6000, batch_size=128, lr=2e-3, conditional=True, seed=0, p_uncond=0.2,
-                    loss_weighting="min_snr", min_snr_gamma=5.0, label_init_std=0.5),
-    "fast": dict(steps=850, batch_size=128, lr=2e-3, conditional=True, seed=0,
-                 loss_weighting="min_snr", min_snr_gamma=5.0, label_init_std=0.5),
+    "bundled": {**_FAST, "steps": 6000, "p_uncond": 0.2},
+    "fast": _FAST,
     "plain": dict(steps=6000, batch_size=128, lr=2e-3, conditional=True, seed=0),
 }
 

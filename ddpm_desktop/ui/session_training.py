@@ -58,14 +58,11 @@ class TrainingJobs:
 
     def _training_config(self) -> training.TrainConfig:
         s = self.training.settings
-        # The fast recipe's loss weighting and class-embedding start (core.training.RECIPES),
-        # with the panel's data set, steps, batch and learning rate.
-        fast = training.RECIPES["fast"]
-        return training.TrainConfig(
-            steps=s.steps, batch_size=s.batch_size, lr=float(s.lr), conditional=s.conditional,
-            model=self.model_config, warmup_steps=min(200, max(1, s.steps // 4)),
-            loss_weighting=fast["loss_weighting"], min_snr_gamma=fast["min_snr_gamma"],
-            label_init_std=fast["label_init_std"]).validated()
+        # The fast recipe (core.training.RECIPES) with the panel's steps, batch, learning rate
+        # and model.
+        return training.recipe(
+            "fast", steps=s.steps, batch_size=s.batch_size, lr=float(s.lr), conditional=s.conditional,
+            model=self.model_config, warmup_steps=min(200, max(1, s.steps // 4)))
 
     def _dataset_loader(self):
         spec = self.training.settings.dataset
