@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
                    help="mnist (bundled train split), fashion, a folder of IDX files or of images")
     p.add_argument("--recipe", default="fast", choices=("fast", "bundled", "plain"),
                    help="fast (default): 850 steps, min-SNR-5 loss weighting, class embedding "
-                        "started at 0.5, >= 95%% classifier accuracy after 680 steps (about 6 min on 2 CPU cores); "
+                        "started at 0.5, >= 95%% classifier accuracy after 680 steps (3.3 min of training on 2 idle CPU cores); "
                         "bundled: the same for 6000 steps with the label dropped on 20%% of them (how "
                         "resources/model.safetensors was trained); plain: 6000 steps of plain ε-MSE "
                         "(the first bundled model)")
