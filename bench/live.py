@@ -251,8 +251,8 @@ def main(argv=None) -> int:
     from bench import common
 
     report: dict = {"t": args.t, "live": f"{LIVE_SAMPLER}, {LIVE_STEPS} steps",
-                    "note": "measured on the shared 2-core machine while other engineers' jobs "
-                            "ran (see cpu_busy_at_start, load_average): times are under load",
+                    "note": "times depend on other processes' load: see the app sections' "
+                            "cpu_busy_at_start and load_average_at_start",
                     "load_average_at_start": common.load_average()}
     if not args.skip_samplers:
         model, _ = checkpoint.load_model(checkpoint.bundled_model_path())
