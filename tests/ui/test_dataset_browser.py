@@ -231,3 +231,25 @@ def test_input_panel_names_the_dataset_index_and_hides_no_failure(qtbot, monkeyp
     monkeypatch.setattr(panel_mod, "DatasetBrowser", broken)
     with pytest.raises(RuntimeError, match="a bug in the browser"):
         panel_mod.InputPanel(InputState(), load_dataset=False)
+
+
+def test_page_controls_sit_under_the_grid_in_a_tall_browser(qtbot):
+    """A browser taller than its grid keeps the page controls right under the grid (the free
+    height goes below them), and a wider one zooms the grid by whole pixels with its height."""
+    b = DatasetBrowser(dataset=small_dataset(), columns=10, rows=6)
+    qtbot.addWidget(b)
+    b.resize(360, 700)
+    b.show()
+    qtbot.waitExposed(b)
+    def gap_under_grid():  # from the last cell's bottom edge to the page controls, in px
+        last = b.view.cell_rect(59)
+        assert last.isValid()
+        return b.prev_button.geometry().top() - b.view.mapTo(b, last.bottomLeft()).y()
+
+    assert 0 <= gap_under_grid() < 20, gap_under_grid()
+    hint = b.view.minimumSizeHint()
+    assert b.view.heightForWidth(2 * hint.width() + 5) == 2 * hint.height()
+    b.resize(2 * hint.width() + 40, 900)
+    qtbot.wait(50)
+    assert b.view.cell_rect(0).width() == 2 * 28
+    assert 0 <= gap_under_grid() < 20, gap_under_grid()

@@ -118,8 +118,9 @@ class DatasetBrowser(QWidget):
         nav.addWidget(self.info_label)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.view)
         layout.addLayout(nav)
+        layout.addStretch(1)  # a taller tab leaves its free space below the page controls
 
         if dataset is not None:
             self.set_dataset(dataset)

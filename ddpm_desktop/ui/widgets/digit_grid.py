@@ -65,7 +65,11 @@ class _PageView(QWidget):
         self._selected: int | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        # As tall as its width needs at the zoom it paints (heightForWidth), so the page
+        # controls sit right under the grid instead of under a band of empty space.
+        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
 
     def set_page(self, page_rgb: np.ndarray, count: int, selected: int | None) -> None:
         a = np.ascontiguousarray(page_rgb, dtype=np.uint8)
@@ -82,6 +86,17 @@ class _PageView(QWidget):
     def minimumSizeHint(self):  # noqa: N802
         b = self._browser
         return QSize(b.columns * (SIDE + PAD) + PAD, b.rows * (SIDE + PAD) + PAD)
+
+    def sizeHint(self):  # noqa: N802
+        return self.minimumSizeHint()
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        hint = self.minimumSizeHint()  # the page image's size at 1x
+        k = width / hint.width()
+        return int(hint.height() * (float(int(k)) if k >= 1.0 else k))
 
     def _geometry(self) -> tuple[QRect, float]:
         if self._image is None:
