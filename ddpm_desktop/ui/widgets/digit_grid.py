@@ -50,6 +50,11 @@ def render_page(images: np.ndarray, columns: int, rows: int, pad: int = PAD, *,
     return out
 
 
+def _zoom(k: float) -> float:
+    """The scale the page is painted at when k fits: whole pixels from 1x up (crisp), else k."""
+    return float(int(k)) if k >= 1.0 else k
+
+
 class _PageView(QWidget):
     """Paints one page image, scaled by an integer factor; maps clicks to cells."""
 
@@ -95,16 +100,13 @@ class _PageView(QWidget):
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802
         hint = self.minimumSizeHint()  # the page image's size at 1x
-        k = width / hint.width()
-        return int(hint.height() * (float(int(k)) if k >= 1.0 else k))
+        return int(hint.height() * _zoom(width / hint.width()))
 
     def _geometry(self) -> tuple[QRect, float]:
         if self._image is None:
             return QRect(), 1.0
         iw, ih = self._image.width(), self._image.height()
-        k = min(self.width() / iw, self.height() / ih)
-        if k >= 1.0:
-            k = float(int(k))  # crisp pixels at integer zoom
+        k = _zoom(min(self.width() / iw, self.height() / ih))
         w, h = int(iw * k), int(ih * k)
         return QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h), k
 
