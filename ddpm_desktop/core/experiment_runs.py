@@ -60,6 +60,15 @@ def _classify(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return probs.argmax(1), probs
 
 
+def _is_digit(images: torch.Tensor) -> np.ndarray:
+    """bool [N]: whether the bundled classifier takes each image for a digit at all
+    (core.classifier.DigitReader)."""
+    from .classifier import bundled_reader
+
+    reader = bundled_reader()
+    return reader.probs_and_scores(images.float().clamp(-1, 1))[1] <= reader.ood.threshold
+
+
 def _rms(a, b) -> float:
     return float(np.sqrt(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)))
 
@@ -87,6 +96,8 @@ def run_poster_noise(exp: Experiment, model, seed: int = 0, quick: bool = False)
         Number("nfe", "network evaluations", float(last.nfe)),
         Number("label", "the classifier reads x_0 as", float(label[0])),
         Number("confidence", "classifier confidence", float(probs[0].max())),
+        Number("digit", "x_0 is a digit at all (1) or far from every training digit (0)",
+               float(_is_digit(last.x_t)[0])),
     ]
     res.figures += [Figure("chain_strip", "png", (_strip([chain[i] for i in _key(len(chain), 8)]),),
                            "x_T → x_0, 8 key frames"),
@@ -212,6 +223,8 @@ def run_ddpm_linear(exp: Experiment, model, seed: int = 0, quick: bool = False) 
                float(analytic_kl_q(schedule, digit)[-1])),
         Number("nfe", "network evaluations per sample", float(last.nfe)),
         Number("confidence", f"mean classifier confidence over {n} samples", float(probs.max(1).mean())),
+        Number("digits", f"samples of the {n} the classifier takes for digits at all",
+               float(_is_digit(last.x_t).sum())),
     ]
     res.tables.append(Table("samples", ("sample", "classifier reads"),
                             tuple((i, int(v)) for i, v in enumerate(labels))))

@@ -48,6 +48,10 @@ class ImageLoadError(ValueError):
     """A picture could not be turned into a digit; the message is one line naming the file."""
 
 
+class BlankImageError(ImageLoadError):
+    """The picture was read but holds no ink (one level everywhere, or nearly)."""
+
+
 # ----------------------------------------------------------------------------- ranges
 
 
@@ -81,7 +85,7 @@ def to_uint8(images) -> np.ndarray:
 
 
 def _fail(path: Path, why: str) -> ImageLoadError:
-    return ImageLoadError(f"cannot read '{path.name}': {why}")
+    return ImageLoadError(f"cannot read '{path}': {why}")
 
 
 def _open_first_frame(path: Path) -> Image.Image:
@@ -206,7 +210,7 @@ def _fit_and_centre(ink: np.ndarray, background: float, what: str) -> np.ndarray
     """
     top = float(ink.max(initial=background))
     if top - background < MIN_CONTRAST:
-        raise ImageLoadError(f"{what}: no digit found (the picture is blank)")
+        raise BlankImageError(f"{what}: no digit found (the picture is blank)")
     ink = np.clip((ink - background) / (top - background), 0.0, 1.0)
     ink[ink < NOISE_FLOOR] = 0.0
     rows = np.flatnonzero(ink.any(axis=1))
@@ -227,7 +231,7 @@ def _fit_and_centre(ink: np.ndarray, background: float, what: str) -> np.ndarray
             crop = crop / peak
     mass = crop.sum()
     if mass <= 0.0:
-        raise ImageLoadError(f"{what}: no digit found (the picture is blank)")
+        raise BlankImageError(f"{what}: no digit found (the picture is blank)")
     yy, xx = np.indices(crop.shape)
     com_y, com_x = (crop * yy).sum() / mass, (crop * xx).sum() / mass
     # Integer translation (no resampling blur), kept inside the field.
