@@ -37,7 +37,7 @@ def add_reproduce_args(p: argparse.ArgumentParser, forward: bool, start: bool) -
                             "from this seed (the app's forward chain); --seed then seeds only "
                             "the sampler")
     if start:
-        from ddpm_desktop.core.forward import STARTS
+        from ddpm_desktop.core.forward import START_PARAMS, STARTS
 
         p.add_argument("--x-seed", type=seed_arg, default=None,
                        help="draw x_T from its own generator with this seed (as the app does); "
@@ -46,8 +46,9 @@ def add_reproduce_args(p: argparse.ArgumentParser, forward: bool, start: bool) -
                        default="gaussian", help="the distribution x_T is drawn from (default "
                                                 "gaussian, N(0, I))")
         p.add_argument("--start-param", action="append", default=[], metavar="KEY=VALUE",
-                       help="a parameter of --start (core.forward.START_PARAMS), e.g. rate=0.5; "
-                            "repeatable")
+                       help="a parameter of --start, repeatable; the parameters and their defaults: "
+                            + "; ".join(f"{name} " + ", ".join(f"{k}={v:.4g}" for k, v in params.items())
+                                        for name, params in START_PARAMS.items() if params and name != "image"))
 
 
 def start_params(args) -> dict:

@@ -16,8 +16,11 @@ from pathlib import Path
 MAX_IMAGES = 100_000
 
 
+HELP = "read pictures as digits, or say they are not digits"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
-    p = sub.add_parser("classify", help="read pictures as digits, or say they are not digits",
+    p = sub.add_parser("classify", help=HELP,
                        description="Read each picture with the bundled classifier: its class and "
                                    "probability p, or 'not a digit' when it lies far from every "
                                    "digit the classifier was trained on.")

@@ -17,10 +17,13 @@ import time
 DEFAULT_CONFIGS = "ddim:10,ddim:20,ddim:50,dpmpp:10,dpmpp:20,dpmpp:50"
 
 
+HELP = "measure sample quality with the bundled classifier"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import add_schedule_args, seed_arg
 
-    p = sub.add_parser("evaluate", help="measure sample quality with the bundled classifier",
+    p = sub.add_parser("evaluate", help=HELP,
                        description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default=None, help="model to evaluate (default: the bundled one)")
     p.add_argument("--student", default=None,
@@ -33,20 +36,24 @@ def add_parser(sub) -> None:
                    help="also report each FD on the first N samples (default: --ddpm-samples), "
                         "to compare with a smaller DDPM-1000 run")
     p.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"sampler:NFE list (default {DEFAULT_CONFIGS})")
+    from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE  # torch: built only when this command runs
+
     p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale w (default core.sampling.DEFAULT_GUIDANCE, "
-                        "the app's; the README's older tables say which w they used)")
-    p.add_argument("--seed", type=seed_arg, default=0)
+                   help=f"classifier-free guidance scale w (default {DEFAULT_GUIDANCE:g}, as the app; "
+                        "the README's older tables say which w they used)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the samples' random draws")
     add_schedule_args(p)
     p.add_argument("--guidance-sweep", default=None, metavar="W,W,...",
                    help="instead of the sampler table: sweep the guidance scale over these w "
                         "(e.g. 0,0.5,1,1.5,2,3,4) with DPM-Solver++ at 20 NFE, --samples each; "
                         "w = 0 is the unconditional model, whose class balance is printed")
     p.add_argument("--reconstruction", action="store_true", help="also measure the reconstruction curve")
-    p.add_argument("--recon-t", default="50,100,200,300,400,500,600,700,800")
-    p.add_argument("--recon-samples", type=int, default=200)
+    p.add_argument("--recon-t", default="50,100,200,300,400,500,600,700,800",
+                   help="with --reconstruction: the steps t a digit is noised to")
+    p.add_argument("--recon-samples", type=int, default=200,
+                   help="with --reconstruction: held-out digits per t")
     p.add_argument("--grid-dir", default=None, help="save a 10x10 sample grid per sampler here")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: 1 on a machine of 2 cores or fewer, else half the cores)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")

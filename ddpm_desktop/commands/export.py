@@ -3,8 +3,8 @@
 `--chain forward` (a digit x_0 → x_T), `reverse` (x_T → x_0 with the model) or `both` side by
 side, built from one digit: the forward chain x_0 → x_t and the reverse chain that reconstructs
 that x_t back to x_0 (`--t`, default 3T/10, where a digit still comes back as itself).
-A reverse chain alone starts from pure noise unless `--t` is given. `--out` .gif, .webp, .apng (animations: at least 30 frames picked along the
-chain, the last held 1 s) or .png (a strip of key frames). The frames are composed by the
+A reverse chain alone starts from pure noise unless `--t` is given. `--out` .gif, .webp, .apng (animations: by default 30 to 120 frames picked
+along the chain, `--frames N` exactly N; the last held 1 s) or .png (a strip of key frames). The frames are composed by the
 app's own ui.export (Qt's painter on an offscreen surface: no display needed); Qt is imported
 only inside `run`, so the rest of the CLI stays Qt-free.
 """
@@ -18,14 +18,18 @@ SUFFIXES = (".gif", ".webp", ".apng", ".png")
 MAX_FRAMES = 2000
 
 
+HELP = "the chain animation or strip the app exports, headless"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import add_model_args, add_sampler_args
 
     p = sub.add_parser(
-        "export", help="the chain animation or strip the app exports, headless",
+        "export", help=HELP,
         description="Compose the forward, reverse or both chains as the app's Export does and "
-                    "write an animated GIF, WebP or APNG (at least 30 frames picked along the "
-                    "chain, the last held 1 s) or a PNG strip of key frames.")
+                    "write an animated GIF, WebP or APNG (by default 30 to 120 frames picked along "
+                    "the chain, with --frames exactly that many; the last held 1 s) or a PNG strip "
+                    "of key frames.")
     p.add_argument("--chain", choices=("forward", "reverse", "both"), default="both",
                    help="forward (x_0 → x_T), reverse (x_T → x_0) or both from one digit "
                         "(default both)")
@@ -42,8 +46,9 @@ def add_parser(sub) -> None:
     p.add_argument("--scale", type=int, default=None,
                    help="pixels per digit pixel (1-16; default 12: each chain ≥ 400 px wide)")
     p.add_argument("--frames", type=int, default=None,
-                   help="animation: frames picked along the chain (default up to 120, at least "
-                        "30); png: key frames (default 8)")
+                   help="how many frames: an animation gets exactly this many, picked along the "
+                        "chain (default: up to 120 and at least 30); a png strip this many key "
+                        "frames (default 8)")
     p.add_argument("--fps", type=float, default=20.0, help="frames per second (default 20)")
     p.add_argument("--theme", choices=("dark", "light"), default="dark", help="colours (default dark)")
     add_model_args(p)

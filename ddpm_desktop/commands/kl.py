@@ -22,11 +22,14 @@ START_FLAGS = {
 }
 
 
+HELP = "KL to N(0, 1) along the forward chain"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import seed_arg
 
     p = sub.add_parser(
-        "kl", help="KL to N(0, 1) along the forward chain",
+        "kl", help=HELP,
         description="Draw x_0 (28×28) from a start distribution or load an image, run the "
                     "forward chain x_0 .. x_T and print, for each t, the exact KL of the pixel-value "
                     "marginal p_t against N(0, 1), the tail-keeping estimate from the frame's 784 "

@@ -18,10 +18,13 @@ import time
 MAX_N = 1000
 
 
+HELP = "noise a digit to step t and reconstruct it"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import add_model_args, add_sampler_args
 
-    p = sub.add_parser("reconstruct", help="noise a digit to step t and reconstruct it",
+    p = sub.add_parser("reconstruct", help=HELP,
                        description="Noise a digit to step t with q(x_t|x_0), then reverse the chain to x_0.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", help="an image file (any format Pillow reads)")
@@ -34,11 +37,12 @@ def add_parser(sub) -> None:
                         "sampler with seed S + 1 + k, x_t is drawn with seed S (with --noise-seed x_t "
                         "is the app's forward chain and completion k uses S + k); N > 1 needs ddpm or ddim "
                         "with --eta > 0")
-    p.add_argument("--fps", type=float, default=20.0)
+    p.add_argument("--fps", type=float, default=20.0, help="frame rate of a .gif")
     p.add_argument("--out", required=True,
                    help=".png (input | noised | the N completions), .gif (the chain) or .npz "
                         "(images uint8 [N, 28, 28], readings, probabilities [N, 10], settled_at_t, ...)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="print the MSE, the classifier's readings, NFE and timing as JSON")
     from ._reproduce import add_reproduce_args  # the app's seeds (Copy as command)
     add_reproduce_args(p, forward=True, start=False)
     p.set_defaults(run=run)
@@ -153,8 +157,8 @@ def run(args: argparse.Namespace) -> int:
               f"the classifier reads {readings[0]} (p = {probs[0, readings[0]]:.2f}), settled at t = "
               f"{settled[0]} -> {out}")
     else:
-        counts = np.bincount(readings, minlength=10)
-        read = ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c)
+        from ._common import readings_text
+
         print(f"{args.n} completions of {source} from t = {args.t} ({last.nfe} steps each, {seconds:.1f} s); "
-              f"the classifier reads {read} -> {out}")
+              f"{readings_text(readings)} -> {out}")
     return 0

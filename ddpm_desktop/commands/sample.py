@@ -6,15 +6,18 @@ import json
 import time
 
 
+HELP = "sample digits from noise (the reverse chain)"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import add_model_args, add_sampler_args
 
-    p = sub.add_parser("sample", help="sample digits from noise (the reverse chain)",
+    p = sub.add_parser("sample", help=HELP,
                        description="Sample digits: x_T ~ N(0, I), then the reverse chain to x_0.")
     add_model_args(p)
     add_sampler_args(p, "reverse steps = network calls (default: T for ddpm/ddim, 20 for dpmpp)")
     p.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=256, help="images per network call")
     p.add_argument("--fps", type=float, default=20.0, help="frame rate of a .gif")
     p.add_argument("--out", required=True, help=".png (a grid), .gif (the reverse chain) or .npz (arrays)")
     p.add_argument("--json", action="store_true", help="print timings and NFE as JSON")

@@ -13,10 +13,13 @@ import time
 from pathlib import Path
 
 
+HELP = "train the denoising network (headless)"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import seed_arg
 
-    p = sub.add_parser("train", help="train the denoising network (headless)",
+    p = sub.add_parser("train", help=HELP,
                        description="Train the denoising network ε_θ on a dataset (DDPM Algorithm 1).")
     p.add_argument("--data", default="mnist",
                    help="mnist (bundled train split), fashion, a folder of IDX files or of images")
@@ -30,22 +33,24 @@ def add_parser(sub) -> None:
                    help="share of steps whose label is dropped to the null label, for classifier-free "
                         "guidance (default: the recipe's, 0.1; bundled: 0.2)")
     p.add_argument("--steps", type=int, default=None, help="total optimizer steps (default: the recipe's)")
-    p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (128)")
+    p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the recipe's, 128)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's, 2e-3)")
     cond = p.add_mutually_exclusive_group()
     cond.add_argument("--conditional", dest="conditional", action="store_true", default=True,
                       help="learn class-conditional ε with a null label (default)")
-    cond.add_argument("--unconditional", dest="conditional", action="store_false")
+    cond.add_argument("--unconditional", dest="conditional", action="store_false",
+                      help="learn ε without labels (no classifier-free guidance)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     p.add_argument("--threads", default="auto",
-                   help="CPU threads: a number, or auto to measure and pick the fastest")
-    p.add_argument("--seed", type=seed_arg, default=0)
+                   help="CPU threads: a number, or auto to measure and pick the fastest "
+                        "(the choice and why are printed)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the weights, batches and noise")
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (default 16)")
     p.add_argument("--out", default="model.safetensors", help="checkpoint to write (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--save-every", type=int, default=1000, help="save every N steps (0: only at the end)")
     p.add_argument("--log", default=None, help="CSV file for the loss by step")
-    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--log-every", type=int, default=50, help="steps between progress lines and log rows")
     p.set_defaults(run=run)
 
 
@@ -141,9 +146,12 @@ def run(args: argparse.Namespace) -> int:
         if args.threads == "auto":
             best, rates = choose_num_threads()
             torch.set_num_threads(best)
-            say("threads: " + ", ".join(f"{n}: {r:.0f} img/s" for n, r in rates.items()) + f" -> {best}")
+            say(f"threads: {best}, the fastest of a short measurement just now ("
+                + ", ".join(f"{n}: {r:.0f} img/s" for n, r in rates.items())
+                + "); on a busy machine it can pick fewer than an idle one would: --threads N fixes it")
         else:
             torch.set_num_threads(int(args.threads))
+            say(f"threads: {int(args.threads)} (--threads)")
 
     if args.resume:
         overrides = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size)) if v is not None}
@@ -217,11 +225,18 @@ def run(args: argparse.Namespace) -> int:
                       f"(resume with --resume {rescue})")
 
     started = time.perf_counter()
+    total, first = trainer.config.steps, trainer.step
     try:
         for p in trainer.iter_training():
             bar.update(1)
             if p.step % 10 == 0:
                 bar.set_postfix(loss=f"{p.loss_smooth:.4f}", img_s=f"{p.images_per_second:.0f}")
+            if bar.disable and (p.step % args.log_every == 0 or p.done):
+                # no progress bar (stderr is not a terminal: a log file, a pipe, CI): plain lines
+                elapsed = time.perf_counter() - started
+                left = elapsed / max(1, p.step - first) * (total - p.step)
+                say(f"step {p.step}/{total}, loss {p.loss_smooth:.4f}, {p.images_per_second:.0f} img/s, "
+                    f"{elapsed:.0f} s elapsed, about {left:.0f} s left")
             if log and (p.step % args.log_every == 0 or p.done):
                 try:
                     log.write(f"{p.step},{p.loss:.6f},{p.loss_smooth:.6f},{p.images_per_second:.1f},"
