@@ -58,7 +58,8 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, load_model: bool = True,
                  load_dataset: bool = True) -> None:
         super().__init__()
-        self.setWindowTitle("DDPM Desktop — watch diffusion")
+        # The platform appends the application's display name ("… — DDPM Desktop").
+        self.setWindowTitle("Watch diffusion")
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else QSettings()
@@ -167,6 +168,7 @@ class MainWindow(QMainWindow):
         build_status_bar(self)
 
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        """`text` may mark its mnemonic with '&'; a literal one is written '&&'."""
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))

@@ -96,7 +96,7 @@ def build_menus(window) -> None:
     experiments_menu = mb.addMenu("E&xperiments")  # one click sets the app up for each
     from ddpm_desktop.core.experiments import EXPERIMENTS
     window.experiment_actions = {
-        e.name: window._action(experiments_menu, e.title,
+        e.name: window._action(experiments_menu, e.title.replace("&", "&&"),  # a literal '&', no mnemonic
                                lambda _=False, n=e.name: s.apply_experiment(n), tip=e.description)
         for e in EXPERIMENTS}
     experiments_menu.setToolTipsVisible(True)

@@ -29,9 +29,9 @@ def test_the_plot_draws_the_bundled_file_and_follows_w(qtbot):
     state.update(label=3)
     assert not view.isHidden()
     state.update(guidance=3.0)
-    assert view.fd_marker.value() == 3.0 and "w = 3 (at w = 3)" in view.caption.text()
+    assert view.fd_marker.value() == 3.0 and view.caption.text().startswith("w = 3: ")
     state.update(guidance=3.3)
-    assert "nearest measured w = 3" in view.caption.text()
+    assert view.caption.text().startswith("w = 3.3 (nearest measured: w = 3): ")
 
 
 def test_the_default_guidance_meets_the_targets_it_was_chosen_by():

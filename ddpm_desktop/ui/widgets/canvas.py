@@ -342,6 +342,8 @@ class CanvasPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = DrawCanvas(self)
+        # The file name while an opened image is being emitted (its caption), else None.
+        self.image_source: str | None = None
 
         self.pen_button = QToolButton(text="Pen", checkable=True, checked=True)
         self.eraser_button = QToolButton(text="Eraser", checkable=True)
@@ -435,5 +437,11 @@ class CanvasPanel(QWidget):
         except (ValueError, OSError) as exc:
             QMessageBox.warning(self, "Could not open image", str(exc))
             return False
-        self.canvas.set_digit(x, emit=True)
+        from pathlib import Path
+
+        self.image_source = Path(path).name
+        try:
+            self.canvas.set_digit(x, emit=True)  # emits digit_changed now, with this source
+        finally:
+            self.image_source = None
         return True

@@ -229,7 +229,7 @@ class InputPanel(QWidget):
 
     @Slot(object)
     def _on_canvas_digit_changed(self, digit: np.ndarray) -> None:
-        self._set_digit(digit, "drawn on the canvas", -1)
+        self._set_digit(digit, self.canvas_panel.image_source or "drawn on the canvas", -1)
 
     def _set_digit(self, digit, source: str, label: int) -> None:
         try:
