@@ -6,8 +6,8 @@ MSE is measured in the model's pixel range [-1, 1] against the preprocessed inpu
 `--n N` draws N completions of the same x_t (core.completions: samples of x_0 given x_t),
 x_t with seed S (--seed) and completion k with sampler seed S + 1 + k; N > 1 needs a
 stochastic sampler (ddpm, or ddim with --eta > 0). Every completion is read by the bundled
-classifier (its reading, p(reading), and the t from which its reading of x̂_0 never changes
-again, core.decision.settle_step, go into --json and the .npz).
+classifier (its reading, p(reading), whether it is a digit at all, and the t from which its
+reading of x̂_0 never changes again, core.decision.settle_step, go into --json and the .npz).
 """
 from __future__ import annotations
 
@@ -118,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
     recons = last.x_t[:, 0].numpy()
     probs = decision_curve(classifier, last.x_t)
     readings = probs.argmax(1)
+    from ddpm_desktop.core.classifier import as_reader
+
+    digits = np.array([r.digit for r in as_reader(classifier).read(last.x_t)])  # a digit at all?
     x0_np = np.asarray(x0, dtype=np.float32)
     mse_each = np.mean((recons - x0_np) ** 2, axis=(1, 2))
     noised = x_t[0, 0].numpy()
@@ -139,12 +142,13 @@ def run(args: argparse.Namespace) -> int:
                             reconstruction=u8[0], input_float=x0_np,
                             reconstruction_float=recons[0].astype(np.float32),
                             readings=readings.astype(np.int64), probabilities=probs.astype(np.float32),
-                            settled_at_t=settled, t=np.int64(args.t), label=np.int64(original_label))
+                            digits=digits, settled_at_t=settled, t=np.int64(args.t), label=np.int64(original_label))
         atomic_write_bytes(out, buf.getvalue())
     report = {"source": source, "t": args.t, "sampler": args.sampler, "nfe": last.nfe, "n": args.n,
               "mse": round(float(mse_each[0]), 6), "label": original_label,
               "readings": readings.tolist(),
               "probabilities": [round(float(p[r]), 4) for p, r in zip(probs, readings)],
+              "digits": digits.tolist(),
               "settled_at_t": settled.tolist(), "seconds": round(seconds, 4), "out": str(out)}
     if args.n > 1:
         report["mse_mean"] = round(float(mse_each.mean()), 6)
@@ -153,9 +157,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     elif args.n == 1:
+        read = (f"the classifier reads {readings[0]} (p = {probs[0, readings[0]]:.2f})" if digits[0] else
+                f"not a digit (nearest class {readings[0]}, p = {probs[0, readings[0]]:.2f})")
         print(f"reconstructed {source} from t = {args.t}: MSE {mse_each[0]:.4f} ({last.nfe} steps); "
-              f"the classifier reads {readings[0]} (p = {probs[0, readings[0]]:.2f}), settled at t = "
-              f"{settled[0]} -> {out}")
+              f"{read}, settled at t = {settled[0]} -> {out}")
     else:
         from ._common import readings_text
 
