@@ -137,6 +137,17 @@ def load_bundled_mnist(split: str = "train") -> Dataset:
                    f"MNIST ({split})", DIGIT_CLASS_NAMES)
 
 
+def bundled_mnist_rows(split: str = "train") -> np.ndarray:
+    """int64 [N]: the row of resources/mnist.npz's `images` array behind each image of
+    `load_bundled_mnist(split)`, in the same order (the splits interleave in the file)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split '{split}'; choose one of {', '.join(SPLITS)}")
+    split_flags = _bundled_arrays()["split"]
+    if split == "all":
+        return np.arange(len(split_flags), dtype=np.int64)
+    return np.flatnonzero(split_flags == (1 if split == "test" else 0)).astype(np.int64)
+
+
 # ----------------------------------------------------------------------------- IDX files
 
 
