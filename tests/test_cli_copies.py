@@ -42,3 +42,24 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, make, message):
     assert main(["copies", str(path)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_exact_model_samples_are_copies(tmp_path, capsys):
+    out = tmp_path / "exact.npz"
+    assert main(["sample", "--model", "exact", "--n", "4", "--steps", "10", "--out", str(out),
+                 "--json", "--threads", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == "exact" and report["temperature"] == 1.0
+    assert main(["copies", str(out), "--json", "--no-reference"]) == 0
+    assert json.loads(capsys.readouterr().out)["f_mem"] == 1.0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "exact", "--checkpoint", "x.safetensors"], "not a --checkpoint"),
+    (["--model", "exact", "--sampler", "distilled"], "not distilled"),
+    (["--temperature", "2"], "--model exact only"),
+    (["--model", "exact", "--temperature", "0"], "--temperature must be"),
+])
+def test_sample_refuses_meaningless_exact_combinations(tmp_path, capsys, argv, message):
+    assert main(["sample", "--out", str(tmp_path / "x.png"), *argv]) == 2
+    assert message in capsys.readouterr().err

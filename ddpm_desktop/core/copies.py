@@ -4,8 +4,8 @@ Pixels are compared in [0, 1] (uint8 / 255, or (x + 1) / 2 for the model's [-1, 
 as 784-vectors under the Euclidean distance. For each sample: the nearest training digit and its
 distance d1, the distance d2 of the second nearest, and the ratio d1/d2. A sample *copies* when
 its nearest training digit is more than 3x closer than the second nearest, d1/d2 < 1/3 (the rule
-of Carlini et al. 2023, "Extracting training data from diffusion models", and of Gu et al.
-2025's memorisation counts). For a batch, the fraction that copies (f_mem) with a seeded
+of Yoon et al. 2023, "Diffusion probabilistic models generalize when they fail to memorize", that
+Gu et al. 2025, "On memorization in diffusion models", count memorisation with). For a batch, the fraction that copies (f_mem) with a seeded
 percentile bootstrap interval; held-out digits, which no model saw, give the reference.
 
 Speed: distances come from ||a||^2 + ||b||^2 - 2 a.b with one float32 matrix product against the
