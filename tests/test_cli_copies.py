@@ -63,3 +63,17 @@ def test_exact_model_samples_are_copies(tmp_path, capsys):
 def test_sample_refuses_meaningless_exact_combinations(tmp_path, capsys, argv, message):
     assert main(["sample", "--out", str(tmp_path / "x.png"), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_train_on_a_subset_records_it(tmp_path, capsys):
+    from ddpm_desktop.core.checkpoint import read_metadata
+
+    out = tmp_path / "few.safetensors"
+    assert main(["train", "--steps", "2", "--batch-size", "8", "--threads", "1", "--base-channels", "8",
+                 "--subset", "64", "--subset-seed", "5", "--subset-offset", "64", "--out", str(out)]) == 0
+    assert "(64 images)" in capsys.readouterr().err
+    meta = read_metadata(out)
+    subset = meta["subset"] if isinstance(meta["subset"], dict) else json.loads(meta["subset"])
+    assert subset == {"n": 64, "seed": 5, "offset": 64, "data": "mnist"}
+    assert main(["train", "--subset", "9001", "--steps", "1", "--out", str(out)]) == 2
+    assert "has 9000" in capsys.readouterr().err
