@@ -77,3 +77,4 @@ def test_train_on_a_subset_records_it(tmp_path, capsys):
     assert subset == {"n": 64, "seed": 5, "offset": 64, "data": "mnist"}
     assert main(["train", "--subset", "9001", "--steps", "1", "--out", str(out)]) == 2
     assert "has 9000" in capsys.readouterr().err
+

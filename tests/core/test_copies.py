@@ -80,3 +80,19 @@ def test_file_rows_of_the_training_split():
     rows = bundled_mnist_rows("train")
     assert len(rows) == 9000 and (split[rows] == 0).all()
     np.testing.assert_array_equal(images[rows[[0, 777, 8999]]], load_bundled_mnist("train").images[[0, 777, 8999]])
+
+
+def test_evaluate_sampler_reports_the_copy_check_of_its_own_samples():
+    from ddpm_desktop.core.classifier import load_classifier
+    from ddpm_desktop.core.evaluation import evaluate_sampler
+    from ddpm_desktop.core.model import ModelConfig, UNet
+    from ddpm_desktop.core.schedule import NoiseSchedule
+
+    torch.manual_seed(0)
+    model = UNet(ModelConfig(base_channels=8)).eval()
+    classifier, _ = load_classifier(None)
+    feats = {"train": np.random.default_rng(0).standard_normal((300, 128))}
+    result, images = evaluate_sampler(model, classifier, NoiseSchedule.default(), feats, "ddim", 2, 12,
+                                      guidance=1.0, seed=4, keep=12)
+    expect = copies.check_copies(images, seed=4)
+    assert result.f_mem == expect.f_mem and tuple(result.f_mem_ci) == expect.ci
