@@ -49,7 +49,7 @@ def test_exact_model_samples_are_copies(tmp_path, capsys):
     assert main(["sample", "--model", "exact", "--n", "4", "--steps", "10", "--out", str(out),
                  "--json", "--threads", "1"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["model"] == "exact" and report["temperature"] == 1.0
+    assert report["model"] == "exact" and report["bandwidth"] == 0.0
     assert main(["copies", str(out), "--json", "--no-reference"]) == 0
     assert json.loads(capsys.readouterr().out)["f_mem"] == 1.0
 
@@ -57,8 +57,8 @@ def test_exact_model_samples_are_copies(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--model", "exact", "--checkpoint", "x.safetensors"], "not a --checkpoint"),
     (["--model", "exact", "--sampler", "distilled"], "not distilled"),
-    (["--temperature", "2"], "--model exact only"),
-    (["--model", "exact", "--temperature", "0"], "--temperature must be"),
+    (["--bandwidth", "2"], "--model exact only"),
+    (["--model", "exact", "--bandwidth", "-1"], "--bandwidth must be"),
 ])
 def test_sample_refuses_meaningless_exact_combinations(tmp_path, capsys, argv, message):
     assert main(["sample", "--out", str(tmp_path / "x.png"), *argv]) == 2

@@ -2,7 +2,8 @@
 
 network (default): the U-Net of --checkpoint (default: the bundled model; with `--sampler
 distilled`, the student). exact: the perfect denoiser of core.exact_denoiser, the exact posterior
-mean over the bundled training digits (9,000; --temperature τ > 1 smooths it towards their mean).
+mean over the bundled training digits (9,000; --bandwidth h > 0 widens its kernel, from copying
+towards averaging).
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ def add_model_choice_args(p) -> None:
     p.add_argument("--model", choices=MODEL_CHOICES, default="network",
                    help="network: the U-Net of --checkpoint (default); exact: the perfect denoiser, the "
                         "exact posterior mean of the 9,000 training digits (its samples copy them)")
-    p.add_argument("--temperature", type=float, default=None,
-                   help="with --model exact: softmax temperature τ of its weights (default 1, exact; "
-                        "larger values average more training digits)")
+    p.add_argument("--bandwidth", type=float, default=None,
+                   help="with --model exact: widen its kernel to a per-pixel std h in [-1, 1] units "
+                        "(default 0, exact; about 2: most samples still copy, 4: none do, blends)")
 
 
 def check_model_choice(args) -> None:
@@ -23,26 +24,26 @@ def check_model_choice(args) -> None:
     import math
 
     if args.model != "exact":
-        if args.temperature is not None:
-            raise ValueError("--temperature applies to --model exact only")
+        if args.bandwidth is not None:
+            raise ValueError("--bandwidth applies to --model exact only")
         return
     if args.checkpoint is not None:
         raise ValueError("--model exact uses the bundled training digits, not a --checkpoint")
     if getattr(args, "sampler", None) == "distilled":
         raise ValueError("--model exact runs with the ddpm, ddim or dpmpp sampler, not distilled")
-    t = args.temperature
-    if t is not None and not (math.isfinite(t) and 0 < t <= 1e6):
-        raise ValueError(f"--temperature must be a number in (0, 1e6], got {t}")
+    h = args.bandwidth
+    if h is not None and not (math.isfinite(h) and 0 <= h <= 1e3):
+        raise ValueError(f"--bandwidth must be a number in [0, 1000], got {h}")
 
 
 def model_from_args(args, device):
     """(model, metadata, guidance or None) as `_distilled.model_for`, with --model exact giving the
     perfect denoiser (and the caller's guidance)."""
     if args.model == "exact":
-        from ddpm_desktop.core.exact_denoiser import DEFAULT_TEMPERATURE, ExactDenoiser
+        from ddpm_desktop.core.exact_denoiser import DEFAULT_BANDWIDTH, ExactDenoiser
 
-        t = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
-        return ExactDenoiser.bundled(t), {"model": "exact", "temperature": t}, None
+        h = DEFAULT_BANDWIDTH if args.bandwidth is None else args.bandwidth
+        return ExactDenoiser.bundled(h), {"model": "exact", "bandwidth": h}, None
     from ._distilled import model_for
 
     return model_for(args, device)

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
               "seconds": round(seconds, 4), "seconds_per_image": round(seconds / args.n, 5),
               "device": str(device), "out": str(out), "model": args.model}
     if args.model == "exact":
-        report["temperature"] = _meta["temperature"]
+        report["bandwidth"] = _meta["bandwidth"]
     if args.json:
         print(json.dumps(report))
     else:

@@ -4,13 +4,21 @@ For training images x_1..x_M (the empirical distribution) and x_t = √ᾱ x_0 +
 posterior mean is a softmax-weighted average of the training images (Gu et al. 2025, "On
 memorization in diffusion models", eq. 4; Kadkhodaie et al. 2024, sec. 2):
 
-    x̂_0(x_t) = Σ_i w_i x_i,   w = softmax_i( -||x_t - √ᾱ x_i||² / (2 (1-ᾱ) τ) ),
+    x̂_0(x_t) = Σ_i w_i x_i,   w = softmax_i( -||x_t - √ᾱ x_i||² / (2 (1-ᾱ)) ),
     ε̂(x_t)  = (x_t - √ᾱ x̂_0) / √(1-ᾱ)
 
-with τ = 1. It is what a network trained to zero loss on the training set computes, and a
-sampler driven by it can only land on training images. τ > 1 (the temperature) flattens the
-weights: τ → ∞ gives the mean of all images, so raising τ walks from copying to averaging
-(blends of training digits; averaging is not generalising, and the smoothed model shows that too).
+It is what a network trained to zero loss on the training set computes, and a sampler driven by
+it can only land on training images.
+
+The smoothed variant widens the kernel: the weights are computed with the variance
+(1-ᾱ) + ᾱ h² in place of 1-ᾱ, as if each training image were a Gaussian blob of per-pixel std h
+(model units, [-1, 1]), while x̂_0 stays a weighted average of the images themselves - a
+Nadaraya-Watson kernel smoother whose bandwidth never falls below h. At h = 0 it is exact. A
+temperature on the weights (variance (1-ᾱ) τ) does not do it: it shrinks with the noise, and at
+the last steps the weights still snap to one image (measured: τ = 1.5, 2 and 4 copy 100 of 100,
+docs/COPIES.md), while a τ large enough to blend there flattens the early steps to the mean. With h the end points are mean-shift modes of the widened kernel: single
+training digits for small h, blends of neighbours as h grows, the mean of all digits as h → ∞ -
+the path from copying to averaging (averaging is not generalising either).
 
 `ExactDenoiser` has the network's call signature, `model(x [B,1,28,28], log_snr [B], labels [B]
 long | None) -> ε̂`, so `sampling.make_eps_fn` and every sampler take it as they take the U-Net.
@@ -25,26 +33,27 @@ import math
 import numpy as np
 import torch
 
-DEFAULT_TEMPERATURE = 1.0
+DEFAULT_BANDWIDTH = 0.0
 
 
 def posterior_mean(x_t: np.ndarray, alpha_bar: np.ndarray, images: np.ndarray,
-                   sq_norms: np.ndarray | None = None, temperature: float = 1.0) -> np.ndarray:
-    """x̂_0 = E[x_0 | x_t] under the empirical distribution of `images` (module docstring).
+                   sq_norms: np.ndarray | None = None, bandwidth: float = 0.0) -> np.ndarray:
+    """x̂_0 = E[x_0 | x_t] under the empirical distribution of `images` (module docstring), with
+    the kernel widened by `bandwidth` h (0: exact).
 
     x_t: [B, D]; alpha_bar: [B] (ᾱ of each row, in (0, 1)); images: [M, D] in the model's range;
     sq_norms: ||x_i||² [M] (computed when None). float64 throughout; → [B, D].
-    The weights' logits are -||x_t - √ᾱ x_i||²/(2(1-ᾱ)τ) expanded as (√ᾱ x_t·x_i - ½ ᾱ ||x_i||²)
-    /((1-ᾱ)τ) plus a per-row constant, and normalised by log-sum-exp (the max is subtracted), so
-    even at ᾱ → 1, where they span thousands, nothing overflows.
+    The weights' logits -||x_t - √ᾱ x_i||²/(2v), v = (1-ᾱ) + ᾱh², are expanded as
+    (√ᾱ x_t·x_i - ½ ᾱ ||x_i||²)/v plus a per-row constant, and normalised by log-sum-exp (the max
+    is subtracted), so even at ᾱ → 1, where they span thousands, nothing overflows.
     """
     x_t = np.asarray(x_t, dtype=np.float64)
     images = np.asarray(images, dtype=np.float64)
     ab = np.asarray(alpha_bar, dtype=np.float64).reshape(-1, 1)
     if sq_norms is None:
         sq_norms = np.einsum("md,md->m", images, images)
-    a = np.sqrt(ab)
-    logits = (a * (x_t @ images.T) - 0.5 * ab * sq_norms[None, :]) / ((1.0 - ab) * float(temperature))
+    variance = (1.0 - ab) + ab * float(bandwidth) ** 2
+    logits = (np.sqrt(ab) * (x_t @ images.T) - 0.5 * ab * sq_norms[None, :]) / variance
     logits -= logits.max(axis=1, keepdims=True)
     w = np.exp(logits)
     w /= w.sum(axis=1, keepdims=True)
@@ -55,15 +64,15 @@ class ExactDenoiser:
     """ε-model of the empirical distribution of a training set (see the module docstring).
 
     images: uint8 [M, 28, 28] (0 = background) or float in [-1, 1]; labels: int [M] (for
-    class-conditional calls) or None; temperature τ > 0 (1: exact). Called like the U-Net;
+    class-conditional calls) or None; bandwidth h >= 0 (0: exact). Called like the U-Net;
     `null_label` = num_classes means "all images".
     """
 
-    def __init__(self, images, labels=None, temperature: float = DEFAULT_TEMPERATURE,
+    def __init__(self, images, labels=None, bandwidth: float = DEFAULT_BANDWIDTH,
                  num_classes: int = 10):
-        t = float(temperature)
-        if not (math.isfinite(t) and t > 0):
-            raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+        h = float(bandwidth)
+        if not (math.isfinite(h) and h >= 0):
+            raise ValueError(f"bandwidth must be a finite number >= 0, got {bandwidth}")
         a = np.asarray(images)
         if a.ndim < 2 or len(a) < 1:
             raise ValueError(f"images must be a batch [M, ...] with M >= 1, got shape {a.shape}")
@@ -76,19 +85,19 @@ class ExactDenoiser:
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64).reshape(-1)
         if self.labels is not None and len(self.labels) != len(x):
             raise ValueError(f"{len(x)} images but {len(self.labels)} labels")
-        self.temperature = t
+        self.bandwidth = h
         self.num_classes = int(num_classes)
         # rows of each class, found once
         self._class_rows = {} if self.labels is None else {
             int(c): np.flatnonzero(self.labels == c) for c in np.unique(self.labels) if c >= 0}
 
     @classmethod
-    def bundled(cls, temperature: float = DEFAULT_TEMPERATURE) -> "ExactDenoiser":
+    def bundled(cls, bandwidth: float = DEFAULT_BANDWIDTH) -> "ExactDenoiser":
         """Over the bundled MNIST training split (9,000 digits, with their labels)."""
         from .data import load_bundled_mnist
 
         train = load_bundled_mnist("train")
-        return cls(train.images, train.labels, temperature, train.num_classes)
+        return cls(train.images, train.labels, bandwidth, train.num_classes)
 
     @property
     def null_label(self) -> int:
@@ -112,14 +121,14 @@ class ExactDenoiser:
         """x̂_0 [B, D] float64 for x_t [B, D], ᾱ [B] and labels [B] (or None): one posterior mean
         per label present in the batch."""
         if labels is None:
-            return posterior_mean(x_t, alpha_bar, self.images, self.sq_norms, self.temperature)
+            return posterior_mean(x_t, alpha_bar, self.images, self.sq_norms, self.bandwidth)
         labels = np.asarray(labels).reshape(-1)
         out = np.empty_like(np.asarray(x_t, dtype=np.float64))
         for label in np.unique(labels):
             sel = labels == label
             rows = self.rows_for(int(label))
             out[sel] = posterior_mean(x_t[sel], alpha_bar[sel], self.images[rows], self.sq_norms[rows],
-                                      self.temperature)
+                                      self.bandwidth)
         return out
 
     def __call__(self, x: torch.Tensor, log_snr, labels: torch.Tensor | None = None) -> torch.Tensor:

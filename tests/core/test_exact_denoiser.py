@@ -1,5 +1,5 @@
 """The perfect denoiser: its closed form against brute force and against Tweedie's formula,
-its limits (small noise: the nearest image; high temperature: the mean), class restriction,
+its limits (small noise: the nearest image; a wide kernel: the mean), class restriction,
 and that the samplers it drives copy the training set."""
 import math
 
@@ -20,10 +20,10 @@ def tiny():
     return rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), np.array([0, 1, 1, 2, 0])
 
 
-def _brute_x0(x_t, ab, images01, temperature=1.0):
+def _brute_x0(x_t, ab, images01):
     """Posterior mean from the Gaussian log-densities written out directly, one image at a time."""
     x0s = images01.reshape(len(images01), -1).astype(np.float64)
-    logp = np.array([-((x_t - math.sqrt(ab) * xi) ** 2).sum() / (2 * (1 - ab) * temperature) for xi in x0s])
+    logp = np.array([-((x_t - math.sqrt(ab) * xi) ** 2).sum() / (2 * (1 - ab)) for xi in x0s])
     w = np.exp(logp - logsumexp(logp))
     return w @ x0s
 
@@ -80,17 +80,24 @@ def test_small_noise_gives_the_nearest_image_and_labels_restrict(tiny):
         model.x0_prediction(x_t[:1], np.array([ab]), np.array([7]))
 
 
-def test_temperature_walks_from_copying_to_the_mean(tiny):
+def test_bandwidth_walks_from_copying_to_the_mean(tiny):
     images, _ = tiny
     x0s = images.reshape(5, -1) / 127.5 - 1.0
-    x_t = 0.95 * x0s[:1]
-    ab = np.array([0.9])
-    exact = ExactDenoiser(images).x0_prediction(x_t, ab)[0]
-    hot = ExactDenoiser(images, temperature=1e9).x0_prediction(x_t, ab)[0]
+    ab = np.array([0.999])                     # nearly no noise: the exact model snaps to image 0
+    x_t = math.sqrt(ab[0]) * (0.9 * x0s[0] + 0.1 * x0s[1])
+    exact = ExactDenoiser(images).x0_prediction(x_t[None], ab)[0]
     np.testing.assert_allclose(exact, x0s[0], atol=1e-9)
-    np.testing.assert_allclose(hot, x0s.mean(0), atol=1e-6)
-    with pytest.raises(ValueError, match="temperature"):
-        ExactDenoiser(images, temperature=0.0)
+    wide = ExactDenoiser(images, bandwidth=1e4).x0_prediction(x_t[None], ab)[0]
+    np.testing.assert_allclose(wide, x0s.mean(0), atol=1e-6)
+    # in between: a Nadaraya-Watson average with the widened Gaussian kernel, written out
+    h = 1.5
+    d2 = ((x_t - math.sqrt(ab[0]) * x0s) ** 2).sum(1)
+    logw = -d2 / (2 * ((1 - ab[0]) + ab[0] * h * h))
+    w = np.exp(logw - logsumexp(logw))
+    np.testing.assert_allclose(ExactDenoiser(images, bandwidth=h).x0_prediction(x_t[None], ab)[0],
+                               w @ x0s, atol=1e-9)
+    with pytest.raises(ValueError, match="bandwidth"):
+        ExactDenoiser(images, bandwidth=-1.0)
 
 
 @pytest.mark.slow  # ~6 s: 30 samples, each step a posterior over 9,000 digits
