@@ -2,7 +2,8 @@
 
 For training images x_1..x_M (the empirical distribution) and x_t = √ᾱ x_0 + √(1-ᾱ) ε, the
 posterior mean is a softmax-weighted average of the training images (Gu et al. 2025, "On
-memorization in diffusion models", eq. 4; Kadkhodaie et al. 2024, sec. 2):
+memorization in diffusion models"; Kadkhodaie et al. 2024, "Generalization in diffusion models
+arises from geometry-adaptive harmonic representations"):
 
     x̂_0(x_t) = Σ_i w_i x_i,   w = softmax_i( -||x_t - √ᾱ x_i||² / (2 (1-ᾱ)) ),
     ε̂(x_t)  = (x_t - √ᾱ x̂_0) / √(1-ᾱ)
