@@ -68,8 +68,7 @@ class Nearest:
 
     @property
     def ratio(self) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.d2 > 0, self.d1 / np.where(self.d2 > 0, self.d2, 1.0), 0.0)
+        return np.divide(self.d1, self.d2, out=np.zeros_like(self.d1), where=self.d2 > 0)
 
     @property
     def copies(self) -> np.ndarray:

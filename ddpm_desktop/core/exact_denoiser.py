@@ -82,7 +82,6 @@ class ExactDenoiser:
             x = x / 127.5 - 1.0  # the model's range, as imaging.to_model_range
         self.images = x
         self.sq_norms = np.einsum("md,md->m", x, x)
-        self.shape = a.shape[1:] if a.dtype == np.uint8 or a.ndim > 2 else (x.shape[1],)
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64).reshape(-1)
         if self.labels is not None and len(self.labels) != len(x):
             raise ValueError(f"{len(x)} images but {len(self.labels)} labels")
