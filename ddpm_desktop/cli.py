@@ -19,6 +19,7 @@ COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inp
             "experiment", "export",
             "toy",  # helper D: the 2-D diffusion (issue 14)
             "classify",
+            "copies",
             )
 
 
