@@ -207,7 +207,8 @@ OOD_FORMAT = "ddpm-desktop-classifier-ood/1"
 OOD_LAYERS = ("stroke_stats", "penultimate")  # the order of `ood_features`' first two outputs
 # Each layer's squared distance is divided by this percentile of the training digits' own.
 OOD_NORM_PERCENTILE = 99.0
-# The threshold keeps this share of the calibration digits (held-out half A).
+# The threshold keeps at least this share of each calibration set (held-out half A, as is and
+# as drawn).
 OOD_KEEP = 0.985
 # Ridge added to each shared covariance, as a share of its mean variance (it keeps the
 # precision finite along directions the training digits never vary in).
@@ -226,7 +227,7 @@ class ClassGaussians:
     def sq_distance(self, f: np.ndarray) -> np.ndarray:
         """min over classes of (f − μ_k)ᵀ Σ⁻¹ (f − μ_k): [N, D] → [N]."""
         d = f[:, None, :] - self.means[None]
-        return np.einsum("nkd,de,nke->nk", d, self.precision, d).min(axis=1)
+        return np.einsum("nkd,nkd->nk", d @ self.precision, d).min(axis=1)  # the product by BLAS
 
     @classmethod
     def fit(cls, f: np.ndarray, labels: np.ndarray, ridge: float = OOD_RIDGE) -> "ClassGaussians":
