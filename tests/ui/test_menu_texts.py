@@ -1,5 +1,6 @@
 """Texts the app shows: no menu entry loses a literal '&' to a mnemonic underscore, the window
-title names the app once, and an opened photo is captioned by its file name."""
+title names the app once, an opened photo is captioned by its file name, and the live readout
+says "not a digit" when the classifier says so."""
 from __future__ import annotations
 
 import re
@@ -61,3 +62,19 @@ def test_an_opened_photo_is_captioned_by_its_file_name(window, tmp_path):
     panel = window.input_panel
     assert panel.canvas_panel.open_image(str(path))
     assert panel.state.digit_source == "photo.png"
+
+
+def test_live_readout_says_not_a_digit(qtbot):
+    from ddpm_desktop.core.live import LiveResult
+    from ddpm_desktop.ui.live_state import LiveState
+    from ddpm_desktop.ui.widgets.live_view import LiveView
+
+    state = LiveState()
+    view = LiveView(state, T=200)
+    qtbot.addWidget(view)
+    state.set_enabled(True)
+    blank = np.zeros((28, 28), np.float32)
+    state.set_result(LiveResult(blank, blank, blank, 8, 1.0, 2, 5.0, 1, digit=False))
+    assert view.info_label.text().startswith("not a digit") and "reads 8" not in view.info_label.text()
+    state.set_result(LiveResult(blank, blank, blank, 3, 0.97, 2, 5.0, 2, digit=True))
+    assert view.info_label.text().startswith("reads 3 (p = 0.97)")
