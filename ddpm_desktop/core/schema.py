@@ -31,6 +31,9 @@ MAX_STRING = 4096
 class SchemaError(ValueError):
     """A value that does not fit its schema; one line, naming the field."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
 
 def refusal(name: str, exc: BaseException) -> str:
     """One line: the file's name, then why it was refused."""
@@ -187,7 +190,7 @@ def check_object(value, fields, where: str = "", allow_unknown: bool = False) ->
     if not isinstance(value, dict):
         raise SchemaError(f"{where or 'the file'} must be an object, not {_show(value)}")
     by_name = {f.name: f for f in fields}
-    unknown = sorted(str(k)[:40] for k in value if k not in by_name)
+    unknown = sorted(_key(k) for k in value if k not in by_name)
     if unknown and not allow_unknown:
         raise SchemaError(f"unknown field(s) in {where or 'the file'}: {', '.join(unknown[:5])}")
     out = {}
@@ -197,6 +200,12 @@ def check_object(value, fields, where: str = "", allow_unknown: bool = False) ->
         elif f.required:
             raise SchemaError(f"{_what(where, f.name)} is missing")
     return out
+
+
+def _key(key) -> str:
+    """A key as it may be shown: plain when it is a short name, else quoted with escapes."""
+    text = str(key)
+    return text if text.isidentifier() and len(text) <= 40 else repr(text[:40])
 
 
 def _show(value) -> str:
