@@ -139,7 +139,7 @@ def apply_snapshot(session, ready: Prepared) -> None:
     inp.set_forward_from(snap.input.forward_from)
     session.sampler.set_settings(ready.sampler)
     session.training.set_settings(ready.training)
-    session.export.set_settings(ready.export)
+    session.export.set_settings(ready.export, from_file=True)  # its path: a suggestion
     if snap.device in session.device_state.available:
         session.device_state.set_device(snap.device)
     session.recompute_forward()  # at once, even while a live drawing debounces its updates

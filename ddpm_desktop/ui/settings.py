@@ -140,7 +140,10 @@ def restore(session, s: QSettings) -> None:
     session.sampler.set_settings(_read_dataclass(s, "sampler", SamplerSettings(), _SAMPLER_RANGES))
     session.training.set_settings(
         _read_dataclass(s, "training", TrainingSettings(), _TRAINING_RANGES))
-    session.export.set_settings(_read_dataclass(s, "export", ExportSettings(), _EXPORT_RANGES))
+    export = _read_dataclass(s, "export", ExportSettings(), _EXPORT_RANGES)
+    # A remembered file is only a suggestion (Export asks before writing there); the folder of
+    # the last export stays the place new files go, under their default names.
+    session.export.set_settings(export, from_file=bool(export.path))
     device = read(s, "device", session.device_state.device)
     if device in session.device_state.available:
         session.device_state.set_device(device)

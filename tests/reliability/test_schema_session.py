@@ -79,3 +79,31 @@ def test_unparseable_sessions_are_refused_in_one_line(qtbot, session, tmp_path, 
     message = blocker.args[0]
     assert "hostile.json" in message and words in message and "\n" not in message
     assert _state(session) == before
+
+
+def test_a_session_never_chooses_where_export_writes(qtbot, session, tmp_path):
+    """A session naming ~/.bashrc as its export path made one click on Export replace it."""
+    victim = tmp_path / "bashrc.png"
+    victim.write_text("export PATH=...\n")
+    file = tmp_path / "s.json"
+    assert session.save_session_file(file)
+    data = json.loads(file.read_text())
+    data["export"].update(path=str(victim), format="png")
+    file.write_text(json.dumps(data))
+    assert session.open_session_file(file)
+    with qtbot.waitSignal(session.error) as blocker:
+        assert not session.start_export()
+    assert "session or settings file" in blocker.args[0] and "\n" not in blocker.args[0]
+    assert victim.read_text() == "export PATH=...\n"
+    session.export.confirm_destination()  # the user said yes in the Export dialog
+    assert session.export.destination_from_file is False
+
+
+def test_a_path_chosen_in_the_app_is_the_users_choice(qtbot, session, tmp_path):
+    file = tmp_path / "s.json"
+    session.export.update(path=str(tmp_path / "a.png"))
+    assert session.save_session_file(file)
+    assert session.open_session_file(file)
+    assert session.export.destination_from_file
+    session.export.update(path=str(tmp_path / "b.png"))  # typed or browsed in the dialog
+    assert not session.export.destination_from_file
