@@ -198,3 +198,23 @@ def test_a_fresh_window_shows_the_saved_digit_and_frame_and_drops_the_old_highli
     snap = take_snapshot(w2.session)
     assert snap.input.digit_source == "drawn on the canvas" and snap.forward_t == 321
     w2.close()
+
+
+def test_copy_as_command_names_the_model_file_the_snapshot_names(qtbot, tmp_path):
+    """The command guessed the model's path from the folder last used in Load model..., so a
+    model loaded elsewhere (the Training dock, a session) was named by its bare file name."""
+    from ddpm_desktop.ui.copy_command import copy_command
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    model_file = _checkpoint(folder / "tiny.safetensors")
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    w.settings.setValue("paths/model_dir", str(tmp_path))  # another folder
+    w.session.load_model_file(model_file)
+    _loaded(qtbot, w.session, "tiny.safetensors")
+    w.session.cancel_sampling()
+    text = copy_command(w, "run")
+    assert f"--checkpoint {model_file.resolve()}" in text
+    w.close()
