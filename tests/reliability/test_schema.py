@@ -176,3 +176,50 @@ def test_plain_metadata_keeps_its_values(tmp_path):
     meta = checkpoint.read_metadata(path)
     assert meta["step"] == 12 and meta["dataset"] == "mnist" and meta["note"] == "free text"
     assert meta["loss_history"] == [[1, 0.5], [2, 0.25]]
+
+
+# -- the latent model and the classifier --------------------------------------------------------
+
+def _resave(tmp_path, which: str, **changes):
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from ddpm_desktop import resources_path
+
+    src = resources_path(f"{which}.safetensors")
+    with safe_open(str(src), framework="pt") as f:
+        meta = dict(f.metadata())
+    path = tmp_path / f"{which}.safetensors"
+    save_file(load_file(str(src)), str(path), metadata={**meta, **changes})
+    return path
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"ae_config": _nested(100_000)}, "metadata ae_config: nested"),
+    ({"ldm_config": '{"hidden": 100000, "depth": 3}'}, "metadata.ldm_config.hidden = 100000"),
+    ({"ldm_config": '{"hidden": 128, "depth": 1000}'}, "metadata.ldm_config.depth = 1000"),
+    ({"ae_config": '{"hidden": 512, "hidden2": 256, "latent_dim": "2"}'},
+     "metadata.ae_config.latent_dim must be an integer"),
+    ({"code_mean": "[1e400, 0]"}, "too large"),
+    ({"code_scale": "1" + "0" * 5000}, "digits"),
+    ({"code_scale": "-1"}, "metadata.code_scale = -1"),
+    ({"info": "[1]"}, "metadata.info must be an object"),
+])
+def test_hostile_latent_metadata_is_refused_in_one_line(tmp_path, changes, words):
+    from ddpm_desktop.core.latent import load_latent
+
+    with pytest.raises(CheckpointError) as info:
+        load_latent(_resave(tmp_path, "latent", **changes))
+    message = str(info.value)
+    assert words in message and "latent.safetensors" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("info_text, words", [
+    (_nested(100_000), "nested"), ("9" * 5000, "digits"), ("[1, 2]", "must be an object")])
+def test_hostile_classifier_metadata_is_refused_in_one_line(tmp_path, info_text, words):
+    from ddpm_desktop.core.classifier import load_classifier
+
+    with pytest.raises(CheckpointError) as info:
+        load_classifier(_resave(tmp_path, "classifier", info=info_text))
+    message = str(info.value)
+    assert words in message and "classifier.safetensors" in message and "\n" not in message
