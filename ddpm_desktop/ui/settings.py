@@ -2,8 +2,11 @@
 their type and range, so a stale or hand-edited value falls back to its default (with a note
 on stderr) and the app always opens.
 
-`restore(session, qsettings)` before the views are built; `save(session, qsettings)` at close.
-Keys: "schedule/*", "input/*", "sampler/*", "training/*", "export/*", "device".
+`restore(session, qsettings)` before the views are built; `save(session, qsettings)` at close
+writes the lasting part of the session's snapshot (core/snapshot.py, whose field bounds the
+reads use). Keys: "schedule/*", "input/seed", "input/start", "input/start_params/*",
+"input/forward_from", "sampler/*", "training/*", "export/*", "device". `open_settings()` gives
+the QSettings to use, after checking that its files are regular files.
 """
 from __future__ import annotations
 
@@ -18,8 +21,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from ddpm_desktop.core.snapshot import EXPORT_FIELDS, SAMPLER_FIELDS, TRAINING_FIELDS
+from ddpm_desktop.core.forward import START_PARAMS
+from ddpm_desktop.core.snapshot import (
+    EXPORT_FIELDS,
+    SAMPLER_FIELDS,
+    START_PARAM_RANGES,
+    TRAINING_FIELDS,
+)
 from ddpm_desktop.ui.export_state import ExportSettings
+from ddpm_desktop.ui.session_file import take_snapshot
 from ddpm_desktop.ui.state import SamplerSettings
 from ddpm_desktop.ui.training_state import TrainingSettings
 
@@ -103,12 +113,6 @@ def _read_dataclass(s: QSettings, prefix: str, default, ranges: dict):
         return default
 
 
-def _write_dataclass(s: QSettings, prefix: str, value) -> None:
-    for f in fields(value):
-        v = getattr(value, f.name)
-        s.setValue(f"{prefix}/{f.name}", -1 if v is None else v)
-
-
 _OPTIONAL_INTS = ("label", "steps")
 
 
@@ -133,10 +137,21 @@ def restore(session, s: QSettings) -> None:
     inp = session.input_state
     inp.set_seed(read(s, "input/seed", 0, 0, 2**31 - 1))
     start = read(s, "input/start", "gaussian")
+    params = {}
+    for key in START_PARAMS.get(start, {}):
+        if key in START_PARAM_RANGES:
+            value = read(s, f"input/start_params/{key}", math.nan, *START_PARAM_RANGES[key])
+            if math.isfinite(value):
+                params[key] = value
     try:
-        inp.set_start(start)
+        inp.set_start(start, **params)
     except ValueError as exc:
         _note("input/start", start, str(exc))
+    forward_from = read(s, "input/forward_from", "digit")
+    if forward_from in inp.FORWARD_FROM:
+        inp.set_forward_from(forward_from)
+    else:
+        _note("input/forward_from", forward_from, "not 'digit' or 'noise'")
     session.sampler.set_settings(_read_dataclass(s, "sampler", SamplerSettings(), _SAMPLER_RANGES))
     session.training.set_settings(
         _read_dataclass(s, "training", TrainingSettings(), _TRAINING_RANGES))
@@ -150,14 +165,20 @@ def restore(session, s: QSettings) -> None:
 
 
 def save(session, s: QSettings) -> None:
-    for key, value in session.schedule_state.params.items():
-        s.setValue(f"schedule/{key}", value)
-    s.setValue("input/seed", session.input_state.seed)
-    s.setValue("input/start", session.input_state.start_name)
-    _write_dataclass(s, "sampler", session.sampler.settings)
-    _write_dataclass(s, "training", session.training.settings)
-    _write_dataclass(s, "export", session.export.settings)
-    s.setValue("device", session.device_state.device)
+    """Write the part of the session's snapshot that outlives a run: the schedule, the seed and
+    the x_T distribution, where the forward chain starts, the sampler, training and export
+    settings, the device (x_0, the frame on screen and the model belong to session files)."""
+    snap = take_snapshot(session).to_dict()
+    for group in ("schedule", "sampler", "training", "export"):
+        for key, value in snap[group].items():
+            s.setValue(f"{group}/{key}", -1 if value is None else value)
+    inp = snap["input"]
+    for key in ("seed", "start", "forward_from"):
+        s.setValue(f"input/{key}", inp[key])
+    s.remove("input/start_params")
+    for key, value in inp["start_params"].items():
+        s.setValue(f"input/start_params/{key}", value)
+    s.setValue("device", snap["device"])
 
 
 # A settings file larger than this is not one the app wrote: it is set aside, not read.

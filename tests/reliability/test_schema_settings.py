@@ -115,3 +115,25 @@ def test_a_link_to_a_device_or_a_huge_file_is_refused(tmp_path):
         f.truncate(MAX_SETTINGS_BYTES + 1)
     assert "too large" in unusable_settings_file([big])
     assert unusable_settings_file([tmp_path / "missing.ini"]) is None
+
+
+def test_a_relaunch_keeps_the_start_distribution_and_where_the_chain_starts(qtbot, settings):
+    """Only the start's name was remembered: its parameters and "forward chain from noise"
+    were lost at every relaunch."""
+    from ddpm_desktop.ui import settings as saved
+    from ddpm_desktop.ui.controller import WorkerController
+    from ddpm_desktop.ui.session import Session
+
+    a, b = Session(WorkerController()), Session(WorkerController())
+    try:
+        a.input_state.set_start("shifted_gaussian", mean=-2.5, std=0.3)
+        a.input_state.set_forward_from("noise")
+        saved.save(a, settings)
+        settings.sync()
+        saved.restore(b, QSettings())
+        assert (b.input_state.start_name, b.input_state.start_params,
+                b.input_state.forward_from) == ("shifted_gaussian", {"mean": -2.5, "std": 0.3},
+                                                "noise")
+    finally:
+        a.shutdown()
+        b.shutdown()
