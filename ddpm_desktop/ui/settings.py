@@ -45,7 +45,7 @@ _INT_TEXT = re.compile(r"[+-]?\d{1,24}")
 _MAX_TEXT = 4096
 
 
-def _strict(raw, kind):
+def strict_value(raw, kind):
     """`raw` (a QSettings value: the type itself, or its text in an INI file) as `kind`;
     ValueError unless it is exactly that: a bool is true/false only (never "yes", "1" or a
     number), an int has no fraction or exponent, a float is finite, text is short."""
@@ -84,7 +84,7 @@ def read(s: QSettings, key: str, default, lo=None, hi=None):
     raw = s.value(key)
     kind = type(default)
     try:
-        value = _strict(raw, kind)
+        value = strict_value(raw, kind)
     except (TypeError, ValueError, OverflowError) as exc:
         _note(key, raw, str(exc) or "unreadable")
         return default

@@ -92,3 +92,19 @@ def test_fuzz_checkpoint_metadata_decodes_or_refuses_in_one_line(raw):
         decode_metadata(raw)
     except SchemaError as exc:
         _one_line(exc)
+
+
+@FUZZ
+@given(_scalars | st.lists(st.text(max_size=5), max_size=3),
+       st.sampled_from([True, 0, 0.0, ""]))
+def test_fuzz_settings_values_read_strictly_or_refuse(raw, default):
+    from ddpm_desktop.ui.settings import strict_value
+
+    kind = type(default)
+    try:
+        value = strict_value(raw, kind)
+    except (ValueError, OverflowError):
+        return
+    assert type(value) is kind
+    if kind is float:
+        assert np.isfinite(value)
