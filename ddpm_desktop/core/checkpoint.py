@@ -143,7 +143,11 @@ METADATA_FIELDS = {
     "pair": Field("pair", "object", fields=(Field("run_id", "str", max_len=64, required=True),
                                             Field("step", "int", 0, 10**12, required=True))),
     "schedule": Field("schedule", "object", fields=SCHEDULE_FIELDS),
+    "guidance": Field("guidance", "float", 0.0, 20.0),
 }
+# The distillation record: the fields a student's loader and sampler read (others are kept).
+DISTILL_FIELDS = (Field("guidance", "float", 0.0, 20.0), Field("prediction", "str", max_len=64),
+                  Field("steps", "int", 0, 10**9))
 _OBJECTS = ("model_config", "train_config", "distill")
 _PAIR_LISTS = ("loss_history", "loss_history_tail")
 
@@ -171,6 +175,9 @@ def decode_metadata(raw: dict) -> dict:
     for key in _OBJECTS:
         if key in meta and not isinstance(meta[key], dict):
             raise SchemaError(f"metadata.{key} must be an object")
+    if isinstance(meta.get("distill"), dict):
+        rec = {k: v for k, v in meta["distill"].items() if not (k == "guidance" and v is None)}
+        check_object(rec, DISTILL_FIELDS, "metadata.distill", allow_unknown=True)
     for key in _PAIR_LISTS:
         if key in meta:
             meta[key] = _pairs(meta[key], f"metadata.{key}")

@@ -156,6 +156,9 @@ HOSTILE_METADATA = [
     ({"schedule": '{"kind": "linear", "T": "1000"}'}, "metadata.schedule.T must be an integer"),
     ({"class_names": "[1, 2]"}, "metadata.class_names must be a list of names"),
     ({"world_size": "true"}, "metadata.world_size must be an integer"),
+    ({"distill": '{"guidance": "strong"}'}, "metadata.distill.guidance must be a finite number"),
+    ({"distill": '{"guidance": 1e300}'}, "metadata.distill.guidance = "),
+    ({"prediction": "[1]"}, "metadata.prediction must be text"),
 ]
 
 

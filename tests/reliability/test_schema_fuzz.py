@@ -85,7 +85,8 @@ def test_fuzz_sessions_give_a_snapshot_or_one_line(edits):
 
 @FUZZ
 @given(st.dictionaries(st.sampled_from(["step", "pair", "schedule", "model_config",
-                                        "loss_history", "class_names", "dataset", "other"]),
+                                        "loss_history", "class_names", "dataset", "distill",
+                                        "prediction", "guidance", "other"]),
                        _json.map(lambda v: json.dumps(v)) | st.text(max_size=30), max_size=4))
 def test_fuzz_checkpoint_metadata_decodes_or_refuses_in_one_line(raw):
     try:
