@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PySide6.QtCore import Qt
 
 from ddpm_desktop.core.checkpoint import save_weights
 from ddpm_desktop.core.model import ModelConfig, UNet
@@ -217,4 +218,42 @@ def test_copy_as_command_names_the_model_file_the_snapshot_names(qtbot, tmp_path
     w.session.cancel_sampling()
     text = copy_command(w, "run")
     assert f"--checkpoint {model_file.resolve()}" in text
+    w.close()
+
+
+def test_the_export_dialog_asks_before_writing_where_a_session_pointed(qtbot, tmp_path,
+                                                                      monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    session_path = tmp_path / "s.json"
+    assert w.session.save_session_file(session_path)
+    data = json.loads(session_path.read_text())
+    data["export"].update(path=str(elsewhere / "chain.png"), format="png")
+    session_path.write_text(json.dumps(data))
+    assert w.session.open_session_file(session_path)
+    w.open_export()
+    asked = []
+
+    def answer(reply):
+        def exec_(box):
+            asked.append((box.text(), box.textFormat()))
+            return reply
+        return exec_
+
+    monkeypatch.setattr(QMessageBox, "exec", answer(QMessageBox.StandardButton.No))
+    w.export_dialog.export_button.click()
+    assert len(asked) == 1 and str(elsewhere / "chain.png") in asked[0][0]
+    assert asked[0][1] == Qt.TextFormat.PlainText
+    assert not w.session.is_exporting() and not (elsewhere / "chain.png").exists()
+
+    monkeypatch.setattr(QMessageBox, "exec", answer(QMessageBox.StandardButton.Yes))
+    w.export_dialog.export_button.click()
+    qtbot.waitUntil(lambda: (elsewhere / "chain.png").exists(), timeout=20_000)
+    w.export_dialog.close()
     w.close()
