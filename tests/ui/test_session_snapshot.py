@@ -182,6 +182,9 @@ def test_a_fresh_window_shows_the_saved_digit_and_frame_and_drops_the_old_highli
     w1.session.forward.set_frame(321)
     from_dataset = tmp_path / "dataset.json"
     assert w1.session.save_session_file(from_dataset)
+    saved = take_snapshot(w1.session)
+    saved_frame = np.array(w1.session.forward.frame(), copy=True)
+    saved_x0 = np.array(w1.session.input_state.digit, copy=True)
     w1.session.input_state.set_digit(np.zeros((28, 28), np.float32), "drawn on the canvas")
     drawn = tmp_path / "drawn.json"
     assert w1.session.save_session_file(drawn)
@@ -193,6 +196,10 @@ def test_a_fresh_window_shows_the_saved_digit_and_frame_and_drops_the_old_highli
     browser.select_index(3)
     assert w2.session.open_session_file(from_dataset)
     assert browser.selected_index() == 7  # the session's digit, not the old highlight
+    assert take_snapshot(w2.session) == saved
+    # the pixels on screen: the forward view's frame and the input preview's x_0
+    np.testing.assert_array_equal(w2.forward_view.pane.image.image, saved_frame)
+    np.testing.assert_array_equal(w2.input_panel.preview.image.image, saved_x0)
     assert w2.session.forward.t == 321
     assert w2.session.open_session_file(drawn)
     assert browser.selected_index() is None  # x_0 is no digit of the browser any more
