@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
@@ -40,6 +41,7 @@ MAX_BYTES = 2_000_000
 MAX_DEPTH = 6
 SEED_MAX = 2**31 - 1
 MODEL_KINDS = ("bundled", "file", "trained")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # The range each starting-distribution parameter may take (what the Input panel offers).
 START_PARAM_RANGES = {"rate": (0.001, 10.0), "a": (0.001, 10.0), "scale": (0.001, 10.0),
@@ -216,8 +218,8 @@ class Snapshot:
         if version >= 2 and model_raw is not None:
             m = check_object(model_raw, MODEL_FIELDS, "model")
             model = ModelRef(m["kind"], m.get("path", ""), m.get("sha256", ""))
-            if model.kind == "file" and not (model.path and len(model.sha256) == 64):
-                raise SchemaError("model: a file model needs its path and sha256")
+            if model.kind == "file" and not (model.path and _SHA256.fullmatch(model.sha256)):
+                raise SchemaError("model: a file model needs its path and sha256 (64 hex digits)")
         inp = v["input"]
         allowed = START_PARAMS.get(inp["start"], {})
         params = inp.get("start_params", {})

@@ -386,11 +386,11 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             return
 
         def job(cancel: threading.Event):
+            model, meta = load_model(path, device="cpu")  # checks the file is one first
             sha = file_sha256(path)
             if expect_sha256 and sha != expect_sha256:
                 raise CheckpointError(f"'{path.name}' has changed since the session was saved "
                                       "(its content hash differs); keeping the current model")
-            model, meta = load_model(path, device="cpu")
             yield (model, meta, sha)
 
         self.model_state.set_loading(True)

@@ -157,8 +157,8 @@ def restore_model(session, ref: ModelRef | None) -> None:
     elif ref.kind == "file":
         path = Path(ref.path)
         if not path.is_file():
-            session.error.emit(f"The session's model '{path}' is not there any more; keeping "
-                               "the current model.", "")
+            session.error.emit(f"The session's model '{path}' is not there any more (or is not "
+                               "a regular file); keeping the current model.", "")
         else:
             session.load_model_file(path, expect_sha256=ref.sha256)
     else:

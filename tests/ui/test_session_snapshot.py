@@ -264,3 +264,22 @@ def test_the_export_dialog_asks_before_writing_where_a_session_pointed(qtbot, tm
     qtbot.waitUntil(lambda: (elsewhere / "chain.png").exists(), timeout=20_000)
     w.export_dialog.close()
     w.close()
+
+
+def test_a_session_naming_a_fifo_as_its_model_keeps_the_current_model(qtbot, sessions,
+                                                                      tmp_path):
+    import os
+
+    model_file = _checkpoint(tmp_path / "tiny.safetensors")
+    a = sessions()
+    a.load_model_file(model_file)
+    _loaded(qtbot, a, "tiny.safetensors")
+    path = tmp_path / "s.json"
+    assert a.save_session_file(path)
+    model_file.unlink()
+    os.mkfifo(model_file)
+    b = sessions()
+    with qtbot.waitSignal(b.error) as blocker:
+        assert b.open_session_file(path)
+    assert "not a regular file" in blocker.args[0]
+    assert b.model_state.model is None and not b.model_state.loading
