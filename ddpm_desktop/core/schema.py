@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_INT_DIGITS = 24
-MAX_STRING = 4096
 
 
 class SchemaError(ValueError):
@@ -43,7 +42,10 @@ def refusal(name: str, exc: BaseException) -> str:
 
 # -- step 1: bounded parsing --------------------------------------------------------------------
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string, or an unterminated one running to the end: the possessive loop stops only at
+# a closing quote or the end, so a match never fails and the scan stays linear (a failing
+# pattern retried from every quote of '"\\"\\"...' took quadratic time).
+_STRING = re.compile(rb'"(?:[^"\\]|\\.?)*+(?:"|\Z)', re.DOTALL)
 
 
 def json_depth(text: str) -> int:
