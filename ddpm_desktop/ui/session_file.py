@@ -32,7 +32,6 @@ from ddpm_desktop.ui.state import SamplerSettings
 from ddpm_desktop.ui.training_state import TrainingSettings
 
 BUNDLED_SOURCE = "bundled model"
-TRAINED_SOURCE = "trained here"
 
 
 def model_ref(model_state) -> ModelRef | None:
