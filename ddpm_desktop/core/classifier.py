@@ -35,6 +35,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .schema import SchemaError, parse_json, refusal
+
 CLASSIFIER_FILE = "classifier.safetensors"
 FORMAT = "ddpm-desktop-classifier/1"
 FEATURE_DIM = 128
@@ -176,7 +178,13 @@ def load_classifier(path=None) -> tuple[DigitClassifier, dict]:
         model.load_state_dict(tensors)
     except RuntimeError:
         raise CheckpointError(f"'{path.name}' holds a different classifier architecture") from None
-    return model.eval().requires_grad_(False), json.loads(meta.get("info", "{}"))
+    try:
+        info = parse_json(meta.get("info", "{}"), 1_000_000, 4)
+    except SchemaError as exc:
+        raise CheckpointError(refusal(path.name, f"metadata info: {exc}")) from None
+    if not isinstance(info, dict):
+        raise CheckpointError(f"'{path.name}': metadata.info must be an object")
+    return model.eval().requires_grad_(False), info
 
 
 def train_and_save(path, epochs: int = 6, seed: int = 0, log=print) -> dict:

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .schema import Field, SchemaError, check_object, check_value, parse_json, refusal
 from .toy2d_model import ToyMLP
 
 LATENT_FILE = "latent.safetensors"
@@ -288,13 +289,16 @@ def load_latent(path=None) -> LatentModels:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"'{path.name}' is not a ddpm-desktop latent model")
     try:
-        ae = LatentAutoencoder(**json.loads(meta["ae_config"]))
-        ldm = ToyMLP(**json.loads(meta["ldm_config"]))
+        m = decode_latent_metadata(meta)
+    except SchemaError as exc:
+        raise CheckpointError(refusal(path.name, exc)) from None
+    try:
+        ae = LatentAutoencoder(**m["ae_config"])
+        ldm = ToyMLP(**m["ldm_config"])
         ae.load_state_dict({k[3:]: v for k, v in tensors.items() if k.startswith("ae.")},
                            strict=False)
         ldm.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ldm.")})
-        models = LatentModels(ae, ldm, json.loads(meta["code_mean"]), json.loads(meta["code_scale"]),
-                              json.loads(meta.get("info", "{}")))
+        models = LatentModels(ae, ldm, m["code_mean"], m["code_scale"], m.get("info", {}))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"'{path.name}' holds a different latent model "
                               f"({' '.join(str(exc).split())[:120]})") from None
@@ -321,3 +325,42 @@ def sample_codes(n: int, generator: torch.Generator | None = None, label: int | 
         raise ValueError(f"no bundled digit has the label {label}")
     idx = pool[torch.randint(len(pool), (int(n),), generator=generator).numpy()]
     return codes[idx].copy(), labels[idx].copy()
+
+
+# The metadata of a latent model file, each value bounded JSON; the sizes bound the networks a
+# file can ask for (the bundled one: hidden 512/256, a 128-wide MLP of depth 3).
+_AE_FIELDS = (Field("hidden", "int", 1, 4096, required=True),
+              Field("hidden2", "int", 1, 4096, required=True),
+              Field("latent_dim", "int", 1, 64, required=True),
+              Field("head", "str", choices=HEADS))
+_LDM_FIELDS = (Field("hidden", "int", 1, 1024, required=True),
+               Field("depth", "int", 1, 8, required=True),
+               Field("n_freq", "int", 0, 32),
+               Field("num_classes", "int", 0, 100),
+               Field("class_dim", "int", 1, 256))
+
+
+def decode_latent_metadata(meta: dict) -> dict:
+    """ae_config, ldm_config, code_mean (2 finite numbers), code_scale (> 0) and info (an
+    object), decoded with core.schema's bounds; SchemaError (one line, naming the key)."""
+    out = {}
+    for key in ("ae_config", "ldm_config", "code_mean", "code_scale", "info"):
+        if key not in meta:
+            if key == "info":
+                continue
+            raise SchemaError(f"metadata {key} is missing")
+        try:
+            out[key] = parse_json(meta[key], 1_000_000, 4)
+        except SchemaError as exc:
+            raise SchemaError(f"metadata {key}: {exc}") from None
+    out["ae_config"] = check_object(out["ae_config"], _AE_FIELDS, "metadata.ae_config")
+    out["ldm_config"] = check_object(out["ldm_config"], _LDM_FIELDS, "metadata.ldm_config")
+    mean = out["code_mean"]
+    if not (isinstance(mean, list) and len(mean) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in mean)):
+        raise SchemaError("metadata.code_mean must be a list of 2 numbers")
+    out["code_scale"] = check_value(out["code_scale"],
+                                    Field("code_scale", "float", 1e-6, 1e6), "metadata")
+    if not isinstance(out.get("info", {}), dict):
+        raise SchemaError("metadata.info must be an object")
+    return out

@@ -10,8 +10,6 @@ says so in the status bar, or shows why no command can reproduce this state.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtWidgets import QApplication
 
 from ddpm_desktop.commands._reproduce import (
@@ -21,6 +19,7 @@ from ddpm_desktop.commands._reproduce import (
     reverse_command,
 )
 from ddpm_desktop.ui.session import START_SEED_OFFSET
+from ddpm_desktop.ui.session_file import model_ref
 
 BUNDLED_SOURCE = "bundled model"
 
@@ -76,13 +75,10 @@ def export_command_for(session, checkpoint: str | None = None, theme: str | None
 
 
 def _checkpoint_path(window) -> str | None:
-    """The loaded model's file: its name in the folder it was last chosen from, if there."""
-    source = window.session.model_state.source
-    if not source or source in (BUNDLED_SOURCE, "trained here"):
-        return None
-    folder = window.settings.value("paths/model_dir", "", type=str)
-    path = Path(folder) / source if folder else None
-    return str(path) if path is not None and path.is_file() else None
+    """The loaded model's file, as the session's snapshot names it (None: bundled, trained
+    here, or no model)."""
+    ref = model_ref(window.session.model_state)
+    return ref.path if ref is not None and ref.kind == "file" else None
 
 
 def copy_command(window, which: str) -> str:

@@ -93,10 +93,28 @@ class ExportState(SettingsState):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = ExportSettings()
+        # The destination (path or folder) came from a session or settings file and the user
+        # has not chosen or confirmed it in this run: Export asks before writing there.
+        self.destination_from_file = False
         self.running = False
         self.done = 0
         self.total = 0
         self.message = ""
+
+    def set_settings(self, settings, from_file: bool = False) -> None:
+        """Adopt `settings`; `from_file`: they come from a session or settings file, so their
+        path and folder are only a suggestion until the user confirms them. A change of path
+        or folder made in the app counts as the user's choice."""
+        old = self.settings
+        super().set_settings(settings)
+        if from_file:
+            self.destination_from_file = bool(self.settings.path or self.settings.folder)
+        elif (self.settings.path, self.settings.folder) != (old.path, old.folder):
+            self.destination_from_file = False
+
+    def confirm_destination(self) -> None:
+        """The user chose or confirmed the destination shown (Browse…, or Export's question)."""
+        self.destination_from_file = False
 
     def set_progress(self, running: bool, done: int = 0, total: int = 0,
                      message: str = "") -> None:

@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Watch diffusion")
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = settings if settings is not None else saved.open_settings()
         self.last_error = ""
         self.last_error_details = ""
         self._closing = False

@@ -331,12 +331,14 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             self.status.emit(f"Sampling done: {nfe} network evaluations per chain")
 
     # ----------------------------------------------------------------- model
-    def set_model(self, model, source: str, meta: dict | None = None) -> None:
+    def set_model(self, model, source: str, meta: dict | None = None, path: str = "",
+                  sha256: str = "") -> None:
         """Use `model` (a CPU or device network; None: no model) for every reverse run; the
-        current reverse chain is re-run with it when cheap (or at once, the first time)."""
+        current reverse chain is re-run with it when cheap (or at once, the first time).
+        `path`, `sha256`: the file it was loaded from and its content hash, if any."""
         if model is not None:
             model = model.to(self.device_state.device).eval()
-        self.model_state.set_model(model, source, meta)
+        self.model_state.set_model(model, source, meta, path, sha256)
         self.status.emit(f"Model: {source}" if model is not None else "No model")
         if model is None:
             return
@@ -355,7 +357,8 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         m = self.model_state
         if m.model is not None:
             # A copy: a job that still holds the old network keeps a whole one.
-            self.model_state.set_model(copy.deepcopy(m.model).to(device).eval(), m.source, m.meta)
+            self.model_state.set_model(copy.deepcopy(m.model).to(device).eval(), m.source, m.meta,
+                                       m.path, m.sha256)
         self.status.emit(f"Device: {self.device_state.describe()}")
 
     def load_bundled_model(self) -> bool:
@@ -370,26 +373,35 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self.load_bundled_student()  # the distilled sampler's student (session_distilled.py)
         return True
 
-    def load_model_file(self, path: str | Path) -> None:
-        self._load_model(Path(path), Path(path).name)
+    def load_model_file(self, path: str | Path, expect_sha256: str = "") -> None:
+        """Load a checkpoint in the background; with `expect_sha256`, only when the file's
+        content still has that hash (a session names its model so)."""
+        self._load_model(Path(path), Path(path).name, expect_sha256)
 
-    def _load_model(self, path: Path, source: str) -> None:
-        from ddpm_desktop.core.checkpoint import load_model
+    def _load_model(self, path: Path, source: str, expect_sha256: str = "") -> None:
+        from ddpm_desktop.core.checkpoint import CheckpointError, load_model
+        from ddpm_desktop.core.snapshot import file_sha256
 
         if self.closing:
             return
 
         def job(cancel: threading.Event):
-            model, meta = load_model(path, device="cpu")
-            yield (model, meta)
+            model, meta = load_model(path, device="cpu")  # checks the file is one first
+            sha = file_sha256(path)
+            if expect_sha256 and sha != expect_sha256:
+                raise CheckpointError(f"'{path.name}' has changed since the session was saved "
+                                      "(its content hash differs); keeping the current model")
+            yield (model, meta, sha)
 
         self.model_state.set_loading(True)
         self.status.emit(f"Loading {source}…")
         task = self.workers.start(MODEL_JOB, job, rate_hz=30)
 
         def on_items(items: list) -> None:
-            model, meta = items[-1]
-            self.set_model(model, source, meta)
+            model, meta, sha = items[-1]
+            bundled = source == "bundled model"
+            self.set_model(model, source, meta, "" if bundled else str(path.resolve()),
+                           "" if bundled else sha)
 
         def on_failed(message: str, details: str) -> None:
             self.model_state.set_loading(False)  # the working model stays

@@ -129,6 +129,11 @@ class ExportJobs:
         if self._export_task is not None:
             self.error.emit("An export is already running: wait for it or cancel it.", "")
             return False
+        if self.export.destination_from_file:
+            self.error.emit(f"Export: '{self.export.settings.target()}' was named by a session "
+                            "or settings file; choose or confirm it in the Export dialog first.",
+                            "")
+            return False
         try:
             path = check_writable(os.path.expanduser(str(self.export.settings.target())))
             job = self.export_job(str(path))

@@ -216,7 +216,9 @@ class TrainingJobs:
                        "state is missing, so Start begins a new run")
         self.training.progress_changed.emit()
         self.training.set_message(message)
-        self.set_model(model, Path(path).name, meta)
+        from ddpm_desktop.core.snapshot import file_sha256
+
+        self.set_model(model, Path(path).name, meta, str(Path(path).resolve()), file_sha256(path))
         return True
 
     # -- from the worker -----------------------------------------------------------------------

@@ -255,6 +255,8 @@ class ModelState(QObject):
         self.model = None
         self.source = ""
         self.meta: dict = {}
+        self.path = ""
+        self.sha256 = ""
         self.loading = False
         # -- the distilled student (helper E, ui/session_distilled.py): None until it loads
         self.student = None
@@ -265,8 +267,12 @@ class ModelState(QObject):
         self.changed.emit()
     # -- end distilled student
 
-    def set_model(self, model, source: str, meta: dict | None = None) -> None:
+    def set_model(self, model, source: str, meta: dict | None = None, path: str = "",
+                  sha256: str = "") -> None:
+        """`path` and `sha256`: the file the model was loaded from and its content hash when it
+        was read ("" for a model that came from no file, or the bundled one)."""
         self.model, self.source, self.meta = model, source, dict(meta or {})
+        self.path, self.sha256 = str(path), sha256
         self.loading = False
         self.changed.emit()
 

@@ -254,6 +254,12 @@ class DatasetBrowser(QWidget):
             label = int(np.asarray(self._dataset.labels)[i])
             self.digit_selected.emit(np.asarray(x, dtype=np.float32).copy(), label)
 
+    def clear_selection(self) -> None:
+        """Highlight no digit (x_0 came from elsewhere)."""
+        if self._selected_pos is not None:
+            self._selected_pos = None
+            self._refresh()
+
     def select_index(self, dataset_index: int, emit: bool = True) -> None:
         hits = np.flatnonzero(self._positions == int(dataset_index))
         if not len(hits):
