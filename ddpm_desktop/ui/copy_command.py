@@ -1,11 +1,11 @@
 """File > Copy run as command / Copy export as command (issue 13 item 6): the `ddpm-desktop`
 line that reproduces the current reverse run or export, on the clipboard.
 
-`run_spec(session)` reads the session's states into a `commands._reproduce.RunSpec` (the
+`run_spec(session)` reads the session's states into a `core.reproduce.RunSpec` (the
 app's seeds: the sampler seed, x_T's seed = input seed + the session's offset, the forward
 chain's noise seed = the input seed; the bundled digit found by its pixels);
 `reverse_command_for(session)` and `export_command_for(session)` build the text with the pure
-builders of commands/_reproduce.py; `copy_command(window, which)` puts it on the clipboard and
+builders of core/reproduce.py; `copy_command(window, which)` puts it on the clipboard and
 says so in the status bar, or shows why no command can reproduce this state.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from ddpm_desktop.commands._reproduce import (
+from ddpm_desktop.core.reproduce import (
     RunSpec,
     bundled_digit_index,
     export_command,

@@ -123,7 +123,7 @@ def _contrast(a, b):
 
 
 def test_class_colours_are_ten_distinct_legible_lines():
-    for colours, bg in ((theme.CLASS_COLORS_DARK, theme._DARK.background),
-                        (theme.CLASS_COLORS_LIGHT, theme._LIGHT.background)):
+    for colours, bg in ((theme.CLASS_COLORS_DARK, theme.DARK_COLORS.background),
+                        (theme.CLASS_COLORS_LIGHT, theme.LIGHT_COLORS.background)):
         assert len(set(colours)) == 10
         assert min(_contrast(c, bg) for c in colours) >= 3.0

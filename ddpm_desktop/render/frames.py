@@ -1,6 +1,6 @@
 """Which frames of the chains an animation shows: picked along the chains by index (at least
 MIN_FRAMES, DEFAULT_FRAMES for a long chain) or every stride-th, chains of different lengths
-spread over the same output frames. Plain numpy: the GIF/WebP/APNG composition (ui.export),
+spread over the same output frames. Plain numpy: the GIF/WebP/APNG composition (render.compose),
 the export dialog's info line and the headless `export` command share it.
 """
 from __future__ import annotations

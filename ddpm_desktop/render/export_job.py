@@ -5,7 +5,7 @@
 made, unless given) and ``iter_export(job, cancel_event)``, a generator yielding
 ``ExportProgress(done, total, path)`` (``path`` set on the last item) for the session's
 worker to run; ``run_export(job)`` is the blocking form. The frames are composed by
-``ui.export``; the file is written once, at the end, by core.imaging.save_gif / save_webp / save_apng / save_png,
+``render.compose``; the file is written once, at the end, by core.imaging.save_gif / save_webp / save_apng / save_png,
 which write atomically through core.files (one temp-name pattern, cleaned after a kill), so a
 cancel or an error leaves no partial file and an existing file untouched.
 ``check_writable`` is core.files's.
@@ -25,10 +25,10 @@ import numpy as np
 
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.files import check_writable
-from ddpm_desktop.ui import export as frames
-from ddpm_desktop.ui.export import ChainView
-from ddpm_desktop.ui.export_frames import count_frames
-from ddpm_desktop.ui.theme import PlotColors, plot_colors
+from ddpm_desktop.render import compose as frames
+from ddpm_desktop.render.compose import ChainView
+from ddpm_desktop.render.frames import count_frames
+from ddpm_desktop.render.palette import PlotColors, plot_colors
 
 __all__ = ["ExportJob", "ExportProgress", "Reconstruction", "check_writable", "iter_export",
            "run_export"]
@@ -93,7 +93,7 @@ class ExportJob:
     kind: str = "gif"  # "gif" | "webp" | "apng" (animations) | "png" (a strip of key frames)
     fps: float = 20.0
     scale: int = 4
-    stride: int = 0  # 0: frames picked along the chain (ui.export_frames.output_indices)
+    stride: int = 0  # 0: frames picked along the chain (render.frames.output_indices)
     n_frames: int | None = None  # that many frames picked along the chain
     hold_s: float = frames.HOLD_LAST_S  # the last frame of an animation shows this long
     with_histogram: bool = False
