@@ -29,6 +29,7 @@ import pickle
 import uuid
 import weakref
 import zipfile
+from enum import Enum
 from pathlib import Path
 
 import torch
@@ -36,6 +37,26 @@ import torch
 from .files import atomic_write_bytes, clean_orphaned_temps, unreadable_reason  # noqa: F401 - re-exported
 from .model import ModelConfig, UNet
 from .schedule import DEFAULT_SCHEDULE
+
+
+class ModelSource(str, Enum):
+    """Where the app's model came from when it is not a file: the bundled model, or one trained
+    in this session. A model loaded from a file has its file name as its source (a plain str);
+    `model_file(source)` tells the cases apart. Members are their strings (equal, hashed, shown
+    and written to JSON as the value), so a status line or a saved session reads the same."""
+
+    BUNDLED = "bundled model"
+    TRAINED = "trained here"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+def model_file(source) -> str | None:
+    """The file a model source names, or None (the bundled model, one trained here, no model)."""
+    name = str(source or "")
+    return None if name in ("", ModelSource.BUNDLED.value, ModelSource.TRAINED.value) else name
+
 
 FORMAT = "ddpm-desktop/1"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024

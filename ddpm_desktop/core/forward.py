@@ -16,9 +16,9 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .imaging import IMAGE_SHAPE
 from .schedule import NoiseSchedule
 
-IMAGE_SHAPE = (28, 28)
 STARTS = ("gaussian", "exponential", "uniform", "laplace", "salt_pepper", "shifted_gaussian", "image")
 
 # Parameters of each start and their defaults (see `sample_start`).

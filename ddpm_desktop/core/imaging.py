@@ -23,7 +23,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import files
 
-SIDE = 28            # output field, pixels
+IMAGE_SIDE = 28      # every image's side in pixels: the network's input, the datasets, the canvas
+IMAGE_SHAPE = (IMAGE_SIDE, IMAGE_SIDE)
 BOX = 20             # the digit's bounding box is fitted into BOX x BOX
 CENTRE = 14.0        # target centre of mass (row, col), pixel-index coordinates
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -231,9 +232,9 @@ def _fit_and_centre(ink: np.ndarray, background: float, what: str) -> np.ndarray
     yy, xx = np.indices(crop.shape)
     com_y, com_x = (crop * yy).sum() / mass, (crop * xx).sum() / mass
     # Integer translation (no resampling blur), kept inside the field.
-    top_row = int(np.clip(round(CENTRE - com_y), 0, SIDE - new_h))
-    left_col = int(np.clip(round(CENTRE - com_x), 0, SIDE - new_w))
-    out = np.zeros((SIDE, SIDE), np.float32)
+    top_row = int(np.clip(round(CENTRE - com_y), 0, IMAGE_SIDE - new_h))
+    left_col = int(np.clip(round(CENTRE - com_x), 0, IMAGE_SIDE - new_w))
+    out = np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.float32)
     out[top_row:top_row + new_h, left_col:left_col + new_w] = crop
     return out * 2.0 - 1.0
 

@@ -43,12 +43,12 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainter, QPen, QPolygonF
 
 from ddpm_desktop.core import imaging
+from ddpm_desktop.core.imaging import IMAGE_SIDE
 from ddpm_desktop.core.kl import HIST_RANGE as _HIST_RANGE, histogram_density
 from ddpm_desktop.render.frames import MIN_FRAMES, output_indices
 from ddpm_desktop.render.gui import ensure_gui, font, qimage_view
 from ddpm_desktop.render.palette import PlotColors, plot_colors, qcolor, rgb
 
-SIDE = 28
 MARGIN = 8
 TITLE_H = 24
 CAPTION_H = 22
@@ -85,7 +85,7 @@ class ChainView:
 
     def __post_init__(self):
         f = np.asarray(self.frames, dtype=np.float32)
-        if f.ndim != 3 or f.shape[1:] != (SIDE, SIDE) or len(f) == 0:
+        if f.ndim != 3 or f.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or len(f) == 0:
             raise ValueError(f"a chain must be [F, 28, 28] with F >= 1, got shape {f.shape}")
         object.__setattr__(self, "frames", f)
         if self.kl is not None:
@@ -124,7 +124,7 @@ def frame_layout(n_chains: int, scale: int, with_histogram: bool = False,
     scale = int(scale)
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
-    s = SIDE * scale
+    s = IMAGE_SIDE * scale
     pw = max(s, MIN_PANEL_W)
     plot_h = max(70, min(pw, 420) // 3)
     y_title = MARGIN
@@ -368,7 +368,7 @@ def compose_strip(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str
     views = _as_views(chains, titles, None, captions)
     ensure_gui()
     colors = colors or plot_colors()
-    s = SIDE * int(scale)
+    s = IMAGE_SIDE * int(scale)
     picks = [key_frame_indices(len(v), n_frames) for v in views]
     cols = max(len(p) for p in picks)
     cell_w = max(s, 56)

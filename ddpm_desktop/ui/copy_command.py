@@ -1,4 +1,4 @@
-"""File > Copy run as command / Copy export as command (issue 13 item 6): the `ddpm-desktop`
+"""File > Copy run as command / Copy export as command: the `ddpm-desktop`
 line that reproduces the current reverse run or export, on the clipboard.
 
 `run_spec(session)` reads the session's states into a `core.reproduce.RunSpec` (the
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from ddpm_desktop.core.checkpoint import ModelSource, model_file
 from ddpm_desktop.core.reproduce import (
     RunSpec,
     bundled_digit_index,
@@ -21,8 +22,6 @@ from ddpm_desktop.core.reproduce import (
     reverse_command,
 )
 from ddpm_desktop.ui.session import START_SEED_OFFSET
-
-BUNDLED_SOURCE = "bundled model"
 
 
 def run_spec(session, checkpoint: str | None = None) -> RunSpec:
@@ -34,11 +33,11 @@ def run_spec(session, checkpoint: str | None = None) -> RunSpec:
     schedule_params = session.schedule_state.params
     T = int(schedule_params["T"])
     source = session.model_state.source
-    if source == "trained here":
+    if source == ModelSource.TRAINED:
         raise ValueError("the model was trained in this session: save a checkpoint (Training "
                          "dock) and load it, then copy the command")
-    if checkpoint is None and source and source != BUNDLED_SOURCE:
-        checkpoint = source
+    if checkpoint is None:
+        checkpoint = model_file(source)
     start_at = int(max(1, min(s.t_start, T))) if s.source == "input" else T
     steps = None if s.steps is None else int(min(s.steps, start_at))
     digit_index = None
@@ -77,11 +76,11 @@ def export_command_for(session, checkpoint: str | None = None, theme: str | None
 
 def _checkpoint_path(window) -> str | None:
     """The loaded model's file: its name in the folder it was last chosen from, if there."""
-    source = window.session.model_state.source
-    if not source or source in (BUNDLED_SOURCE, "trained here"):
+    name = model_file(window.session.model_state.source)
+    if name is None:
         return None
     folder = window.settings.value("paths/model_dir", "", type=str)
-    path = Path(folder) / source if folder else None
+    path = Path(folder) / name if folder else None
     return str(path) if path is not None and path.is_file() else None
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ddpm_desktop.core import kl, marginal
+from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
 from ddpm_desktop.core.sampling import generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
@@ -340,7 +341,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self.status.emit(f"Model: {source}" if model is not None else "No model")
         if model is None:
             return
-        if source == "trained here" and self._has_run:
+        if source == ModelSource.TRAINED and self._has_run:
             return  # a refresh during training: the user re-runs when they like
         if self.is_cheap():
             self._rerun_timer.start()
@@ -366,7 +367,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         if path is None:
             self.error.emit("This installation has no bundled model.", "")
             return False
-        self._load_model(path, "bundled model")
+        self._load_model(path, ModelSource.BUNDLED)
         self.load_bundled_student()  # the distilled sampler's student (session_distilled.py)
         return True
 

@@ -245,7 +245,7 @@ class ModelState(QObject):
     """The network used by the reverse chain.
 
     `model` is a core.model.UNet in eval mode or None; `source` says where it came from
-    ("bundled", "trained here", a file path). Signal `changed()`.
+    (a core.checkpoint.ModelSource, or the file name it was loaded from). Signal `changed()`.
     """
 
     changed = Signal()
