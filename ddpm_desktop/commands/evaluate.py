@@ -159,12 +159,11 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     device = resolve_device(args.device)
     model, meta = load_model_arg(args.checkpoint, device)
-    # -- distilled:N runs the student (helper E), its w baked in: loaded before any sampling
+    # distilled:N runs the student, its w baked in: loaded before any sampling
     student = None
     if any(name == "distilled" for name, _ in configs):
         from ._distilled import load_student_arg
         student, _ = load_student_arg(args.student, device)
-    # -- end distilled
     classifier, cls_info = load_classifier(args.classifier)
     say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     started = time.perf_counter()

@@ -36,10 +36,9 @@ def run(args: argparse.Namespace) -> int:
     check_threads(args.threads)
     schedule = schedule_from_args(args)
     check_sampler_args(args, schedule.T)
-    # -- distilled sampler (helper E): steps 1..4 and the student in place of the teacher
+    # the distilled sampler: steps 1..4 and the student in place of the teacher
     from ._distilled import check_distilled_steps, model_for
     check_distilled_steps(args)
-    # -- end distilled
     labels_from_arg(args.label, 1)  # a bad --label is refused before the model loads
     from ._reproduce import XTDraw, start_params
     start_params(args)  # a bad --start-param too

@@ -85,7 +85,7 @@ def _fail(path: Path, why: str) -> ImageLoadError:
     return ImageLoadError(f"cannot read '{path.name}': {why}")
 
 
-def _open_first_frame(path: Path) -> Image.Image:
+def open_first_frame(path: Path) -> Image.Image:
     """Open, size-check and decode the first frame; every failure becomes ImageLoadError."""
     why = files.unreadable_reason(path)  # missing, permission, folder, FIFO/device, empty
     if why is not None:
@@ -248,7 +248,7 @@ def load_digit(path) -> np.ndarray:
     truncated, oversized (> 50 MB or > 40 Mpx) and blank pictures.
     """
     path = Path(path)
-    grey = _luminance(_open_first_frame(path))
+    grey = _luminance(open_first_frame(path))
     if grey.size == 0:
         raise _fail(path, "the image has no pixels")
     grey = _shrink(grey)

@@ -109,10 +109,10 @@ def load_mask(path) -> np.ndarray:
     addresses the 28x28 preprocessed digit pixel for pixel. Any format Pillow reads; alpha is
     ignored. ValueError (one line, naming the file) for anything else, see `check_mask`.
     """
-    from .imaging import _open_first_frame
+    from .imaging import open_first_frame
 
     path = Path(path)
-    im = _open_first_frame(path)
+    im = open_first_frame(path)
     if im.size != (IMAGE_SIDE, IMAGE_SIDE):
         raise ValueError(f"the mask '{path.name}' is {im.size[0]}x{im.size[1]} pixels; it must be "
                          f"exactly {IMAGE_SIDE}x{IMAGE_SIDE} (white = known)")

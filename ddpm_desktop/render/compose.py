@@ -44,7 +44,7 @@ from PySide6.QtGui import QPainter, QPen, QPolygonF
 
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.imaging import IMAGE_SIDE
-from ddpm_desktop.core.kl import HIST_RANGE as _HIST_RANGE, histogram_density
+from ddpm_desktop.core.kl import HIST_RANGE, histogram_density  # the app's histogram axis; bars in the KL estimate's own bins
 from ddpm_desktop.render.frames import MIN_FRAMES, output_indices
 from ddpm_desktop.render.gui import ensure_gui, font, qimage_view
 from ddpm_desktop.render.palette import PlotColors, plot_colors, qcolor, rgb
@@ -55,7 +55,6 @@ CAPTION_H = 22
 MIN_PANEL_W = 400  # one chain's panel: wide enough to read when projected or embedded
 HOLD_LAST_S = 1.0  # the last frame of an animation is shown at least this long
 PROGRESS_H = 3  # the bar along the bottom edge showing how far through the loop a frame is
-HIST_RANGE = _HIST_RANGE  # the app's histogram axis; bars in the KL estimate's own bins
 HIST_YMAX = 1.0  # density axis; taller bars (the x_0 background spike) are clipped
 FORWARD_TITLE = "Forward  x₀ → x_T"
 REVERSE_TITLE = "Reverse  x_T → x₀"

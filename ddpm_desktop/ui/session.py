@@ -50,9 +50,9 @@ from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
 from ddpm_desktop.ui.session_jobs import forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
-from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
-from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
-from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons (issue 13.4)
+from ddpm_desktop.ui.session_completions import CompletionJobs  # completions of x_t
+from ddpm_desktop.ui.session_decision import DecisionJobs  # when the digit is decided
+from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons
 from ddpm_desktop.ui.session_toy2d import Toy2DJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
@@ -277,7 +277,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         # Capped for this run only: the setting keeps what the user chose (a later, longer
         # schedule gets the full count again).
         steps = None if settings.steps is None else int(min(settings.steps, t_start or schedule.T))
-        # -- a distilled lane (helper E, session_distilled.py): the student, <= 4 steps per lane
+        # a distilled lane (session_distilled.py): the student, <= 4 steps per lane
         student = None
         if "distilled" in settings.lane_names():
             try:
@@ -285,7 +285,6 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             except ValueError as exc:
                 self.error.emit(f"Cannot sample: {exc}", "")
                 return False
-        # -- end distilled
         self._has_run = True
         self._rerun_timer.stop()
         names = settings.lane_names()

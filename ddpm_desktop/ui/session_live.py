@@ -1,4 +1,4 @@
-"""The session's reconstruct-as-you-draw work (issue 15, item 4).
+"""The session's reconstruct-as-you-draw work.
 
 A mixin of `Session` (session.py). While `self.live.enabled`, every new input digit (each
 throttled edit of the drawing, a picked digit, a loaded file) goes to one long-lived worker job

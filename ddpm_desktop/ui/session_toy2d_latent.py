@@ -1,5 +1,5 @@
 """The session's work for the digits' latent map and the 2-D export, a base of Toy2DJobs
-(session_toy2d.py; kept apart for size): the bundled latent models (core.latent), the class
+(session_toy2d.py): the bundled latent models (core.latent), the class
 the latent model samples, decoding a clicked map point or the reverse frame shown, and the
 animation export on the worker (render.toy2d, the main export's frame picking and writers).
 """

@@ -1,4 +1,4 @@
-"""Issue 16 in the UI: the decision plot follows a reverse run (sampling, inpainting), its rows
+"""The decision plot in the UI: it follows a reverse run (sampling, inpainting), its rows
 equal core.decision on the chain's x̂₀; N completions of the reconstruct x_t; refusals."""
 from __future__ import annotations
 

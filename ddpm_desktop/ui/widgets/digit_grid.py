@@ -54,7 +54,7 @@ def _zoom(k: float) -> float:
     return float(int(k)) if k >= 1.0 else k
 
 
-class _PageView(QWidget):
+class PageView(QWidget):
     """Paints one page image, scaled by an integer factor; maps clicks to cells."""
 
     cell_clicked = Signal(int)
