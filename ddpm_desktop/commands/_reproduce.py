@@ -72,9 +72,9 @@ class XTDraw:
         self.gen = gen if x_seed is None else generator_for(x_seed)
 
     def __call__(self, n: int):
-        from ddpm_desktop.core.forward import sample_start
+        from ddpm_desktop.core.forward import IMAGE_SHAPE, sample_start
 
-        return sample_start(self.start, (n, 1, 28, 28), self.gen, **self.params)
+        return sample_start(self.start, (n, 1, *IMAGE_SHAPE), self.gen, **self.params)
 
 
 def forward_generator(args, gen):

@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 
 from .files import atomic_write_bytes, clean_orphaned_temps, unreadable_reason  # noqa: F401 - re-exported
+from .imaging import IMAGE_SHAPE
 from .model import ModelConfig, UNet
 from .schedule import DEFAULT_SCHEDULE
 
@@ -278,14 +279,14 @@ def _check_forward(name: str, model: UNet, device: str = "cpu") -> None:
     be [1, 1, 28, 28] and (off the meta device) finite."""
     try:
         with torch.inference_mode():
-            x = torch.zeros(1, 1, 28, 28, device=device)
+            x = torch.zeros(1, 1, *IMAGE_SHAPE, device=device)
             lam = torch.zeros(1, device=device)
             outs = [model(x, lam, None), model(x, lam, torch.zeros(1, dtype=torch.long, device=device))]
     except Exception as exc:  # noqa: BLE001 - whatever a crafted architecture makes torch raise
         raise CheckpointError(f"'{name}' builds a network that does not run on a 1×28×28 image "
                               f"({_short(exc)})") from None
     for out in outs:
-        if tuple(out.shape) != (1, 1, 28, 28):
+        if tuple(out.shape) != (1, 1, *IMAGE_SHAPE):
             raise CheckpointError(f"'{name}' builds a network whose output is {tuple(out.shape)}, "
                                   "not [1, 1, 28, 28]")
         if device != "meta" and not torch.isfinite(out).all():

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from .forward import q_sample_at
+from .imaging import IMAGE_SHAPE
 from .sampling import ddim_step, iter_sampler, make_eps_fn, timesteps_for
 from .schedule import NoiseSchedule
 
@@ -230,8 +231,8 @@ class Distiller:
         self.data = data
         # direct: the teacher's trajectories, stored half precision (x_t) to fit in memory
         self.pair_ts = timesteps_for(schedule.T, config.teacher_steps)[:-1]   # t of every kept state
-        self.pair_x = torch.zeros((0, len(self.pair_ts), 1, 28, 28), dtype=torch.float16)
-        self.pair_x0 = torch.zeros((0, 1, 28, 28))
+        self.pair_x = torch.zeros((0, len(self.pair_ts), 1, *IMAGE_SHAPE), dtype=torch.float16)
+        self.pair_x0 = torch.zeros((0, 1, *IMAGE_SHAPE))
         self.pair_y = torch.zeros((0,), dtype=torch.long)
         self.round = 0
         self.round_teacher = None
@@ -252,7 +253,7 @@ class Distiller:
         g = torch.Generator().manual_seed(c.seed * 1_000_003 + 17 + index)  # same pairs on resume
         n = min(c.pair_batch, c.pairs - len(self.pair_y))
         y = _labels_for(n, c.p_uncond, self.null, g)
-        x_T = torch.randn((n, 1, 28, 28), generator=g)
+        x_T = torch.randn((n, 1, *IMAGE_SHAPE), generator=g)
         eps_fn = _teacher_eps_fn(self.teacher, self.schedule, y, c.guidance)
         states = []
         last = None

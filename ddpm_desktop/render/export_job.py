@@ -25,6 +25,7 @@ import numpy as np
 
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.files import check_writable
+from ddpm_desktop.core.imaging import IMAGE_SHAPE
 from ddpm_desktop.render import compose as frames
 from ddpm_desktop.render.compose import ChainView
 from ddpm_desktop.render.frames import count_frames
@@ -71,7 +72,7 @@ class Reconstruction:
 
         eps_fn = make_eps_fn(self.model, self.schedule, labels=self.label,
                              guidance=self.guidance)
-        x = torch.from_numpy(np.array(self.x_t, dtype=np.float32)).reshape(1, 1, 28, 28)
+        x = torch.from_numpy(np.array(self.x_t, dtype=np.float32)).reshape(1, 1, *IMAGE_SHAPE)
         it = iter_sampler(self.sampler, eps_fn, self.schedule, x.to(self.device),
                           steps=self.capped_steps(), t_start=self.t,
                           generator=generator_for(self.seed), eta=self.eta)
@@ -79,7 +80,7 @@ class Reconstruction:
             for step in it:
                 if cancel.is_set():
                     return
-                yield step.x_t.reshape(28, 28).numpy().copy(), int(step.t)
+                yield step.x_t.reshape(IMAGE_SHAPE).numpy().copy(), int(step.t)
         finally:
             it.close()
 
