@@ -53,7 +53,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _parse_configs(text: str) -> list[tuple[str, int]]:
+def parse_configs(text: str) -> list[tuple[str, int]]:
     from ddpm_desktop.core.sampling import DISTILLED_MAX_STEPS
 
     out = []
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.guidance is None:
         args.guidance = DEFAULT_GUIDANCE
-    configs = _parse_configs(args.configs)
+    configs = parse_configs(args.configs)
     if not 10 <= args.samples <= 100_000:
         raise ValueError(f"--samples must be in 10..100000, got {args.samples}")
     if not 0 <= args.ddpm_samples <= 100_000:

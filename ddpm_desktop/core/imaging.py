@@ -179,7 +179,7 @@ def stroke_width(ink: np.ndarray, threshold: float = 0.5) -> float:
     return 2.0 * float(m.sum()) / edges if edges else 0.0
 
 
-def _thicken(crop: np.ndarray, scale: float) -> np.ndarray:
+def thicken(crop: np.ndarray, scale: float) -> np.ndarray:
     """Dilate strokes thinner than MNIST's (measured in the crop's pixels, whose 28-px size
     is `scale` times smaller) with a disc, so they come out MNIST-wide after scaling."""
     # 1.35x: the Lanczos scaling into the box and the 0.5 threshold of `stroke_width` take
@@ -213,7 +213,7 @@ def _fit_and_centre(ink: np.ndarray, background: float, what: str) -> np.ndarray
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
-    crop = _thicken(crop, BOX / max(crop.shape))
+    crop = thicken(crop, BOX / max(crop.shape))
     h, w = crop.shape
     scale = BOX / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
