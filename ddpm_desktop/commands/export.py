@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 
-SUFFIXES = (".gif", ".webp", ".apng", ".png")
 MAX_FRAMES = 2000
 
 
@@ -79,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
                           check_threads, guidance_from_args, labels_from_arg, load_model_arg,
                           schedule_from_args)
 
-    out = check_out(args.out, SUFFIXES)
+    from ddpm_desktop.render.frames import KIND_OF_SUFFIX  # numpy only: Qt comes after the checks
+
+    out = check_out(args.out, tuple(KIND_OF_SUFFIX))
     check_fps(args.fps)
     check_threads(args.threads)
     if args.scale is not None:
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     titles = {"forward": forward_title(last_t, T), "reverse": reverse_title(t)}
     keys = ("forward", "reverse") if args.chain == "both" else (args.chain,)
     views = tuple(ChainView(chains[k][0], titles[k], None, tuple(chains[k][1])) for k in keys)
-    kind = {".gif": "gif", ".webp": "webp", ".apng": "apng", ".png": "png"}[out.suffix.lower()]
+    kind = KIND_OF_SUFFIX[out.suffix.lower()]
     colors = plot_colors(dark_palette() if args.theme == "dark" else light_palette())
     animated = kind != "png"
     job = ExportJob(path=str(out), chains=views, kind=kind, fps=float(args.fps),

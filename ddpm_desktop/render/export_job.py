@@ -28,7 +28,7 @@ from ddpm_desktop.core.files import check_writable
 from ddpm_desktop.core.imaging import IMAGE_SHAPE
 from ddpm_desktop.render import compose as frames
 from ddpm_desktop.render.compose import ChainView
-from ddpm_desktop.render.frames import count_frames
+from ddpm_desktop.render.frames import KINDS, count_frames
 from ddpm_desktop.render.palette import PlotColors, plot_colors
 
 __all__ = ["ExportJob", "ExportProgress", "Reconstruction", "check_writable", "iter_export",
@@ -108,7 +108,7 @@ class ExportJob:
             # read here, in the thread that builds the job (the GUI thread): the worker that
             # paints the frames never touches the application palette
             object.__setattr__(self, "colors", plot_colors())
-        if self.kind not in ("gif", "webp", "apng", "png"):
+        if self.kind not in KINDS:
             raise ValueError(f"unknown export kind {self.kind!r}")
         if not self.chains:
             raise ValueError("nothing to export: no chain")
@@ -193,9 +193,15 @@ def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterat
         yield ExportProgress(done + len(composed), total)
     if cancel.is_set():
         return
-    save = {"gif": imaging.save_gif, "webp": imaging.save_webp, "apng": imaging.save_apng}[job.kind]
-    save(composed, path, fps=job.fps, hold_last_s=job.hold_s)
+    save_animation(job.kind, composed, path, job.fps, job.hold_s)
     yield ExportProgress(total, total, str(path))
+
+
+def save_animation(kind: str, frames: list[np.ndarray], path, fps: float, hold_s: float) -> None:
+    """Write uint8 [H, W, 3] `frames` as a `kind` animation (gif, webp, apng) once, atomically,
+    the last frame held `hold_s` seconds (core.imaging's writers)."""
+    save = {"gif": imaging.save_gif, "webp": imaging.save_webp, "apng": imaging.save_apng}[kind]
+    save(frames, path, fps=fps, hold_last_s=hold_s)
 
 
 def run_export(job: ExportJob, cancel: threading.Event | None = None,

@@ -25,8 +25,8 @@ from ddpm_desktop.core import imaging
 from ddpm_desktop.core.files import check_writable
 from ddpm_desktop.render import palette as theme
 from ddpm_desktop.render.compose import HOLD_LAST_S
-from ddpm_desktop.render.export_job import ExportProgress
-from ddpm_desktop.render.frames import output_positions
+from ddpm_desktop.render.export_job import ExportProgress, save_animation
+from ddpm_desktop.render.frames import KIND_OF_SUFFIX, output_positions
 from ddpm_desktop.render.gui import ensure_gui, font
 from ddpm_desktop.render.palette import PlotColors
 
@@ -34,7 +34,7 @@ TITLE_H = 26
 CAPTION_H = 22
 DEFAULT_SIZE = 480
 FIELD_N = 17
-KINDS = {".gif": "gif", ".webp": "webp", ".apng": "apng", ".png": "png"}
+KINDS = KIND_OF_SUFFIX  # the file kind of each suffix the 2-D export writes
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Toy2DExportJob:
     def __post_init__(self):
         if self.colors is None:
             object.__setattr__(self, "colors", theme.plot_colors())
-        if self.kind not in ("gif", "webp", "apng", "png"):
+        if self.kind not in KIND_OF_SUFFIX.values():
             raise ValueError(f"unknown export kind {self.kind!r}")
         frames = np.asarray(self.frames, dtype=np.float32)
         if frames.ndim != 3 or frames.shape[2] != 2 or len(frames) == 0:
@@ -222,8 +222,7 @@ def iter_toy_export(job: Toy2DExportJob, cancel: threading.Event | None = None
     if job.kind == "png":
         imaging.save_png(composed[-1], path)
     else:
-        save = {"gif": imaging.save_gif, "webp": imaging.save_webp, "apng": imaging.save_apng}[job.kind]
-        save(composed, path, fps=job.fps, hold_last_s=job.hold_s)
+        save_animation(job.kind, composed, path, job.fps, job.hold_s)
     yield ExportProgress(total, total, str(path))
 
 
