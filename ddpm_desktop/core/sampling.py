@@ -91,6 +91,12 @@ def generator_for(seed: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(int(seed))
 
 
+# The app draws x_T from the input seed + START_SEED_OFFSET, its own stream, so a Gaussian x_T
+# is not the forward chain's z_1 (drawn from the input seed itself); Copy as command
+# (core.reproduce) writes the same seed.
+START_SEED_OFFSET = 1_000_003
+
+
 def _copy(x: torch.Tensor) -> torch.Tensor:
     # A CPU copy the receiver may keep: never the live tensor (STYLE.md, "emit copies").
     return x.detach().to("cpu", copy=True)

@@ -21,7 +21,7 @@ from ddpm_desktop.core.reproduce import (
     export_command,
     reverse_command,
 )
-from ddpm_desktop.ui.session import START_SEED_OFFSET
+from ddpm_desktop.core.sampling import START_SEED_OFFSET
 
 
 def run_spec(session, checkpoint: str | None = None) -> RunSpec:

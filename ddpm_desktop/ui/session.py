@@ -40,7 +40,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from ddpm_desktop.core import kl, marginal
 from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
-from ddpm_desktop.core.sampling import generator_for
+from ddpm_desktop.core.sampling import START_SEED_OFFSET, generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, DistilledJobs
@@ -68,9 +68,6 @@ from ddpm_desktop.ui.state import (
     ScheduleState,
 )
 
-# Offset between the forward-noise stream and the x_T stream of one seed, so a Gaussian x_T
-# is not the forward chain's z_1 (copy_command.py rebuilds the x_T seed from it).
-START_SEED_OFFSET = 1_000_003
 # A run of at most this many network evaluations is started without asking (after a model
 # loads, or a setting changes): about a second on one CPU thread. Longer runs wait for Sample.
 CHEAP_NFE = 200
