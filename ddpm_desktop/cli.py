@@ -14,7 +14,9 @@ import sys
 # Subcommand name -> module in ddpm_desktop.commands exposing add_parser(sub) and run(args).
 COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inpaint",
             "experiment", "export",
-            "toy")  # the 2-D diffusion
+            "toy",  # the 2-D diffusion
+            "copies",
+            )
 
 
 class _Parser(argparse.ArgumentParser):

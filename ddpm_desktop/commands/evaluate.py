@@ -1,8 +1,10 @@
 """`ddpm-desktop evaluate`: sample quality of a model, judged by the bundled MNIST classifier.
 
 For each sampler at its NFE, from the same seeds: the classifier's accuracy on
-class-conditional samples (labels cycle 0-9, guidance w) and the Fréchet distance of its
-penultimate features to the training digits, next to the floor the held-out digits reach.
+class-conditional samples (labels cycle 0-9, guidance w), the Fréchet distance of its
+penultimate features to the training digits, next to the floor the held-out digits reach, and
+the fraction of samples that copy a training digit (f_mem with its bootstrap interval, `copies`),
+next to the same fraction for the held-out digits.
 Optionally, the reconstruction curve: held-out digits noised to t and reconstructed.
 """
 from __future__ import annotations
@@ -171,6 +173,11 @@ def run(args: argparse.Namespace) -> int:
     floor, floor_n = data_floor(feats)
     say(f"classifier held-out accuracy {cls_info.get('held_out_accuracy')}; "
         f"data floor FD {floor:.3f} (held-out n={floor_n} vs train)")
+    from ddpm_desktop.core.copies import held_out_reference
+
+    copy_reference = held_out_reference(seed=args.seed).summary()
+    say(f"copy reference: {copy_reference['copies']} of {copy_reference['n']} held-out digits copy a "
+        f"training digit (f_mem {copy_reference['f_mem']:.3f})")
     if sweep is not None:
         return _run_sweep(args, model, classifier, schedule, feats, sweep, say, started, cls_info)
     results = []
@@ -190,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
                                        args.seed, matched_n=matched, keep=100)
         results.append(r)
         extra = f", FD@{matched} {r.fd_matched:.3f}" if r.fd_matched is not None else ""
-        say(f"{name:>5} NFE {r.nfe:>4}  n={n:<5} accuracy {r.accuracy:.4f}  FD {r.fd:.3f}{extra}  ({r.seconds:.0f} s)")
+        say(f"{name:>5} NFE {r.nfe:>4}  n={n:<5} accuracy {r.accuracy:.4f}  FD {r.fd:.3f}{extra}  "
+            f"copies {r.f_mem:.3f} [{r.f_mem_ci[0]:.3f}, {r.f_mem_ci[1]:.3f}]  ({r.seconds:.0f} s)")
         if grid_dir is not None:  # the first 100 samples: labels 0-9 in each row
             grid = imaging.make_grid(imaging.to_uint8(kept[:, 0].numpy()), nrow=10)
             imaging.save_png(imaging.upscale(grid, 2), grid_dir / f"samples_{name}_{steps}.png")
@@ -206,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
         "guidance": args.guidance,
         "seed": args.seed,
         "data_floor": {"fd": floor, "n": floor_n},
+        "copy_reference": copy_reference,
         "results": [r.to_dict() for r in results],
         "reconstruction": [p.to_dict() for p in recon],
         "seconds": round(time.perf_counter() - started, 1),

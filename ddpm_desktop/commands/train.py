@@ -40,6 +40,14 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", default="auto",
                    help="CPU threads: a number, or auto to measure and pick the fastest")
     p.add_argument("--seed", type=seed_arg, default=0)
+    p.add_argument("--subset", type=int, default=None, metavar="N",
+                   help="train on N images of --data only: rows OFFSET..OFFSET+N-1 of a permutation "
+                        "drawn from --subset-seed (reproducible; docs/COPIES.md has the twin recipes)")
+    p.add_argument("--subset-seed", type=seed_arg, default=0, metavar="S",
+                   help="seed of the subset's permutation (default 0)")
+    p.add_argument("--subset-offset", type=int, default=0, metavar="K",
+                   help="where in the permutation the subset starts (default 0); the same seed at "
+                        "offsets 0 and N gives two disjoint sets")
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (default 16)")
     p.add_argument("--out", default="model.safetensors", help="checkpoint to write (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
@@ -94,6 +102,11 @@ def _check_args(args: argparse.Namespace) -> Path:
         check_threads(threads)
     if args.base_channels is not None:
         check_int_range("--base-channels", args.base_channels, 1, 512)
+    if args.subset is not None:
+        check_int_range("--subset", args.subset, 1, 10**9)
+    elif args.subset_offset:
+        raise ValueError("--subset-offset needs --subset N")
+    check_int_range("--subset-offset", args.subset_offset, 0, 10**9)
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise ValueError(f"--out must end in .safetensors, got '{out.name}'")
@@ -137,6 +150,11 @@ def run(args: argparse.Namespace) -> int:
     say = (lambda *a: print(*a, file=sys.stderr)) if rank == 0 else (lambda *a: None)
     dev = resolve_device(device)
     dataset = data.load_dataset(args.data)
+    subset = None
+    if args.subset is not None:
+        dataset = data.random_subset(dataset, args.subset, args.subset_seed, args.subset_offset)
+        subset = {"n": args.subset, "seed": args.subset_seed, "offset": args.subset_offset,
+                  "data": args.data}
     if dev.type == "cpu":
         if args.threads == "auto":
             best, rates = choose_num_threads()
@@ -166,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
         check_memory(unet_bytes(trainer.config.model, trainer.config.batch_size, training=True)
                      + dataset.images.nbytes, f"training with --batch-size {trainer.config.batch_size}")
     extra = {"dataset": dataset.name, "class_names": list(dataset.class_names), "world_size": world}
+    if subset is not None:
+        extra["subset"] = subset
     say(f"training on {dataset.name} ({len(dataset.images)} images) on {dev}"
         + (f" x{world} processes" if world > 1 else "")
         + f", {sum(p.numel() for p in trainer.model.parameters()):,} parameters")

@@ -131,9 +131,10 @@ def x0_from_eps(x_t, eps, sqrt_ab: float, sqrt_1m_ab: float, clip: bool = False)
     return x0.clamp_(-1.0, 1.0) if clip else x0
 
 
-def eps_from_x0(x_t, x0, sqrt_ab: float, sqrt_1m_ab: float):
+def eps_from_x0(x_t, x0, sqrt_ab, sqrt_1m_ab):
     """ε = (x_t - √ᾱ_t x̂_0)/√(1-ᾱ_t): the noise that x̂_0 implies at x_t (eq. 4 solved for ε;
-    the inverse of `x0_from_eps`), e.g. after x̂_0 was clipped or replaced."""
+    the inverse of `x0_from_eps`), e.g. after x̂_0 was clipped or replaced. Tensors or arrays;
+    sqrt_ab, sqrt_1m_ab: floats, or per-item values broadcasting against x_t."""
     return (x_t - sqrt_ab * x0) / sqrt_1m_ab
 
 
