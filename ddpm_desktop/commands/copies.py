@@ -36,6 +36,8 @@ def read_images_npz(path: str):
 
     import numpy as np
 
+    from ddpm_desktop.core.imaging import IMAGE_SHAPE
+
     if not Path(path).is_file():
         raise ValueError(f"'{path}' is not a file")
     if not zipfile.is_zipfile(path):
@@ -49,7 +51,7 @@ def read_images_npz(path: str):
         raise ValueError(f"cannot read '{path}' as .npz: {exc or type(exc).__name__}") from None
     if images is None:
         raise ValueError(f"'{path}' holds no `images` array (it has: {', '.join(names) or 'nothing'})")
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) or not len(images):
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE or not len(images):
         raise ValueError(f"'{path}': `images` must be uint8 [N, 28, 28] with N >= 1, "
                          f"got {images.dtype} {list(images.shape)}")
     return images

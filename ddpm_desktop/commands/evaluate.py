@@ -62,7 +62,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _parse_configs(text: str) -> list[tuple[str, int]]:
+def parse_configs(text: str) -> list[tuple[str, int]]:
     from ddpm_desktop.core.sampling import DISTILLED_MAX_STEPS
 
     out = []
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.guidance is None:
         args.guidance = DEFAULT_GUIDANCE
-    configs = _parse_configs(args.configs)
+    configs = parse_configs(args.configs)
     if not 10 <= args.samples <= 100_000:
         raise ValueError(f"--samples must be in 10..100000, got {args.samples}")
     if not 0 <= args.ddpm_samples <= 100_000:
@@ -168,12 +168,11 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     device = resolve_device(args.device)
     model, meta = load_model_arg(args.checkpoint, device)
-    # -- distilled:N runs the student (helper E), its w baked in: loaded before any sampling
+    # distilled:N runs the student, its w baked in: loaded before any sampling
     student = None
     if any(name == "distilled" for name, _ in configs):
         from ._distilled import load_student_arg
         student, _ = load_student_arg(args.student, device)
-    # -- end distilled
     classifier, cls_info = load_classifier(args.classifier)
     say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     started = time.perf_counter()

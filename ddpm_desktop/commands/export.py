@@ -3,18 +3,17 @@
 `--chain forward` (a digit x_0 → x_T), `reverse` (x_T → x_0 with the model) or `both` side by
 side, built from one digit: the forward chain x_0 → x_t and the reverse chain that reconstructs
 that x_t back to x_0 (`--t`, default 3T/10, where a digit still comes back as itself).
-A reverse chain alone starts from pure noise unless `--t` is given. `--out` .gif, .webp, .apng (animations: by default 30 to 120 frames picked
-along the chain, `--frames N` exactly N; the last held 1 s) or .png (a strip of key frames). The frames are composed by the
-app's own ui.export (Qt's painter on an offscreen surface: no display needed); Qt is imported
-only inside `run`, so the rest of the CLI stays Qt-free.
+A reverse chain alone starts from pure noise unless `--t` is given. `--out` .gif, .webp, .apng
+(animations: by default 30 to 120 frames picked along the chain, `--frames N` exactly N; the
+last held 1 s) or .png (a strip of key frames). The frames are composed by the renderer the
+app's export uses (render.compose: Qt's painter on an offscreen surface, no display needed); Qt
+is imported only inside `run`, so the rest of the CLI stays Qt-free.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 
-SUFFIXES = (".gif", ".webp", ".apng", ".png")
 MAX_FRAMES = 2000
 
 
@@ -79,26 +78,14 @@ def _digit(args):
         f"bundled held-out digit {index} (label {int(test.labels[index])})"
 
 
-def _ensure_qt():
-    """A QGuiApplication on the offscreen platform when there is no display; ValueError (one
-    line) when Qt cannot start here."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    try:
-        from PySide6.QtCore import QCoreApplication
-        from PySide6.QtGui import QGuiApplication
-    except ImportError as exc:
-        raise ValueError(f"export needs PySide6 to paint the frames ({' '.join(str(exc).split())})") from None
-    app = QCoreApplication.instance()
-    return app if app is not None else QGuiApplication(["ddpm-desktop"])
-
-
 def run(args: argparse.Namespace) -> int:
     from ._common import (apply_threads, check_fps, check_int_range, check_out, check_sampler_args,
                           check_threads, guidance_from_args, labels_from_arg, load_model_arg,
                           schedule_from_args)
 
-    out = check_out(args.out, SUFFIXES)
+    from ddpm_desktop.render.frames import KIND_OF_SUFFIX  # numpy only: Qt comes after the checks
+
+    out = check_out(args.out, tuple(KIND_OF_SUFFIX))
     check_fps(args.fps)
     check_threads(args.threads)
     if args.scale is not None:
@@ -150,18 +137,18 @@ def run(args: argparse.Namespace) -> int:
             nfe = step.nfe
         chains["reverse"] = (np.stack(frames), caps)
 
-    _ensure_qt()
-    from ddpm_desktop.ui import export as compose
-    from ddpm_desktop.ui.export import ChainView
-    from ddpm_desktop.ui.export_job import ExportJob, run_export
-    from ddpm_desktop.ui.session_export import FORWARD_TITLE, REVERSE_TITLE
-    from ddpm_desktop.ui.theme import dark_palette, light_palette, plot_colors
+    from ddpm_desktop.render.gui import start_gui
 
-    titles = {"forward": FORWARD_TITLE if last_t == T else f"Forward  x₀ → x_{last_t}",
-              "reverse": REVERSE_TITLE if t is None else f"Reverse  x_{t} → x₀"}
+    start_gui()
+    from ddpm_desktop.render import compose
+    from ddpm_desktop.render.compose import ChainView, forward_title, reverse_title
+    from ddpm_desktop.render.export_job import ExportJob, run_export
+    from ddpm_desktop.render.palette import dark_palette, light_palette, plot_colors
+
+    titles = {"forward": forward_title(last_t, T), "reverse": reverse_title(t)}
     keys = ("forward", "reverse") if args.chain == "both" else (args.chain,)
     views = tuple(ChainView(chains[k][0], titles[k], None, tuple(chains[k][1])) for k in keys)
-    kind = {".gif": "gif", ".webp": "webp", ".apng": "apng", ".png": "png"}[out.suffix.lower()]
+    kind = KIND_OF_SUFFIX[out.suffix.lower()]
     colors = plot_colors(dark_palette() if args.theme == "dark" else light_palette())
     animated = kind != "png"
     job = ExportJob(path=str(out), chains=views, kind=kind, fps=float(args.fps),

@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ddpm_desktop.core import imaging
     from ddpm_desktop.core.checkpoint import atomic_write_bytes
+    from ddpm_desktop.core.imaging import IMAGE_SHAPE
     from ddpm_desktop.core.decision import bundled_classifier, decision_curve
     from ddpm_desktop.core.inpaint import iter_inpaint
     from ddpm_desktop.core.sampling import make_eps_fn
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     model, _meta = load_model_arg(args.checkpoint, device)
     eps_fn = make_eps_fn(model, schedule)                # unconditional: the mask alone conditions
     gen = torch.Generator().manual_seed(args.seed)
-    x_T = torch.randn((args.n, 1, 28, 28), generator=gen).to(device)
+    x_T = torch.randn((args.n, 1, *IMAGE_SHAPE), generator=gen).to(device)
     want_chain = out.suffix.lower() == ".gif"
     chain, last = [], None
     started = time.perf_counter()

@@ -9,7 +9,6 @@ from ._common import add_schedule_args, schedule_from_args
 
 STARTS = ("gaussian", "exponential", "uniform", "laplace", "salt_pepper", "shifted_gaussian",
           "image")  # = core.forward.STARTS
-SIDE = 28
 # --flag -> (start, parameter of core.forward.START_PARAMS), so every start's parameters can be set
 START_FLAGS = {
     "rate": ("exponential", "rate", "rate λ of the exponential start (default 0.5)"),
@@ -77,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from ddpm_desktop.core.forward import START_PARAMS, forward_chain, sample_start
+    from ddpm_desktop.core.forward import IMAGE_SHAPE, START_PARAMS, forward_chain, sample_start
     from ddpm_desktop.core.kl import (analytic_kl_q, bias_floor, default_binning,
                                       estimated_kl_band_batch, histogram_kl_batch,
                                       indistinguishable_level)
@@ -89,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
         x0 = torch.from_numpy(load_digit(args.image))
     else:
-        x0 = sample_start(args.start, (SIDE, SIDE), generator, **params)  # validates params
+        x0 = sample_start(args.start, IMAGE_SHAPE, generator, **params)  # validates params
     chain = forward_chain(schedule, x0, generator)
     frames = chain.x.reshape(schedule.T + 1, -1).numpy()
     n = frames.shape[1]

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     check_threads(args.threads)
     schedule = schedule_from_args(args)
     check_sampler_args(args, schedule.T)
-    from ._distilled import check_distilled_steps, model_for  # distilled sampler (helper E)
+    from ._distilled import check_distilled_steps, model_for  # the distilled sampler
     check_distilled_steps(args)
     labels_from_arg(args.label, 1)  # a bad --label is refused before any work
     if not 1 <= args.t <= schedule.T:

@@ -40,10 +40,9 @@ def run(args: argparse.Namespace) -> int:
     check_threads(args.threads)
     schedule = schedule_from_args(args)
     check_sampler_args(args, schedule.T)
-    # -- distilled sampler (helper E): steps 1..4 and the student in place of the teacher
+    # the distilled sampler: steps 1..4 and the student in place of the teacher
     from ._distilled import check_distilled_steps
     check_distilled_steps(args)
-    # -- end distilled
     from ._models import check_model_choice, model_bytes, model_from_args, num_classes
     check_model_choice(args)
     labels_from_arg(args.label, 1)  # a bad --label is refused before the model loads

@@ -274,11 +274,11 @@ def _write(args, kind, points, images, labels, chain, ts, schedule, marginal, ep
                 np.savez_compressed(f, **arrays)
 
         return atomic_write(out, write)
-    from .export import _ensure_qt
+    from ddpm_desktop.render.gui import start_gui
 
-    _ensure_qt()
-    from ddpm_desktop.ui.theme import dark_palette, plot_colors
-    from ddpm_desktop.ui.toy2d_export import Toy2DExportJob, alpha_bars_of, run_toy_export
+    start_gui()
+    from ddpm_desktop.render.palette import dark_palette, plot_colors
+    from ddpm_desktop.render.toy2d import Toy2DExportJob, alpha_bars_of, run_toy_export
 
     job = Toy2DExportJob(path=str(out), frames=chain, ts=ts, alpha_bars=alpha_bars_of(schedule, ts),
                          title=title, kind=kind, role="forward" if args.data_only else "reverse",

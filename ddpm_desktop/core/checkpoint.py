@@ -30,15 +30,37 @@ import pickle
 import uuid
 import weakref
 import zipfile
+from enum import Enum
 from pathlib import Path
 
 import torch
 
 from .files import atomic_write_bytes, clean_orphaned_temps, unreadable_reason  # noqa: F401 - re-exported
+from .imaging import IMAGE_SHAPE
 from .model import ModelConfig, UNet
 from .schedule import DEFAULT_SCHEDULE
 from .schema import Field, SchemaError, check_object, parse_json, refusal
 from .snapshot import SCHEDULE_FIELDS
+
+
+class ModelSource(str, Enum):
+    """Where the app's model came from when it is not a file: the bundled model, or one trained
+    in this session. A model loaded from a file has its file name as its source (a plain str);
+    `model_file(source)` tells the cases apart. Members are their strings (equal, hashed, shown
+    and written to JSON as the value), so a status line or a saved session reads the same."""
+
+    BUNDLED = "bundled model"
+    TRAINED = "trained here"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+def model_file(source) -> str | None:
+    """The file a model source names, or None (the bundled model, one trained here, no model)."""
+    name = str(source or "")
+    return None if name in ("", ModelSource.BUNDLED.value, ModelSource.TRAINED.value) else name
+
 
 FORMAT = "ddpm-desktop/1"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
@@ -329,14 +351,14 @@ def _check_forward(name: str, model: UNet, device: str = "cpu") -> None:
     be [1, 1, 28, 28] and (off the meta device) finite."""
     try:
         with torch.inference_mode():
-            x = torch.zeros(1, 1, 28, 28, device=device)
+            x = torch.zeros(1, 1, *IMAGE_SHAPE, device=device)
             lam = torch.zeros(1, device=device)
             outs = [model(x, lam, None), model(x, lam, torch.zeros(1, dtype=torch.long, device=device))]
     except Exception as exc:  # noqa: BLE001 - whatever a crafted architecture makes torch raise
         raise CheckpointError(f"'{name}' builds a network that does not run on a 1×28×28 image "
                               f"({_short(exc)})") from None
     for out in outs:
-        if tuple(out.shape) != (1, 1, 28, 28):
+        if tuple(out.shape) != (1, 1, *IMAGE_SHAPE):
             raise CheckpointError(f"'{name}' builds a network whose output is {tuple(out.shape)}, "
                                   "not [1, 1, 28, 28]")
         if device != "meta" and not torch.isfinite(out).all():

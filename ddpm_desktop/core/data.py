@@ -24,13 +24,13 @@ from PIL import Image
 
 from ddpm_desktop import resources_path
 from ddpm_desktop.core.imaging import (  # noqa: F401 - re-exported, DESIGN.md lists them here
+    IMAGE_SIDE,
     ImageLoadError,
     load_digit,
     to_model_range,
     to_uint8,
 )
 
-SIDE = 28
 DIGIT_CLASS_NAMES = tuple(str(d) for d in range(10))
 FASHION_CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -65,7 +65,7 @@ class Dataset:
     def __post_init__(self):
         images = np.asarray(self.images)
         labels = np.asarray(self.labels)
-        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
+        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ValueError(f"dataset '{self.name}': images must be uint8 [N, 28, 28], "
                              f"got {images.dtype} {images.shape}")
         if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
@@ -292,7 +292,7 @@ def load_idx_dir(path, split: str | None = None, class_names: tuple[str, ...] | 
     for prefix in wanted:
         x = read_idx_images(found[(prefix, "images")])
         y = read_idx_labels(found[(prefix, "labels")])
-        if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
+        if x.ndim != 3 or x.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ValueError(f"'{found[(prefix, 'images')].name}' holds {x.shape[1:]} images, expected 28x28")
         if y.ndim != 1 or len(y) != len(x):
             raise ValueError(f"'{folder.name}': {len(x)} {prefix} images but {len(y)} labels")

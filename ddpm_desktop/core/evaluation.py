@@ -21,6 +21,7 @@ import torch
 from .classifier import DigitClassifier, predict
 from .copies import check_copies
 from .forward import q_sample
+from .imaging import IMAGE_SHAPE
 from .sampling import iter_sampler, make_eps_fn
 from .schedule import NoiseSchedule
 
@@ -72,7 +73,7 @@ def generate(model, schedule: NoiseSchedule, sampler: str, steps: int | None, n:
     device = next(model.parameters()).device
     labels = torch.arange(n) % 10 if labels is None else labels
     gen = torch.Generator().manual_seed(seed)
-    x_all = torch.randn((n, 1, 28, 28), generator=gen)
+    x_all = torch.randn((n, 1, *IMAGE_SHAPE), generator=gen)
     noise_gen = torch.Generator().manual_seed(seed + 1)
     out, nfe = [], 0
     for lo in range(0, n, batch_size):

@@ -34,6 +34,8 @@ import math
 import numpy as np
 import torch
 
+from .sampling import eps_from_x0
+
 DEFAULT_BANDWIDTH = 0.0
 
 
@@ -140,5 +142,5 @@ class ExactDenoiser:
         flat = x.detach().cpu().reshape(b, -1).numpy().astype(np.float64)
         y = None if labels is None else labels.detach().cpu().numpy()
         x0 = self.x0_prediction(flat, ab, y)
-        eps = (flat - np.sqrt(ab)[:, None] * x0) / np.sqrt(1.0 - ab)[:, None]
+        eps = eps_from_x0(flat, x0, np.sqrt(ab)[:, None], np.sqrt(1.0 - ab)[:, None])
         return torch.from_numpy(eps.astype(np.float32)).reshape(x.shape).to(x.device)

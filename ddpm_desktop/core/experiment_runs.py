@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from . import imaging
+from .imaging import IMAGE_SHAPE
 from .schedule import DEFAULT_SCHEDULE, NoiseSchedule
 from .experiment_types import (DIGIT_LABEL, POSTER_DIGIT_KL, POSTER_EXPONENTIAL_KL,
                                Experiment, ExperimentResult, Figure, Number, Table)
@@ -83,7 +84,7 @@ def run_poster_noise(exp: Experiment, model, seed: int = 0, quick: bool = False)
 
     schedule = NoiseSchedule.named(**exp.schedule)
     torch.manual_seed(seed)
-    x_T = torch.randn((1, 1, 28, 28))  # the poster's call, under torch.manual_seed(seed)
+    x_T = torch.randn((1, 1, *IMAGE_SHAPE))  # the poster's call, under torch.manual_seed(seed)
     steps = 25 if quick else None
     last, chain = _run_chain("ddpm", _eps_fn(model, schedule), schedule, x_T, steps, seed)
     label, probs = _classify(last.x_t)
@@ -199,7 +200,7 @@ def run_poster_exponential(exp: Experiment, model=None, seed: int = 0, quick: bo
     name, params = exp.start
     closed = start_analytic_kl(name, **params)
     exact = marginal_kl_curve(schedule, name, **params)
-    x0 = sample_start(name, (28, 28), torch.Generator().manual_seed(seed), **params)
+    x0 = sample_start(name, IMAGE_SHAPE, torch.Generator().manual_seed(seed), **params)
     est, spread = estimated_kl_band_batch(x0.numpy().reshape(1, -1))
     hist0 = histogram_kl_batch(x0.numpy().reshape(1, -1))
     n_seeds = 8 if quick else 64
@@ -243,7 +244,7 @@ def run_ddpm_linear(exp: Experiment, model, seed: int = 0, quick: bool = False) 
     n = 2 if quick else 8
     steps = 20 if quick else None
     torch.manual_seed(seed)
-    x_T = torch.randn((n, 1, 28, 28))
+    x_T = torch.randn((n, 1, *IMAGE_SHAPE))
     last, _ = _run_chain("ddpm", _eps_fn(model, schedule), schedule, x_T, steps, seed, keep_chain=False)
     labels, probs = _classify(last.x_t)
     res = ExperimentResult(exp.name, exp.title)
@@ -321,7 +322,7 @@ ETAS = (0.0, 0.2, 0.5, 1.0)
 def run_ddim_eta(exp: Experiment, model, seed: int = 0, quick: bool = False) -> ExperimentResult:
     schedule = NoiseSchedule.named(**exp.schedule)
     steps = 10 if quick else 50
-    x_T = torch.randn((1, 1, 28, 28), generator=torch.Generator().manual_seed(seed))
+    x_T = torch.randn((1, 1, *IMAGE_SHAPE), generator=torch.Generator().manual_seed(seed))
     eps_fn = _eps_fn(model, schedule)
     finals, strips = [], []
     for eta in ETAS:
@@ -348,7 +349,7 @@ GUIDANCE_LABEL = 3
 def run_guidance(exp: Experiment, model, seed: int = 0, quick: bool = False) -> ExperimentResult:
     schedule = NoiseSchedule.named(**exp.schedule)
     n, steps = (2, 10) if quick else (8, 50)
-    x_T = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed))
+    x_T = torch.randn((n, 1, *IMAGE_SHAPE), generator=torch.Generator().manual_seed(seed))
     labels = torch.full((n,), GUIDANCE_LABEL, dtype=torch.long)
     res = ExperimentResult(exp.name, exp.title)
     rows, grid = [], []
@@ -372,8 +373,8 @@ def run_guidance(exp: Experiment, model, seed: int = 0, quick: bool = False) -> 
 def run_forget_xT(exp: Experiment, model, seed: int = 0, quick: bool = False) -> ExperimentResult:
     schedule = NoiseSchedule.named(**exp.schedule)
     n_seeds, steps = (3, 20) if quick else (4, 100)
-    x_T = torch.randn((1, 1, 28, 28), generator=torch.Generator().manual_seed(seed))
-    other = torch.randn((1, 1, 28, 28), generator=torch.Generator().manual_seed(seed + 7919))
+    x_T = torch.randn((1, 1, *IMAGE_SHAPE), generator=torch.Generator().manual_seed(seed))
+    other = torch.randn((1, 1, *IMAGE_SHAPE), generator=torch.Generator().manual_seed(seed + 7919))
     eps_fn = _eps_fn(model, schedule)
     out = {}
     for name in ("ddpm", "ddim"):

@@ -37,12 +37,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from .schema import Field, SchemaError, check_object, check_value, parse_json, refusal
+from .imaging import IMAGE_SIDE
 from .toy2d_model import ToyMLP
 
 LATENT_FILE = "latent.safetensors"
 FORMAT = "ddpm-desktop-latent/1"
 NUM_CLASSES = 10
-SIDE = 28
 # Classifier-free guidance w of class samples (the window's and the CLI's): measured on the
 # bundled models (bench/toy2d.py, DDIM 100 steps, 200 per class), the bundled classifier reads
 # 83.6% of class samples as the asked class at w = 1 (worst class 54%), 98.5% at w = 2 (worst
@@ -93,12 +93,12 @@ class LatentAutoencoder(nn.Module):
             raise ValueError("the ring head needs a 2-D code")
         self.config = {"hidden": int(hidden), "hidden2": int(hidden2), "latent_dim": int(latent_dim),
                        "head": head}
-        self.encoder = nn.Sequential(nn.Linear(SIDE * SIDE, hidden), nn.SiLU(),
+        self.encoder = nn.Sequential(nn.Linear(IMAGE_SIDE * IMAGE_SIDE, hidden), nn.SiLU(),
                                      nn.Linear(hidden, hidden2), nn.SiLU(),
                                      nn.Linear(hidden2, latent_dim))
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden2), nn.SiLU(),
                                      nn.Linear(hidden2, hidden), nn.SiLU(),
-                                     nn.Linear(hidden, SIDE * SIDE))   # tanh in decode
+                                     nn.Linear(hidden, IMAGE_SIDE * IMAGE_SIDE))   # tanh in decode
         self.head = (nn.Linear(latent_dim, NUM_CLASSES) if head == "linear"
                      else RingHead(learn_angles=head == "ring-learned"))
 
@@ -106,7 +106,7 @@ class LatentAutoencoder(nn.Module):
         return self.encoder(x.reshape(x.shape[0], -1))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.decoder(z)).reshape(z.shape[0], 1, SIDE, SIDE)
+        return torch.tanh(self.decoder(z)).reshape(z.shape[0], 1, IMAGE_SIDE, IMAGE_SIDE)
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ def _as_model_images(images) -> torch.Tensor:
         a = a[None]
     if a.ndim == 4:
         a = a[:, 0]
-    if a.ndim != 3 or a.shape[1:] != (SIDE, SIDE):
+    if a.ndim != 3 or a.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
         raise ValueError(f"images must be [N, 28, 28], got {a.shape}")
     if a.dtype == np.uint8:
         x = a.astype(np.float32) / 127.5 - 1.0

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .forward import q_sample
+from .imaging import IMAGE_SHAPE
 from .sampling import generator_for, iter_sampler, make_eps_fn
 from .schedule import NoiseSchedule
 
@@ -85,13 +86,13 @@ class LiveReconstructor:
         else:
             self.reader = None
         self.device = next(iter(model.parameters()), torch.empty(0)).device
-        self.noise = torch.randn((1, 1, 28, 28), generator=generator_for(seed))
+        self.noise = torch.randn((1, 1, *IMAGE_SHAPE), generator=generator_for(seed))
         self.eps_fn = make_eps_fn(model, schedule)
 
     @torch.no_grad()
     def reconstruct(self, x0: np.ndarray, serial: int = 0) -> LiveResult:
         started = time.perf_counter()
-        x = torch.from_numpy(np.asarray(x0, np.float32).reshape(1, 1, 28, 28))
+        x = torch.from_numpy(np.asarray(x0, np.float32).reshape(1, 1, *IMAGE_SHAPE))
         x_t = q_sample(self.schedule, x, self.t, noise=self.noise)
         last = None
         for last in iter_sampler(self.sampler, self.eps_fn, self.schedule, x_t.to(self.device),
@@ -103,7 +104,7 @@ class LiveReconstructor:
             r = self.reader.read(image)[0]
             reading, probability, digit = r.top, r.p, r.digit
         ms = (time.perf_counter() - started) * 1e3
-        return LiveResult(np.asarray(x0, np.float32).reshape(28, 28).copy(), x_t[0, 0].numpy().copy(),
+        return LiveResult(np.asarray(x0, np.float32).reshape(IMAGE_SHAPE).copy(), x_t[0, 0].numpy().copy(),
                           image[0, 0].numpy().copy(), reading, probability, last.nfe, ms, serial, digit)
 
 

@@ -38,8 +38,9 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ddpm_desktop.core import kl, marginal
+from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
-from ddpm_desktop.core.sampling import generator_for
+from ddpm_desktop.core.sampling import START_SEED_OFFSET, generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, DistilledJobs
@@ -49,9 +50,9 @@ from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
 from ddpm_desktop.ui.session_jobs import forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
-from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
-from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
-from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons (issue 13.4)
+from ddpm_desktop.ui.session_completions import CompletionJobs  # completions of x_t
+from ddpm_desktop.ui.session_decision import DecisionJobs  # when the digit is decided
+from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons
 from ddpm_desktop.ui.session_toy2d import Toy2DJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
@@ -67,9 +68,6 @@ from ddpm_desktop.ui.state import (
     ScheduleState,
 )
 
-# Offset between the forward-noise stream and the x_T stream of one seed, so a Gaussian x_T
-# is not the forward chain's z_1 (copy_command.py rebuilds the x_T seed from it).
-START_SEED_OFFSET = 1_000_003
 # A run of at most this many network evaluations is started without asking (after a model
 # loads, or a setting changes): about a second on one CPU thread. Longer runs wait for Sample.
 CHEAP_NFE = 200
@@ -276,7 +274,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         # Capped for this run only: the setting keeps what the user chose (a later, longer
         # schedule gets the full count again).
         steps = None if settings.steps is None else int(min(settings.steps, t_start or schedule.T))
-        # -- a distilled lane (helper E, session_distilled.py): the student, <= 4 steps per lane
+        # a distilled lane (session_distilled.py): the student, <= 4 steps per lane
         student = None
         if "distilled" in settings.lane_names():
             try:
@@ -284,7 +282,6 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             except ValueError as exc:
                 self.error.emit(f"Cannot sample: {exc}", "")
                 return False
-        # -- end distilled
         self._has_run = True
         self._rerun_timer.stop()
         names = settings.lane_names()
@@ -342,7 +339,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self.status.emit(f"Model: {source}" if model is not None else "No model")
         if model is None:
             return
-        if source == "trained here" and self._has_run:
+        if source == ModelSource.TRAINED and self._has_run:
             return  # a refresh during training: the user re-runs when they like
         if self.is_cheap():
             self._rerun_timer.start()
@@ -369,7 +366,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         if path is None:
             self.error.emit("This installation has no bundled model.", "")
             return False
-        self._load_model(path, "bundled model")
+        self._load_model(path, ModelSource.BUNDLED)
         self.load_bundled_student()  # the distilled sampler's student (session_distilled.py)
         return True
 

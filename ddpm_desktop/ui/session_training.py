@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import Slot
 
 from ddpm_desktop.core import checkpoint, data, training
+from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.training_run import (
     CheckpointResult,
     RunStarted,
@@ -28,7 +29,7 @@ from ddpm_desktop.core.training_run import (
 from ddpm_desktop.ui.training_state import TrainingState
 
 TRAINING_JOB = "training"
-TRAINED_HERE = "trained here"
+TRAINED_HERE = ModelSource.TRAINED
 
 
 def _fmt_threads(n: int) -> str:

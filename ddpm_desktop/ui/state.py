@@ -245,7 +245,7 @@ class ModelState(QObject):
     """The network used by the reverse chain.
 
     `model` is a core.model.UNet in eval mode or None; `source` says where it came from
-    ("bundled", "trained here", a file path). Signal `changed()`.
+    (a core.checkpoint.ModelSource, or the file name it was loaded from). Signal `changed()`.
     """
 
     changed = Signal()
@@ -258,14 +258,13 @@ class ModelState(QObject):
         self.path = ""
         self.sha256 = ""
         self.loading = False
-        # -- the distilled student (helper E, ui/session_distilled.py): None until it loads
+        # the distilled student (ui/session_distilled.py): None until it loads
         self.student = None
         self.student_meta: dict = {}
 
     def set_student(self, student, meta: dict | None = None) -> None:
         self.student, self.student_meta = student, dict(meta or {})
         self.changed.emit()
-    # -- end distilled student
 
     def set_model(self, model, source: str, meta: dict | None = None, path: str = "",
                   sha256: str = "") -> None:

@@ -38,4 +38,4 @@ def test_the_default_guidance_meets_the_targets_it_was_chosen_by():
     at = {p.guidance: p for p in load_guidance_sweep()}[DEFAULT_GUIDANCE]
     assert at.accuracy >= LEGIBLE_TARGET and at.fd <= FD_RATIO_TARGET * at.floor and at.n >= 500
     uncond = {p.guidance: p for p in load_guidance_sweep()}[0.0]
-    assert all(0.06 <= f <= 0.14 for f in uncond.class_fractions)   # issue 15's class balance
+    assert all(0.06 <= f <= 0.14 for f in uncond.class_fractions)   # the class balance

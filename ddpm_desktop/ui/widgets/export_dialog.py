@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_desktop.ui.export import frame_layout
-from ddpm_desktop.ui.export_frames import count_frames
+from ddpm_desktop.render.compose import frame_layout
+from ddpm_desktop.render.frames import count_frames
 from ddpm_desktop.ui.export_state import BOTH_FROM, FORMATS, WHAT, ExportState
 
 
