@@ -25,10 +25,9 @@ def add_area_views(w) -> None:
     """Build the views on `w` (a MainWindow whose input, sampler and training docks exist)."""
     s = w.session
     # Reconstruct as you draw (issue 15): a view of s.live under the drawing canvas.
-    w.live_view = LiveView(s.live, T=s.schedule.T)
+    w.live_view = LiveView(s.live)
     w.input_panel.canvas_panel.layout().addWidget(w.live_view)
     w.live_view.enabled_changed.connect(s.set_live_enabled)
-    s.schedule_state.changed.connect(lambda schedule: w.live_view.set_T(schedule.T))
 
     def on_live_t(t: int) -> None:
         try:

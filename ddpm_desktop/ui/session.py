@@ -39,6 +39,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ddpm_desktop.core import kl, marginal
 from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
+from ddpm_desktop.core.run import DISTILLED, RunPlan, plan_run
 from ddpm_desktop.core.sampling import generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
@@ -243,10 +244,14 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             self.request_sampling()
 
     # ----------------------------------------------------------------- reverse
+    def plan(self, settings: SamplerSettings | None = None) -> RunPlan:
+        """The reverse run `settings` (default: the sampler's) makes under the current
+        schedule (core.run.plan_run: start, steps, lanes, network calls, guidance)."""
+        return plan_run(settings or self.sampler.settings, self.schedule.T)
+
     def is_cheap(self, settings: SamplerSettings | None = None) -> bool:
         """Whether a run costs at most CHEAP_NFE network evaluations."""
-        settings = settings or self.sampler.settings
-        return settings.network_calls(self.schedule.T) <= CHEAP_NFE
+        return self.plan(settings).network_calls <= CHEAP_NFE
 
     def request_sampling(self, settings: SamplerSettings | None = None) -> bool:
         """Start a reverse run with the sampler settings (after adopting `settings`, when
@@ -265,40 +270,33 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
                             "(File > Load model...).", "")
             return False
         schedule = self.schedule
-        if settings.source == "input":
-            t_start = int(max(1, min(settings.t_start, schedule.T)))
+        plan = self.plan(settings)
+        if plan.from_input:
             if self.forward.T != schedule.T:
                 self.recompute_forward()
-            x_T = self.forward.frames[t_start]
+            x_T = self.forward.frames[plan.t_start]
         else:
-            t_start = None
             x_T = self.start_noise()
-        # Capped for this run only: the setting keeps what the user chose (a later, longer
-        # schedule gets the full count again).
-        steps = None if settings.steps is None else int(min(settings.steps, t_start or schedule.T))
-        # -- a distilled lane (helper E, session_distilled.py): the student, <= 4 steps per lane
         student = None
-        if "distilled" in settings.lane_names():
+        if plan.has_distilled:
             try:
-                steps, student = self._distilled_plan(steps)
+                student = self._distilled_student()
             except ValueError as exc:
                 self.error.emit(f"Cannot sample: {exc}", "")
                 return False
-        # -- end distilled
         self._has_run = True
         self._rerun_timer.stop()
-        names = settings.lane_names()
-        self.reverse.start([Lane(sampler=n, steps=steps or (t_start or schedule.T))
-                            for n in names])
-        job = reverse_job(self.model_state.model, schedule, x_T, settings, steps, t_start,
-                           self.device_state.device, student)
+        self.reverse.start([Lane(sampler=lane.sampler, steps=lane.n_steps) for lane in plan.lanes])
+        job = reverse_job(self.model_state.model, schedule, x_T, settings, plan,
+                          self.device_state.device, student)
         task = self.workers.start(SAMPLE_JOB, job, rate_hz=30)
         task.items.connect(self._on_sample_items)
         task.failed.connect(self._on_sample_failed)
         task.finished.connect(self._on_sample_finished)
         self.sampling_state.emit(True)
         self.status.emit("Sampling with " + " vs ".join(
-            SAMPLER_NAMES.get(n, DISTILLED_NAME if n == "distilled" else n) for n in names))
+            SAMPLER_NAMES.get(lane.sampler, DISTILLED_NAME if lane.sampler == DISTILLED
+                              else lane.sampler) for lane in plan.lanes))
         return True
 
     def cancel_sampling(self) -> None:
@@ -345,7 +343,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         if self.is_cheap():
             self._rerun_timer.start()
         else:
-            nfe = self.sampler.settings.network_calls(self.schedule.T)
+            nfe = self.plan().network_calls
             self.status.emit(f"Model: {source}. Press Sample (Ctrl+R) to run the reverse chain "
                              f"({nfe} network evaluations)")
 

@@ -17,6 +17,7 @@ import torch
 from PySide6.QtCore import Slot
 
 from ddpm_desktop.core.completions import deterministic_problem, iter_completions
+from ddpm_desktop.core.run import plan_run
 from ddpm_desktop.core.sampling import make_eps_fn
 from ddpm_desktop.ui.completions_state import CompletionsState
 from ddpm_desktop.ui.state import SAMPLER_NAMES
@@ -88,11 +89,11 @@ class CompletionJobs:
             self.error.emit(f"Cannot draw completions: {problem} (Sampler dock).", "")
             return False
         settings, schedule = self.sampler.settings, self.schedule
-        t = int(max(1, min(settings.t_start, schedule.T)))
+        plan = plan_run(settings, schedule.T, from_t=settings.t_start)
+        t, steps = plan.t_start, plan.steps
         if self.forward.T != schedule.T:
             self.recompute_forward()
         x_t = np.array(self.forward.frames[t], dtype=np.float32)
-        steps = None if settings.steps is None else int(min(settings.steps, t))
         st = self.completions
         st.clear()
         job = completions_job(self.model_state.model, schedule, x_t, t, st.n, settings, steps,

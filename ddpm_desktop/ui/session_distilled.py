@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import threading
 
-from ddpm_desktop.core.sampling import DISTILLED_MAX_STEPS
 from ddpm_desktop.ui.distilled_names import DISTILLED, DISTILLED_NAME, DISTILLED_TIP  # noqa: F401 - re-exported
 
 STUDENT_JOB = "student"
@@ -52,15 +51,14 @@ class DistilledJobs:
         task.failed.connect(on_failed)
         return True
 
-    def _distilled_plan(self, steps: int | None):
-        """(steps for every lane, the student on the session's device) of a run with a distilled
-        lane: steps capped at 4 (None: 4). ValueError (one line) when no student is loaded."""
+    def _distilled_student(self):
+        """The student on the session's device, for a run with a distilled lane (core.run caps
+        its steps). ValueError (one line) when no student is loaded."""
         student = self.model_state.student
         if student is None:
             raise ValueError("no distilled student is loaded (this build has no "
                              "resources/distilled.safetensors)")
-        steps = DISTILLED_MAX_STEPS if steps is None else min(int(steps), DISTILLED_MAX_STEPS)
         device = self.device_state.device
         if self._student_on is None or self._student_on[0] != device or self._student_on[2] is not student:
             self._student_on = (device, copy.deepcopy(student).to(device).eval(), student)
-        return steps, self._student_on[1]
+        return self._student_on[1]

@@ -14,7 +14,7 @@ from dataclasses import replace
 from ddpm_desktop.core import lessons
 from ddpm_desktop.core.lessons import Setup
 from ddpm_desktop.ui.lesson_state import LessonState
-from ddpm_desktop.ui.state import SamplerSettings
+from ddpm_desktop.core.run import SamplerSettings
 
 
 class LessonJobs:
@@ -90,13 +90,16 @@ class LessonJobs:
         self.sampler.set_settings(settings)
         self.forward.set_frame(min(setup.cursor(), schedule.T))
         self._rerun_timer.stop()  # a re-run the edits above queued: the step decides
+        ran = False
         if setup.run:
             if not self.model_state.available:
                 self.status.emit("This step runs the reverse chain: load or train a model first")
             elif self.is_cheap():
-                self.request_sampling()
+                ran = self.request_sampling()
             else:
                 self.status.emit("Press Sample (Ctrl+R) to run this step's reverse chain")
+        if not ran:  # a chain of the previous settings (another digit, another T) would mislead
+            self.reverse.clear()
         return True
 
     def _lesson_bundled_digit(self):

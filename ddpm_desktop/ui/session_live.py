@@ -44,7 +44,8 @@ class LiveJobs:
         self._live_classifier = None
         self.input_state.changed.connect(self._on_live_input_changed)
         self.model_state.changed.connect(self._restart_live)
-        self.schedule_state.changed.connect(self._restart_live)
+        self.live.set_T(self.schedule.T)
+        self.schedule_state.changed.connect(self._on_live_schedule_changed)
 
     # -- intents ------------------------------------------------------------------------------
     def set_live_enabled(self, on: bool) -> None:
@@ -59,6 +60,11 @@ class LiveJobs:
 
     def set_live_t(self, t: int) -> None:
         self.live.set_t(t, self.schedule.T)
+        self._restart_live()
+
+    @Slot(object)
+    def _on_live_schedule_changed(self, schedule) -> None:
+        self.live.set_T(schedule.T)
         self._restart_live()
 
     # -- the job ------------------------------------------------------------------------------
@@ -77,7 +83,7 @@ class LiveJobs:
         if self._live_classifier is None:
             self._live_classifier, _ = load_classifier()
         schedule = self.schedule
-        t = min(self.live.t, schedule.T)
+        t = self.live.t  # capped at T by the state
         student = self._live_student()
         sampler, steps = live_plan(student is not None)
         self.live.set_sampler(sampler, steps)
@@ -102,7 +108,7 @@ class LiveJobs:
         if self.model_state.source != BUNDLED_SOURCE or self.model_state.student is None:
             return None
         try:
-            return self._distilled_plan(None)[1]  # session_distilled.py: one copy per device
+            return self._distilled_student()  # session_distilled.py: one copy per device
         except ValueError:
             return None
 

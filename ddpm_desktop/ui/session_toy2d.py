@@ -19,7 +19,8 @@ from PySide6.QtCore import QTimer, Slot
 from ddpm_desktop.core import toy2d
 from ddpm_desktop.core.forward import forward_frames
 from ddpm_desktop.core.latent import LATENT_GUIDANCE
-from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn, timesteps_for
+from ddpm_desktop.core.run import plan_run
+from ddpm_desktop.core.sampling import generator_for, iter_sampler, make_eps_fn
 from ddpm_desktop.core.toy2d_model import DEFAULT_STEPS, ToyTrainProgress, iter_toy_training
 from ddpm_desktop.ui.session_toy2d_latent import TOY_EXPORT_JOB, Toy2DLatentJobs  # noqa: F401
 from ddpm_desktop.ui.toy2d_state import Toy2DState
@@ -308,9 +309,9 @@ class Toy2DJobs(Toy2DLatentJobs):
             self.error.emit(f"Cannot sample the 2-D chain: {what}.", "")
             return False
         settings, schedule = self.sampler.settings, self.schedule
-        # The same steps for every lane (equal network calls); None: every step of T
-        steps = None if settings.steps is None else int(min(settings.steps, schedule.T))
-        ts = timesteps_for(schedule.T, steps)
+        # The same steps for every lane (equal network calls), as core.run plans the run
+        plan = plan_run(settings, schedule.T, from_t=schedule.T)
+        ts = plan.timesteps
         n = s.n_particles
         x_T = torch.randn((n, 2), generator=generator_for(settings.seed))
         names = settings.lane_names()
@@ -331,9 +332,9 @@ class Toy2DJobs(Toy2DLatentJobs):
 
         def job(cancel: threading.Event):
             # one generator per lane, the same x_T and noise seed, interleaved step by step
-            iters = [iter_sampler(name, eps_fn, schedule, x_T, steps=steps,
+            iters = [iter_sampler(lane.sampler, eps_fn, schedule, x_T, steps=lane.steps,
                                   generator=generator_for(settings.seed + 1), eta=settings.eta,
-                                  clip_x0=False) for name in names]
+                                  clip_x0=False) for lane in plan.lanes]
             try:
                 active = list(enumerate(iters))
                 while active and not cancel.is_set():

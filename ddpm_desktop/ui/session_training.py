@@ -25,6 +25,7 @@ from ddpm_desktop.core.training_run import (
     save_trainer,
     smoothed,
 )
+from ddpm_desktop.ui.session_live import BUNDLED_SOURCE
 from ddpm_desktop.ui.training_state import TrainingState
 
 TRAINING_JOB = "training"
@@ -47,6 +48,10 @@ class TrainingJobs:
         self._trainer: training.Trainer | None = None  # idle only: the run Start continues
         self._resume_path: str | None = None  # a checkpoint whose training state Start resumes
         self._browser_dataset: data.Dataset | None = None
+        # The model source of a loaded checkpoint while it is the model in use: the panel's
+        # "Loaded ..." and the resumable run are about that model only.
+        self._loaded_checkpoint: str | None = None
+        self.model_state.changed.connect(self._on_training_model_changed)
 
     # -- inputs --------------------------------------------------------------------------------
     def set_browser_dataset(self, ds: data.Dataset) -> None:
@@ -110,6 +115,7 @@ class TrainingJobs:
         if trainer is None and resume_path is None:
             self.training.clear_progress()
         self._trainer = None  # the worker owns it now
+        self._loaded_checkpoint = None  # the run supersedes the checkpoint it may continue
         run = TrainingRun(make_trainer, self.schedule,
                           sample_every_s=self.training.settings.sample_every_s, dataset_name=name)
         task = self.workers.start(TRAINING_JOB, run, rate_hz=20.0)
@@ -216,8 +222,25 @@ class TrainingJobs:
                        "state is missing, so Start begins a new run")
         self.training.progress_changed.emit()
         self.training.set_message(message)
+        self._loaded_checkpoint = Path(path).name
         self.set_model(model, Path(path).name, meta)
         return True
+
+    @Slot()
+    def _on_training_model_changed(self) -> None:
+        """Another model replaced a loaded checkpoint (the bundled one, another file): the
+        panel forgets the checkpoint's run, as Reset does, and says which model is in use."""
+        m = self.model_state
+        loaded = self._loaded_checkpoint
+        if loaded is None or m.loading or self._training_task is not None or m.source == loaded:
+            return
+        self._loaded_checkpoint = None
+        self._trainer, self._resume_path = None, None
+        self.training.clear_progress()
+        self.training.set_snapshot(None)
+        self.training.set_resumable(0, False)
+        using = "the bundled model" if m.source == BUNDLED_SOURCE else (m.source or "no model")
+        self.training.set_message(f"Idle: using {using}; the next Start begins a new run")
 
     # -- from the worker -----------------------------------------------------------------------
     @Slot(list)

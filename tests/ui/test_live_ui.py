@@ -39,7 +39,7 @@ def session(qtbot):
 
 
 def test_each_edit_is_reconstructed_and_off_stops_the_job(session, qtbot):
-    view = LiveView(session.live, T=200)
+    view = LiveView(session.live)
     qtbot.addWidget(view)
     view.enabled_changed.connect(session.set_live_enabled)
     assert not view.result.isVisible() and session.live.result is None
