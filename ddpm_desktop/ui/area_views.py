@@ -63,7 +63,7 @@ def add_area_views(w) -> None:
     w.lesson_dock = w._dock("Lessons", "LessonDock", w.lesson_panel, LEFT, max_width=440)
     w.tabifyDockWidget(w.input_dock, w.lesson_dock)
     w.lesson_dock.hide()
-    connect_lesson_panel(w.lesson_panel, s)
+    connect_lesson_panel(w.lesson_panel, s.lessons)
     w.input_dock.raise_()
 
 

@@ -97,7 +97,7 @@ def build_menus(window) -> None:
     from ddpm_desktop.core.experiments import EXPERIMENTS
     window.experiment_actions = {
         e.name: window._action(experiments_menu, e.title,
-                               lambda _=False, n=e.name: s.apply_experiment(n), tip=e.description)
+                               lambda _=False, n=e.name: s.experiments.apply(n), tip=e.description)
         for e in EXPERIMENTS}
     experiments_menu.setToolTipsVisible(True)
     for e in EXPERIMENTS:

@@ -44,7 +44,7 @@ from ddpm_desktop.core.sampling import generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, DistilledJobs
-from ddpm_desktop.ui.session_experiments import ExperimentJobs
+from ddpm_desktop.ui.session_experiments import Experiments
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
@@ -52,7 +52,7 @@ from ddpm_desktop.ui.session_jobs import forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
 from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
 from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
-from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons (issue 13.4)
+from ddpm_desktop.ui.session_lessons import Lessons
 from ddpm_desktop.ui.session_toy2d import Toy2DJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
@@ -82,8 +82,8 @@ FORWARD_KL_JOB = "forward-kl"
 KL_DEBOUNCE_MS = 80
 
 
-class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFiles, Toy2DJobs,
-              LiveJobs, CompletionJobs, DecisionJobs, LessonJobs, DistilledJobs, QObject):
+class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
+              LiveJobs, CompletionJobs, DecisionJobs, DistilledJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -108,7 +108,6 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self._init_live()   # reconstruct as you draw (session_live.py)
         self._init_completions()  # N completions of x_t (session_completions.py)
         self._init_decision()  # p(class | x̂₀) along the reverse chain (session_decision.py)
-        self._init_lessons()  # guided lessons (session_lessons.py)
         self._init_distilled()  # the distilled sampler's student (session_distilled.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
@@ -128,6 +127,15 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self._kl_timer.setInterval(KL_DEBOUNCE_MS)
         self._kl_timer.timeout.connect(self._start_forward_kl)
         self._marginal_ready = None  # the input whose exact-marginal table is built (cached)
+
+        # The areas: each takes what it depends on; the session is their `sampling`.
+        self.lessons = Lessons(self.schedule_state, self.input_state, self.sampler, self.forward,
+                               self.reverse, self.model_state, self, self.status, self.error,
+                               parent=self)
+        self.lesson = self.lessons.state
+        self.experiments = Experiments(self.schedule_state, self.input_state, self.sampler,
+                                       self.forward, self.model_state, self, self.status,
+                                       self.error, parent=self)
 
         self.schedule_state.changed.connect(self._on_schedule_changed)
         self.input_state.changed.connect(self._on_input_changed)
@@ -248,6 +256,10 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         """The reverse run `settings` (default: the sampler's) makes under the current
         schedule (core.run.plan_run: start, steps, lanes, network calls, guidance)."""
         return plan_run(settings or self.sampler.settings, self.schedule.T)
+
+    def hold_rerun(self) -> None:
+        """Drop a re-run that edits queued (the caller decides whether to run)."""
+        self._rerun_timer.stop()
 
     def is_cheap(self, settings: SamplerSettings | None = None) -> bool:
         """Whether a run costs at most CHEAP_NFE network evaluations."""

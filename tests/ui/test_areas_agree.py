@@ -80,7 +80,7 @@ def test_a_lesson_step_leaves_no_reverse_chain_of_other_settings(session, qtbot)
     with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
         assert session.request_sampling(SamplerSettings(sampler="ddim", steps=5))
     assert session.reverse.lanes
-    assert session.open_lesson("forward")  # a step that does not run the reverse chain
+    assert session.lessons.open("forward")  # a step that does not run the reverse chain
     assert not session.lesson.step.setup.run
     assert session.reverse.lanes == [] and not session.reverse.running
 
@@ -112,7 +112,7 @@ def test_after_a_poster_experiment_steps_shows_the_steps_the_run_takes(window, n
     """Poster experiments sample every step (steps None): the box said 100000, its maximum,
     while the run took T = 1000 steps."""
     s = window.session
-    assert s.apply_experiment(name)
+    assert s.experiments.apply(name)
     assert s.sampler.settings.steps is None
     assert window.sampler_panel.steps_spin.value() == s.schedule.T
     assert s.plan().n_steps == s.schedule.T
