@@ -43,12 +43,12 @@ from ddpm_desktop.core.run import DISTILLED, RunPlan, plan_run
 from ddpm_desktop.core.sampling import generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, DistilledJobs
+from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, Distilled
 from ddpm_desktop.ui.session_experiments import Experiments
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
-from ddpm_desktop.ui.session_jobs import forward_kl_job, reverse_job
+from ddpm_desktop.ui.session_jobs import Jobs, forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
 from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
 from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
@@ -83,7 +83,7 @@ KL_DEBOUNCE_MS = 80
 
 
 class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
-              LiveJobs, CompletionJobs, DecisionJobs, DistilledJobs, QObject):
+              LiveJobs, CompletionJobs, DecisionJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -101,6 +101,8 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
         self.reverse = ReverseState(parent=self)
         self.model_state = ModelState(parent=self)
         self.device_state = DeviceState(parent=self)
+        self.jobs = Jobs(self.workers, self.error)
+        self.distilled = Distilled(self.jobs, self.model_state, self.device_state, parent=self)
         self._init_training()
         self._init_export()
         self._init_inpaint()
@@ -108,10 +110,8 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
         self._init_live()   # reconstruct as you draw (session_live.py)
         self._init_completions()  # N completions of x_t (session_completions.py)
         self._init_decision()  # p(class | x̂₀) along the reverse chain (session_decision.py)
-        self._init_distilled()  # the distilled sampler's student (session_distilled.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
-        self.closing = False  # set by shutdown(): no new work from then on
         self.last_forward_ms = 0.0
 
         self._live_forward_timer = QTimer(self)
@@ -141,6 +141,11 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
         self.input_state.changed.connect(self._on_input_changed)
         self.device_state.changed.connect(self._on_device_changed)
         self.recompute_forward()
+
+    @property
+    def closing(self) -> bool:
+        """Set by shutdown(): no new work from then on."""
+        return self.jobs.closing
 
     # ----------------------------------------------------------------- forward
     @property
@@ -292,7 +297,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
         student = None
         if plan.has_distilled:
             try:
-                student = self._distilled_student()
+                student = self.distilled.on_device()
             except ValueError as exc:
                 self.error.emit(f"Cannot sample: {exc}", "")
                 return False
@@ -377,7 +382,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
             self.error.emit("This installation has no bundled model.", "")
             return False
         self._load_model(path, "bundled model")
-        self.load_bundled_student()  # the distilled sampler's student (session_distilled.py)
+        self.distilled.load_bundled()  # the distilled sampler's student
         return True
 
     def load_model_file(self, path: str | Path) -> None:
@@ -411,7 +416,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop every job (a requested checkpoint save is written first) and join them."""
-        self.closing = True
+        self.jobs.close()
         self._stop_live()
         self._live_forward_timer.stop()
         self._rerun_timer.stop()

@@ -108,7 +108,7 @@ class LiveJobs:
         if self.model_state.source != BUNDLED_SOURCE or self.model_state.student is None:
             return None
         try:
-            return self._distilled_student()  # session_distilled.py: one copy per device
+            return self.distilled.on_device()  # one copy per device
         except ValueError:
             return None
 
