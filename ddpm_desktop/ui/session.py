@@ -51,7 +51,7 @@ from ddpm_desktop.ui.session_inpaint import InpaintJobs
 from ddpm_desktop.ui.session_jobs import Jobs, forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
 from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
-from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
+from ddpm_desktop.ui.session_decision import Decisions
 from ddpm_desktop.ui.session_lessons import Lessons
 from ddpm_desktop.ui.session_toy2d import Toy2DJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
@@ -83,7 +83,7 @@ KL_DEBOUNCE_MS = 80
 
 
 class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
-              LiveJobs, CompletionJobs, DecisionJobs, QObject):
+              LiveJobs, CompletionJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -103,13 +103,14 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
         self.device_state = DeviceState(parent=self)
         self.jobs = Jobs(self.workers, self.error)
         self.distilled = Distilled(self.jobs, self.model_state, self.device_state, parent=self)
+        self.decisions = Decisions(self.jobs, self.reverse, parent=self)
+        self.decision = self.decisions.state
         self._init_training()
         self._init_export()
         self._init_inpaint()
         self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
         self._init_live()   # reconstruct as you draw (session_live.py)
         self._init_completions()  # N completions of x_t (session_completions.py)
-        self._init_decision()  # p(class | x̂₀) along the reverse chain (session_decision.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.last_forward_ms = 0.0
