@@ -55,7 +55,7 @@ def add_area_views(w) -> None:
     w.completions_dock = w._dock("Completions", "CompletionsDock", w.completions_panel, LEFT,
                                  max_width=360)
     w.tabifyDockWidget(w.input_dock, w.completions_dock)
-    connect_completions_panel(w.completions_panel, s)
+    connect_completions_panel(w.completions_panel, s.completer)
     # The maths panel (issue 13 item 1), tabbed with Input.
     w.maths_dock = add_maths_dock(w)
     # Lessons (issue 13.4): tabbed with Input, hidden until Help > Lessons.

@@ -50,7 +50,7 @@ from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
 from ddpm_desktop.ui.session_jobs import Jobs, forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
-from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
+from ddpm_desktop.ui.session_completions import Completer
 from ddpm_desktop.ui.session_decision import Decisions
 from ddpm_desktop.ui.session_lessons import Lessons
 from ddpm_desktop.ui.session_toy2d import Toy2DJobs
@@ -83,7 +83,7 @@ KL_DEBOUNCE_MS = 80
 
 
 class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
-              LiveJobs, CompletionJobs, QObject):
+              LiveJobs, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -110,7 +110,6 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
         self._init_inpaint()
         self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
         self._init_live()   # reconstruct as you draw (session_live.py)
-        self._init_completions()  # N completions of x_t (session_completions.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.last_forward_ms = 0.0
@@ -134,6 +133,10 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
                                self.reverse, self.model_state, self, self.status, self.error,
                                parent=self)
         self.lesson = self.lessons.state
+        self.completer = Completer(self.jobs, self.sampler, self.schedule_state, self.model_state,
+                                   self.device_state, self.forward_frame, self.status, self.error,
+                                   parent=self)
+        self.completions = self.completer.state
         self.experiments = Experiments(self.schedule_state, self.input_state, self.sampler,
                                        self.forward, self.model_state, self, self.status,
                                        self.error, parent=self)
@@ -158,6 +161,13 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
         inp = self.input_state
         gen = generator_for(inp.seed + START_SEED_OFFSET)
         return sample_start(inp.start_name, IMAGE_SHAPE, gen, **inp.start_params).numpy()
+
+    def forward_frame(self, t: int) -> np.ndarray:
+        """x_t of the forward chain under the current schedule (recomputed first when the
+        chain on screen is of another T), float32 [28, 28]."""
+        if self.forward.T != self.schedule.T:
+            self.recompute_forward()
+        return self.forward.frames[t]
 
     def forward_x0(self) -> np.ndarray:
         inp = self.input_state
@@ -290,9 +300,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
         schedule = self.schedule
         plan = self.plan(settings)
         if plan.from_input:
-            if self.forward.T != schedule.T:
-                self.recompute_forward()
-            x_T = self.forward.frames[plan.t_start]
+            x_T = self.forward_frame(plan.t_start)
         else:
             x_T = self.start_noise()
         student = None

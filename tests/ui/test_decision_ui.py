@@ -78,7 +78,7 @@ def test_inpainting_chains_are_read_too_without_repaint_jumps(session, qtbot):
 def test_completions_of_the_reconstruct_x_t(session, qtbot):
     panel = CompletionsPanel(session.completions, session.sampler)
     qtbot.addWidget(panel)
-    connect_completions_panel(panel, session)
+    connect_completions_panel(panel, session.completer)
     session.model_state.set_model(FakeModel(), "fake")
     settings = SamplerSettings(sampler="ddpm", steps=6, source="input", t_start=80, seed=4)
     run_to_end(session, qtbot, settings)
@@ -105,7 +105,7 @@ def test_a_deterministic_sampler_is_refused(session, qtbot):
     session.sampler.update(sampler="dpmpp")
     assert not panel.run_button.isEnabled() and "deterministic" in panel.problem_label.text()
     with qtbot.waitSignal(session.error, timeout=1000) as blocker:
-        assert not session.start_completions()
+        assert not session.completer.start()
     assert "deterministic" in blocker.args[0]
     session.sampler.update(sampler="ddim", eta=0.5)
     assert panel.run_button.isEnabled() and panel.problem_label.isHidden()
