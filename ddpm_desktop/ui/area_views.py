@@ -27,11 +27,11 @@ def add_area_views(w) -> None:
     # Reconstruct as you draw (issue 15): a view of s.live under the drawing canvas.
     w.live_view = LiveView(s.live)
     w.input_panel.canvas_panel.layout().addWidget(w.live_view)
-    w.live_view.enabled_changed.connect(s.set_live_enabled)
+    w.live_view.enabled_changed.connect(s.live_drawing.set_enabled)
 
     def on_live_t(t: int) -> None:
         try:
-            s.set_live_t(t)
+            s.live_drawing.set_t(t)
         except ValueError as exc:
             w.show_error(str(exc))
 

@@ -49,7 +49,7 @@ from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
 from ddpm_desktop.ui.session_jobs import Jobs, forward_kl_job, reverse_job
-from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
+from ddpm_desktop.ui.session_live import LiveDrawing
 from ddpm_desktop.ui.session_completions import Completer
 from ddpm_desktop.ui.session_decision import Decisions
 from ddpm_desktop.ui.session_lessons import Lessons
@@ -83,7 +83,7 @@ KL_DEBOUNCE_MS = 80
 
 
 class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
-              LiveJobs, QObject):
+              QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -109,15 +109,10 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
         self._init_export()
         self._init_inpaint()
         self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
-        self._init_live()   # reconstruct as you draw (session_live.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.last_forward_ms = 0.0
 
-        self._live_forward_timer = QTimer(self)
-        self._live_forward_timer.setSingleShot(True)
-        self._live_forward_timer.setInterval(LIVE_FORWARD_MS)
-        self._live_forward_timer.timeout.connect(self.recompute_forward)
         self._rerun_timer = QTimer(self)
         self._rerun_timer.setSingleShot(True)
         self._rerun_timer.setInterval(250)
@@ -137,6 +132,10 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
                                    self.device_state, self.forward_frame, self.status, self.error,
                                    parent=self)
         self.completions = self.completer.state
+        self.live_drawing = LiveDrawing(self.jobs, self.schedule_state, self.input_state,
+                                        self.model_state, self.distilled, self.recompute_forward,
+                                        self.error, parent=self)
+        self.live = self.live_drawing.state
         self.experiments = Experiments(self.schedule_state, self.input_state, self.sampler,
                                        self.forward, self.model_state, self, self.status,
                                        self.error, parent=self)
@@ -246,12 +245,11 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
 
     @Slot(str)
     def _on_input_changed(self, what: str) -> None:
-        if what == "digit" and self.live.enabled:
+        if what == "digit" and self.live_drawing.defer_forward():
             # Reconstructing as you draw: the drawing changes ~40 times a second and the forward
             # chain with its histograms and paint costs ~30-50 ms of this thread; it catches up
-            # once the edits pause for LIVE_FORWARD_MS (debounced: the trailing edit always
-            # lands), so the reconstructions keep up with the pen (session_live.py).
-            self._live_forward_timer.start()
+            # once the edits pause (session_live.py), so the reconstructions keep up with the pen.
+            pass
         else:
             self.recompute_forward()
         source = self.sampler.settings.source
@@ -426,8 +424,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop every job (a requested checkpoint save is written first) and join them."""
         self.jobs.close()
-        self._stop_live()
-        self._live_forward_timer.stop()
+        self.live_drawing.stop()
         self._rerun_timer.stop()
         self._kl_timer.stop()
         return self.workers.shutdown(timeout_ms)
