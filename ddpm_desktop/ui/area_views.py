@@ -50,7 +50,7 @@ def add_area_views(w) -> None:
     w.inpaint_panel = InpaintPanel(s.inpaint, s.input_state)
     w.inpaint_dock = w._dock("Inpaint", "InpaintDock", w.inpaint_panel, RIGHT, max_width=360)
     w.tabifyDockWidget(w.sampler_dock, w.inpaint_dock)
-    connect_inpaint_panel(w.inpaint_panel, s)
+    connect_inpaint_panel(w.inpaint_panel, s.inpainter)
     w.completions_panel = CompletionsPanel(s.completions, s.sampler)
     w.completions_dock = w._dock("Completions", "CompletionsDock", w.completions_panel, LEFT,
                                  max_width=360)

@@ -47,7 +47,7 @@ from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, Distilled
 from ddpm_desktop.ui.session_experiments import Experiments
 from ddpm_desktop.ui.session_export import ExportJobs
 from ddpm_desktop.ui.session_file import SessionFiles
-from ddpm_desktop.ui.session_inpaint import InpaintJobs
+from ddpm_desktop.ui.session_inpaint import Inpainter
 from ddpm_desktop.ui.session_jobs import Jobs, forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LiveDrawing
 from ddpm_desktop.ui.session_completions import Completer
@@ -82,7 +82,7 @@ FORWARD_KL_JOB = "forward-kl"
 KL_DEBOUNCE_MS = 80
 
 
-class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
+class Session(TrainingJobs, ExportJobs, SessionFiles, Toy2DJobs,
               QObject):
     error = Signal(str, str)
     status = Signal(str)
@@ -107,7 +107,6 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
         self.decision = self.decisions.state
         self._init_training()
         self._init_export()
-        self._init_inpaint()
         self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
@@ -136,6 +135,10 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, SessionFiles, Toy2DJobs,
                                         self.model_state, self.distilled, self.recompute_forward,
                                         self.error, parent=self)
         self.live = self.live_drawing.state
+        self.inpainter = Inpainter(self.jobs, self.reverse, self.input_state, self.schedule_state,
+                                   self.model_state, self.device_state, self.cancel_sampling,
+                                   self.status, self.error, parent=self)
+        self.inpaint = self.inpainter.state
         self.experiments = Experiments(self.schedule_state, self.input_state, self.sampler,
                                        self.forward, self.model_state, self, self.status,
                                        self.error, parent=self)

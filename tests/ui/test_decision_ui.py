@@ -66,8 +66,8 @@ def test_the_plot_follows_a_reverse_run(session, qtbot):
 def test_inpainting_chains_are_read_too_without_repaint_jumps(session, qtbot):
     session.model_state.set_model(FakeModel(), "fake")
     session.inpaint.set_settings(method="repaint", n=2, steps=30)   # jumps at 0 and 10
-    assert session.start_inpainting()
-    qtbot.waitUntil(lambda: not session.is_inpainting() and session.decision.complete, timeout=20_000)
+    assert session.inpainter.start()
+    qtbot.waitUntil(lambda: not session.inpainter.is_running() and session.decision.complete, timeout=20_000)
     lane = session.reverse.lanes[0]
     assert len(session.decision.ts) == lane.nfe[-1] < len(lane) - 1   # jumps made no call
     # every completion's settle t is the t of one of the chain's network calls
