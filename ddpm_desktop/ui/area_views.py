@@ -71,9 +71,9 @@ def build_export_dialog(w) -> ExportDialog:
     """The one Export dialog: a view of the session's export state, refreshed when what it
     offers changes (the chains, the model one-digit "both" needs, the sampler)."""
     s = w.session
-    dialog = ExportDialog(s.export, s.export_chains_lengths, w)
-    dialog.export_requested.connect(s.start_export)
-    dialog.cancel_requested.connect(s.cancel_export)
+    dialog = ExportDialog(s.export, s.exporter.chains_lengths, w)
+    dialog.export_requested.connect(s.exporter.start)
+    dialog.cancel_requested.connect(s.exporter.cancel)
     s.reverse.run_finished.connect(lambda _ok: dialog.refresh())
     s.forward.chain_changed.connect(dialog.refresh)
     s.model_state.changed.connect(dialog.refresh)

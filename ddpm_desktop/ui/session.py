@@ -45,7 +45,7 @@ from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, Distilled
 from ddpm_desktop.ui.session_experiments import Experiments
-from ddpm_desktop.ui.session_export import ExportJobs
+from ddpm_desktop.ui.session_export import Exporter
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import Inpainter
 from ddpm_desktop.ui.session_jobs import Jobs, forward_kl_job, reverse_job
@@ -82,7 +82,7 @@ FORWARD_KL_JOB = "forward-kl"
 KL_DEBOUNCE_MS = 80
 
 
-class Session(TrainingJobs, ExportJobs, SessionFiles, Toy2DJobs,
+class Session(TrainingJobs, SessionFiles, Toy2DJobs,
               QObject):
     error = Signal(str, str)
     status = Signal(str)
@@ -106,7 +106,6 @@ class Session(TrainingJobs, ExportJobs, SessionFiles, Toy2DJobs,
         self.decisions = Decisions(self.jobs, self.reverse, parent=self)
         self.decision = self.decisions.state
         self._init_training()
-        self._init_export()
         self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
@@ -139,6 +138,10 @@ class Session(TrainingJobs, ExportJobs, SessionFiles, Toy2DJobs,
                                    self.model_state, self.device_state, self.cancel_sampling,
                                    self.status, self.error, parent=self)
         self.inpaint = self.inpainter.state
+        self.exporter = Exporter(self.jobs, self.forward, self.reverse, self.sampler,
+                                 self.model_state, self.device_state, self.status, self.error,
+                                 self.exported, parent=self)
+        self.export = self.exporter.state
         self.experiments = Experiments(self.schedule_state, self.input_state, self.sampler,
                                        self.forward, self.model_state, self, self.status,
                                        self.error, parent=self)
