@@ -1,21 +1,36 @@
-"""The one owner of the window's state and work (napari's Viewer).
+"""The one owner of the window's state and work (napari's Viewer), composed of areas.
 
 The session owns every state object and is the only thing that starts, stops, cancels or
 waits for background work; widgets are views built from one state, redrawn on its signals,
-emitting user intent (docs/DESIGN.md has the contract):
+emitting user intent to the session or one of its areas (docs/DESIGN.md has the contract).
+
+The states of the forward chain and the reverse run, which the session itself runs:
 
   schedule_state  ScheduleState     the β schedule
   input_state     InputState        x_0, the starting distribution of x_T, the seed
   forward         ForwardState      the forward chain and its KL curves (recomputed here)
-  sampler         SamplerState      the one copy of the reverse-chain settings
+  sampler         SamplerState      the one copy of the reverse-chain settings (core.run)
   reverse         ReverseState      the reverse chain(s) as they arrive
   model_state     ModelState        the network (bundled, trained here, loaded)
   device_state    DeviceState       where the network runs (CUDA when present, else CPU)
-  training        TrainingState     session_training.py runs it
-  export          ExportState       session_export.py runs it
-  inpaint         InpaintState      session_inpaint.py runs it
-  completions     CompletionsState  session_completions.py runs it
-  decision        DecisionState     session_decision.py reads x̂₀ of the reverse chain
+
+The areas, each an object built in `__init__` from what it depends on (the states above, the
+job helper `jobs`, the session's signals, and, for a few, the session's sampling), each holding
+its own state, which the session also names for the views:
+
+  area            module                  its state
+  trainer         session_training.py     training     TrainingState
+  exporter        session_export.py       export       ExportState
+  inpainter       session_inpaint.py      inpaint      InpaintState
+  completer       session_completions.py  completions  CompletionsState
+  decisions       session_decision.py     decision     DecisionState
+  live_drawing    session_live.py         live         LiveState
+  toy             session_toy2d.py        toy2d        Toy2DState
+  lessons         session_lessons.py      lesson       LessonState
+  experiments     session_experiments.py  -
+  distilled       session_distilled.py    (model_state.student)
+
+Saving and opening a session file is SessionFiles (session_file.py).
 
 Work: the forward chain is recomputed synchronously on every schedule or input change (a few
 ms at T = 1000: cached noises, core.forward.forward_frames, one vectorised histogram KL). The
@@ -53,8 +68,8 @@ from ddpm_desktop.ui.session_live import LiveDrawing
 from ddpm_desktop.ui.session_completions import Completer
 from ddpm_desktop.ui.session_decision import Decisions
 from ddpm_desktop.ui.session_lessons import Lessons
-from ddpm_desktop.ui.session_toy2d import Toy2DJobs
-from ddpm_desktop.ui.session_training import TrainingJobs
+from ddpm_desktop.ui.session_toy2d import Toy2D
+from ddpm_desktop.ui.session_training import Trainer
 from ddpm_desktop.ui.state import (
     SAMPLER_NAMES,
     DeviceState,
@@ -82,8 +97,7 @@ FORWARD_KL_JOB = "forward-kl"
 KL_DEBOUNCE_MS = 80
 
 
-class Session(TrainingJobs, SessionFiles, Toy2DJobs,
-              QObject):
+class Session(SessionFiles, QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -102,11 +116,6 @@ class Session(TrainingJobs, SessionFiles, Toy2DJobs,
         self.model_state = ModelState(parent=self)
         self.device_state = DeviceState(parent=self)
         self.jobs = Jobs(self.workers, self.error)
-        self.distilled = Distilled(self.jobs, self.model_state, self.device_state, parent=self)
-        self.decisions = Decisions(self.jobs, self.reverse, parent=self)
-        self.decision = self.decisions.state
-        self._init_training()
-        self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.last_forward_ms = 0.0
@@ -121,30 +130,35 @@ class Session(TrainingJobs, SessionFiles, Toy2DJobs,
         self._kl_timer.timeout.connect(self._start_forward_kl)
         self._marginal_ready = None  # the input whose exact-marginal table is built (cached)
 
-        # The areas: each takes what it depends on; the session is their `sampling`.
-        self.lessons = Lessons(self.schedule_state, self.input_state, self.sampler, self.forward,
-                               self.reverse, self.model_state, self, self.status, self.error,
-                               parent=self)
-        self.lesson = self.lessons.state
-        self.completer = Completer(self.jobs, self.sampler, self.schedule_state, self.model_state,
-                                   self.device_state, self.forward_frame, self.status, self.error,
-                                   parent=self)
-        self.completions = self.completer.state
-        self.live_drawing = LiveDrawing(self.jobs, self.schedule_state, self.input_state,
-                                        self.model_state, self.distilled, self.recompute_forward,
-                                        self.error, parent=self)
-        self.live = self.live_drawing.state
-        self.inpainter = Inpainter(self.jobs, self.reverse, self.input_state, self.schedule_state,
-                                   self.model_state, self.device_state, self.cancel_sampling,
-                                   self.status, self.error, parent=self)
-        self.inpaint = self.inpainter.state
-        self.exporter = Exporter(self.jobs, self.forward, self.reverse, self.sampler,
-                                 self.model_state, self.device_state, self.status, self.error,
+        # The areas, in one table: each takes what it depends on. Wiring between areas goes
+        # through these arguments (the session's sampling for the teaching areas, the
+        # distilled student for live drawing), never through another area's attributes.
+        jobs, status, error = self.jobs, self.status, self.error
+        sched, inp, sampler = self.schedule_state, self.input_state, self.sampler
+        model, device, fwd, rev = self.model_state, self.device_state, self.forward, self.reverse
+        self.distilled = Distilled(jobs, model, device, parent=self)
+        self.decisions = Decisions(jobs, rev, parent=self)
+        self.completer = Completer(jobs, sampler, sched, model, device, self.forward_frame, status,
+                                   error, parent=self)
+        self.live_drawing = LiveDrawing(jobs, sched, inp, model, self.distilled,
+                                        self.recompute_forward, error, parent=self)
+        self.inpainter = Inpainter(jobs, rev, inp, sched, model, device, self.cancel_sampling,
+                                   status, error, parent=self)
+        self.exporter = Exporter(jobs, fwd, rev, sampler, model, device, status, error,
                                  self.exported, parent=self)
-        self.export = self.exporter.state
-        self.experiments = Experiments(self.schedule_state, self.input_state, self.sampler,
-                                       self.forward, self.model_state, self, self.status,
-                                       self.error, parent=self)
+        self.trainer = Trainer(jobs, sched, model, device, self.set_model, self.checkpoint_saved,
+                               error, parent=self)
+        self.toy = Toy2D(jobs, sched, sampler, status, error, parent=self)
+        self.lessons = Lessons(sched, inp, sampler, fwd, rev, model, self, status, error,
+                               parent=self)
+        self.experiments = Experiments(sched, inp, sampler, fwd, model, self, status, error,
+                                       parent=self)
+        # the areas' states, by the names the views and the session file know them
+        self.decision, self.completions = self.decisions.state, self.completer.state
+        self.live, self.inpaint, self.export = (self.live_drawing.state, self.inpainter.state,
+                                                self.exporter.state)
+        self.training, self.toy2d, self.lesson = (self.trainer.state, self.toy.state,
+                                                  self.lessons.state)
 
         self.schedule_state.changed.connect(self._on_schedule_changed)
         self.input_state.changed.connect(self._on_input_changed)
@@ -246,7 +260,6 @@ class Session(TrainingJobs, SessionFiles, Toy2DJobs,
     @Slot(object)
     def _on_schedule_changed(self, _schedule: NoiseSchedule) -> None:
         self.recompute_forward()
-        self._send_schedule_to_training()
         self._schedule_rerun()
 
     @Slot(str)

@@ -63,7 +63,12 @@ class Jobs:
         return self.workers.is_running(name)
 
     def cancel(self, name: str) -> None:
+        """Drop job `name` at once (it goes quiet; its thread ends on its own)."""
         self.workers.cancel(name)
+
+    def stop(self, name: str) -> None:
+        """Ask job `name` to stop after its current item (it still reports `finished`)."""
+        self.workers.stop(name)
 
 
 def forward_kl_job(schedule: NoiseSchedule, frames: np.ndarray, start: tuple | None,

@@ -63,7 +63,7 @@ def test_training_panel_forgets_a_loaded_checkpoint_when_the_bundled_model_is_us
         window, qtbot, tmp_path):
     s = window.session
     path = save_weights(tmp_path / "mine.safetensors", UNet(TINY), {"step": 7})
-    assert s.load_checkpoint(str(path))
+    assert s.trainer.load_checkpoint(str(path))
     assert "Loaded" in window.training_panel.status_label.text()
     assert s.load_bundled_model()
     qtbot.waitUntil(lambda: s.model_state.source == "bundled model" and not s.model_state.loading,
