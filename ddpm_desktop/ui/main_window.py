@@ -80,7 +80,7 @@ class MainWindow(QMainWindow):
         self.histogram_view = HistogramView(s.forward, s.reverse)
         self.chains_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.chains_splitter.addWidget(self.forward_view)
-        # issue 16: p(class | x̂₀) along the reverse chain, under it
+        # p(class | x̂₀) along the reverse chain, under it
         self.decision_view = DecisionView(s.decision, s.reverse)
         self.reverse_column = QSplitter(Qt.Orientation.Vertical)
         self.reverse_column.addWidget(self.reverse_view)
@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Vertical)
         self.central_splitter.setSizes([520, 340])
         self.chains_splitter.setSizes([600, 400])
-        self.reverse_column.setSizes([300, 220])  # issue 16: room for the decision plot's axes
+        self.reverse_column.setSizes([300, 220])  # room for the decision plot's axes
         self._default_state = self.saveState(_STATE_VERSION)
 
         self._build_status_bar()
@@ -267,7 +267,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_lessons(self) -> None:
-        """Help > Lessons: show the Lessons dock (issue 13.4)."""
+        """Help > Lessons: show the Lessons dock."""
         self.lesson_dock.show()
         self.lesson_dock.raise_()
 

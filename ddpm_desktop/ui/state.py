@@ -262,14 +262,13 @@ class ModelState(QObject):
         self.source = ""
         self.meta: dict = {}
         self.loading = False
-        # -- the distilled student (helper E, ui/session_distilled.py): None until it loads
+        # the distilled student (ui/session_distilled.py): None until it loads
         self.student = None
         self.student_meta: dict = {}
 
     def set_student(self, student, meta: dict | None = None) -> None:
         self.student, self.student_meta = student, dict(meta or {})
         self.changed.emit()
-    # -- end distilled student
 
     def set_model(self, model, source: str, meta: dict | None = None) -> None:
         self.model, self.source, self.meta = model, source, dict(meta or {})

@@ -3,6 +3,8 @@ user met (a changed T, model, lesson step, sampler or experiment left another vi
 what no longer holds), each checked through the window or the session as the user drives it."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -121,3 +123,25 @@ def test_after_a_poster_experiment_steps_shows_the_steps_the_run_takes(window, n
     # another edit keeps "every step": the planned count shown is not written back as a number
     window.sampler_panel.seed_spin.setValue(5)
     assert s.sampler.settings.seed == 5 and s.sampler.settings.steps is None
+
+
+AREAS = {"trainer": "training", "exporter": "export", "inpainter": "inpaint",
+         "completer": "completions", "decisions": "decision", "live_drawing": "live",
+         "toy": "toy2d", "lessons": "lesson", "experiments": None, "distilled": None}
+
+
+def test_the_session_is_composed_of_areas(session):
+    """Each area is an object of its own (not a base class of the session) whose state is the
+    one the views know by name, and no area module describes what it needs from a host."""
+    import ddpm_desktop.ui.session as session_module
+
+    bases = {cls.__module__ for cls in type(session).__mro__}
+    for area, state in AREAS.items():
+        obj = getattr(session, area)
+        assert obj.__module__ not in (None, "ddpm_desktop.ui.session")
+        assert obj.__class__.__module__ not in bases - {"ddpm_desktop.ui.session_file"}
+        if state is not None:
+            assert getattr(session, state) is obj.state
+        text = open(sys.modules[obj.__class__.__module__].__file__, encoding="utf-8").read()
+        assert "Mixin" not in text and "from Session" not in text
+    assert session_module.Session.__bases__[-1].__name__ == "QObject"
