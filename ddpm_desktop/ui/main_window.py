@@ -22,11 +22,14 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QFrame,
+    QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QScrollArea,
     QSplitter,
     QWidget,
@@ -38,7 +41,7 @@ from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.core.evaluation import load_guidance_sweep
 from ddpm_desktop.ui.help_texts import apply_help
 from ddpm_desktop.ui.highlight import set_highlight
-from ddpm_desktop.ui.menus import build_menus, build_status_bar
+from ddpm_desktop.ui.menus import Menus
 from ddpm_desktop.ui.plot_csv import install_csv_export
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
@@ -248,7 +251,26 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_status_bar(self) -> None:
-        build_status_bar(self)
+        """The model, the progress of a run, and the device picker, on the status bar."""
+        bar = self.statusBar()
+        d = self.session.device_state
+        self.device_combo = QComboBox()
+        for device in d.available:
+            self.device_combo.addItem(d.describe(device), device)
+        self.device_combo.setCurrentIndex(self.device_combo.findData(d.device))
+        self.device_combo.setToolTip("Where sampling and new training runs compute "
+                                     "(CUDA when present, else CPU)")
+        self.device_combo.setEnabled(len(d.available) > 1)
+        self.model_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.setMaximumHeight(14)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.model_label)
+        bar.addPermanentWidget(QLabel("Device:"))
+        bar.addPermanentWidget(self.device_combo)
 
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -263,7 +285,7 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        build_menus(self)
+        self.menus = Menus(self)
 
     def _connect(self) -> None:
         s = self.session
@@ -389,8 +411,8 @@ class MainWindow(QMainWindow):
         theme.restyle(self)
         screen_fit.fit_docks(self)
         self.settings.setValue("view/theme", applied)
-        if applied in self.theme_actions:
-            self.theme_actions[applied].setChecked(True)
+        if applied in self.menus.theme_actions:
+            self.menus.theme_actions[applied].setChecked(True)
 
     @Slot(bool)
     def set_lecture(self, on: bool) -> None:
@@ -399,8 +421,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("view/lecture", bool(on))
         theme.restyle(self)
         screen_fit.fit_docks(self)
-        if self.lecture_action.isChecked() != bool(on):
-            self.lecture_action.setChecked(bool(on))
+        if self.menus.lecture_action.isChecked() != bool(on):
+            self.menus.lecture_action.setChecked(bool(on))
 
     @Slot()
     def reset_layout(self) -> None:
@@ -452,7 +474,7 @@ class MainWindow(QMainWindow):
             text = "No model yet — train one or load a checkpoint"
         self.model_label.setText(text)
         self.sampler_panel.set_model_available(m.available, text)
-        self.sample_action.setEnabled(m.available)
+        self.menus.sample_action.setEnabled(m.available)
 
     @Slot(str)
     def _on_training_phase_changed(self, phase: str) -> None:
@@ -527,8 +549,8 @@ class MainWindow(QMainWindow):
         self.forward_view.set_speed(saved.read(s, "playback/speed", 100, 1, 10_000))
         app = QApplication.instance()
         current = app.property("ddpm_theme") or saved.read(s, "view/theme", "dark")
-        if current in self.theme_actions:
-            self.theme_actions[current].setChecked(True)
+        if current in self.menus.theme_actions:
+            self.menus.theme_actions[current].setChecked(True)
 
     def save_settings(self) -> None:
         s = self.settings

@@ -1,12 +1,13 @@
 """The completions area: N samples of x₀ given the reconstruct start x_t.
 
 `Completer(...)` (built by session.py as `session.completer`; its `state`, a CompletionsState,
-is `session.completions`): `start()`, `cancel()`, `problem()`. The job is core.completions.iter_completions from the
-forward chain's frame at the sampler's t (the x_t a reconstruct run starts from), with the
-Sampler dock's sampler, steps, η, class, guidance and seed: completion k uses seed + k, so
-completion 0 is the chain a reconstruct run with those settings shows. It runs under the job
-name "completions" and yields one CompletionsResult at the end (the images, the classifier's
-readings and the t each reading of x̂₀ settles at, core.decision).
+is `session.completions`): `start()`, `cancel()`, `problem()`. The job is
+core.completions.iter_completions from the forward chain's frame at the sampler's t (the x_t a
+reconstruct run starts from), with the Sampler dock's sampler, steps, η, class, guidance and
+seed: completion k uses seed + k, so completion 0 is the chain a reconstruct run with those
+settings shows. It runs under the job name "completions" and yields one CompletionsResult at the
+end (the images, the classifier's readings and the t each reading of x̂₀ settles at,
+core.decision).
 """
 from __future__ import annotations
 

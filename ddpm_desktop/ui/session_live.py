@@ -1,10 +1,10 @@
 """The live-drawing area: reconstruct as you draw.
 
-`LiveDrawing(...)` (built by session.py as `session.live_drawing`; its `state`, a LiveState,
-is `session.live`): `set_enabled(on)`, `set_t(t)`. While `state.enabled`, every new input digit (each
-throttled edit of the drawing, a picked digit, a loaded file) goes to one long-lived worker job
-("live"): core.live.iter_live waits for the newest drawing, drops the ones a newer edit
-overtook, and yields one reconstruction per edit, which lands in `state`. The job restarts
+`LiveDrawing(...)` (built by session.py as `session.live_drawing`; its `state`, a LiveState, is
+`session.live`): `set_enabled(on)`, `set_t(t)`. While `state.enabled`, every new input digit
+(each throttled edit of the drawing, a picked digit, a loaded file) goes to one long-lived
+worker job ("live"): core.live.iter_live waits for the newest drawing, drops the ones a newer
+edit overtook, and yields one reconstruction per edit, which lands in `state`. The job restarts
 when the model, the schedule or t changes; it stops when switched off or on close.
 
 Which sampler (core.live.live_plan): the bundled distilled student in 1 network call while the

@@ -1,10 +1,10 @@
 """The training area: start, pause, resume, stop, reset, save and load a run.
 
 `Trainer(...)` (built by session.py as `session.trainer`; its `state`, a TrainingState, is
-`session.training`, what the panel shows). The run itself is core work (`core.training_run.TrainingRun`) iterated by
-the generic worker under the job name "training"; pause and resume are the worker's, save and
-schedule changes go to the running job through the task's one request channel. What the panel
-shows lives in `state`.
+`session.training`, what the panel shows). The run itself is core work
+(`core.training_run.TrainingRun`) iterated by the generic worker under the job name "training";
+pause and resume are the worker's, save and schedule changes go to the running job through the
+task's one request channel. What the panel shows lives in `state`.
 """
 from __future__ import annotations
 

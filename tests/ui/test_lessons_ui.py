@@ -125,7 +125,7 @@ def test_help_menu_opens_the_lessons_dock(qtbot):
     qtbot.addWidget(w)
     w.show()
     assert not w.lesson_dock.isVisible()
-    w.lessons_action.trigger()
+    w.menus.lessons_action.trigger()
     assert w.lesson_dock.isVisible()
     w.lesson_panel.lesson_combo.setCurrentIndex(1)
     assert w.session.lesson.lesson is LESSONS[0]

@@ -168,7 +168,7 @@ def test_main_window_menu_opens_the_2d_window(qtbot):
     w = MainWindow(load_model=False)
     qtbot.addWidget(w)
     try:
-        w.toy2d_action.trigger()
+        w.menus.toy2d_action.trigger()
         assert w.toy2d_window.isVisible()
         assert w.toy2d_window.windowFlags() & Qt.WindowType.Window
         assert w.session.toy2d.frames is not None
@@ -317,8 +317,8 @@ def test_file_menu_exports_the_2d_animation(qtbot, tmp_path, monkeypatch):
     w = MainWindow(load_model=False)
     qtbot.addWidget(w)
     try:
-        assert w.toy2d_export_action in w.menuBar().actions()[0].menu().actions()
-        w.toy2d_export_action.trigger()
+        assert w.menus.toy2d_export_action in w.menuBar().actions()[0].menu().actions()
+        w.menus.toy2d_export_action.trigger()
         assert w.toy2d_window.isVisible()
         qtbot.waitUntil(lambda: out.exists() and not w.session.toy.is_exporting(), timeout=60_000)
         assert Image.open(out).n_frames >= 30
