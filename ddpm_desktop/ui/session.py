@@ -63,7 +63,7 @@ from ddpm_desktop.ui.session_experiments import Experiments
 from ddpm_desktop.ui.session_export import Exporter
 from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import Inpainter
-from ddpm_desktop.ui.session_jobs import Jobs, forward_kl_job, reverse_job
+from ddpm_desktop.ui.session_jobs import Jobs, MarginalCurve, forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LiveDrawing
 from ddpm_desktop.ui.session_completions import Completer
 from ddpm_desktop.ui.session_decision import Decisions
@@ -245,11 +245,11 @@ class Session(SessionFiles, QObject):
             if self.forward.frames is not frames:
                 return  # a newer chain is on screen; its own job is coming
             for item in items:
-                if item[0] == "marginal":
+                if isinstance(item, MarginalCurve):
                     self._marginal_ready = key
-                    self.forward.set_marginal(item[1])
+                    self.forward.set_marginal(item.curve)
                 else:
-                    self.forward.set_estimate(item[1], item[2])
+                    self.forward.set_estimate(item.estimate, item.spread)
 
         def on_failed(message: str, details: str) -> None:
             self.error.emit(f"Could not compute the KL curves: {message}", details)

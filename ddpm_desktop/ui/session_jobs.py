@@ -71,9 +71,24 @@ class Jobs:
         self.workers.stop(name)
 
 
+@dataclass(frozen=True)
+class MarginalCurve:
+    """The exact KL of the pixel-value marginal p_t along the chain, float64 [T+1]."""
+
+    curve: np.ndarray
+
+
+@dataclass(frozen=True)
+class KLEstimate:
+    """The chain's tail-keeping KL estimate and its spread, float64 [T+1] each."""
+
+    estimate: np.ndarray
+    spread: np.ndarray
+
+
 def forward_kl_job(schedule: NoiseSchedule, frames: np.ndarray, start: tuple | None,
-                    need_marginal: bool):
-    """A worker job: ("marginal", curve) when asked, then ("estimate", estimate, spread)."""
+                   need_marginal: bool):
+    """A worker job: a MarginalCurve when asked, then a KLEstimate."""
 
     def job(cancel: threading.Event):
         if need_marginal:
@@ -81,10 +96,10 @@ def forward_kl_job(schedule: NoiseSchedule, frames: np.ndarray, start: tuple | N
                 curve = marginal.marginal_kl_image_curve(schedule, frames[0])
             else:
                 curve = marginal.marginal_kl_curve(schedule, start[0], **start[1])
-            yield ("marginal", curve)
+            yield MarginalCurve(curve)
         if not cancel.is_set():
             est, spread = kl.estimated_kl_band_batch(frames.reshape(len(frames), -1))
-            yield ("estimate", est, spread)
+            yield KLEstimate(est, spread)
 
     return job
 

@@ -15,6 +15,7 @@ samples, decoding a clicked map point or the reverse frame shown.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -44,6 +45,18 @@ TOY_DECODED = 10   # latent particles decoded live beside the plot (one of each 
 TOY_SCHEDULE_DEBOUNCE_MS = 150
 # Stream offsets of one seed: the particles, their forward noise, the training and KDE points.
 _NOISE_OFFSET, _POINTS_OFFSET = 7_919, 104_729
+
+
+@dataclass(frozen=True)
+class ToyFrame:
+    """One reverse frame of the particles: lane 0 or 1 (compare), x_t float32 [N, 2]; on the
+    latent map, lane 0 also carries the first particles decoded into digits (float32
+    [k, 28, 28]) and the step t they are at."""
+
+    lane: int
+    x_t: np.ndarray
+    decoded: np.ndarray | None = None
+    t: int | None = None
 
 
 def eps_field(eps_fn, t: int, extent: float, n: int = FIELD_GRID,
@@ -354,9 +367,9 @@ class Toy2D(QObject):
                             continue
                         x = step.x_t.numpy().copy()
                         if decoder is not None and lane == 0:   # the digits, live (~0.1 ms)
-                            yield lane, x, decoder(x[shown]), int(step.t)
+                            yield ToyFrame(lane, x, decoder(x[shown]), int(step.t))
                         else:
-                            yield lane, x
+                            yield ToyFrame(lane, x)
             finally:
                 for it in iters:
                     it.close()
@@ -381,14 +394,14 @@ class Toy2D(QObject):
 
     @Slot(list)
     def _on_sample_items(self, items: list) -> None:
-        self.state.add_reverse([it[:2] for it in items])
-        decoded = [it for it in items if len(it) == 4]
+        self.state.add_reverse([(it.lane, it.x_t) for it in items])
+        decoded = [it for it in items if it.decoded is not None]
         if decoded:
             s = self.state
-            stack = np.stack([it[2] for it in decoded])
+            stack = np.stack([it.decoded for it in decoded])
             s.reverse_decoded = (stack if s.reverse_decoded is None
                                  else np.concatenate([s.reverse_decoded, stack]))
-            s.set_decoded(decoded[-1][2], decoded[-1][3])
+            s.set_decoded(decoded[-1].decoded, decoded[-1].t)
 
     @Slot(bool)
     def _on_sample_finished(self, completed: bool) -> None:
