@@ -92,7 +92,7 @@ def test_a_session_never_chooses_where_export_writes(qtbot, session, tmp_path):
     file.write_text(json.dumps(data))
     assert session.open_session_file(file)
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.start_export()
+        assert not session.exporter.start()
     assert "session or settings file" in blocker.args[0] and "\n" not in blocker.args[0]
     assert victim.read_text() == "export PATH=...\n"
     session.export.confirm_destination()  # the user said yes in the Export dialog

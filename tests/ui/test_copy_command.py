@@ -88,7 +88,7 @@ def test_an_export_command_reproduces_the_apps_reverse_strip(session, model, qtb
     session.export.update(what="reverse", format="png", scale=4, key_frames=4,
                           path=str(tmp_path / "app.png"))
     # the app's export in the CLI's --theme dark colours
-    run_export(replace(session.export_job(), colors=plot_colors(dark_palette())))
+    run_export(replace(session.exporter.job(), colors=plot_colors(dark_palette())))
     command = export_command_for(session, theme="dark")
     assert " export --chain reverse " in command and "--frames 4" in command
     assert _run_cli(command, tmp_path / "cli.png") == 0

@@ -70,7 +70,8 @@ def test_live_readout_says_not_a_digit(qtbot):
     from ddpm_desktop.ui.widgets.live_view import LiveView
 
     state = LiveState()
-    view = LiveView(state, T=200)
+    state.set_T(200)
+    view = LiveView(state)
     qtbot.addWidget(view)
     state.set_enabled(True)
     blank = np.zeros((28, 28), np.float32)

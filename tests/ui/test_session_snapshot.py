@@ -257,7 +257,7 @@ def test_the_export_dialog_asks_before_writing_where_a_session_pointed(qtbot, tm
     w.export_dialog.export_button.click()
     assert len(asked) == 1 and str(elsewhere / "chain.png") in asked[0][0]
     assert asked[0][1] == Qt.TextFormat.PlainText
-    assert not w.session.is_exporting() and not (elsewhere / "chain.png").exists()
+    assert not w.session.exporter.is_running() and not (elsewhere / "chain.png").exists()
 
     monkeypatch.setattr(QMessageBox, "exec", answer(QMessageBox.StandardButton.Yes))
     w.export_dialog.export_button.click()
