@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ddpm_desktop import resources_path
 from ddpm_desktop.core.imaging import (  # noqa: F401 - re-exported, DESIGN.md lists them here
     ImageLoadError,
+    image_extensions,
     load_digit,
     to_model_range,
     to_uint8,
@@ -297,16 +297,11 @@ def load_fashion_mnist(split: str = "train") -> Dataset:
 # ----------------------------------------------------------------------------- image folders
 
 
-def _image_extensions() -> frozenset[str]:
-    Image.init()
-    return frozenset(ext.lower() for ext in Image.registered_extensions())
-
-
 def _list_image_files(root: Path) -> list[Path]:
     """Image files under root (no hidden files or folders, no symlinked folders), sorted.
 
     Stops with ValueError past MAX_IMAGE_FILES, so pointing at a home folder fails fast."""
-    exts = _image_extensions()
+    exts = image_extensions()
     files: list[Path] = []
     for folder, subdirs, names in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
@@ -334,7 +329,8 @@ def load_image_dir(path, errors: str = "skip") -> Dataset:
 
     Labels: a parent folder named with one digit ("3/a.png") or a file name starting with a
     digit and a separator ("3_a.png", "3-a.png"); otherwise -1. Files whose extension
-    Pillow does not know, and hidden files, are ignored. ``errors="skip"`` (default) leaves
+    is not one of `image_extensions()` (the raster formats `open_image` reads), and hidden
+    files, are ignored. ``errors="skip"`` (default) leaves
     out image files that fail to load and lists why in ``Dataset.skipped``; ``"raise"``
     raises the first ImageLoadError. Raises ValueError when no image loads at all.
     """

@@ -133,6 +133,50 @@ def unreadable_reason(path: str | os.PathLike) -> str | None:
     return None
 
 
+class FileTooLarge(OSError):
+    """`read_regular` met a file larger than its limit."""
+
+
+def read_regular(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The whole content of a regular file of at most `max_bytes` bytes, read in one go.
+
+    The file is opened without blocking and checked on the open descriptor, so a FIFO or a
+    device swapped in after `unreadable_reason` looked is still refused, and nothing past
+    `max_bytes + 1` bytes is ever read. OSError (one line naming `path`) otherwise;
+    `FileTooLarge` when the file is over the limit.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise OSError(f"cannot read '{path}': {reason(exc)}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"cannot read '{path}': it is a special file (a pipe or a device), "
+                          "not a regular file")
+        if st.st_size > max_bytes:
+            raise FileTooLarge(f"cannot read '{path}': it is {st.st_size / 2**20:.0f} MB "
+                               f"(limit {max_bytes / 2**20:.0f} MB)")
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > max_bytes:  # it grew while being read
+            raise FileTooLarge(f"cannot read '{path}': it is over {max_bytes / 2**20:.0f} MB")
+        return b"".join(chunks)
+    except FileTooLarge:
+        raise
+    except OSError as exc:
+        if str(exc).startswith("cannot read"):
+            raise
+        raise OSError(f"cannot read '{path}': {reason(exc)}") from None
+    finally:
+        os.close(fd)
+
+
 def _read_only_fs(folder: Path) -> bool:
     try:
         return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
