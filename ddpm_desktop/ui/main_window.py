@@ -46,6 +46,7 @@ from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
+from ddpm_desktop.ui.widgets.plain_text import message_box
 
 MODEL_FILTER = "Checkpoints (*.safetensors);;All files (*)"
 SESSION_FILTER = "Sessions (*.json);;All files (*)"
@@ -324,8 +325,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             print(f"ddpm-desktop: {message}", file=sys.stderr)
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "DDPM Desktop", message,
-                          QMessageBox.StandardButton.Ok, self)
+        box = message_box(QMessageBox.Icon.Warning, "DDPM Desktop", message, self)
         if details:
             box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

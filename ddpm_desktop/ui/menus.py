@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox, QProgressBar, QWha
 
 from ddpm_desktop import __version__
 from ddpm_desktop.ui import theme
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 
 def build_menus(window) -> None:
@@ -137,6 +138,7 @@ def build_status_bar(window) -> None:
                                    "(CUDA when present, else CPU)")
     window.device_combo.setEnabled(len(d.available) > 1)
     window.model_label = QLabel()
+    plain(window.model_label)
     window.progress = QProgressBar()
     window.progress.setMaximumWidth(180)
     window.progress.setMaximumHeight(14)

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QSizePolicy,
     QSlider,
     QToolButton,
@@ -49,6 +48,7 @@ from ddpm_desktop.core import imaging
 from ddpm_desktop.ui.theme import plot_colors, qcolor
 from ddpm_desktop.ui.widgets.canvas_raster import (  # noqa: F401 (re-exported)
     DIGIT_SIDE, gray_qimage, ink_u8, stamp_segment, upsample_digit)
+from ddpm_desktop.ui.widgets.plain_text import warn
 
 UNDO_DEPTH = 40
 # Emits while a stroke is in progress: at a steady <= 40 Hz (reconstruct as you draw wants >= 30).
@@ -433,7 +433,7 @@ class CanvasPanel(QWidget):
         try:
             x = imaging.load_digit(path)
         except (ValueError, OSError) as exc:
-            QMessageBox.warning(self, "Could not open image", str(exc))
+            warn(self, "Could not open image", str(exc))
             return False
         self.canvas.set_digit(x, emit=True)
         return True

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -47,6 +46,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop.core import data
 from ddpm_desktop.ui.theme import plot_colors, rgb
 from ddpm_desktop.ui.widgets.digit_grid import SIDE, _PageView, render_page, view_order
+from ddpm_desktop.ui.widgets.plain_text import plain, warn
 
 SOURCES = (("MNIST train (bundled)", "mnist"), ("MNIST test (bundled)", "mnist-test"),
            ("Fashion-MNIST", "fashion"))
@@ -102,6 +102,7 @@ class DatasetBrowser(QWidget):
         self.page_spin.valueChanged.connect(lambda v: self.set_page(v - 1))
         self.page_label = QLabel()
         self.info_label = QLabel()
+        plain(self.info_label)
         self.info_label.setWordWrap(True)  # two lines rather than a wider Input dock
 
         top = QHBoxLayout()
@@ -320,7 +321,7 @@ class DatasetBrowser(QWidget):
             ds = data.load_dataset(spec)
         except (ValueError, OSError) as exc:
             QGuiApplication.restoreOverrideCursor()
-            QMessageBox.warning(self, "Could not load dataset", str(exc))
+            warn(self, "Could not load dataset", str(exc))
             return False
         QGuiApplication.restoreOverrideCursor()
         row = self.source_combo.findData(spec)

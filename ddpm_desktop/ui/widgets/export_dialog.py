@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop.ui.export import frame_layout
 from ddpm_desktop.ui.export_frames import count_frames
 from ddpm_desktop.ui.export_state import BOTH_FROM, FORMATS, WHAT, ExportState
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 
 class ExportDialog(QDialog):
@@ -70,10 +71,12 @@ class ExportDialog(QDialog):
         self.path_edit = QLineEdit()
         self.browse_button = QPushButton("Browse…")
         self.info_label = QLabel()
+        plain(self.info_label)
         self.info_label.setWordWrap(True)
         self.progress_bar = QProgressBar()
         self.progress_bar.setVisible(False)
         self.status_label = QLabel()
+        plain(self.status_label)
         self.export_button = QPushButton("Export")
         self.export_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel export")
