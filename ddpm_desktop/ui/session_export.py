@@ -129,6 +129,11 @@ class ExportJobs:
         if self._export_task is not None:
             self.error.emit("An export is already running: wait for it or cancel it.", "")
             return False
+        existing = self.export.needs_confirmation()
+        if existing is not None:
+            self.error.emit(f"Export refused: '{existing}' already exists and was not written "
+                            "in this run; confirm replacing it in the Export dialog.", "")
+            return False
         try:
             path = check_writable(os.path.expanduser(str(self.export.settings.target())))
             job = self.export_job(str(path))
@@ -169,6 +174,7 @@ class ExportJobs:
         self._export_task = None
         path = self._export_path if completed else None
         if path:
+            self.export.allow_replacing(path)
             self.export.update(folder=os.path.dirname(path) or ".")
             self.export.set_progress(False, message=f"Saved {path}")
             self.status.emit(f"Saved {path}")

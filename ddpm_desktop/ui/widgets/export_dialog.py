@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -248,12 +249,30 @@ class ExportDialog(QDialog):
         path, _ = QFileDialog.getSaveFileName(self, "Export to", str(self.state.settings.target()),
                                               filt)
         if path:
+            chosen = path
             if not Path(path).suffix:
                 path += "." + fmt
             self.state.update(path=path)
+            if Path(chosen) == self.state.settings.target():  # the file dialog asked already
+                self.state.allow_replacing(chosen)
+
+    def confirm_replace(self, path: Path) -> bool:
+        """Ask before replacing a file this app did not write in this run."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace file?",
+                          f"'{path}' already exists and was not written by this export.\n"
+                          "Replace it?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self)
+        plain(box)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     @Slot()
     def _on_export_clicked(self) -> None:
         self._on_path_edited()
+        existing = self.state.needs_confirmation()
+        if existing is not None:
+            if not self.confirm_replace(existing):
+                return
+            self.state.allow_replacing(existing)
         self._started_here = True
         self.export_requested.emit()
