@@ -148,10 +148,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     except Exception as exc:
         raise CheckpointError(f"'{path.name}' is truncated or corrupt ({_short(exc)})") from None
     _check_architecture(path.name, config, tensors)
-    if not all(t.is_floating_point() for t in tensors.values()):
-        raise CheckpointError(f"'{path.name}' holds non-float weights")
-    if not all(torch.isfinite(t).all() for t in tensors.values()):
-        raise CheckpointError(f"'{path.name}' holds non-finite weights")
+    check_finite_weights(path.name, tensors)
     model = UNet(config)
     try:
         model.load_state_dict(tensors, strict=True)
@@ -210,6 +207,21 @@ def load_trainer(path: str | os.PathLike, data, device="auto", steps: int | None
     if isinstance(state.get("pair"), dict):
         _RUN_IDS[trainer] = str(state["pair"].get("run_id"))  # the resumed run keeps its id
     return trainer
+
+
+def check_finite_weights(name: str, tensors: dict) -> None:
+    """Refuse weights that are not floating point or hold NaN or ±inf, naming the first such
+    tensor: every model file (teacher, student, latent, classifier) goes through here, since a
+    network with one NaN weight gives NaN everywhere (and scipy's sqrtm never returns on NaN)."""
+    for key, t in tensors.items():
+        if not isinstance(t, torch.Tensor):
+            raise CheckpointError(f"'{name}' holds a non-tensor where the weight '{key}' should be")
+        if not t.is_floating_point():
+            if t.dtype in (torch.int64, torch.int32, torch.long) and key.endswith("num_batches_tracked"):
+                continue  # a BatchNorm counter
+            raise CheckpointError(f"'{name}' holds non-float weights ('{key}')")
+        if not torch.isfinite(t).all():
+            raise CheckpointError(f"'{name}' holds non-finite weights ('{key}')")
 
 
 def _check_pair(path: Path, state_path: Path, state: dict) -> None:
