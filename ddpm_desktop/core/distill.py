@@ -401,9 +401,9 @@ def load_student(path, device="cpu") -> tuple[StudentNet, dict]:
 
     Raises checkpoint.CheckpointError (one line) for a missing or bad file or one that is not
     a student (no `distill` record)."""
-    from .checkpoint import CheckpointError, load_model
+    from .checkpoint import CheckpointError, load_network
 
-    unet, meta = load_model(path, device=device)
+    unet, meta = load_network(path, device=device)
     rec = meta.get("distill")
     if not isinstance(rec, dict) or meta.get("prediction") not in PREDICTIONS:
         raise CheckpointError(f"'{getattr(path, 'name', path)}' is not a distilled student (no distill record)")
