@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     say = (lambda *a: print(*a, file=sys.stderr)) if rank == 0 else (lambda *a: None)
     dev = resolve_device(device)
     dataset = data.load_dataset(args.data)
+    if dataset.skipped:  # an image folder with files that are not pictures, or damaged ones
+        say(f"warning: {data.skipped_summary(dataset)}")
     if dev.type == "cpu":
         if args.threads == "auto":
             best, rates = choose_num_threads()

@@ -213,6 +213,7 @@ class MainWindow(QMainWindow):
         tp.load_requested.connect(s.load_checkpoint)
         self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
         self.input_panel.browser.dataset_changed.connect(s.set_browser_dataset)
+        self.input_panel.browser.set_workers(s.workers)  # folders load off the GUI thread
         self._on_schedule_changed(s.schedule)
         self._on_input_changed("digit")
 

@@ -91,7 +91,8 @@ class TrainingJobs:
         spec = self.training.settings.dataset
         if spec == "browser" and self._browser_dataset is not None:
             ds = self._browser_dataset
-            return (lambda: ds), ds.name
+            skipped = f" ({len(ds.skipped)} files skipped)" if ds.skipped else ""
+            return (lambda: ds), ds.name + skipped
         spec = "mnist" if spec == "browser" else spec
         return (lambda: data.load_dataset(spec)), spec
 

@@ -159,3 +159,79 @@ def test_every_allowed_format_still_loads(fmt, ext, tmp_path):
     Image.fromarray(_glyph()).save(p, format=fmt)
     x = load_digit(p)
     assert x.shape == (28, 28) and x.max() > 0.9
+
+
+# ----------------------------------------------------------------------------- what was skipped
+
+def _folder_with_bad_files(root):
+    root.mkdir(exist_ok=True)
+    for i in range(3):
+        Image.fromarray(_glyph()).save(root / f"{i}_ok.png")
+    (root / "5_text.png").write_text("not an image")
+    (root / "6_empty.jpg").write_bytes(b"")
+    (root / "7_cut.png").write_bytes((root / "0_ok.png").read_bytes()[:60])
+    return root
+
+
+def test_skipped_files_are_counted_with_their_reasons(tmp_path):
+    ds = data.load_image_dir(_folder_with_bad_files(tmp_path))
+    line = data.skipped_summary(ds)
+    assert line.startswith("skipped 3 of 6 image files: ") and "\n" not in line
+    assert "1 not an image file" in line and "1 the file is empty" in line
+    assert data.skipped_summary(data.Dataset(ds.images, ds.labels, "x")) == ""
+
+
+@pytest.mark.slow
+def test_train_on_a_folder_says_what_it_skipped(tmp_path):
+    folder = _folder_with_bad_files(tmp_path / "digits")
+    rc, out, err = run_cli(["train", "--data", str(folder), "--steps", "1", "--batch-size", "2",
+                            "--threads", "1", "--base-channels", "8", "--save-every", "0",
+                            "--out", str(tmp_path / "m.safetensors")])
+    assert rc == 0, err
+    warning = [line for line in err.splitlines() if line.startswith("warning: skipped")]
+    assert warning and "3 of 6 image files" in warning[0]
+
+
+def test_iter_load_image_dir_reports_progress_and_ends_with_the_dataset(tmp_path):
+    folder = _folder_with_bad_files(tmp_path)
+    items = list(data.iter_load_image_dir(folder, every=2))
+    assert [i.done for i in items] == [0, 2, 4, 6] and items[-1].total == 6
+    assert items[-1].dataset is not None and len(items[-1].dataset) == 3
+    assert all(i.dataset is None for i in items[:-1])
+
+
+def test_dataset_browser_reads_a_folder_off_the_gui_thread(qtbot, tmp_path, monkeypatch):
+    import threading
+
+    from ddpm_desktop.ui.controller import WorkerController
+    from ddpm_desktop.ui.widgets import dataset_browser
+    from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser
+
+    folder = _folder_with_bad_files(tmp_path / "digits")
+    gui = threading.get_ident()
+    threads = set()
+    real = data.load_digit
+
+    def spy(path):
+        threads.add(threading.get_ident())
+        return real(path)
+
+    monkeypatch.setattr(data, "load_digit", spy)
+    workers = WorkerController()
+    browser = DatasetBrowser(load_default=False)
+    qtbot.addWidget(browser)
+    browser.set_workers(workers)
+    shown = []
+    monkeypatch.setattr(dataset_browser, "warn", lambda *a: shown.append(a[-1]))
+    with qtbot.waitSignal(browser.dataset_changed, timeout=20_000):
+        assert browser.load_source(str(folder))
+    assert len(browser.dataset()) == 3 and threads and gui not in threads
+    assert "skipped 3 of 6" in browser.info_label.text()
+    # a folder with nothing readable: one message, the data set on show stays
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.png").write_text("no")
+    assert browser.load_source(str(bad))
+    qtbot.waitUntil(lambda: bool(shown), timeout=20_000)
+    assert "could be read" in shown[0] and len(browser.dataset()) == 3
+    workers.shutdown()
