@@ -235,3 +235,13 @@ def test_dataset_browser_reads_a_folder_off_the_gui_thread(qtbot, tmp_path, monk
     qtbot.waitUntil(lambda: bool(shown), timeout=20_000)
     assert "could be read" in shown[0] and len(browser.dataset()) == 3
     workers.shutdown()
+
+
+def test_webp_has_its_own_pixel_bound(tmp_path, monkeypatch):
+    """WebP decodes in one uninterruptible call: it is bounded by pixels before decoding."""
+    monkeypatch.setattr(imaging, "MAX_PIXELS_BY_FORMAT", {"WEBP": 1000})
+    for fmt, ext in (("WEBP", "webp"), ("PNG", "png")):
+        Image.fromarray(_glyph()).save(tmp_path / f"g.{ext}", format=fmt)  # 2880 pixels
+    with pytest.raises(ImageLoadError, match="too large"):
+        open_image(tmp_path / "g.webp")
+    assert open_image(tmp_path / "g.png").size == (48, 60)
