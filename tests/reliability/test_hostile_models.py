@@ -136,3 +136,29 @@ def test_training_dock_load_of_bad_metadata_keeps_the_unsaved_run(qtbot, tmp_pat
         assert checkpoint.read_metadata(out)["step"] == 2
     finally:
         s.shutdown()
+
+
+@pytest.mark.parametrize("source, claim", [("teacher", "v"), ("student", "eps")])
+def test_a_student_whose_metadata_lies_about_its_prediction_is_refused(tmp_path, source, claim):
+    from safetensors.torch import load_file, save
+
+    from ddpm_desktop.core.checkpoint import bundled_model_path
+    from ddpm_desktop.core.distill import bundled_student_path, load_student
+
+    src = bundled_model_path() if source == "teacher" else bundled_student_path()
+    if src is None:
+        pytest.skip("this build has no bundled model or student")
+    meta = checkpoint.read_metadata(src)
+    meta.update({"distill": {"method": "direct", "guidance": 1.5}, "prediction": claim})
+    raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+    liar = tmp_path / "liar.safetensors"
+    liar.write_bytes(save(load_file(str(src)), metadata=raw))
+    with pytest.raises(CheckpointError, match="metadata does not fit") as info:
+        load_student(liar)
+    assert "\n" not in str(info.value)
+    # told the truth, the same weights load
+    meta["prediction"] = "eps" if claim == "v" else "v"
+    raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+    honest = tmp_path / "honest.safetensors"
+    honest.write_bytes(save(load_file(str(src)), metadata=raw))
+    assert load_student(honest)[0].prediction == meta["prediction"]
