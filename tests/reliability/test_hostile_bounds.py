@@ -84,14 +84,14 @@ def test_frechet_distance_refuses_non_finite_features_instead_of_hanging(poison)
     from ddpm_desktop.core.evaluation import frechet_distance
 
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((64, 16))
+    a = rng.standard_normal((64, 128))  # the classifier's 128-d features
     b = a.copy()
     b[3, 5] = poison
     done, result = _returns_within(lambda: frechet_distance(b, a), 30.0)
     assert done, "frechet_distance did not return"
     assert isinstance(result, ValueError) and "\n" not in str(result)
     # finite features still give the distance, 0 for identical sets
-    assert abs(frechet_distance(a, a)) < 1e-6
+    assert abs(frechet_distance(a, a)) < 1e-3  # of a trace of about 128 (singular at n = 64)
 
 
 @pytest.mark.slow
