@@ -1,9 +1,9 @@
-"""Benchmark of the 2-D toy (issue 14's numbers), standalone: `python -m bench.toy2d [--quick]`.
+"""Benchmark of the 2-D toy's numbers, standalone: `python -m bench.toy2d [--quick]`.
 
 Prints medians; asserts nothing.
 1. Training the MLP on one CPU thread: runs of 1000, 2000, 4000, 8000 steps, their seconds and
    the sliced-Wasserstein distance SW(DDIM 100-step samples, data), against SW between two data
-   samples of the same size (issue 14's target: within 2x after <= 20 s, moons).
+   samples of the same size (the target: within 2x after <= 20 s, moons).
 2. The exact mixture denoiser: DDIM from N(0, I) with 2,000 particles, seconds per run and SW.
 3. The window (offscreen): time to redraw one frame (2,000 particles, p_t heat map, both ε
    fields, arrows on the particle plot) and paint it, median over a scrub through t.

@@ -24,7 +24,7 @@ LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
 def add_area_views(w) -> None:
     """Build the views on `w` (a MainWindow whose input, sampler and training docks exist)."""
     s = w.session
-    # Reconstruct as you draw (issue 15): a view of s.live under the drawing canvas.
+    # Reconstruct as you draw: a view of s.live under the drawing canvas.
     w.live_view = LiveView(s.live, T=s.schedule.T)
     w.input_panel.canvas_panel.layout().addWidget(w.live_view)
     w.live_view.enabled_changed.connect(s.set_live_enabled)
@@ -47,7 +47,7 @@ def add_area_views(w) -> None:
     # Inpaint samples like the Sampler (it fills the reverse view); Completions starts from
     # the forward chain's x_t of the input digit; Maths beside Input keeps every view its
     # terms frame (chains, plots, Schedule, Sampler) in sight. Reset layout restores this.
-    # Inpainting and the completions of x_t (issue 16).
+    # Inpainting and the completions of x_t.
     w.inpaint_panel = InpaintPanel(s.inpaint, s.input_state)
     w.inpaint_dock = w._dock("Inpaint", "InpaintDock", w.inpaint_panel, RIGHT, max_width=360)
     w.tabifyDockWidget(w.sampler_dock, w.inpaint_dock)
@@ -57,9 +57,9 @@ def add_area_views(w) -> None:
                                  max_width=360)
     w.tabifyDockWidget(w.input_dock, w.completions_dock)
     connect_completions_panel(w.completions_panel, s)
-    # The maths panel (issue 13 item 1), tabbed with Input.
+    # The maths panel, tabbed with Input.
     w.maths_dock = add_maths_dock(w)
-    # Lessons (issue 13.4): tabbed with Input, hidden until Help > Lessons.
+    # Lessons: tabbed with Input, hidden until Help > Lessons.
     w.lesson_panel = LessonPanel(s.lesson)
     w.lesson_dock = w._dock("Lessons", "LessonDock", w.lesson_panel, LEFT, max_width=440)
     w.tabifyDockWidget(w.input_dock, w.lesson_dock)

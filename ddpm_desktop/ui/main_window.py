@@ -59,10 +59,11 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, load_model: bool = True,
                  load_dataset: bool = True) -> None:
         super().__init__()
-        self.setWindowTitle("DDPM Desktop — watch diffusion")
+        # The platform appends the application's display name ("… — DDPM Desktop").
+        self.setWindowTitle("Watch diffusion")
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = settings if settings is not None else saved.open_settings()
         self.last_error = ""
         self.last_error_details = ""
         self._closing = False
@@ -81,7 +82,7 @@ class MainWindow(QMainWindow):
         self.histogram_view = HistogramView(s.forward, s.reverse)
         self.chains_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.chains_splitter.addWidget(self.forward_view)
-        # issue 16: p(class | x̂₀) along the reverse chain, under it
+        # p(class | x̂₀) along the reverse chain, under it
         self.decision_view = DecisionView(s.decision, s.reverse)
         self.reverse_column = QSplitter(Qt.Orientation.Vertical)
         self.reverse_column.addWidget(self.reverse_view)
@@ -123,7 +124,7 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Vertical)
         self.central_splitter.setSizes([520, 340])
         self.chains_splitter.setSizes([600, 400])
-        self.reverse_column.setSizes([300, 220])  # issue 16: room for the decision plot's axes
+        self.reverse_column.setSizes([300, 220])  # room for the decision plot's axes
         self._default_state = self.saveState(_STATE_VERSION)
 
         self._build_status_bar()
@@ -168,6 +169,7 @@ class MainWindow(QMainWindow):
         build_status_bar(self)
 
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        """`text` may mark its mnemonic with '&'; a literal one is written '&&'."""
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -269,7 +271,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_lessons(self) -> None:
-        """Help > Lessons: show the Lessons dock (issue 13.4)."""
+        """Help > Lessons: show the Lessons dock."""
         self.lesson_dock.show()
         self.lesson_dock.raise_()
 

@@ -1,4 +1,4 @@
-"""The maths panel's dock and its wiring (composition for main_window.py, issue 13 item 1).
+"""The maths panel's dock and its wiring (composition for main_window.py).
 
 `add_maths_dock(window)` builds `window.maths_panel` (widgets/maths_panel.py) from the
 session's states, docks it as "Maths" tabbed with the Input dock, and turns a hovered term

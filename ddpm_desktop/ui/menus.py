@@ -27,7 +27,7 @@ def build_menus(window) -> None:
         tip="Go back to the model that ships with the app")
     window.export_action = window._action(file_menu, "&Export…", window.open_export, "Ctrl+E",
                                       "Save the chains as a GIF or a PNG strip")
-    # --- Copy as command (issue 13 item 6; ui/copy_command.py)
+    # --- Copy as command (ui/copy_command.py)
     from ddpm_desktop.ui.copy_command import copy_command
     window.copy_run_action = window._action(
         file_menu, "Copy run as &command", lambda: copy_command(window, "run"), "Ctrl+Shift+C",
@@ -36,7 +36,7 @@ def build_menus(window) -> None:
         file_menu, "Copy e&xport as command", lambda: copy_command(window, "export"),
         tip="The ddpm-desktop export command of the Export dialog's settings, to the clipboard")
     # ---
-    # --- Export of the 2-D animation (issue 14 item 6; ui/toy2d_window.py)
+    # --- Export of the 2-D animation (ui/toy2d_window.py)
     from ddpm_desktop.ui.toy2d_window import export_toy2d_animation
     window.toy2d_export_action = window._action(
         file_menu, "Export &2-D animation…", lambda: export_toy2d_animation(window),
@@ -66,7 +66,7 @@ def build_menus(window) -> None:
     view = mb.addMenu("&View")
     for dock in (window.input_dock, window.schedule_dock, window.sampler_dock, window.training_dock):
         view.addAction(dock.toggleViewAction())
-    window.maths_action = window.maths_dock.toggleViewAction()  # the maths panel (issue 13)
+    window.maths_action = window.maths_dock.toggleViewAction()  # the maths panel
     window.maths_action.setText("&Maths panel")
     window.maths_action.setShortcut(QKeySequence("Ctrl+M"))
     view.addAction(window.maths_action)
@@ -97,7 +97,7 @@ def build_menus(window) -> None:
     experiments_menu = mb.addMenu("E&xperiments")  # one click sets the app up for each
     from ddpm_desktop.core.experiments import EXPERIMENTS
     window.experiment_actions = {
-        e.name: window._action(experiments_menu, e.title,
+        e.name: window._action(experiments_menu, e.title.replace("&", "&&"),  # a literal '&', no mnemonic
                                lambda _=False, n=e.name: s.apply_experiment(n), tip=e.description)
         for e in EXPERIMENTS}
     experiments_menu.setToolTipsVisible(True)

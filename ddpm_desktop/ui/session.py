@@ -38,8 +38,9 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ddpm_desktop.core import kl, marginal
+from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
-from ddpm_desktop.core.sampling import generator_for
+from ddpm_desktop.core.sampling import START_SEED_OFFSET, generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, DistilledJobs
@@ -49,9 +50,9 @@ from ddpm_desktop.ui.session_file import SessionFiles
 from ddpm_desktop.ui.session_inpaint import InpaintJobs
 from ddpm_desktop.ui.session_jobs import forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
-from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
-from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
-from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons (issue 13.4)
+from ddpm_desktop.ui.session_completions import CompletionJobs  # completions of x_t
+from ddpm_desktop.ui.session_decision import DecisionJobs  # when the digit is decided
+from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons
 from ddpm_desktop.ui.session_toy2d import Toy2DJobs
 from ddpm_desktop.ui.session_training import TrainingJobs
 from ddpm_desktop.ui.state import (
@@ -67,9 +68,6 @@ from ddpm_desktop.ui.state import (
     ScheduleState,
 )
 
-# Offset between the forward-noise stream and the x_T stream of one seed, so a Gaussian x_T
-# is not the forward chain's z_1 (copy_command.py rebuilds the x_T seed from it).
-START_SEED_OFFSET = 1_000_003
 # A run of at most this many network evaluations is started without asking (after a model
 # loads, or a setting changes): about a second on one CPU thread. Longer runs wait for Sample.
 CHEAP_NFE = 200
@@ -276,7 +274,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         # Capped for this run only: the setting keeps what the user chose (a later, longer
         # schedule gets the full count again).
         steps = None if settings.steps is None else int(min(settings.steps, t_start or schedule.T))
-        # -- a distilled lane (helper E, session_distilled.py): the student, <= 4 steps per lane
+        # a distilled lane (session_distilled.py): the student, <= 4 steps per lane
         student = None
         if "distilled" in settings.lane_names():
             try:
@@ -284,7 +282,6 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             except ValueError as exc:
                 self.error.emit(f"Cannot sample: {exc}", "")
                 return False
-        # -- end distilled
         self._has_run = True
         self._rerun_timer.stop()
         names = settings.lane_names()
@@ -331,16 +328,18 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             self.status.emit(f"Sampling done: {nfe} network evaluations per chain")
 
     # ----------------------------------------------------------------- model
-    def set_model(self, model, source: str, meta: dict | None = None) -> None:
+    def set_model(self, model, source: str, meta: dict | None = None, path: str = "",
+                  sha256: str = "") -> None:
         """Use `model` (a CPU or device network; None: no model) for every reverse run; the
-        current reverse chain is re-run with it when cheap (or at once, the first time)."""
+        current reverse chain is re-run with it when cheap (or at once, the first time).
+        `path`, `sha256`: the file it was loaded from and its content hash, if any."""
         if model is not None:
             model = model.to(self.device_state.device).eval()
-        self.model_state.set_model(model, source, meta)
+        self.model_state.set_model(model, source, meta, path, sha256)
         self.status.emit(f"Model: {source}" if model is not None else "No model")
         if model is None:
             return
-        if source == "trained here" and self._has_run:
+        if source == ModelSource.TRAINED and self._has_run:
             return  # a refresh during training: the user re-runs when they like
         if self.is_cheap():
             self._rerun_timer.start()
@@ -355,7 +354,8 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         m = self.model_state
         if m.model is not None:
             # A copy: a job that still holds the old network keeps a whole one.
-            self.model_state.set_model(copy.deepcopy(m.model).to(device).eval(), m.source, m.meta)
+            self.model_state.set_model(copy.deepcopy(m.model).to(device).eval(), m.source, m.meta,
+                                       m.path, m.sha256)
         self.status.emit(f"Device: {self.device_state.describe()}")
 
     def load_bundled_model(self) -> bool:
@@ -366,30 +366,39 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         if path is None:
             self.error.emit("This installation has no bundled model.", "")
             return False
-        self._load_model(path, "bundled model")
+        self._load_model(path, ModelSource.BUNDLED)
         self.load_bundled_student()  # the distilled sampler's student (session_distilled.py)
         return True
 
-    def load_model_file(self, path: str | Path) -> None:
-        self._load_model(Path(path), Path(path).name)
+    def load_model_file(self, path: str | Path, expect_sha256: str = "") -> None:
+        """Load a checkpoint in the background; with `expect_sha256`, only when the file's
+        content still has that hash (a session names its model so)."""
+        self._load_model(Path(path), Path(path).name, expect_sha256)
 
-    def _load_model(self, path: Path, source: str) -> None:
-        from ddpm_desktop.core.checkpoint import load_model
+    def _load_model(self, path: Path, source: str, expect_sha256: str = "") -> None:
+        from ddpm_desktop.core.checkpoint import CheckpointError, load_model
+        from ddpm_desktop.core.snapshot import file_sha256
 
         if self.closing:
             return
 
         def job(cancel: threading.Event):
-            model, meta = load_model(path, device="cpu")
-            yield (model, meta)
+            model, meta = load_model(path, device="cpu")  # checks the file is one first
+            sha = file_sha256(path)
+            if expect_sha256 and sha != expect_sha256:
+                raise CheckpointError(f"'{path.name}' has changed since the session was saved "
+                                      "(its content hash differs); keeping the current model")
+            yield (model, meta, sha)
 
         self.model_state.set_loading(True)
         self.status.emit(f"Loading {source}…")
         task = self.workers.start(MODEL_JOB, job, rate_hz=30)
 
         def on_items(items: list) -> None:
-            model, meta = items[-1]
-            self.set_model(model, source, meta)
+            model, meta, sha = items[-1]
+            bundled = source == "bundled model"
+            self.set_model(model, source, meta, "" if bundled else str(path.resolve()),
+                           "" if bundled else sha)
 
         def on_failed(message: str, details: str) -> None:
             self.model_state.set_loading(False)  # the working model stays

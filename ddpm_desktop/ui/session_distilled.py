@@ -1,4 +1,4 @@
-"""The session's distilled student (issue 15 item 3): loaded with the bundled model, run by the
+"""The session's distilled student: loaded with the bundled model, run by the
 reverse chain's distilled lanes.
 
 A mixin of `Session` (session.py). The student is core.distill's StudentNet (the teacher's UNet,

@@ -1,6 +1,6 @@
 """The session's export work: the chains on screen as a GIF or a PNG strip.
 
-A mixin of `Session` (session.py). The export is `ui.export_job.iter_export` (a generator that
+A mixin of `Session` (session.py). The export is `render.export_job.iter_export` (a generator that
 composes the frames and writes the file atomically at the end) run by the generic worker under
 the job name "export"; one export at a time, and a second request while one runs is refused
 with a message, never a silent cancel. The chains are copied from the forward and reverse
@@ -8,7 +8,7 @@ states when the export starts, so later edits do not reach a running export.
 
 "Both" is built from one digit unless the user picks the chains on screen
 (ExportSettings.both_from): the forward chain x_0 → x_t beside the reverse chain the export job
-runs from that same x_t (ui.export_job.Reconstruction, the sampler panel's settings, t =
+runs from that same x_t (render.export_job.Reconstruction, the sampler panel's settings, t =
 ExportSettings.reconstruct_t), as `ddpm-desktop export --chain both` does.
 """
 from __future__ import annotations
@@ -19,14 +19,12 @@ import numpy as np
 from PySide6.QtCore import Slot
 
 from ddpm_desktop.core import kl
-from ddpm_desktop.ui.export import ChainView
-from ddpm_desktop.ui.export_job import (ExportJob, ExportProgress, Reconstruction,
-                                        check_writable, iter_export)
+from ddpm_desktop.render.compose import FORWARD_TITLE, REVERSE_TITLE, ChainView, forward_title
+from ddpm_desktop.render.export_job import (ExportJob, ExportProgress, Reconstruction,
+                                            check_writable, iter_export)
 from ddpm_desktop.ui.export_state import ExportState
 
 EXPORT_JOB = "export"
-FORWARD_TITLE = "Forward  x₀ → x_T"
-REVERSE_TITLE = "Reverse  x_T → x₀"
 
 
 class ExportJobs:
@@ -102,7 +100,7 @@ class ExportJobs:
                                  "model first, or export the chains on screen")
             reconstruct = self._export_reconstruction()
             fwd, t = chains["forward"], reconstruct.t
-            title = FORWARD_TITLE if t == self.forward.T else f"Forward  x₀ → x_{t}"
+            title = forward_title(t, self.forward.T)
             picked = (ChainView(fwd.frames[:t + 1], title, fwd.kl[:t + 1], fwd.captions[:t + 1]),)
             longest = max(t + 1, reconstruct.length())
         else:
@@ -128,6 +126,11 @@ class ExportJobs:
             return False
         if self._export_task is not None:
             self.error.emit("An export is already running: wait for it or cancel it.", "")
+            return False
+        if self.export.destination_from_file:
+            self.error.emit(f"Export: '{self.export.settings.target()}' was named by a session "
+                            "or settings file; choose or confirm it in the Export dialog first.",
+                            "")
             return False
         existing = self.export.needs_confirmation()
         if existing is not None:

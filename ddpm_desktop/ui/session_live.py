@@ -1,4 +1,4 @@
-"""The session's reconstruct-as-you-draw work (issue 15, item 4).
+"""The session's reconstruct-as-you-draw work.
 
 A mixin of `Session` (session.py). While `self.live.enabled`, every new input digit (each
 throttled edit of the drawing, a picked digit, a loaded file) goes to one long-lived worker job
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Slot
 
+from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.live import LatestDrawing, LiveReconstructor, iter_live, live_plan
 from ddpm_desktop.ui.live_state import LiveState
 from ddpm_desktop.ui.workers import IDLE
@@ -30,7 +31,7 @@ LIVE_RATE_HZ = 240.0
 # drawing and one after the pen is lifted).
 LIVE_FORWARD_MS = 150
 # The model source whose distilled student is bundled (session.load_bundled_model).
-BUNDLED_SOURCE = "bundled model"
+BUNDLED_SOURCE = ModelSource.BUNDLED
 
 
 class LiveJobs:

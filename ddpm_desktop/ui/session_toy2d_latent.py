@@ -1,7 +1,7 @@
 """The session's work for the digits' latent map and the 2-D export, a base of Toy2DJobs
-(session_toy2d.py; kept apart for size): the bundled latent models (core.latent), the class
+(session_toy2d.py): the bundled latent models (core.latent), the class
 the latent model samples, decoding a clicked map point or the reverse frame shown, and the
-animation export on the worker (ui.toy2d_export, the main export's frame picking and writers).
+animation export on the worker (render.toy2d, the main export's frame picking and writers).
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class Toy2DLatentJobs:
         heat map of p_t and the chosen model's arrows as the window shows them."""
         from pathlib import Path
 
-        from ddpm_desktop.ui.toy2d_export import KINDS, Toy2DExportJob, alpha_bars_of, iter_toy_export
+        from ddpm_desktop.render.toy2d import KINDS, Toy2DExportJob, alpha_bars_of, iter_toy_export
 
         s = self.toy2d
         kind = KINDS.get(Path(path).suffix.lower())

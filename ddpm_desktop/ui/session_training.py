@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import Slot
 
 from ddpm_desktop.core import checkpoint, data, training
+from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.training_run import (
     CheckpointResult,
     RunStarted,
@@ -28,7 +29,7 @@ from ddpm_desktop.core.training_run import (
 from ddpm_desktop.ui.training_state import TrainingState
 
 TRAINING_JOB = "training"
-TRAINED_HERE = "trained here"
+TRAINED_HERE = ModelSource.TRAINED
 
 
 def _fmt_threads(n: int) -> str:
@@ -239,7 +240,9 @@ class TrainingJobs:
                        "state is missing, so Start begins a new run")
         self.training.progress_changed.emit()
         self.training.set_message(message)
-        self.set_model(model, Path(path).name, meta)
+        from ddpm_desktop.core.snapshot import file_sha256
+
+        self.set_model(model, Path(path).name, meta, str(Path(path).resolve()), file_sha256(path))
         return True
 
     # -- from the worker -----------------------------------------------------------------------

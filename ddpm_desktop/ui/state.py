@@ -245,7 +245,7 @@ class ModelState(QObject):
     """The network used by the reverse chain.
 
     `model` is a core.model.UNet in eval mode or None; `source` says where it came from
-    ("bundled", "trained here", a file path). Signal `changed()`.
+    (a core.checkpoint.ModelSource, or the file name it was loaded from). Signal `changed()`.
     """
 
     changed = Signal()
@@ -255,18 +255,23 @@ class ModelState(QObject):
         self.model = None
         self.source = ""
         self.meta: dict = {}
+        self.path = ""
+        self.sha256 = ""
         self.loading = False
-        # -- the distilled student (helper E, ui/session_distilled.py): None until it loads
+        # the distilled student (ui/session_distilled.py): None until it loads
         self.student = None
         self.student_meta: dict = {}
 
     def set_student(self, student, meta: dict | None = None) -> None:
         self.student, self.student_meta = student, dict(meta or {})
         self.changed.emit()
-    # -- end distilled student
 
-    def set_model(self, model, source: str, meta: dict | None = None) -> None:
+    def set_model(self, model, source: str, meta: dict | None = None, path: str = "",
+                  sha256: str = "") -> None:
+        """`path` and `sha256`: the file the model was loaded from and its content hash when it
+        was read ("" for a model that came from no file, or the bundled one)."""
         self.model, self.source, self.meta = model, source, dict(meta or {})
+        self.path, self.sha256 = str(path), sha256
         self.loading = False
         self.changed.emit()
 

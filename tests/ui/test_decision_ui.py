@@ -1,4 +1,4 @@
-"""Issue 16 in the UI: the decision plot follows a reverse run (sampling, inpainting), its rows
+"""The decision plot in the UI: it follows a reverse run (sampling, inpainting), its rows
 equal core.decision on the chain's x̂₀; N completions of the reconstruct x_t; refusals."""
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def _contrast(a, b):
 
 
 def test_class_colours_are_ten_distinct_legible_lines():
-    for colours, bg in ((theme.CLASS_COLORS_DARK, theme._DARK.background),
-                        (theme.CLASS_COLORS_LIGHT, theme._LIGHT.background)):
+    for colours, bg in ((theme.CLASS_COLORS_DARK, theme.DARK_COLORS.background),
+                        (theme.CLASS_COLORS_LIGHT, theme.LIGHT_COLORS.background)):
         assert len(set(colours)) == 10
         assert min(_contrast(c, bg) for c in colours) >= 3.0

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.export import frame_layout
+from ddpm_desktop.render.compose import frame_layout
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import Lane
 from ddpm_desktop.ui.widgets.export_dialog import ExportDialog

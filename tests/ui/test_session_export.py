@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from ddpm_desktop.ui import export
+from ddpm_desktop.render import compose as export
 from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.export import frame_layout
+from ddpm_desktop.render.compose import frame_layout
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import Lane
 from ddpm_desktop.ui.widgets.export_dialog import ExportDialog

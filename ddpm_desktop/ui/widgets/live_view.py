@@ -121,7 +121,8 @@ class LiveView(QWidget):
             return
         self.noised.set_image(r.x_t)
         self.result.set_image(r.image)
-        reading = "" if r.reading is None else f"reads {r.reading} (p = {r.probability:.2f})<br>"
+        reading = ("" if r.reading is None else "not a digit<br>" if r.digit is False
+                   else f"reads {r.reading} (p = {r.probability:.2f})<br>")
         # Short lines: the column beside the two panes is ~165 px (~22 characters) wide.
         calls = "" if s.sampler == DISTILLED else f", {r.nfe} NFE"  # the student: steps = calls
         self.info_label.setText(

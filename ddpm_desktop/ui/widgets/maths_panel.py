@@ -1,4 +1,4 @@
-"""The maths panel: the equations being animated, with today's numbers in (issue 13, item 1).
+"""The maths panel: the equations being animated, with today's numbers in.
 
 `MathsPanel(forward, schedule_state, sampler, reverse)` is a view: it renders the `Term`s of
 core.maths (the forward step and marginal at the forward cursor, the schedule's numbers there,

@@ -53,11 +53,10 @@ class SamplerPanel(QWidget):
             i = self.sampler_combo.count() - 1
             self.sampler_combo.setItemData(i, _SAMPLER_TIPS[key], Qt.ItemDataRole.ToolTipRole)
             self.sampler_b_combo.setItemData(i, _SAMPLER_TIPS[key], Qt.ItemDataRole.ToolTipRole)
-        # -- the distilled student (helper E, ui/session_distilled.py): last in both lists
+        # the distilled student (ui/session_distilled.py): last in both lists
         for combo in (self.sampler_combo, self.sampler_b_combo):
             combo.addItem(DISTILLED_NAME, DISTILLED)
             combo.setItemData(combo.count() - 1, DISTILLED_TIP, Qt.ItemDataRole.ToolTipRole)
-        # -- end distilled
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, 100_000)
         self.steps_spin.setValue(100)
