@@ -19,6 +19,10 @@ START_FLAGS = {
     "mean": ("shifted_gaussian", "mean", "mean μ of the shifted_gaussian start (default 1)"),
     "std": ("shifted_gaussian", "std", "standard deviation of the shifted_gaussian start (default 1)"),
 }
+# The range each --flag is accepted in: wide enough for any start worth plotting (the app's
+# spin boxes offer 0.001..10), narrow enough that no exp/log in core.marginal over- or underflows.
+FLAG_RANGES = {"rate": (1e-3, 100.0), "half_width": (1e-3, 100.0), "scale": (1e-3, 100.0),
+               "amount": (0.0, 1.0), "value": (1e-3, 100.0), "mean": (-100.0, 100.0), "std": (1e-3, 100.0)}
 
 
 HELP = "KL to N(0, 1) along the forward chain"  # the one line `ddpm-desktop --help` lists
@@ -65,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
             continue
         if args.start != start:
             raise ValueError(f"--{flag.replace('_', '-')} only applies to --start {start}")
+        lo, hi = FLAG_RANGES[flag]
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ValueError(f"--{flag.replace('_', '-')} must be a number in {lo:g}..{hi:g}, got {value:g}")
         params[key] = value
     if args.image is not None and args.start != "image":
         raise ValueError("--image only applies to --start image")

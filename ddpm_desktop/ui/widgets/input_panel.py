@@ -41,6 +41,7 @@ from ddpm_desktop.ui.state import InputState
 from ddpm_desktop.ui.widgets.canvas import CanvasPanel
 from ddpm_desktop.ui.widgets.chain_view import ImagePane
 from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 START_LABELS = {
     "gaussian": "Gaussian N(0, 1)",
@@ -86,6 +87,7 @@ class InputPanel(QWidget):
         self.preview = ImagePane(min_side=56)
         self.preview.setMaximumSize(64, 64)
         self.source_label = QLabel()
+        plain(self.source_label)
         self.source_label.setWordWrap(True)
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Load a digit from an image file (or drop one on the window)")
