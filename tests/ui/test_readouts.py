@@ -101,3 +101,20 @@ def test_the_maths_panel_at_t0_says_why_in_words(qtbot, forward):
     panel.flush(force=True)
     assert "KL̂ = ≈ 0 (below" in row.value_label.text()
     assert "raw value −" in row.toolTip()
+
+
+def test_the_start_distribution_kl_says_why_it_is_infinite(qtbot):
+    from ddpm_desktop.core.forward import start_analytic_kl
+    from ddpm_desktop.ui.state import InputState
+    from ddpm_desktop.ui.widgets.input_panel import InputPanel
+
+    state = InputState()
+    panel = InputPanel(state, load_dataset=False)
+    qtbot.addWidget(panel)
+    state.set_start("salt_pepper")
+    assert panel.kl_label.text() == f"exact KL to N(0,1): ∞ ({readout.DISCRETE})"
+    assert readout.DISCRETE_TIP in panel.kl_label.toolTip()
+    state.set_start("exponential", rate=0.5)
+    want = readout.number(start_analytic_kl("exponential", rate=0.5))
+    assert panel.kl_label.text() == f"exact KL to N(0,1): {want} nats/pixel"
+    assert "−H(p) + ½ ln 2π" in panel.kl_label.toolTip()
