@@ -40,6 +40,7 @@ from ddpm_desktop.core.data import load_bundled_mnist
 from ddpm_desktop.core.forward import START_PARAMS, STARTS, start_analytic_kl
 from ddpm_desktop.core.imaging import load_digit, to_model_range
 from ddpm_desktop.core.readout import format_kl
+from ddpm_desktop.ui.help_texts import HELP
 from ddpm_desktop.ui.state import InputState
 from ddpm_desktop.ui.widgets.canvas import CanvasPanel
 from ddpm_desktop.ui.widgets.chain_view import ImagePane
@@ -67,8 +68,7 @@ PARAM_TIPS = {
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
 
 
-_START_KL_TIP = ("The exact KL(p ‖ N(0, 1)) per pixel value of the start distribution p, in "
-                 "closed form: −H(p) + ½ ln 2π + ½ E[x²].")
+_START_KL_TIP = HELP["InputPanel"]["kl_label"][0]  # the formula; the reading adds why
 
 
 class InputPanel(QWidget):
