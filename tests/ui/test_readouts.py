@@ -70,6 +70,8 @@ def test_t0_of_an_image_reads_infinity_with_its_reason(qtbot, forward):
     assert f"est. ∞ ({readout.NO_DENSITY})" in text and "±" not in text
     assert f"bound ∞ ({readout.POINT_MASS})" in text
     assert readout.NO_DENSITY_TIP in view.kl_label.toolTip()
+    forward.set_marginal(np.array([np.inf, 0.5, 1e-3]))  # the exact KL: ∞ for the same reason
+    assert (f"KL exact <b>∞</b> · est. ∞ ({readout.NO_DENSITY})" in view.kl_label.text())
 
 
 def test_a_reverse_frame_below_the_level_reads_about_zero(qtbot, forward):

@@ -301,7 +301,9 @@ class HistogramView(QWidget):
                                 infinite_tip=readout.POINT_MASS_TIP)),
         ]
         (_, marg), (_, est_r), (_, hist), (_, bound) = readings
-        text = (f"<span style='color:{c.forward}'>■</span> t={t} KL exact <b>{marg.text}</b> · "
+        # at t = 0 the exact KL and the estimate are ∞ for one reason: say it once, after both
+        marg_text = marg.value if marg.note and marg.note == est_r.note else marg.text
+        text = (f"<span style='color:{c.forward}'>■</span> t={t} KL exact <b>{marg_text}</b> · "
                 f"est. {est_r.text} · hist. {hist.text} · bound {bound.text} · {verdict}")
         for lane, color in zip(self.reverse.lanes, (c.reverse, c.reverse_b)):
             if len(lane):
