@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from ddpm_desktop.ui.accessibility import first_sentence, plain
 from ddpm_desktop.ui.main_window import MainWindow
@@ -85,3 +85,33 @@ def test_one_accessible_line_describes_the_current_frame(window, qtbot):
     f.set_frame(0)
     assert window.forward_view.slider.accessibleDescription().startswith(
         f"Frame t = 0 of {f.T}, alpha-bar t = 1.")
+
+
+def _tab_to(qtbot, window, target, limit=3):
+    """Press Tab until `target` has the keyboard focus, as a keyboard user would; a sensible
+    tab order gets there within `limit` presses."""
+    for _ in range(limit):
+        if QApplication.focusWidget() is target:
+            return
+        qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Tab)
+    raise AssertionError(f"Tab never reached {target.text()!r}")
+
+
+def test_a_lesson_can_be_done_with_the_keyboard_alone(window, qtbot):
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    panel, state = window.lesson_panel, window.session.lesson
+    qtbot.keyClick(window, Qt.Key.Key_F2)  # Help > Lessons
+    qtbot.waitUntil(lambda: panel.isVisible() and QApplication.focusWidget() is panel.lesson_combo)
+    qtbot.keyClick(panel.lesson_combo, Qt.Key.Key_Down)  # the first lesson
+    assert state.step is not None and state.index == 0
+    steps = state.count
+    for k in range(steps):
+        _tab_to(qtbot, window, panel.reveal_button)
+        qtbot.keyClick(panel.reveal_button, Qt.Key.Key_Return)
+        assert state.revealed and panel.answer_label.isVisible()
+        if k + 1 < steps:
+            _tab_to(qtbot, window, panel.next_button)
+            qtbot.keyClick(panel.next_button, Qt.Key.Key_Return)
+            assert state.index == k + 1 and not state.revealed
+    assert state.index == steps - 1 and state.revealed  # the lesson's last answer is shown
