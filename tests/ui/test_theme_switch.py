@@ -156,3 +156,26 @@ def test_switching_theme_restyles_every_text_and_border(qtbot, app_theme, start,
         assert failures(w) == [], f"after switching to {name}"
         assert _pane_corners_follow_the_window(w) == [], f"after switching to {name}"
     w.close()
+
+
+def test_the_2d_window_follows_a_theme_switch_and_names_its_controls(qtbot, app_theme):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QWidget
+
+    theme.apply_theme(app_theme, "dark")
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.show_toy2d()
+    toy = w.toy2d_window
+    qtbot.waitExposed(toy)
+    assert len(texts(toy)) > 10
+    w.set_theme("light")  # from the main window's menu: every open window restyles
+    QApplication.processEvents()
+    assert failures(toy) == []
+    unnamed = [type(c).__name__ for c in toy.findChildren(QWidget)
+               if c.isEnabled() and c.focusPolicy() != Qt.FocusPolicy.NoFocus
+               and not c.accessibleName().strip()]
+    assert unnamed == []
+    toy.close()
+    w.close()
