@@ -81,6 +81,9 @@ def _derived_name(widget: QWidget, labels: dict[int, str]) -> str:
         return parent.accessibleName()  # the inner editor or canvas of a named control
     if isinstance(widget, QAbstractButton) and widget.text():
         return widget.text().replace("&", "")
+    title = _plot_title(widget)  # a plot is named by its title; its tooltip describes it
+    if title:
+        return title
     if widget.toolTip():
         return first_sentence(widget.toolTip())
     if isinstance(widget, QGroupBox) and widget.title():
@@ -95,9 +98,6 @@ def _derived_name(widget: QWidget, labels: dict[int, str]) -> str:
     if isinstance(widget, QTabWidget) and widget.count():
         tabs = ", ".join(widget.tabText(i).replace("&", "") for i in range(widget.count()))
         return f"pages: {tabs}"
-    title = _plot_title(widget)
-    if title:
-        return title
     if parent is not None and parent.accessibleName() and not isinstance(parent, QDockWidget):
         return parent.accessibleName()  # a plot's canvas, a strip's inner view
     return ""

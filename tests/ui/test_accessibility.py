@@ -52,6 +52,9 @@ def test_names_come_from_labels_texts_and_tooltips(window):
     v = window.forward_view
     assert v.slider.accessibleName() == "Scrub through t"  # its tooltip
     assert v.play_button.accessibleName() == "Play / pause (Space)"  # an icon-only button
+    hist = window.histogram_view.hist_plot
+    assert hist.accessibleName() == hist.getPlotItem().titleLabel.text  # a plot: its title
+    assert hist.accessibleDescription() == plain(hist.toolTip())  # ... its tooltip describes it
     for w in window.findChildren(QWidget):
         if w.isEnabled() and w.toolTip() and w.focusPolicy() != Qt.FocusPolicy.NoFocus:
             assert w.accessibleDescription(), type(w).__name__  # the tooltip, as plain text
