@@ -125,6 +125,7 @@ def app_theme():
     app = QApplication.instance()
     yield app
     theme.apply_theme(app, "dark")
+    theme.set_lecture(app, False)
 
 
 def _pane_corners_follow_the_window(window) -> list[str]:
@@ -140,14 +141,19 @@ def _pane_corners_follow_the_window(window) -> list[str]:
     return wrong
 
 
-@pytest.mark.parametrize("start, other", [("dark", "light"), ("light", "dark")])
-def test_switching_theme_restyles_every_text_and_border(qtbot, app_theme, start, other):
+@pytest.mark.parametrize("start, other, lecture", [("dark", "light", False),
+                                                   ("light", "dark", False),
+                                                   ("light", "dark", True)])
+def test_switching_theme_restyles_every_text_and_border(qtbot, app_theme, start, other,
+                                                        lecture):
     theme.apply_theme(app_theme, start)
     w = MainWindow(load_model=False)
     qtbot.addWidget(w)
     w.resize(1600, 1000)
     w.show()
     qtbot.waitExposed(w)
+    if lecture:
+        w.set_lecture(True)
     assert len(texts(w)) > 50  # the walk sees the plots' texts
     assert failures(w) == []
     for name in (other, start):
