@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 
+from ddpm_desktop.ui.accessibility import make_accessible
 from ddpm_desktop.ui import screen_fit, settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.core.evaluation import load_guidance_sweep
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
         self._restore_window()
         apply_help(self)
         install_csv_export(self)  # right-click any plot > Save data as CSV (plot_csv.py)
+        make_accessible(self)  # accessible names; the frame line (accessibility.py)
         if s.input_state.digit_source == "blank":
             self.input_panel.pick_initial_digit()
         self._on_model_changed()

@@ -111,8 +111,10 @@ class Menus:
         help_menu = mb.addMenu("&Help")
         self.guide_action = window._action(help_menu, "&Guide", window.show_guide, "F1",
                                            "What every view, number and control means")
-        self.lessons_action = window._action(help_menu, "&Lessons", window.show_lessons,
+        self.lessons_action = window._action(help_menu, "&Lessons", window.show_lessons, "F2",
                                              tip="Guided lessons: predict, then reveal")
+        # keyboard users land in the lesson (its list, or the step's next button)
+        self.lessons_action.triggered.connect(lambda: window.lesson_panel.take_focus())
         whats_this = QWhatsThis.createAction(window)  # Shift+F1, then click anything
         help_menu.addAction(whats_this)
         window.addAction(whats_this)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from ddpm_desktop.ui.accessibility import name_widgets
 from ddpm_desktop.ui.widgets.toy2d_view import Toy2DWindow
 
 
@@ -34,6 +35,7 @@ def build_toy2d_window(session, parent: QWidget | None = None) -> Toy2DWindow:
         lambda x, y, shift: toy.pick_particle(x, y, add=shift))
     w.decode_requested.connect(toy.decode_point)            # the digits' latent map
     w.latent_label_chosen.connect(toy.set_latent_label)
+    name_widgets(w)  # accessible names and descriptions (accessibility.py)
     w.export_requested.connect(
         lambda path, chain, heat, arrows: toy.export_animation(path, chain, heat, arrows))
     w.resize(1600, 850)
