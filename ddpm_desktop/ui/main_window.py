@@ -3,7 +3,7 @@ shortcuts, the status bar, messages, settings and shutdown. Every piece of state
 job belongs to the `Session`; this file connects the views' intents to it.
 
 Layout: the forward and reverse chains side by side in the centre with the histogram and
-KL-versus-t plots under them (all visible together), p(class | x̂₀) under the reverse chain;
+KL-versus-t plots under the forward chain and p(class | x̂₀) under the reverse one;
 the docks as `DOCKS` lists them, in two tab groups. One wiring convention: `_build_views`
 builds every view from its state, `_connect` connects every view's intents to the session or
 one of its areas, and views never reach a worker.
@@ -129,7 +129,7 @@ WORKSPACES = (
               "sampler_panel.sample_button"),
     Workspace("reconstruct", "Reconstruct", "Reconstruct && draw",
               ("input", "sampler", "completions"), "input", "sampler_panel.sample_button"),
-    Workspace("inpaint", "Inpaint", "Inpaint", ("input", "inpaint"), "inpaint",
+    Workspace("inpaint", "Inpaint", "Inpaint", ("inpaint",), "inpaint",  # the input digit
               "inpaint_panel.run_button"),
     Workspace("train", "Train", "Train", ("training",), "training",
               "training_panel.start_button"),
@@ -168,20 +168,26 @@ class MainWindow(QMainWindow):
         s = self.session
 
         self._build_views()
-        # --- centre: chains over histogram/KL
+        # --- centre: the chains side by side over the plots: histogram and KL under the
+        # forward chain, p(class | x̂₀) under the reverse one. Each row is as tall as its
+        # tallest view needs, so the decision plot sits beside the histogram rather than
+        # under the reverse chain, where it took its height from the chains' column.
         self.chains_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.chains_splitter.addWidget(self.forward_view)
-        self.reverse_column = QSplitter(Qt.Orientation.Vertical)
-        self.reverse_column.addWidget(self.reverse_view)
-        self.reverse_column.addWidget(self.decision_view)
-        self.reverse_column.setStretchFactor(0, 3)
-        self.reverse_column.setStretchFactor(1, 2)
-        self.reverse_column.setChildrenCollapsible(False)
-        self.chains_splitter.addWidget(self.reverse_column)
+        self.chains_splitter.addWidget(self.reverse_view)
         self.chains_splitter.setChildrenCollapsible(False)
+        self.plots_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.plots_splitter.addWidget(self.histogram_view)
+        self.plots_splitter.addWidget(self.decision_view)
+        self.plots_splitter.setChildrenCollapsible(False)
+        # the two rows' columns move together
+        self.chains_splitter.splitterMoved.connect(
+            lambda *_: self.plots_splitter.setSizes(self.chains_splitter.sizes()))
+        self.plots_splitter.splitterMoved.connect(
+            lambda *_: self.chains_splitter.setSizes(self.plots_splitter.sizes()))
         self.central_splitter = QSplitter(Qt.Orientation.Vertical)
         self.central_splitter.addWidget(self.chains_splitter)
-        self.central_splitter.addWidget(self.histogram_view)
+        self.central_splitter.addWidget(self.plots_splitter)
         self.central_splitter.setStretchFactor(0, 3)
         self.central_splitter.setStretchFactor(1, 2)
         self.central_splitter.setChildrenCollapsible(False)
@@ -202,13 +208,14 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Vertical)
         self.central_splitter.setSizes([520, 340])
         self.chains_splitter.setSizes([600, 400])
-        self.reverse_column.setSizes([300, 220])  # room for the decision plot's axes
+        self.plots_splitter.setSizes([600, 400])
         self._default_state = self.saveState(_STATE_VERSION)
 
         self._build_status_bar()
         self._build_workspace_bar()
         self._build_actions()
         self._connect()
+        screen_fit.floor_plot_heights(self)
         screen_fit.fit_docks(self)  # the docks share what the screen leaves (screen_fit.py)
         screen_fit.follow_docks(self)
         self._restore_window()
@@ -659,6 +666,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(*screen_fit.first_size(self))
+            screen_fit.centre(self)
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():
             self.restoreState(state, _STATE_VERSION)

@@ -50,7 +50,7 @@ def test_the_workspace_survives_a_new_window(qtbot, settings):
     w.set_workspace("inpaint")
     w.close()
     again = make_window(qtbot, settings)
-    assert again.workspace == "inpaint" and shown_docks(again) == {"input", "inpaint"}
+    assert again.workspace == "inpaint" and shown_docks(again) == {"inpaint"}
     assert again.menus.workspace_actions["inpaint"].isChecked()
     assert again.workspace_bar.tabText(again.workspace_bar.currentIndex()) == "Inpaint"
     again.close()
