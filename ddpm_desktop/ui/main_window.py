@@ -107,8 +107,10 @@ DOCKS = (
 class Workspace:
     """A named layout for one task: the docks in `docks` (DockSpec keys) shown and every other
     hidden, `front` raised in front of its tab group, `primary` (a dotted path from the window,
-    None: no single action) the button the task starts with, kept on screen. `tab` is its
-    title on the tab bar, `title` in View > Workspace ('&&' a literal '&')."""
+    None: no single action) the button the task starts with, kept on screen, and `plots` the
+    views of the row under the chains it shows ("histogram": histogram and KL, "decision":
+    p(class | x̂₀)). `tab` is its title on the tab bar, `title` in View > Workspace ('&&' a
+    literal '&')."""
 
     name: str
     tab: str
@@ -116,6 +118,7 @@ class Workspace:
     docks: tuple[str, ...]
     front: str
     primary: str | None = None
+    plots: tuple[str, ...] = ("histogram", "decision")
 
 
 # The workspaces, in the order of the tab bar and View > Workspace (Ctrl+1.., remembered as
@@ -124,15 +127,16 @@ class Workspace:
 WORKSPACES = (
     Workspace("all", "All", "All panels",
               tuple(spec.key for spec in DOCKS if not spec.hidden), "input"),
-    Workspace("forward", "Forward", "Forward && KL", ("input", "schedule", "maths"), "input"),
+    Workspace("forward", "Forward", "Forward && KL", ("input", "schedule", "maths"), "input",
+              plots=("histogram",)),
     Workspace("reverse", "Reverse", "Reverse && samplers", ("sampler",), "sampler",
               "sampler_panel.sample_button"),
     Workspace("reconstruct", "Reconstruct", "Reconstruct && draw",
               ("input", "sampler", "completions"), "input", "sampler_panel.sample_button"),
     Workspace("inpaint", "Inpaint", "Inpaint", ("inpaint",), "inpaint",  # the input digit
-              "inpaint_panel.run_button"),
+              "inpaint_panel.run_button", plots=("decision",)),
     Workspace("train", "Train", "Train", ("training",), "training",
-              "training_panel.start_button"),
+              "training_panel.start_button", plots=()),
     Workspace("teach", "Teach", "Teach", ("lesson", "maths"), "lesson"),
 )
 WORKSPACE_NAMES = tuple(w.name for w in WORKSPACES)
@@ -291,6 +295,9 @@ class MainWindow(QMainWindow):
             if spec.tab_with is None and group:
                 self.docks[group[0].key].raise_()
         self.docks[ws.front].raise_()
+        self.histogram_view.setVisible("histogram" in ws.plots)
+        self.decision_view.setVisible("decision" in ws.plots)
+        self.plots_splitter.setVisible(bool(ws.plots))
         index = WORKSPACE_NAMES.index(name)
         if self.workspace_bar.currentIndex() != index:
             self.workspace_bar.blockSignals(True)

@@ -4,10 +4,11 @@ The window's minimum width is the left dock's + the centre's + the right dock's.
 scroll area as wide as its panel needs, up to the width main_window gives it (DOCK_WIDTHS);
 on a small screen (1366×768, 1280×720) and in lecture mode those together overflow. Here the
 docks share what the centre (the two chains, which never scroll) leaves of the available
-width: the left dock LEFT_SHARE of it, the right ones the rest, each at most its own width (or
-WIDE_DOCK_SHARE of a wide screen) and at least MIN_DOCK_WIDTH; a panel wider than its dock scrolls sideways inside it instead of
-pushing the window off the screen. Called when the window is built and after every font
-change (lecture mode, theme).
+width: the left dock LEFT_SHARE of it, the right ones the rest, each at most its own width
+(or WIDE_DOCK_SHARE of a wide screen) and at least MIN_DOCK_WIDTH; a panel wider than its dock
+scrolls sideways inside it instead of pushing the window off the screen. Called when the window
+is built and after every font change (lecture mode, theme). Plots with axes keep at least
+MIN_PLOT_HEIGHT (`floor_plot_heights`); a first window takes the screen's room (`first_size`).
 """
 from __future__ import annotations
 

@@ -35,6 +35,8 @@ def test_switching_shows_exactly_the_workspace_docks(qtbot, settings):
         w.menus.workspace_actions[ws.name].trigger()
         qtbot.wait(5)
         assert shown_docks(w) == set(ws.docks), ws.name
+        assert w.histogram_view.isVisible() == ("histogram" in ws.plots)
+        assert w.decision_view.isVisible() == ("decision" in ws.plots)
         front = w.docks[ws.front]
         assert front.isVisible() and not front.visibleRegion().isEmpty(), ws.name
         assert w.workspace_bar.currentIndex() == number
