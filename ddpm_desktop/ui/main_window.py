@@ -321,9 +321,10 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def offer_start_page(self) -> None:
-        """A first start (the start page never dismissed): show the one-screen "start here"
-        that leads to a lesson or a workspace."""
-        if self.settings.value("window/start_seen", False, type=bool):
+        """A first start (no workspace chosen yet, the start page never dismissed): show the
+        one-screen "start here" that leads to a lesson or a workspace."""
+        if (self.settings.value("window/start_seen", False, type=bool)
+                or self.settings.contains("window/workspace")):
             return
         from ddpm_desktop.ui.widgets.start_page import StartPage
 

@@ -125,7 +125,8 @@ def test_a_first_window_takes_a_large_screen(qtbot, on_screen):
     w.close()
 
 
-@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768), (1920, 1080)],
+                         ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_2d_window_fits_the_screen(qtbot, on_screen, size):
     from ddpm_desktop.ui.main_window import MainWindow
     from ddpm_desktop.ui.toy2d_window import build_toy2d_window
@@ -139,5 +140,9 @@ def test_the_2d_window_fits_the_screen(qtbot, on_screen, size):
     assert hint.width() <= size[0] and hint.height() <= size[1]
     if size == (1920, 1080):  # a large screen: a large window, not 1600×850 in a corner
         assert toy.width() >= 0.85 * size[0] and toy.height() >= 0.85 * size[1]
+    toy.show()
+    qtbot.waitExposed(toy)
+    plots = plots_with_axes(toy)
+    assert plots and min(p.height() for p in plots) >= LEAST_PLOT_HEIGHT
     toy.close()
     w.close()

@@ -103,3 +103,11 @@ def test_the_start_page_leads_to_the_first_lesson(qtbot, settings):
     assert w.workspace == "teach" and w.lesson_dock.isVisible()
     assert w.session.lesson.lesson is not None
     w.close()
+
+
+def test_a_window_with_a_saved_workspace_skips_the_start_page(qtbot, settings):
+    settings.setValue("window/workspace", "train")
+    w = make_window(qtbot, settings)
+    w.offer_start_page()
+    assert w.start_page is None and w.workspace == "train"
+    w.close()
