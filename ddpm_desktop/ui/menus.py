@@ -66,6 +66,21 @@ class Menus:
                                           Qt.Key.Key_Escape)
 
         view = mb.addMenu("&View")
+        # --- workspaces (main_window.WORKSPACES): Ctrl+0 all panels, Ctrl+1.. one task each
+        from ddpm_desktop.ui.main_window import WORKSPACES
+        workspace_menu = view.addMenu("&Workspace")
+        workspace_group = QActionGroup(window)
+        self.workspace_actions = {}
+        for number, ws in enumerate(WORKSPACES):
+            action = window._action(workspace_menu, ws.title,
+                                    lambda _=False, n=ws.name: window.set_workspace(n),
+                                    f"Ctrl+{number}", "Show the docks this task needs")
+            action.setCheckable(True)
+            action.setChecked(ws.name == window.workspace)
+            workspace_group.addAction(action)
+            self.workspace_actions[ws.name] = action
+        view.addSeparator()
+        # ---
         for dock in (window.input_dock, window.schedule_dock, window.sampler_dock,
                      window.training_dock):
             view.addAction(dock.toggleViewAction())
@@ -92,7 +107,8 @@ class Menus:
         view.addAction(self.lecture_action)
         window.addAction(self.lecture_action)
         view.addSeparator()
-        window._action(view, "&Reset layout", window.reset_layout)
+        window._action(view, "&Reset layout", window.reset_layout,
+                       tip="The current workspace as a fresh window shows it")
         view.addSeparator()  # the 2-D diffusion window (ui/toy2d_window.py)
         self.toy2d_action = window._action(view, "&2-D diffusion", window.show_toy2d,
                                            tip="Particles diffusing in 2-D, exact vs learned ε")
