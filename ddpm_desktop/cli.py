@@ -14,7 +14,8 @@ import sys
 # Subcommand name -> module in ddpm_desktop.commands exposing add_parser(sub) and run(args).
 COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inpaint",
             "experiment", "export",
-            "toy")  # helper D: the 2-D diffusion (issue 14)
+            "toy",  # helper D: the 2-D diffusion (issue 14)
+            "invert")
 
 
 class _Parser(argparse.ArgumentParser):
