@@ -15,7 +15,8 @@ import sys
 COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inpaint",
             "experiment", "export",
             "toy",  # helper D: the 2-D diffusion (issue 14)
-            "invert")
+            "invert",
+            "likelihood")
 
 
 class _Parser(argparse.ArgumentParser):
