@@ -16,7 +16,8 @@ COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inp
             "experiment", "export",
             "toy",  # helper D: the 2-D diffusion (issue 14)
             "invert",
-            "likelihood")
+            "likelihood",
+            "uncertainty")
 
 
 class _Parser(argparse.ArgumentParser):
