@@ -27,7 +27,8 @@ if __package__ in (None, ""):  # `python bench/run.py`
 from bench import common  # noqa: E402
 
 SECTIONS = ("interactive", "sampling", "training", "diffusers", "memory")
-OPTIONAL = ("time_to_quality",)
+OPTIONAL = ("time_to_quality",
+            "likelihood")  # bench/likelihood.py: --sections likelihood
 
 
 def _section_module(name: str):
