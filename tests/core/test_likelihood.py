@@ -9,7 +9,7 @@ import torch
 from ddpm_desktop.core.likelihood import (
     BIN,
     LOG2_BIN_OFFSET,
-    _discretized_gaussian_log_likelihood,
+    discretized_gaussian_log_likelihood,
     bits_per_dim,
     dequantize,
     iter_probability_flow,
@@ -110,13 +110,13 @@ def test_discrete_decoder_matches_the_normal_cdf_over_each_bin():
     x0 = (np.array([[0, 1, 64, 128, 254, 255]]) / 127.5 - 1.0)
     mean = x0 + np.array([[0.003, -0.01, 0.02, 0.0, -0.004, 0.5]])
     std = 0.01
-    got = _discretized_gaussian_log_likelihood(x0, mean, math.log(std))
+    got = discretized_gaussian_log_likelihood(x0, mean, math.log(std))
     upper = np.where(x0 > 1 - 1e-3, np.inf, x0 + BIN / 2)
     lower = np.where(x0 < -1 + 1e-3, -np.inf, x0 - BIN / 2)
     want = np.log(norm.cdf(upper, mean, std) - norm.cdf(lower, mean, std)).sum(1)
     np.testing.assert_allclose(got, want, rtol=1e-9)
     # far in a tail, where the difference of CDFs rounds to 0, the log still is finite
-    far = _discretized_gaussian_log_likelihood(np.array([[0.0]]), np.array([[0.9]]), math.log(std))
+    far = discretized_gaussian_log_likelihood(np.array([[0.0]]), np.array([[0.9]]), math.log(std))
     assert np.isfinite(far[0]) and far[0] < -3000
 
 
