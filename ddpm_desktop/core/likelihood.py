@@ -24,8 +24,8 @@ feeds back into x, so the exact and the estimated trace share one trajectory, an
 can be drawn afresh at every evaluation: the estimate stays unbiased (∫g is linear in each
 trace) and its errors average over the 4 × steps evaluations instead of adding up coherently
 as with one probe kept along the whole solution (Song et al. 2021 keep one, as an adaptive
-solver needs a fixed ODE): on held-out digits one fixed probe spread bits/dim by 0.8%
-(median; up to 2.4%), fresh ones by ~0.2% (docs/LIKELIHOOD.md).
+solver needs a fixed ODE): on 20 held-out digits one fixed probe spread bits/dim by 0.83%
+(median; up to 2.4%), fresh ones by 0.23% (up to 0.53%) (docs/LIKELIHOOD.md).
 
 **Discrete pixels.** A digit is 8-bit: pixel u ∈ {0..255} sits at x = u/127.5 - 1, on a grid
 of step Δ = 2/255. We use uniform dequantization (Theis et al. 2016; as Song et al. 2021 and
