@@ -30,6 +30,11 @@ def add_parser(sub) -> None:
     p.add_argument("--label", default=None, help="class 0-9 to condition on, or 'none' (default none)")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale w with a label (default the app's)")
+    p.add_argument("--decode-label", default=None,
+                   help="decode x_T under another class 0-9 (\"turn your 3 into an 8\"); the MSE then "
+                        "measures the change, and --out holds the edited digits")
+    p.add_argument("--decode-guidance", type=float, default=None,
+                   help="guidance scale w for --decode-label (default the app's)")
     p.add_argument("--batch", type=int, default=64, help="digits per network call (default 64)")
     p.add_argument("--out", default=None,
                    help=".npz for x_T (float32 [N, 28, 28]) and the reconstructions (uint8)")
@@ -48,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
     check_int_range("--refine", args.refine, 0, 10)
     check_int_range("--batch", args.batch, 1, 4096)
     labels_from_arg(args.label, 1)
-    if args.guidance is not None and not (-1e3 < args.guidance < 1e3):
-        raise ValueError(f"--guidance must be a finite number, got {args.guidance}")
+    edit = labels_from_arg(args.decode_label, 1) is not None
+    for flag, w in (("--guidance", args.guidance), ("--decode-guidance", args.decode_guidance)):
+        if w is not None and not (-1e3 < w < 1e3):
+            raise ValueError(f"{flag} must be a finite number, got {w}")
     out = None if args.out is None else check_out(args.out, (".npz",))
     images, source = read_digits(args.file)
 
@@ -60,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ddpm_desktop.core import imaging
     from ddpm_desktop.core.files import atomic_write_bytes
-    from ddpm_desktop.core.inversion import round_trip
+    from ddpm_desktop.core.inversion import ddim_decode, round_trip
     from ddpm_desktop.core.sampling import make_eps_fn
     from ddpm_desktop.core.training import resolve_device
 
@@ -76,10 +83,17 @@ def run(args: argparse.Namespace) -> int:
         eps_fn = make_eps_fn(model, schedule, None if labels is None else labels.to(device),
                              guidance_from_args(args))
         result = round_trip(eps_fn, schedule, chunk, args.steps, args.refine)
-        mse.append(result.mse)
+        back, err = result.reconstruction, result.mse
+        if edit:
+            other = labels_from_arg(args.decode_label, len(chunk), model.config.num_classes).to(device)
+            w = guidance_from_args(argparse.Namespace(guidance=args.decode_guidance))
+            back = ddim_decode(make_eps_fn(model, schedule, other, w), schedule, result.x_T.to(device), args.steps)
+            diff = (back.double() - chunk.cpu().double()) ** 2
+            err = diff.reshape(len(chunk), -1).mean(1).numpy()
+        mse.append(err)
         x_T.append(result.x_T[:, 0].numpy())
-        recon.append(result.reconstruction[:, 0].numpy())
-        nfe = result.nfe
+        recon.append(back[:, 0].numpy())
+        nfe = result.nfe + (args.steps if edit else 0)
     seconds = time.perf_counter() - started
     mse = np.concatenate(mse)
     if out is not None:
@@ -88,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
                             reconstructions=imaging.to_uint8(np.concatenate(recon)), mse=mse)
         atomic_write_bytes(out, buf.getvalue())
     report = {"source": source, "n": int(len(mse)), "steps": args.steps, "refine": args.refine,
+              "decode_label": int(args.decode_label) if edit else None,
               "nfe": nfe, "mse": [round(float(v), 8) for v in mse],
               "median_mse": round(float(np.median(mse)), 8), "seconds": round(seconds, 3)}
     if out is not None:
