@@ -83,3 +83,4 @@ def test_bad_file_exits_2(tmp_path, capsys, tiny_ckpt):
     np.savez(bad, images=np.zeros((1, 28, 28), np.int16))
     code, _, err = _run(capsys, "likelihood", bad, "--checkpoint", tiny_ckpt)
     assert code == 2 and "uint8" in err and err.count("\n") == 1
+

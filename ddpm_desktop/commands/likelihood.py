@@ -46,8 +46,8 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import math
 
-    from ._common import (apply_threads, check_int_range, check_threads, labels_from_arg, load_model_arg,
-                          schedule_from_args)
+    from ._common import (apply_threads, check_int_range, check_memory, check_threads, labels_from_arg,
+                          load_model_arg, schedule_from_args, unet_bytes)
     from ._inputs import read_digits
 
     check_threads(args.threads)
@@ -65,13 +65,16 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from ddpm_desktop.core.likelihood import image_bits_per_dim, vlb_terms
+    from ddpm_desktop.core.likelihood import EXACT_CHUNK, image_bits_per_dim, vlb_terms
     from ddpm_desktop.core.sampling import generator_for, make_eps_fn, make_log_snr_eps_fn
     from ddpm_desktop.core.training import resolve_device
 
     device = resolve_device(args.device)
     apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)
+    # one call holds batch × (probes, or EXACT_CHUNK basis vectors) images with their graph for the VJP
+    per_call = min(args.batch, len(images)) * (EXACT_CHUNK if args.trace == "exact" else args.probes)
+    check_memory(unet_bytes(model.config, per_call, training=True), "this --batch with this --trace/--probes")
     generator = generator_for(args.seed)
     started = time.perf_counter()
     bpd, vlb = [], []
