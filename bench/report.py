@@ -88,12 +88,13 @@ def summary_rows(report: dict) -> list[dict]:
         add("likelihood", f"DDIM inversion round trip, median MSE of {inv['digits']} held-out digits "
             f"({inv['steps']} steps + {inv['refine']} refinements)", inv["median_mse"], "≤ 2e-3",
             inv["median_mse"] <= 2e-3)
-        add("likelihood", "bits/dim of one digit, one thread (probability-flow ODE, median)",
-            bpd["median_s_per_digit"], "≤ 10 s", bpd["median_s_per_digit"] <= 10.0, "s")
+        # CPU time of the one thread: what an idle core takes, whatever else the machine runs
+        add("likelihood", "bits/dim of one digit, one thread (probability-flow ODE, median CPU time)",
+            bpd["median_cpu_s_per_digit"], "≤ 10 s", bpd["median_cpu_s_per_digit"] <= 10.0, "s")
         add("likelihood", "Hutchinson's relative spread over probe draws (max over digits)",
             s["spread"]["rel_std_max"], "≤ 1%", s["spread"]["rel_std_max"] <= 0.01, "ratio")
-        add("likelihood", "posterior principal components, k = 4, one digit (median)",
-            unc["median_seconds_k4"], "≤ 1 s", unc["median_seconds_k4"] <= 1.0, "s")
+        add("likelihood", "posterior principal components, k = 4, one digit (median CPU time, one thread)",
+            unc["median_cpu_seconds_k4"], "≤ 1 s", unc["median_cpu_seconds_k4"] <= 1.0, "s")
     s = _sec(report, "training")
     if s:
         add("training", f"images/s, bundled architecture, batch {s['batch_size']}, "
