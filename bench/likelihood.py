@@ -15,6 +15,8 @@ Also a bench/run.py section (`python -m bench.run --sections likelihood`), at th
 - patterns: held-out digits against noise, stripes, checkers, blank, white, grey, a blob, a ramp.
 - uncertainty: seconds for k = 4 on one digit, and the first direction against the first
   principal component of reconstruct's completions of the same x_t (DDPM, --completions of them).
+- reference: bits/dim of --reference-digits held-out digits at the default settings, written to
+  --reference-out (resources/likelihood_reference.json: the distribution a digit is placed in).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-PARTS = ("invert", "bpd", "exact", "spread", "patterns", "uncertainty")
+PARTS = ("invert", "bpd", "exact", "spread", "patterns", "uncertainty", "reference")
 
 
 def _setup(model_path=None):
@@ -213,6 +215,30 @@ def bench_uncertainty(model, schedule, test, digits, ts, completions: int) -> di
             "median_cpu_seconds_k4": statistics.median(r["cpu_seconds_k4"] for r in rows)}
 
 
+def bench_reference(model, schedule, test, n: int, out_path) -> dict:
+    from ddpm_desktop.core.likelihood import DEFAULT_LOG_SNR_MAX, DEFAULT_ODE_STEPS, DEFAULT_PROBES, image_bits_per_dim
+    from ddpm_desktop.core.sampling import generator_for, make_log_snr_eps_fn
+    from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE
+
+    idx = np.linspace(0, len(test.images) - 1, n).astype(int)          # the held-out split, every class
+    eps_at = make_log_snr_eps_fn(model)
+    bpd = np.concatenate([image_bits_per_dim(eps_at, test.images[idx[lo:lo + 10]], schedule,
+                                             generator=generator_for(lo)) for lo in range(0, n, 10)])
+    out = {"what": "bits/dim of held-out digits (bundled model, unconditional, default settings)",
+           "command": f"python -m bench.likelihood --only reference --reference-digits {n} "
+                      f"--reference-out {out_path}",
+           "schedule": DEFAULT_SCHEDULE, "steps": DEFAULT_ODE_STEPS, "log_snr_max": DEFAULT_LOG_SNR_MAX,
+           "probes": DEFAULT_PROBES, "indices": idx.tolist(), "labels": test.labels[idx].tolist(),
+           "bits_per_dim": [round(float(b), 5) for b in bpd]}
+    if out_path:
+        with open(out_path, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=1)
+    q = np.quantile(bpd, [0.0, 0.1, 0.5, 0.9, 1.0])
+    _log(f"reference: {n} held-out digits: bits/dim min {q[0]:.3f}, p10 {q[1]:.3f}, median {q[2]:.3f}, "
+         f"p90 {q[3]:.3f}, max {q[4]:.3f}" + (f" -> {out_path}" if out_path else ""))
+    return out
+
+
 def run(cfg) -> dict:
     """bench/run.py's entry: the parts at sizes that fit its time limit on a 2-core machine."""
     quick = getattr(cfg, "quick", False)
@@ -241,6 +267,8 @@ def main(argv=None) -> int:
     p.add_argument("--uncertainty-digits", default="7,500")
     p.add_argument("--uncertainty-t", default="300,600")
     p.add_argument("--completions", type=int, default=64)
+    p.add_argument("--reference-digits", type=int, default=50)
+    p.add_argument("--reference-out", default=None, help="JSON for core.likelihood's reference distribution")
     p.add_argument("--model", default=None)
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
@@ -268,6 +296,9 @@ def main(argv=None) -> int:
         result["uncertainty"] = bench_uncertainty(
             model, schedule, test, [int(v) for v in args.uncertainty_digits.split(",")],
             [int(v) for v in args.uncertainty_t.split(",")], 0 if q else args.completions)
+    if "reference" in parts:
+        result["reference"] = bench_reference(model, schedule, test, 10 if q else args.reference_digits,
+                                              args.reference_out)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=1)

@@ -3,7 +3,8 @@
 The 8-bit pixels are dequantized uniformly within their bins, the ODE runs from λ_max down to
 the schedule's λ_T with the trace of the network's Jacobian (Hutchinson's estimator, or exact
 with --trace exact: 784 VJPs an evaluation, ~100x slower), and the N(0, I) prior closes it
-(core.likelihood). `--vlb` adds the DDPM variational bound (Ho et al. 2020, eq. 5), each of
+(core.likelihood). At the default settings with the bundled model, --json also places each
+image among held-out digits (resources/likelihood_reference.json). `--vlb` adds the DDPM variational bound (Ho et al. 2020, eq. 5), each of
 its L_{t-1} at `--vlb-steps` evenly spaced steps. Lower is more likely.
 """
 from __future__ import annotations
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from ddpm_desktop.core.likelihood import EXACT_CHUNK, image_bits_per_dim, vlb_terms
+    from ddpm_desktop.core.likelihood import EXACT_CHUNK, image_bits_per_dim, load_reference, vlb_terms
     from ddpm_desktop.core.sampling import generator_for, make_eps_fn, make_log_snr_eps_fn
     from ddpm_desktop.core.training import resolve_device
 
@@ -93,6 +94,12 @@ def run(args: argparse.Namespace) -> int:
     report = {"source": source, "n": int(len(bpd)), "steps": args.steps, "trace": args.trace,
               "probes": args.probes, "log_snr_max": args.log_snr_max,
               "bits_per_dim": [round(float(b), 5) for b in bpd], "seconds": round(seconds, 3)}
+    reference = load_reference()
+    # the held-out digits were scored by the bundled model, unconditionally, at the default settings
+    if (reference is not None and args.checkpoint is None and args.label is None
+            and reference.matches(args.steps, args.log_snr_max, schedule)):
+        report["more_likely_than_held_out"] = [round(float(p), 4) for p in reference.more_likely_than(bpd)]
+        report["held_out_median_bits_per_dim"] = round(float(np.median(reference.bits_per_dim)), 4)
     if args.vlb:
         report["vlb_bits_per_dim"] = [round(float(b), 5) for b in np.concatenate(vlb)]
     if args.json:
@@ -100,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{len(bpd)} digit(s) from {source}: bits/dim " + ", ".join(f"{b:.3f}" for b in bpd[:20])
               + (" ..." if len(bpd) > 20 else "") + f" ({args.trace} trace, {args.steps} RK4 steps, {seconds:.1f} s)")
+        if "more_likely_than_held_out" in report:
+            print("more likely than this share of held-out digits: "
+                  + ", ".join(f"{p:.0%}" for p in report["more_likely_than_held_out"][:20]))
         if args.vlb:
             print("variational bound, bits/dim: " + ", ".join(f"{b:.3f}" for b in report["vlb_bits_per_dim"][:20]))
     return 0

@@ -304,3 +304,49 @@ def vlb_terms(eps_fn, schedule: NoiseSchedule, images_u8, ts=None,
     scale = (T - 1) / len(ts) if len(ts) else 0.0
     total = prior + decoder + scale * terms.sum(0)
     return VlbTerms(prior, decoder, ts, terms, total)
+
+
+# -- a digit's place among the held-out digits --------------------------------------------------
+
+REFERENCE_FILE = "likelihood_reference.json"
+
+
+@dataclass(frozen=True)
+class LikelihoodReference:
+    """Bits/dim of held-out digits under the bundled model at fixed settings
+    (resources/likelihood_reference.json, written by `python -m bench.likelihood --only reference`)."""
+
+    bits_per_dim: np.ndarray            # sorted ascending
+    steps: int
+    log_snr_max: float
+    schedule: dict
+
+    def more_likely_than(self, bpd) -> np.ndarray:
+        """The share (0..1) of the reference digits with higher bits/dim than each value of `bpd`:
+        "more likely than 70% of held-out digits"."""
+        ref = self.bits_per_dim
+        return (len(ref) - np.searchsorted(ref, np.asarray(bpd, dtype=np.float64), side="right")) / len(ref)
+
+    def matches(self, steps: int, log_snr_max: float, schedule: NoiseSchedule) -> bool:
+        """Whether numbers computed with these settings may be placed in this reference."""
+        ref = NoiseSchedule.named(self.schedule["kind"], self.schedule["T"], self.schedule["beta_start"],
+                                  self.schedule["beta_end"])
+        return (int(steps) == self.steps and float(log_snr_max) == self.log_snr_max
+                and np.array_equal(ref.betas, schedule.betas))
+
+
+def load_reference(path=None) -> LikelihoodReference | None:
+    """The bundled reference distribution, or None when the file is absent."""
+    import json
+    from pathlib import Path
+
+    if path is None:
+        from ddpm_desktop import resources_path
+
+        path = resources_path(REFERENCE_FILE)
+    path = Path(path)
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return LikelihoodReference(np.sort(np.asarray(data["bits_per_dim"], dtype=np.float64)), int(data["steps"]),
+                               float(data["log_snr_max"]), dict(data["schedule"]))

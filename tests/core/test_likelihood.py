@@ -137,3 +137,29 @@ def test_bundled_model_rates_digits_above_noise_stripes_and_checkers():
                              NoiseSchedule.default(), steps=8, generator=generator_for(0))
     assert np.all(np.isfinite(bpd))
     assert bpd[:2].max() + 2.0 < bpd[2:].min()      # measured ~1.7-2.6 against 7-10 bits/dim
+
+
+def test_reference_places_a_value_among_the_held_out_digits(tmp_path):
+    import json
+
+    from ddpm_desktop.core.likelihood import load_reference
+    from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE
+
+    path = tmp_path / "ref.json"
+    path.write_text(json.dumps({"bits_per_dim": [3.0, 1.0, 2.0, 4.0], "steps": 32, "log_snr_max": 14.0,
+                                "schedule": DEFAULT_SCHEDULE}))
+    ref = load_reference(path)
+    np.testing.assert_array_equal(ref.more_likely_than([0.5, 1.0, 2.5, 9.0]), [1.0, 0.75, 0.5, 0.0])
+    assert ref.matches(32, 14.0, NoiseSchedule.default())
+    assert not ref.matches(16, 14.0, NoiseSchedule.default())
+    assert not ref.matches(32, 14.0, NoiseSchedule.named("cosine", 1000))
+    assert load_reference(tmp_path / "absent.json") is None
+
+
+def test_bundled_reference_was_made_at_the_present_defaults():
+    # a change of the ODE's defaults must come with a new resources/likelihood_reference.json
+    from ddpm_desktop.core.likelihood import DEFAULT_LOG_SNR_MAX, DEFAULT_ODE_STEPS, load_reference
+
+    ref = load_reference()
+    assert ref is not None and len(ref.bits_per_dim) >= 50
+    assert ref.matches(DEFAULT_ODE_STEPS, DEFAULT_LOG_SNR_MAX, NoiseSchedule.default())
