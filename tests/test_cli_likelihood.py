@@ -84,3 +84,10 @@ def test_bad_file_exits_2(tmp_path, capsys, tiny_ckpt):
     code, _, err = _run(capsys, "likelihood", bad, "--checkpoint", tiny_ckpt)
     assert code == 2 and "uint8" in err and err.count("\n") == 1
 
+
+
+def test_a_label_conditions_every_probe(capsys, tiny_ckpt, digits_npz):
+    code, out, _ = _run(capsys, "likelihood", digits_npz, "--checkpoint", tiny_ckpt, "--steps", "1",
+                        "--probes", "3", "--label", "4", "--json")
+    assert code == 0 and len(json.loads(out)["bits_per_dim"]) == 2
+    assert "more_likely_than_held_out" not in json.loads(out)    # another model: no placement

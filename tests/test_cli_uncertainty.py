@@ -66,3 +66,10 @@ def test_bad_options_exit_2_in_one_line(capsys, tiny_ckpt, extra, needle):
 def test_index_out_of_range_exits_2(capsys, tiny_ckpt):
     code, _, err = _run(capsys, "uncertainty", "--index", "100000", "--t", "5", "--checkpoint", tiny_ckpt)
     assert code == 2 and "--index" in err
+
+
+def test_a_label_conditions_every_batched_call(capsys, tiny_ckpt):
+    # the iteration runs k + oversample copies of the image in one call: the label must cover them
+    code, out, _ = _run(capsys, "uncertainty", "--index", "2", "--t", "50", "--k", "2", "--label", "3",
+                        "--guidance", "2", "--iterations", "1", "--checkpoint", tiny_ckpt, "--json")
+    assert code == 0 and len(json.loads(out)["variances"]) == 2

@@ -71,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)
-    labels = labels_from_arg(args.label, 1, model.config.num_classes)
-    eps_fn = make_eps_fn(model, schedule, None if labels is None else labels.to(device), guidance_from_args(args))
+    # one class as an int: the subspace iteration batches the image k + oversample times
+    label = labels_from_arg(args.label, 1, model.config.num_classes)
+    eps_fn = make_eps_fn(model, schedule, None if label is None else int(label[0]), guidance_from_args(args))
     # the x_t of `reconstruct --index N --t T --seed S` (its default path, no --noise-seed)
     x_t = q_sample(schedule, torch.as_tensor(np.asarray(x0, dtype=np.float32))[None, None], args.t,
                    generator=generator_for(args.seed)).to(device)

@@ -63,10 +63,10 @@ LOG2_BIN_OFFSET = -math.log2(BIN)                       # + log2(127.5) bits/dim
 TRACES = ("hutchinson", "exact")
 # λ_max: the model is trained on λ ∈ [-20, 20]; at λ = 14 the noise left (σ = 9e-4) is a quarter
 # of the half-bin (0.0039). Measured on 4 held-out digits (docs/LIKELIHOOD.md): λ_max 9.2 -> 12
-# lowers bits/dim by ~0.1, 12 -> 14 by ~0.013, 14 -> 16 by ~0.004.
+# lowers bits/dim by 0.10-0.12, 12 -> 14 by 0.008-0.015, 14 -> 16 by 0.002-0.005.
 DEFAULT_LOG_SNR_MAX = 14.0
 # RK4 steps uniform in λ: 4 network calls (each with its VJPs) a step. 32 steps differ from 64 by
-# < 0.001 bits/dim on the same digits; 16 steps by ~0.007 (docs/LIKELIHOOD.md).
+# < 0.001 bits/dim on the same digits; 16 steps by 0.005-0.008 (docs/LIKELIHOOD.md).
 DEFAULT_ODE_STEPS = 32
 DEFAULT_PROBES = 1
 EXACT_CHUNK = 98                                        # basis vectors per batched VJP (784 = 8 × 98)
