@@ -14,12 +14,15 @@ import time
 MAX_N = 1000
 
 
+HELP = "fill the hidden part of a digit (N completions)"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ddpm_desktop.core.inpaint import DEFAULT_JUMP_LENGTH, DEFAULT_RESAMPLE, MASK_PRESETS, METHODS
 
     from ._common import SAMPLER_CHOICES, add_model_args, add_schedule_args, seed_arg
 
-    p = sub.add_parser("inpaint", help="fill the hidden part of a digit (N completions)",
+    p = sub.add_parser("inpaint", help=HELP,
                        description="Keep the known pixels of a digit and let the model fill the rest, "
                                    "N times: paste, RePaint or x̂_0 replacement.")
     src = p.add_mutually_exclusive_group(required=True)
@@ -36,11 +39,12 @@ def add_parser(sub) -> None:
     p.add_argument("--steps", type=int, default=None,
                    help="reverse steps (default: 50 for repaint, 20 dpmpp, 50 ddim, 100 ddpm)")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM η (0: deterministic)")
-    p.add_argument("--jump-length", type=int, default=DEFAULT_JUMP_LENGTH, help="RePaint's j")
+    p.add_argument("--jump-length", type=int, default=DEFAULT_JUMP_LENGTH, help="RePaint's j: steps down between jumps back up")
     p.add_argument("--resample", type=int, default=DEFAULT_RESAMPLE,
                    help="RePaint's r (passes through each jump; 1 = no resampling)")
     p.add_argument("--n", type=int, default=8, help="number of completions (default 8)")
-    p.add_argument("--seed", type=seed_arg, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="seed of the completions' noise (completion k: its own stream)")
     add_schedule_args(p)
     add_model_args(p)
     p.add_argument("--fps", type=float, default=20.0, help="frame rate of a .gif")
@@ -93,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ddpm_desktop.core import imaging
     from ddpm_desktop.core.checkpoint import atomic_write_bytes
+    from ddpm_desktop.core.imaging import IMAGE_SHAPE
     from ddpm_desktop.core.decision import bundled_classifier, decision_curve
     from ddpm_desktop.core.inpaint import iter_inpaint
     from ddpm_desktop.core.sampling import make_eps_fn
@@ -104,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     model, _meta = load_model_arg(args.checkpoint, device)
     eps_fn = make_eps_fn(model, schedule)                # unconditional: the mask alone conditions
     gen = torch.Generator().manual_seed(args.seed)
-    x_T = torch.randn((args.n, 1, 28, 28), generator=gen).to(device)
+    x_T = torch.randn((args.n, 1, *IMAGE_SHAPE), generator=gen).to(device)
     want_chain = out.suffix.lower() == ".gif"
     chain, last = [], None
     started = time.perf_counter()
@@ -148,8 +153,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        counts = np.bincount(readings, minlength=10)
-        read = ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c)
+        from ._common import readings_text
+
         print(f"{args.n} completions of {source} ({args.method}, {last.nfe} network calls, {seconds:.1f} s); "
-              f"the classifier reads {read} -> {out}")
+              f"{readings_text(readings)} -> {out}")
     return 0

@@ -10,13 +10,15 @@ import argparse
 import json
 import time
 
+HELP = "DDIM-invert digits to x_T and back; report the reconstruction MSE"  # the one line `ddpm-desktop --help` lists
+
 
 def add_parser(sub) -> None:
     from ddpm_desktop.core.inversion import DEFAULT_INVERSION_STEPS, DEFAULT_REFINE
 
     from ._common import add_model_args, add_schedule_args
 
-    p = sub.add_parser("invert", help="DDIM-invert digits to x_T and back; report the reconstruction MSE",
+    p = sub.add_parser("invert", help=HELP,
                        description="Encode each digit to x_T with the DDIM ODE run forwards, decode it "
                                    "back with DDIM, and report the per-image MSE in [-1, 1] units.")
     p.add_argument("file", help="FILE.npz with 'images' uint8 [N, 28, 28], or one image file")
@@ -38,7 +40,8 @@ def add_parser(sub) -> None:
     p.add_argument("--batch", type=int, default=64, help="digits per network call (default 64)")
     p.add_argument("--out", default=None,
                    help=".npz for x_T (float32 [N, 28, 28]) and the reconstructions (uint8)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help='print {"mse": [...], "median_mse", "nfe", ...}')
     p.set_defaults(run=run)
 
 

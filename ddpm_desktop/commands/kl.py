@@ -9,7 +9,6 @@ from ._common import add_schedule_args, schedule_from_args
 
 STARTS = ("gaussian", "exponential", "uniform", "laplace", "salt_pepper", "shifted_gaussian",
           "image")  # = core.forward.STARTS
-SIDE = 28
 # --flag -> (start, parameter of core.forward.START_PARAMS), so every start's parameters can be set
 START_FLAGS = {
     "rate": ("exponential", "rate", "rate λ of the exponential start (default 0.5)"),
@@ -22,11 +21,14 @@ START_FLAGS = {
 }
 
 
+HELP = "KL to N(0, 1) along the forward chain"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import seed_arg
 
     p = sub.add_parser(
-        "kl", help="KL to N(0, 1) along the forward chain",
+        "kl", help=HELP,
         description="Draw x_0 (28×28) from a start distribution or load an image, run the "
                     "forward chain x_0 .. x_T and print, for each t, the exact KL of the pixel-value "
                     "marginal p_t against N(0, 1), the tail-keeping estimate from the frame's 784 "
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from ddpm_desktop.core.forward import START_PARAMS, forward_chain, sample_start
+    from ddpm_desktop.core.forward import IMAGE_SHAPE, START_PARAMS, forward_chain, sample_start
     from ddpm_desktop.core.kl import (analytic_kl_q, bias_floor, default_binning,
                                       estimated_kl_band_batch, histogram_kl_batch,
                                       indistinguishable_level)
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
         x0 = torch.from_numpy(load_digit(args.image))
     else:
-        x0 = sample_start(args.start, (SIDE, SIDE), generator, **params)  # validates params
+        x0 = sample_start(args.start, IMAGE_SHAPE, generator, **params)  # validates params
     chain = forward_chain(schedule, x0, generator)
     frames = chain.x.reshape(schedule.T + 1, -1).numpy()
     n = frames.shape[1]

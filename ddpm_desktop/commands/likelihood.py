@@ -13,13 +13,15 @@ import argparse
 import json
 import time
 
+HELP = "bits per dimension of digits (probability-flow ODE)"  # the one line `ddpm-desktop --help` lists
+
 
 def add_parser(sub) -> None:
     from ddpm_desktop.core.likelihood import DEFAULT_LOG_SNR_MAX, DEFAULT_ODE_STEPS, DEFAULT_PROBES, TRACES
 
     from ._common import add_model_args, add_schedule_args, seed_arg
 
-    p = sub.add_parser("likelihood", help="bits per dimension of digits (probability-flow ODE)",
+    p = sub.add_parser("likelihood", help=HELP,
                        description="Bits per dimension of 8-bit digits by the probability-flow ODE with "
                                    "uniform dequantization; lower is more likely.")
     p.add_argument("file", help="FILE.npz with 'images' uint8 [N, 28, 28], or one image file")
@@ -40,7 +42,8 @@ def add_parser(sub) -> None:
                    help="steps t whose L_{t-1} the bound evaluates, evenly spaced (default 100; T for all)")
     p.add_argument("--batch", type=int, default=16, help="digits per solve (default 16)")
     p.add_argument("--seed", type=seed_arg, default=0, help="dequantization, probes and the bound's noise")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help='print {"bits_per_dim": [...], "more_likely_than_held_out", ...}')
     p.set_defaults(run=run)
 
 

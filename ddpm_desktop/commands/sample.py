@@ -6,15 +6,20 @@ import json
 import time
 
 
+HELP = "sample digits from noise (the reverse chain)"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import add_model_args, add_sampler_args
 
-    p = sub.add_parser("sample", help="sample digits from noise (the reverse chain)",
+    p = sub.add_parser("sample", help=HELP,
                        description="Sample digits: x_T ~ N(0, I), then the reverse chain to x_0.")
     add_model_args(p)
+    from ._models import add_model_choice_args
+    add_model_choice_args(p)
     add_sampler_args(p, "reverse steps = network calls (default: T for ddpm/ddim, 20 for dpmpp)")
     p.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=256, help="images per network call")
     p.add_argument("--fps", type=float, default=20.0, help="frame rate of a .gif")
     p.add_argument("--out", required=True, help=".png (a grid), .gif (the reverse chain) or .npz (arrays)")
     p.add_argument("--json", action="store_true", help="print timings and NFE as JSON")
@@ -26,8 +31,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ._common import (apply_threads, check_fps, check_int_range, check_memory, check_out,
                           check_sampler_args, check_threads, gif_frames, guidance_from_args,
-                          labels_from_arg, schedule_from_args, unet_bytes,
-                          warn_if_not_noise)
+                          labels_from_arg, schedule_from_args, warn_if_not_noise)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
     check_int_range("--n", args.n, 1, 100_000)
@@ -36,10 +40,11 @@ def run(args: argparse.Namespace) -> int:
     check_threads(args.threads)
     schedule = schedule_from_args(args)
     check_sampler_args(args, schedule.T)
-    # -- distilled sampler (helper E): steps 1..4 and the student in place of the teacher
-    from ._distilled import check_distilled_steps, model_for
+    # the distilled sampler: steps 1..4 and the student in place of the teacher
+    from ._distilled import check_distilled_steps
     check_distilled_steps(args)
-    # -- end distilled
+    from ._models import check_model_choice, model_bytes, model_from_args, num_classes
+    check_model_choice(args)
     labels_from_arg(args.label, 1)  # a bad --label is refused before the model loads
     from ._reproduce import XTDraw, start_params
     start_params(args)  # a bad --start-param too
@@ -53,13 +58,13 @@ def run(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     apply_threads(args.threads)
-    model, _meta, baked = model_for(args, device)
-    labels = labels_from_arg(args.label, args.n, model.config.num_classes)
+    model, _meta, baked = model_from_args(args, device)
+    labels = labels_from_arg(args.label, args.n, num_classes(model))
     guidance = guidance_from_args(args) if baked is None else baked
     batch = min(args.batch_size, args.n)
     want_chain = out.suffix.lower() == ".gif"
     steps = args.steps or schedule.T
-    check_memory(unet_bytes(model.config, batch * (2 if labels is not None else 1))
+    check_memory(model_bytes(model, batch * (2 if labels is not None else 1))
                  + 8 * 784 * args.n + (4 * 784 * batch * (steps + 1) * 2 if want_chain else 0),
                  f"sampling {args.n} images in batches of {batch}")
     warn_if_not_noise(schedule)
@@ -104,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
               "nfe": nfe, "guided": labels is not None and guidance not in (0.0, 1.0),
               "n": args.n, "guidance": guidance if baked is None else model.guidance,
               "seconds": round(seconds, 4), "seconds_per_image": round(seconds / args.n, 5),
-              "device": str(device), "out": str(out)}
+              "device": str(device), "out": str(out), "model": args.model}
+    if args.model == "exact":
+        report["bandwidth"] = _meta["bandwidth"]
     if args.json:
         print(json.dumps(report))
     else:

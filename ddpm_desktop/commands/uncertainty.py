@@ -12,13 +12,15 @@ import argparse
 import json
 import time
 
+HELP = "principal directions and variances of p(x_0 | x_t) for a noised digit"  # the one line `ddpm-desktop --help` lists
+
 
 def add_parser(sub) -> None:
     from ddpm_desktop.core.uncertainty import DEFAULT_ITERATIONS, DEFAULT_JVP, DEFAULT_OVERSAMPLE, JVPS
 
     from ._common import add_model_args, add_schedule_args, seed_arg
 
-    p = sub.add_parser("uncertainty", help="principal directions and variances of p(x_0 | x_t) for a noised digit",
+    p = sub.add_parser("uncertainty", help=HELP,
                        description="Top-k principal directions and variances of p(x_0 | x_t) by subspace "
                                    "iteration on the denoiser's Jacobian, at reconstruct's x_t.")
     src = p.add_mutually_exclusive_group(required=True)
@@ -39,7 +41,8 @@ def add_parser(sub) -> None:
                    help="classifier-free guidance scale w with a label (default the app's)")
     add_model_args(p)
     add_schedule_args(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help='print {"directions": [[784 floats] x K], "variances": [K], "x0_mean": [784], ...}')
     p.set_defaults(run=run)
 
 
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ddpm_desktop.core.forward import q_sample
-    from ddpm_desktop.core.sampling import generator_for, make_eps_fn, sample
+    from ddpm_desktop.core.sampling import ddim_step, generator_for, make_eps_fn
     from ddpm_desktop.core.training import resolve_device
     from ddpm_desktop.core.uncertainty import posterior_principal_components
 
@@ -81,8 +84,10 @@ def run(args: argparse.Namespace) -> int:
     pcs = posterior_principal_components(eps_fn, schedule, x_t, args.t, args.k, args.iterations, args.jvp,
                                          generator_for(args.seed + 1), args.oversample)
     seconds = time.perf_counter() - started
-    # x̂_0 = E[x_0 | x_t], the centre the directions move around: one DDIM step from t to 0 lands on it
-    x0_mean = sample("ddim", eps_fn, schedule, x_t, steps=1, t_start=args.t, clip_x0=False).reshape(-1).numpy()
+    # x̂_0 = E[x_0 | x_t], the centre the directions move around (the DDIM step's, unclipped)
+    with torch.no_grad():
+        _, x0_mean = ddim_step(eps_fn, schedule, x_t, args.t, 0, clip_x0=False)
+    x0_mean = x0_mean.reshape(-1).cpu().numpy()
     report = {"source": source, "t": args.t, "k": args.k, "seed": args.seed, "label": original_label,
               "iterations": args.iterations, "jvp": args.jvp,
               "variances": [float(v) for v in pcs.variances],

@@ -24,18 +24,43 @@ the next save of NAME.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import uuid
 import weakref
 import zipfile
+from enum import Enum
 from pathlib import Path
 
 import torch
 
 from .files import atomic_write_bytes, clean_orphaned_temps, unreadable_reason  # noqa: F401 - re-exported
+from .imaging import IMAGE_SHAPE
 from .model import ModelConfig, UNet
 from .schedule import DEFAULT_SCHEDULE
+from .schema import Field, SchemaError, check_object, parse_json, refusal
+from .snapshot import SCHEDULE_FIELDS
+
+
+class ModelSource(str, Enum):
+    """Where the app's model came from when it is not a file: the bundled model, or one trained
+    in this session. A model loaded from a file has its file name as its source (a plain str);
+    `model_file(source)` tells the cases apart. Members are their strings (equal, hashed, shown
+    and written to JSON as the value), so a status line or a saved session reads the same."""
+
+    BUNDLED = "bundled model"
+    TRAINED = "trained here"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+def model_file(source) -> str | None:
+    """The file a model source names, or None (the bundled model, one trained here, no model)."""
+    name = str(source or "")
+    return None if name in ("", ModelSource.BUNDLED.value, ModelSource.TRAINED.value) else name
+
 
 FORMAT = "ddpm-desktop/1"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
@@ -120,13 +145,82 @@ def read_metadata(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"'{path.name}' is not a valid safetensors checkpoint ({_short(exc)})") from None
     if raw.get("format") != FORMAT:
         raise CheckpointError(f"'{path.name}' is a safetensors file but not a ddpm-desktop checkpoint")
+    try:
+        return decode_metadata(raw)
+    except SchemaError as exc:
+        raise CheckpointError(refusal(path.name, exc)) from None
+
+
+# The metadata a checkpoint may carry, each value JSON text within these bounds; a key the app
+# reads must have its type (other keys are kept, parsed with the same bounds).
+MAX_METADATA_CHARS = 16_000_000
+MAX_METADATA_DEPTH = 8
+MAX_HISTORY = 10_000_000
+METADATA_FIELDS = {
+    "format": Field("format", "str", max_len=64),
+    "step": Field("step", "int", 0, 10**12),
+    "dataset": Field("dataset", "str", max_len=4096),
+    "world_size": Field("world_size", "int", 1, 1_000_000),
+    "prediction": Field("prediction", "str", max_len=64),
+    "pair": Field("pair", "object", fields=(Field("run_id", "str", max_len=64, required=True),
+                                            Field("step", "int", 0, 10**12, required=True))),
+    "schedule": Field("schedule", "object", fields=SCHEDULE_FIELDS),
+    "guidance": Field("guidance", "float", 0.0, 20.0),
+}
+# The distillation record: the fields a student's loader and sampler read (others are kept).
+DISTILL_FIELDS = (Field("guidance", "float", 0.0, 20.0), Field("prediction", "str", max_len=64),
+                  Field("steps", "int", 0, 10**9))
+_OBJECTS = ("model_config", "train_config", "distill")
+_PAIR_LISTS = ("loss_history", "loss_history_tail")
+
+
+def decode_metadata(raw: dict) -> dict:
+    """A checkpoint's metadata (safetensors' str -> str) with each value decoded from bounded
+    JSON (text that is not JSON stays text) and the keys the app reads type-checked:
+    `METADATA_FIELDS`, objects for model_config/train_config/distill, lists of [step, loss]
+    pairs for the loss histories, a list of strings for class_names. SchemaError (one line,
+    naming the key) otherwise."""
     meta = {}
     for key, value in raw.items():
+        if not isinstance(value, str):
+            raise SchemaError(f"metadata {str(key)[:40]} is not text")
         try:
-            meta[key] = json.loads(value)
-        except (json.JSONDecodeError, TypeError):
-            meta[key] = value
+            meta[key] = parse_json(value, MAX_METADATA_CHARS, MAX_METADATA_DEPTH)
+        except SchemaError as exc:
+            if str(exc).startswith("not JSON"):
+                meta[key] = value  # plain text (the format tag, a name)
+            else:
+                raise SchemaError(f"metadata {key}: {exc}") from None
+    for key, f in METADATA_FIELDS.items():
+        if key in meta:
+            check_object({key: meta[key]}, (f,), "metadata", allow_unknown=True)
+    for key in _OBJECTS:
+        if key in meta and not isinstance(meta[key], dict):
+            raise SchemaError(f"metadata.{key} must be an object")
+    if isinstance(meta.get("distill"), dict):
+        rec = {k: v for k, v in meta["distill"].items() if not (k == "guidance" and v is None)}
+        check_object(rec, DISTILL_FIELDS, "metadata.distill", allow_unknown=True)
+    for key in _PAIR_LISTS:
+        if key in meta:
+            meta[key] = _pairs(meta[key], f"metadata.{key}")
+    names = meta.get("class_names")
+    if names is not None and not (isinstance(names, list) and len(names) <= 1000
+                                  and all(isinstance(n, str) and len(n) <= 256 for n in names)):
+        raise SchemaError("metadata.class_names must be a list of names")
     return meta
+
+
+def _pairs(value, what: str) -> list:
+    """A loss history: a list of [step, loss] with an integer step and a finite loss."""
+    if not isinstance(value, list) or len(value) > MAX_HISTORY:
+        raise SchemaError(f"{what} must be a list of [step, loss] pairs")
+    for item in value:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2
+                and isinstance(item[0], int) and not isinstance(item[0], bool)
+                and isinstance(item[1], (int, float)) and not isinstance(item[1], bool)
+                and math.isfinite(item[1])):
+            raise SchemaError(f"{what} must be a list of [step, loss] pairs with finite losses")
+    return value
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[UNet, dict]:
@@ -257,14 +351,14 @@ def _check_forward(name: str, model: UNet, device: str = "cpu") -> None:
     be [1, 1, 28, 28] and (off the meta device) finite."""
     try:
         with torch.inference_mode():
-            x = torch.zeros(1, 1, 28, 28, device=device)
+            x = torch.zeros(1, 1, *IMAGE_SHAPE, device=device)
             lam = torch.zeros(1, device=device)
             outs = [model(x, lam, None), model(x, lam, torch.zeros(1, dtype=torch.long, device=device))]
     except Exception as exc:  # noqa: BLE001 - whatever a crafted architecture makes torch raise
         raise CheckpointError(f"'{name}' builds a network that does not run on a 1×28×28 image "
                               f"({_short(exc)})") from None
     for out in outs:
-        if tuple(out.shape) != (1, 1, 28, 28):
+        if tuple(out.shape) != (1, 1, *IMAGE_SHAPE):
             raise CheckpointError(f"'{name}' builds a network whose output is {tuple(out.shape)}, "
                                   "not [1, 1, 28, 28]")
         if device != "meta" and not torch.isfinite(out).all():

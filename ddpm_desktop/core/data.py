@@ -24,13 +24,13 @@ from PIL import Image
 
 from ddpm_desktop import resources_path
 from ddpm_desktop.core.imaging import (  # noqa: F401 - re-exported, DESIGN.md lists them here
+    IMAGE_SIDE,
     ImageLoadError,
     load_digit,
     to_model_range,
     to_uint8,
 )
 
-SIDE = 28
 DIGIT_CLASS_NAMES = tuple(str(d) for d in range(10))
 FASHION_CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -65,7 +65,7 @@ class Dataset:
     def __post_init__(self):
         images = np.asarray(self.images)
         labels = np.asarray(self.labels)
-        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
+        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ValueError(f"dataset '{self.name}': images must be uint8 [N, 28, 28], "
                              f"got {images.dtype} {images.shape}")
         if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
@@ -109,6 +109,32 @@ class Dataset:
         return to_model_range(x), torch.from_numpy(np.array(self.labels))
 
 
+def subset_rows(size: int, n: int, seed: int = 0, offset: int = 0) -> np.ndarray:
+    """int64 [n]: rows offset .. offset + n - 1 of a permutation of range(size) drawn from `seed`
+    (`np.random.default_rng(seed).permutation(size)`), sorted.
+
+    The same seed with non-overlapping offsets gives disjoint sets (halves: n = size // 2 at
+    offsets 0 and size // 2); a seed alone gives the same set on every machine and numpy
+    version (numpy's Generator streams are stable for a given bit generator).
+    """
+    for name, value in (("n", n), ("seed", seed), ("offset", offset)):
+        if isinstance(value, bool) or int(value) != value:
+            raise ValueError(f"subset {name} must be an integer, got {value!r}")
+    if not 1 <= n <= size:
+        raise ValueError(f"a subset of {n} images: the dataset has {size}")
+    if not 0 <= offset <= size - n:
+        raise ValueError(f"subset offset {offset} with {n} images runs past the dataset's {size}")
+    perm = np.random.default_rng(int(seed)).permutation(int(size))
+    return np.sort(perm[int(offset):int(offset) + int(n)]).astype(np.int64)
+
+
+def random_subset(dataset: Dataset, n: int, seed: int = 0, offset: int = 0) -> Dataset:
+    """The images of `dataset` at `subset_rows(len(dataset), n, seed, offset)`, named after them."""
+    rows = subset_rows(len(dataset), n, seed, offset)
+    return dataset.subset(rows, f"{dataset.name}, {n} of {len(dataset)} (subset seed {seed}"
+                                + (f", offset {offset})" if offset else ")"))
+
+
 # ----------------------------------------------------------------------------- bundled MNIST
 
 
@@ -135,6 +161,17 @@ def load_bundled_mnist(split: str = "train") -> Dataset:
         keep = arrays["split"] == (1 if split == "test" else 0)
     return Dataset(arrays["images"][keep], arrays["labels"][keep].astype(np.int64),
                    f"MNIST ({split})", DIGIT_CLASS_NAMES)
+
+
+def bundled_mnist_rows(split: str = "train") -> np.ndarray:
+    """int64 [N]: the row of resources/mnist.npz's `images` array behind each image of
+    `load_bundled_mnist(split)`, in the same order (the splits interleave in the file)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split '{split}'; choose one of {', '.join(SPLITS)}")
+    split_flags = _bundled_arrays()["split"]
+    if split == "all":
+        return np.arange(len(split_flags), dtype=np.int64)
+    return np.flatnonzero(split_flags == (1 if split == "test" else 0)).astype(np.int64)
 
 
 # ----------------------------------------------------------------------------- IDX files
@@ -255,7 +292,7 @@ def load_idx_dir(path, split: str | None = None, class_names: tuple[str, ...] | 
     for prefix in wanted:
         x = read_idx_images(found[(prefix, "images")])
         y = read_idx_labels(found[(prefix, "labels")])
-        if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
+        if x.ndim != 3 or x.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ValueError(f"'{found[(prefix, 'images')].name}' holds {x.shape[1:]} images, expected 28x28")
         if y.ndim != 1 or len(y) != len(x):
             raise ValueError(f"'{folder.name}': {len(x)} {prefix} images but {len(y)} labels")

@@ -1,4 +1,5 @@
-"""Sample quality: classifier accuracy on class-conditional samples, and the Fréchet distance.
+"""Sample quality: classifier accuracy on class-conditional samples, the Fréchet distance, and
+the fraction of samples that copy a training digit (core.copies).
 
 The Fréchet distance (Heusel et al. 2017, eq. 6) between Gaussians fitted to two feature sets,
 ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^½), is computed on the bundled classifier's 128-d
@@ -18,7 +19,9 @@ import scipy.linalg
 import torch
 
 from .classifier import DigitClassifier, predict
+from .copies import check_copies
 from .forward import q_sample
+from .imaging import IMAGE_SHAPE
 from .sampling import iter_sampler, make_eps_fn
 from .schedule import NoiseSchedule
 
@@ -50,6 +53,10 @@ class SamplerResult:
     fd_matched: float | None  # FD of the first `matched_n` samples (to compare with a smaller run)
     matched_n: int | None
     seconds: float
+    # the copy check (core.copies): fraction of samples whose nearest training digit is > 3x
+    # closer than the second nearest, with its bootstrap 95% interval
+    f_mem: float | None = None
+    f_mem_ci: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,7 +73,7 @@ def generate(model, schedule: NoiseSchedule, sampler: str, steps: int | None, n:
     device = next(model.parameters()).device
     labels = torch.arange(n) % 10 if labels is None else labels
     gen = torch.Generator().manual_seed(seed)
-    x_all = torch.randn((n, 1, 28, 28), generator=gen)
+    x_all = torch.randn((n, 1, *IMAGE_SHAPE), generator=gen)
     noise_gen = torch.Generator().manual_seed(seed + 1)
     out, nfe = [], 0
     for lo in range(0, n, batch_size):
@@ -121,6 +128,7 @@ def evaluate_sampler(model, classifier, schedule, feats, sampler: str, steps: in
     images, labels, nfe = generate(model, schedule, sampler, steps, n, guidance, seed, progress=progress)
     seconds = time.perf_counter() - started
     pred, f = predict(classifier, images.cpu())
+    copy_check = check_copies(images.cpu(), seed=seed)
     fd_matched = None
     if matched_n is not None and matched_n < n:
         fd_matched = frechet_distance(f[:matched_n], feats["train"])
@@ -128,7 +136,7 @@ def evaluate_sampler(model, classifier, schedule, feats, sampler: str, steps: in
                            guidance=guidance, accuracy=float((pred == labels.numpy()).mean()),
                            fd=frechet_distance(f, feats["train"]), fd_matched=fd_matched,
                            matched_n=matched_n if fd_matched is not None else None,
-                           seconds=round(seconds, 2))
+                           seconds=round(seconds, 2), f_mem=copy_check.f_mem, f_mem_ci=copy_check.ci)
     return (result, images[:keep]) if keep else result
 
 

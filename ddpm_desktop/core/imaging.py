@@ -23,7 +23,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import files
 
-SIDE = 28            # output field, pixels
+IMAGE_SIDE = 28      # every image's side in pixels: the network's input, the datasets, the canvas
+IMAGE_SHAPE = (IMAGE_SIDE, IMAGE_SIDE)
 BOX = 20             # the digit's bounding box is fitted into BOX x BOX
 CENTRE = 14.0        # target centre of mass (row, col), pixel-index coordinates
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -46,6 +47,10 @@ THIN_STROKE = 1.2
 
 class ImageLoadError(ValueError):
     """A picture could not be turned into a digit; the message is one line naming the file."""
+
+
+class BlankImageError(ImageLoadError):
+    """The picture was read but holds no ink (one level everywhere, or nearly)."""
 
 
 # ----------------------------------------------------------------------------- ranges
@@ -81,10 +86,10 @@ def to_uint8(images) -> np.ndarray:
 
 
 def _fail(path: Path, why: str) -> ImageLoadError:
-    return ImageLoadError(f"cannot read '{path.name}': {why}")
+    return ImageLoadError(f"cannot read '{path}': {why}")
 
 
-def _open_first_frame(path: Path) -> Image.Image:
+def open_first_frame(path: Path) -> Image.Image:
     """Open, size-check and decode the first frame; every failure becomes ImageLoadError."""
     why = files.unreadable_reason(path)  # missing, permission, folder, FIFO/device, empty
     if why is not None:
@@ -178,7 +183,7 @@ def stroke_width(ink: np.ndarray, threshold: float = 0.5) -> float:
     return 2.0 * float(m.sum()) / edges if edges else 0.0
 
 
-def _thicken(crop: np.ndarray, scale: float) -> np.ndarray:
+def thicken(crop: np.ndarray, scale: float) -> np.ndarray:
     """Dilate strokes thinner than MNIST's (measured in the crop's pixels, whose 28-px size
     is `scale` times smaller) with a disc, so they come out MNIST-wide after scaling."""
     # 1.35x: the Lanczos scaling into the box and the 0.5 threshold of `stroke_width` take
@@ -206,13 +211,13 @@ def _fit_and_centre(ink: np.ndarray, background: float, what: str) -> np.ndarray
     """
     top = float(ink.max(initial=background))
     if top - background < MIN_CONTRAST:
-        raise ImageLoadError(f"{what}: no digit found (the picture is blank)")
+        raise BlankImageError(f"{what}: no digit found (the picture is blank)")
     ink = np.clip((ink - background) / (top - background), 0.0, 1.0)
     ink[ink < NOISE_FLOOR] = 0.0
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
-    crop = _thicken(crop, BOX / max(crop.shape))
+    crop = thicken(crop, BOX / max(crop.shape))
     h, w = crop.shape
     scale = BOX / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -227,13 +232,13 @@ def _fit_and_centre(ink: np.ndarray, background: float, what: str) -> np.ndarray
             crop = crop / peak
     mass = crop.sum()
     if mass <= 0.0:
-        raise ImageLoadError(f"{what}: no digit found (the picture is blank)")
+        raise BlankImageError(f"{what}: no digit found (the picture is blank)")
     yy, xx = np.indices(crop.shape)
     com_y, com_x = (crop * yy).sum() / mass, (crop * xx).sum() / mass
     # Integer translation (no resampling blur), kept inside the field.
-    top_row = int(np.clip(round(CENTRE - com_y), 0, SIDE - new_h))
-    left_col = int(np.clip(round(CENTRE - com_x), 0, SIDE - new_w))
-    out = np.zeros((SIDE, SIDE), np.float32)
+    top_row = int(np.clip(round(CENTRE - com_y), 0, IMAGE_SIDE - new_h))
+    left_col = int(np.clip(round(CENTRE - com_x), 0, IMAGE_SIDE - new_w))
+    out = np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.float32)
     out[top_row:top_row + new_h, left_col:left_col + new_w] = crop
     return out * 2.0 - 1.0
 
@@ -247,7 +252,7 @@ def load_digit(path) -> np.ndarray:
     truncated, oversized (> 50 MB or > 40 Mpx) and blank pictures.
     """
     path = Path(path)
-    grey = _luminance(_open_first_frame(path))
+    grey = _luminance(open_first_frame(path))
     if grey.size == 0:
         raise _fail(path, "the image has no pixels")
     grey = _shrink(grey)

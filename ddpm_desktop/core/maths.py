@@ -12,10 +12,10 @@ the floats substituted (so a test reads them without parsing text).
 - `reverse_terms(sampler, schedule, ts, i, eta)`: step i (t = ts[i] → s = ts[i+1]) of the
   sampler with the coefficients `core.sampling.step_terms` gives (the numbers the samplers
   themselves run with): DDPM Algorithm 2 with its posterior mean and variance (eq. 6-7),
-  DDIM eq. 12 with η (eq. 16), DPM-Solver++(2M) with h and r.
+  DDIM eq. 12 with η (eq. 16), DPM-Solver++(2M) with h and r; the distilled student's step
+  is DDIM's at η = 0. The t's come from the run's plan (core.run.plan_run).
 - `guidance_terms(label, w)`: ε̃ = ε_u + w (ε_c − ε_u) (Ho & Salimans 2022, eq. 6).
 - `kl_terms(...)`: the KL numbers of the histogram view (exact, estimate, histogram, bound).
-- `run_timesteps(...)`: the t's a reverse run steps through, as the session starts it.
 
 Pure Python and numpy; a few µs per call (the panel re-renders only the terms that change).
 """
@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .sampling import step_terms, timesteps_for
+from .run import DISTILLED
+from .sampling import step_terms
 from .schedule import NoiseSchedule
 
 # The views a term can drive (the window highlights the one under the mouse).
@@ -140,23 +141,14 @@ def forward_terms(schedule: NoiseSchedule, t: int) -> list[Term]:
 
 # ---------------------------------------------------------------- reverse
 
-def run_timesteps(sampler: str, T: int, steps: int | None, source: str = "noise",
-                  t_start: int = 500) -> np.ndarray:
-    """The descending t's a reverse run steps through, as the session starts one: from T
-    (source "noise") or from t_start clamped to 1..T ("input"), `steps` capped at the start
-    (None: every step, 20 for dpmpp, as core.sampling.iter_sampler)."""
-    start = int(max(1, min(int(t_start), T))) if source == "input" else T
-    if steps is not None:
-        steps = int(min(int(steps), start))
-    elif sampler == "dpmpp":
-        steps = 20
-    return timesteps_for(T, steps, start)
-
-
 def reverse_terms(sampler: str, schedule: NoiseSchedule, ts, i: int, eta: float = 0.0,
                   variance: str = "beta") -> list[Term]:
     """Step i of a reverse run along `ts` (clamped to 0..len(ts)−2): x̂_0 and the sampler's
-    update, with the coefficients of `core.sampling.step_terms`."""
+    update, with the coefficients of `core.sampling.step_terms`. The distilled student steps
+    as DDIM with η = 0 (core.sampling.iter_distilled), so its terms are those."""
+    student = sampler == DISTILLED
+    if student:
+        sampler, eta = "ddim", 0.0
     ts = np.asarray(ts)
     i = int(max(0, min(int(i), len(ts) - 2)))
     k = step_terms(sampler, schedule, ts, i, eta=eta, variance=variance)
@@ -200,7 +192,8 @@ def reverse_terms(sampler: str, schedule: NoiseSchedule, ts, i: int, eta: float 
         return [x0, update, posterior]
     if sampler == "ddim":
         update = Term(
-            "reverse.update", "DDIM step (eq. 12)",
+            "reverse.update",
+            "Distilled student: DDIM step (eq. 12, η = 0)" if student else "DDIM step (eq. 12)",
             f"{sub('x', 's')} = {sqrt(sub(AB, 's'))} {X0_HAT} + "
             f"{sqrt('1 − ' + sub(AB, 's') + ' − σ<sup>2</sup>')} {EPS_HAT} + σ z",
             f"{sub('x', s)} = {num(k['sqrt_ab_s'])} {X0_HAT} + {num(k['dir_coef'])} {EPS_HAT}"

@@ -1,8 +1,8 @@
 """The export state the Export dialog is built from (the session owns it and runs the export).
 
 `ExportSettings`: what to export (forward, reverse, both), as what (looping GIF or PNG strip),
-frame rate, scale, frame stride (0 = automatic: ui.export_frames.DEFAULT_FRAMES picked along the
-chain, never fewer than ui.export_frames.MIN_FRAMES; the last frame held ui.export.HOLD_LAST_S),
+frame rate, scale, frame stride (0 = automatic: render.frames.DEFAULT_FRAMES picked along the
+chain, never fewer than render.frames.MIN_FRAMES; the last frame held render.compose.HOLD_LAST_S),
 key frames of a strip, the histogram and KL overlays, the file, and where "both" comes from:
 `both_from` "digit" (the default: the reverse chain reconstructs the forward chain's x_t, t =
 `both_t` or 3T/10 as `ddpm-desktop export --chain both`, so both halves show one digit) or
@@ -81,8 +81,8 @@ class ExportSettings:
         return folder / f"{DEFAULT_NAMES[self.what]}{SUFFIXES[self.format]}"
 
     def stride_for(self, n_frames: int) -> int:
-        """The stride ui.export_frames.output_indices gets: the user's, or 0 (frames picked along the
-        chain: ui.export_frames.DEFAULT_FRAMES, at least ui.export_frames.MIN_FRAMES)."""
+        """The stride render.frames.output_indices gets: the user's, or 0 (frames picked along the
+        chain: render.frames.DEFAULT_FRAMES, at least render.frames.MIN_FRAMES)."""
         return self.stride
 
 
@@ -93,10 +93,28 @@ class ExportState(SettingsState):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = ExportSettings()
+        # The destination (path or folder) came from a session or settings file and the user
+        # has not chosen or confirmed it in this run: Export asks before writing there.
+        self.destination_from_file = False
         self.running = False
         self.done = 0
         self.total = 0
         self.message = ""
+
+    def set_settings(self, settings, from_file: bool = False) -> None:
+        """Adopt `settings`; `from_file`: they come from a session or settings file, so their
+        path and folder are only a suggestion until the user confirms them. A change of path
+        or folder made in the app counts as the user's choice."""
+        old = self.settings
+        super().set_settings(settings)
+        if from_file:
+            self.destination_from_file = bool(self.settings.path or self.settings.folder)
+        elif (self.settings.path, self.settings.folder) != (old.path, old.folder):
+            self.destination_from_file = False
+
+    def confirm_destination(self) -> None:
+        """The user chose or confirmed the destination shown (Browse…, or Export's question)."""
+        self.destination_from_file = False
 
     def set_progress(self, running: bool, done: int = 0, total: int = 0,
                      message: str = "") -> None:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from ddpm_desktop.core.snapshot import VERSION
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import SamplerSettings
@@ -37,7 +38,7 @@ def test_a_session_round_trips_through_its_file(qtbot, session, tmp_path):
     path = tmp_path / "s.json"
     assert session.save_session_file(path)
     data = json.loads(path.read_text())
-    assert data["format"] == "ddpm-desktop-session" and data["version"] == 1
+    assert data["format"] == "ddpm-desktop-session" and data["version"] == VERSION
 
     other = Session(WorkerController())
     try:
@@ -58,15 +59,15 @@ def test_a_session_round_trips_through_its_file(qtbot, session, tmp_path):
 
 
 @pytest.mark.parametrize("edit, words", [
-    (lambda d: d.update(version=2), "newer version"),
+    (lambda d: d.update(version=VERSION + 1), "newer version"),
     (lambda d: d.update(format="something else"), "not a ddpm-desktop session"),
     (lambda d: d["schedule"].update(T=10**6), "T = 1000000"),
     (lambda d: d["schedule"].update(beta_end=1.5), "beta_end"),
     (lambda d: d["input"].update(digit=[[0.0] * 27] * 28), "28 rows of 28"),
-    (lambda d: d["input"].update(start="cauchy"), "unknown start"),
+    (lambda d: d["input"].update(start="cauchy"), "input.start must be one of"),
     (lambda d: d["sampler"].update(steps=-3), "steps"),
-    (lambda d: d["sampler"].update(bogus=1), "unknown sampler setting"),
-    (lambda d: d["training"].update(batch_size="lots"), "batch size"),
+    (lambda d: d["sampler"].update(bogus=1), "unknown field(s) in sampler: bogus"),
+    (lambda d: d["training"].update(batch_size="lots"), "training.batch_size must be an integer"),
 ])
 def test_a_bad_or_newer_file_changes_nothing(qtbot, session, tmp_path, edit, words):
     path = tmp_path / "s.json"

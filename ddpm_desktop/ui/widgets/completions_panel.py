@@ -108,8 +108,8 @@ class CompletionsPanel(QWidget):
                                   f"network calls each); the classifier reads {read}")
 
 
-def connect_completions_panel(panel: CompletionsPanel, session) -> None:
-    """Wire the panel's intents to the session's completions state and work."""
-    panel.n_edited.connect(session.completions.set_n)
-    panel.complete_requested.connect(session.start_completions)
-    panel.cancel_requested.connect(session.cancel_completions)
+def connect_completions_panel(panel: CompletionsPanel, completer) -> None:
+    """Wire the panel's intents to the completions area (`session.completer`)."""
+    panel.n_edited.connect(completer.state.set_n)
+    panel.complete_requested.connect(completer.start)
+    panel.cancel_requested.connect(completer.cancel)

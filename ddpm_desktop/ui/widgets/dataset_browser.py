@@ -45,8 +45,9 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_desktop.core import data
+from ddpm_desktop.core.imaging import IMAGE_SIDE
 from ddpm_desktop.ui.theme import plot_colors, rgb
-from ddpm_desktop.ui.widgets.digit_grid import SIDE, _PageView, render_page, view_order
+from ddpm_desktop.ui.widgets.digit_grid import PageView, render_page, view_order
 
 SOURCES = (("MNIST train (bundled)", "mnist"), ("MNIST test (bundled)", "mnist-test"),
            ("Fashion-MNIST", "fashion"))
@@ -84,7 +85,7 @@ class DatasetBrowser(QWidget):
         self.random_button = QPushButton("Random")
         self.random_button.clicked.connect(self._on_random_clicked)
 
-        self.view = _PageView(self)
+        self.view = PageView(self)
         self.view.cell_clicked.connect(self._on_view_cell_clicked)
         self.view.cell_activated.connect(self._on_view_cell_clicked)
         self.view.key_moved.connect(self._on_view_key_moved)
@@ -210,7 +211,7 @@ class DatasetBrowser(QWidget):
         start = self._page * self.page_size
         idx = self._positions[start:start + self.page_size]
         images = (np.asarray(self._dataset.images)[idx] if self._dataset is not None
-                  else np.zeros((0, SIDE, SIDE), np.uint8))
+                  else np.zeros((0, IMAGE_SIDE, IMAGE_SIDE), np.uint8))
         page = render_page(images, self.columns, self.rows,
                            fill=rgb(plot_colors(self.palette()).image_gap))
         sel = None
@@ -253,6 +254,12 @@ class DatasetBrowser(QWidget):
             x = data.to_model_range(np.asarray(self._dataset.images[i]))
             label = int(np.asarray(self._dataset.labels)[i])
             self.digit_selected.emit(np.asarray(x, dtype=np.float32).copy(), label)
+
+    def clear_selection(self) -> None:
+        """Highlight no digit (x_0 came from elsewhere)."""
+        if self._selected_pos is not None:
+            self._selected_pos = None
+            self._refresh()
 
     def select_index(self, dataset_index: int, emit: bool = True) -> None:
         hits = np.flatnonzero(self._positions == int(dataset_index))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QSignalBlocker, Signal, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -28,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_desktop.ui.export import frame_layout
-from ddpm_desktop.ui.export_frames import count_frames
+from ddpm_desktop.render.compose import frame_layout
+from ddpm_desktop.render.frames import count_frames
 from ddpm_desktop.ui.export_state import BOTH_FROM, FORMATS, WHAT, ExportState
 
 
@@ -248,9 +249,21 @@ class ExportDialog(QDialog):
             if not Path(path).suffix:
                 path += "." + fmt
             self.state.update(path=path)
+            self.state.confirm_destination()
 
     @Slot()
     def _on_export_clicked(self) -> None:
         self._on_path_edited()
+        if self.state.destination_from_file:
+            # A session or settings file named this place: the user says yes before a write.
+            box = QMessageBox(QMessageBox.Icon.Question, "Export",
+                              f"Export to {self.state.settings.target()}?\n\nThis location came "
+                              "from a session or settings file, not from you.",
+                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                              self)
+            box.setTextFormat(Qt.TextFormat.PlainText)  # the path is text from a file
+            if box.exec() != QMessageBox.StandardButton.Yes:
+                return
+            self.state.confirm_destination()
         self._started_here = True
         self.export_requested.emit()

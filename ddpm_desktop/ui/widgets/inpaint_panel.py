@@ -227,13 +227,13 @@ class InpaintPanel(QWidget):
             self.info.setText(f"{n} completions, {s.nfe} network evaluations each")
 
 
-def connect_inpaint_panel(panel: InpaintPanel, session) -> None:
-    """Wire the panel's intents to the session's inpainting state and work."""
-    st = session.inpaint
+def connect_inpaint_panel(panel: InpaintPanel, inpainter) -> None:
+    """Wire the panel's intents to the inpainting area (`session.inpainter`) and its state."""
+    st = inpainter.state
     panel.stroke_started.connect(st.begin_stroke)
     panel.painted.connect(lambda row, col, hole: st.paint(row, col, hole))
     panel.preset_chosen.connect(st.set_preset)
     panel.undo_requested.connect(st.undo)
     panel.settings_edited.connect(lambda m, s, n: st.set_settings(method=m, sampler=s, n=n))
-    panel.inpaint_requested.connect(session.start_inpainting)
-    panel.cancel_requested.connect(session.cancel_inpainting)
+    panel.inpaint_requested.connect(inpainter.start)
+    panel.cancel_requested.connect(inpainter.cancel)

@@ -192,9 +192,33 @@ class InputPanel(QWidget):
         return True
 
     # ---------------------------------------------------------------- state -> view
+    def _sync_browser(self) -> None:
+        """Highlight the browser's digit only while it is x_0: a drawing, an image file or a
+        session clears the highlight; a session whose x_0 is a digit of the data set on show
+        (same index, same pixels) highlights that one."""
+        b, ds = self.browser, self.browser.dataset()
+        if ds is None:
+            return
+        prefix, source = f"{ds.name} #", self.state.digit_source
+        index = int(source[len(prefix):]) if source.startswith(prefix) \
+            and source[len(prefix):].isdigit() else None
+        if index is not None and index == b.selected_index():
+            return  # the browser's own choice
+        if index is not None and 0 <= index < len(ds) and np.array_equal(
+                to_model_range(np.asarray(ds.images[index])).astype(np.float32),
+                self.state.digit):
+            try:
+                b.select_index(index, emit=False)
+                return
+            except ValueError:  # filtered out of the view
+                pass
+        b.clear_selection()
+
     @Slot(str)
     def _on_state_changed(self, what: str) -> None:
         s = self.state
+        if what in ("digit", "all"):
+            self._sync_browser()
         self.preview.set_image(s.digit)
         label = f" · label {s.digit_label}" if s.digit_label >= 0 else ""
         self.source_label.setText(f"x₀: {s.digit_source}{label}")
@@ -229,7 +253,7 @@ class InputPanel(QWidget):
 
     @Slot(object)
     def _on_canvas_digit_changed(self, digit: np.ndarray) -> None:
-        self._set_digit(digit, "drawn on the canvas", -1)
+        self._set_digit(digit, self.canvas_panel.image_source or "drawn on the canvas", -1)
 
     def _set_digit(self, digit, source: str, label: int) -> None:
         try:

@@ -107,10 +107,10 @@ class LessonPanel(QWidget):
             self.lesson_chosen.emit(name)
 
 
-def connect_lesson_panel(panel: LessonPanel, session) -> None:
-    """Wire the panel's intents to the session's lessons (ui/session_lessons.py)."""
-    panel.lesson_chosen.connect(session.open_lesson)
-    panel.back_requested.connect(session.lesson_back)
-    panel.next_requested.connect(session.lesson_next)
-    panel.reveal_requested.connect(session.reveal_lesson)
-    panel.reapply_requested.connect(session.lesson_reapply)
+def connect_lesson_panel(panel: LessonPanel, lessons) -> None:
+    """Wire the panel's intents to the lessons area (`session.lessons`, ui/session_lessons.py)."""
+    panel.lesson_chosen.connect(lessons.open)
+    panel.back_requested.connect(lessons.back)
+    panel.next_requested.connect(lessons.next)
+    panel.reveal_requested.connect(lessons.reveal)
+    panel.reapply_requested.connect(lessons.reapply)

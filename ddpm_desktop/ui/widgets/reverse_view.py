@@ -193,6 +193,9 @@ class ReverseChainView(QWidget):
             self.slider.setRange(0, 0)
         self.slider.setEnabled(False)
         self.nfe_label.setText("starting…")
+        if not self.state.lanes:  # cleared: no chain on screen
+            self.nfe_label.setText("")
+            self._on_model_changed()
 
     @Slot()
     def _on_frames_added(self) -> None:

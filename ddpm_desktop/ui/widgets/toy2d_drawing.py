@@ -1,6 +1,6 @@
 """The 2-D window's drawing: its plots (particles over p_t, the three ε fields, the KL and loss
 curves) and the per-frame redraw. A mixin of `Toy2DWindow` (toy2d_view.py), which holds the
-controls and emits intent; kept apart for size.
+controls and emits intent.
 """
 from __future__ import annotations
 
