@@ -63,10 +63,10 @@ def test_one_image_file(tmp_path, capsys, tiny_ckpt):
 
 
 @pytest.mark.parametrize("content, needle", [
-    (dict(pixels=np.zeros((2, 28, 28), np.uint8)), "no 'images'"),
+    (dict(pixels=np.zeros((2, 28, 28), np.uint8)), "no `images`"),
     (dict(images=np.zeros((2, 28, 28), np.float32)), "uint8"),
     (dict(images=np.zeros((2, 27, 28), np.uint8)), "[N, 28, 28]"),
-    (None, "cannot read"),
+    (None, "not an .npz"),
 ])
 def test_bad_npz_exits_2_in_one_line(tmp_path, capsys, tiny_ckpt, content, needle):
     path = tmp_path / "bad.npz"
