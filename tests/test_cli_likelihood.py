@@ -64,6 +64,12 @@ def test_vlb_and_one_image_file(tmp_path, capsys, tiny_ckpt):
     report = json.loads(out)
     assert len(report["bits_per_dim"]) == 1 and len(report["vlb_bits_per_dim"]) == 1
     assert report["vlb_bits_per_dim"][0] > 0
+    # 5 steps evenly spaced in 2..T; the total is prior + decoder + (T - 1)/5 × the sum of the terms
+    assert report["vlb_t"] == [2, 252, 501, 750, 1000]
+    terms = np.array(report["vlb_terms"])
+    assert terms.shape == (5, 1) and np.all(terms >= 0)
+    total = report["vlb_prior"][0] + report["vlb_decoder"][0] + 999 / 5 * terms.sum()
+    assert total == pytest.approx(report["vlb_bits_per_dim"][0], rel=1e-4)
 
 
 @pytest.mark.parametrize("extra, needle", [
