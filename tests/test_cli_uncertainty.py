@@ -73,3 +73,16 @@ def test_a_label_conditions_every_batched_call(capsys, tiny_ckpt):
     code, out, _ = _run(capsys, "uncertainty", "--index", "2", "--t", "50", "--k", "2", "--label", "3",
                         "--guidance", "2", "--iterations", "1", "--checkpoint", tiny_ckpt, "--json")
     assert code == 0 and len(json.loads(out)["variances"]) == 2
+
+
+def test_out_png_has_a_row_per_direction(tmp_path, capsys, tiny_ckpt):
+    from PIL import Image
+
+    code, out, _ = _run(capsys, "uncertainty", "--index", "2", "--t", "50", "--k", "2", "--iterations", "1",
+                        "--checkpoint", tiny_ckpt, "--out", tmp_path / "u.png")
+    assert code == 0
+    # 3 tiles a row (x̂_0 - 2σd, x̂_0, x̂_0 + 2σd), 2 rows, 28 px tiles with 2 px gaps, 4x
+    assert Image.open(tmp_path / "u.png").size == (4 * (3 * 28 + 4 * 2), 4 * (2 * 28 + 3 * 2))
+    code, _, err = _run(capsys, "uncertainty", "--index", "2", "--t", "50", "--checkpoint", tiny_ckpt,
+                        "--out", tmp_path / "u.gif")
+    assert code == 2 and ".png" in err

@@ -39,6 +39,8 @@ def add_parser(sub) -> None:
     p.add_argument("--label", default=None, help="class 0-9 to condition on, or 'none' (default none)")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale w with a label (default the app's)")
+    p.add_argument("--out", default=None,
+                   help=".png: one row per direction i, x̂_0 - 2σ_i d_i | x̂_0 | x̂_0 + 2σ_i d_i (σ_i = √variance_i)")
     add_model_args(p)
     add_schedule_args(p)
     p.add_argument("--json", action="store_true",
@@ -47,7 +49,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_int_range, check_threads, digit_from_args, guidance_from_args,
+    from ._common import (apply_threads, check_int_range, check_out, check_threads, digit_from_args, guidance_from_args,
                           labels_from_arg, load_model_arg, schedule_from_args)
 
     check_threads(args.threads)
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     labels_from_arg(args.label, 1)
     if args.guidance is not None and not (-1e3 < args.guidance < 1e3):
         raise ValueError(f"--guidance must be a finite number, got {args.guidance}")
+    out = None if args.out is None else check_out(args.out, (".png",))
     if args.seed >= 2**63 - 1:
         raise ValueError(f"--seed must be below 2^63 - 1, got {args.seed}")
 
@@ -88,11 +91,20 @@ def run(args: argparse.Namespace) -> int:
     with torch.no_grad():
         _, x0_mean = ddim_step(eps_fn, schedule, x_t, args.t, 0, clip_x0=False)
     x0_mean = x0_mean.reshape(-1).cpu().numpy()
+    if out is not None:
+        from ddpm_desktop.core import imaging
+
+        sigma = np.sqrt(np.maximum(pcs.variances, 0.0))[:, None]
+        rows = np.stack([x0_mean - 2 * sigma * pcs.directions, np.broadcast_to(x0_mean, pcs.directions.shape),
+                         x0_mean + 2 * sigma * pcs.directions], axis=1).reshape(-1, *x0.shape)
+        imaging.save_png(imaging.upscale(imaging.make_grid(imaging.to_uint8(rows), nrow=3), 4), out)
     report = {"source": source, "t": args.t, "k": args.k, "seed": args.seed, "label": original_label,
               "iterations": args.iterations, "jvp": args.jvp,
               "variances": [float(v) for v in pcs.variances],
               "directions": [[round(float(v), 7) for v in d] for d in pcs.directions],
               "x0_mean": [round(float(v), 6) for v in x0_mean], "seconds": round(seconds, 4)}
+    if out is not None:
+        report["out"] = str(out)
     if args.json:
         print(json.dumps(report))
     else:
