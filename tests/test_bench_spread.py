@@ -51,3 +51,29 @@ def test_spread_over_seeds_on_a_small_run():
     assert [(c["class"], c["seed"]) for c in cr["chains"]] == [(3, 0), (3, 1)]
     assert cr["estimate"]["mean"] < cr["histogram"]["mean"]
     assert "| 3 |" in bench_kl.spread_markdown(r)
+
+
+def test_pooled_share_is_the_binomial_share_of_all_trials():
+    from bench.seed_spread import pooled_share
+
+    r = pooled_share([186, 171], [200, 200])
+    assert (r["successes"], r["trials"]) == (357, 400)
+    assert r["share"] == pytest.approx(357 / 400)
+    assert r["se"] == pytest.approx(math.sqrt(0.8925 * 0.1075 / 400))
+
+
+def test_pool_reads_the_named_row_of_each_inpainting_run(tmp_path):
+    import json
+
+    from bench.seed_spread import pool_inpainting
+
+    files = []
+    for seed, acc in ((0, 0.93), (1, 0.855)):
+        rows = [{"config": "whole digits (no mask)", "accuracy": 0.985},
+                {"config": "repaint 50, j = 10, r = 5 (default)", "accuracy": acc}]
+        f = tmp_path / f"s{seed}.json"
+        f.write_text(json.dumps({"digits": 200, "seed": seed, "rows": rows}))
+        files.append(str(f))
+    r = pool_inpainting(files, "default")
+    assert [(s["seed"], s["share"]) for s in r["per_seed"]] == [(0, 0.93), (1, 0.855)]
+    assert r["pooled"]["successes"] == 186 + 171 and r["pooled"]["trials"] == 400
