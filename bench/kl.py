@@ -161,7 +161,7 @@ def run(quick: bool = False) -> dict:
     return out
 
 
-def _stats(values) -> dict:
+def spread_stats(values) -> dict:
     """Mean, sample standard deviation, standard error of the mean, min, max and n of values."""
     v = np.asarray(values, np.float64)
     sd = float(v.std(ddof=1)) if v.size > 1 else float("nan")
@@ -210,19 +210,19 @@ def spread_over_seeds(classes=range(10), digits_per_class=5, chain_seeds=range(2
             per_chain.append({"class": c, "test_index": k, "seed": int(seed),
                               "estimate_rmse": est, "histogram_rmse": hist})
     out["chain_rmse"] = {"chains": per_chain,
-                         "estimate": _stats([r["estimate_rmse"] for r in per_chain]),
-                         "histogram": _stats([r["histogram_rmse"] for r in per_chain])}
+                         "estimate": spread_stats([r["estimate_rmse"] for r in per_chain]),
+                         "histogram": spread_stats([r["histogram_rmse"] for r in per_chain])}
     x0 = to_model_range(test.images[int(np.flatnonzero(test.labels == 0)[0])])
     zero = [chain_rmse(x0, seed) for seed in first_zero_seeds]
     out["chain_rmse_first_zero"] = {"seeds": [int(k) for k in first_zero_seeds],
-                                    "estimate": _stats([e for e, _ in zero]),
-                                    "histogram": _stats([h for _, h in zero])}
+                                    "estimate": spread_stats([e for e, _ in zero]),
+                                    "histogram": spread_stats([h for _, h in zero])}
     frames = np.stack([sample_start("exponential", (28, 28), torch.Generator().manual_seed(k)).numpy().ravel()
                        for k in exp_seeds])
     est = estimated_kl_batch(frames)
     out["exponential_t0"] = {"exact": start_analytic_kl("exponential"), "seeds": [int(k) for k in exp_seeds],
-                             "estimate": _stats(est), "estimate_first_10_seeds": _stats(est[:10]),
-                             "histogram": _stats(histogram_kl_batch(frames))}
+                             "estimate": spread_stats(est), "estimate_first_10_seeds": spread_stats(est[:10]),
+                             "histogram": spread_stats(histogram_kl_batch(frames))}
     return out
 
 

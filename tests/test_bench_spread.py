@@ -30,7 +30,7 @@ def test_only_matching_nothing_is_refused_before_any_work(capsys):
 
 def test_stats_against_the_statistics_module():
     values = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0]
-    st = bench_kl._stats(values)
+    st = bench_kl.spread_stats(values)
     assert st["n"] == 6 and st["mean"] == pytest.approx(statistics.fmean(values))
     assert st["sd"] == pytest.approx(statistics.stdev(values))
     assert st["se"] == pytest.approx(statistics.stdev(values) / math.sqrt(6))
