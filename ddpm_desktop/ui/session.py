@@ -117,6 +117,7 @@ class Session(QObject):
         self.device_state = DeviceState(parent=self)
         self.jobs = Jobs(self.workers, self.error)
         self._noise_cache = NoiseCache()
+        self._sample_when_loaded = False  # Sample pressed while the model was loading
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
         self.last_forward_ms = 0.0
 
@@ -314,6 +315,12 @@ class Session(QObject):
         settings = self.sampler.settings
         if self.closing:
             return False
+        if not self.model_state.available and self.model_state.loading:
+            # asked before the model is in (at start-up): run as soon as it is, say so now
+            self._sample_when_loaded = True
+            self.status.emit("The model is still loading: the reverse chain runs as soon as "
+                             "it is ready")
+            return True
         if not self.model_state.available:
             self.error.emit("No model yet: train one in the Training dock or load a checkpoint "
                             "(File > Load model...).", "")
@@ -387,6 +394,10 @@ class Session(QObject):
         self.status.emit(f"Model: {source}" if model is not None else "No model")
         if model is None:
             return
+        if self._sample_when_loaded:
+            self._sample_when_loaded = False
+            self.request_sampling()
+            return
         if source == ModelSource.TRAINED and self._has_run:
             return  # a refresh during training: the user re-runs when they like
         if self.is_cheap():
@@ -450,6 +461,7 @@ class Session(QObject):
 
         def on_failed(message: str, details: str) -> None:
             self.model_state.set_loading(False)  # the working model stays
+            self._sample_when_loaded = False
             self.error.emit(f"Could not load the model: {message}", details)
 
         # These callables run in the GUI thread: Task re-emits from there.

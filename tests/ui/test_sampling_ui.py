@@ -54,6 +54,21 @@ def test_no_model_shows_placeholder_and_refuses(session, reverse_view, qtbot):
     assert "No model yet" in blocker.args[0]
 
 
+def test_sample_pressed_while_the_model_loads_runs_once_it_is_in(session, qtbot):
+    """At start-up the bundled model loads in the background: Sample then waits for it instead
+    of saying there is no model."""
+    errors = []
+    session.error.connect(lambda message, details: errors.append(message))
+    session.model_state.set_loading(True)
+    with qtbot.waitSignal(session.status) as blocker:
+        assert session.request_sampling(SamplerSettings(sampler="ddim", steps=5, seed=1))
+    assert "still loading" in blocker.args[0] and not errors
+    model = FakeModel()
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
+        session.set_model(model, "fake")
+    assert session.reverse.lanes[0].nfe[-1] == 5 and model.calls == 5 and not errors
+
+
 def test_sampling_finishes_and_shows_frames(session, reverse_view, qtbot):
     session.set_model(FakeModel(), "fake")
     assert reverse_view.stack.currentWidget() is reverse_view.ready_page
