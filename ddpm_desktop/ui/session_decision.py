@@ -4,8 +4,9 @@
 DecisionState, is `session.decision`). It follows `reverse` whatever fills it (a sampling
 run, a reconstruction, inpainting): when frames arrive, the x̂₀ of lane 0's new network calls
 (a frame whose NFE grew; RePaint's jumps up make none) go to a short worker job, "decision",
-which reads them with one classifier call per chunk (core.decision.decision_curve) and yields
-the rows for `state`. One job at a time: frames that arrive meanwhile wait for the
+which reads them with the bundled reader (core.classifier.DigitReader: the softmax and
+whether each x̂₀ is a digit at all, one classifier call per chunk) and yields the rows for
+`state`. One job at a time: frames that arrive meanwhile wait for the
 next, which starts when it ends. A new chain (reverse.reset) cancels a running job.
 """
 from __future__ import annotations
@@ -25,22 +26,27 @@ DECISION_JOB = "decision"
 
 @dataclass(frozen=True)
 class DecisionRows:
-    """Rows of a decision curve: ts [k], frames [k], probs float64 [k, 10]."""
+    """Rows of a decision curve: ts [k], frames [k], probs float64 [k, 10], digits bool [k]
+    (whether the reader takes each x̂₀ for a digit at all)."""
 
     ts: np.ndarray
     frames: np.ndarray
     probs: np.ndarray
+    digits: np.ndarray
 
 
 def decision_job(x0_preds: np.ndarray, ts: np.ndarray, frames: np.ndarray):
-    """A worker job: the classifier's probabilities on x0_preds [k, 28, 28], as one DecisionRows."""
+    """A worker job: the reader's probabilities and digit flags on x0_preds [k, 28, 28], as one
+    DecisionRows."""
 
     def job(cancel: threading.Event):
-        from ddpm_desktop.core.decision import bundled_classifier, decision_curve
+        from ddpm_desktop.core.classifier import bundled_reader
 
         if cancel.is_set():
             return
-        yield DecisionRows(ts, frames, decision_curve(bundled_classifier(), x0_preds))
+        reader = bundled_reader()
+        probs, scores = reader.probs_and_scores(x0_preds)
+        yield DecisionRows(ts, frames, probs, scores <= reader.ood.threshold)
 
     return job
 
@@ -85,7 +91,7 @@ class Decisions(QObject):
             if self.reverse.lanes is not lanes:
                 return                  # a newer chain is on screen
             for it in items:
-                self.state.append(it.ts, it.frames, it.probs)
+                self.state.append(it.ts, it.frames, it.probs, it.digits)
 
         self.jobs.start(DECISION_JOB, decision_job(x0, ts, np.array(rows, np.int64)),
                         items=on_items, finished=lambda _ok: self._start(),

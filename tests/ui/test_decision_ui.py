@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from ddpm_desktop.core.classifier import bundled_reader
 from ddpm_desktop.core.decision import bundled_classifier, decision_curve, settle_step
 from ddpm_desktop.ui import theme
 from ddpm_desktop.ui.controller import WorkerController
@@ -53,7 +54,11 @@ def test_the_plot_follows_a_reverse_run(session, qtbot):
     # the view: ten lines of ten points, the settle marker at its t, the cursor at the frame shown
     assert all(len(c.getData()[0]) == 10 for c in view.curves)
     assert view.settle_line.isVisible() and view.settle_line.value() == d.settle_t
-    assert f"settles on {d.settle_class} at t = {d.settle_t}," in view.readout.text()
+    final = bundled_reader().read(lane.x0_pred[-1][None])[0]
+    assert d.final_is_digit == final.digit
+    expected_readout = (f"settles on {d.settle_class} at t = {d.settle_t}," if final.digit
+                        else f"not a digit (its most probable class {d.settle_class} settles at t = {d.settle_t})")
+    assert expected_readout in view.readout.text()
     assert "so far" not in view.readout.text()
     session.reverse.set_frame(3)
     assert view.cursor.isVisible() and view.cursor.value() == lane.t[2]

@@ -11,7 +11,10 @@ from ddpm_desktop.core.imaging import to_uint8
 from ddpm_desktop.ui.widgets.canvas import gray_qimage
 
 PROB_TIP = ("The bundled classifier's reading of this completion: its most probable class k and "
-            "p(k | completion), the softmax of its logits at k.")
+            "p(k | completion), the softmax of its logits at k; \"not a digit\" when its "
+            "activations lie farther from the training digits' than the calibrated threshold "
+            "(core.classifier.DigitReader).")
+NOT_A_DIGIT = "not a digit"
 TILE_PX = 56
 
 
@@ -32,10 +35,11 @@ class CompletionTile(QWidget):
         lay.addWidget(self.caption)
 
     def show_completion(self, image: np.ndarray, reading: int, probability: float,
-                        extra: str = "") -> None:
+                        extra: str = "", digit: bool = True) -> None:
         self.image.setPixmap(QPixmap.fromImage(gray_qimage(to_uint8(image))).scaled(
             TILE_PX, TILE_PX, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
-        self.caption.setText(f"reads {reading}, p = {probability:.2f}" + (f"\n{extra}" if extra else ""))
+        text = f"reads {reading}, p = {probability:.2f}" if digit else NOT_A_DIGIT
+        self.caption.setText(text + (f"\n{extra}" if extra else ""))
 
 
 class CompletionGrid(QWidget):
@@ -49,8 +53,9 @@ class CompletionGrid(QWidget):
         self.layout_.setSpacing(2)
         self.tiles: list[CompletionTile] = []
 
-    def show_completions(self, images, readings, probabilities, extras=None) -> None:
-        """images [N, 28, 28] (or None: empty); readings, probabilities [N]; extras [N] str."""
+    def show_completions(self, images, readings, probabilities, extras=None, digits=None) -> None:
+        """images [N, 28, 28] (or None: empty); readings, probabilities [N]; extras [N] str;
+        digits [N] bool (None: all digits)."""
         n = 0 if images is None else len(images)
         while len(self.tiles) < n:
             tile = CompletionTile()
@@ -61,4 +66,5 @@ class CompletionGrid(QWidget):
             tile.setVisible(i < n)
             if i < n:
                 tile.show_completion(images[i], int(readings[i]), float(probabilities[i]),
-                                     "" if extras is None else extras[i])
+                                     "" if extras is None else extras[i],
+                                     True if digits is None else bool(digits[i]))

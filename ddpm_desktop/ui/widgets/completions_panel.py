@@ -12,7 +12,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from ddpm_desktop.core.completions import deterministic_problem
-from ddpm_desktop.ui.completions_state import MAX_COMPLETIONS, CompletionsState
+from ddpm_desktop.ui.completions_state import MAX_COMPLETIONS, CompletionsState, readings_summary
 from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerState
 from ddpm_desktop.ui.theme import banner_style
 from ddpm_desktop.ui.widgets.completion_grid import PROB_TIP, CompletionGrid
@@ -96,14 +96,11 @@ class CompletionsPanel(QWidget):
     def _on_state_completions_changed(self) -> None:
         st = self.state
         extras = None if st.settled is None else [f"settles t = {t}" for t in st.settled]
-        self.grid.show_completions(st.images, st.readings, st.probabilities, extras)
+        self.grid.show_completions(st.images, st.readings, st.probabilities, extras, st.digits)
         if st.images is None:
             self.result_label.setText("running…" if st.running else "No completions yet.")
             return
-        counts = {}
-        for r in st.readings.tolist():
-            counts[r] = counts.get(r, 0) + 1
-        read = ", ".join(f"{d} ×{c}" for d, c in sorted(counts.items()))
+        read = readings_summary(st.readings, st.digits)
         self.result_label.setText(f"{len(st.images)} completions of x_{st.t} ({st.sampler}, {st.nfe} "
                                   f"network calls each); the classifier reads {read}")
 

@@ -20,7 +20,10 @@ from ddpm_desktop.ui.theme import class_colors, pen, plot_colors, style_plot
 TITLE = "p(class | x̂₀) by the bundled classifier"
 SETTLE_TIP = ("The reading of x̂₀ is argmax_k p(k | x̂₀). It settles at the first network call i "
               "from which the reading never changes again (reading_j = final reading for every "
-              "j ≥ i); the marker is that call's t. x̂₀ = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t.")
+              "j ≥ i); the marker is that call's t. x̂₀ = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t. "
+              "\"Not a digit\": the last x̂₀'s activations lie farther from the training "
+              "digits' than the calibrated threshold (core.classifier.DigitReader), so its "
+              "most probable class is no reading.")
 
 
 class DecisionView(QWidget):
@@ -105,8 +108,12 @@ class DecisionView(QWidget):
             self.settle_line.setVisible(True)
             k = s.settle_class
             note = "" if s.complete else " so far"
-            self.readout.setText(f"{s.chain}: settles on {k} at t = {s.settle_t}{note}, "
-                                 f"final p = {s.probs[-1, k]:.2f}")
+            if s.final_is_digit:
+                self.readout.setText(f"{s.chain}: settles on {k} at t = {s.settle_t}{note}, "
+                                     f"final p = {s.probs[-1, k]:.2f}")
+            else:
+                self.readout.setText(f"{s.chain}: x̂₀ is not a digit{note} (its most probable "
+                                     f"class {k} settles at t = {s.settle_t})")
         self._on_reverse_frame_changed(self.reverse.index)
 
     @Slot(int)
