@@ -22,7 +22,16 @@ class DecisionState(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        # the predicted speciation step (core.speciation.SpeciationTime) under the current
+        # schedule, or None until known; it outlives the rows of a chain
+        self.speciation = None
         self.clear()
+
+    def set_speciation(self, speciation) -> None:
+        """speciation: a core.speciation.SpeciationTime, or None."""
+        if speciation != self.speciation:
+            self.speciation = speciation
+            self.changed.emit()
 
     def clear(self, chain: str = "") -> None:
         """No rows; `chain` names the chain the rows will come from (e.g. "DDPM")."""

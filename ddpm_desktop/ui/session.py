@@ -135,7 +135,7 @@ class Session(SessionFiles, QObject):
         sched, inp, sampler = self.schedule_state, self.input_state, self.sampler
         model, device, fwd, rev = self.model_state, self.device_state, self.forward, self.reverse
         self.distilled = Distilled(jobs, model, device, parent=self)
-        self.decisions = Decisions(jobs, rev, parent=self)
+        self.decisions = Decisions(jobs, rev, sched, parent=self)
         self.completer = Completer(jobs, sampler, sched, model, device, self.forward_frame, status,
                                    error, parent=self)
         self.live_drawing = LiveDrawing(jobs, sched, inp, model, self.distilled,

@@ -8,6 +8,11 @@ which reads them with the bundled reader (core.classifier.DigitReader: the softm
 whether each x̂₀ is a digit at all, one classifier call per chunk) and yields the rows for
 `state`. One job at a time: frames that arrive meanwhile wait for the
 next, which starts when it ends. A new chain (reverse.reset) cancels a running job.
+
+Given the schedule's state, it also keeps `state.speciation`, the predicted step where the class
+is decided (core.speciation: ᾱ_S = 1/Λ, Λ the largest eigenvalue of the training digits'
+covariance), redrawn whenever the schedule changes. Λ takes about 1.5 s to compute, so it is
+computed once, by a worker job ("speciation"), when the first chain is shown.
 """
 from __future__ import annotations
 
@@ -19,9 +24,10 @@ from PySide6.QtCore import QObject, Slot
 
 from ddpm_desktop.ui.decision_state import DecisionState
 from ddpm_desktop.ui.session_jobs import Jobs
-from ddpm_desktop.ui.state import SAMPLER_NAMES, ReverseState
+from ddpm_desktop.ui.state import SAMPLER_NAMES, ReverseState, ScheduleState
 
 DECISION_JOB = "decision"
+SPECIATION_JOB = "speciation"
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,27 @@ def decision_job(x0_preds: np.ndarray, ts: np.ndarray, frames: np.ndarray):
     return job
 
 
+def lambda_job():
+    """A worker job: Λ of the bundled training digits (core.speciation), as one float."""
+
+    def job(cancel: threading.Event):
+        from ddpm_desktop.core.speciation import bundled_lambda_max
+
+        if not cancel.is_set():
+            yield bundled_lambda_max()
+
+    return job
+
+
 class Decisions(QObject):
-    def __init__(self, jobs: Jobs, reverse: ReverseState, parent: QObject | None = None) -> None:
+    def __init__(self, jobs: Jobs, reverse: ReverseState, schedule_state: ScheduleState | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.jobs, self.reverse = jobs, reverse
+        self.jobs, self.reverse, self.schedule_state = jobs, reverse, schedule_state
         self.state = DecisionState(parent=self)
+        self._lambda_max: float | None = None
+        if schedule_state is not None:
+            schedule_state.changed.connect(self._update_speciation)
         self._lanes = None
         self._next = 1          # the next frame of lane 0 to read (frame 0: no x̂₀)
         reverse.reset.connect(self._on_reverse_reset)
@@ -69,6 +91,26 @@ class Decisions(QObject):
         self._lanes, self._next = lanes, 1
         name = lanes[0].sampler if lanes else ""
         self.state.clear(SAMPLER_NAMES.get(name, name))
+        self._update_speciation()
+
+    @Slot()
+    @Slot(object)
+    def _update_speciation(self, *_args) -> None:
+        """state.speciation under the current schedule; Λ first computed off the GUI thread."""
+        if self.schedule_state is None or self.jobs.closing:
+            return
+        if self._lambda_max is None:
+            if not self.jobs.is_running(SPECIATION_JOB):
+                self.jobs.start(SPECIATION_JOB, lambda_job(), items=self._on_lambda_items,
+                                failure="Could not compute the speciation time")
+            return
+        from ddpm_desktop.core.speciation import speciation_time
+
+        self.state.set_speciation(speciation_time(self.schedule_state.schedule, self._lambda_max))
+
+    def _on_lambda_items(self, items: list) -> None:
+        self._lambda_max = float(items[-1])
+        self._update_speciation()
 
     @Slot()
     def _start(self) -> None:
