@@ -27,6 +27,12 @@ class Menus:
         self.bundled_model_action = window._action(
             file_menu, "Use the &bundled model", s.load_bundled_model,
             tip="Go back to the model that ships with the app")
+        self.exact_model_action = window._action(
+            file_menu, "Use the &perfect denoiser (copies the training digits)",
+            lambda: s.use_exact_denoiser(),
+            tip="The exact minimiser of the training loss: the posterior mean of the 9,000 training "
+                "digits, x̂₀ = Σᵢ softmax(−‖x_t − √ᾱ xᵢ‖² / 2(1 − ᾱ))ᵢ xᵢ; its samples can only "
+                "be training digits")
         self.export_action = window._action(file_menu, "&Export…", window.open_export, "Ctrl+E",
                                             "Save the chains as a GIF or a PNG strip")
         # --- Copy as command (ui/copy_command.py)

@@ -412,6 +412,31 @@ class Session(SessionFiles, QObject):
         self.distilled.load_bundled()  # the distilled sampler's student
         return True
 
+    def use_exact_denoiser(self, bandwidth: float = 0.0) -> None:
+        """Use the perfect denoiser of the bundled training digits (core.exact_denoiser, kernel
+        widened by `bandwidth` h; 0: exact) as the model: built in the background (0.3 s)."""
+        from ddpm_desktop.core.exact_denoiser import ExactDenoiser
+
+        if self.closing:
+            return
+        h = float(bandwidth)
+
+        def job(cancel: threading.Event):
+            yield ExactDenoiser.bundled(h)
+
+        def on_items(items: list) -> None:
+            self.set_model(items[-1], ModelSource.EXACT, {"bandwidth": h})
+
+        def on_failed(message: str, details: str) -> None:
+            self.model_state.set_loading(False)
+            self.error.emit(f"Could not build the perfect denoiser: {message}", details)
+
+        self.model_state.set_loading(True)
+        self.status.emit(f"Building {ModelSource.EXACT}…")
+        task = self.workers.start(MODEL_JOB, job, rate_hz=30)
+        task.items.connect(on_items)
+        task.failed.connect(on_failed)
+
     def load_model_file(self, path: str | Path, expect_sha256: str = "") -> None:
         """Load a checkpoint in the background; with `expect_sha256`, only when the file's
         content still has that hash (a session names its model so)."""

@@ -1,0 +1,47 @@
+"""The perfect denoiser as the app's model: File's action builds it through the session's
+set_model path, and a reverse run with it ends on a training digit (the copy check says copy)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ddpm_desktop.core.checkpoint import ModelSource, model_file
+from ddpm_desktop.core.copies import bundled_index
+from ddpm_desktop.core.data import load_bundled_mnist
+from ddpm_desktop.core.exact_denoiser import ExactDenoiser
+from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.session import Session
+from ddpm_desktop.ui.state import SamplerSettings
+
+
+@pytest.fixture
+def session(qtbot):
+    s = Session(WorkerController())
+    yield s
+    s.shutdown()
+
+
+def test_sampling_with_the_perfect_denoiser_copies_a_training_digit(session, qtbot):
+    with qtbot.waitSignal(session.model_state.changed, timeout=20_000,
+                          check_params_cb=lambda: session.model_state.source == ModelSource.EXACT):
+        session.use_exact_denoiser()
+    m = session.model_state
+    assert isinstance(m.model, ExactDenoiser) and m.source == ModelSource.EXACT and not m.loading
+    assert model_file(m.source) is None        # not a file: nothing to open or hash
+    with qtbot.waitSignal(session.reverse.run_finished, timeout=30_000):
+        assert session.request_sampling(SamplerSettings(sampler="ddim", steps=20, seed=5))
+    x0 = np.asarray(session.reverse.lanes[0].x_t[-1], dtype=np.float64)
+    check = bundled_index().search(x0[None])
+    assert bool(check.copies[0])
+    # independently: the nearest training digit by brute force, and the sample within a grey level of it
+    train = load_bundled_mnist("train").images.reshape(-1, 784).astype(np.float64) / 255.0
+    d = np.linalg.norm(train - np.clip((x0.reshape(1, 784) + 1) / 2, 0, 1), axis=1)
+    assert int(np.argmin(d)) == int(check.nearest[0])
+    assert d.min() < 0.1 * np.partition(d, 1)[1]
+
+
+def test_the_smoothed_variant_keeps_its_bandwidth(session, qtbot):
+    with qtbot.waitSignal(session.model_state.changed, timeout=20_000,
+                          check_params_cb=lambda: session.model_state.source == ModelSource.EXACT):
+        session.use_exact_denoiser(2.0)
+    assert session.model_state.model.bandwidth == 2.0 and session.model_state.meta == {"bandwidth": 2.0}
