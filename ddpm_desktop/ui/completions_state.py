@@ -53,11 +53,13 @@ class CompletionsState(QObject):
             self.running_changed.emit(running)
 
     def set_completions(self, images, readings, probabilities, settled, t: int, sampler: str,
-                        nfe: int, digits=None) -> None:
+                        nfe: int, digits=None, copies=()) -> None:
         """images float32 [N, 28, 28]; readings [N] (argmax); probabilities [N] (p at the
         reading); settled [N] (the t each completion's reading of x̂₀ settles at); t the step
         x_t was at; sampler its display name; nfe network calls per completion; digits [N]
-        bool, whether the reader takes each completion for a digit at all (None: all)."""
+        bool, whether the reader takes each completion for a digit at all (None: all); copies
+        [N] each completion's copy check (ui/session_copies.CopyFinding), or () when not made."""
+        self.copies = tuple(copies)
         n = len(readings)
         self.digits = np.ones(n, bool) if digits is None else np.asarray(digits, bool).copy()
         self.images = np.array(images, dtype=np.float32, copy=True)
@@ -69,5 +71,6 @@ class CompletionsState(QObject):
 
     def clear(self) -> None:
         self.images = self.readings = self.probabilities = self.settled = self.digits = None
+        self.copies = ()
         self.t, self.sampler, self.nfe = 0, "", 0
         self.completions_changed.emit()

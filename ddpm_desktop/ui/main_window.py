@@ -54,6 +54,7 @@ from ddpm_desktop.ui.widgets.live_view import LiveView
 from ddpm_desktop.ui.widgets.maths_panel import MathsPanel
 from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
+from ddpm_desktop.ui.widgets.copy_check_view import CopyCheckView
 from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
@@ -134,9 +135,10 @@ class MainWindow(QMainWindow):
         self.chains_splitter.addWidget(self.forward_view)
         self.reverse_column = QSplitter(Qt.Orientation.Vertical)
         self.reverse_column.addWidget(self.reverse_view)
+        self.reverse_column.addWidget(self.copy_check_view)
         self.reverse_column.addWidget(self.decision_view)
         self.reverse_column.setStretchFactor(0, 3)
-        self.reverse_column.setStretchFactor(1, 2)
+        self.reverse_column.setStretchFactor(2, 2)
         self.reverse_column.setChildrenCollapsible(False)
         self.chains_splitter.addWidget(self.reverse_column)
         self.chains_splitter.setChildrenCollapsible(False)
@@ -188,6 +190,7 @@ class MainWindow(QMainWindow):
         self.reverse_view = ReverseChainView(s.reverse, s.model_state)
         self.histogram_view = HistogramView(s.forward, s.reverse)
         self.decision_view = DecisionView(s.decision, s.reverse)
+        self.copy_check_view = CopyCheckView(s.copy_check)
         self.input_panel = InputPanel(s.input_state, load_dataset=self._load_dataset)
         self.live_view = LiveView(s.live)  # reconstruct as you draw, under the drawing canvas
         self.input_panel.canvas_panel.layout().addWidget(self.live_view)

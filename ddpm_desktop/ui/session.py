@@ -24,6 +24,7 @@ its own state, which the session also names for the views:
   inpainter       session_inpaint.py      inpaint      InpaintState
   completer       session_completions.py  completions  CompletionsState
   decisions       session_decision.py     decision     DecisionState
+  copy_checker    session_copies.py       copy_check   CopyCheckState
   live_drawing    session_live.py         live         LiveState
   toy             session_toy2d.py        toy2d        Toy2DState
   lessons         session_lessons.py      lesson       LessonState
@@ -67,6 +68,7 @@ from ddpm_desktop.ui.session_inpaint import Inpainter
 from ddpm_desktop.ui.session_jobs import Jobs, MarginalCurve, forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LiveDrawing
 from ddpm_desktop.ui.session_completions import Completer
+from ddpm_desktop.ui.session_copies import CopyChecker
 from ddpm_desktop.ui.session_decision import Decisions
 from ddpm_desktop.ui.session_lessons import Lessons
 from ddpm_desktop.ui.session_toy2d import Toy2D
@@ -136,6 +138,7 @@ class Session(SessionFiles, QObject):
         model, device, fwd, rev = self.model_state, self.device_state, self.forward, self.reverse
         self.distilled = Distilled(jobs, model, device, parent=self)
         self.decisions = Decisions(jobs, rev, sched, parent=self)
+        self.copy_checker = CopyChecker(jobs, rev, parent=self)
         self.completer = Completer(jobs, sampler, sched, model, device, self.forward_frame, status,
                                    error, parent=self)
         self.live_drawing = LiveDrawing(jobs, sched, inp, model, self.distilled,
@@ -153,6 +156,7 @@ class Session(SessionFiles, QObject):
                                        parent=self)
         # the areas' states, by the names the views and the session file know them
         self.decision, self.completions = self.decisions.state, self.completer.state
+        self.copy_check = self.copy_checker.state
         self.live, self.inpaint, self.export = (self.live_drawing.state, self.inpainter.state,
                                                 self.exporter.state)
         self.training, self.toy2d, self.lesson = (self.trainer.state, self.toy.state,

@@ -6,8 +6,8 @@ core.completions.iter_completions from the forward chain's frame at the sampler'
 reconstruct run starts from), with the Sampler dock's sampler, steps, η, class, guidance and
 seed: completion k uses seed + k, so completion 0 is the chain a reconstruct run with those
 settings shows. It runs under the job name "completions" and yields one CompletionsResult at the
-end (the images, the classifier's readings and the t each reading of x̂₀ settles at,
-core.decision).
+end (the images, the classifier's readings, the t each reading of x̂₀ settles at,
+core.decision, and each completion's copy check, core.copies).
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from ddpm_desktop.core.completions import deterministic_problem, iter_completion
 from ddpm_desktop.core.run import plan_run
 from ddpm_desktop.core.sampling import make_eps_fn
 from ddpm_desktop.ui.completions_state import CompletionsState, readings_summary
+from ddpm_desktop.ui.session_copies import find_copies
 from ddpm_desktop.ui.session_jobs import Jobs
 from ddpm_desktop.ui.state import SAMPLER_NAMES, DeviceState, ModelState, SamplerState, ScheduleState
 
@@ -37,6 +38,7 @@ class CompletionsResult:
     settled: np.ndarray         # int64 [N], settle t of each completion
     nfe: int
     digits: np.ndarray | None = None    # bool [N], whether the reader takes each for a digit
+    copies: tuple = ()                  # CopyFinding [N] (ui/session_copies.py), or ()
 
 
 def completions_job(model, schedule, x_t: np.ndarray, t: int, n: int, settings, steps, device: str):
@@ -65,7 +67,7 @@ def completions_job(model, schedule, x_t: np.ndarray, t: int, n: int, settings, 
         reads = bundled_reader().read(last.x_t)
         yield CompletionsResult(last.x_t[:, 0].numpy().copy(), np.array([r.top for r in reads]),
                                 np.array([r.p for r in reads]), settled, last.nfe,
-                                np.array([r.digit for r in reads]))
+                                np.array([r.digit for r in reads]), tuple(find_copies(last.x_t[:, 0].numpy())))
 
     return job
 
@@ -112,7 +114,7 @@ class Completer(QObject):
         def on_items(items: list) -> None:
             for it in items:
                 st.set_completions(it.images, it.readings, it.probabilities, it.settled, t, name, it.nfe,
-                                   it.digits)
+                                   it.digits, it.copies)
 
         self.jobs.start(COMPLETIONS_JOB, job, items=on_items, finished=self._on_finished,
                         failure="Completions failed")

@@ -16,6 +16,7 @@ from ddpm_desktop.ui.completions_state import MAX_COMPLETIONS, CompletionsState,
 from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerState
 from ddpm_desktop.ui.theme import banner_style
 from ddpm_desktop.ui.widgets.completion_grid import PROB_TIP, CompletionGrid
+from ddpm_desktop.ui.widgets.copy_check_view import COPY_TIP, finding_text
 
 TILE_TIP = PROB_TIP + ("\nsettles at t: the first network call from which the reading of x̂₀ "
                        "never changes again (its x_t's t).")
@@ -96,7 +97,13 @@ class CompletionsPanel(QWidget):
     def _on_state_completions_changed(self) -> None:
         st = self.state
         extras = None if st.settled is None else [f"settles t = {t}" for t in st.settled]
+        if extras is not None and st.copies:
+            extras = [f"{e}\n" + (f"copy of #{c.nearest}" if c.copy else f"d1/d2 = {c.ratio:.2f}")
+                      for e, c in zip(extras, st.copies)]
         self.grid.show_completions(st.images, st.readings, st.probabilities, extras, st.digits)
+        for tile, c in zip(self.grid.tiles, st.copies):
+            tile.caption.setToolTip(f"{TILE_TIP}\n\nNearest training digit #{c.nearest}: "
+                                    f"{finding_text(c)}\n{COPY_TIP}")
         if st.images is None:
             self.result_label.setText("running…" if st.running else "No completions yet.")
             return
