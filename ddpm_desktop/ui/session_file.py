@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ddpm_desktop.core import files
+from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.forward import sample_start
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.core.schema import SchemaError, parse_json, refusal
@@ -40,6 +41,8 @@ def model_ref(model_state) -> ModelRef | None:
         return None
     if model_state.source == BUNDLED_SOURCE:
         return ModelRef("bundled")
+    if model_state.source == ModelSource.EXACT:
+        return ModelRef("exact", bandwidth=float(model_state.meta.get("bandwidth", 0.0)))
     path, sha = getattr(model_state, "path", ""), getattr(model_state, "sha256", "")
     if path and sha:
         return ModelRef("file", str(path), sha)
@@ -153,6 +156,8 @@ def restore_model(session, ref: ModelRef | None) -> None:
         return
     if ref.kind == "bundled":
         session.load_bundled_model()
+    elif ref.kind == "exact":
+        session.use_exact_denoiser(ref.bandwidth)
     elif ref.kind == "file":
         path = Path(ref.path)
         if not path.is_file():

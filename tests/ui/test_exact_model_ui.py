@@ -45,3 +45,25 @@ def test_the_smoothed_variant_keeps_its_bandwidth(session, qtbot):
                           check_params_cb=lambda: session.model_state.source == ModelSource.EXACT):
         session.use_exact_denoiser(2.0)
     assert session.model_state.model.bandwidth == 2.0 and session.model_state.meta == {"bandwidth": 2.0}
+
+
+def test_a_session_file_names_the_perfect_denoiser_and_its_bandwidth(session, qtbot, tmp_path):
+    from ddpm_desktop.core.snapshot import ModelRef, Snapshot
+    from ddpm_desktop.ui.session_file import model_ref, restore_model
+
+    with qtbot.waitSignal(session.model_state.changed, timeout=20_000,
+                          check_params_cb=lambda: session.model_state.source == ModelSource.EXACT):
+        session.use_exact_denoiser(1.5)
+    ref = model_ref(session.model_state)
+    assert ref == ModelRef("exact", bandwidth=1.5)
+    path = tmp_path / "s.ddpm-session"
+    assert session.save_session_file(path)
+    assert Snapshot.from_json(path.read_text()).model == ref
+    other = Session(WorkerController())
+    try:
+        with qtbot.waitSignal(other.model_state.changed, timeout=20_000,
+                              check_params_cb=lambda: other.model_state.source == ModelSource.EXACT):
+            restore_model(other, ref)
+        assert other.model_state.model.bandwidth == 1.5
+    finally:
+        other.shutdown()
