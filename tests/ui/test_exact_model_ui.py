@@ -67,3 +67,16 @@ def test_a_session_file_names_the_perfect_denoiser_and_its_bandwidth(session, qt
         assert other.model_state.model.bandwidth == 1.5
     finally:
         other.shutdown()
+
+
+def test_the_smoothed_variant_asks_for_its_bandwidth(monkeypatch):
+    from types import SimpleNamespace
+
+    from ddpm_desktop.ui import menus
+
+    used = []
+    window = SimpleNamespace(session=SimpleNamespace(use_exact_denoiser=used.append))
+    monkeypatch.setattr(menus.QInputDialog, "getDouble", staticmethod(lambda *a: (3.0, True)))
+    assert menus.ask_exact_bandwidth(window) and used == [3.0]
+    monkeypatch.setattr(menus.QInputDialog, "getDouble", staticmethod(lambda *a: (3.0, False)))
+    assert not menus.ask_exact_bandwidth(window) and used == [3.0]
