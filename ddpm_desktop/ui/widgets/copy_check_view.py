@@ -35,6 +35,7 @@ class CopyCheckView(QWidget):
         self.text.setWordWrap(True)
         self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setToolTip(COPY_TIP)
+        self.text.setToolTip(COPY_TIP)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(6, 0, 6, 0)
         lay.addWidget(self.image)
