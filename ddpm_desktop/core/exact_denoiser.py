@@ -116,6 +116,10 @@ class ExactDenoiser:
     def eval(self) -> "ExactDenoiser":
         return self
 
+    def parameters(self):
+        """No trainable parameters (an empty iterator, as an nn.Module without any)."""
+        return iter(())
+
     def rows_for(self, label: int | None) -> np.ndarray | slice:
         """The training rows the posterior runs over for `label` (None or the null label: all)."""
         if label is None or label == self.null_label:

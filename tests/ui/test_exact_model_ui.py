@@ -80,3 +80,16 @@ def test_the_smoothed_variant_asks_for_its_bandwidth(monkeypatch):
     assert menus.ask_exact_bandwidth(window) and used == [3.0]
     monkeypatch.setattr(menus.QInputDialog, "getDouble", staticmethod(lambda *a: (3.0, False)))
     assert not menus.ask_exact_bandwidth(window) and used == [3.0]
+
+
+def test_live_drawing_takes_the_perfect_denoiser_too():
+    from ddpm_desktop.core.live import LiveReconstructor
+    from ddpm_desktop.core.schedule import NoiseSchedule
+
+    digit = load_bundled_mnist("train").images[:3]
+    model = ExactDenoiser(digit)
+    recon = LiveReconstructor(model, NoiseSchedule.named("linear", 100), t=30, sampler="ddim", steps=5)
+    x0 = digit[1].astype(np.float32) / 127.5 - 1.0
+    out = recon.reconstruct(x0)
+    # from x_30 of one of three training digits, the exact posterior mean lands back on it
+    np.testing.assert_allclose(out.image, x0, atol=1e-2)
