@@ -45,8 +45,9 @@ from .snapshot import SCHEDULE_FIELDS
 
 class ModelSource(str, Enum):
     """Where the app's model came from when it is not a file: the bundled model, one trained
-    in this session, or the perfect denoiser of the training digits (core.exact_denoiser). A model loaded from a file has its file name as its source (a plain str);
-    `model_file(source)` tells the cases apart. Members are their strings (equal, hashed, shown
+    in this session, or the perfect denoiser of the training digits (core.exact_denoiser). A
+    model loaded from a file has its file name as its source (a plain str); `model_file(source)`
+    tells the cases apart. Members are their strings (equal, hashed, shown
     and written to JSON as the value), so a status line or a saved session reads the same."""
 
     BUNDLED = "bundled model"

@@ -64,10 +64,11 @@ def completions_job(model, schedule, x_t: np.ndarray, t: int, n: int, settings, 
         finally:
             it.close()
         settled, _ = decision.settle_steps()
-        reads = bundled_reader().read(last.x_t)
-        yield CompletionsResult(last.x_t[:, 0].numpy().copy(), np.array([r.top for r in reads]),
-                                np.array([r.p for r in reads]), settled, last.nfe,
-                                np.array([r.digit for r in reads]), tuple(find_copies(last.x_t[:, 0].numpy())))
+        images = last.x_t[:, 0].numpy().copy()
+        reads = bundled_reader().read(images)
+        yield CompletionsResult(images, np.array([r.top for r in reads]), np.array([r.p for r in reads]),
+                                settled, last.nfe, np.array([r.digit for r in reads]),
+                                tuple(find_copies(images)))
 
     return job
 
