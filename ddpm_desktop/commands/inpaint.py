@@ -12,6 +12,10 @@ import json
 import time
 
 MAX_N = 1000
+MAX_RESAMPLE = 100
+# Network calls per completion (RePaint's jumps multiply them): a T = 1000 DDPM chain is 1,000,
+# the RePaint paper's 250 steps with j = r = 10 about 2,400.
+MAX_NFE = 10_000
 
 
 HELP = "fill the hidden part of a digit (N completions)"  # the one line `ddpm-desktop --help` lists
@@ -69,25 +73,38 @@ def _mask_from_arg(text: str, rows: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_out, digit_from_args, gif_frames, load_model_arg,
-                          schedule_from_args)
+    from ddpm_desktop.core.inpaint import DEFAULT_STEPS
+
+    from ._common import (apply_threads, check_fps, check_int_range, check_memory, check_out,
+                          check_threads, digit_from_args, gif_frames, load_model_arg,
+                          schedule_from_args, unet_bytes)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
-    if not 1 <= args.n <= MAX_N:
-        raise ValueError(f"--n must be in 1..{MAX_N}, got {args.n}")
-    if args.steps is not None and args.steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    check_int_range("--n", args.n, 1, MAX_N)
     if not 0.0 <= args.eta <= 1.0:
         raise ValueError(f"--eta must be in [0, 1], got {args.eta}")
-    if args.jump_length < 1 or args.resample < 1:
-        raise ValueError("--jump-length and --resample must be at least 1")
-    if not args.fps > 0:
-        raise ValueError(f"--fps must be positive, got {args.fps}")
+    check_fps(args.fps)
+    check_threads(args.threads)
     sampler = args.sampler or ("ddpm" if args.method == "repaint" else "dpmpp")
     if args.method == "repaint" and sampler != "ddpm":
         raise ValueError(f"--method repaint resamples with DDPM steps; drop --sampler {sampler} "
                          "or pick --method paste or x0")
     schedule = schedule_from_args(args)
+    steps = args.steps if args.steps is not None else \
+        min(DEFAULT_STEPS["repaint" if args.method == "repaint" else sampler], schedule.T)
+    check_int_range("--steps", steps, 1, schedule.T)
+    nfe = steps
+    if args.method == "repaint":
+        check_int_range("--jump-length", args.jump_length, 1, schedule.T)
+        check_int_range("--resample", args.resample, 1, MAX_RESAMPLE)
+        # RePaint: NFE = steps + (r - 1) j ⌈steps/j - 1⌉ (core.inpaint)
+        nfe = steps + (args.resample - 1) * args.jump_length * max(0, -(-(steps - args.jump_length) // args.jump_length))
+        if nfe > MAX_NFE:
+            raise ValueError(f"--steps {steps}, --jump-length {args.jump_length} and --resample "
+                             f"{args.resample} would take {nfe} network calls per completion "
+                             f"(limit {MAX_NFE}); use fewer")
+    if out.suffix.lower() == ".gif":  # every state of the chain is kept for the GIF
+        check_memory(args.n * 28 * 28 * 4 * (2 * nfe + 1), "the GIF's chain")
     known = _mask_from_arg(args.mask, args.rows)
 
     import io
@@ -107,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)
+    check_memory(unet_bytes(model.config, args.n), f"--n {args.n}")
     eps_fn = make_eps_fn(model, schedule)                # unconditional: the mask alone conditions
     gen = torch.Generator().manual_seed(args.seed)
     x_T = torch.randn((args.n, 1, *IMAGE_SHAPE), generator=gen).to(device)
@@ -114,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     chain, last = [], None
     started = time.perf_counter()
     for step in iter_inpaint(args.method, eps_fn, schedule, torch.from_numpy(x0).to(device), known, x_T,
-                             sampler=sampler, steps=args.steps, generator=gen, eta=args.eta,
+                             sampler=sampler, steps=steps, generator=gen, eta=args.eta,
                              jump_length=args.jump_length, resample=args.resample):
         last = step
         if want_chain:

@@ -155,21 +155,24 @@ def run(args: argparse.Namespace) -> int:
     say = (lambda *a: print(*a, file=sys.stderr)) if rank == 0 else (lambda *a: None)
     dev = resolve_device(device)
     dataset = data.load_dataset(args.data)
+    if dataset.skipped:  # an image folder with files that are not pictures, or damaged ones
+        say(f"warning: {data.skipped_summary(dataset)}")
     subset = None
     if args.subset is not None:
         dataset = data.random_subset(dataset, args.subset, args.subset_seed, args.subset_offset)
         subset = {"n": args.subset, "seed": args.subset_seed, "offset": args.subset_offset,
                   "data": args.data}
+    threads_note = None  # said once the run is set up, so a refusal stays one line
     if dev.type == "cpu":
         if args.threads == "auto":
             best, rates = choose_num_threads()
             torch.set_num_threads(best)
-            say(f"threads: {best}, the fastest of a short measurement just now ("
+            threads_note = (f"threads: {best}, the fastest of a short measurement just now ("
                 + ", ".join(f"{n}: {r:.0f} img/s" for n, r in rates.items())
                 + "); on a busy machine it can pick fewer than an idle one would: --threads N fixes it")
         else:
             torch.set_num_threads(int(args.threads))
-            say(f"threads: {int(args.threads)} (--threads)")
+            threads_note = f"threads: {int(args.threads)} (--threads)"
 
     if args.resume:
         overrides = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size)) if v is not None}
@@ -194,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
     extra = {"dataset": dataset.name, "class_names": list(dataset.class_names), "world_size": world}
     if subset is not None:
         extra["subset"] = subset
+    if threads_note is not None:
+        say(threads_note)
     say(f"training on {dataset.name} ({len(dataset.images)} images) on {dev}"
         + (f" x{world} processes" if world > 1 else "")
         + f", {sum(p.numel() for p in trainer.model.parameters()):,} parameters")

@@ -8,8 +8,10 @@
   pickles that would run code.
 - The two files of one save are a pair: both carry `pair = {"run_id", "step"}` (the run id is
   drawn at a run's first save and kept across resumes). Two files cannot be replaced in one
-  atomic step, so a kill between them, or a later save of other weights under the same name,
-  leaves a mismatched pair; `load_trainer` refuses to resume from one, saying why.
+  atomic step, so `save_checkpoint` keeps the state it replaces as `NAME.state.pt.prev` until
+  the new weights are in place: a kill between the two leaves the new state beside the old
+  weights and the old state beside them too, and `load_trainer` resumes from the old pair.
+  A mismatch it cannot resolve (other weights saved under the name) is refused, saying why.
 
 `load_model` validates before it returns: every configuration field's type and range
 (`ModelConfig.validate`), the tensors' names and shapes against the architecture built on the
@@ -93,8 +95,9 @@ def save_weights(path: str | os.PathLike, model: UNet, extra: dict | None = None
     from safetensors.torch import save
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    # A writer killed inside save_checkpoint may have left the state's temporary file too.
+    # A writer killed inside save_checkpoint may have left the state's temporary files too.
     clean_orphaned_temps(state_path_for(path))
+    clean_orphaned_temps(previous_state_path_for(path))
     atomic_write_bytes(path, save(tensors, metadata=_metadata(model.config, extra)))
     return Path(path)
 
@@ -129,10 +132,63 @@ def save_checkpoint(path: str | os.PathLike, trainer, extra: dict | None = None)
     state["pair"] = pair
     buf = io.BytesIO()
     torch.save(state, buf)
-    # State first, then weights: the weights file is what marks the checkpoint as present.
-    atomic_write_bytes(state_path_for(path), buf.getvalue())
+    # State first, then weights: the weights file is what marks the checkpoint as present. The
+    # state being replaced stays as .prev until the weights are written, so whenever a kill
+    # lands, one whole pair (the previous or the new) is on disk.
+    state_path = state_path_for(path)
+    _keep_previous_state(path, state_path)
+    atomic_write_bytes(state_path, buf.getvalue())
     save_weights(path, trainer.ema, info)
+    _drop_previous_state(state_path)
     return path
+
+
+def previous_state_path_for(path: str | os.PathLike) -> Path:
+    """Where `save_checkpoint` keeps the state it is replacing until the new pair is complete."""
+    s = state_path_for(path)
+    return s.with_name(s.name + ".prev")
+
+
+def _keep_previous_state(path: Path, state_path: Path) -> None:
+    """Keep the state on disk as .prev, if it pairs with the weights on disk: a state left one
+    save ahead by an interrupted save does not, and then the .prev already there is the one
+    that pairs (replacing it would leave no whole pair if this save were killed too)."""
+    prev = state_path.with_name(state_path.name + ".prev")
+    if not state_path.is_file():
+        return
+    try:
+        weights_pair = read_metadata(path).get("pair") if path.is_file() else None
+    except CheckpointError:
+        weights_pair = None
+    if weights_pair is not None and _state_pair(state_path) != weights_pair:
+        return
+    clean_orphaned_temps(prev)
+    tmp = prev.with_name(f".{prev.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        os.link(state_path, tmp)  # the same bytes under a second name: no copy
+        os.replace(tmp, prev)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        atomic_write_bytes(prev, state_path.read_bytes())  # no hard links on this file system
+
+
+def _state_pair(state_path: Path):
+    """The pair record of a state file (memory-mapped: its tensors are not read), or None."""
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - any unreadable state simply has no usable pair
+        return None
+    return state.get("pair") if isinstance(state, dict) else None
+
+
+def _drop_previous_state(state_path: Path) -> None:
+    try:
+        os.unlink(state_path.with_name(state_path.name + ".prev"))
+    except OSError:
+        pass
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -227,11 +283,33 @@ def _pairs(value, what: str) -> list:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[UNet, dict]:
-    """Load and validate a checkpoint's (EMA) weights; → (model in eval mode, metadata).
+    """Load and validate a DDPM teacher's (EMA) weights; → (model in eval mode, metadata).
 
     Raises CheckpointError (a ValueError, one line naming the file) for anything it would not
-    sample with: see the module docstring for what is checked.
+    sample with (see the module docstring), including a distilled student (`check_teacher`).
     """
+    model, meta = load_network(path, device)
+    check_teacher(Path(path).name, meta)
+    return model, meta
+
+
+def check_teacher(name: str, meta: dict) -> None:
+    """Refuse a distilled student where a teacher (an ε-predicting DDPM) is expected.
+
+    A student carries a `distill` record (core.distill) and predicts v or x_0 for a handful of
+    large steps; sampled as a teacher it gives blurred digits with no warning (FD 63.7 against
+    the teacher's 16.9 for the bundled one). `load_student` checks the reverse.
+    """
+    if "distill" in meta:
+        prediction = meta.get("prediction")
+        what = f" (it predicts {prediction})" if isinstance(prediction, str) and len(prediction) < 20 else ""
+        raise CheckpointError(f"'{name}' is a distilled student{what}, not a DDPM model: "
+                              "use it with the distilled sampler")
+
+
+def load_network(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[UNet, dict]:
+    """Load and validate the U-Net of any checkpoint, teacher or student; → (network in eval
+    mode, metadata). `load_model` (teachers) and `core.distill.load_student` decide which."""
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -245,10 +323,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     except Exception as exc:
         raise CheckpointError(f"'{path.name}' is truncated or corrupt ({_short(exc)})") from None
     _check_architecture(path.name, config, tensors)
-    if not all(t.is_floating_point() for t in tensors.values()):
-        raise CheckpointError(f"'{path.name}' holds non-float weights")
-    if not all(torch.isfinite(t).all() for t in tensors.values()):
-        raise CheckpointError(f"'{path.name}' holds non-finite weights")
+    check_finite_weights(path.name, tensors)
     model = UNet(config)
     try:
         model.load_state_dict(tensors, strict=True)
@@ -277,22 +352,28 @@ def load_trainer(path: str | os.PathLike, data, device="auto", steps: int | None
         raise CheckpointError(
             f"cannot resume from '{path.name}': its training state '{state_path.name}' is missing"
         )
-    _check_file(state_path)
+    state = _read_state(state_path)
     try:
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(
-            f"'{state_path.name}' holds objects other than tensors and plain values; refused to load it"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise CheckpointError(f"'{state_path.name}' is truncated or corrupt ({_short(exc)})") from None
-    if not isinstance(state, dict) or "config" not in state or "model" not in state:
-        raise CheckpointError(f"'{state_path.name}' is not a ddpm-desktop training state")
-    _check_pair(path, state_path, state)
+        _check_pair(path, state_path, state)
+    except CheckpointError:
+        # A save killed between its two files: the state it replaced pairs with the weights.
+        prev = previous_state_path_for(path)
+        if not prev.is_file():
+            raise
+        try:
+            prev_state = _read_state(prev)
+            _check_pair(path, prev, prev_state)
+        except CheckpointError:
+            raise CheckpointError(f"cannot resume: neither '{state_path.name}' nor '{prev.name}' "
+                                  f"was saved together with '{path.name}'") from None
+        state, state_path = prev_state, prev
     cfg, weights = state["config"], state["model"]
     if not isinstance(cfg, dict) or not isinstance(weights, dict) \
             or not all(isinstance(v, torch.Tensor) for v in weights.values()):
         raise CheckpointError(f"'{state_path.name}' is not a ddpm-desktop training state")
+    check_finite_weights(state_path.name, weights)
+    if isinstance(state.get("ema"), dict):
+        check_finite_weights(state_path.name, state["ema"])
     cfg = {**cfg, **({} if steps is None else {"steps": int(steps)}), **overrides}
     try:
         config = TrainConfig.from_dict(cfg)
@@ -307,6 +388,37 @@ def load_trainer(path: str | os.PathLike, data, device="auto", steps: int | None
     if isinstance(state.get("pair"), dict):
         _RUN_IDS[trainer] = str(state["pair"].get("run_id"))  # the resumed run keeps its id
     return trainer
+
+
+def check_finite_weights(name: str, tensors: dict) -> None:
+    """Refuse weights that are not floating point or hold NaN or ±inf, naming the first such
+    tensor: every model file (teacher, student, latent, classifier) goes through here, since a
+    network with one NaN weight gives NaN everywhere (and scipy's sqrtm never returns on NaN)."""
+    for key, t in tensors.items():
+        if not isinstance(t, torch.Tensor):
+            raise CheckpointError(f"'{name}' holds a non-tensor where the weight '{key}' should be")
+        if not t.is_floating_point():
+            if t.dtype in (torch.int64, torch.int32, torch.long) and key.endswith("num_batches_tracked"):
+                continue  # a BatchNorm counter
+            raise CheckpointError(f"'{name}' holds non-float weights ('{key}')")
+        if not torch.isfinite(t).all():
+            raise CheckpointError(f"'{name}' holds non-finite weights ('{key}')")
+
+
+def _read_state(state_path: Path) -> dict:
+    """A training state file, loaded with weights_only (no code runs); CheckpointError else."""
+    _check_file(state_path)
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"'{state_path.name}' holds objects other than tensors and plain values; refused to load it"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise CheckpointError(f"'{state_path.name}' is truncated or corrupt ({_short(exc)})") from None
+    if not isinstance(state, dict) or "config" not in state or "model" not in state:
+        raise CheckpointError(f"'{state_path.name}' is not a ddpm-desktop training state")
+    return state
 
 
 def _check_pair(path: Path, state_path: Path, state: dict) -> None:

@@ -160,7 +160,7 @@ def load_classifier(path=None) -> tuple[DigitClassifier, dict]:
 
     from ddpm_desktop import resources_path
 
-    from .checkpoint import CheckpointError
+    from .checkpoint import CheckpointError, check_finite_weights
 
     path = Path(path) if path is not None else resources_path(CLASSIFIER_FILE)
     if not path.is_file():
@@ -173,6 +173,7 @@ def load_classifier(path=None) -> tuple[DigitClassifier, dict]:
         raise CheckpointError(f"'{path.name}' is not a valid safetensors file ({' '.join(str(exc).split())[:120]})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"'{path.name}' is not a ddpm-desktop classifier")
+    check_finite_weights(path.name, tensors)
     model = DigitClassifier()
     try:
         model.load_state_dict(tensors)

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ddpm_desktop import resources_path
 from ddpm_desktop.core.imaging import (  # noqa: F401 - re-exported, DESIGN.md lists them here
     IMAGE_SIDE,
     ImageLoadError,
+    image_extensions,
     load_digit,
     to_model_range,
     to_uint8,
@@ -334,16 +334,11 @@ def load_fashion_mnist(split: str = "train") -> Dataset:
 # ----------------------------------------------------------------------------- image folders
 
 
-def _image_extensions() -> frozenset[str]:
-    Image.init()
-    return frozenset(ext.lower() for ext in Image.registered_extensions())
-
-
 def _list_image_files(root: Path) -> list[Path]:
     """Image files under root (no hidden files or folders, no symlinked folders), sorted.
 
     Stops with ValueError past MAX_IMAGE_FILES, so pointing at a home folder fails fast."""
-    exts = _image_extensions()
+    exts = image_extensions()
     files: list[Path] = []
     for folder, subdirs, names in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
@@ -366,15 +361,20 @@ def _label_for(file: Path, root: Path) -> int:
     return int(m.group(1)) if m else -1
 
 
-def load_image_dir(path, errors: str = "skip") -> Dataset:
-    """Every image file under a folder (subfolders included, sorted by path) via load_digit.
+@dataclass(frozen=True)
+class FolderProgress:
+    """How far `iter_load_image_dir` has got: `done` of `total` files read, `skipped` of them
+    refused so far; `dataset` is set on the last item only."""
 
-    Labels: a parent folder named with one digit ("3/a.png") or a file name starting with a
-    digit and a separator ("3_a.png", "3-a.png"); otherwise -1. Files whose extension
-    Pillow does not know, and hidden files, are ignored. ``errors="skip"`` (default) leaves
-    out image files that fail to load and lists why in ``Dataset.skipped``; ``"raise"``
-    raises the first ImageLoadError. Raises ValueError when no image loads at all.
-    """
+    done: int
+    total: int
+    skipped: int
+    dataset: "Dataset | None" = None
+
+
+def iter_load_image_dir(path, errors: str = "skip", every: int = 64):
+    """`load_image_dir` as a generator of FolderProgress (one every `every` files, and the
+    last one holding the Dataset), so a UI can show progress and cancel between files."""
     if errors not in ("skip", "raise"):
         raise ValueError(f"errors must be 'skip' or 'raise', got {errors!r}")
     root = Path(path)
@@ -384,21 +384,69 @@ def load_image_dir(path, errors: str = "skip") -> Dataset:
     if not files:
         raise ValueError(f"'{root}' holds no image files")
     images, labels, skipped = [], [], []
-    for file in files:
+    yield FolderProgress(0, len(files), 0)
+    for k, file in enumerate(files, 1):
         try:
             digit = load_digit(file)
         except ImageLoadError as exc:
             if errors == "raise":
                 raise
             skipped.append(str(exc))
-            continue
-        images.append(to_uint8(digit))
-        labels.append(_label_for(file, root))
+        else:
+            images.append(to_uint8(digit))
+            labels.append(_label_for(file, root))
+        if k % every == 0 and k < len(files):
+            yield FolderProgress(k, len(files), len(skipped))
     if not images:
         raise ValueError(f"none of the {len(files)} image files in '{root}' could be read "
                          f"(first: {skipped[0]})")
-    return Dataset(np.stack(images), np.asarray(labels, np.int64), root.name,
-                   DIGIT_CLASS_NAMES, tuple(skipped))
+    ds = Dataset(np.stack(images), np.asarray(labels, np.int64), root.name,
+                 DIGIT_CLASS_NAMES, tuple(skipped))
+    yield FolderProgress(len(files), len(files), len(skipped), ds)
+
+
+def load_image_dir(path, errors: str = "skip") -> Dataset:
+    """Every image file under a folder (subfolders included, sorted by path) via load_digit.
+
+    Labels: a parent folder named with one digit ("3/a.png") or a file name starting with a
+    digit and a separator ("3_a.png", "3-a.png"); otherwise -1. Files whose extension
+    is not one of `image_extensions()` (the raster formats `open_image` reads), and hidden
+    files, are ignored. ``errors="skip"`` (default) leaves out image files that fail to load
+    and lists why in ``Dataset.skipped`` (`skipped_summary` says it in a line); ``"raise"``
+    raises the first ImageLoadError. Raises ValueError when no image loads at all.
+    """
+    last = None
+    for last in iter_load_image_dir(path, errors):
+        pass
+    return last.dataset
+
+
+def skipped_summary(ds: "Dataset") -> str:
+    """One line saying how many files a folder loader skipped and why, or "" when none:
+    "skipped 52 of 53 image files: 40 not an image file, 12 damaged or unsupported image
+    (first: cannot read 'a.png': not an image file)". Reasons are grouped by their words
+    before any parenthesis."""
+    if not ds.skipped:
+        return ""
+    counts: dict[str, int] = {}
+    for line in ds.skipped:
+        why = line.split("': ", 1)[-1].split(" (", 1)[0].strip() or "unreadable"
+        counts[why] = counts.get(why, 0) + 1
+    reasons = ", ".join(f"{n} {why}" for why, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    total = len(ds) + len(ds.skipped)
+    return f"skipped {len(ds.skipped)} of {total} image files: {reasons} (first: {ds.skipped[0]})"
+
+
+def iter_load_dataset(spec):
+    """`load_dataset` as a generator of FolderProgress: an image folder reports per file, any
+    other source yields its one last item."""
+    folder = Path(str(spec).strip()).expanduser()
+    if str(spec).strip().lower() not in DATASET_NAMES + ("mnist-train", "fashion-mnist", "fashion-train") \
+            and folder.is_dir() and not _find_idx_files(folder):
+        yield from iter_load_image_dir(folder)
+        return
+    ds = load_dataset(spec)
+    yield FolderProgress(len(ds), len(ds), len(ds.skipped), ds)
 
 
 # ----------------------------------------------------------------------------- dispatch

@@ -385,16 +385,44 @@ class Distiller:
 def load_student(path, device="cpu") -> tuple[StudentNet, dict]:
     """A distilled student saved by tools/distill.py: (StudentNet in eval mode, metadata).
 
-    Raises checkpoint.CheckpointError (one line) for a missing or bad file or one that is not
-    a student (no `distill` record)."""
-    from .checkpoint import CheckpointError, load_model
+    Raises checkpoint.CheckpointError (one line) for a missing or bad file, one that is not
+    a student (no `distill` record), or one whose network does not predict what its metadata
+    says (`noise_correlation`: a v student read as ε scored 10 %)."""
+    from .checkpoint import CheckpointError, load_network
 
-    unet, meta = load_model(path, device=device)
+    unet, meta = load_network(path, device=device)
+    name = getattr(path, "name", path)
     rec = meta.get("distill")
     if not isinstance(rec, dict) or meta.get("prediction") not in PREDICTIONS:
-        raise CheckpointError(f"'{getattr(path, 'name', path)}' is not a distilled student (no distill record)")
+        raise CheckpointError(f"'{name}' is not a distilled student (no distill record)")
+    r = noise_correlation(unet)
+    if r is not None and (r < 0.3 if meta["prediction"] == "eps" else r > 0.9):
+        said, does = ("ε", "not the noise") if meta["prediction"] == "eps" else ("v", "the noise itself")
+        raise CheckpointError(f"'{name}' says it predicts {said}, but at pure noise its output is "
+                              f"{does} (correlation {r:.2f}): its metadata does not fit the network")
     guidance = rec.get("guidance")
     return StudentNet(unet, meta["prediction"], guidance).eval(), meta
+
+
+def noise_correlation(unet: nn.Module, log_snr: float = -9.0, n: int = 8) -> float | None:
+    """Correlation of a network's raw output with x_t at almost pure noise (λ = -9, α ≈ 0.01),
+    seeded; None when the output is constant (a fresh network: its last layer starts at 0).
+
+    An ε-predictor returns about x_t there (ε = (x_t − α x_0)/σ): the bundled teacher gives
+    1.00. A v-predictor returns about −x̂_0 (v = α ε − σ x_0), nearly independent of x_t: the
+    bundled student gives −0.20. So the number tells which of the two a network is.
+    """
+    g = torch.Generator().manual_seed(0)
+    p = next(unet.parameters(), None)
+    device = p.device if p is not None else torch.device("cpu")
+    x = torch.randn(n, 1, 28, 28, generator=g)
+    with torch.inference_mode():
+        out = unet(x.to(device), torch.full((n,), float(log_snr), device=device), None).float().cpu()
+    a, b = out.flatten().double(), x.flatten().double()
+    a, b = a - a.mean(), b - b.mean()
+    if float(a.norm()) < 1e-9:
+        return None
+    return float((a @ b) / (a.norm() * b.norm()))
 
 
 def bundled_student_path():

@@ -27,13 +27,27 @@ from .schedule import NoiseSchedule
 
 
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
-    """FD between Gaussian fits of two [N, D] feature sets."""
-    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
-    cov_a = np.cov(feats_a, rowvar=False)
-    cov_b = np.cov(feats_b, rowvar=False)
+    """FD between Gaussian fits of two [N, D] feature sets.
+
+    ValueError for features or covariances that are not finite: scipy's sqrtm never returns
+    on a matrix holding NaN (a classifier with NaN weights hung `evaluate`), so it is never
+    called on one.
+    """
+    feats_a, feats_b = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
+    for name, f in (("samples", feats_a), ("reference", feats_b)):
+        if not np.isfinite(f).all():
+            raise ValueError(f"the classifier's features of the {name} are not finite "
+                             "(non-finite weights or images); no Fréchet distance")
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
+        cov_a = np.cov(feats_a, rowvar=False)
+        cov_b = np.cov(feats_b, rowvar=False)
+        product = cov_a @ cov_b
+    if not (np.isfinite(cov_a).all() and np.isfinite(cov_b).all() and np.isfinite(product).all()):
+        raise ValueError("the features' covariances overflow; no Fréchet distance")
     with warnings.catch_warnings():  # small n: singular covariances, handled just below
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-        covmean, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
+        covmean, _ = scipy.linalg.sqrtm(product, disp=False)
     if not np.isfinite(covmean).all():  # near-singular product: regularise (as pytorch-fid does)
         eps = 1e-6 * np.eye(len(cov_a))
         covmean = scipy.linalg.sqrtm((cov_a + eps) @ (cov_b + eps))

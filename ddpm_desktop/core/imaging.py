@@ -13,7 +13,9 @@ coordinates on average, so that is the target here.
 """
 from __future__ import annotations
 
+import io
 import math
+import time
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +31,17 @@ BOX = 20             # the digit's bounding box is fitted into BOX x BOX
 CENTRE = 14.0        # target centre of mass (row, col), pixel-index coordinates
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+# Raster formats only, by Pillow's format name ("PPM" covers PBM/PGM/PPM/PNM). Never EPS, PS or
+# PDF, whose plugins hand the file to Ghostscript (an interpreter: a file could run code or
+# loop forever), nor any other plugin that calls an external program. Pillow picks the
+# decoder from the content, not the name, so the list is passed to every ``Image.open``.
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+# Decoding past this many seconds is abandoned (checked each time the decoder reads more of
+# the file). At the pixel bound, noise (the worst case) took 0.4-1.9 s as PNG, JPEG or TIFF.
+DECODE_SECONDS = 10.0
+# WebP decodes in one call that no deadline can interrupt, and 40 Mpx of noise took 11 s: its
+# pixel bound is lower, so that its worst case stays under DECODE_SECONDS (10 Mpx: ~3 s).
+MAX_PIXELS_BY_FORMAT = {"WEBP": 10_000_000}
 # Larger pictures are box-reduced to about this many pixels a side before any analysis:
 # the digit ends up 20 pixels tall anyway, and it bounds memory and time on big photos.
 WORK_SIDE = 1024
@@ -89,14 +102,54 @@ def _fail(path: Path, why: str) -> ImageLoadError:
     return ImageLoadError(f"cannot read '{path}': {why}")
 
 
-def open_first_frame(path: Path) -> Image.Image:
-    """Open, size-check and decode the first frame; every failure becomes ImageLoadError."""
+class _DecodeTimeout(Exception):
+    pass
+
+
+class _DeadlineBytes(io.BytesIO):
+    """The file's bytes, refusing to hand out more once the decoding deadline has passed."""
+
+    def __init__(self, data: bytes, deadline: float):
+        super().__init__(data)
+        self._deadline = deadline
+
+    def read(self, *args):
+        if time.monotonic() > self._deadline:
+            raise _DecodeTimeout
+        return super().read(*args)
+
+    def readinto(self, *args):
+        if time.monotonic() > self._deadline:
+            raise _DecodeTimeout
+        return super().readinto(*args)
+
+
+def image_extensions() -> frozenset[str]:
+    """File name extensions (lower case, with the dot) of the formats `open_image` reads."""
+    Image.init()
+    return frozenset(ext.lower() for ext, fmt in Image.registered_extensions().items()
+                     if fmt in IMAGE_FORMATS)
+
+
+def open_image(path) -> Image.Image:
+    """The one reader for every picture opened (digit, mask, folder, drop, CLI ``--image``).
+
+    Reads at most MAX_FILE_BYTES of a regular file, lets Pillow pick only among
+    IMAGE_FORMATS (whatever the name says), refuses more than MAX_PIXELS, stops decoding after
+    DECODE_SECONDS, and returns the first frame decoded, EXIF orientation applied. Every
+    failure is an ImageLoadError naming the file in one line.
+    """
+    path = Path(path)
     why = files.unreadable_reason(path)  # missing, permission, folder, FIFO/device, empty
     if why is not None:
         raise _fail(path, why)
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise _fail(path, f"the file is {size / 2**20:.0f} MB (limit {MAX_FILE_BYTES // 2**20} MB)")
+    try:
+        data = files.read_regular(path, MAX_FILE_BYTES)
+    except files.FileTooLarge:
+        size = path.stat().st_size
+        raise _fail(path, f"the file is {size / 2**20:.0f} MB (limit {MAX_FILE_BYTES // 2**20} MB)") from None
+    except OSError as exc:
+        raise _fail(path, str(exc).rpartition("': ")[2]) from None
     try:
         with warnings.catch_warnings():
             # At Pillow's own limit it only warns; past twice that it raises
@@ -105,18 +158,23 @@ def open_first_frame(path: Path) -> Image.Image:
             # either decodes or raises.
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            fp = _DeadlineBytes(data, time.monotonic() + DECODE_SECONDS)
+            with Image.open(fp, formats=IMAGE_FORMATS) as im:
                 w, h = im.size
-                if w * h > MAX_PIXELS:
-                    raise _fail(path, f"{w}x{h} pixels is too large (limit {MAX_PIXELS // 10**6} Mpx)")
+                limit = MAX_PIXELS_BY_FORMAT.get(im.format, MAX_PIXELS)
+                if w * h > limit:
+                    raise _fail(path, f"{w}x{h} pixels is too large (limit {limit // 10**6} Mpx)")
                 im.seek(0)  # animated: first frame
                 im.load()
                 # A phone photo stores its pixels sideways plus an Orientation tag.
                 return ImageOps.exif_transpose(im)  # a transposed copy (or a plain copy)
     except ImageLoadError:
         raise
+    except _DecodeTimeout:
+        raise _fail(path, f"decoding took longer than {DECODE_SECONDS:g} s") from None
     except UnidentifiedImageError:
-        raise _fail(path, "not an image file") from None
+        raise _fail(path, "not an image file (readable formats: PNG, JPEG, BMP, GIF, TIFF, "
+                          "WebP, PBM/PGM/PPM)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _fail(path, f"too many pixels (limit {MAX_PIXELS // 10**6} Mpx)") from None
     except MemoryError:
@@ -126,8 +184,12 @@ def open_first_frame(path: Path) -> Image.Image:
         raise _fail(path, f"damaged or unsupported image ({reason})") from None
 
 
-def _luminance(im: Image.Image) -> np.ndarray:
-    """Grey levels in [0, 1] (1 = white); alpha composited onto the colour opposite the ink."""
+def grey_levels(im: Image.Image) -> np.ndarray:
+    """Grey levels in [0, 1] (1 = white) at the picture's own depth; alpha ignored.
+
+    16-bit and 32-bit pictures are scaled by their own range (a 16-bit white is 65535, not
+    255: converting to 8 bits first would clip every non-black pixel to white).
+    """
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
         return np.asarray(im, dtype=np.float32) / np.float32(65535.0)
@@ -138,6 +200,14 @@ def _luminance(im: Image.Image) -> np.ndarray:
         # 32-bit modes carry 16-bit PNGs (older Pillow), 8-bit data, or floats in [0, 1].
         scale = 65535.0 if top > 255.0 else 255.0 if top > 1.0 else 1.0
         return np.clip(arr / np.float32(scale), 0.0, 1.0)
+    return np.asarray(im.convert("L"), dtype=np.float32) / np.float32(255.0)
+
+
+def _luminance(im: Image.Image) -> np.ndarray:
+    """Grey levels in [0, 1] (1 = white); alpha composited onto the colour opposite the ink."""
+    mode = im.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return grey_levels(im)
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode in ("PA", "La", "RGBa"):
@@ -244,7 +314,8 @@ def _fit_and_centre(ink: np.ndarray, background: float, what: str) -> np.ndarray
 
 
 def load_digit(path) -> np.ndarray:
-    """Any picture Pillow reads -> float32 [28, 28] in [-1, 1], MNIST-style.
+    """A PNG, JPEG, BMP, GIF, TIFF, WebP or PBM/PGM/PPM picture (read by `open_image`) ->
+    float32 [28, 28] in [-1, 1], MNIST-style.
 
     First frame of animations; EXIF orientation applied; 16-bit, palette, alpha and CMYK
     handled; a light background (border median above mid-grey) is inverted so ink is white.
@@ -252,7 +323,7 @@ def load_digit(path) -> np.ndarray:
     truncated, oversized (> 50 MB or > 40 Mpx) and blank pictures.
     """
     path = Path(path)
-    grey = _luminance(open_first_frame(path))
+    grey = _luminance(open_image(path))
     if grey.size == 0:
         raise _fail(path, "the image has no pixels")
     grey = _shrink(grey)

@@ -106,17 +106,18 @@ def load_mask(path) -> np.ndarray:
 
     The image must be exactly 28x28 pixels: a mask is positional, and the digit preprocessing
     (rescale to a 20x20 box, recentre the ink) would move it relative to the digit, so a mask
-    addresses the 28x28 preprocessed digit pixel for pixel. Any format Pillow reads; alpha is
+    addresses the 28x28 preprocessed digit pixel for pixel. Read by `imaging.open_image` (the
+    raster formats it allows), grey levels at the image's own depth (16-bit too); alpha is
     ignored. ValueError (one line, naming the file) for anything else, see `check_mask`.
     """
-    from .imaging import open_first_frame
+    from .imaging import grey_levels, open_image
 
     path = Path(path)
-    im = open_first_frame(path)
+    im = open_image(path)
     if im.size != (IMAGE_SIDE, IMAGE_SIDE):
         raise ValueError(f"the mask '{path.name}' is {im.size[0]}x{im.size[1]} pixels; it must be "
                          f"exactly {IMAGE_SIDE}x{IMAGE_SIDE} (white = known)")
-    grey = np.asarray(im.convert("L"), dtype=np.float32) / np.float32(255.0)
+    grey = grey_levels(im)
     try:
         return check_mask(grey >= 0.5)
     except ValueError as exc:

@@ -273,7 +273,7 @@ def load_latent(path=None) -> LatentModels:
 
     from ddpm_desktop import resources_path
 
-    from .checkpoint import CheckpointError
+    from .checkpoint import CheckpointError, check_finite_weights
 
     path = Path(path) if path is not None else resources_path(LATENT_FILE)
     if not path.is_file():
@@ -288,6 +288,7 @@ def load_latent(path=None) -> LatentModels:
                               f"({' '.join(str(exc).split())[:120]})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"'{path.name}' is not a ddpm-desktop latent model")
+    check_finite_weights(path.name, tensors)
     try:
         m = decode_latent_metadata(meta)
     except SchemaError as exc:
@@ -305,6 +306,9 @@ def load_latent(path=None) -> LatentModels:
     missing = [k for k in ae.state_dict() if not k.startswith("head.") and f"ae.{k}" not in tensors]
     if missing:
         raise CheckpointError(f"'{path.name}' lacks the autoencoder weights {missing[:3]}")
+    if not (np.isfinite(models.code_mean).all() and math.isfinite(models.code_scale)
+            and models.code_scale > 0):
+        raise CheckpointError(f"'{path.name}' holds a code mean or scale that is not a finite number")
     return models
 
 

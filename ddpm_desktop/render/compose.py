@@ -42,9 +42,10 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainter, QPen, QPolygonF
 
-from ddpm_desktop.core import imaging
+from ddpm_desktop.core import imaging, readout
 from ddpm_desktop.core.imaging import IMAGE_SIDE
 from ddpm_desktop.core.kl import HIST_RANGE, histogram_density  # the app's histogram axis; bars in the KL estimate's own bins
+from ddpm_desktop.core.kl import indistinguishable_level
 from ddpm_desktop.render.frames import MIN_FRAMES, output_indices
 from ddpm_desktop.render.gui import ensure_gui, font, qimage_view
 from ddpm_desktop.render.palette import PlotColors, plot_colors, qcolor, rgb
@@ -184,6 +185,14 @@ class _KlAxis:
         return QPointF(x, y)
 
 
+def _kl_reading(value: float) -> str:
+    """A frame's estimated KL as core.readout reads it (each frame is 784 pixel values: under
+    their N(0, 1) level it reads "≈ 0 (below level)", +∞ says why), to 3 decimals."""
+    r = readout.format_kl(value, resolution=float(indistinguishable_level(IMAGE_SIDE ** 2)),
+                          infinite=readout.REPEATED_VALUES, fmt=lambda v, _d: f"{v:.3f}")
+    return f"estimated KL {'' if r.value == '≈ 0' else '= '}{r.text}"
+
+
 def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram: bool,
                 kl_axes: list[_KlAxis | None], colors: PlotColors) -> np.ndarray:
     """Everything that does not change between frames: background, titles, plot frames,
@@ -320,7 +329,7 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
                 p.setFont(small)
                 p.drawText(QRectF(x + 3, y + h - 16, w - 6, 15),
                            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
-                           f"estimated KL = {v.kl[i]:.3f}")
+                           _kl_reading(v.kl[i]))
         p.end()
         yield frame
 

@@ -16,6 +16,8 @@ def _install_excepthook(app) -> None:
     """
     from PySide6.QtWidgets import QMessageBox
 
+    from ddpm_desktop.ui.widgets.plain_text import message_box
+
     showing = {"flag": False}
 
     def hook(exc_type, exc, tb) -> None:
@@ -27,9 +29,8 @@ def _install_excepthook(app) -> None:
             return  # one box at a time; a cascade of errors must not stack dialogs
         showing["flag"] = True
         try:
-            box = QMessageBox(QMessageBox.Icon.Critical, "DDPM Desktop — unexpected error",
-                              f"{exc_type.__name__}: {exc}", QMessageBox.StandardButton.Ok,
-                              app.activeWindow())
+            box = message_box(QMessageBox.Icon.Critical, "DDPM Desktop — unexpected error",
+                              f"{exc_type.__name__}: {exc}", app.activeWindow())
             box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
             box.exec()
         finally:

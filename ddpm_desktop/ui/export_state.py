@@ -15,6 +15,7 @@ Signals: `settings_changed()`, `progress_changed()` (running, done/total),
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,11 +73,16 @@ class ExportSettings:
         return max(1, min(self.both_t, T)) if self.both_t else max(1, round(0.3 * T))
 
     def target(self) -> Path:
-        """The file the next export writes."""
+        """The file the next export writes: always with the extension of what it writes
+        (another export extension is replaced; any other name gets it appended, so a path
+        naming ``~/.bashrc`` becomes ``~/.bashrc.gif``)."""
         if self.path:
             p = Path(self.path).expanduser()
+            suffix = SUFFIXES[self.format]
+            if p.suffix.lower() == suffix:
+                return p
             known = {v for v in SUFFIXES.values()}
-            return p.with_suffix(SUFFIXES[self.format]) if p.suffix.lower() in known else p
+            return p.with_suffix(suffix) if p.suffix.lower() in known else p.with_name(p.name + suffix)
         folder = Path(self.folder) if self.folder and Path(self.folder).is_dir() else Path.home()
         return folder / f"{DEFAULT_NAMES[self.what]}{SUFFIXES[self.format]}"
 
@@ -100,6 +106,19 @@ class ExportState(SettingsState):
         self.done = 0
         self.total = 0
         self.message = ""
+        # Existing files an export may replace without asking: those it wrote in this run and
+        # those the user confirmed (a path from a session or settings file is a suggestion).
+        self.replaceable: set[str] = set()
+
+    def needs_confirmation(self) -> Path | None:
+        """The target, when it exists and was neither written nor confirmed in this run."""
+        target = self.settings.target()
+        key = os.path.abspath(target)
+        return target if os.path.lexists(target) and key not in self.replaceable else None
+
+    def allow_replacing(self, path) -> None:
+        """The user chose to replace `path` (or the app just wrote it)."""
+        self.replaceable.add(os.path.abspath(Path(path).expanduser()))
 
     def set_settings(self, settings, from_file: bool = False) -> None:
         """Adopt `settings`; `from_file`: they come from a session or settings file, so their

@@ -60,6 +60,7 @@ from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
+from ddpm_desktop.ui.widgets.plain_text import message_box, plain
 
 MODEL_FILTER = "Checkpoints (*.safetensors);;All files (*)"
 SESSION_FILTER = "Sessions (*.json);;All files (*)"
@@ -266,6 +267,7 @@ class MainWindow(QMainWindow):
                                      "(CUDA when present, else CPU)")
         self.device_combo.setEnabled(len(d.available) > 1)
         self.model_label = QLabel()
+        plain(self.model_label)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(180)
         self.progress.setMaximumHeight(14)
@@ -329,6 +331,7 @@ class MainWindow(QMainWindow):
         connect_completions_panel(self.completions_panel, s.completer)
         connect_lesson_panel(self.lesson_panel, s.lessons)
         self.maths_panel.term_hovered.connect(self._on_maths_term_hovered)
+        self.input_panel.browser.set_workers(s.workers)  # folders load off the GUI thread
         self._on_schedule_changed(s.schedule)
         self._on_input_changed("digit")
 
@@ -450,8 +453,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             print(f"ddpm-desktop: {message}", file=sys.stderr)
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "DDPM Desktop", message,
-                          QMessageBox.StandardButton.Ok, self)
+        box = message_box(QMessageBox.Icon.Warning, "DDPM Desktop", message, self)
         if details:
             box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

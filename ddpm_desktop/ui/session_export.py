@@ -141,6 +141,11 @@ class Exporter(QObject):
                             "or settings file; choose or confirm it in the Export dialog first.",
                             "")
             return False
+        existing = self.state.needs_confirmation()
+        if existing is not None:
+            self.error.emit(f"Export refused: '{existing}' already exists and was not written "
+                            "in this run; confirm replacing it in the Export dialog.", "")
+            return False
         try:
             path = check_writable(os.path.expanduser(str(self.state.settings.target())))
             job = self.job(str(path))
@@ -175,6 +180,7 @@ class Exporter(QObject):
         self._task = None
         path = self._path if completed else None
         if path:
+            self.state.allow_replacing(path)
             self.state.update(folder=os.path.dirname(path) or ".")
             self.state.set_progress(False, message=f"Saved {path}")
             self.status.emit(f"Saved {path}")

@@ -41,6 +41,30 @@ def _fmt_threads(n: int) -> str:
     return f"{n} thread{'s' if n != 1 else ''}"
 
 
+def _run_progress(meta: dict) -> tuple[int, np.ndarray | None, int]:
+    """(step, loss history rows [n, 2] or None, the run's total steps or 0) from a
+    checkpoint's metadata; ValueError naming the field for anything unusable."""
+    def whole(value, what: str) -> int:
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
+            raise ValueError(f"its {what} is not a step count ({str(value)[:40]!r})")
+        return value
+
+    step = whole(meta.get("step"), "step")
+    cfg = meta.get("train_config")
+    total = whole(cfg.get("steps"), "train_config steps") if isinstance(cfg, dict) else 0
+    history, rows = meta.get("loss_history"), None
+    if isinstance(history, (list, tuple)) and history:
+        try:
+            rows = np.asarray(history, dtype=np.float64).reshape(-1, 2)
+        except (ValueError, TypeError):
+            raise ValueError("its loss history is not a list of (step, loss) pairs") from None
+        if not np.isfinite(rows[:, 0]).all():
+            raise ValueError("its loss history has steps that are not finite")
+    return step, rows, total
+
+
 class Trainer(QObject):
     def __init__(self, jobs: Jobs, schedule_state: ScheduleState, model_state: ModelState,
                  device_state: DeviceState, set_model: Callable[..., None],
@@ -85,7 +109,8 @@ class Trainer(QObject):
         spec = self.state.settings.dataset
         if spec == "browser" and self._browser_dataset is not None:
             ds = self._browser_dataset
-            return (lambda: ds), ds.name
+            skipped = f" ({len(ds.skipped)} files skipped)" if ds.skipped else ""
+            return (lambda: ds), ds.name + skipped
         spec = "mnist" if spec == "browser" else spec
         return (lambda: data.load_dataset(spec)), spec
 
@@ -207,25 +232,24 @@ class Trainer(QObject):
         if self._task is not None:
             self.error.emit("Stop training before loading a checkpoint.", "")
             return False
-        try:
+        try:  # everything read and checked before the present run is dropped
             model, meta = checkpoint.load_model(path, device="cpu")
-        except (OSError, ValueError) as exc:
+            try:
+                step, rows, total = _run_progress(meta)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"'{Path(path).name}': {exc}") from None
+        except (OSError, ValueError, TypeError, OverflowError) as exc:
             self.error.emit(f"Could not load the checkpoint: {' '.join(str(exc).split())}", "")
             return False
-        step = int(meta.get("step", 0) or 0)
         self._trainer = None
         self.state.clear_progress()
         self.state.set_snapshot(None)
         self.state.step = step
-        history = meta.get("loss_history")
-        if isinstance(history, (list, tuple)) and history:
-            rows = np.asarray(history, dtype=np.float64).reshape(-1, 2)
+        if rows is not None:
             self.state.add_history(rows[:, 0], rows[:, 1], smoothed(rows[:, 1]))
         self.state.step = step
         if checkpoint.state_path_for(path).is_file():
             self._resume_path = str(path)
-            cfg = meta.get("train_config") or {}
-            total = int(cfg.get("steps", 0) or 0) if isinstance(cfg, dict) else 0
             if total > step:
                 self.state.update(steps=total)
             elif step >= self.state.settings.steps:

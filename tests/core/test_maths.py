@@ -139,3 +139,18 @@ def test_distilled_terms_are_ddim_at_eta_zero():
     assert n["sqrt_ab_s"] == pytest.approx(math.sqrt(_ab(ab, s)), rel=1e-12)
     assert n["dir_coef"] == pytest.approx(math.sqrt(1 - _ab(ab, s)), rel=1e-9)
     assert _numbers(terms, "reverse.x0")["sqrt_ab_t"] == pytest.approx(math.sqrt(_ab(ab, t)))
+
+
+def test_kl_terms_show_their_values_and_the_estimate_spread():
+    terms = {t.key: t for t in maths.kl_terms(300, 0.0772, 0.086, 0.016, 0.0964, 0.233, 0.0118)}
+    assert "0.07720" in terms["kl.exact"].value
+    assert "± 0.016" in terms["kl.estimate"].value
+    assert terms["kl.hist"].view == "histogram" and terms["kl.bound"].view == "kl"
+    assert "not computed yet" in maths.kl_terms(0, None, None, None, None, None, 0.01)[0].value
+    assert all(t.view in maths.VIEWS for t in terms.values())
+
+
+def test_num_formats():
+    assert maths.num(0.99998) == "1.000"
+    assert maths.num(4.036e-5) == "4.036·10<sup>−5</sup>"
+    assert maths.num(math.inf) == "∞" and maths.num(None) == "–" and maths.num(2.0) == "2"

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QSizePolicy,
     QSlider,
     QToolButton,
@@ -50,6 +49,7 @@ from ddpm_desktop.core.imaging import IMAGE_SIDE
 from ddpm_desktop.ui.theme import plot_colors, qcolor
 from ddpm_desktop.ui.widgets.canvas_raster import (  # noqa: F401 (re-exported)
     gray_qimage, ink_u8, stamp_segment, upsample_digit)
+from ddpm_desktop.ui.widgets.plain_text import warn
 
 UNDO_DEPTH = 40
 # Emits while a stroke is in progress: at a steady <= 40 Hz (reconstruct as you draw wants >= 30).
@@ -436,7 +436,7 @@ class CanvasPanel(QWidget):
         try:
             x = imaging.load_digit(path)
         except (ValueError, OSError) as exc:
-            QMessageBox.warning(self, "Could not open image", str(exc))
+            warn(self, "Could not open image", str(exc))
             return False
         from pathlib import Path
 

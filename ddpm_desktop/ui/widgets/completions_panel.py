@@ -17,6 +17,7 @@ from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerState
 from ddpm_desktop.ui.theme import banner_style
 from ddpm_desktop.ui.widgets.completion_grid import PROB_TIP, CompletionGrid
 from ddpm_desktop.ui.widgets.copy_check_view import COPY_TIP, finding_text
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 TILE_TIP = PROB_TIP + ("\nsettles at t: the first network call from which the reading of x̂₀ "
                        "never changes again (its x_t's t).")
@@ -31,13 +32,16 @@ class CompletionsPanel(QWidget):
         super().__init__(parent)
         self.state, self.sampler = state, sampler
         self.source_label = QLabel()
+        plain(self.source_label)
         self.source_label.setWordWrap(True)
         self.n_spin = QSpinBox(minimum=1, maximum=MAX_COMPLETIONS)
         self.run_button = QPushButton("Complete N times")
         self.cancel_button = QPushButton("Cancel")
         self.problem_label = QLabel()
+        plain(self.problem_label)
         self.problem_label.setWordWrap(True)
         self.result_label = QLabel()
+        plain(self.result_label)
         self.result_label.setWordWrap(True)
         self.grid = CompletionGrid(columns=3, tip=TILE_TIP)  # 3 captioned tiles fit a 360 px dock
 

@@ -8,6 +8,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from ddpm_desktop.ui.widgets.canvas import gray_qimage
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 COPY_TIP = ("The copy check (core.copies): pixels in [0, 1], x₀ as a 784-vector; d1 = ‖x₀ − x_a‖ "
             "and d2 = ‖x₀ − x_b‖ for its nearest and second-nearest training digits x_a, x_b "
@@ -31,6 +32,7 @@ class CopyCheckView(QWidget):
         self.image.setFixedSize(IMAGE_PX, IMAGE_PX)
         self.image.setToolTip("The nearest training digit to x₀")
         self.text = QLabel()
+        plain(self.text)   # "< 1/3" must not be taken for markup
         self.text.setProperty("role", "value")
         self.text.setWordWrap(True)
         self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)

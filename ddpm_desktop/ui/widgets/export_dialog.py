@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop.render.compose import frame_layout
 from ddpm_desktop.render.frames import count_frames
 from ddpm_desktop.ui.export_state import BOTH_FROM, FORMATS, WHAT, ExportState
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 
 class ExportDialog(QDialog):
@@ -71,10 +72,12 @@ class ExportDialog(QDialog):
         self.path_edit = QLineEdit()
         self.browse_button = QPushButton("Browse…")
         self.info_label = QLabel()
+        plain(self.info_label)
         self.info_label.setWordWrap(True)
         self.progress_bar = QProgressBar()
         self.progress_bar.setVisible(False)
         self.status_label = QLabel()
+        plain(self.status_label)
         self.export_button = QPushButton("Export")
         self.export_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel export")
@@ -246,10 +249,23 @@ class ExportDialog(QDialog):
         path, _ = QFileDialog.getSaveFileName(self, "Export to", str(self.state.settings.target()),
                                               filt)
         if path:
+            chosen = path
             if not Path(path).suffix:
                 path += "." + fmt
             self.state.update(path=path)
             self.state.confirm_destination()
+            if Path(chosen) == self.state.settings.target():  # the file dialog asked already
+                self.state.allow_replacing(chosen)
+
+    def confirm_replace(self, path: Path) -> bool:
+        """Ask before replacing a file this app did not write in this run."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace file?",
+                          f"'{path}' already exists and was not written by this export.\n"
+                          "Replace it?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self)
+        plain(box)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     @Slot()
     def _on_export_clicked(self) -> None:
@@ -265,5 +281,10 @@ class ExportDialog(QDialog):
             if box.exec() != QMessageBox.StandardButton.Yes:
                 return
             self.state.confirm_destination()
+        existing = self.state.needs_confirmation()
+        if existing is not None:
+            if not self.confirm_replace(existing):
+                return
+            self.state.allow_replacing(existing)
         self._started_here = True
         self.export_requested.emit()

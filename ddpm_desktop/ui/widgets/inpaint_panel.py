@@ -21,6 +21,7 @@ from ddpm_desktop.ui.state import SAMPLER_NAMES, InputState
 from ddpm_desktop.ui.theme import plot_colors, qcolor
 from ddpm_desktop.ui.widgets.canvas import gray_qimage
 from ddpm_desktop.ui.widgets.completion_grid import CompletionGrid
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 
 
@@ -169,6 +170,7 @@ class InpaintPanel(QWidget):
         run.addWidget(self.cancel_button)
         lay.addLayout(run)
         self.info = QLabel()
+        plain(self.info)
         self.info.setWordWrap(True)
         lay.addWidget(self.info)
 

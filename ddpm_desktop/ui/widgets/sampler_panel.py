@@ -30,6 +30,7 @@ from ddpm_desktop.core.sampling import DISTILLED_MAX_STEPS
 from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE
 from ddpm_desktop.ui.distilled_names import DISTILLED, DISTILLED_NAME, DISTILLED_TIP
 from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerSettings, SamplerState
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 _SAMPLER_TIPS = {
     "ddpm": "Ancestral sampling (Ho et al. 2020, Alg. 2); stochastic. With fewer steps than T "
@@ -103,6 +104,7 @@ class SamplerPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.model_label = QLabel()
+        plain(self.model_label)
         self.model_label.setWordWrap(True)
         self.model_label.setProperty("role", "caption")
 
