@@ -76,3 +76,12 @@ def test_each_completion_is_checked(session, qtbot):
         expected = f"copy of #{nearest}" if finding.copy else f"d1/d2 = {d1 / d2:.2f}"
         assert expected in tile.caption.text()
         assert f"d1 = {d1:.2f}" in tile.caption.toolTip()
+        assert tile.nearest.isVisibleTo(panel)
+        shown = tile.nearest.pixmap().toImage()
+        train = load_bundled_mnist("train").images[nearest]
+        assert [shown.pixelColor(c, r).red() for r, c in ((5, 14), (14, 14), (20, 10))] == \
+            [int(train[r, c]) for r, c in ((5, 14), (14, 14), (20, 10))]
+    n_copies = sum(brute_force(image)[1] / brute_force(image)[2] < 1 / 3 for image in st.images)
+    assert f"{n_copies} of 2 copy a training digit" in panel.result_label.text()
+    session.completions.clear()
+    assert not panel.grid.tiles[0].nearest.isVisibleTo(panel)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ddpm_desktop.core.imaging import to_uint8
 from ddpm_desktop.ui.widgets.canvas import gray_qimage
@@ -16,10 +16,12 @@ PROB_TIP = ("The bundled classifier's reading of this completion: its most proba
             "(core.classifier.DigitReader).")
 NOT_A_DIGIT = "not a digit"
 TILE_PX = 56
+NEAREST_PX = 28     # the nearest training digit beside a completion, at its own 28 px
 
 
 class CompletionTile(QWidget):
-    """One completion and the classifier's reading under it."""
+    """One completion and the classifier's reading under it; beside it, when given, its
+    nearest training digit (the copy check)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -28,11 +30,28 @@ class CompletionTile(QWidget):
         lay.setSpacing(0)
         self.image = QLabel()
         self.image.setFixedSize(TILE_PX, TILE_PX)
+        self.nearest = QLabel()
+        self.nearest.setFixedSize(NEAREST_PX, NEAREST_PX)
+        self.nearest.setToolTip("The nearest training digit to this completion (pixels, L2)")
+        self.nearest.setVisible(False)
         self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setToolTip(PROB_TIP)
-        lay.addWidget(self.image)
+        row = QHBoxLayout()
+        row.setSpacing(2)
+        row.addWidget(self.image)
+        row.addWidget(self.nearest, 0, Qt.AlignmentFlag.AlignTop)
+        row.addStretch(1)
+        lay.addLayout(row)
         lay.addWidget(self.caption)
+
+    def show_nearest(self, image_u8: np.ndarray | None) -> None:
+        """The nearest training digit (uint8 [28, 28]) beside the completion; None hides it."""
+        self.nearest.setVisible(image_u8 is not None)
+        if image_u8 is None:
+            self.nearest.clear()
+        else:
+            self.nearest.setPixmap(QPixmap.fromImage(gray_qimage(image_u8)))
 
     def show_completion(self, image: np.ndarray, reading: int, probability: float,
                         extra: str = "", digit: bool = True) -> None:

@@ -105,6 +105,8 @@ class CompletionsPanel(QWidget):
             extras = [f"{e}\n" + (f"copy of #{c.nearest}" if c.copy else f"d1/d2 = {c.ratio:.2f}")
                       for e, c in zip(extras, st.copies)]
         self.grid.show_completions(st.images, st.readings, st.probabilities, extras, st.digits)
+        for i, tile in enumerate(self.grid.tiles):
+            tile.show_nearest(st.copies[i].image if i < len(st.copies) else None)
         for tile, c in zip(self.grid.tiles, st.copies):
             tile.caption.setToolTip(f"{TILE_TIP}\n\nNearest training digit #{c.nearest}: "
                                     f"{finding_text(c)}\n{COPY_TIP}")
@@ -112,8 +114,10 @@ class CompletionsPanel(QWidget):
             self.result_label.setText("running…" if st.running else "No completions yet.")
             return
         read = readings_summary(st.readings, st.digits)
+        copies = "" if not st.copies else (f"; {sum(c.copy for c in st.copies)} of {len(st.copies)} "
+                                           "copy a training digit (d1/d2 < 1/3)")
         self.result_label.setText(f"{len(st.images)} completions of x_{st.t} ({st.sampler}, {st.nfe} "
-                                  f"network calls each); the classifier reads {read}")
+                                  f"network calls each); the classifier reads {read}{copies}")
 
 
 def connect_completions_panel(panel: CompletionsPanel, completer) -> None:
