@@ -74,6 +74,7 @@ def _mask_from_arg(text: str, rows: int):
 
 def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core.inpaint import DEFAULT_STEPS
+    from ddpm_desktop.core.run import SamplerSettings, plan_run
 
     from ._common import (apply_threads, check_fps, check_int_range, check_memory, check_out,
                           check_threads, digit_from_args, gif_frames, load_model_arg,
@@ -90,9 +91,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--method repaint resamples with DDPM steps; drop --sampler {sampler} "
                          "or pick --method paste or x0")
     schedule = schedule_from_args(args)
-    steps = args.steps if args.steps is not None else \
-        min(DEFAULT_STEPS["repaint" if args.method == "repaint" else sampler], schedule.T)
-    check_int_range("--steps", steps, 1, schedule.T)
+    if args.steps is not None:
+        check_int_range("--steps", args.steps, 1, schedule.T)
+    # the run's plan (core.run): inpainting's own default step count, capped at T
+    default = DEFAULT_STEPS["repaint" if args.method == "repaint" else sampler]
+    steps = plan_run(SamplerSettings(sampler=sampler, steps=args.steps or default),
+                     schedule.T).steps
     nfe = steps
     if args.method == "repaint":
         check_int_range("--jump-length", args.jump_length, 1, schedule.T)

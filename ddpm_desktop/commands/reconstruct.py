@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier, decision_curve
     from ddpm_desktop.core.files import atomic_write_bytes
     from ddpm_desktop.core.forward import q_sample
+    from ddpm_desktop.core.run import SamplerSettings, plan_run
     from ddpm_desktop.core.sampling import generator_for, make_eps_fn
     from ddpm_desktop.core.training import resolve_device
 
@@ -102,13 +103,16 @@ def run(args: argparse.Namespace) -> int:
         x_t = forward_chain(schedule, x0_t[0, 0], forward_generator(args, None)).x[args.t][None, None]
         sampler_seed = args.seed
     eps_fn = make_eps_fn(model, schedule, None if labels is None else labels.to(device), guidance)
+    # the run's plan from x_t (core.run, as the app's completions): the steps capped at t
+    plan = plan_run(SamplerSettings(sampler=args.sampler, steps=args.steps), schedule.T,
+                    from_t=args.t)
     classifier = bundled_classifier()
     decision = DecisionRecorder(classifier)
     want_chain = out.suffix.lower() == ".gif"
     started = time.perf_counter()
     chain, last = [], None
     for step in iter_completions(eps_fn, schedule, x_t.to(device), args.t, args.n, sampler=args.sampler,
-                                 steps=args.steps, seed=sampler_seed, eta=args.eta):
+                                 steps=plan.steps, seed=sampler_seed, eta=args.eta):
         last = step
         decision.add(step)
         if want_chain:

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ddpm_desktop.core import imaging
+    from ddpm_desktop.core.run import SamplerSettings, plan_run
     from ddpm_desktop.core.sampling import iter_sampler, make_eps_fn
     from ddpm_desktop.core.training import resolve_device
 
@@ -63,9 +64,14 @@ def run(args: argparse.Namespace) -> int:
     guidance = guidance_from_args(args) if baked is None else baked
     batch = min(args.batch_size, args.n)
     want_chain = out.suffix.lower() == ".gif"
-    steps = args.steps or schedule.T
-    check_memory(model_bytes(model, batch * (2 if labels is not None else 1))
-                 + 8 * 784 * args.n + (4 * 784 * batch * (steps + 1) * 2 if want_chain else 0),
+    # the run's plan (core.run): its steps and whether guidance doubles the network calls (a
+    # label and w not 0 or 1; which label does not matter, so the first stands for them all)
+    plan = plan_run(SamplerSettings(sampler=args.sampler, steps=args.steps, guidance=guidance,
+                                    label=None if labels is None else int(labels[0])),
+                    schedule.T)
+    check_memory(model_bytes(model, batch * (2 if plan.guided else 1))
+                 + 8 * 784 * args.n
+                 + (4 * 784 * batch * (plan.n_steps + 1) * 2 if want_chain else 0),
                  f"sampling {args.n} images in batches of {batch}")
     warn_if_not_noise(schedule)
     gen = torch.Generator().manual_seed(args.seed)
@@ -77,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         x_T = draw_x_T(hi - lo).to(device)
         eps_fn = make_eps_fn(model, schedule, None if labels is None else labels[lo:hi].to(device), guidance)
         last = None
-        for step in iter_sampler(args.sampler, eps_fn, schedule, x_T, steps=args.steps,
+        for step in iter_sampler(args.sampler, eps_fn, schedule, x_T, steps=plan.steps,
                                  generator=gen, eta=args.eta):
             last = step
             if want_chain and lo == 0:
@@ -103,10 +109,10 @@ def run(args: argparse.Namespace) -> int:
         lab = labels.numpy() if labels is not None else np.full(len(u8), -1)
         np.savez_compressed(buf, images=u8, labels=lab.astype(np.int64))
         atomic_write_bytes(out, buf.getvalue())
-    report = {"sampler": args.sampler, "steps": nfe if args.steps is None else args.steps,
+    report = {"sampler": args.sampler, "steps": plan.n_steps,
               # NFE = network calls per chain; with guidance each call is one batch of 2B
               # (conditional and null label together).
-              "nfe": nfe, "guided": labels is not None and guidance not in (0.0, 1.0),
+              "nfe": nfe, "guided": plan.guided,
               "n": args.n, "guidance": guidance if baked is None else model.guidance,
               "seconds": round(seconds, 4), "seconds_per_image": round(seconds / args.n, 5),
               "device": str(device), "out": str(out), "model": args.model}

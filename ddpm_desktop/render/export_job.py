@@ -55,14 +55,18 @@ class Reconstruction:
     device: str = "cpu"
     title: str = ""
 
-    def capped_steps(self) -> int | None:
-        return None if self.steps is None else int(min(self.steps, self.t))
+    def plan(self):
+        """The chain's run plan (core.run.plan_run from x_t at t: the steps capped at t, the
+        sampler's own default for None)."""
+        from ddpm_desktop.core.run import SamplerSettings, plan_run
+
+        settings = SamplerSettings(sampler=self.sampler, steps=self.steps, label=self.label,
+                                   guidance=self.guidance, eta=self.eta)
+        return plan_run(settings, self.schedule.T, from_t=self.t)
 
     def length(self) -> int:
         """Frames of the chain: x_t, then one per reverse step down to x_0."""
-        from ddpm_desktop.core.sampling import timesteps_for
-
-        return len(timesteps_for(self.schedule.T, self.capped_steps(), self.t))
+        return len(self.plan().timesteps)
 
     def iter_chain(self, cancel: threading.Event) -> Iterator[tuple[np.ndarray, int]]:
         """(x_s as float32 [28, 28], s) for s = t, ..., 0 (stops early when cancelled)."""
@@ -74,7 +78,7 @@ class Reconstruction:
                              guidance=self.guidance)
         x = torch.from_numpy(np.array(self.x_t, dtype=np.float32)).reshape(1, 1, *IMAGE_SHAPE)
         it = iter_sampler(self.sampler, eps_fn, self.schedule, x.to(self.device),
-                          steps=self.capped_steps(), t_start=self.t,
+                          steps=self.plan().steps, t_start=self.t,
                           generator=generator_for(self.seed), eta=self.eta)
         try:
             for step in it:

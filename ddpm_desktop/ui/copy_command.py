@@ -1,9 +1,10 @@
 """File > Copy run as command / Copy export as command: the `ddpm-desktop`
 line that reproduces the current reverse run or export, on the clipboard.
 
-`run_spec(session)` reads the session's states into a `core.reproduce.RunSpec` (the
-app's seeds: the sampler seed, x_T's seed = input seed + the session's offset, the forward
-chain's noise seed = the input seed; the bundled digit found by its pixels);
+`run_spec(session)` reads the session's states and the run's plan (core.run.plan_run: the
+start t and the capped step count) into a `core.reproduce.RunSpec` (the app's seeds: the
+sampler seed, x_T's seed = input seed + the session's offset, the forward chain's noise seed =
+the input seed; the bundled digit found by its pixels);
 `reverse_command_for(session)` and `export_command_for(session)` build the text with the pure
 builders of core/reproduce.py; `copy_command(window, which)` puts it on the clipboard and
 says so in the status bar, or shows why no command can reproduce this state.
@@ -19,6 +20,7 @@ from ddpm_desktop.core.reproduce import (
     export_command,
     reverse_command,
 )
+from ddpm_desktop.core.run import plan_run
 from ddpm_desktop.core.sampling import START_SEED_OFFSET
 from ddpm_desktop.ui.session_file import model_ref
 
@@ -40,8 +42,7 @@ def run_spec(session, checkpoint: str | None = None) -> RunSpec:
                          "draws from it")
     if checkpoint is None:
         checkpoint = model_file(source)
-    start_at = int(max(1, min(s.t_start, T))) if s.source == "input" else T
-    steps = None if s.steps is None else int(min(s.steps, start_at))
+    plan = plan_run(s, T)  # the run as the session makes it: its start, its capped steps
     digit_index = None
     if s.source == "input" or inp.forward_from == "digit":
         digit_index = bundled_digit_index(inp.digit)
@@ -50,9 +51,9 @@ def run_spec(session, checkpoint: str | None = None) -> RunSpec:
                          "reconstructs from it")
     if s.source == "noise" and inp.start_name == "image":
         raise ValueError("x_T is an image, not a distribution: no command draws it")
-    return RunSpec(schedule=schedule_params, sampler=s.sampler, steps=steps, eta=s.eta,
+    return RunSpec(schedule=schedule_params, sampler=s.sampler, steps=plan.steps, eta=s.eta,
                    label=s.label, guidance=s.guidance, seed=s.seed, source=s.source,
-                   t_start=start_at, x_seed=inp.seed + START_SEED_OFFSET,
+                   t_start=plan.t_start, x_seed=inp.seed + START_SEED_OFFSET,
                    start=inp.start_name, start_params=dict(inp.start_params),
                    noise_seed=inp.seed, digit_index=digit_index, checkpoint=checkpoint,
                    device=session.device_state.device)

@@ -355,7 +355,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a session", start, SESSION_FILTER)
         if path:
             self.settings.setValue("paths/session_dir", str(Path(path).parent))
-            self.session.open_session_file(path)
+            self.session.files.open(path)
 
     @Slot()
     def choose_session_to_save(self) -> None:
@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
         if path:
             path = path if Path(path).suffix else path + ".json"
             self.settings.setValue("paths/session_dir", str(Path(path).parent))
-            self.session.save_session_file(path)
+            self.session.files.save(path)
 
     @Slot()
     def open_export(self) -> None:

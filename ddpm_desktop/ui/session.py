@@ -30,8 +30,10 @@ its own state, which the session also names for the views:
   lessons         session_lessons.py      lesson       LessonState
   experiments     session_experiments.py  -
   distilled       session_distilled.py    (model_state.student)
+  files           session_file.py         -
 
-Saving and opening a session file is SessionFiles (session_file.py).
+The persistence area, `files` (session_file.py, SessionFiles), saves and opens a session file
+and takes the snapshot the settings file is written from.
 
 Work: the forward chain is recomputed synchronously on every schedule or input change (a few
 ms at T = 1000: cached noises, core.forward.forward_frames, one vectorised histogram KL). The
@@ -97,7 +99,7 @@ FORWARD_KL_JOB = "forward-kl"
 KL_DEBOUNCE_MS = 80
 
 
-class Session(SessionFiles, QObject):
+class Session(QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -106,7 +108,7 @@ class Session(SessionFiles, QObject):
 
     def __init__(self, workers: WorkerController | None = None,
                  parent: QObject | None = None) -> None:
-        QObject.__init__(self, parent)
+        super().__init__(parent)
         self.workers = workers if workers is not None else WorkerController(self)
         self.schedule_state = ScheduleState(parent=self)
         self.input_state = InputState(parent=self)
@@ -161,6 +163,10 @@ class Session(SessionFiles, QObject):
                                                 self.exporter.state)
         self.training, self.toy2d, self.lesson = (self.trainer.state, self.toy.state,
                                                   self.lessons.state)
+        self.files = SessionFiles(sched, inp, fwd, sampler, self.training, self.export, model,
+                                  device, self.cancel_sampling, self.recompute_forward,
+                                  self.load_bundled_model, self.load_model_file, status, error,
+                                  parent=self, use_exact_denoiser=self.use_exact_denoiser)
 
         self.schedule_state.changed.connect(self._on_schedule_changed)
         self.input_state.changed.connect(self._on_input_changed)

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QTimer, SignalInstance, Slot
 
 from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.live import LatestDrawing, LiveReconstructor, iter_live, live_plan
+from ddpm_desktop.core.run import SamplerSettings, plan_run
 from ddpm_desktop.ui.live_state import LiveState
 from ddpm_desktop.ui.session_distilled import Distilled
 from ddpm_desktop.ui.session_jobs import Jobs
@@ -121,8 +122,9 @@ class LiveDrawing(QObject):
         student = self._student()
         sampler, steps = live_plan(student is not None)
         self.state.set_sampler(sampler, steps)
+        plan = plan_run(SamplerSettings(sampler=sampler, steps=steps), schedule.T, from_t=t)
         recon = LiveReconstructor(student if student is not None else self.model_state.model,
-                                  schedule, t=t, sampler=sampler, steps=min(steps, t),
+                                  schedule, t=t, sampler=sampler, steps=plan.steps,
                                   seed=self.input_state.seed, classifier=self._classifier)
         mailbox = LatestDrawing()
 

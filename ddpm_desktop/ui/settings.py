@@ -29,7 +29,6 @@ from ddpm_desktop.core.snapshot import (
     TRAINING_FIELDS,
 )
 from ddpm_desktop.ui.export_state import ExportSettings
-from ddpm_desktop.ui.session_file import take_snapshot
 from ddpm_desktop.ui.state import SamplerSettings
 from ddpm_desktop.ui.training_state import TrainingSettings
 
@@ -168,7 +167,7 @@ def save(session, s: QSettings) -> None:
     """Write the part of the session's snapshot that outlives a run: the schedule, the seed and
     the x_T distribution, where the forward chain starts, the sampler, training and export
     settings, the device (x_0, the frame on screen and the model belong to session files)."""
-    snap = take_snapshot(session).to_dict()
+    snap = session.files.take_snapshot().to_dict()
     for group in ("schedule", "sampler", "training", "export"):
         for key, value in snap[group].items():
             s.setValue(f"{group}/{key}", -1 if value is None else value)

@@ -50,7 +50,7 @@ CASES = [
                          ids=[f"{p}={v!r}"[:40] for p, v, w in CASES if w])
 def test_a_hostile_session_changes_nothing(qtbot, session, tmp_path, path, value, words):
     file = tmp_path / "hostile.json"
-    assert session.save_session_file(file)
+    assert session.files.save(file)
     data = json.loads(file.read_text())
     if path.startswith("input.start_params"):
         data["input"]["start"] = "exponential"
@@ -59,7 +59,7 @@ def test_a_hostile_session_changes_nothing(qtbot, session, tmp_path, path, value
     session.training.update(conditional=False)
     before = _state(session)
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.open_session_file(file)
+        assert not session.files.open(file)
     message = blocker.args[0]
     assert "hostile.json" in message and words in message and "\n" not in message
     assert _state(session) == before
@@ -75,7 +75,7 @@ def test_unparseable_sessions_are_refused_in_one_line(qtbot, session, tmp_path, 
     file.write_text(text)
     before = _state(session)
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.open_session_file(file)
+        assert not session.files.open(file)
     message = blocker.args[0]
     assert "hostile.json" in message and words in message and "\n" not in message
     assert _state(session) == before
@@ -86,11 +86,11 @@ def test_a_session_never_chooses_where_export_writes(qtbot, session, tmp_path):
     victim = tmp_path / "bashrc.png"
     victim.write_text("export PATH=...\n")
     file = tmp_path / "s.json"
-    assert session.save_session_file(file)
+    assert session.files.save(file)
     data = json.loads(file.read_text())
     data["export"].update(path=str(victim), format="png")
     file.write_text(json.dumps(data))
-    assert session.open_session_file(file)
+    assert session.files.open(file)
     with qtbot.waitSignal(session.error) as blocker:
         assert not session.exporter.start()
     assert "session or settings file" in blocker.args[0] and "\n" not in blocker.args[0]
@@ -102,8 +102,8 @@ def test_a_session_never_chooses_where_export_writes(qtbot, session, tmp_path):
 def test_a_path_chosen_in_the_app_is_the_users_choice(qtbot, session, tmp_path):
     file = tmp_path / "s.json"
     session.export.update(path=str(tmp_path / "a.png"))
-    assert session.save_session_file(file)
-    assert session.open_session_file(file)
+    assert session.files.save(file)
+    assert session.files.open(file)
     assert session.export.destination_from_file
     session.export.update(path=str(tmp_path / "b.png"))  # typed or browsed in the dialog
     assert not session.export.destination_from_file

@@ -49,7 +49,7 @@ def test_the_smoothed_variant_keeps_its_bandwidth(session, qtbot):
 
 def test_a_session_file_names_the_perfect_denoiser_and_its_bandwidth(session, qtbot, tmp_path):
     from ddpm_desktop.core.snapshot import ModelRef, Snapshot
-    from ddpm_desktop.ui.session_file import model_ref, restore_model
+    from ddpm_desktop.ui.session_file import model_ref
 
     with qtbot.waitSignal(session.model_state.changed, timeout=20_000,
                           check_params_cb=lambda: session.model_state.source == ModelSource.EXACT):
@@ -57,13 +57,13 @@ def test_a_session_file_names_the_perfect_denoiser_and_its_bandwidth(session, qt
     ref = model_ref(session.model_state)
     assert ref == ModelRef("exact", bandwidth=1.5)
     path = tmp_path / "s.ddpm-session"
-    assert session.save_session_file(path)
+    assert session.files.save(path)
     assert Snapshot.from_json(path.read_text()).model == ref
     other = Session(WorkerController())
     try:
         with qtbot.waitSignal(other.model_state.changed, timeout=20_000,
                               check_params_cb=lambda: other.model_state.source == ModelSource.EXACT):
-            restore_model(other, ref)
+            other.files.restore_model(ref)
         assert other.model_state.model.bandwidth == 1.5
     finally:
         other.shutdown()

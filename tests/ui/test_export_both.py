@@ -110,3 +110,23 @@ def test_one_digit_both_without_a_model_is_a_clear_message(qtbot, session, tmp_p
         assert not session.exporter.start()
     assert "load or train a model" in blocker.args[0]
     assert not (tmp_path / "x.gif").exists()
+
+
+@pytest.mark.parametrize("sampler, steps", [("dpmpp", None), ("ddpm", None), ("ddim", 500)])
+def test_a_reconstructions_length_is_the_frames_its_chain_yields(sampler, steps):
+    """The frame count the export lays out is the chain the sampler walks: DPM-Solver++'s own
+    default (not every step) when steps is None, and steps capped at t."""
+    import threading
+
+    from ddpm_desktop.core.schedule import NoiseSchedule
+    from ddpm_desktop.render.export_job import Reconstruction
+
+    digit = np.full((28, 28), -1.0, np.float32)
+    schedule = NoiseSchedule.named("linear", 100)
+    rec = Reconstruction(OracleModel(digit), schedule, digit, t=30, sampler=sampler, steps=steps)
+    chain = list(rec.iter_chain(threading.Event()))
+    ts = [s for _, s in chain]
+    assert len(chain) == rec.length()
+    assert ts[0] == 30 and ts[-1] == 0 and ts == sorted(ts, reverse=True)
+    # every step from t for DDPM, 30 (not 500) for DDIM capped at t, 20 for DPM-Solver++
+    assert len(ts) - 1 == {"ddpm": 30, "ddim": 30, "dpmpp": 20}[sampler]

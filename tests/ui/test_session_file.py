@@ -36,13 +36,13 @@ def _customise(s: Session) -> None:
 def test_a_session_round_trips_through_its_file(qtbot, session, tmp_path):
     _customise(session)
     path = tmp_path / "s.json"
-    assert session.save_session_file(path)
+    assert session.files.save(path)
     data = json.loads(path.read_text())
     assert data["format"] == "ddpm-desktop-session" and data["version"] == VERSION
 
     other = Session(WorkerController())
     try:
-        assert other.open_session_file(path)
+        assert other.files.open(path)
         for attr in ("params",):
             assert getattr(other.schedule_state, attr) == getattr(session.schedule_state, attr)
         a, b = other.input_state, session.input_state
@@ -71,7 +71,7 @@ def test_a_session_round_trips_through_its_file(qtbot, session, tmp_path):
 ])
 def test_a_bad_or_newer_file_changes_nothing(qtbot, session, tmp_path, edit, words):
     path = tmp_path / "s.json"
-    session.save_session_file(path)
+    session.files.save(path)
     data = json.loads(path.read_text())
     edit(data)
     path.write_text(json.dumps(data))
@@ -79,7 +79,7 @@ def test_a_bad_or_newer_file_changes_nothing(qtbot, session, tmp_path, edit, wor
     before = (session.schedule_state.params, session.sampler.settings, session.input_state.seed,
               session.training.settings)
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.open_session_file(path)
+        assert not session.files.open(path)
     message = blocker.args[0]
     assert words in message and "\n" not in message and "s.json" in message
     assert (session.schedule_state.params, session.sampler.settings, session.input_state.seed,
@@ -90,8 +90,8 @@ def test_not_json_and_missing_files_say_so(qtbot, session, tmp_path):
     bad = tmp_path / "x.json"
     bad.write_bytes(b"\x00\xffnot json")
     with qtbot.waitSignal(session.error) as blocker:
-        session.open_session_file(bad)
+        session.files.open(bad)
     assert "not a session file" in blocker.args[0]
     with qtbot.waitSignal(session.error) as blocker:
-        session.open_session_file(tmp_path / "missing.json")
+        session.files.open(tmp_path / "missing.json")
     assert "missing.json" in blocker.args[0]

@@ -57,7 +57,6 @@ def _customise(s: Session) -> None:
 
 def test_save_then_open_in_a_fresh_session_gives_the_same_snapshot_and_pixels(
         qtbot, sessions, tmp_path):
-    from ddpm_desktop.ui.session_file import take_snapshot
 
     model_file = _checkpoint(tmp_path / "tiny.safetensors")
     a = sessions()
@@ -66,12 +65,12 @@ def test_save_then_open_in_a_fresh_session_gives_the_same_snapshot_and_pixels(
     _customise(a)
     a.cancel_sampling()
     path = tmp_path / "s.json"
-    assert a.save_session_file(path)
+    assert a.files.save(path)
 
     b = sessions()
-    assert b.open_session_file(path)
+    assert b.files.open(path)
     _loaded(qtbot, b, "tiny.safetensors")
-    assert take_snapshot(b) == take_snapshot(a)
+    assert b.files.take_snapshot() == a.files.take_snapshot()
     np.testing.assert_array_equal(b.input_state.digit, a.input_state.digit)
     assert b.forward.t == a.forward.t == 123
     np.testing.assert_array_equal(b.forward.frame(), a.forward.frame())
@@ -85,9 +84,9 @@ def test_open_session_restores_the_forward_frame(qtbot, sessions, tmp_path):
     a.schedule_state.set_params(T=400)
     a.forward.set_frame(250)
     path = tmp_path / "s.json"
-    assert a.save_session_file(path)
+    assert a.files.save(path)
     b = sessions()
-    assert b.open_session_file(path)
+    assert b.files.open(path)
     assert b.forward.t == 250
     np.testing.assert_array_equal(b.forward.frame(), a.forward.frame())
 
@@ -98,11 +97,11 @@ def test_open_session_restores_the_model_it_was_saved_with(qtbot, sessions, tmp_
     a.load_model_file(model_file)
     _loaded(qtbot, a, "tiny.safetensors")
     path = tmp_path / "s.json"
-    assert a.save_session_file(path)
+    assert a.files.save(path)
     b = sessions()
     b.set_model(UNet(TINY), "another model")
     b.cancel_sampling()
-    assert b.open_session_file(path)
+    assert b.files.open(path)
     _loaded(qtbot, b, "tiny.safetensors")
     assert b.model_state.path == str(model_file.resolve())
 
@@ -113,7 +112,7 @@ def test_a_changed_model_file_keeps_the_current_model_and_says_so(qtbot, session
     a.load_model_file(model_file)
     _loaded(qtbot, a, "tiny.safetensors")
     path = tmp_path / "s.json"
-    assert a.save_session_file(path)
+    assert a.files.save(path)
     _checkpoint(model_file, seed=1)  # other weights under the same name
 
     b = sessions()
@@ -121,7 +120,7 @@ def test_a_changed_model_file_keeps_the_current_model_and_says_so(qtbot, session
     b.set_model(current, "another model")
     b.cancel_sampling()
     with qtbot.waitSignal(b.error, timeout=20_000) as blocker:
-        assert b.open_session_file(path)
+        assert b.files.open(path)
     assert "changed since the session was saved" in blocker.args[0]
     assert "\n" not in blocker.args[0]
     qtbot.waitUntil(lambda: not b.model_state.loading, timeout=20_000)
@@ -134,11 +133,11 @@ def test_a_missing_model_file_keeps_the_current_model_and_says_so(qtbot, session
     a.load_model_file(model_file)
     _loaded(qtbot, a, "tiny.safetensors")
     path = tmp_path / "s.json"
-    assert a.save_session_file(path)
+    assert a.files.save(path)
     model_file.unlink()
     b = sessions()
     with qtbot.waitSignal(b.error) as blocker:
-        assert b.open_session_file(path)
+        assert b.files.open(path)
     assert "is not there any more" in blocker.args[0]
     assert b.model_state.model is None
 
@@ -164,7 +163,7 @@ def test_a_version_1_session_still_opens(qtbot, sessions, tmp_path):
     path.write_text(json.dumps(v1))
     b = sessions()
     b.forward.set_frame(40)
-    assert b.open_session_file(path)
+    assert b.files.open(path)
     assert b.schedule.T == 500 and b.input_state.seed == 12
     assert b.sampler.settings.guidance == 2.0 and isinstance(b.sampler.settings.eta, float)
     np.testing.assert_allclose(b.input_state.digit, digit, atol=1e-6)
@@ -174,36 +173,35 @@ def test_a_version_1_session_still_opens(qtbot, sessions, tmp_path):
 def test_a_fresh_window_shows_the_saved_digit_and_frame_and_drops_the_old_highlight(
         qtbot, tmp_path):
     from ddpm_desktop.ui.main_window import MainWindow
-    from ddpm_desktop.ui.session_file import take_snapshot
 
     w1 = MainWindow(load_model=False)
     qtbot.addWidget(w1)
     w1.input_panel.browser.select_index(7)
     w1.session.forward.set_frame(321)
     from_dataset = tmp_path / "dataset.json"
-    assert w1.session.save_session_file(from_dataset)
-    saved = take_snapshot(w1.session)
+    assert w1.session.files.save(from_dataset)
+    saved = w1.session.files.take_snapshot()
     saved_frame = np.array(w1.session.forward.frame(), copy=True)
     saved_x0 = np.array(w1.session.input_state.digit, copy=True)
     w1.session.input_state.set_digit(np.zeros((28, 28), np.float32), "drawn on the canvas")
     drawn = tmp_path / "drawn.json"
-    assert w1.session.save_session_file(drawn)
+    assert w1.session.files.save(drawn)
     w1.close()
 
     w2 = MainWindow(load_model=False)
     qtbot.addWidget(w2)
     browser = w2.input_panel.browser
     browser.select_index(3)
-    assert w2.session.open_session_file(from_dataset)
+    assert w2.session.files.open(from_dataset)
     assert browser.selected_index() == 7  # the session's digit, not the old highlight
-    assert take_snapshot(w2.session) == saved
+    assert w2.session.files.take_snapshot() == saved
     # the pixels on screen: the forward view's frame and the input preview's x_0
     np.testing.assert_array_equal(w2.forward_view.pane.image.image, saved_frame)
     np.testing.assert_array_equal(w2.input_panel.preview.image.image, saved_x0)
     assert w2.session.forward.t == 321
-    assert w2.session.open_session_file(drawn)
+    assert w2.session.files.open(drawn)
     assert browser.selected_index() is None  # x_0 is no digit of the browser any more
-    snap = take_snapshot(w2.session)
+    snap = w2.session.files.take_snapshot()
     assert snap.input.digit_source == "drawn on the canvas" and snap.forward_t == 321
     w2.close()
 
@@ -239,11 +237,11 @@ def test_the_export_dialog_asks_before_writing_where_a_session_pointed(qtbot, tm
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     session_path = tmp_path / "s.json"
-    assert w.session.save_session_file(session_path)
+    assert w.session.files.save(session_path)
     data = json.loads(session_path.read_text())
     data["export"].update(path=str(elsewhere / "chain.png"), format="png")
     session_path.write_text(json.dumps(data))
-    assert w.session.open_session_file(session_path)
+    assert w.session.files.open(session_path)
     w.open_export()
     asked = []
 
@@ -275,11 +273,11 @@ def test_a_session_naming_a_fifo_as_its_model_keeps_the_current_model(qtbot, ses
     a.load_model_file(model_file)
     _loaded(qtbot, a, "tiny.safetensors")
     path = tmp_path / "s.json"
-    assert a.save_session_file(path)
+    assert a.files.save(path)
     model_file.unlink()
     os.mkfifo(model_file)
     b = sessions()
     with qtbot.waitSignal(b.error) as blocker:
-        assert b.open_session_file(path)
+        assert b.files.open(path)
     assert "not a regular file" in blocker.args[0]
     assert b.model_state.model is None and not b.model_state.loading
