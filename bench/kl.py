@@ -3,6 +3,8 @@ behind core.kl.estimated_kl, and the poster's values set against the exact ones.
 
 `python -m bench.kl [--quick] [--json PATH]` prints markdown (the tables of docs/KL.md);
 about a minute on one core (--quick: fewer seeds). Not part of bench/run.py's suite.
+`python -m bench.kl --spread` prints instead the figures the README quotes, each over many
+digits and seeds with its spread (`spread_over_seeds`; about 20 s on one core).
 """
 from __future__ import annotations
 
@@ -159,6 +161,94 @@ def run(quick: bool = False) -> dict:
     return out
 
 
+def spread_stats(values) -> dict:
+    """Mean, sample standard deviation, standard error of the mean, min, max and n of values."""
+    v = np.asarray(values, np.float64)
+    sd = float(v.std(ddof=1)) if v.size > 1 else float("nan")
+    return {"n": int(v.size), "mean": float(v.mean()), "sd": sd, "se": sd / math.sqrt(v.size),
+            "min": float(v.min()), "max": float(v.max())}
+
+
+def spread_over_seeds(classes=range(10), digits_per_class=5, chain_seeds=range(2),
+                      first_zero_seeds=range(6), exp_seeds=range(1000)) -> dict:
+    """The seed-dependent KL figures of the README, each with its spread.
+
+    - chain RMSE: for the first `digits_per_class` held-out digits of each class in `classes`,
+      one forward chain per seed in `chain_seeds` (`forward_chain` with `torch.Generator().manual_seed(seed)`, as the
+      CLI's `kl --seed`), the RMS over t = 1..1000 of (estimate − exact marginal KL) and of
+      (histogram KL − exact); also for the first "0" alone over `first_zero_seeds`.
+    - exponential start at t = 0: one 28×28 frame of −log(U)/0.5 per seed in `exp_seeds`
+      (`sample_start`, as the app and `kl --start exponential --seed`), its estimate and
+      histogram KL against the exact 3.2258.
+    """
+    import torch
+
+    from ddpm_desktop.core import marginal
+    from ddpm_desktop.core.data import load_bundled_mnist
+    from ddpm_desktop.core.forward import forward_chain, sample_start, start_analytic_kl
+    from ddpm_desktop.core.imaging import to_model_range
+    from ddpm_desktop.core.kl import estimated_kl_batch, histogram_kl_batch
+    from ddpm_desktop.core.schedule import NoiseSchedule
+
+    torch.set_num_threads(1)
+    s = NoiseSchedule.named("linear")
+    test = load_bundled_mnist("test")
+
+    def chain_rmse(x0, seed):
+        exact = marginal.marginal_kl_image_curve(s, x0)[1:]
+        frames = forward_chain(s, x0, torch.Generator().manual_seed(seed)).x.reshape(s.T + 1, -1)[1:]
+        return (float(np.sqrt(np.mean((estimated_kl_batch(frames) - exact) ** 2))),
+                float(np.sqrt(np.mean((histogram_kl_batch(frames) - exact) ** 2))))
+
+    out: dict = {}
+    per_chain = []
+    digits = [(int(c), int(k)) for c in classes for k in np.flatnonzero(test.labels == c)[:digits_per_class]]
+    for c, k in digits:
+        x0 = to_model_range(test.images[k])
+        for seed in chain_seeds:
+            est, hist = chain_rmse(x0, seed)
+            per_chain.append({"class": c, "test_index": k, "seed": int(seed),
+                              "estimate_rmse": est, "histogram_rmse": hist})
+    out["chain_rmse"] = {"chains": per_chain,
+                         "estimate": spread_stats([r["estimate_rmse"] for r in per_chain]),
+                         "histogram": spread_stats([r["histogram_rmse"] for r in per_chain])}
+    x0 = to_model_range(test.images[int(np.flatnonzero(test.labels == 0)[0])])
+    zero = [chain_rmse(x0, seed) for seed in first_zero_seeds]
+    out["chain_rmse_first_zero"] = {"seeds": [int(k) for k in first_zero_seeds],
+                                    "estimate": spread_stats([e for e, _ in zero]),
+                                    "histogram": spread_stats([h for _, h in zero])}
+    frames = np.stack([sample_start("exponential", (28, 28), torch.Generator().manual_seed(k)).numpy().ravel()
+                       for k in exp_seeds])
+    est = estimated_kl_batch(frames)
+    out["exponential_t0"] = {"exact": start_analytic_kl("exponential"), "seeds": [int(k) for k in exp_seeds],
+                             "estimate": spread_stats(est), "estimate_first_10_seeds": spread_stats(est[:10]),
+                             "histogram": spread_stats(histogram_kl_batch(frames))}
+    return out
+
+
+def spread_markdown(r: dict) -> str:
+    def row(name, st):
+        return (f"| {name} | {st['n']} | {st['mean']:.4f} | {st['se']:.4f} | {st['sd']:.4f} | "
+                f"{st['min']:.4f}–{st['max']:.4f} |")
+
+    head = ["| figure | n | mean | standard error of the mean | SD (one chain or frame) | min–max |",
+            "|---|---|---|---|---|---|"]
+    cr, z, e = r["chain_rmse"], r["chain_rmse_first_zero"], r["exponential_t0"]
+    lines = head + [
+        row("chain RMSE of the estimate, held-out digits × seeds", cr["estimate"]),
+        row("chain RMSE of the histogram KL, same chains", cr["histogram"]),
+        row("chain RMSE of the estimate, the first \"0\" alone", z["estimate"]),
+        row("chain RMSE of the histogram KL, the first \"0\" alone", z["histogram"]),
+        row(f"exponential start, t = 0: estimate (exact {e['exact']:.4f})", e["estimate"]),
+        row("exponential start, t = 0: estimate, the first 10 seeds alone", e["estimate_first_10_seeds"]),
+        row("exponential start, t = 0: histogram KL", e["histogram"]),
+    ]
+    lines += ["", "| class | held-out index | seed | estimate RMSE | histogram RMSE |", "|---|---|---|---|---|"]
+    lines += [f"| {c['class']} | {c['test_index']} | {c['seed']} | {c['estimate_rmse']:.4f} | "
+              f"{c['histogram_rmse']:.4f} |" for c in cr["chains"]]
+    return "\n".join(lines)
+
+
 def markdown(r: dict) -> str:
     lines = ["| measured | median ms |", "|---|---|"]
     lines += [f"| {k} | {v:.3g} |" for k, v in r["cost_ms"].items()]
@@ -183,10 +273,12 @@ def markdown(r: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--spread", action="store_true",
+                    help="only the README's seed-dependent figures over many digits and seeds")
     ap.add_argument("--json", default=None, help="also write the numbers as JSON here")
     args = ap.parse_args()
-    r = run(args.quick)
-    print(markdown(r))
+    r = spread_over_seeds() if args.spread else run(args.quick)
+    print(spread_markdown(r) if args.spread else markdown(r))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(r, f, indent=1)

@@ -82,6 +82,19 @@ def summary_rows(report: dict) -> list[dict]:
             label = f"{r['sampler']} {r['steps']}, batch {r['batch']}"
             add("sampling", f"{label}: overhead over its {r['nfe']} network calls (in-run, median)", r["overhead"],
                 "≤ 5%", r["overhead"] <= s["target_overhead"], "ratio")
+    s = _sec(report, "likelihood")
+    if s:
+        inv, bpd, unc = s["invert"], s["bpd"], s["uncertainty"]
+        add("likelihood", f"DDIM inversion round trip, median MSE of {inv['digits']} held-out digits "
+            f"({inv['steps']} steps + {inv['refine']} refinements)", inv["median_mse"], "≤ 2e-3",
+            inv["median_mse"] <= 2e-3)
+        # CPU time of the one thread: what an idle core takes, whatever else the machine runs
+        add("likelihood", "bits/dim of one digit, one thread (probability-flow ODE, median CPU time)",
+            bpd["median_cpu_s_per_digit"], "≤ 10 s", bpd["median_cpu_s_per_digit"] <= 10.0, "s")
+        add("likelihood", "Hutchinson's relative spread over probe draws (max over digits)",
+            s["spread"]["rel_std_max"], "≤ 1%", s["spread"]["rel_std_max"] <= 0.01, "ratio")
+        add("likelihood", "posterior principal components, k = 4, one digit (median CPU time, one thread)",
+            unc["median_cpu_seconds_k4"], "≤ 1 s", unc["median_cpu_seconds_k4"] <= 1.0, "s")
     s = _sec(report, "training")
     if s:
         add("training", f"images/s, bundled architecture, batch {s['batch_size']}, "

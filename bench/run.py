@@ -28,7 +28,8 @@ from bench import common  # noqa: E402
 
 SECTIONS = ("interactive", "sampling", "training", "diffusers", "memory",
             "copies")
-OPTIONAL = ("time_to_quality",)
+OPTIONAL = ("time_to_quality",
+            "likelihood")  # bench/likelihood.py: --sections likelihood
 
 
 def _section_module(name: str):

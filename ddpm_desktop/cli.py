@@ -20,6 +20,9 @@ COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inp
             "toy",  # the 2-D diffusion
             "classify",
             "copies",
+            "invert",
+            "likelihood",
+            "uncertainty",
             )
 
 

@@ -397,11 +397,27 @@ def sample(name: str, eps_fn: EpsFn, schedule: NoiseSchedule, x_T, **kwargs) -> 
 def make_eps_fn(model, schedule: NoiseSchedule, labels=None, guidance: float = 1.0) -> EpsFn:
     """Wrap a network `model(x [B,...], log_snr [B], labels [B] long | None) -> ε̂` as an EpsFn.
 
-    The model sees the log-SNR of step t of *this* schedule. labels: None (unconditional), an int
-    (the same class for the whole batch) or a [B] long tensor. Classifier-free guidance
-    (Ho & Salimans 2022, eq. 6): ε̂ = ε_u + w (ε_c - ε_u), computed in one batched call of 2B;
-    w = 1 is plain conditional and w = 0 unconditional (one call of B each).
+    The model sees the log-SNR of step t of *this* schedule (`make_log_snr_eps_fn` at
+    λ = schedule.log_snr[t - 1]; labels and guidance as there).
+    """
+    eps_at = make_log_snr_eps_fn(model, labels, guidance)
+    log_snr = schedule.log_snr
+
+    def eps_fn(x: torch.Tensor, t: int) -> torch.Tensor:
+        return eps_at(x, float(log_snr[t - 1]))
+
+    return eps_fn
+
+
+def make_log_snr_eps_fn(model, labels=None, guidance: float = 1.0) -> Callable[[torch.Tensor, float], torch.Tensor]:
+    """Wrap a network as eps_at(x [B,...], λ) -> ε̂ at any log-SNR λ (a float), for the solvers
+    that run in continuous λ (core.likelihood's probability-flow ODE).
+
+    labels: None (unconditional), an int (the same class for the whole batch) or a [B] long tensor.
+    Classifier-free guidance (Ho & Salimans 2022, eq. 6): ε̂ = ε_u + w (ε_c - ε_u), computed in one
+    batched call of 2B; w = 1 is plain conditional and w = 0 unconditional (one call of B each).
     The null label is `model.null_label` (falls back to model.config.num_classes, then 10).
+    Runs in the caller's grad mode, so autograd can differentiate ε̂ with respect to x.
     """
     w = float(guidance)
     if not math.isfinite(w):
@@ -410,11 +426,10 @@ def make_eps_fn(model, schedule: NoiseSchedule, labels=None, guidance: float = 1
     if null is None:
         null = getattr(getattr(model, "config", None), "num_classes", 10)
     null = int(null)
-    log_snr = schedule.log_snr
 
-    def eps_fn(x: torch.Tensor, t: int) -> torch.Tensor:
+    def eps_at(x: torch.Tensor, log_snr: float) -> torch.Tensor:
         b = x.shape[0]
-        lam = torch.full((b,), float(log_snr[t - 1]), dtype=torch.float32, device=x.device)
+        lam = torch.full((b,), float(log_snr), dtype=torch.float32, device=x.device)
         if labels is None or w == 0.0:
             return model(x, lam, None)
         if isinstance(labels, torch.Tensor):
@@ -428,4 +443,4 @@ def make_eps_fn(model, schedule: NoiseSchedule, labels=None, guidance: float = 1
         eps_c, eps_u = model(torch.cat([x, x]), torch.cat([lam, lam]), y_all).chunk(2)
         return eps_u + w * (eps_c - eps_u)
 
-    return eps_fn
+    return eps_at

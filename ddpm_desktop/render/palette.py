@@ -78,9 +78,9 @@ LIGHT_COLORS = PlotColors(
     background="#ffffff", foreground="#30343b", muted="#5f6670", grid_alpha=0.25,
     inset="#f0f1f4",
     forward="#0072B2", reverse="#D55E00", reverse_b="#CC79A7", gaussian="#009E73",
-    exact="#D55E00", floor="#7a7f88", cursor="#a87a00",
+    exact="#882255", floor="#7a7f88", cursor="#a87a00",
     bar="#4a7fc8", bar_clipped="#1f4e8c", loss="#4a6fa5", loss_smooth="#D55E00",
-    warn="#b86e00", bad="#c0392b", good="#007a55",
+    warn="#9a5c00", bad="#c0392b", good="#006b4a",
     image_bg="#000000", image_gap="#c9ccd1", outline="#8c939d", brush="#78aaff",
     eraser="#ff5050",
 )
@@ -123,7 +123,7 @@ def dark_palette() -> QPalette:
         p.setColor(group, QPalette.ColorRole.AlternateBase, QColor("#2c313a"))
         p.setColor(group, QPalette.ColorRole.ToolTipBase, QColor("#3a3f4b"))
         p.setColor(group, QPalette.ColorRole.ToolTipText, text)
-        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#7f848e"))
+        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#9da3ad"))
         p.setColor(group, QPalette.ColorRole.Text, text)
         p.setColor(group, QPalette.ColorRole.Button, QColor("#323741"))
         p.setColor(group, QPalette.ColorRole.ButtonText, text)
@@ -162,7 +162,7 @@ def light_palette() -> QPalette:
         p.setColor(group, QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
         p.setColor(group, QPalette.ColorRole.ToolTipBase, QColor("#ffffe8"))
         p.setColor(group, QPalette.ColorRole.ToolTipText, text)
-        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#8c959f"))
+        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#5f6670"))
         p.setColor(group, QPalette.ColorRole.Light, QColor("#ffffff"))
         p.setColor(group, QPalette.ColorRole.Midlight, QColor("#e4e6ea"))
         p.setColor(group, QPalette.ColorRole.Mid, QColor("#c9ccd1"))
@@ -175,12 +175,13 @@ def light_palette() -> QPalette:
 
 
 # Class colours (the decision plot; the digits' latent map): one line colour per digit class
-# 0-9, each at least 3:1 against its theme's plot background (WCAG 1.4.11;
-# tests/ui/test_decision_ui.py)
-CLASS_COLORS_DARK = ("#5fa8e8", "#ff9f43", "#4cd97b", "#ff6b6b", "#b48cf2",
-                     "#d6a37c", "#ff8fd0", "#b0b4ba", "#e0d84a", "#3fd6e0")
-CLASS_COLORS_LIGHT = ("#1f67b4", "#d6600a", "#1e8a3a", "#c62828", "#7b4fc0",
-                      "#8c564b", "#c2338f", "#666a70", "#8a7d00", "#00838f")
+# 0-9, each at least 4.5:1 against its theme's window and plot background (they colour the
+# class digits of the decision readout's text; WCAG 1.4.3), and every pair at least ΔE 6 apart
+# under simulated protanopia, deuteranopia and tritanopia (tests/ui/test_theme_switch.py)
+CLASS_COLORS_DARK = ("#1fb0db", "#ff9f43", "#24a880", "#ff6838", "#cda3f5",
+                     "#d6a37c", "#f442ff", "#b0b4ba", "#e0d84a", "#3fd6e0")
+CLASS_COLORS_LIGHT = ("#1f67b4", "#695304", "#15601f", "#c62828", "#693799",
+                      "#8c564b", "#902683", "#666a70", "#976400", "#006069")
 
 
 def class_colors(source: "QPalette | PlotColors | None" = None) -> tuple[str, ...]:

@@ -3,7 +3,7 @@ shortcuts, the status bar, messages, settings and shutdown. Every piece of state
 job belongs to the `Session`; this file connects the views' intents to it.
 
 Layout: the forward and reverse chains side by side in the centre with the histogram and
-KL-versus-t plots under them (all visible together), p(class | x̂₀) under the reverse chain;
+KL-versus-t plots under the forward chain and p(class | x̂₀) under the reverse one;
 the docks as `DOCKS` lists them, in two tab groups. One wiring convention: `_build_views`
 builds every view from its state, `_connect` connects every view's intents to the session or
 one of its areas, and views never reach a worker.
@@ -32,10 +32,13 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QScrollArea,
     QSplitter,
+    QTabBar,
+    QVBoxLayout,
     QWidget,
 )
 
 
+from ddpm_desktop.ui.accessibility import make_accessible
 from ddpm_desktop.ui import screen_fit, settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.core.evaluation import load_guidance_sweep
@@ -102,6 +105,46 @@ DOCKS = (
     DockSpec("maths", "Maths", "MathsDock", LEFT, 440, tab_with="input"),
     DockSpec("lesson", "Lessons", "LessonDock", LEFT, 440, tab_with="input", hidden=True),
 )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A named layout for one task: the docks in `docks` (DockSpec keys) shown and every other
+    hidden, `front` raised in front of its tab group, `primary` (a dotted path from the window,
+    None: no single action) the button the task starts with, kept on screen, and `plots` the
+    views of the row under the chains it shows ("histogram": histogram and KL, "decision":
+    p(class | x̂₀)). `tab` is its title on the tab bar, `title` in View > Workspace ('&&' a
+    literal '&')."""
+
+    name: str
+    tab: str
+    title: str
+    docks: tuple[str, ...]
+    front: str
+    primary: str | None = None
+    plots: tuple[str, ...] = ("histogram", "decision")
+
+
+# The workspaces, in the order of the tab bar and View > Workspace (Ctrl+1.., remembered as
+# "window/workspace"). "All panels" is the overview a fresh window starts with (the DOCKS
+# default); each other shows what one task needs, so its docks get the room of the screen.
+WORKSPACES = (
+    Workspace("all", "All", "All panels",
+              tuple(spec.key for spec in DOCKS if not spec.hidden), "input"),
+    Workspace("forward", "Forward", "Forward && KL", ("input", "schedule", "maths"), "input",
+              plots=("histogram",)),
+    Workspace("reverse", "Reverse", "Reverse && samplers", ("sampler",), "sampler",
+              "sampler_panel.sample_button"),
+    Workspace("reconstruct", "Reconstruct", "Reconstruct && draw",
+              ("input", "sampler", "completions"), "input", "sampler_panel.sample_button"),
+    Workspace("inpaint", "Inpaint", "Inpaint", ("inpaint",), "inpaint",  # the input digit
+              "inpaint_panel.run_button", plots=("decision",)),
+    Workspace("train", "Train", "Train", ("training",), "training",
+              "training_panel.start_button", plots=()),
+    Workspace("teach", "Teach", "Teach", ("lesson", "maths"), "lesson"),
+)
+WORKSPACE_NAMES = tuple(w.name for w in WORKSPACES)
+DEFAULT_WORKSPACE = "all"
 # core.maths.VIEWS -> the window's widget a hovered term frames (a dotted attribute path)
 MATHS_VIEWS = {"forward": "forward_view", "reverse": "reverse_view",
                "schedule": "schedule_panel", "sampler": "sampler_panel",
@@ -124,6 +167,8 @@ class MainWindow(QMainWindow):
         self.export_dialog = None  # built on first use (open_export)
         self.guide_dialog = None
         self.toy2d_window = None
+        self.start_page = None
+        self.workspace = DEFAULT_WORKSPACE
 
         self.workers = WorkerController(self)
         self.session = Session(self.workers, self)
@@ -131,21 +176,33 @@ class MainWindow(QMainWindow):
         s = self.session
 
         self._build_views()
-        # --- centre: chains over histogram/KL
+        # --- centre: the chains side by side over the plots: histogram and KL under the
+        # forward chain, p(class | x̂₀) under the reverse one. Each row is as tall as its
+        # tallest view needs, so the decision plot sits beside the histogram rather than
+        # under the reverse chain, where it took its height from the chains' column.
         self.chains_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.chains_splitter.addWidget(self.forward_view)
-        self.reverse_column = QSplitter(Qt.Orientation.Vertical)
-        self.reverse_column.addWidget(self.reverse_view)
-        self.reverse_column.addWidget(self.copy_check_view)
-        self.reverse_column.addWidget(self.decision_view)
-        self.reverse_column.setStretchFactor(0, 3)
-        self.reverse_column.setStretchFactor(2, 2)
-        self.reverse_column.setChildrenCollapsible(False)
+        # the reverse chain with its final x₀'s copy check under it
+        self.reverse_column = QWidget()
+        column = QVBoxLayout(self.reverse_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.reverse_view, 1)
+        column.addWidget(self.copy_check_view)
         self.chains_splitter.addWidget(self.reverse_column)
         self.chains_splitter.setChildrenCollapsible(False)
+        self.plots_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.plots_splitter.addWidget(self.histogram_view)
+        self.plots_splitter.addWidget(self.decision_view)
+        self.plots_splitter.setChildrenCollapsible(False)
+        # the two rows' columns move together
+        self.chains_splitter.splitterMoved.connect(
+            lambda *_: self.plots_splitter.setSizes(self.chains_splitter.sizes()))
+        self.plots_splitter.splitterMoved.connect(
+            lambda *_: self.chains_splitter.setSizes(self.plots_splitter.sizes()))
         self.central_splitter = QSplitter(Qt.Orientation.Vertical)
         self.central_splitter.addWidget(self.chains_splitter)
-        self.central_splitter.addWidget(self.histogram_view)
+        self.central_splitter.addWidget(self.plots_splitter)
         self.central_splitter.setStretchFactor(0, 3)
         self.central_splitter.setStretchFactor(1, 2)
         self.central_splitter.setChildrenCollapsible(False)
@@ -166,17 +223,20 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Vertical)
         self.central_splitter.setSizes([520, 340])
         self.chains_splitter.setSizes([600, 400])
-        self.reverse_column.setSizes([300, 220])  # room for the decision plot's axes
+        self.plots_splitter.setSizes([600, 400])
         self._default_state = self.saveState(_STATE_VERSION)
 
         self._build_status_bar()
+        self._build_workspace_bar()
         self._build_actions()
         self._connect()
+        screen_fit.floor_plot_heights(self)
         screen_fit.fit_docks(self)  # the docks share what the screen leaves (screen_fit.py)
         screen_fit.follow_docks(self)
         self._restore_window()
         apply_help(self)
         install_csv_export(self)  # right-click any plot > Save data as CSV (plot_csv.py)
+        make_accessible(self)  # accessible names; the frame line (accessibility.py)
         if s.input_state.digit_source == "blank":
             self.input_panel.pick_initial_digit()
         self._on_model_changed()
@@ -216,6 +276,83 @@ class MainWindow(QMainWindow):
         for spec in DOCKS:
             if spec.tab_with is None:
                 self.docks[spec.key].raise_()
+
+    def _build_workspace_bar(self) -> None:
+        """The workspaces as tabs at the right of the menu bar (no height taken from the
+        views)."""
+        self.workspace_bar = QTabBar()
+        self.workspace_bar.setObjectName("WorkspaceBar")
+        self.workspace_bar.setDrawBase(False)
+        self.workspace_bar.setExpanding(False)
+        self.workspace_bar.setElideMode(Qt.TextElideMode.ElideNone)
+        self.workspace_bar.setUsesScrollButtons(True)
+        for ws in WORKSPACES:
+            index = self.workspace_bar.addTab(ws.tab)
+            self.workspace_bar.setTabToolTip(index, ws.title.replace("&&", "&") + ": " + ", ".join(
+                self.docks[key].windowTitle() for key in ws.docks))
+        self.workspace_bar.currentChanged.connect(
+            lambda index: self.set_workspace(WORKSPACES[index].name))
+        self.menuBar().setCornerWidget(self.workspace_bar, Qt.Corner.TopRightCorner)
+
+    @Slot(str)
+    def set_workspace(self, name: str) -> None:
+        """Show the docks of workspace `name` (WORKSPACES) and only those, its front dock in
+        front, and remember it ("window/workspace")."""
+        ws = WORKSPACES[WORKSPACE_NAMES.index(name)]
+        self.workspace = name
+        for spec in DOCKS:
+            self.docks[spec.key].setVisible(spec.key in ws.docks)
+        # in each tab group the first shown dock is in front, then the workspace's own
+        for spec in DOCKS:
+            group = [g for g in DOCKS if (g.tab_with or g.key) == spec.key and g.key in ws.docks]
+            if spec.tab_with is None and group:
+                self.docks[group[0].key].raise_()
+        self.docks[ws.front].raise_()
+        self.histogram_view.setVisible("histogram" in ws.plots)
+        self.decision_view.setVisible("decision" in ws.plots)
+        self.plots_splitter.setVisible(bool(ws.plots))
+        index = WORKSPACE_NAMES.index(name)
+        if self.workspace_bar.currentIndex() != index:
+            self.workspace_bar.blockSignals(True)
+            self.workspace_bar.setCurrentIndex(index)
+            self.workspace_bar.blockSignals(False)
+        menus = getattr(self, "menus", None)
+        if menus is not None and not menus.workspace_actions[name].isChecked():
+            menus.workspace_actions[name].setChecked(True)
+        self.settings.setValue("window/workspace", name)
+        screen_fit.fit_docks(self)
+
+    def primary_action(self) -> QWidget | None:
+        """The button the current workspace's task starts with (None: no single one)."""
+        path = WORKSPACES[WORKSPACE_NAMES.index(self.workspace)].primary
+        if path is None:
+            return None
+        obj = self
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    @Slot()
+    def offer_start_page(self) -> None:
+        """A first start (no workspace chosen yet, the start page never dismissed): show the
+        one-screen "start here" that leads to a lesson or a workspace."""
+        if (self.settings.value("window/start_seen", False, type=bool)
+                or self.settings.contains("window/workspace")):
+            return
+        from ddpm_desktop.ui.widgets.start_page import StartPage
+
+        self.start_page = StartPage([(ws.name, ws.title) for ws in WORKSPACES[1:]], self)
+        self.start_page.workspace_chosen.connect(self.set_workspace)
+        self.start_page.lesson_chosen.connect(self._start_first_lesson)
+        self.start_page.finished.connect(
+            lambda _result: self.settings.setValue("window/start_seen", True))
+        self.start_page.open()
+
+    @Slot()
+    def _start_first_lesson(self) -> None:
+        self.set_workspace("teach")
+        if self.lesson_panel.lesson_combo.count() > 1:
+            self.lesson_panel.lesson_combo.setCurrentIndex(1)
 
     def maths_view(self, view: str) -> QWidget:
         """The widget of core.maths view `view` (MATHS_VIEWS)."""
@@ -434,8 +571,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def reset_layout(self) -> None:
+        """The current workspace as a fresh window shows it."""
         self.restoreState(self._default_state, _STATE_VERSION)
-        self._show_default_docks()  # as a fresh window shows them
+        self.set_workspace(self.workspace)
 
     @Slot()
     def show_toy2d(self) -> None:
@@ -550,9 +688,13 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(*screen_fit.first_size(self))
+            screen_fit.centre(self)
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():
             self.restoreState(state, _STATE_VERSION)
+        name = s.value("window/workspace", "", type=str)
+        if name in WORKSPACE_NAMES:  # a window whose user never chose one keeps its docks
+            self.set_workspace(name)
         self.forward_view.set_speed(saved.read(s, "playback/speed", 100, 1, 10_000))
         app = QApplication.instance()
         current = app.property("ddpm_theme") or saved.read(s, "view/theme", "dark")

@@ -76,6 +76,21 @@ class Menus:
                                           Qt.Key.Key_Escape)
 
         view = mb.addMenu("&View")
+        # --- workspaces (main_window.WORKSPACES): Ctrl+0 all panels, Ctrl+1.. one task each
+        from ddpm_desktop.ui.main_window import WORKSPACES
+        workspace_menu = view.addMenu("&Workspace")
+        workspace_group = QActionGroup(window)
+        self.workspace_actions = {}
+        for number, ws in enumerate(WORKSPACES):
+            action = window._action(workspace_menu, ws.title,
+                                    lambda _=False, n=ws.name: window.set_workspace(n),
+                                    f"Ctrl+{number}", "Show the docks this task needs")
+            action.setCheckable(True)
+            action.setChecked(ws.name == window.workspace)
+            workspace_group.addAction(action)
+            self.workspace_actions[ws.name] = action
+        view.addSeparator()
+        # ---
         for dock in (window.input_dock, window.schedule_dock, window.sampler_dock,
                      window.training_dock):
             view.addAction(dock.toggleViewAction())
@@ -102,7 +117,8 @@ class Menus:
         view.addAction(self.lecture_action)
         window.addAction(self.lecture_action)
         view.addSeparator()
-        window._action(view, "&Reset layout", window.reset_layout)
+        window._action(view, "&Reset layout", window.reset_layout,
+                       tip="The current workspace as a fresh window shows it")
         view.addSeparator()  # the 2-D diffusion window (ui/toy2d_window.py)
         self.toy2d_action = window._action(view, "&2-D diffusion", window.show_toy2d,
                                            tip="Particles diffusing in 2-D, exact vs learned ε")
@@ -121,8 +137,10 @@ class Menus:
         help_menu = mb.addMenu("&Help")
         self.guide_action = window._action(help_menu, "&Guide", window.show_guide, "F1",
                                            "What every view, number and control means")
-        self.lessons_action = window._action(help_menu, "&Lessons", window.show_lessons,
+        self.lessons_action = window._action(help_menu, "&Lessons", window.show_lessons, "F2",
                                              tip="Guided lessons: predict, then reveal")
+        # keyboard users land in the lesson (its list, or the step's next button)
+        self.lessons_action.triggered.connect(lambda: window.lesson_panel.take_focus())
         whats_this = QWhatsThis.createAction(window)  # Shift+F1, then click anything
         help_menu.addAction(whats_this)
         window.addAction(whats_this)

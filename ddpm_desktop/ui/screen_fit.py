@@ -4,10 +4,11 @@ The window's minimum width is the left dock's + the centre's + the right dock's.
 scroll area as wide as its panel needs, up to the width main_window gives it (DOCK_WIDTHS);
 on a small screen (1366×768, 1280×720) and in lecture mode those together overflow. Here the
 docks share what the centre (the two chains, which never scroll) leaves of the available
-width: the left dock LEFT_SHARE of it, the right ones the rest, each at most its own width and
-at least MIN_DOCK_WIDTH; a panel wider than its dock scrolls sideways inside it instead of
-pushing the window off the screen. Called when the window is built and after every font
-change (lecture mode, theme).
+width: the left dock LEFT_SHARE of it, the right ones the rest, each at most its own width
+(or WIDE_DOCK_SHARE of a wide screen) and at least MIN_DOCK_WIDTH; a panel wider than its dock
+scrolls sideways inside it instead of pushing the window off the screen. Called when the window
+is built and after every font change (lecture mode, theme). Plots with axes keep at least
+MIN_PLOT_HEIGHT (`floor_plot_heights`); a first window takes the screen's room (`first_size`).
 """
 from __future__ import annotations
 
@@ -18,9 +19,33 @@ from PySide6.QtWidgets import QDockWidget, QFormLayout, QScrollArea, QWidget
 DOCK_WIDTHS = {"InputDock": 440, "LessonDock": 440}
 DEFAULT_DOCK_WIDTH = 360
 MIN_DOCK_WIDTH = 240
+# On a wide screen a dock may take up to this share of it (lecture fonts widen the panels
+# past DOCK_WIDTHS, which were set for normal fonts on a 1400-wide window).
+WIDE_DOCK_SHARE = 0.34
 LEFT_SHARE = 0.54
 # Dock separators, the docks' own frames and the window's margins, in pixels.
 CHROME = 28
+# A first window takes this share of a screen larger than the size it asks for.
+LARGE_SHARE = 0.9
+# The least height of a plot with axes (its tick labels, its title and a readable curve).
+MIN_PLOT_HEIGHT = 90
+
+
+def axis_plots(root: QWidget) -> list[QWidget]:
+    """The plots with axes under `root`: every pyqtgraph view whose scene shows an axis (the
+    image panes and filmstrips have none)."""
+    import pyqtgraph as pg
+
+    return [view for view in root.findChildren(pg.GraphicsView)
+            if any(isinstance(item, pg.AxisItem) and item.isVisible()
+                   for item in view.scene().items())]
+
+
+def floor_plot_heights(root: QWidget) -> None:
+    """Every plot with axes under `root` at least MIN_PLOT_HEIGHT tall: a squeezed plot shows
+    its axes and no curve. In a dock the panel scrolls instead; in the centre the rows keep it."""
+    for plot in axis_plots(root):
+        plot.setMinimumHeight(max(plot.minimumHeight(), MIN_PLOT_HEIGHT))
 
 
 def available_size(window) -> QSize | None:
@@ -29,12 +54,23 @@ def available_size(window) -> QSize | None:
 
 
 def first_size(window, width: int = 1400, height: int = 900) -> tuple[int, int]:
-    """A window's size when no geometry was saved: width × height, or the screen's available
-    area where that is smaller."""
+    """A window's size when no geometry was saved: width × height, grown to LARGE_SHARE of a
+    larger screen's available area (a 1920×1080 screen gets more than a window in a corner)
+    and never more than that area."""
     size = available_size(window)
-    if size is not None and size.width() > 0:
-        return min(width, size.width()), min(height, size.height())
-    return width, height
+    if size is None or size.width() <= 0:
+        return width, height
+    return (min(size.width(), max(width, int(LARGE_SHARE * size.width()))),
+            min(size.height(), max(height, int(LARGE_SHARE * size.height()))))
+
+
+def centre(window) -> None:
+    """Move `window` to the middle of its screen's available area."""
+    screen = window.screen()
+    if screen is not None:
+        frame = window.frameGeometry()
+        frame.moveCenter(screen.availableGeometry().center())
+        window.move(frame.topLeft())
 
 
 def dock_caps(available_width: int, central_width: int, left_need: int = 1 << 20,
@@ -102,6 +138,8 @@ def fit_docks(window, available: QSize | None = None) -> None:
         _compact_forms(scroll.widget())
         left = window.dockWidgetArea(dock) == Qt.DockWidgetArea.LeftDockWidgetArea
         widest = DOCK_WIDTHS.get(dock.objectName(), DEFAULT_DOCK_WIDTH)
+        if width < 1 << 20:
+            widest = max(widest, int(WIDE_DOCK_SHARE * width))
         if not window.isVisible() or (dock.isVisible() and not dock.visibleRegion().isEmpty()):
             # a dock behind another's tab does not claim width (it is re-fitted when raised)
             needs[left] = max(needs[left], min(_need(scroll), widest))

@@ -11,6 +11,7 @@ anywhere else in ui/.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pyqtgraph as pg
@@ -97,13 +98,81 @@ def pen(color, width: float = 1.0, **kwargs):
 
 def restyle(root) -> None:
     """Re-apply colours, pens and fonts to every view under `root` (after a theme or lecture
-    change): each view's `_apply_colors`."""
+    change): each view's `_apply_colors` (its curves, marks and images), then `restyle_graphics`
+    on every plot canvas for what no view owns (pyqtgraph's legends, titles, axes, text items
+    and backgrounds, which keep the colours they were made with)."""
     from PySide6.QtWidgets import QWidget
 
-    for widget in [root] + root.findChildren(QWidget):
+    widgets = [root] + root.findChildren(QWidget)
+    for widget in widgets:
         apply = getattr(type(widget), "_apply_colors", None)
         if apply is not None:
             apply(widget)
+    colors = plot_colors(root.palette())
+    for widget in widgets:
+        if isinstance(widget, pg.GraphicsView):
+            restyle_graphics(widget, colors)
+
+
+def _role_map(colors: PlotColors) -> dict[str, str]:
+    """"#rrggbb" of a role (or class colour) in the other theme -> the same role in `colors`.
+    The text roles come first, so a value two roles share maps as text."""
+    other = LIGHT_COLORS if colors is DARK_COLORS else DARK_COLORS
+    mapping = {}
+    for a, b in zip(class_colors(other), class_colors(colors)):
+        mapping[a.lower()] = b
+    for field in reversed(dataclasses.fields(PlotColors)):
+        value = getattr(other, field.name)
+        if isinstance(value, str):
+            mapping[value.lower()] = getattr(colors, field.name)
+    return mapping
+
+
+def restyle_graphics(view: pg.GraphicsView, colors: PlotColors | None = None) -> None:
+    """Bring one pyqtgraph canvas to `colors`: the background (when it is the theme's), every
+    PlotItem (`style_plot`), and every legend entry, title and text item whose colour is the
+    pyqtgraph default or a role of the other theme."""
+    colors = colors or plot_colors()
+    mapping = _role_map(colors)
+
+    def mapped(color: QColor) -> str | None:
+        return mapping.get(color.name().lower())
+
+    # the view caches its background (CacheBackground): a transparent one keeps showing the
+    # old window colour around the images until the cache is dropped
+    view.resetCachedContent()
+    if getattr(view, "_background", None) == "default":  # pyqtgraph's configured background
+        view.setBackground(colors.background)
+    elif view.backgroundBrush().style() != Qt.BrushStyle.NoBrush:
+        new = mapped(view.backgroundBrush().color())
+        if new is not None:
+            view.setBackground(new)
+    for item in view.scene().items():
+        if isinstance(item, pg.PlotItem):
+            style_plot(item, colors)
+        elif isinstance(item, pg.LegendItem):
+            if item.opts["labelTextColor"] is not None:
+                new = mapped(pg.mkColor(item.opts["labelTextColor"]))
+                item.setLabelTextColor(new or colors.foreground)
+            for _sample, label in item.items:  # setLabelTextColor keeps the old rendering
+                label.setText(label.text)
+        elif isinstance(item, pg.LabelItem) and item.text:
+            color = item.opts.get("color")
+            if color is None:  # drawn in pyqtgraph's foreground of the day it was set
+                item.setText(item.text)
+            else:
+                new = mapped(pg.mkColor(color))
+                if new is not None:
+                    item.setText(item.text, color=new)
+        elif isinstance(item, pg.TextItem):
+            new = mapped(item.color)
+            if new is not None:
+                item.setColor(new)
+        elif isinstance(item, pg.AxisItem):
+            new = mapped(item.textPen().color())
+            if new is not None:
+                item.setTextPen(pg.mkPen(new))
+                item.setPen(pen(new))
 
 
 def apply_theme(app: QApplication, theme: str = "dark") -> str:
@@ -111,7 +180,7 @@ def apply_theme(app: QApplication, theme: str = "dark") -> str:
 
     "system" keeps the platform palette (Qt 6.5+ follows the OS colour scheme). Returns the
     theme actually applied. pyqtgraph's global defaults follow, so plots made later match;
-    plots already on screen restyle through `style_plot` on their palette-change events.
+    every window already open restyles (`restyle`).
     """
     if theme not in THEMES:
         theme = "dark"
@@ -131,6 +200,9 @@ def apply_theme(app: QApplication, theme: str = "dark") -> str:
     app.setStyleSheet(_STYLESHEET)
     colors = plot_colors(app.palette())
     pg.setConfigOptions(background=colors.background, foreground=colors.foreground)
+    # every window open now (the main one, the 2-D one, dialogs) takes the new colours
+    for window in app.topLevelWidgets():
+        restyle(window)
     return theme
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from ddpm_desktop.ui import screen_fit
+from ddpm_desktop.ui.accessibility import name_widgets
 from ddpm_desktop.ui.widgets.toy2d_view import Toy2DWindow
 
 
@@ -34,9 +36,12 @@ def build_toy2d_window(session, parent: QWidget | None = None) -> Toy2DWindow:
         lambda x, y, shift: toy.pick_particle(x, y, add=shift))
     w.decode_requested.connect(toy.decode_point)            # the digits' latent map
     w.latent_label_chosen.connect(toy.set_latent_label)
+    name_widgets(w)  # accessible names and descriptions (accessibility.py)
     w.export_requested.connect(
         lambda path, chain, heat, arrows: toy.export_animation(path, chain, heat, arrows))
-    w.resize(1600, 850)
+    # as large as it asks for where the screen holds it, larger on a larger screen
+    w.resize(*screen_fit.first_size(w, 1600, 850))
+    screen_fit.centre(w)
     return w
 
 

@@ -110,11 +110,11 @@ def test_training_dock_load_of_bad_metadata_keeps_the_unsaved_run(qtbot, tmp_pat
     s = Session(WorkerController())
     try:
         s.schedule_state.set_params(T=50)
-        s.model_config = TINY
-        s.set_browser_dataset(few_digits(16))
+        s.trainer.model_config = TINY
+        s.trainer.set_browser_dataset(few_digits(16))
         s.training.update(batch_size=4, steps=2, sample_every_s=60)
-        assert s.start_training()
-        qtbot.waitUntil(lambda: not s.is_training() and s.training.phase == "idle", timeout=60_000)
+        assert s.trainer.start()
+        qtbot.waitUntil(lambda: not s.trainer.is_running() and s.training.phase == "idle", timeout=60_000)
         model_before = s.model_state.model
         # A good network whose metadata is bad where only Load... reads it.
         good = save_weights(tmp_path / "g.safetensors", tiny_model())
@@ -127,12 +127,12 @@ def test_training_dock_load_of_bad_metadata_keeps_the_unsaved_run(qtbot, tmp_pat
             meta[field] = json.dumps(value)
             bad = tmp_path / f"bad{i}.safetensors"
             bad.write_bytes(save(load_file(str(good)), metadata=meta))
-            assert s.load_checkpoint(str(bad)) is False
+            assert s.trainer.load_checkpoint(str(bad)) is False
             assert errors and "bad" in errors[-1] and "\n" not in errors[-1]
             assert s.model_state.model is model_before
         # the unsaved run is still there: it can be saved
         out = tmp_path / "kept.safetensors"
-        assert s.save_checkpoint(str(out)) and out.is_file()
+        assert s.trainer.save_checkpoint(str(out)) and out.is_file()
         assert checkpoint.read_metadata(out)["step"] == 2
     finally:
         s.shutdown()

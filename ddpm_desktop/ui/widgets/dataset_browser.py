@@ -92,6 +92,9 @@ class DatasetBrowser(QWidget):
         self.random_button.clicked.connect(self._on_random_clicked)
 
         self.view = PageView(self)
+        self.view.setAccessibleName("Digits of this page")
+        self.view.setAccessibleDescription("Arrow keys move between digits; Enter uses the "
+                                           "selected one as x₀")
         self.view.cell_clicked.connect(self._on_view_cell_clicked)
         self.view.cell_activated.connect(self._on_view_cell_clicked)
         self.view.key_moved.connect(self._on_view_key_moved)

@@ -1,0 +1,148 @@
+"""Readable at every size: on 1280×720, 1366×768 and 1920×1080 screens, with lecture fonts
+and without, in every workspace every plot with axes is at least 90 px tall, the workspace's
+primary action shows inside its dock's viewport without scrolling, and no dock on screen
+scrolls sideways. A first window and the 2-D window fit the screen, and a large screen gets a
+large window."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QPoint, QSize
+from PySide6.QtWidgets import QApplication, QDockWidget, QScrollArea
+
+from ddpm_desktop.ui import screen_fit, theme
+
+SIZES = [(1280, 720), (1366, 768), (1920, 1080)]
+LEAST_PLOT_HEIGHT = 90
+
+
+def plots_with_axes(root):
+    """Shown pyqtgraph views holding a PlotItem whose left or bottom axis shows."""
+    out = []
+    for view in root.findChildren(pg.GraphicsView):
+        if not view.isVisible():
+            continue
+        items = [i for i in view.scene().items() if isinstance(i, pg.PlotItem)]
+        if any(i.getAxis(side).isVisible() for i in items for side in ("left", "bottom")):
+            out.append(view)
+    return out
+
+
+def on_screen_docks(w):
+    return [d for d in w.findChildren(QDockWidget)
+            if d.isVisible() and not d.visibleRegion().isEmpty()]
+
+
+def in_viewport(widget, dock) -> bool:
+    """`widget` lies wholly inside the visible part (viewport) of `dock`'s scroll area."""
+    viewport = dock.widget().viewport()
+    top_left = widget.mapTo(viewport, QPoint(0, 0))
+    return (widget.isVisible() and top_left.y() >= 0 and top_left.x() >= 0
+            and top_left.y() + widget.height() <= viewport.height()
+            and top_left.x() + widget.width() <= viewport.width())
+
+
+@pytest.fixture
+def on_screen(monkeypatch):
+    """Fix the window's screen at a size (the offscreen platform's own is 800×800)."""
+    def set_size(size):
+        avail = QSize(*size)
+        monkeypatch.setattr(screen_fit, "available_size", lambda _window: avail)
+        return avail
+
+    yield set_size
+    theme.set_lecture(QApplication.instance(), False)
+
+
+@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_workspace_is_readable(qtbot, on_screen, size, lecture):
+    from ddpm_desktop.ui.main_window import WORKSPACES, MainWindow
+
+    avail = on_screen(size)
+    app = QApplication.instance()
+    theme.set_lecture(app, lecture, avail)
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.resize(avail)
+    qtbot.waitExposed(w)
+    assert (w.width(), w.height()) == size
+    for ws in WORKSPACES:
+        w.set_workspace(ws.name)
+        qtbot.wait(20)  # the deferred re-fit after docks were shown and hidden
+        where = (size, lecture, ws.name)
+        plots = plots_with_axes(w)
+        assert plots, where
+        short = [(type(p.parent()).__name__, p.height()) for p in plots
+                 if p.height() < LEAST_PLOT_HEIGHT]
+        assert short == [], where
+        docks = on_screen_docks(w)
+        assert {d.objectName() for d in docks} >= {w.docks[ws.front].objectName()}, where
+        sideways = [d.objectName() for d in docks if isinstance(d.widget(), QScrollArea)
+                    and d.widget().horizontalScrollBar().isVisible()]
+        assert sideways == [], where
+        if ws.primary is not None:
+            button = w.primary_action()
+            holder = [d for d in docks if d.widget().isAncestorOf(button)]
+            assert holder and in_viewport(button, holder[0]), (where, button.text())
+    w.close()
+
+
+def test_the_check_sees_a_button_scrolled_away(qtbot):
+    from PySide6.QtWidgets import QMainWindow, QPushButton, QVBoxLayout, QWidget
+
+    w = QMainWindow()
+    qtbot.addWidget(w)
+    panel = QWidget()
+    panel.setMinimumHeight(2000)
+    button = QPushButton("Go", panel)
+    QVBoxLayout(panel).addWidget(button)
+    button.move(0, 1500)
+    panel.layout().setContentsMargins(0, 1500, 0, 0)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(panel)
+    dock = QDockWidget("D")
+    dock.setWidget(scroll)
+    w.addDockWidget(screen_fit.Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+    w.resize(600, 400)
+    w.show()
+    qtbot.waitExposed(w)
+    assert not in_viewport(button, dock)
+    scroll.ensureWidgetVisible(button)
+    assert in_viewport(button, dock)
+
+
+def test_a_first_window_takes_a_large_screen(qtbot, on_screen):
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    on_screen((1920, 1080))
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    assert w.width() >= 0.85 * 1920 and w.height() >= 0.85 * 1080
+    assert w.width() <= 1920 and w.height() <= 1080
+    w.close()
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768), (1920, 1080)],
+                         ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_2d_window_fits_the_screen(qtbot, on_screen, size):
+    from ddpm_desktop.ui.main_window import MainWindow
+    from ddpm_desktop.ui.toy2d_window import build_toy2d_window
+
+    on_screen(size)
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    toy = build_toy2d_window(w.session, w)
+    assert toy.width() <= size[0] and toy.height() <= size[1]
+    hint = toy.minimumSizeHint()
+    assert hint.width() <= size[0] and hint.height() <= size[1]
+    if size == (1920, 1080):  # a large screen: a large window, not 1600×850 in a corner
+        assert toy.width() >= 0.85 * size[0] and toy.height() >= 0.85 * size[1]
+    toy.show()
+    qtbot.waitExposed(toy)
+    plots = plots_with_axes(toy)
+    assert plots and min(p.height() for p in plots) >= LEAST_PLOT_HEIGHT
+    toy.close()
+    w.close()
