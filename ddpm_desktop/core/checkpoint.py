@@ -46,22 +46,25 @@ from .snapshot import SCHEDULE_FIELDS
 
 
 class ModelSource(str, Enum):
-    """Where the app's model came from when it is not a file: the bundled model, or one trained
-    in this session. A model loaded from a file has its file name as its source (a plain str);
-    `model_file(source)` tells the cases apart. Members are their strings (equal, hashed, shown
+    """Where the app's model came from when it is not a file: the bundled model, one trained
+    in this session, or the perfect denoiser of the training digits (core.exact_denoiser). A
+    model loaded from a file has its file name as its source (a plain str); `model_file(source)`
+    tells the cases apart. Members are their strings (equal, hashed, shown
     and written to JSON as the value), so a status line or a saved session reads the same."""
 
     BUNDLED = "bundled model"
     TRAINED = "trained here"
+    EXACT = "perfect denoiser"
 
     __str__ = str.__str__
     __format__ = str.__format__
 
 
 def model_file(source) -> str | None:
-    """The file a model source names, or None (the bundled model, one trained here, no model)."""
+    """The file a model source names, or None (the bundled model, one trained here, the perfect
+    denoiser, no model)."""
     name = str(source or "")
-    return None if name in ("", ModelSource.BUNDLED.value, ModelSource.TRAINED.value) else name
+    return None if name in ("", *(m.value for m in ModelSource)) else name
 
 
 FORMAT = "ddpm-desktop/1"

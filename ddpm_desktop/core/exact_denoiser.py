@@ -108,6 +108,18 @@ class ExactDenoiser:
     def __len__(self) -> int:
         return len(self.images)
 
+    # Where the app's code treats its model as an nn.Module: the sums run on the CPU in float64
+    # whatever the device, and ε̂ goes back to x's device, so there is nothing to move or switch.
+    def to(self, _device) -> "ExactDenoiser":
+        return self
+
+    def eval(self) -> "ExactDenoiser":
+        return self
+
+    def parameters(self):
+        """No trainable parameters (an empty iterator, as an nn.Module without any)."""
+        return iter(())
+
     def rows_for(self, label: int | None) -> np.ndarray | slice:
         """The training rows the posterior runs over for `label` (None or the null label: all)."""
         if label is None or label == self.null_label:

@@ -16,7 +16,8 @@ Format (FORMAT, VERSION 2; version 1 files, without "forward" and "model", still
    "forward": {"t"},
    "sampler": {...}, "training": {...}, "export": {...}   (SAMPLER/TRAINING/EXPORT_FIELDS),
    "device": "cpu" | "cuda",
-   "model": null | {"kind": "bundled" | "file" | "trained", "path", "sha256"}}
+   "model": null | {"kind": "bundled" | "file" | "trained" | "exact", "path", "sha256",
+                    "bandwidth" (exact only)}}
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ VERSION = 2
 MAX_BYTES = 2_000_000
 MAX_DEPTH = 6
 SEED_MAX = 2**31 - 1
-MODEL_KINDS = ("bundled", "file", "trained")
+MODEL_KINDS = ("bundled", "file", "trained", "exact")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # The range each starting-distribution parameter may take (what the Input panel offers).
@@ -103,6 +104,7 @@ MODEL_FIELDS = (
     Field("kind", "str", choices=MODEL_KINDS, required=True),
     Field("path", "str", max_len=4096),
     Field("sha256", "str", max_len=64),
+    Field("bandwidth", "float", 0.0, 1e6),
 )
 _TOP_FIELDS = (
     Field("format", "str", max_len=64, required=True),
@@ -158,11 +160,17 @@ class InputSnapshot:
 @dataclass(frozen=True)
 class ModelRef:
     """The network: "bundled" (the one shipped with the app), "file" (`path`, whose content
-    had `sha256` when it was loaded) or "trained" (trained in the app and not saved)."""
+    had `sha256` when it was loaded), "trained" (trained in the app and not saved) or "exact"
+    (the perfect denoiser of the training digits, core.exact_denoiser, with its `bandwidth`)."""
 
     kind: str
     path: str = ""
     sha256: str = ""
+    bandwidth: float = 0.0
+
+    def to_dict(self) -> dict:
+        d = {"kind": self.kind, "path": self.path, "sha256": self.sha256}
+        return {**d, "bandwidth": self.bandwidth} if self.kind == "exact" else d
 
 
 @dataclass(frozen=True)
@@ -200,7 +208,7 @@ class Snapshot:
             "forward": {"t": self.forward_t},
             "sampler": dict(self.sampler), "training": dict(self.training),
             "export": dict(self.export), "device": self.device,
-            "model": None if self.model is None else dict(self.model.__dict__),
+            "model": None if self.model is None else self.model.to_dict(),
         }
 
     @classmethod
@@ -217,7 +225,8 @@ class Snapshot:
         model = None
         if version >= 2 and model_raw is not None:
             m = check_object(model_raw, MODEL_FIELDS, "model")
-            model = ModelRef(m["kind"], m.get("path", ""), m.get("sha256", ""))
+            model = ModelRef(m["kind"], m.get("path", ""), m.get("sha256", ""),
+                             float(m.get("bandwidth", 0.0)))
             if model.kind == "file" and not (model.path and _SHA256.fullmatch(model.sha256)):
                 raise SchemaError("model: a file model needs its path and sha256 (64 hex digits)")
         inp = v["input"]

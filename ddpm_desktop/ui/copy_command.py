@@ -37,6 +37,9 @@ def run_spec(session, checkpoint: str | None = None) -> RunSpec:
     if source == ModelSource.TRAINED:
         raise ValueError("the model was trained in this session: save a checkpoint (Training "
                          "dock) and load it, then copy the command")
+    if source == ModelSource.EXACT:
+        raise ValueError("the model is the perfect denoiser: `ddpm-desktop sample --model exact` "
+                         "draws from it")
     if checkpoint is None:
         checkpoint = model_file(source)
     plan = plan_run(s, T)  # the run as the session makes it: its start, its capped steps

@@ -177,10 +177,13 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
                   "(lane 1)", ""),
         "plot": ("p(k | x̂₀) = softmax(classifier(x̂₀))_k, one line per class, against the t of "
                  "the x_t each x̂₀ = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t was predicted from; the dashed "
-                 "line: where the reading settles; the solid one: the frame shown",
+                 "line: where the reading settles; the dotted one: the predicted speciation "
+                 "step t_S (ᾱ_S = 1/Λ); the solid one: the frame shown",
                  "Early in the chain (t near T) x̂₀ is a blur and the classifier's reading "
                  "jumps between classes; the dashed marker is the first network call from "
-                 "which argmax_k p(k | x̂₀) never changes again."),
+                 "which argmax_k p(k | x̂₀) never changes again. The dotted marker predicts "
+                 "it from the data alone: the first t with ᾱ_t ≤ 1/Λ, Λ the largest "
+                 "eigenvalue of the training digits' covariance (Biroli et al. 2024)."),
         "key_label": ("The colour of each class k's line p(k | x̂₀)", ""),
         "readout": ("Where the reading argmax_k p(k | x̂₀) settles: the t of the first network "
                     "call from which it never changes again (\"so far\" while the chain runs)",

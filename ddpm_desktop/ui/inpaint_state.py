@@ -40,6 +40,7 @@ class InpaintState(QObject):
         self.readings: np.ndarray | None = None      # int [N], the classifier's argmax
         self.probabilities: np.ndarray | None = None  # float [N], its softmax at that class
         self.settled: np.ndarray | None = None       # int [N], the t its reading of x̂₀ settles at
+        self.digits: np.ndarray | None = None        # bool [N], whether the reader takes it for a digit
         self.nfe = 0
         self.running = False
 
@@ -123,8 +124,12 @@ class InpaintState(QObject):
             self.running = running
             self.running_changed.emit(running)
 
-    def set_completions(self, images, readings, probabilities, nfe: int, settled=None) -> None:
-        """settled: the t each completion's reading of x̂₀ settles at [N], or None."""
+    def set_completions(self, images, readings, probabilities, nfe: int, settled=None,
+                        digits=None) -> None:
+        """settled: the t each completion's reading of x̂₀ settles at [N], or None; digits [N]
+        bool, whether the reader takes each completion for a digit at all (None: all)."""
+        n = len(readings)
+        self.digits = np.ones(n, bool) if digits is None else np.asarray(digits, bool).copy()
         self.settled = None if settled is None else np.asarray(settled, dtype=np.int64).copy()
         self.completions = np.array(images, dtype=np.float32, copy=True)
         self.readings = np.asarray(readings, dtype=np.int64).copy()
@@ -133,7 +138,7 @@ class InpaintState(QObject):
         self.completions_changed.emit()
 
     def clear_completions(self) -> None:
-        self.completions = self.readings = self.probabilities = self.settled = None
+        self.completions = self.readings = self.probabilities = self.settled = self.digits = None
         self.nfe = 0
         self.completions_changed.emit()
 

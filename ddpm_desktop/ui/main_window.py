@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTabBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -56,6 +57,7 @@ from ddpm_desktop.ui.widgets.live_view import LiveView
 from ddpm_desktop.ui.widgets.maths_panel import MathsPanel
 from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
+from ddpm_desktop.ui.widgets.copy_check_view import CopyCheckView
 from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
@@ -180,7 +182,14 @@ class MainWindow(QMainWindow):
         # under the reverse chain, where it took its height from the chains' column.
         self.chains_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.chains_splitter.addWidget(self.forward_view)
-        self.chains_splitter.addWidget(self.reverse_view)
+        # the reverse chain with its final x₀'s copy check under it
+        self.reverse_column = QWidget()
+        column = QVBoxLayout(self.reverse_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.reverse_view, 1)
+        column.addWidget(self.copy_check_view)
+        self.chains_splitter.addWidget(self.reverse_column)
         self.chains_splitter.setChildrenCollapsible(False)
         self.plots_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.plots_splitter.addWidget(self.histogram_view)
@@ -242,6 +251,7 @@ class MainWindow(QMainWindow):
         self.reverse_view = ReverseChainView(s.reverse, s.model_state)
         self.histogram_view = HistogramView(s.forward, s.reverse)
         self.decision_view = DecisionView(s.decision, s.reverse)
+        self.copy_check_view = CopyCheckView(s.copy_check)
         self.input_panel = InputPanel(s.input_state, load_dataset=self._load_dataset)
         self.live_view = LiveView(s.live)  # reconstruct as you draw, under the drawing canvas
         self.input_panel.canvas_panel.layout().addWidget(self.live_view)

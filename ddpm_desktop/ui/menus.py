@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMessageBox, QWhatsThis
+from PySide6.QtWidgets import QInputDialog, QMessageBox, QWhatsThis
 
 from ddpm_desktop import __version__
 from ddpm_desktop.ui import theme
@@ -27,6 +27,16 @@ class Menus:
         self.bundled_model_action = window._action(
             file_menu, "Use the &bundled model", s.load_bundled_model,
             tip="Go back to the model that ships with the app")
+        self.exact_model_action = window._action(
+            file_menu, "Use the &perfect denoiser (copies the training digits)",
+            lambda: s.use_exact_denoiser(),
+            tip="The exact minimiser of the training loss: the posterior mean of the 9,000 training "
+                "digits, x̂₀ = Σᵢ softmax(−‖x_t − √ᾱ xᵢ‖² / 2(1 − ᾱ))ᵢ xᵢ; its samples can only "
+                "be training digits")
+        self.smoothed_exact_action = window._action(
+            file_menu, "Use a s&moothed perfect denoiser…", lambda: ask_exact_bandwidth(window),
+            tip="The perfect denoiser with its kernel widened to a per-pixel std h: the path from "
+                "copying (h = 0) to blending neighbours and, as h grows, the mean digit")
         self.export_action = window._action(file_menu, "&Export…", window.open_export, "Ctrl+E",
                                             "Save the chains as a GIF or a PNG strip")
         # --- Copy as command (ui/copy_command.py)
@@ -136,6 +146,18 @@ class Menus:
         window.addAction(whats_this)
         self.whats_this_action = whats_this
         window._action(help_menu, "&About", lambda: show_about(window))
+
+
+def ask_exact_bandwidth(window) -> bool:
+    """Ask for the smoothed perfect denoiser's bandwidth h and use it; False when cancelled."""
+    h, ok = QInputDialog.getDouble(
+        window, "Smoothed perfect denoiser",
+        "Kernel width h (per-pixel std in [-1, 1] units; the weights use the variance "
+        "(1 − ᾱ) + ᾱ h²).\n0: exact, every sample copies; about 2: most still copy; 4: none "
+        "do, they blend neighbours.", 2.0, 0.0, 50.0, 2)
+    if ok:
+        window.session.use_exact_denoiser(h)
+    return ok
 
 
 def show_about(window) -> None:

@@ -24,6 +24,7 @@ its own state, which the session also names for the views:
   inpainter       session_inpaint.py      inpaint      InpaintState
   completer       session_completions.py  completions  CompletionsState
   decisions       session_decision.py     decision     DecisionState
+  copy_checker    session_copies.py       copy_check   CopyCheckState
   live_drawing    session_live.py         live         LiveState
   toy             session_toy2d.py        toy2d        Toy2DState
   lessons         session_lessons.py      lesson       LessonState
@@ -69,6 +70,7 @@ from ddpm_desktop.ui.session_inpaint import Inpainter
 from ddpm_desktop.ui.session_jobs import Jobs, MarginalCurve, forward_kl_job, reverse_job
 from ddpm_desktop.ui.session_live import LiveDrawing
 from ddpm_desktop.ui.session_completions import Completer
+from ddpm_desktop.ui.session_copies import CopyChecker
 from ddpm_desktop.ui.session_decision import Decisions
 from ddpm_desktop.ui.session_lessons import Lessons
 from ddpm_desktop.ui.session_toy2d import Toy2D
@@ -138,7 +140,8 @@ class Session(QObject):
         sched, inp, sampler = self.schedule_state, self.input_state, self.sampler
         model, device, fwd, rev = self.model_state, self.device_state, self.forward, self.reverse
         self.distilled = Distilled(jobs, model, device, parent=self)
-        self.decisions = Decisions(jobs, rev, parent=self)
+        self.decisions = Decisions(jobs, rev, sched, parent=self)
+        self.copy_checker = CopyChecker(jobs, rev, parent=self)
         self.completer = Completer(jobs, sampler, sched, model, device, self.forward_frame, status,
                                    error, parent=self)
         self.live_drawing = LiveDrawing(jobs, sched, inp, model, self.distilled,
@@ -156,6 +159,7 @@ class Session(QObject):
                                        parent=self)
         # the areas' states, by the names the views and the session file know them
         self.decision, self.completions = self.decisions.state, self.completer.state
+        self.copy_check = self.copy_checker.state
         self.live, self.inpaint, self.export = (self.live_drawing.state, self.inpainter.state,
                                                 self.exporter.state)
         self.training, self.toy2d, self.lesson = (self.trainer.state, self.toy.state,
@@ -163,7 +167,7 @@ class Session(QObject):
         self.files = SessionFiles(sched, inp, fwd, sampler, self.training, self.export, model,
                                   device, self.cancel_sampling, self.recompute_forward,
                                   self.load_bundled_model, self.load_model_file, status, error,
-                                  parent=self)
+                                  parent=self, use_exact_denoiser=self.use_exact_denoiser)
 
         self.schedule_state.changed.connect(self._on_schedule_changed)
         self.input_state.changed.connect(self._on_input_changed)
@@ -428,6 +432,31 @@ class Session(QObject):
         self._load_model(path, ModelSource.BUNDLED)
         self.distilled.load_bundled()  # the distilled sampler's student
         return True
+
+    def use_exact_denoiser(self, bandwidth: float = 0.0) -> None:
+        """Use the perfect denoiser of the bundled training digits (core.exact_denoiser, kernel
+        widened by `bandwidth` h; 0: exact) as the model: built in the background (0.3 s)."""
+        from ddpm_desktop.core.exact_denoiser import ExactDenoiser
+
+        if self.closing:
+            return
+        h = float(bandwidth)
+
+        def job(cancel: threading.Event):
+            yield ExactDenoiser.bundled(h)
+
+        def on_items(items: list) -> None:
+            self.set_model(items[-1], ModelSource.EXACT, {"bandwidth": h})
+
+        def on_failed(message: str, details: str) -> None:
+            self.model_state.set_loading(False)
+            self.error.emit(f"Could not build the perfect denoiser: {message}", details)
+
+        self.model_state.set_loading(True)
+        self.status.emit(f"Building {ModelSource.EXACT}…")
+        task = self.workers.start(MODEL_JOB, job, rate_hz=30)
+        task.items.connect(on_items)
+        task.failed.connect(on_failed)
 
     def load_model_file(self, path: str | Path, expect_sha256: str = "") -> None:
         """Load a checkpoint in the background; with `expect_sha256`, only when the file's

@@ -6,8 +6,8 @@ core.completions.iter_completions from the forward chain's frame at the sampler'
 reconstruct run starts from), with the Sampler dock's sampler, steps, η, class, guidance and
 seed: completion k uses seed + k, so completion 0 is the chain a reconstruct run with those
 settings shows. It runs under the job name "completions" and yields one CompletionsResult at the
-end (the images, the classifier's readings and the t each reading of x̂₀ settles at,
-core.decision).
+end (the images, the classifier's readings, the t each reading of x̂₀ settles at,
+core.decision, and each completion's copy check, core.copies).
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from PySide6.QtCore import QObject, SignalInstance, Slot
 from ddpm_desktop.core.completions import deterministic_problem, iter_completions
 from ddpm_desktop.core.run import plan_run
 from ddpm_desktop.core.sampling import make_eps_fn
-from ddpm_desktop.ui.completions_state import CompletionsState
+from ddpm_desktop.ui.completions_state import CompletionsState, readings_summary
+from ddpm_desktop.ui.session_copies import find_copies
 from ddpm_desktop.ui.session_jobs import Jobs
 from ddpm_desktop.ui.state import SAMPLER_NAMES, DeviceState, ModelState, SamplerState, ScheduleState
 
@@ -36,13 +37,16 @@ class CompletionsResult:
     probabilities: np.ndarray   # float64 [N], p(reading | image)
     settled: np.ndarray         # int64 [N], settle t of each completion
     nfe: int
+    digits: np.ndarray | None = None    # bool [N], whether the reader takes each for a digit
+    copies: tuple = ()                  # CopyFinding [N] (ui/session_copies.py), or ()
 
 
 def completions_job(model, schedule, x_t: np.ndarray, t: int, n: int, settings, steps, device: str):
     """A worker job: the n completions of x_t [28, 28] at step t, then one CompletionsResult."""
 
     def job(cancel: threading.Event):
-        from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier, decision_curve
+        from ddpm_desktop.core.classifier import bundled_reader
+        from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier
 
         eps_fn = make_eps_fn(model, schedule, labels=settings.label, guidance=settings.guidance)
         x = torch.from_numpy(np.array(x_t, dtype=np.float32)).reshape(1, 1, 28, 28).to(device)
@@ -60,10 +64,11 @@ def completions_job(model, schedule, x_t: np.ndarray, t: int, n: int, settings, 
         finally:
             it.close()
         settled, _ = decision.settle_steps()
-        probs = decision_curve(classifier, last.x_t)
-        readings = probs.argmax(1)
-        yield CompletionsResult(last.x_t[:, 0].numpy().copy(), readings, probs[np.arange(n), readings],
-                                settled, last.nfe)
+        images = last.x_t[:, 0].numpy().copy()
+        reads = bundled_reader().read(images)
+        yield CompletionsResult(images, np.array([r.top for r in reads]), np.array([r.p for r in reads]),
+                                settled, last.nfe, np.array([r.digit for r in reads]),
+                                tuple(find_copies(images)))
 
     return job
 
@@ -109,7 +114,8 @@ class Completer(QObject):
 
         def on_items(items: list) -> None:
             for it in items:
-                st.set_completions(it.images, it.readings, it.probabilities, it.settled, t, name, it.nfe)
+                st.set_completions(it.images, it.readings, it.probabilities, it.settled, t, name, it.nfe,
+                                   it.digits, it.copies)
 
         self.jobs.start(COMPLETIONS_JOB, job, items=on_items, finished=self._on_finished,
                         failure="Completions failed")
@@ -128,6 +134,5 @@ class Completer(QObject):
         st = self.state
         st.set_running(False)
         if completed and st.readings is not None:
-            counts = np.bincount(st.readings, minlength=10)
-            read = ", ".join(f"{d} ×{c}" for d, c in enumerate(counts) if c)
+            read = readings_summary(st.readings, st.digits)
             self.status.emit(f"{len(st.readings)} completions of x_{st.t}: the classifier reads {read}")

@@ -4,9 +4,15 @@
 DecisionState, is `session.decision`). It follows `reverse` whatever fills it (a sampling
 run, a reconstruction, inpainting): when frames arrive, the x̂₀ of lane 0's new network calls
 (a frame whose NFE grew; RePaint's jumps up make none) go to a short worker job, "decision",
-which reads them with one classifier call per chunk (core.decision.decision_curve) and yields
-the rows for `state`. One job at a time: frames that arrive meanwhile wait for the
+which reads them with the bundled reader (core.classifier.DigitReader: the softmax and
+whether each x̂₀ is a digit at all, one classifier call per chunk) and yields the rows for
+`state`. One job at a time: frames that arrive meanwhile wait for the
 next, which starts when it ends. A new chain (reverse.reset) cancels a running job.
+
+Given the schedule's state, it also keeps `state.speciation`, the predicted step where the class
+is decided (core.speciation: ᾱ_S = 1/Λ, Λ the largest eigenvalue of the training digits'
+covariance), redrawn whenever the schedule changes. Λ takes about 1.5 s to compute, so it is
+computed once, by a worker job ("speciation"), when the first chain is shown.
 """
 from __future__ import annotations
 
@@ -18,38 +24,60 @@ from PySide6.QtCore import QObject, Slot
 
 from ddpm_desktop.ui.decision_state import DecisionState
 from ddpm_desktop.ui.session_jobs import Jobs
-from ddpm_desktop.ui.state import SAMPLER_NAMES, ReverseState
+from ddpm_desktop.ui.state import SAMPLER_NAMES, ReverseState, ScheduleState
 
 DECISION_JOB = "decision"
+SPECIATION_JOB = "speciation"
 
 
 @dataclass(frozen=True)
 class DecisionRows:
-    """Rows of a decision curve: ts [k], frames [k], probs float64 [k, 10]."""
+    """Rows of a decision curve: ts [k], frames [k], probs float64 [k, 10], digits bool [k]
+    (whether the reader takes each x̂₀ for a digit at all)."""
 
     ts: np.ndarray
     frames: np.ndarray
     probs: np.ndarray
+    digits: np.ndarray
 
 
 def decision_job(x0_preds: np.ndarray, ts: np.ndarray, frames: np.ndarray):
-    """A worker job: the classifier's probabilities on x0_preds [k, 28, 28], as one DecisionRows."""
+    """A worker job: the reader's probabilities and digit flags on x0_preds [k, 28, 28], as one
+    DecisionRows."""
 
     def job(cancel: threading.Event):
-        from ddpm_desktop.core.decision import bundled_classifier, decision_curve
+        from ddpm_desktop.core.classifier import bundled_reader
 
         if cancel.is_set():
             return
-        yield DecisionRows(ts, frames, decision_curve(bundled_classifier(), x0_preds))
+        reader = bundled_reader()
+        probs, scores = reader.probs_and_scores(x0_preds)
+        yield DecisionRows(ts, frames, probs, scores <= reader.ood.threshold)
+
+    return job
+
+
+def lambda_job():
+    """A worker job: Λ of the bundled training digits (core.speciation), as one float."""
+
+    def job(cancel: threading.Event):
+        from ddpm_desktop.core.speciation import bundled_lambda_max
+
+        if not cancel.is_set():
+            yield bundled_lambda_max()
 
     return job
 
 
 class Decisions(QObject):
-    def __init__(self, jobs: Jobs, reverse: ReverseState, parent: QObject | None = None) -> None:
+    def __init__(self, jobs: Jobs, reverse: ReverseState, schedule_state: ScheduleState | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.jobs, self.reverse = jobs, reverse
+        self.jobs, self.reverse, self.schedule_state = jobs, reverse, schedule_state
         self.state = DecisionState(parent=self)
+        self._lambda_max: float | None = None
+        if schedule_state is not None:
+            schedule_state.changed.connect(self._update_speciation)
         self._lanes = None
         self._next = 1          # the next frame of lane 0 to read (frame 0: no x̂₀)
         reverse.reset.connect(self._on_reverse_reset)
@@ -63,6 +91,26 @@ class Decisions(QObject):
         self._lanes, self._next = lanes, 1
         name = lanes[0].sampler if lanes else ""
         self.state.clear(SAMPLER_NAMES.get(name, name))
+        self._update_speciation()
+
+    @Slot()
+    @Slot(object)
+    def _update_speciation(self, *_args) -> None:
+        """state.speciation under the current schedule; Λ first computed off the GUI thread."""
+        if self.schedule_state is None or self.jobs.closing:
+            return
+        if self._lambda_max is None:
+            if not self.jobs.is_running(SPECIATION_JOB):
+                self.jobs.start(SPECIATION_JOB, lambda_job(), items=self._on_lambda_items,
+                                failure="Could not compute the speciation time")
+            return
+        from ddpm_desktop.core.speciation import speciation_time
+
+        self.state.set_speciation(speciation_time(self.schedule_state.schedule, self._lambda_max))
+
+    def _on_lambda_items(self, items: list) -> None:
+        self._lambda_max = float(items[-1])
+        self._update_speciation()
 
     @Slot()
     def _start(self) -> None:
@@ -85,7 +133,7 @@ class Decisions(QObject):
             if self.reverse.lanes is not lanes:
                 return                  # a newer chain is on screen
             for it in items:
-                self.state.append(it.ts, it.frames, it.probs)
+                self.state.append(it.ts, it.frames, it.probs, it.digits)
 
         self.jobs.start(DECISION_JOB, decision_job(x0, ts, np.array(rows, np.int64)),
                         items=on_items, finished=lambda _ok: self._start(),

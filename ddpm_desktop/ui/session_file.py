@@ -44,6 +44,8 @@ def model_ref(model_state) -> ModelRef | None:
         return None
     if model_state.source == ModelSource.BUNDLED:
         return ModelRef("bundled")
+    if model_state.source == ModelSource.EXACT:
+        return ModelRef("exact", bandwidth=float(model_state.meta.get("bandwidth", 0.0)))
     path, sha = getattr(model_state, "path", ""), getattr(model_state, "sha256", "")
     if path and sha:
         return ModelRef("file", str(path), sha)
@@ -113,15 +115,18 @@ class SessionFiles(QObject):
                  cancel_sampling: Callable[[], None], recompute_forward: Callable[[], None],
                  load_bundled_model: Callable[[], bool],
                  load_model_file: Callable[..., None], status: SignalInstance,
-                 error: SignalInstance, parent: QObject | None = None) -> None:
+                 error: SignalInstance, parent: QObject | None = None,
+                 use_exact_denoiser: Callable[[float], None] | None = None) -> None:
         """The states a snapshot describes, and the session's own operations it calls when one
-        is applied (cancel the reverse run, recompute the forward chain, load a model)."""
+        is applied (cancel the reverse run, recompute the forward chain, load a model, build
+        the perfect denoiser with a bandwidth)."""
         super().__init__(parent)
         self.schedule_state, self.input_state, self.forward = schedule_state, input_state, forward
         self.sampler, self.training, self.export = sampler, training, export
         self.model_state, self.device_state = model_state, device_state
         self.cancel_sampling, self.recompute_forward = cancel_sampling, recompute_forward
         self.load_bundled_model, self.load_model_file = load_bundled_model, load_model_file
+        self.use_exact_denoiser = use_exact_denoiser
         self.status, self.error = status, error
 
     def take_snapshot(self) -> Snapshot:
@@ -192,6 +197,8 @@ class SessionFiles(QObject):
             return
         if ref.kind == "bundled":
             self.load_bundled_model()
+        elif ref.kind == "exact" and self.use_exact_denoiser is not None:
+            self.use_exact_denoiser(ref.bandwidth)
         elif ref.kind == "file":
             path = Path(ref.path)
             if not path.is_file():

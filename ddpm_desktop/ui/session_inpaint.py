@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, SignalInstance, Slot
 from ddpm_desktop.core import kl
 from ddpm_desktop.core.inpaint import iter_inpaint
 from ddpm_desktop.core.sampling import generator_for, make_eps_fn
+from ddpm_desktop.ui.completions_state import readings_summary
 from ddpm_desktop.ui.inpaint_state import METHOD_NAMES, InpaintState
 from ddpm_desktop.ui.session_jobs import Jobs
 from ddpm_desktop.ui.state import (
@@ -61,6 +62,7 @@ class InpaintResult:
     probabilities: np.ndarray
     nfe: int
     settled: np.ndarray | None = None
+    digits: np.ndarray | None = None    # bool [N], whether the reader takes each for a digit
 
 
 def inpaint_job(model, schedule, x0: np.ndarray, known: np.ndarray, method: str, sampler: str,
@@ -68,7 +70,8 @@ def inpaint_job(model, schedule, x0: np.ndarray, known: np.ndarray, method: str,
     """A worker job: InpaintFrame per step of completion 0, then one InpaintResult."""
 
     def job(cancel: threading.Event):
-        from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier, decision_curve
+        from ddpm_desktop.core.classifier import bundled_reader
+        from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier
 
         classifier = bundled_classifier()
         decision = DecisionRecorder(classifier)    # every completion's x̂₀ at each network call
@@ -90,10 +93,10 @@ def inpaint_job(model, schedule, x0: np.ndarray, known: np.ndarray, method: str,
         finally:
             it.close()
         settled, _ = decision.settle_steps()
-        probs = decision_curve(classifier, last.x_t)    # p(k | x_0) of each completion, [N, 10]
-        readings = probs.argmax(1)
-        yield InpaintResult(last.x_t[:, 0].numpy().copy(), readings, probs[np.arange(n), readings], last.nfe,
-                            settled)
+        reads = bundled_reader().read(last.x_t)    # each completion: top class, p, is it a digit
+        yield InpaintResult(last.x_t[:, 0].numpy().copy(), np.array([r.top for r in reads]),
+                            np.array([r.p for r in reads]), last.nfe, settled,
+                            np.array([r.digit for r in reads]))
 
     return job
 
@@ -160,7 +163,8 @@ class Inpainter(QObject):
             return
         for it in items:
             if isinstance(it, InpaintResult):
-                self.state.set_completions(it.images, it.readings, it.probabilities, it.nfe, it.settled)
+                self.state.set_completions(it.images, it.readings, it.probabilities, it.nfe, it.settled,
+                                           it.digits)
             else:
                 self.reverse.add(0, it.x_t, it.x0_pred, it.t, it.nfe, it.total, it.kl)
         self.reverse.commit()
@@ -173,7 +177,6 @@ class Inpainter(QObject):
         self.state.set_running(False)
         if completed and self.state.completions is not None:
             st = self.state
-            counts = np.bincount(st.readings, minlength=10)
-            read = ", ".join(f"{d} ×{c}" for d, c in enumerate(counts) if c)
+            read = readings_summary(st.readings, st.digits)
             self.status.emit(f"Inpainting done: {st.nfe} network evaluations per completion; "
                              f"the classifier reads {read}")

@@ -250,8 +250,10 @@ class ReverseState(QObject):
 class ModelState(QObject):
     """The network used by the reverse chain.
 
-    `model` is a core.model.UNet in eval mode or None; `source` says where it came from
-    (a core.checkpoint.ModelSource, or the file name it was loaded from). Signal `changed()`.
+    `model` is a core.model.UNet in eval mode, the perfect denoiser
+    (core.exact_denoiser.ExactDenoiser, called the same way) or None; `source` says where it
+    came from (a core.checkpoint.ModelSource, or the file name it was loaded from). Signal
+    `changed()`.
     """
 
     changed = Signal()

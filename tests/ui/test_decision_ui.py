@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from ddpm_desktop.core.classifier import bundled_reader
 from ddpm_desktop.core.decision import bundled_classifier, decision_curve, settle_step
 from ddpm_desktop.ui import theme
 from ddpm_desktop.ui.controller import WorkerController
@@ -53,7 +54,11 @@ def test_the_plot_follows_a_reverse_run(session, qtbot):
     # the view: ten lines of ten points, the settle marker at its t, the cursor at the frame shown
     assert all(len(c.getData()[0]) == 10 for c in view.curves)
     assert view.settle_line.isVisible() and view.settle_line.value() == d.settle_t
-    assert f"settles on {d.settle_class} at t = {d.settle_t}," in view.readout.text()
+    final = bundled_reader().read(lane.x0_pred[-1][None])[0]
+    assert d.final_is_digit == final.digit
+    expected_readout = (f"settles on {d.settle_class} at t = {d.settle_t}," if final.digit
+                        else f"not a digit (its most probable class {d.settle_class} settles at t = {d.settle_t})")
+    assert expected_readout in view.readout.text()
     assert "so far" not in view.readout.text()
     session.reverse.set_frame(3)
     assert view.cursor.isVisible() and view.cursor.value() == lane.t[2]
@@ -127,3 +132,35 @@ def test_class_colours_are_ten_distinct_legible_lines():
                         (theme.CLASS_COLORS_LIGHT, theme.LIGHT_COLORS.background)):
         assert len(set(colours)) == 10
         assert min(_contrast(c, bg) for c in colours) >= 3.0
+
+
+def test_the_predicted_speciation_step_is_marked_and_follows_the_schedule(session, qtbot):
+    from ddpm_desktop.core.data import load_bundled_mnist
+
+    view = DecisionView(session.decision, session.reverse)
+    qtbot.addWidget(view)
+    session.model_state.set_model(FakeModel(), "fake")
+    run_to_end(session, qtbot, SamplerSettings(sampler="ddim", steps=10))
+    qtbot.waitUntil(lambda: session.decision.speciation is not None, timeout=20_000)
+    # oracle: Λ from numpy's covariance of the training digits, the step by a plain loop over ᾱ_t
+    x = load_bundled_mnist("train").images.reshape(-1, 784).astype(np.float64) / 127.5 - 1.0
+    lam = np.linalg.eigvalsh(np.cov(x, rowvar=False))[-1]
+
+    def first_step(schedule):
+        return next((t for t in range(1, schedule.T + 1) if schedule.alphas_cumprod[t - 1] <= 1.0 / lam), None)
+
+    sp = session.decision.speciation
+    assert sp.lambda_max == pytest.approx(lam, rel=1e-9)
+    # linear β at T = 200 ends at ᾱ_T = 0.13, above ᾱ_S = 1/Λ: no step to mark
+    assert sp.t is None is first_step(session.schedule_state.schedule)
+    assert not view.speciation_line.isVisible() and "no predicted t_S" in view.readout.text()
+    session.schedule_state.set_params(T=1000)
+    sp = session.decision.speciation
+    assert sp.t == first_step(session.schedule_state.schedule) is not None
+    assert view.speciation_line.isVisible() and view.speciation_line.value() == sp.t
+    assert f"predicted t_S = {sp.t}" in view.readout.text()
+    before = sp.t
+    session.schedule_state.set_params(kind="cosine")
+    sp = session.decision.speciation
+    assert sp.t == first_step(session.schedule_state.schedule) and sp.t != before
+    assert view.speciation_line.value() == sp.t and f"predicted t_S = {sp.t}" in view.readout.text()

@@ -12,10 +12,11 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from ddpm_desktop.core.completions import deterministic_problem
-from ddpm_desktop.ui.completions_state import MAX_COMPLETIONS, CompletionsState
+from ddpm_desktop.ui.completions_state import MAX_COMPLETIONS, CompletionsState, readings_summary
 from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerState
 from ddpm_desktop.ui.theme import banner_style
 from ddpm_desktop.ui.widgets.completion_grid import PROB_TIP, CompletionGrid
+from ddpm_desktop.ui.widgets.copy_check_view import COPY_TIP, finding_text
 from ddpm_desktop.ui.widgets.plain_text import plain
 
 TILE_TIP = PROB_TIP + ("\nsettles at t: the first network call from which the reading of x̂₀ "
@@ -100,16 +101,23 @@ class CompletionsPanel(QWidget):
     def _on_state_completions_changed(self) -> None:
         st = self.state
         extras = None if st.settled is None else [f"settles t = {t}" for t in st.settled]
-        self.grid.show_completions(st.images, st.readings, st.probabilities, extras)
+        if extras is not None and st.copies:
+            extras = [f"{e}\n" + (f"copy of #{c.nearest}" if c.copy else f"d1/d2 = {c.ratio:.2f}")
+                      for e, c in zip(extras, st.copies)]
+        self.grid.show_completions(st.images, st.readings, st.probabilities, extras, st.digits)
+        for i, tile in enumerate(self.grid.tiles):
+            tile.show_nearest(st.copies[i].image if i < len(st.copies) else None)
+        for tile, c in zip(self.grid.tiles, st.copies):
+            tile.caption.setToolTip(f"{TILE_TIP}\n\nNearest training digit #{c.nearest}: "
+                                    f"{finding_text(c)}\n{COPY_TIP}")
         if st.images is None:
             self.result_label.setText("running…" if st.running else "No completions yet.")
             return
-        counts = {}
-        for r in st.readings.tolist():
-            counts[r] = counts.get(r, 0) + 1
-        read = ", ".join(f"{d} ×{c}" for d, c in sorted(counts.items()))
+        read = readings_summary(st.readings, st.digits)
+        copies = "" if not st.copies else (f"; {sum(c.copy for c in st.copies)} of {len(st.copies)} "
+                                           "copy a training digit (d1/d2 < 1/3)")
         self.result_label.setText(f"{len(st.images)} completions of x_{st.t} ({st.sampler}, {st.nfe} "
-                                  f"network calls each); the classifier reads {read}")
+                                  f"network calls each); the classifier reads {read}{copies}")
 
 
 def connect_completions_panel(panel: CompletionsPanel, completer) -> None:

@@ -224,7 +224,7 @@ class InpaintPanel(QWidget):
         s = self.state
         n = 0 if s.completions is None else len(s.completions)
         extras = None if s.settled is None else [f"settles t = {t}" for t in s.settled]
-        self.grid.show_completions(s.completions, s.readings, s.probabilities, extras)
+        self.grid.show_completions(s.completions, s.readings, s.probabilities, extras, s.digits)
         if n:
             self.info.setText(f"{n} completions, {s.nfe} network evaluations each")
 
