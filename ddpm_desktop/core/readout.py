@@ -25,18 +25,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # Why a KL to N(0, 1) is +∞ (a distribution with an atom has no density; docs/KL.md).
-NO_DENSITY = "x₀'s pixel values repeat: no density"
+NO_DENSITY = "pixel values repeat"
 NO_DENSITY_TIP = ("An image's pixel values repeat exactly (the background is one value), so "
                   "their distribution has atoms and no density: its KL to N(0, 1) is +∞. Any "
                   "noise (t ≥ 1) smooths the atoms and the KL becomes finite.")
-REPEATED_VALUES = "repeated pixel values: no density"
+REPEATED_VALUES = "repeated values"
 REPEATED_VALUES_TIP = ("At least 5 of the 784 pixel values are equal (clipped to ±1, or a flat "
                        "background), so the estimate's spacings are 0 and it reads +∞: values "
                        "with atoms have no density.")
-POINT_MASS = "q(x₀|x₀) is a point mass"
+POINT_MASS = "point mass"
 POINT_MASS_TIP = ("At t = 0 no noise has been added: q(x₀|x₀) puts all its mass on x₀ itself, "
                   "and a point mass has infinite KL to N(0, 1).")
-DISCRETE = "its pixel values are discrete: no density"
+DISCRETE = "discrete values"
 DISCRETE_TIP = ("The start's pixel values take a few values only, so their distribution has "
                 "atoms and no density: its KL to N(0, 1) is +∞.")
 MISSING = "not computed yet"

@@ -49,7 +49,7 @@ def test_infinity_reads_as_words_with_its_reason():
     assert r.text == f"∞ ({readout.NO_DENSITY})" and "±" not in r.text and "–" not in r.text
     assert "+∞" in r.tooltip
     r = format_kl(math.inf, infinite=readout.POINT_MASS, infinite_tip=readout.POINT_MASS_TIP)
-    assert r.text == "∞ (q(x₀|x₀) is a point mass)" and r.tooltip.endswith(readout.POINT_MASS_TIP)
+    assert r.text == "∞ (point mass)" and r.tooltip.endswith(readout.POINT_MASS_TIP)
 
 
 def test_missing_and_undefined_values_read_as_words():
