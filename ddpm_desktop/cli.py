@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ddpm-desktop", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="ddpm-desktop", description=__doc__.splitlines()[0],
+                     epilog="ddpm-desktop --install-desktop-entry adds the app to the desktop's "
+                            "menu (--uninstall-desktop-entry removes it).")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name in COMMANDS:  # a command that fails to import is a bug: let it show
         importlib.import_module(f"ddpm_desktop.commands.{name}").add_parser(sub)
@@ -48,6 +50,10 @@ def _app_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("--install-desktop-entry", "--uninstall-desktop-entry"):
+        from ddpm_desktop import desktop_entry  # the menu entry and icon (no Qt)
+
+        return desktop_entry.main(argv)
     if not argv or argv[0].split("=")[0] in APP_OPTIONS:
         options = _app_parser().parse_args(argv)
         try:

@@ -4,8 +4,10 @@ from __future__ import annotations
 import sys
 import traceback
 
+from ddpm_desktop import desktop_entry, resources_path
+
 ORGANIZATION = "ddpm-desktop"
-APPLICATION = "ddpm-desktop"
+APPLICATION = desktop_entry.WM_CLASS  # the name QSettings files under, and X11's WM_CLASS
 
 
 def _install_excepthook(app) -> None:
@@ -45,6 +47,7 @@ def create_app(argv: list[str] | None = None, theme_name: str | None = None,
     None: the saved ones ("view/theme", "view/lecture")."""
     import pyqtgraph as pg
     from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from ddpm_desktop.ui import theme
@@ -53,8 +56,10 @@ def create_app(argv: list[str] | None = None, theme_name: str | None = None,
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
+    app.setApplicationName(APPLICATION)  # the menu entry's StartupWMClass
     app.setApplicationDisplayName("DDPM Desktop")
+    app.setDesktopFileName(desktop_entry.APP_ID)  # Wayland's app_id: the menu entry's name
+    app.setWindowIcon(QIcon(str(resources_path(desktop_entry.ICON_FILE))))
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
     from ddpm_desktop.ui.settings import read
 
