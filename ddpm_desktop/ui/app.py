@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 
 from ddpm_desktop import desktop_entry, resources_path
 
@@ -10,34 +9,19 @@ ORGANIZATION = "ddpm-desktop"
 APPLICATION = desktop_entry.WM_CLASS  # the name QSettings files under, and X11's WM_CLASS
 
 
-def _install_excepthook(app) -> None:
-    """Show unexpected exceptions in a message box instead of letting PySide6 abort.
+def _install_excepthook(app):
+    """Show unexpected exceptions in the crash dialog instead of letting PySide6 abort; returns
+    the hook (its `session` is set once the window has one).
 
     An exception escaping a slot would otherwise print and, under some PySide6 builds, kill
-    the process. The full traceback still goes to stderr for bug reports.
+    the process. The traceback still goes to stderr; the dialog offers Copy and Save report
+    and has already saved the report and the session (ui/crash_dialog.py).
     """
-    from PySide6.QtWidgets import QMessageBox
+    from ddpm_desktop.ui.crash_dialog import CrashHandler
 
-    showing = {"flag": False}
-
-    def hook(exc_type, exc, tb) -> None:
-        traceback.print_exception(exc_type, exc, tb)
-        if issubclass(exc_type, KeyboardInterrupt):
-            app.quit()
-            return
-        if showing["flag"]:
-            return  # one box at a time; a cascade of errors must not stack dialogs
-        showing["flag"] = True
-        try:
-            box = QMessageBox(QMessageBox.Icon.Critical, "DDPM Desktop — unexpected error",
-                              f"{exc_type.__name__}: {exc}", QMessageBox.StandardButton.Ok,
-                              app.activeWindow())
-            box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
-            box.exec()
-        finally:
-            showing["flag"] = False
-
+    hook = CrashHandler(app)
     sys.excepthook = hook
+    return hook
 
 
 def create_app(argv: list[str] | None = None, theme_name: str | None = None,
@@ -85,11 +69,12 @@ def run_app(argv: list[str] | None = None, theme_name: str | None = None,
     # threads sharing cores with any other load ran 7-9x slower than one here.
     torch.set_num_threads(default_cpu_threads())
     app = create_app(argv, theme_name, lecture)
-    _install_excepthook(app)
+    hook = _install_excepthook(app)
 
     from ddpm_desktop.ui.main_window import MainWindow
 
     window = MainWindow()
+    hook.session = window.session
     window.show()
     code = app.exec()
     window.shutdown()  # already done by closeEvent; harmless if so

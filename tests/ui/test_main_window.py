@@ -208,7 +208,7 @@ def test_a_failing_job_shows_its_traceback_in_the_details(qtbot, monkeypatch):
     qtbot.waitUntil(lambda: "Sampling failed" in w.last_error, timeout=10_000)
     assert "RuntimeError: a bug in the network" in w.last_error
     assert "Traceback" in w.last_error_details
-    assert w._error_box.detailedText() == w.last_error_details
+    assert w._error_box.report_text.count(w.last_error_details.strip()) == 1  # the crash dialog
     w._error_box.close()
     w.close()
 
