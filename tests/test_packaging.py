@@ -103,3 +103,18 @@ def test_the_wheel_installed_away_from_the_checkout_runs_the_commands_and_the_ap
                                     "latent.npz", "model.safetensors", "forward.gif"}
     assert seen["application"] == "ddpm-desktop" and seen["desktop_file"] == "ddpm-desktop"
     assert seen["icon_size"] == [64, 64] and seen["icon_alpha"] == 255
+
+
+def test_every_module_imports():
+    """Each module of the package imports (the quick tier runs this too, so a module none of
+    its quick tests reaches still fails fast on a broken import)."""
+    import importlib
+    import pkgutil
+
+    import ddpm_desktop
+
+    names = [m.name for m in pkgutil.walk_packages(ddpm_desktop.__path__, "ddpm_desktop.")
+             if m.name != "ddpm_desktop.__main__"]  # that one runs the CLI
+    assert "ddpm_desktop.core.sampling" in names and "ddpm_desktop.ui.main_window" in names
+    for name in names:
+        importlib.import_module(name)
