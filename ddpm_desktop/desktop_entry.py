@@ -66,11 +66,11 @@ def installed_command() -> list[str]:
     when that is what runs, else the one on PATH, else this Python with `-m ddpm_desktop`."""
     argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     if argv0 is not None and argv0.name == APP_ID and os.access(argv0, os.X_OK):
-        return [str(argv0.resolve())]
+        return [os.path.abspath(argv0)]  # as invoked: a link (pipx's, say) keeps working
     found = shutil.which(APP_ID)
     if found:
-        return [str(Path(found).resolve())]
-    return [str(Path(sys.executable).resolve()), "-m", "ddpm_desktop"]
+        return [os.path.abspath(found)]
+    return [os.path.abspath(sys.executable), "-m", "ddpm_desktop"]
 
 
 # Desktop Entry Specification, "The Exec key": an argument holding any of these is quoted.
