@@ -120,6 +120,7 @@ def test_the_command_line_opens_the_app_with_a_theme_and_lecture_mode(monkeypatc
     assert info.value.code == 2
 
 
+@pytest.mark.slow
 def test_the_2d_window_is_explained_too(window):
     window.show_toy2d()
     assert _unexplained(window.toy2d_window) == []

@@ -156,6 +156,7 @@ def test_hand_edited_settings_never_stop_the_app_opening(qtbot, capfd):
     w.close()
 
 
+@pytest.mark.slow
 def test_relaunch_restores_settings_but_runs_only_what_is_cheap(qtbot):
     """A relaunch silently re-ran the last request (DDPM at 1,000 steps: 30 s of CPU)."""
     w = MainWindow(load_model=False)
@@ -172,6 +173,7 @@ def test_relaunch_restores_settings_but_runs_only_what_is_cheap(qtbot):
     w2.close()
 
 
+@pytest.mark.slow
 def test_back_to_the_bundled_model_from_the_file_menu(qtbot):
     w = MainWindow(load_model=False)
     qtbot.addWidget(w)
@@ -250,6 +252,7 @@ def _xvfb_child(out: Path) -> str:
     """)
 
 
+@pytest.mark.slow
 def test_real_window_under_xvfb_is_not_blank(tmp_path):
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
@@ -291,6 +294,7 @@ def test_real_window_under_xvfb_is_not_blank(tmp_path):
     assert len(colours) > 50
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fields", [{"emb_dim": 9}, {"dropout": "x"}, {"in_channels": 3}])
 def test_a_crafted_checkpoint_keeps_the_working_model(qtbot, tmp_path, monkeypatch, fields):
     """Three crafted checkpoints loaded silently, replaced the working model, and every

@@ -62,6 +62,7 @@ def show_runs(w, qtbot):
         yield [rv.nfe_label] + [p.caption for p in rv.lane_panels if p.isVisible()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("theme_name", ["dark", "light"])
 @pytest.mark.parametrize("size", [(1280, 720), (1366, 768)])
 def test_the_lecture_window_fits_small_screens(qtbot, monkeypatch, theme_name, size):
