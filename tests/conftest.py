@@ -1,6 +1,7 @@
 """Shared test set-up: Qt offscreen, one torch thread (2-core machine), quiet warnings, and the
 XDG folders the app writes to (crash reports, menu entries) kept out of the user's home."""
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -20,3 +21,18 @@ def _xdg_folders_in_tmp(tmp_path_factory):
         mp.setenv("XDG_STATE_HOME", str(root / "state"))
         mp.setenv("XDG_DATA_HOME", str(root / "data"))
         yield root
+
+
+_qt_app = None
+
+
+def pytest_collection_finish(session):
+    """When UI tests will run, make their QApplication now, before any test: an in-process
+    `export` command (tests/test_cli_*) makes a bare QGuiApplication when none exists, and a
+    QWidget built after that aborts the process. pytest-qt's `qapp` then reuses this one."""
+    global _qt_app
+    ui = Path(__file__).resolve().parent / "ui"
+    if any(ui in Path(item.path).resolve().parents for item in session.items):
+        from PySide6.QtWidgets import QApplication
+
+        _qt_app = QApplication.instance() or QApplication(["pytest-qt-qapp"])

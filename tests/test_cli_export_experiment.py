@@ -19,6 +19,7 @@ def _durations(path):
     return im, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".apng"])
 def test_export_short_reverse_chain_has_30_frames_last_held(tmp_path, capsys, suffix):
     out = tmp_path / f"r{suffix}"

@@ -24,6 +24,17 @@ def _install_excepthook(app):
     return hook
 
 
+def set_identity(app) -> None:
+    """The names and icon the desktop knows the app by: the menu entry's (desktop_entry)."""
+    from PySide6.QtGui import QIcon
+
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)  # the menu entry's StartupWMClass
+    app.setApplicationDisplayName("DDPM Desktop")
+    app.setDesktopFileName(desktop_entry.APP_ID)  # Wayland's app_id: the menu entry's name
+    app.setWindowIcon(QIcon(str(resources_path(desktop_entry.ICON_FILE))))
+
+
 def create_app(argv: list[str] | None = None, theme_name: str | None = None,
                lecture: bool | None = None):
     """The QApplication with our names, pyqtgraph options, theme and lecture mode (reused if
@@ -31,7 +42,6 @@ def create_app(argv: list[str] | None = None, theme_name: str | None = None,
     None: the saved ones ("view/theme", "view/lecture")."""
     import pyqtgraph as pg
     from PySide6.QtCore import QSettings
-    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from ddpm_desktop.ui import theme
@@ -39,11 +49,7 @@ def create_app(argv: list[str] | None = None, theme_name: str | None = None,
     app = QApplication.instance()
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)  # the menu entry's StartupWMClass
-    app.setApplicationDisplayName("DDPM Desktop")
-    app.setDesktopFileName(desktop_entry.APP_ID)  # Wayland's app_id: the menu entry's name
-    app.setWindowIcon(QIcon(str(resources_path(desktop_entry.ICON_FILE))))
+    set_identity(app)
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
     from ddpm_desktop.ui.settings import read
 

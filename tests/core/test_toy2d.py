@@ -188,6 +188,7 @@ def test_mlp_has_the_unet_call_signature(schedule):
     assert eps.shape == (5, 2)
 
 
+@pytest.mark.slow
 def test_mlp_loss_falls_and_snapshots_are_copies(schedule):
     torch.set_num_threads(1)
     pts = toy2d.sample_data("ring8", 5000, generator_for(0))

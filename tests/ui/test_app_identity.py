@@ -2,12 +2,14 @@
 from PySide6.QtGui import QIcon
 
 from ddpm_desktop import desktop_entry, resources_path
-from ddpm_desktop.ui.app import create_app
+from ddpm_desktop.ui.app import set_identity
 
 
 def test_the_app_carries_the_entry_names_and_the_svg_icon(qapp):
-    app = create_app(theme_name="dark", lecture=False)  # the defaults the other tests assume
-    assert app is qapp
+    # create_app calls this (the installed-wheel test runs create_app itself, in a fresh
+    # process: its theme would leak into the other tests here)
+    set_identity(qapp)
+    app = qapp
     assert app.applicationName() == desktop_entry.WM_CLASS  # Qt's xcb: WM_CLASS's class
     assert app.desktopFileName() == desktop_entry.APP_ID    # Wayland: the app_id
     image = app.windowIcon().pixmap(48, 48).toImage()

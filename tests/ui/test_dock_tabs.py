@@ -64,6 +64,7 @@ def dock_tab_bars(w) -> list[QTabBar]:
     return [bar for bar in w.findChildren(QTabBar) if bar.parent() is w and bar.isVisible()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_no_tab_title_is_elided(qtbot, screen_of, size, lecture):

@@ -96,6 +96,7 @@ def test_the_lecture_window_fits_small_screens(qtbot, monkeypatch, theme_name, s
         theme.apply_theme(app, "dark")
 
 
+@pytest.mark.slow
 def test_view_lecture_mode_enlarges_a_window_already_shown(qtbot):
     # app.setFont alone left the widgets of a shown window (polished under the application
     # style sheet) at the normal size: only the views that restyle themselves grew
