@@ -56,6 +56,7 @@ def test_npz_keeps_the_known_pixels(capsys, tmp_path, tiny_ckpt, method, extra, 
         assert d["probabilities"].shape == (3, 10)
 
 
+@pytest.mark.slow
 def test_png_gif_and_a_mask_image(capsys, tmp_path, tiny_ckpt):
     digit = tmp_path / "digit.png"
     Image.fromarray(load_bundled_mnist("test").images[500]).save(digit)

@@ -97,6 +97,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, monkeypatch, tiny_
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_train_command_writes_a_resumable_checkpoint_and_log(tmp_path, capsys):
     out = tmp_path / "m.safetensors"
     args = ["train", "--steps", "3", "--batch-size", "8", "--threads", "1", "--base-channels", "8",

@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def _loaded_qt_modules(code: str) -> list[str]:
     probe = (
@@ -14,6 +16,7 @@ def _loaded_qt_modules(code: str) -> list[str]:
     return [m for m in out.stdout.strip().split(",") if m]
 
 
+@pytest.mark.slow
 def test_core_imports_no_qt():
     import pkgutil
 

@@ -19,6 +19,7 @@ def test_bundled_model_loads_with_its_configuration():
     assert not any(p.requires_grad for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_bundled_classifier_recognises_held_out_digits():
     classifier, info = load_classifier()
     x, y = load_bundled_mnist("test").as_tensor()

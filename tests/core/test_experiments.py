@@ -94,6 +94,7 @@ def test_ddpm_forgets_x_T_and_ddim_keeps_it_with_the_bundled_model():
     assert r.number("ddpm_seed_distance") > 0.3  # measured 0.80 (unrelated samples: 0.75)
 
 
+@pytest.mark.slow
 def test_guidance_w0_ignores_the_label():
     r = E.run_experiment("guidance", quick=True)
     assert r.number("accuracy_w_4") >= r.number("accuracy_w_0")

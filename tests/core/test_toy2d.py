@@ -161,6 +161,7 @@ def test_ddim_carries_a_gaussian_to_itself(schedule):
     assert errors[1] < 0.5 * errors[0]
 
 
+@pytest.mark.slow
 def test_ddim_with_the_exact_denoiser_recovers_the_ring(schedule):
     x_T = torch.randn(4000, 2, generator=generator_for(11))
     x = sample("ddim", toy2d.exact_eps_fn(toy2d.RING8, schedule), schedule, x_T, steps=250,

@@ -124,6 +124,7 @@ def test_reset_layout_gives_the_default_layout(qtbot, screen_of):
     assert {bar.tabText(bar.currentIndex()) for bar in dock_tab_bars(w)} == shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 def test_the_draw_canvas_takes_the_input_docks_free_height(qtbot, screen_of, size):
     """The Draw tab's canvas grows into the Input dock's free height (it stayed at its 140 px

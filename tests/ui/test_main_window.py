@@ -109,6 +109,7 @@ def test_open_and_drop_image(window, qtbot, tmp_path):
     window._error_box.close()
 
 
+@pytest.mark.slow
 def test_settings_and_layout_persist(qtbot):
     w = MainWindow(load_model=False)
     qtbot.addWidget(w)
@@ -131,6 +132,7 @@ def test_settings_and_layout_persist(qtbot):
     w2.close()
 
 
+@pytest.mark.slow
 def test_hand_edited_settings_never_stop_the_app_opening(qtbot, capfd):
     """seed=3000000000 or steps=99999999999 raised OverflowError while the window was built,
     and the app never opened again until the settings file was deleted."""
@@ -196,6 +198,7 @@ def test_device_is_shown_and_selectable(qtbot):
     w.close()
 
 
+@pytest.mark.slow
 def test_a_failing_job_shows_its_traceback_in_the_details(qtbot, monkeypatch):
     w = MainWindow(load_model=False)
     qtbot.addWidget(w)
