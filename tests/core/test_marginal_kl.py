@@ -56,6 +56,7 @@ ALPHA_BARS = [AB[0], AB[9], AB[99], AB[299], AB[699], 1 - 1e-8]
     ("exponential", {}), ("exponential", {"rate": 2.0}), ("uniform", {}), ("uniform", {"a": 0.5}),
     ("laplace", {}), ("laplace", {"scale": 2.0}),
 ])
+@pytest.mark.slow
 @pytest.mark.parametrize("ab", ALPHA_BARS)
 def test_densities_against_quad(name, params, ab):
     want = reference(name, ab, **params)

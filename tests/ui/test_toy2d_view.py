@@ -50,6 +50,7 @@ def test_window_shows_2000_particles_under_the_schedule(window, session):
     np.testing.assert_allclose(np.linalg.norm(s.frames[0], axis=1).mean(), 2.0, atol=0.05)
 
 
+@pytest.mark.slow
 def test_scrubbing_moves_particles_and_labels(window, session, qtbot):
     window.slider.setValue(50)
     s = session.toy2d
@@ -222,6 +223,7 @@ def test_an_empty_painting_asks_for_points_and_refuses_to_sample(window, session
     assert "paint some points first" in blocker.args[0]
 
 
+@pytest.mark.slow
 def test_a_theme_change_recolours_the_plots(window, qtbot):
     from ddpm_desktop.ui import theme
 
