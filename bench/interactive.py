@@ -279,7 +279,7 @@ def bench_event_loop(app, window, idle_s: float, training_s: float) -> dict:
     common.run_event_loop(app, idle_s)
     idle = _latency_summary(probe.stop())
 
-    if not session.start_training():
+    if not session.trainer.start():
         return {"idle": idle, "error": "training did not start"}
     # wait until the worker really trains (the Trainer and data are built in the worker)
     common.wait_until(app, lambda: len(st.steps_seen) > 0, 120.0, poll_ms=20)
@@ -298,8 +298,8 @@ def bench_event_loop(app, window, idle_s: float, training_s: float) -> dict:
     steps = st.step - step0
     batch = st.settings.batch_size
     snapshots = 1 if st.snapshot is not None else 0
-    session.stop_training()
-    common.wait_until(app, lambda: not session.is_training(), 60.0, poll_ms=20)
+    session.trainer.stop()
+    common.wait_until(app, lambda: not session.trainer.is_running(), 60.0, poll_ms=20)
     training = _latency_summary(late)
     training.update({"seconds": elapsed, "train_steps": steps, "batch_size": batch,
                      "train_images_per_s": steps * batch / elapsed if elapsed else float("nan"),

@@ -162,8 +162,8 @@ def bench_app(seconds: float, t: int, profile: bool = False, student: bool = Tru
     window.input_panel.tabs.setCurrentWidget(window.input_panel.canvas_panel)
     canvas = window.input_panel.canvas_panel.canvas
     app.processEvents()
-    s.set_live_t(t)
-    s.set_live_enabled(True)
+    s.live_drawing.set_t(t)
+    s.live_drawing.set_enabled(True)
     common.run_event_loop(app, 0.5)
     results, emits, moves, forwards = [], [], [], []
     s.live.changed.connect(lambda what: results.append((time.monotonic(), s.live.result))
@@ -232,7 +232,7 @@ def bench_app(seconds: float, t: int, profile: bool = False, student: bool = Tru
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
         out["profile_top_tottime"] = text.getvalue()
-    s.set_live_enabled(False)
+    s.live_drawing.set_enabled(False)
     common.close_window(app, window)
     return out
 

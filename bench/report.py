@@ -107,6 +107,11 @@ def summary_rows(report: dict) -> list[dict]:
             if o["network"].startswith("none") and o["batch"] == 1:
                 add("diffusers", f"{o['sampler']} {o['steps']}: scheduler µs/step, diffusers ÷ ours (batch 1)",
                     o["ratio_diffusers_over_ours"], "", None, "×")
+    s = _sec(report, "copies")
+    if s:
+        c = s["check"]
+        add("copies", f"copy check: {s['batch']} samples vs {s['training_digits']:,} training digits, "
+            "one thread (median)", c["median_ms"], f"≤ {s['target_ms']:g} ms", c["median_ms"] <= s["target_ms"], "ms")
     s = _sec(report, "memory")
     if s:
         for name in ("idle", "training", "export"):

@@ -5,8 +5,8 @@ memory), one after the other, and hands back JSON; a section that fails is repor
 failed and the others still run. The report is written twice: markdown (`--out`) and JSON
 (the same name with .json, default docs/benchmarks.json).
 
-Sections (see bench/README.md): interactive, sampling, training, diffusers, memory, and the
-optional time_to_quality (--with-time-to-quality, 10-20 minutes).
+Sections (see bench/README.md): interactive, sampling, training, diffusers, memory, copies,
+and the optional time_to_quality (--with-time-to-quality, 10-20 minutes).
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ if __package__ in (None, ""):  # `python bench/run.py`
 
 from bench import common  # noqa: E402
 
-SECTIONS = ("interactive", "sampling", "training", "diffusers", "memory")
+SECTIONS = ("interactive", "sampling", "training", "diffusers", "memory",
+            "copies")
 OPTIONAL = ("time_to_quality",)
 
 

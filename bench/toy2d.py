@@ -1,9 +1,9 @@
-"""Benchmark of the 2-D toy (issue 14's numbers), standalone: `python -m bench.toy2d [--quick]`.
+"""Benchmark of the 2-D toy's numbers, standalone: `python -m bench.toy2d [--quick]`.
 
 Prints medians; asserts nothing.
 1. Training the MLP on one CPU thread: runs of 1000, 2000, 4000, 8000 steps, their seconds and
    the sliced-Wasserstein distance SW(DDIM 100-step samples, data), against SW between two data
-   samples of the same size (issue 14's target: within 2x after <= 20 s, moons).
+   samples of the same size (the target: within 2x after <= 20 s, moons).
 2. The exact mixture denoiser: DDIM from N(0, I) with 2,000 particles, seconds per run and SW.
 3. The window (offscreen): time to redraw one frame (2,000 particles, p_t heat map, both ε
    fields, arrows on the particle plot) and paint it, median over a scrub through t.
@@ -86,16 +86,16 @@ def bench_frames(n_frames: int = 100) -> None:
     w = build_toy2d_window(session)
     w.show()
     app.processEvents()
-    session.start_toy_training(300)
-    while session.is_toy_training():
+    session.toy.start_training(300)
+    while session.toy.is_training():
         app.processEvents()
         time.sleep(0.01)
     app.processEvents()
     w.arrows_check.setChecked(True)
     for label, mode in (("forward", 0), ("both", 2)):
         if mode == 2:
-            session.request_toy_sampling()
-            while session.is_toy_sampling():
+            session.toy.request_sampling()
+            while session.toy.is_sampling():
                 app.processEvents()
                 time.sleep(0.01)
             app.processEvents()
@@ -104,7 +104,7 @@ def bench_frames(n_frames: int = 100) -> None:
         T = session.toy2d.T
         for t in np.linspace(1, T, n_frames).astype(int):
             t0 = time.perf_counter()
-            session.set_toy_frame(int(t))
+            session.toy.set_frame(int(t))
             app.processEvents()     # paints what the redraw updated (each plot once)
             total.append(time.perf_counter() - t0)
             redraw.append(w.last_frame_ms / 1e3)

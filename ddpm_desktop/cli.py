@@ -1,8 +1,11 @@
-"""The `ddpm-desktop` command line. No argument opens the app (`--theme`, `--lecture`);
-subcommands run headless.
+"""The `ddpm-desktop` command line: no argument opens the app (`--theme`, `--lecture`), and
+each subcommand runs headless.
 
 This module and ddpm_desktop.commands import no Qt: the headless path must work (and start
-fast) on a machine with no display.
+fast) on a machine with no display. Nor does `--help`, or a command that needs only numpy
+(schedule, kl), import torch: only the parser of the command that runs is built in full (a
+command module's `add_parser` may import torch for its defaults); the others are listed with
+their one-line `HELP`.
 """
 from __future__ import annotations
 
@@ -14,37 +17,76 @@ import sys
 # Subcommand name -> module in ddpm_desktop.commands exposing add_parser(sub) and run(args).
 COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inpaint",
             "experiment", "export",
-            "toy")  # helper D: the 2-D diffusion (issue 14)
+            "toy",  # the 2-D diffusion
+            "classify",
+            "copies",
+            )
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default as a value, unless it names it already, is a
+    switch, or has none (None, an empty list: the help line says what happens without it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        none = action.default is None or action.default is False or action.default == [] \
+            or action.default == argparse.SUPPRESS
+        if "default" in text.lower() or not action.option_strings or action.nargs == 0 or none:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad arguments in one line and exits 2."""
+    """argparse that reports bad arguments in one line and exits 2, and shows defaults."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # pragma: no cover - exercised via CLI tests
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ddpm-desktop", description=__doc__.splitlines()[0],
-                     epilog="ddpm-desktop --install-desktop-entry adds the app to the desktop's "
-                            "menu (--uninstall-desktop-entry removes it).")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+DESCRIPTION = "Diffusion (DDPM) on 28x28 digits: the desktop app, and headless commands."
+EPILOG = ("With no command the app opens, with the options above (both are remembered for the "
+          "next start). Each command explains its own options: ddpm-desktop COMMAND --help. "
+          "ddpm-desktop --install-desktop-entry adds the app to the desktop's menu "
+          "(--uninstall-desktop-entry removes it).")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser (`only` None), or with only that command's options built (`only` "":
+    none of them): a command module with a `HELP` line is otherwise listed by it alone."""
+    parser = _Parser(prog="ddpm-desktop", description=DESCRIPTION, epilog=EPILOG)
+    _add_app_options(parser.add_argument_group("app options (with no command)"))
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND",
+                                title="commands")
     for name in COMMANDS:  # a command that fails to import is a bug: let it show
-        importlib.import_module(f"ddpm_desktop.commands.{name}").add_parser(sub)
+        module = importlib.import_module(f"ddpm_desktop.commands.{name}")
+        if only is None or name == only or not hasattr(module, "HELP"):
+            module.add_parser(sub)
+        else:
+            sub.add_parser(name, help=module.HELP)
     return parser
 
 
 APP_OPTIONS = ("--theme", "--lecture", "--no-lecture")
 
 
+def _add_app_options(group) -> None:
+    group.add_argument("--theme", choices=("dark", "light", "system"),
+                       help="colour theme (default: the last one used, at first dark)")
+    lecture = group.add_mutually_exclusive_group()
+    lecture.add_argument("--lecture", action="store_true", default=None,
+                         help="lecture mode: large fonts and thick lines for a projector "
+                              "(default: as last time, at first off)")
+    lecture.add_argument("--no-lecture", dest="lecture", action="store_false",
+                         help="the ordinary fonts and lines")
+
+
 def _app_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ddpm-desktop", description="Open the app (no subcommand).")
-    parser.add_argument("--theme", choices=("dark", "light", "system"),
-                        help="colour theme (remembered)")
-    lecture = parser.add_mutually_exclusive_group()
-    lecture.add_argument("--lecture", action="store_true", default=None,
-                         help="lecture mode: large fonts, thick lines (remembered)")
-    lecture.add_argument("--no-lecture", dest="lecture", action="store_false")
+    _add_app_options(parser)
     return parser
 
 
@@ -63,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                   "the headless commands still work: ddpm-desktop --help", file=sys.stderr)
             return 2
         return run_app(theme_name=options.theme, lecture=options.lecture)
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv[0] in COMMANDS else "")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

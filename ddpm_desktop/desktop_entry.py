@@ -8,8 +8,8 @@
 
 and `--uninstall-desktop-entry` removes exactly those two, and only when each is a regular
 file (not a link) and, for the entry, one this module wrote (its `X-DDPM-Desktop-Version`
-key). Writes are atomic (core.files), so a link already at either path is replaced, never
-written through, and a link to a folder or a device is refused.
+key). Writes go through core.files' one atomic writer: a link to a regular file is kept and
+that file replaced whole, and a link to a folder, a device or nothing is refused.
 
 StartupWMClass is WM_CLASS: Qt's xcb platform takes the class from the application name
 (ui.app sets it to APP_ID) and Wayland's app_id from the desktop file name (also APP_ID), so

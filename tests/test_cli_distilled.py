@@ -77,11 +77,11 @@ def test_a_plain_model_is_not_a_student(tmp_path, capsys):
 
 
 def test_evaluate_parses_distilled_configs():
-    from ddpm_desktop.commands.evaluate import _parse_configs
+    from ddpm_desktop.commands.evaluate import parse_configs
 
-    assert _parse_configs("distilled:1,distilled:4,dpmpp:20") == [("distilled", 1), ("distilled", 4), ("dpmpp", 20)]
+    assert parse_configs("distilled:1,distilled:4,dpmpp:20") == [("distilled", 1), ("distilled", 4), ("dpmpp", 20)]
     with pytest.raises(ValueError, match="1..4"):
-        _parse_configs("distilled:5")
+        parse_configs("distilled:5")
 
 
 def test_evaluate_refuses_distilled_5_in_one_line(capsys):

@@ -66,8 +66,8 @@ def test_experiment_list_and_run(tmp_path, capsys):
     assert "poster-digit-kl" in capsys.readouterr().out
     assert main(["experiment", "poster-digit-kl", "--out", str(tmp_path), "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert [n["poster"] for n in r["numbers"] if n["key"].startswith("exact_")] == \
-        [1.8643, 1.542, 0.501, 0.0993, 0.00101]
+    assert [row[0] for row in r["tables"][1]["rows"]] == [1.8643, 1.542, 0.501, 0.0993, 0.00101]
+    assert "not given" in r["tables"][1]["title"]
     assert all((tmp_path / p.split("/")[-1]).is_file() for p in r["files"])
     assert main(["experiment", "poster-exponential", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out

@@ -94,8 +94,8 @@ def _mask_file(tmp_path, name, array):
     (["--mask", "top", "--rows", "28"], "rows"),
     (["--mask", "top", "--method", "repaint", "--sampler", "ddim"], "DDPM"),
     (["--mask", "top", "--n", "0"], "--n must be in 1..1000"),
-    (["--mask", "top", "--steps", "0"], "--steps must be at least 1"),
-    (["--mask", "top", "--resample", "0"], "--resample must be at least 1"),
+    (["--mask", "top", "--steps", "0"], "--steps must be in 1.."),
+    (["--mask", "top", "--resample", "0"], "--resample must be in 1.."),
     (["--mask", "top", "--index", "1000"], "--index must be in 0..999"),
 ])
 def test_bad_input_one_line_exit_2(capsys, tmp_path, tiny_ckpt, argv, match):

@@ -106,3 +106,30 @@ def test_image(capsys, tmp_path):
     assert np.all(np.array(d["conditional_kl"][1:]) >= exact)
     code, _, err = run_cli(capsys, "kl", "--start", "image", "--image", str(tmp_path / "missing.png"))
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [("--start", "gaussian", "--T", "100", "--schedule", "cosine"),
+                                  ("--start", "salt_pepper", "--T", "50")])
+def test_human_table_reads_below_the_level_and_infinity_in_words(capsys, argv):
+    """The table reads as core.readout does: an estimate at or under the N(0, 1) level is "≈ 0"
+    (its raw value in the note below the table), +∞ is "∞" with its reason, never "inf"."""
+    from ddpm_desktop.core import readout
+
+    d = run_json(capsys, "kl", *argv)
+    code, out, _ = run_cli(capsys, "kl", *argv)
+    assert code == 0 and "inf" not in out.split()
+    rows = {int(line.split()[0]): line.split() for line in out.splitlines()
+            if line.split()[:1] and line.split()[0].isdigit()}
+    level = d["indistinguishable_level"]
+    for t, cells in rows.items():
+        est = d["estimated_kl"][t]
+        if est is None:
+            assert cells[2] == "∞"
+        elif est <= level:
+            assert cells[2:4] == ["≈", "0"]
+            assert readout.number(est) in out  # the raw value, in the note
+        else:
+            assert float(cells[2]) == pytest.approx(est, rel=1e-3)
+    assert f"∞ at t = 0 (conditional): {readout.POINT_MASS}" in out
+    if d["exact_kl"][0] is None:
+        assert f"∞ at t = 0 (exact, estimate): {readout.NO_DENSITY}" in out

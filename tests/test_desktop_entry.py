@@ -94,15 +94,19 @@ def test_exec_quotes_a_path_with_reserved_characters():
     assert exec_argv(value.replace("%%", "%")) == command
 
 
-def test_a_link_at_the_target_is_replaced_never_written_through(tmp_path):
+def test_a_link_to_a_regular_file_is_kept_and_its_file_replaced_whole(tmp_path):
+    """core.files' rule for every save: a link to a regular file stays a link, and the file
+    it names is replaced atomically (never truncated and rewritten in place)."""
     outside = tmp_path / "outside.desktop"
     outside.write_text("someone's file\n")
+    before = outside.stat().st_ino
     paths = desktop_entry.EntryPaths.under(tmp_path / "data")
     paths.desktop_file.parent.mkdir(parents=True)
     paths.desktop_file.symlink_to(outside)
     desktop_entry.install(tmp_path / "data", command=["/usr/bin/ddpm-desktop"])
-    assert outside.read_text() == "someone's file\n"
-    assert not paths.desktop_file.is_symlink() and paths.desktop_file.is_file()
+    assert paths.desktop_file.is_symlink()
+    assert read_entry(outside)["Name"] == "DDPM Desktop"
+    assert outside.stat().st_ino != before  # a new file renamed over the old one
 
 
 def test_a_link_to_a_device_is_refused(data_home, capsys):

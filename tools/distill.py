@@ -133,7 +133,7 @@ def main(argv=None) -> int:
         data = load_bundled_mnist("train").as_tensor()
     init, init_student = None, (state or {}).get("init_student") or args.init_student
     if args.init_student and state is None:
-        init, _ = checkpoint.load_model(args.init_student)
+        init, _ = checkpoint.load_network(args.init_student)  # a teacher or a student
     d = Distiller(config, teacher, schedule, data, init=init)
     cpu_before = 0.0
     if state is not None:

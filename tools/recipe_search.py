@@ -1,4 +1,4 @@
-"""Short training runs that compare recipes by what they buy per image seen (issue 15, items 2 and 5).
+"""Short training runs that compare recipes by what they buy per image seen.
 
     python tools/recipe_search.py NAME [key=value ...] [--eval-every N] [--threads 1] [--out runs/recipes]
 

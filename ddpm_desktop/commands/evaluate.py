@@ -1,8 +1,10 @@
 """`ddpm-desktop evaluate`: sample quality of a model, judged by the bundled MNIST classifier.
 
 For each sampler at its NFE, from the same seeds: the classifier's accuracy on
-class-conditional samples (labels cycle 0-9, guidance w) and the Fréchet distance of its
-penultimate features to the training digits, next to the floor the held-out digits reach.
+class-conditional samples (labels cycle 0-9, guidance w), the Fréchet distance of its
+penultimate features to the training digits, next to the floor the held-out digits reach, and
+the fraction of samples that copy a training digit (f_mem with its bootstrap interval, `copies`),
+next to the same fraction for the held-out digits.
 Optionally, the reconstruction curve: held-out digits noised to t and reconstructed.
 """
 from __future__ import annotations
@@ -17,10 +19,13 @@ import time
 DEFAULT_CONFIGS = "ddim:10,ddim:20,ddim:50,dpmpp:10,dpmpp:20,dpmpp:50"
 
 
+HELP = "measure sample quality with the bundled classifier"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import add_schedule_args, seed_arg
 
-    p = sub.add_parser("evaluate", help="measure sample quality with the bundled classifier",
+    p = sub.add_parser("evaluate", help=HELP,
                        description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default=None, help="model to evaluate (default: the bundled one)")
     p.add_argument("--student", default=None,
@@ -33,27 +38,31 @@ def add_parser(sub) -> None:
                    help="also report each FD on the first N samples (default: --ddpm-samples), "
                         "to compare with a smaller DDPM-1000 run")
     p.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"sampler:NFE list (default {DEFAULT_CONFIGS})")
+    from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE  # torch: built only when this command runs
+
     p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale w (default core.sampling.DEFAULT_GUIDANCE, "
-                        "the app's; the README's older tables say which w they used)")
-    p.add_argument("--seed", type=seed_arg, default=0)
+                   help=f"classifier-free guidance scale w (default {DEFAULT_GUIDANCE:g}, as the app; "
+                        "the README's older tables say which w they used)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the samples' random draws")
     add_schedule_args(p)
     p.add_argument("--guidance-sweep", default=None, metavar="W,W,...",
                    help="instead of the sampler table: sweep the guidance scale over these w "
                         "(e.g. 0,0.5,1,1.5,2,3,4) with DPM-Solver++ at 20 NFE, --samples each; "
                         "w = 0 is the unconditional model, whose class balance is printed")
     p.add_argument("--reconstruction", action="store_true", help="also measure the reconstruction curve")
-    p.add_argument("--recon-t", default="50,100,200,300,400,500,600,700,800")
-    p.add_argument("--recon-samples", type=int, default=200)
+    p.add_argument("--recon-t", default="50,100,200,300,400,500,600,700,800",
+                   help="with --reconstruction: the steps t a digit is noised to")
+    p.add_argument("--recon-samples", type=int, default=200,
+                   help="with --reconstruction: held-out digits per t")
     p.add_argument("--grid-dir", default=None, help="save a 10x10 sample grid per sampler here")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: 1 on a machine of 2 cores or fewer, else half the cores)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run)
 
 
-def _parse_configs(text: str) -> list[tuple[str, int]]:
+def parse_configs(text: str) -> list[tuple[str, int]]:
     from ddpm_desktop.core.sampling import DISTILLED_MAX_STEPS
 
     out = []
@@ -113,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.guidance is None:
         args.guidance = DEFAULT_GUIDANCE
-    configs = _parse_configs(args.configs)
+    configs = parse_configs(args.configs)
     if not 10 <= args.samples <= 100_000:
         raise ValueError(f"--samples must be in 10..100000, got {args.samples}")
     if not 0 <= args.ddpm_samples <= 100_000:
@@ -159,12 +168,11 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     device = resolve_device(args.device)
     model, meta = load_model_arg(args.checkpoint, device)
-    # -- distilled:N runs the student (helper E), its w baked in: loaded before any sampling
+    # distilled:N runs the student, its w baked in: loaded before any sampling
     student = None
     if any(name == "distilled" for name, _ in configs):
         from ._distilled import load_student_arg
         student, _ = load_student_arg(args.student, device)
-    # -- end distilled
     classifier, cls_info = load_classifier(args.classifier)
     say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     started = time.perf_counter()
@@ -172,6 +180,11 @@ def run(args: argparse.Namespace) -> int:
     floor, floor_n = data_floor(feats)
     say(f"classifier held-out accuracy {cls_info.get('held_out_accuracy')}; "
         f"data floor FD {floor:.3f} (held-out n={floor_n} vs train)")
+    from ddpm_desktop.core.copies import held_out_reference
+
+    copy_reference = held_out_reference(seed=args.seed).summary()
+    say(f"copy reference: {copy_reference['copies']} of {copy_reference['n']} held-out digits copy a "
+        f"training digit (f_mem {copy_reference['f_mem']:.3f})")
     if sweep is not None:
         return _run_sweep(args, model, classifier, schedule, feats, sweep, say, started, cls_info)
     results = []
@@ -191,7 +204,8 @@ def run(args: argparse.Namespace) -> int:
                                        args.seed, matched_n=matched, keep=100)
         results.append(r)
         extra = f", FD@{matched} {r.fd_matched:.3f}" if r.fd_matched is not None else ""
-        say(f"{name:>5} NFE {r.nfe:>4}  n={n:<5} accuracy {r.accuracy:.4f}  FD {r.fd:.3f}{extra}  ({r.seconds:.0f} s)")
+        say(f"{name:>5} NFE {r.nfe:>4}  n={n:<5} accuracy {r.accuracy:.4f}  FD {r.fd:.3f}{extra}  "
+            f"copies {r.f_mem:.3f} [{r.f_mem_ci[0]:.3f}, {r.f_mem_ci[1]:.3f}]  ({r.seconds:.0f} s)")
         if grid_dir is not None:  # the first 100 samples: labels 0-9 in each row
             grid = imaging.make_grid(imaging.to_uint8(kept[:, 0].numpy()), nrow=10)
             imaging.save_png(imaging.upscale(grid, 2), grid_dir / f"samples_{name}_{steps}.png")
@@ -207,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
         "guidance": args.guidance,
         "seed": args.seed,
         "data_floor": {"fd": floor, "n": floor_n},
+        "copy_reference": copy_reference,
         "results": [r.to_dict() for r in results],
         "reconstruction": [p.to_dict() for p in recon],
         "seconds": round(time.perf_counter() - started, 1),

@@ -12,11 +12,14 @@ NAMES = ("poster-noise", "poster-digit-kl", "poster-exponential", "ddpm-linear",
          "improved-cosine", "ddim-eta", "guidance", "forget-xT")
 
 
+HELP = "run one of the poster's experiments or the papers' presets"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import seed_arg
 
     p = sub.add_parser(
-        "experiment", help="run one of the poster's experiments or the papers' presets",
+        "experiment", help=HELP,
         description="Run an experiment headless: write its figures (PNG/GIF) into --out and print "
                     "its numbers, the poster's beside ours. --list names them.")
     p.add_argument("name", nargs="?", default=None, metavar="NAME",

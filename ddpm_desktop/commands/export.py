@@ -3,29 +3,32 @@
 `--chain forward` (a digit x_0 → x_T), `reverse` (x_T → x_0 with the model) or `both` side by
 side, built from one digit: the forward chain x_0 → x_t and the reverse chain that reconstructs
 that x_t back to x_0 (`--t`, default 3T/10, where a digit still comes back as itself).
-A reverse chain alone starts from pure noise unless `--t` is given. `--out` .gif, .webp, .apng (animations: at least 30 frames picked along the
-chain, the last held 1 s) or .png (a strip of key frames). The frames are composed by the
-app's own ui.export (Qt's painter on an offscreen surface: no display needed); Qt is imported
-only inside `run`, so the rest of the CLI stays Qt-free.
+A reverse chain alone starts from pure noise unless `--t` is given. `--out` .gif, .webp, .apng
+(animations: by default 30 to 120 frames picked along the chain, `--frames N` exactly N; the
+last held 1 s) or .png (a strip of key frames). The frames are composed by the renderer the
+app's export uses (render.compose: Qt's painter on an offscreen surface, no display needed); Qt
+is imported only inside `run`, so the rest of the CLI stays Qt-free.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 
-SUFFIXES = (".gif", ".webp", ".apng", ".png")
 MAX_FRAMES = 2000
+
+
+HELP = "the chain animation or strip the app exports, headless"  # the one line `ddpm-desktop --help` lists
 
 
 def add_parser(sub) -> None:
     from ._common import add_model_args, add_sampler_args
 
     p = sub.add_parser(
-        "export", help="the chain animation or strip the app exports, headless",
+        "export", help=HELP,
         description="Compose the forward, reverse or both chains as the app's Export does and "
-                    "write an animated GIF, WebP or APNG (at least 30 frames picked along the "
-                    "chain, the last held 1 s) or a PNG strip of key frames.")
+                    "write an animated GIF, WebP or APNG (by default 30 to 120 frames picked along "
+                    "the chain, with --frames exactly that many; the last held 1 s) or a PNG strip "
+                    "of key frames.")
     p.add_argument("--chain", choices=("forward", "reverse", "both"), default="both",
                    help="forward (x_0 → x_T), reverse (x_T → x_0) or both from one digit "
                         "(default both)")
@@ -42,8 +45,9 @@ def add_parser(sub) -> None:
     p.add_argument("--scale", type=int, default=None,
                    help="pixels per digit pixel (1-16; default 12: each chain ≥ 400 px wide)")
     p.add_argument("--frames", type=int, default=None,
-                   help="animation: frames picked along the chain (default up to 120, at least "
-                        "30); png: key frames (default 8)")
+                   help="how many frames: an animation gets exactly this many, picked along the "
+                        "chain (default: up to 120 and at least 30); a png strip this many key "
+                        "frames (default 8)")
     p.add_argument("--fps", type=float, default=20.0, help="frames per second (default 20)")
     p.add_argument("--theme", choices=("dark", "light"), default="dark", help="colours (default dark)")
     add_model_args(p)
@@ -74,26 +78,14 @@ def _digit(args):
         f"bundled held-out digit {index} (label {int(test.labels[index])})"
 
 
-def _ensure_qt():
-    """A QGuiApplication on the offscreen platform when there is no display; ValueError (one
-    line) when Qt cannot start here."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    try:
-        from PySide6.QtCore import QCoreApplication
-        from PySide6.QtGui import QGuiApplication
-    except ImportError as exc:
-        raise ValueError(f"export needs PySide6 to paint the frames ({' '.join(str(exc).split())})") from None
-    app = QCoreApplication.instance()
-    return app if app is not None else QGuiApplication(["ddpm-desktop"])
-
-
 def run(args: argparse.Namespace) -> int:
     from ._common import (apply_threads, check_fps, check_int_range, check_out, check_sampler_args,
                           check_threads, guidance_from_args, labels_from_arg, load_model_arg,
                           schedule_from_args)
 
-    out = check_out(args.out, SUFFIXES)
+    from ddpm_desktop.render.frames import KIND_OF_SUFFIX  # numpy only: Qt comes after the checks
+
+    out = check_out(args.out, tuple(KIND_OF_SUFFIX))
     check_fps(args.fps)
     check_threads(args.threads)
     if args.scale is not None:
@@ -145,18 +137,18 @@ def run(args: argparse.Namespace) -> int:
             nfe = step.nfe
         chains["reverse"] = (np.stack(frames), caps)
 
-    _ensure_qt()
-    from ddpm_desktop.ui import export as compose
-    from ddpm_desktop.ui.export import ChainView
-    from ddpm_desktop.ui.export_job import ExportJob, run_export
-    from ddpm_desktop.ui.session_export import FORWARD_TITLE, REVERSE_TITLE
-    from ddpm_desktop.ui.theme import dark_palette, light_palette, plot_colors
+    from ddpm_desktop.render.gui import start_gui
 
-    titles = {"forward": FORWARD_TITLE if last_t == T else f"Forward  x₀ → x_{last_t}",
-              "reverse": REVERSE_TITLE if t is None else f"Reverse  x_{t} → x₀"}
+    start_gui()
+    from ddpm_desktop.render import compose
+    from ddpm_desktop.render.compose import ChainView, forward_title, reverse_title
+    from ddpm_desktop.render.export_job import ExportJob, run_export
+    from ddpm_desktop.render.palette import dark_palette, light_palette, plot_colors
+
+    titles = {"forward": forward_title(last_t, T), "reverse": reverse_title(t)}
     keys = ("forward", "reverse") if args.chain == "both" else (args.chain,)
     views = tuple(ChainView(chains[k][0], titles[k], None, tuple(chains[k][1])) for k in keys)
-    kind = {".gif": "gif", ".webp": "webp", ".apng": "apng", ".png": "png"}[out.suffix.lower()]
+    kind = KIND_OF_SUFFIX[out.suffix.lower()]
     colors = plot_colors(dark_palette() if args.theme == "dark" else light_palette())
     animated = kind != "png"
     job = ExportJob(path=str(out), chains=views, kind=kind, fps=float(args.fps),

@@ -12,6 +12,13 @@ import json
 import time
 
 MAX_N = 1000
+MAX_RESAMPLE = 100
+# Network calls per completion (RePaint's jumps multiply them): a T = 1000 DDPM chain is 1,000,
+# the RePaint paper's 250 steps with j = r = 10 about 2,400.
+MAX_NFE = 10_000
+
+
+HELP = "fill the hidden part of a digit (N completions)"  # the one line `ddpm-desktop --help` lists
 
 
 def add_parser(sub) -> None:
@@ -19,7 +26,7 @@ def add_parser(sub) -> None:
 
     from ._common import SAMPLER_CHOICES, add_model_args, add_schedule_args, seed_arg
 
-    p = sub.add_parser("inpaint", help="fill the hidden part of a digit (N completions)",
+    p = sub.add_parser("inpaint", help=HELP,
                        description="Keep the known pixels of a digit and let the model fill the rest, "
                                    "N times: paste, RePaint or x̂_0 replacement.")
     src = p.add_mutually_exclusive_group(required=True)
@@ -36,11 +43,12 @@ def add_parser(sub) -> None:
     p.add_argument("--steps", type=int, default=None,
                    help="reverse steps (default: 50 for repaint, 20 dpmpp, 50 ddim, 100 ddpm)")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM η (0: deterministic)")
-    p.add_argument("--jump-length", type=int, default=DEFAULT_JUMP_LENGTH, help="RePaint's j")
+    p.add_argument("--jump-length", type=int, default=DEFAULT_JUMP_LENGTH, help="RePaint's j: steps down between jumps back up")
     p.add_argument("--resample", type=int, default=DEFAULT_RESAMPLE,
                    help="RePaint's r (passes through each jump; 1 = no resampling)")
     p.add_argument("--n", type=int, default=8, help="number of completions (default 8)")
-    p.add_argument("--seed", type=seed_arg, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="seed of the completions' noise (completion k: its own stream)")
     add_schedule_args(p)
     add_model_args(p)
     p.add_argument("--fps", type=float, default=20.0, help="frame rate of a .gif")
@@ -65,25 +73,42 @@ def _mask_from_arg(text: str, rows: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_out, digit_from_args, gif_frames, load_model_arg,
-                          schedule_from_args)
+    from ddpm_desktop.core.inpaint import DEFAULT_STEPS
+    from ddpm_desktop.core.run import SamplerSettings, plan_run
+
+    from ._common import (apply_threads, check_fps, check_int_range, check_memory, check_out,
+                          check_threads, digit_from_args, gif_frames, load_model_arg,
+                          schedule_from_args, unet_bytes)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
-    if not 1 <= args.n <= MAX_N:
-        raise ValueError(f"--n must be in 1..{MAX_N}, got {args.n}")
-    if args.steps is not None and args.steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    check_int_range("--n", args.n, 1, MAX_N)
     if not 0.0 <= args.eta <= 1.0:
         raise ValueError(f"--eta must be in [0, 1], got {args.eta}")
-    if args.jump_length < 1 or args.resample < 1:
-        raise ValueError("--jump-length and --resample must be at least 1")
-    if not args.fps > 0:
-        raise ValueError(f"--fps must be positive, got {args.fps}")
+    check_fps(args.fps)
+    check_threads(args.threads)
     sampler = args.sampler or ("ddpm" if args.method == "repaint" else "dpmpp")
     if args.method == "repaint" and sampler != "ddpm":
         raise ValueError(f"--method repaint resamples with DDPM steps; drop --sampler {sampler} "
                          "or pick --method paste or x0")
     schedule = schedule_from_args(args)
+    if args.steps is not None:
+        check_int_range("--steps", args.steps, 1, schedule.T)
+    # the run's plan (core.run): inpainting's own default step count, capped at T
+    default = DEFAULT_STEPS["repaint" if args.method == "repaint" else sampler]
+    steps = plan_run(SamplerSettings(sampler=sampler, steps=args.steps or default),
+                     schedule.T).steps
+    nfe = steps
+    if args.method == "repaint":
+        check_int_range("--jump-length", args.jump_length, 1, schedule.T)
+        check_int_range("--resample", args.resample, 1, MAX_RESAMPLE)
+        # RePaint: NFE = steps + (r - 1) j ⌈steps/j - 1⌉ (core.inpaint)
+        nfe = steps + (args.resample - 1) * args.jump_length * max(0, -(-(steps - args.jump_length) // args.jump_length))
+        if nfe > MAX_NFE:
+            raise ValueError(f"--steps {steps}, --jump-length {args.jump_length} and --resample "
+                             f"{args.resample} would take {nfe} network calls per completion "
+                             f"(limit {MAX_NFE}); use fewer")
+    if out.suffix.lower() == ".gif":  # every state of the chain is kept for the GIF
+        check_memory(args.n * 28 * 28 * 4 * (2 * nfe + 1), "the GIF's chain")
     known = _mask_from_arg(args.mask, args.rows)
 
     import io
@@ -93,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ddpm_desktop.core import imaging
     from ddpm_desktop.core.checkpoint import atomic_write_bytes
+    from ddpm_desktop.core.imaging import IMAGE_SHAPE
     from ddpm_desktop.core.decision import bundled_classifier, decision_curve
     from ddpm_desktop.core.inpaint import iter_inpaint
     from ddpm_desktop.core.sampling import make_eps_fn
@@ -102,14 +128,15 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     apply_threads(args.threads)
     model, _meta = load_model_arg(args.checkpoint, device)
+    check_memory(unet_bytes(model.config, args.n), f"--n {args.n}")
     eps_fn = make_eps_fn(model, schedule)                # unconditional: the mask alone conditions
     gen = torch.Generator().manual_seed(args.seed)
-    x_T = torch.randn((args.n, 1, 28, 28), generator=gen).to(device)
+    x_T = torch.randn((args.n, 1, *IMAGE_SHAPE), generator=gen).to(device)
     want_chain = out.suffix.lower() == ".gif"
     chain, last = [], None
     started = time.perf_counter()
     for step in iter_inpaint(args.method, eps_fn, schedule, torch.from_numpy(x0).to(device), known, x_T,
-                             sampler=sampler, steps=args.steps, generator=gen, eta=args.eta,
+                             sampler=sampler, steps=steps, generator=gen, eta=args.eta,
                              jump_length=args.jump_length, resample=args.resample):
         last = step
         if want_chain:
@@ -148,8 +175,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        counts = np.bincount(readings, minlength=10)
-        read = ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c)
+        from ._common import readings_text
+
         print(f"{args.n} completions of {source} ({args.method}, {last.nfe} network calls, {seconds:.1f} s); "
-              f"the classifier reads {read} -> {out}")
+              f"{readings_text(readings)} -> {out}")
     return 0

@@ -9,7 +9,6 @@ from ._common import add_schedule_args, schedule_from_args
 
 STARTS = ("gaussian", "exponential", "uniform", "laplace", "salt_pepper", "shifted_gaussian",
           "image")  # = core.forward.STARTS
-SIDE = 28
 # --flag -> (start, parameter of core.forward.START_PARAMS), so every start's parameters can be set
 START_FLAGS = {
     "rate": ("exponential", "rate", "rate λ of the exponential start (default 0.5)"),
@@ -20,13 +19,20 @@ START_FLAGS = {
     "mean": ("shifted_gaussian", "mean", "mean μ of the shifted_gaussian start (default 1)"),
     "std": ("shifted_gaussian", "std", "standard deviation of the shifted_gaussian start (default 1)"),
 }
+# The range each --flag is accepted in: wide enough for any start worth plotting (the app's
+# spin boxes offer 0.001..10), narrow enough that no exp/log in core.marginal over- or underflows.
+FLAG_RANGES = {"rate": (1e-3, 100.0), "half_width": (1e-3, 100.0), "scale": (1e-3, 100.0),
+               "amount": (0.0, 1.0), "value": (1e-3, 100.0), "mean": (-100.0, 100.0), "std": (1e-3, 100.0)}
+
+
+HELP = "KL to N(0, 1) along the forward chain"  # the one line `ddpm-desktop --help` lists
 
 
 def add_parser(sub) -> None:
     from ._common import seed_arg
 
     p = sub.add_parser(
-        "kl", help="KL to N(0, 1) along the forward chain",
+        "kl", help=HELP,
         description="Draw x_0 (28×28) from a start distribution or load an image, run the "
                     "forward chain x_0 .. x_T and print, for each t, the exact KL of the pixel-value "
                     "marginal p_t against N(0, 1), the tail-keeping estimate from the frame's 784 "
@@ -63,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
             continue
         if args.start != start:
             raise ValueError(f"--{flag.replace('_', '-')} only applies to --start {start}")
+        lo, hi = FLAG_RANGES[flag]
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ValueError(f"--{flag.replace('_', '-')} must be a number in {lo:g}..{hi:g}, got {value:g}")
         params[key] = value
     if args.image is not None and args.start != "image":
         raise ValueError("--image only applies to --start image")
@@ -74,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from ddpm_desktop.core.forward import START_PARAMS, forward_chain, sample_start
+    from ddpm_desktop.core.forward import IMAGE_SHAPE, START_PARAMS, forward_chain, sample_start
     from ddpm_desktop.core.kl import (analytic_kl_q, bias_floor, default_binning,
                                       estimated_kl_band_batch, histogram_kl_batch,
                                       indistinguishable_level)
@@ -86,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
         x0 = torch.from_numpy(load_digit(args.image))
     else:
-        x0 = sample_start(args.start, (SIDE, SIDE), generator, **params)  # validates params
+        x0 = sample_start(args.start, IMAGE_SHAPE, generator, **params)  # validates params
     chain = forward_chain(schedule, x0, generator)
     frames = chain.x.reshape(schedule.T + 1, -1).numpy()
     n = frames.shape[1]
@@ -130,12 +139,35 @@ def run(args: argparse.Namespace) -> int:
     print("exact = KL of the pixel-value marginal p_t; conditional = mean KL of q(x_t|x_0) per "
           "pixel (an upper bound on exact); histogram = the poster's method")
 
-    def fmt(v):
-        return f"{v:10.4g}" if math.isfinite(v) else f"{'inf':>10}"
+    from ddpm_desktop.core.readout import (NO_DENSITY, POINT_MASS, REPEATED_VALUES,
+                                           format_kl, number)
+
+    notes: dict[tuple[str, str], list[tuple[str, int, float]]] = {}  # (reading, why): cells
+
+    def cell(column: str, t: int, v: float, width: int = 10, **how) -> str:
+        """The column's reading (core.readout): a number, "≈ 0" or "∞"; a note below the table
+        says why."""
+        r = format_kl(float(v), fmt=lambda x, digits: f"{x:.{digits}g}", digits=4, **how)
+        if r.note:
+            notes.setdefault((r.value, r.note), []).append((column, t, float(v)))
+        return f"{r.value:>{width}}"
 
     print(f"{'t':>7} {'exact':>10} {'estimate':>10} {'± spread':>10} {'conditional':>11} {'histogram':>10}")
     picks = sorted({0, 1, T // 10, T // 4, T // 2, 3 * T // 4, T})
     for t in picks:
         sp = f"{spread[t]:10.2g}" if math.isfinite(spread[t]) else f"{'':>10}"
-        print(f"{t:>7} {fmt(exact[t])} {fmt(estimate[t])} {sp} {fmt(conditional[t]):>11} {fmt(hist[t])}")
+        why = NO_DENSITY if t == 0 else REPEATED_VALUES
+        print(f"{t:>7} {cell('exact', t, exact[t], infinite=NO_DENSITY)} "
+              f"{cell('estimate', t, estimate[t], resolution=level, infinite=why)} "
+              f"{sp} {cell('conditional', t, conditional[t], 11, infinite=POINT_MASS)} "
+              f"{cell('histogram', t, hist[t])}")
+    for (value, note), cells in notes.items():
+        columns = ", ".join(dict.fromkeys(column for column, _, _ in cells))
+        ts = ", ".join(str(t) for t in dict.fromkeys(t for _, t, _ in cells))
+        if value == "∞":
+            print(f"∞ at t = {ts} ({columns}): {note}")
+        else:
+            raw = ", ".join(number(v) for _, _, v in cells)
+            print(f"≈ 0 at t = {ts} ({columns}: {raw}): {note} nats, the level that 95% of "
+                  f"estimates from N(0, 1) itself stay under, so it cannot be told from 0")
     return 0

@@ -6,8 +6,8 @@ MSE is measured in the model's pixel range [-1, 1] against the preprocessed inpu
 `--n N` draws N completions of the same x_t (core.completions: samples of x_0 given x_t),
 x_t with seed S (--seed) and completion k with sampler seed S + 1 + k; N > 1 needs a
 stochastic sampler (ddpm, or ddim with --eta > 0). Every completion is read by the bundled
-classifier (its reading, p(reading), and the t from which its reading of x̂_0 never changes
-again, core.decision.settle_step, go into --json and the .npz).
+classifier (its reading, p(reading), whether it is a digit at all, and the t from which its
+reading of x̂_0 never changes again, core.decision.settle_step, go into --json and the .npz).
 """
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ import time
 MAX_N = 1000
 
 
+HELP = "noise a digit to step t and reconstruct it"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import add_model_args, add_sampler_args
 
-    p = sub.add_parser("reconstruct", help="noise a digit to step t and reconstruct it",
+    p = sub.add_parser("reconstruct", help=HELP,
                        description="Noise a digit to step t with q(x_t|x_0), then reverse the chain to x_0.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", help="an image file (any format Pillow reads)")
@@ -34,11 +37,12 @@ def add_parser(sub) -> None:
                         "sampler with seed S + 1 + k, x_t is drawn with seed S (with --noise-seed x_t "
                         "is the app's forward chain and completion k uses S + k); N > 1 needs ddpm or ddim "
                         "with --eta > 0")
-    p.add_argument("--fps", type=float, default=20.0)
+    p.add_argument("--fps", type=float, default=20.0, help="frame rate of a .gif")
     p.add_argument("--out", required=True,
                    help=".png (input | noised | the N completions), .gif (the chain) or .npz "
                         "(images uint8 [N, 28, 28], readings, probabilities [N, 10], settled_at_t, ...)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="print the MSE, the classifier's readings, NFE and timing as JSON")
     from ._reproduce import add_reproduce_args  # the app's seeds (Copy as command)
     add_reproduce_args(p, forward=True, start=False)
     p.set_defaults(run=run)
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     check_threads(args.threads)
     schedule = schedule_from_args(args)
     check_sampler_args(args, schedule.T)
-    from ._distilled import check_distilled_steps, model_for  # distilled sampler (helper E)
+    from ._distilled import check_distilled_steps, model_for  # the distilled sampler
     check_distilled_steps(args)
     labels_from_arg(args.label, 1)  # a bad --label is refused before any work
     if not 1 <= args.t <= schedule.T:
@@ -79,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core.decision import DecisionRecorder, bundled_classifier, decision_curve
     from ddpm_desktop.core.files import atomic_write_bytes
     from ddpm_desktop.core.forward import q_sample
+    from ddpm_desktop.core.run import SamplerSettings, plan_run
     from ddpm_desktop.core.sampling import generator_for, make_eps_fn
     from ddpm_desktop.core.training import resolve_device
 
@@ -98,13 +103,16 @@ def run(args: argparse.Namespace) -> int:
         x_t = forward_chain(schedule, x0_t[0, 0], forward_generator(args, None)).x[args.t][None, None]
         sampler_seed = args.seed
     eps_fn = make_eps_fn(model, schedule, None if labels is None else labels.to(device), guidance)
+    # the run's plan from x_t (core.run, as the app's completions): the steps capped at t
+    plan = plan_run(SamplerSettings(sampler=args.sampler, steps=args.steps), schedule.T,
+                    from_t=args.t)
     classifier = bundled_classifier()
     decision = DecisionRecorder(classifier)
     want_chain = out.suffix.lower() == ".gif"
     started = time.perf_counter()
     chain, last = [], None
     for step in iter_completions(eps_fn, schedule, x_t.to(device), args.t, args.n, sampler=args.sampler,
-                                 steps=args.steps, seed=sampler_seed, eta=args.eta):
+                                 steps=plan.steps, seed=sampler_seed, eta=args.eta):
         last = step
         decision.add(step)
         if want_chain:
@@ -114,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
     recons = last.x_t[:, 0].numpy()
     probs = decision_curve(classifier, last.x_t)
     readings = probs.argmax(1)
+    from ddpm_desktop.core.classifier import as_reader
+
+    digits = np.array([r.digit for r in as_reader(classifier).read(last.x_t)])  # a digit at all?
     x0_np = np.asarray(x0, dtype=np.float32)
     mse_each = np.mean((recons - x0_np) ** 2, axis=(1, 2))
     noised = x_t[0, 0].numpy()
@@ -135,12 +146,13 @@ def run(args: argparse.Namespace) -> int:
                             reconstruction=u8[0], input_float=x0_np,
                             reconstruction_float=recons[0].astype(np.float32),
                             readings=readings.astype(np.int64), probabilities=probs.astype(np.float32),
-                            settled_at_t=settled, t=np.int64(args.t), label=np.int64(original_label))
+                            digits=digits, settled_at_t=settled, t=np.int64(args.t), label=np.int64(original_label))
         atomic_write_bytes(out, buf.getvalue())
     report = {"source": source, "t": args.t, "sampler": args.sampler, "nfe": last.nfe, "n": args.n,
               "mse": round(float(mse_each[0]), 6), "label": original_label,
               "readings": readings.tolist(),
               "probabilities": [round(float(p[r]), 4) for p, r in zip(probs, readings)],
+              "digits": digits.tolist(),
               "settled_at_t": settled.tolist(), "seconds": round(seconds, 4), "out": str(out)}
     if args.n > 1:
         report["mse_mean"] = round(float(mse_each.mean()), 6)
@@ -149,12 +161,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     elif args.n == 1:
+        read = (f"the classifier reads {readings[0]} (p = {probs[0, readings[0]]:.2f})" if digits[0] else
+                f"not a digit (nearest class {readings[0]}, p = {probs[0, readings[0]]:.2f})")
         print(f"reconstructed {source} from t = {args.t}: MSE {mse_each[0]:.4f} ({last.nfe} steps); "
-              f"the classifier reads {readings[0]} (p = {probs[0, readings[0]]:.2f}), settled at t = "
-              f"{settled[0]} -> {out}")
+              f"{read}, settled at t = {settled[0]} -> {out}")
     else:
-        counts = np.bincount(readings, minlength=10)
-        read = ", ".join(f"{d}: {c}" for d, c in enumerate(counts) if c)
+        from ._common import readings_text
+
         print(f"{args.n} completions of {source} from t = {args.t} ({last.nfe} steps each, {seconds:.1f} s); "
-              f"the classifier reads {read} -> {out}")
+              f"{readings_text(readings)} -> {out}")
     return 0

@@ -5,11 +5,14 @@ import argparse
 import json
 
 
+HELP = "show a noise schedule and its prior KL"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import add_schedule_args
 
     p = sub.add_parser(
-        "schedule", help="show a noise schedule and its prior KL",
+        "schedule", help=HELP,
         description="Compute a β schedule and report ᾱ_T and the prior term "
                     "L_T = KL(q(x_T|x_0) ‖ N(0, I)) per pixel (worst case E[x_0²] = 1).")
     # --steps was this command's name for T before every command said --T.

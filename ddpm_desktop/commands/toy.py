@@ -26,11 +26,14 @@ DATA_POINTS = 20_000   # training points drawn from a data set (as the window)
 LATENT = "mnist-latent"
 
 
+HELP = ("2-D diffusion: particles, the learned or exact denoiser, "
+        "the digits' latent map")  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import SAMPLER_CHOICES, add_schedule_args, seed_arg
 
-    p = sub.add_parser("toy", help="2-D diffusion: particles, the learned or exact denoiser, "
-                                   "the digits' latent map",
+    p = sub.add_parser("toy", help=HELP,
                        description=__doc__.splitlines()[0])
     p.add_argument("--data", choices=DATA_CHOICES, required=True, help="the 2-D data set")
     p.add_argument("--model", choices=MODEL_CHOICES, default=None,
@@ -38,17 +41,20 @@ def add_parser(sub) -> None:
     p.add_argument("--train-seconds", type=float, default=None,
                    help=f"training time of the learned MLP on one thread (default "
                         f"{DEFAULT_TRAIN_SECONDS:g}; not for mnist-latent or --model exact)")
-    p.add_argument("--sampler", choices=SAMPLER_CHOICES, default="dpmpp")
+    p.add_argument("--sampler", choices=SAMPLER_CHOICES, default="dpmpp",
+                   help="ddpm, ddim or dpmpp (DPM-Solver++(2M)) on the 2-D points")
     p.add_argument("--steps", type=int, default=None,
                    help="reverse steps (default: 20 for dpmpp, every step of T for ddpm/ddim)")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM η (0: the probability-flow ODE)")
+    from ddpm_desktop.core.latent import LATENT_GUIDANCE  # torch: built only when this command runs
+
     p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance w of mnist-latent's class samples (default "
-                        "core.latent.LATENT_GUIDANCE = 2)")
+                   help="classifier-free guidance w of mnist-latent's class samples "
+                        f"(default {LATENT_GUIDANCE:g})")
     p.add_argument("--n", type=int, default=2000, help=f"number of particles (1..{MAX_N})")
     p.add_argument("--label", default=None,
                    help="mnist-latent: a class 0-9 or 'all' (the default: cycles 0-9)")
-    p.add_argument("--seed", type=seed_arg, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the particles and the training")
     p.add_argument("--data-only", action="store_true", help="write samples of the data itself")
     add_schedule_args(p)
     p.add_argument("--fps", type=float, default=20.0, help=".gif frames per second")
@@ -268,11 +274,11 @@ def _write(args, kind, points, images, labels, chain, ts, schedule, marginal, ep
                 np.savez_compressed(f, **arrays)
 
         return atomic_write(out, write)
-    from .export import _ensure_qt
+    from ddpm_desktop.render.gui import start_gui
 
-    _ensure_qt()
-    from ddpm_desktop.ui.theme import dark_palette, plot_colors
-    from ddpm_desktop.ui.toy2d_export import Toy2DExportJob, alpha_bars_of, run_toy_export
+    start_gui()
+    from ddpm_desktop.render.palette import dark_palette, plot_colors
+    from ddpm_desktop.render.toy2d import Toy2DExportJob, alpha_bars_of, run_toy_export
 
     job = Toy2DExportJob(path=str(out), frames=chain, ts=ts, alpha_bars=alpha_bars_of(schedule, ts),
                          title=title, kind=kind, role="forward" if args.data_only else "reverse",

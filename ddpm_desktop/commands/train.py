@@ -13,10 +13,13 @@ import time
 from pathlib import Path
 
 
+HELP = "train the denoising network (headless)"  # the one line `ddpm-desktop --help` lists
+
+
 def add_parser(sub) -> None:
     from ._common import seed_arg
 
-    p = sub.add_parser("train", help="train the denoising network (headless)",
+    p = sub.add_parser("train", help=HELP,
                        description="Train the denoising network ε_θ on a dataset (DDPM Algorithm 1).")
     p.add_argument("--data", default="mnist",
                    help="mnist (bundled train split), fashion, a folder of IDX files or of images")
@@ -30,22 +33,32 @@ def add_parser(sub) -> None:
                    help="share of steps whose label is dropped to the null label, for classifier-free "
                         "guidance (default: the recipe's, 0.1; bundled: 0.2)")
     p.add_argument("--steps", type=int, default=None, help="total optimizer steps (default: the recipe's)")
-    p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (128)")
+    p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the recipe's, 128)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's, 2e-3)")
     cond = p.add_mutually_exclusive_group()
     cond.add_argument("--conditional", dest="conditional", action="store_true", default=True,
                       help="learn class-conditional ε with a null label (default)")
-    cond.add_argument("--unconditional", dest="conditional", action="store_false")
+    cond.add_argument("--unconditional", dest="conditional", action="store_false",
+                      help="learn ε without labels (no classifier-free guidance)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     p.add_argument("--threads", default="auto",
-                   help="CPU threads: a number, or auto to measure and pick the fastest")
-    p.add_argument("--seed", type=seed_arg, default=0)
+                   help="CPU threads: a number, or auto to measure and pick the fastest "
+                        "(the choice and why are printed)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the weights, batches and noise")
+    p.add_argument("--subset", type=int, default=None, metavar="N",
+                   help="train on N images of --data only: rows OFFSET..OFFSET+N-1 of a permutation "
+                        "drawn from --subset-seed (reproducible; docs/COPIES.md has the twin recipes)")
+    p.add_argument("--subset-seed", type=seed_arg, default=0, metavar="S",
+                   help="seed of the subset's permutation (default 0)")
+    p.add_argument("--subset-offset", type=int, default=0, metavar="K",
+                   help="where in the permutation the subset starts (default 0); the same seed at "
+                        "offsets 0 and N gives two disjoint sets")
     p.add_argument("--base-channels", type=int, default=None, help="U-Net width (default 16)")
     p.add_argument("--out", default="model.safetensors", help="checkpoint to write (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--save-every", type=int, default=1000, help="save every N steps (0: only at the end)")
     p.add_argument("--log", default=None, help="CSV file for the loss by step")
-    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--log-every", type=int, default=50, help="steps between progress lines and log rows")
     p.set_defaults(run=run)
 
 
@@ -94,6 +107,11 @@ def _check_args(args: argparse.Namespace) -> Path:
         check_threads(threads)
     if args.base_channels is not None:
         check_int_range("--base-channels", args.base_channels, 1, 512)
+    if args.subset is not None:
+        check_int_range("--subset", args.subset, 1, 10**9)
+    elif args.subset_offset:
+        raise ValueError("--subset-offset needs --subset N")
+    check_int_range("--subset-offset", args.subset_offset, 0, 10**9)
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise ValueError(f"--out must end in .safetensors, got '{out.name}'")
@@ -137,13 +155,24 @@ def run(args: argparse.Namespace) -> int:
     say = (lambda *a: print(*a, file=sys.stderr)) if rank == 0 else (lambda *a: None)
     dev = resolve_device(device)
     dataset = data.load_dataset(args.data)
+    if dataset.skipped:  # an image folder with files that are not pictures, or damaged ones
+        say(f"warning: {data.skipped_summary(dataset)}")
+    subset = None
+    if args.subset is not None:
+        dataset = data.random_subset(dataset, args.subset, args.subset_seed, args.subset_offset)
+        subset = {"n": args.subset, "seed": args.subset_seed, "offset": args.subset_offset,
+                  "data": args.data}
+    threads_note = None  # said once the run is set up, so a refusal stays one line
     if dev.type == "cpu":
         if args.threads == "auto":
             best, rates = choose_num_threads()
             torch.set_num_threads(best)
-            say("threads: " + ", ".join(f"{n}: {r:.0f} img/s" for n, r in rates.items()) + f" -> {best}")
+            threads_note = (f"threads: {best}, the fastest of a short measurement just now ("
+                + ", ".join(f"{n}: {r:.0f} img/s" for n, r in rates.items())
+                + "); on a busy machine it can pick fewer than an idle one would: --threads N fixes it")
         else:
             torch.set_num_threads(int(args.threads))
+            threads_note = f"threads: {int(args.threads)} (--threads)"
 
     if args.resume:
         overrides = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size)) if v is not None}
@@ -166,6 +195,10 @@ def run(args: argparse.Namespace) -> int:
         check_memory(unet_bytes(trainer.config.model, trainer.config.batch_size, training=True)
                      + dataset.images.nbytes, f"training with --batch-size {trainer.config.batch_size}")
     extra = {"dataset": dataset.name, "class_names": list(dataset.class_names), "world_size": world}
+    if subset is not None:
+        extra["subset"] = subset
+    if threads_note is not None:
+        say(threads_note)
     say(f"training on {dataset.name} ({len(dataset.images)} images) on {dev}"
         + (f" x{world} processes" if world > 1 else "")
         + f", {sum(p.numel() for p in trainer.model.parameters()):,} parameters")
@@ -217,11 +250,18 @@ def run(args: argparse.Namespace) -> int:
                       f"(resume with --resume {rescue})")
 
     started = time.perf_counter()
+    total, first = trainer.config.steps, trainer.step
     try:
         for p in trainer.iter_training():
             bar.update(1)
             if p.step % 10 == 0:
                 bar.set_postfix(loss=f"{p.loss_smooth:.4f}", img_s=f"{p.images_per_second:.0f}")
+            if bar.disable and (p.step % args.log_every == 0 or p.done):
+                # no progress bar (stderr is not a terminal: a log file, a pipe, CI): plain lines
+                elapsed = time.perf_counter() - started
+                left = elapsed / max(1, p.step - first) * (total - p.step)
+                say(f"step {p.step}/{total}, loss {p.loss_smooth:.4f}, {p.images_per_second:.0f} img/s, "
+                    f"{elapsed:.0f} s elapsed, about {left:.0f} s left")
             if log and (p.step % args.log_every == 0 or p.done):
                 try:
                     log.write(f"{p.step},{p.loss:.6f},{p.loss_smooth:.6f},{p.images_per_second:.1f},"

@@ -20,10 +20,10 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .imaging import IMAGE_SIDE
 from .sampling import SAMPLERS, EpsFn, SampleStep, generator_for, iter_sampler
 from .schedule import NoiseSchedule
 
-SIDE = 28
 MAX_SEED = 2**63 - 1
 
 
@@ -48,11 +48,11 @@ def completion_seeds(seed: int, n: int) -> list[int]:
 
 def _batch(x_t, n: int) -> torch.Tensor:
     x = x_t if isinstance(x_t, torch.Tensor) else torch.as_tensor(np.asarray(x_t, dtype=np.float32))
-    if tuple(x.shape) == (SIDE, SIDE):
+    if tuple(x.shape) == (IMAGE_SIDE, IMAGE_SIDE):
         x = x[None, None]
-    if tuple(x.shape) != (1, 1, SIDE, SIDE):
+    if tuple(x.shape) != (1, 1, IMAGE_SIDE, IMAGE_SIDE):
         raise ValueError(f"x_t must be one image [28, 28] or [1, 1, 28, 28], got {list(x.shape)}")
-    return x.to(torch.float32).expand(n, 1, SIDE, SIDE).clone()
+    return x.to(torch.float32).expand(n, 1, IMAGE_SIDE, IMAGE_SIDE).clone()
 
 
 def iter_completions(eps_fn: EpsFn, schedule: NoiseSchedule, x_t, t: int, n: int,

@@ -20,17 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ddpm_desktop import resources_path
 from ddpm_desktop.core.imaging import (  # noqa: F401 - re-exported, DESIGN.md lists them here
+    IMAGE_SIDE,
     ImageLoadError,
+    image_extensions,
     load_digit,
     to_model_range,
     to_uint8,
 )
 
-SIDE = 28
 DIGIT_CLASS_NAMES = tuple(str(d) for d in range(10))
 FASHION_CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -65,7 +65,7 @@ class Dataset:
     def __post_init__(self):
         images = np.asarray(self.images)
         labels = np.asarray(self.labels)
-        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
+        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ValueError(f"dataset '{self.name}': images must be uint8 [N, 28, 28], "
                              f"got {images.dtype} {images.shape}")
         if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
@@ -109,6 +109,32 @@ class Dataset:
         return to_model_range(x), torch.from_numpy(np.array(self.labels))
 
 
+def subset_rows(size: int, n: int, seed: int = 0, offset: int = 0) -> np.ndarray:
+    """int64 [n]: rows offset .. offset + n - 1 of a permutation of range(size) drawn from `seed`
+    (`np.random.default_rng(seed).permutation(size)`), sorted.
+
+    The same seed with non-overlapping offsets gives disjoint sets (halves: n = size // 2 at
+    offsets 0 and size // 2); a seed alone gives the same set on every machine and numpy
+    version (numpy's Generator streams are stable for a given bit generator).
+    """
+    for name, value in (("n", n), ("seed", seed), ("offset", offset)):
+        if isinstance(value, bool) or int(value) != value:
+            raise ValueError(f"subset {name} must be an integer, got {value!r}")
+    if not 1 <= n <= size:
+        raise ValueError(f"a subset of {n} images: the dataset has {size}")
+    if not 0 <= offset <= size - n:
+        raise ValueError(f"subset offset {offset} with {n} images runs past the dataset's {size}")
+    perm = np.random.default_rng(int(seed)).permutation(int(size))
+    return np.sort(perm[int(offset):int(offset) + int(n)]).astype(np.int64)
+
+
+def random_subset(dataset: Dataset, n: int, seed: int = 0, offset: int = 0) -> Dataset:
+    """The images of `dataset` at `subset_rows(len(dataset), n, seed, offset)`, named after them."""
+    rows = subset_rows(len(dataset), n, seed, offset)
+    return dataset.subset(rows, f"{dataset.name}, {n} of {len(dataset)} (subset seed {seed}"
+                                + (f", offset {offset})" if offset else ")"))
+
+
 # ----------------------------------------------------------------------------- bundled MNIST
 
 
@@ -135,6 +161,17 @@ def load_bundled_mnist(split: str = "train") -> Dataset:
         keep = arrays["split"] == (1 if split == "test" else 0)
     return Dataset(arrays["images"][keep], arrays["labels"][keep].astype(np.int64),
                    f"MNIST ({split})", DIGIT_CLASS_NAMES)
+
+
+def bundled_mnist_rows(split: str = "train") -> np.ndarray:
+    """int64 [N]: the row of resources/mnist.npz's `images` array behind each image of
+    `load_bundled_mnist(split)`, in the same order (the splits interleave in the file)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split '{split}'; choose one of {', '.join(SPLITS)}")
+    split_flags = _bundled_arrays()["split"]
+    if split == "all":
+        return np.arange(len(split_flags), dtype=np.int64)
+    return np.flatnonzero(split_flags == (1 if split == "test" else 0)).astype(np.int64)
 
 
 # ----------------------------------------------------------------------------- IDX files
@@ -255,7 +292,7 @@ def load_idx_dir(path, split: str | None = None, class_names: tuple[str, ...] | 
     for prefix in wanted:
         x = read_idx_images(found[(prefix, "images")])
         y = read_idx_labels(found[(prefix, "labels")])
-        if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
+        if x.ndim != 3 or x.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ValueError(f"'{found[(prefix, 'images')].name}' holds {x.shape[1:]} images, expected 28x28")
         if y.ndim != 1 or len(y) != len(x):
             raise ValueError(f"'{folder.name}': {len(x)} {prefix} images but {len(y)} labels")
@@ -297,16 +334,11 @@ def load_fashion_mnist(split: str = "train") -> Dataset:
 # ----------------------------------------------------------------------------- image folders
 
 
-def _image_extensions() -> frozenset[str]:
-    Image.init()
-    return frozenset(ext.lower() for ext in Image.registered_extensions())
-
-
 def _list_image_files(root: Path) -> list[Path]:
     """Image files under root (no hidden files or folders, no symlinked folders), sorted.
 
     Stops with ValueError past MAX_IMAGE_FILES, so pointing at a home folder fails fast."""
-    exts = _image_extensions()
+    exts = image_extensions()
     files: list[Path] = []
     for folder, subdirs, names in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
@@ -329,15 +361,20 @@ def _label_for(file: Path, root: Path) -> int:
     return int(m.group(1)) if m else -1
 
 
-def load_image_dir(path, errors: str = "skip") -> Dataset:
-    """Every image file under a folder (subfolders included, sorted by path) via load_digit.
+@dataclass(frozen=True)
+class FolderProgress:
+    """How far `iter_load_image_dir` has got: `done` of `total` files read, `skipped` of them
+    refused so far; `dataset` is set on the last item only."""
 
-    Labels: a parent folder named with one digit ("3/a.png") or a file name starting with a
-    digit and a separator ("3_a.png", "3-a.png"); otherwise -1. Files whose extension
-    Pillow does not know, and hidden files, are ignored. ``errors="skip"`` (default) leaves
-    out image files that fail to load and lists why in ``Dataset.skipped``; ``"raise"``
-    raises the first ImageLoadError. Raises ValueError when no image loads at all.
-    """
+    done: int
+    total: int
+    skipped: int
+    dataset: "Dataset | None" = None
+
+
+def iter_load_image_dir(path, errors: str = "skip", every: int = 64):
+    """`load_image_dir` as a generator of FolderProgress (one every `every` files, and the
+    last one holding the Dataset), so a UI can show progress and cancel between files."""
     if errors not in ("skip", "raise"):
         raise ValueError(f"errors must be 'skip' or 'raise', got {errors!r}")
     root = Path(path)
@@ -347,21 +384,69 @@ def load_image_dir(path, errors: str = "skip") -> Dataset:
     if not files:
         raise ValueError(f"'{root}' holds no image files")
     images, labels, skipped = [], [], []
-    for file in files:
+    yield FolderProgress(0, len(files), 0)
+    for k, file in enumerate(files, 1):
         try:
             digit = load_digit(file)
         except ImageLoadError as exc:
             if errors == "raise":
                 raise
             skipped.append(str(exc))
-            continue
-        images.append(to_uint8(digit))
-        labels.append(_label_for(file, root))
+        else:
+            images.append(to_uint8(digit))
+            labels.append(_label_for(file, root))
+        if k % every == 0 and k < len(files):
+            yield FolderProgress(k, len(files), len(skipped))
     if not images:
         raise ValueError(f"none of the {len(files)} image files in '{root}' could be read "
                          f"(first: {skipped[0]})")
-    return Dataset(np.stack(images), np.asarray(labels, np.int64), root.name,
-                   DIGIT_CLASS_NAMES, tuple(skipped))
+    ds = Dataset(np.stack(images), np.asarray(labels, np.int64), root.name,
+                 DIGIT_CLASS_NAMES, tuple(skipped))
+    yield FolderProgress(len(files), len(files), len(skipped), ds)
+
+
+def load_image_dir(path, errors: str = "skip") -> Dataset:
+    """Every image file under a folder (subfolders included, sorted by path) via load_digit.
+
+    Labels: a parent folder named with one digit ("3/a.png") or a file name starting with a
+    digit and a separator ("3_a.png", "3-a.png"); otherwise -1. Files whose extension
+    is not one of `image_extensions()` (the raster formats `open_image` reads), and hidden
+    files, are ignored. ``errors="skip"`` (default) leaves out image files that fail to load
+    and lists why in ``Dataset.skipped`` (`skipped_summary` says it in a line); ``"raise"``
+    raises the first ImageLoadError. Raises ValueError when no image loads at all.
+    """
+    last = None
+    for last in iter_load_image_dir(path, errors):
+        pass
+    return last.dataset
+
+
+def skipped_summary(ds: "Dataset") -> str:
+    """One line saying how many files a folder loader skipped and why, or "" when none:
+    "skipped 52 of 53 image files: 40 not an image file, 12 damaged or unsupported image
+    (first: cannot read 'a.png': not an image file)". Reasons are grouped by their words
+    before any parenthesis."""
+    if not ds.skipped:
+        return ""
+    counts: dict[str, int] = {}
+    for line in ds.skipped:
+        why = line.split("': ", 1)[-1].split(" (", 1)[0].strip() or "unreadable"
+        counts[why] = counts.get(why, 0) + 1
+    reasons = ", ".join(f"{n} {why}" for why, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    total = len(ds) + len(ds.skipped)
+    return f"skipped {len(ds.skipped)} of {total} image files: {reasons} (first: {ds.skipped[0]})"
+
+
+def iter_load_dataset(spec):
+    """`load_dataset` as a generator of FolderProgress: an image folder reports per file, any
+    other source yields its one last item."""
+    folder = Path(str(spec).strip()).expanduser()
+    if str(spec).strip().lower() not in DATASET_NAMES + ("mnist-train", "fashion-mnist", "fashion-train") \
+            and folder.is_dir() and not _find_idx_files(folder):
+        yield from iter_load_image_dir(folder)
+        return
+    ds = load_dataset(spec)
+    yield FolderProgress(len(ds), len(ds), len(ds.skipped), ds)
 
 
 # ----------------------------------------------------------------------------- dispatch

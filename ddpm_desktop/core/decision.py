@@ -24,8 +24,9 @@ import functools
 import numpy as np
 import torch
 
+from .imaging import IMAGE_SIDE
+
 NUM_CLASSES = 10
-SIDE = 28
 # Images per classifier call: big enough that the per-call overhead vanishes, small enough
 # that a chunk of a 1000-step chain of a batch stays a few MB.
 CHUNK = 512
@@ -53,17 +54,17 @@ def decision_curve(classifier, x0_preds, batch_size: int = CHUNK) -> np.ndarray:
     x = x0_preds.detach().cpu() if isinstance(x0_preds, torch.Tensor) else \
         torch.from_numpy(np.asarray(x0_preds, dtype=np.float32))
     shape = tuple(x.shape)
-    if len(shape) == 3 and shape[1:] == (SIDE, SIDE):
+    if len(shape) == 3 and shape[1:] == (IMAGE_SIDE, IMAGE_SIDE):
         lead = shape[:1]
-    elif len(shape) == 4 and shape[1:] == (1, SIDE, SIDE):
+    elif len(shape) == 4 and shape[1:] == (1, IMAGE_SIDE, IMAGE_SIDE):
         lead = shape[:1]
-    elif len(shape) == 5 and shape[2:] == (1, SIDE, SIDE):
+    elif len(shape) == 5 and shape[2:] == (1, IMAGE_SIDE, IMAGE_SIDE):
         lead = shape[:2]
     else:
         raise ValueError(f"x̂_0 must be [K, 28, 28], [K, 1, 28, 28] or [K, B, 1, 28, 28], got {list(shape)}")
     if getattr(classifier, "training", False):
         raise ValueError("the classifier is in training mode (dropout on): call .eval() first")
-    flat = x.reshape(-1, 1, SIDE, SIDE).to(torch.float32)
+    flat = x.reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE).to(torch.float32)
     out = np.empty((len(flat), NUM_CLASSES), dtype=np.float64)
     with torch.inference_mode():
         for lo in range(0, len(flat), int(batch_size)):
@@ -123,7 +124,7 @@ class DecisionRecorder:
         made_call = self._prev_t is not None and step.nfe > self._prev_nfe
         if made_call:
             x0 = step.x0_pred.detach().to("cpu", torch.float32, copy=True)
-            self._pending.append(x0.reshape(-1, 1, SIDE, SIDE))
+            self._pending.append(x0.reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE))
             self._ts.append(self._prev_t)
             if sum(len(x) for x in self._pending) >= self.chunk:
                 self.flush()

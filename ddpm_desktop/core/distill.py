@@ -34,7 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .sampling import _ab, ddim_coefficients, iter_sampler, make_eps_fn, timesteps_for
+from .forward import q_sample_at
+from .imaging import IMAGE_SHAPE
+from .sampling import ddim_step, iter_sampler, make_eps_fn, timesteps_for
 from .schedule import NoiseSchedule
 
 METHODS = ("direct", "progressive")
@@ -162,28 +164,13 @@ def distill_loss(unet: nn.Module, prediction: str, x_t: torch.Tensor, log_snr: t
     return (unet(x_t, log_snr, labels) - target).square().mean()
 
 
-def ddim_step(eps_fn, schedule: NoiseSchedule, x: torch.Tensor, t: int, s: int,
-              clip_x0: bool = True) -> torch.Tensor:
-    """One deterministic DDIM step t -> s (Song et al. 2021, eq. 12 with η = 0), as iter_ddim."""
-    ab = schedule.alphas_cumprod
-    ab_t, ab_s = _ab(ab, t), _ab(ab, s)
-    sqrt_ab_t, sqrt_1m_ab_t = math.sqrt(ab_t), math.sqrt(1.0 - ab_t)
-    sqrt_ab_s, dir_coef, _ = ddim_coefficients(ab_t, ab_s, 0.0)
-    eps = eps_fn(x, t)
-    x0 = (x - sqrt_1m_ab_t * eps) / sqrt_ab_t
-    if clip_x0:
-        x0 = x0.clamp(-1.0, 1.0)
-        eps = (x - sqrt_ab_t * x0) / sqrt_1m_ab_t
-    return sqrt_ab_s * x0 + dir_coef * eps
-
-
 def progressive_target(schedule: NoiseSchedule, x_t: torch.Tensor, x_end: torch.Tensor,
                        t: int, t_end: int) -> torch.Tensor:
     """x̃ such that one DDIM step t -> t_end with x̂_0 = x̃ lands on x_end (Salimans & Ho 2022,
     Algorithm 2): x̃ = (x_end − (σ_e/σ_t) x_t)/(α_e − (σ_e/σ_t) α_t)."""
-    ab = schedule.alphas_cumprod
-    a_t, s_t = math.sqrt(_ab(ab, t)), math.sqrt(1.0 - _ab(ab, t))
-    a_e, s_e = math.sqrt(_ab(ab, t_end)), math.sqrt(1.0 - _ab(ab, t_end))
+    ab_t, ab_e = schedule.alpha_bar(t), schedule.alpha_bar(t_end)
+    a_t, s_t = math.sqrt(ab_t), math.sqrt(1.0 - ab_t)
+    a_e, s_e = math.sqrt(ab_e), math.sqrt(1.0 - ab_e)
     r = s_e / s_t
     return (x_end - r * x_t) / (a_e - r * a_t)
 
@@ -244,8 +231,8 @@ class Distiller:
         self.data = data
         # direct: the teacher's trajectories, stored half precision (x_t) to fit in memory
         self.pair_ts = timesteps_for(schedule.T, config.teacher_steps)[:-1]   # t of every kept state
-        self.pair_x = torch.zeros((0, len(self.pair_ts), 1, 28, 28), dtype=torch.float16)
-        self.pair_x0 = torch.zeros((0, 1, 28, 28))
+        self.pair_x = torch.zeros((0, len(self.pair_ts), 1, *IMAGE_SHAPE), dtype=torch.float16)
+        self.pair_x0 = torch.zeros((0, 1, *IMAGE_SHAPE))
         self.pair_y = torch.zeros((0,), dtype=torch.long)
         self.round = 0
         self.round_teacher = None
@@ -266,7 +253,7 @@ class Distiller:
         g = torch.Generator().manual_seed(c.seed * 1_000_003 + 17 + index)  # same pairs on resume
         n = min(c.pair_batch, c.pairs - len(self.pair_y))
         y = _labels_for(n, c.p_uncond, self.null, g)
-        x_T = torch.randn((n, 1, 28, 28), generator=g)
+        x_T = torch.randn((n, 1, *IMAGE_SHAPE), generator=g)
         eps_fn = _teacher_eps_fn(self.teacher, self.schedule, y, c.guidance)
         states = []
         last = None
@@ -314,16 +301,15 @@ class Distiller:
         # one student step from grid[2i] to grid[2i + 2]; all items of the batch share i
         i = int(torch.randint(0, n_student, (1,), generator=self.generator))
         t, t_mid, t_end = int(grid[2 * i]), int(grid[2 * i + 1]), int(grid[2 * i + 2])
-        ab_t = _ab(self.schedule.alphas_cumprod, t)
         noise = torch.randn(x0.shape, generator=self.generator)
-        x_t = math.sqrt(ab_t) * x0 + math.sqrt(1.0 - ab_t) * noise
+        x_t = q_sample_at(x0, self.schedule.alpha_bar(t), noise)
         if self.round_teacher is None:
             eps_fn = _teacher_eps_fn(self.teacher, self.schedule, y, c.guidance)
         else:
             eps_fn = make_eps_fn(self.round_teacher, self.schedule, y, 1.0)
         with torch.inference_mode():
-            x_mid = ddim_step(eps_fn, self.schedule, x_t, t, t_mid)
-            x_end = ddim_step(eps_fn, self.schedule, x_mid, t_mid, t_end)
+            x_mid, _ = ddim_step(eps_fn, self.schedule, x_t, t, t_mid)
+            x_end, _ = ddim_step(eps_fn, self.schedule, x_mid, t_mid, t_end)
         target = progressive_target(self.schedule, x_t, x_end.clone(), t, t_end)
         if t_end == 0:
             target = target.clamp(-1.0, 1.0)
@@ -399,16 +385,44 @@ class Distiller:
 def load_student(path, device="cpu") -> tuple[StudentNet, dict]:
     """A distilled student saved by tools/distill.py: (StudentNet in eval mode, metadata).
 
-    Raises checkpoint.CheckpointError (one line) for a missing or bad file or one that is not
-    a student (no `distill` record)."""
-    from .checkpoint import CheckpointError, load_model
+    Raises checkpoint.CheckpointError (one line) for a missing or bad file, one that is not
+    a student (no `distill` record), or one whose network does not predict what its metadata
+    says (`noise_correlation`: a v student read as ε scored 10 %)."""
+    from .checkpoint import CheckpointError, load_network
 
-    unet, meta = load_model(path, device=device)
+    unet, meta = load_network(path, device=device)
+    name = getattr(path, "name", path)
     rec = meta.get("distill")
     if not isinstance(rec, dict) or meta.get("prediction") not in PREDICTIONS:
-        raise CheckpointError(f"'{getattr(path, 'name', path)}' is not a distilled student (no distill record)")
+        raise CheckpointError(f"'{name}' is not a distilled student (no distill record)")
+    r = noise_correlation(unet)
+    if r is not None and (r < 0.3 if meta["prediction"] == "eps" else r > 0.9):
+        said, does = ("ε", "not the noise") if meta["prediction"] == "eps" else ("v", "the noise itself")
+        raise CheckpointError(f"'{name}' says it predicts {said}, but at pure noise its output is "
+                              f"{does} (correlation {r:.2f}): its metadata does not fit the network")
     guidance = rec.get("guidance")
     return StudentNet(unet, meta["prediction"], guidance).eval(), meta
+
+
+def noise_correlation(unet: nn.Module, log_snr: float = -9.0, n: int = 8) -> float | None:
+    """Correlation of a network's raw output with x_t at almost pure noise (λ = -9, α ≈ 0.01),
+    seeded; None when the output is constant (a fresh network: its last layer starts at 0).
+
+    An ε-predictor returns about x_t there (ε = (x_t − α x_0)/σ): the bundled teacher gives
+    1.00. A v-predictor returns about −x̂_0 (v = α ε − σ x_0), nearly independent of x_t: the
+    bundled student gives −0.20. So the number tells which of the two a network is.
+    """
+    g = torch.Generator().manual_seed(0)
+    p = next(unet.parameters(), None)
+    device = p.device if p is not None else torch.device("cpu")
+    x = torch.randn(n, 1, 28, 28, generator=g)
+    with torch.inference_mode():
+        out = unet(x.to(device), torch.full((n,), float(log_snr), device=device), None).float().cpu()
+    a, b = out.flatten().double(), x.flatten().double()
+    a, b = a - a.mean(), b - b.mean()
+    if float(a.norm()) < 1e-9:
+        return None
+    return float((a @ b) / (a.norm() * b.norm()))
 
 
 def bundled_student_path():

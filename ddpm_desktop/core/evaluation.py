@@ -1,4 +1,5 @@
-"""Sample quality: classifier accuracy on class-conditional samples, and the Fréchet distance.
+"""Sample quality: classifier accuracy on class-conditional samples, the Fréchet distance, and
+the fraction of samples that copy a training digit (core.copies).
 
 The Fréchet distance (Heusel et al. 2017, eq. 6) between Gaussians fitted to two feature sets,
 ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^½), is computed on the bundled classifier's 128-d
@@ -18,19 +19,35 @@ import scipy.linalg
 import torch
 
 from .classifier import DigitClassifier, predict
+from .copies import check_copies
 from .forward import q_sample
+from .imaging import IMAGE_SHAPE
 from .sampling import iter_sampler, make_eps_fn
 from .schedule import NoiseSchedule
 
 
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
-    """FD between Gaussian fits of two [N, D] feature sets."""
-    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
-    cov_a = np.cov(feats_a, rowvar=False)
-    cov_b = np.cov(feats_b, rowvar=False)
+    """FD between Gaussian fits of two [N, D] feature sets.
+
+    ValueError for features or covariances that are not finite: scipy's sqrtm never returns
+    on a matrix holding NaN (a classifier with NaN weights hung `evaluate`), so it is never
+    called on one.
+    """
+    feats_a, feats_b = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
+    for name, f in (("samples", feats_a), ("reference", feats_b)):
+        if not np.isfinite(f).all():
+            raise ValueError(f"the classifier's features of the {name} are not finite "
+                             "(non-finite weights or images); no Fréchet distance")
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
+        cov_a = np.cov(feats_a, rowvar=False)
+        cov_b = np.cov(feats_b, rowvar=False)
+        product = cov_a @ cov_b
+    if not (np.isfinite(cov_a).all() and np.isfinite(cov_b).all() and np.isfinite(product).all()):
+        raise ValueError("the features' covariances overflow; no Fréchet distance")
     with warnings.catch_warnings():  # small n: singular covariances, handled just below
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-        covmean, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
+        covmean, _ = scipy.linalg.sqrtm(product, disp=False)
     if not np.isfinite(covmean).all():  # near-singular product: regularise (as pytorch-fid does)
         eps = 1e-6 * np.eye(len(cov_a))
         covmean = scipy.linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
@@ -50,6 +67,10 @@ class SamplerResult:
     fd_matched: float | None  # FD of the first `matched_n` samples (to compare with a smaller run)
     matched_n: int | None
     seconds: float
+    # the copy check (core.copies): fraction of samples whose nearest training digit is > 3x
+    # closer than the second nearest, with its bootstrap 95% interval
+    f_mem: float | None = None
+    f_mem_ci: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,7 +87,7 @@ def generate(model, schedule: NoiseSchedule, sampler: str, steps: int | None, n:
     device = next(model.parameters()).device
     labels = torch.arange(n) % 10 if labels is None else labels
     gen = torch.Generator().manual_seed(seed)
-    x_all = torch.randn((n, 1, 28, 28), generator=gen)
+    x_all = torch.randn((n, 1, *IMAGE_SHAPE), generator=gen)
     noise_gen = torch.Generator().manual_seed(seed + 1)
     out, nfe = [], 0
     for lo in range(0, n, batch_size):
@@ -121,6 +142,7 @@ def evaluate_sampler(model, classifier, schedule, feats, sampler: str, steps: in
     images, labels, nfe = generate(model, schedule, sampler, steps, n, guidance, seed, progress=progress)
     seconds = time.perf_counter() - started
     pred, f = predict(classifier, images.cpu())
+    copy_check = check_copies(images.cpu(), seed=seed)
     fd_matched = None
     if matched_n is not None and matched_n < n:
         fd_matched = frechet_distance(f[:matched_n], feats["train"])
@@ -128,7 +150,7 @@ def evaluate_sampler(model, classifier, schedule, feats, sampler: str, steps: in
                            guidance=guidance, accuracy=float((pred == labels.numpy()).mean()),
                            fd=frechet_distance(f, feats["train"]), fd_matched=fd_matched,
                            matched_n=matched_n if fd_matched is not None else None,
-                           seconds=round(seconds, 2))
+                           seconds=round(seconds, 2), f_mem=copy_check.f_mem, f_mem_ci=copy_check.ci)
     return (result, images[:keep]) if keep else result
 
 

@@ -133,6 +133,50 @@ def unreadable_reason(path: str | os.PathLike) -> str | None:
     return None
 
 
+class FileTooLarge(OSError):
+    """`read_regular` met a file larger than its limit."""
+
+
+def read_regular(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The whole content of a regular file of at most `max_bytes` bytes, read in one go.
+
+    The file is opened without blocking and checked on the open descriptor, so a FIFO or a
+    device swapped in after `unreadable_reason` looked is still refused, and nothing past
+    `max_bytes + 1` bytes is ever read. OSError (one line naming `path`) otherwise;
+    `FileTooLarge` when the file is over the limit.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise OSError(f"cannot read '{path}': {reason(exc)}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"cannot read '{path}': it is a special file (a pipe or a device), "
+                          "not a regular file")
+        if st.st_size > max_bytes:
+            raise FileTooLarge(f"cannot read '{path}': it is {st.st_size / 2**20:.0f} MB "
+                               f"(limit {max_bytes / 2**20:.0f} MB)")
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > max_bytes:  # it grew while being read
+            raise FileTooLarge(f"cannot read '{path}': it is over {max_bytes / 2**20:.0f} MB")
+        return b"".join(chunks)
+    except FileTooLarge:
+        raise
+    except OSError as exc:
+        if str(exc).startswith("cannot read"):
+            raise
+        raise OSError(f"cannot read '{path}': {reason(exc)}") from None
+    finally:
+        os.close(fd)
+
+
 def _read_only_fs(folder: Path) -> bool:
     try:
         return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
@@ -172,18 +216,65 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def check_writable_target(path: str | os.PathLike) -> Path:
+    """The file a write of `path` must replace: `path` itself, or the regular file a link at
+    `path` points to. Raise a one-line OSError naming `path` otherwise.
+
+    Only a regular file, or a name that does not exist yet, is ever replaced: a link to a
+    device, a FIFO, a folder or a missing file is refused, never replaced by a regular file
+    (run as root, replacing a link's target `/dev/zero` replaces the device node itself). Also
+    every check of `check_writable` on the final file. For writers that do not go through
+    `atomic_write` (Qt's QSettings) to call before they write.
+    """
+    p = Path(os.path.expanduser(os.fspath(path)))
+    if not os.fspath(path) or not p.name or p.name in (".", ".."):
+        raise ValueError("no file name given")
+    try:
+        is_link = stat.S_ISLNK(os.lstat(p).st_mode)
+    except FileNotFoundError:
+        is_link = False
+    except OSError as exc:
+        raise write_error(p, exc) from None
+    if is_link:
+        try:
+            target = p.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise OSError(f"cannot write '{p}': it is a link to a missing file") from None
+        try:
+            st = os.stat(target)
+        except OSError as exc:
+            raise write_error(p, exc) from None
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a special file (a pipe or a device)"
+            raise OSError(f"cannot write '{p}': it is a link to {kind}, not to a regular file")
+        p = target
+    check_writable(p)
+    return p
+
+
+def _still_replaceable(path: Path) -> bool:
+    """True when `path` is (still) a regular file or does not exist, without following links."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call `write(tmp_path)` on a temporary file beside `path`, fsync it, then replace `path`.
 
-    On any failure (including an exception raised by `write`, e.g. a cancel) the temporary
-    file is removed and `path` is left as it was. OSErrors come out as one line naming
-    `path` and the reason; other exceptions pass through unchanged.
+    `path` may be a link to a regular file: then that file is replaced and the link kept
+    (`check_writable_target`); anything that is not a regular file is refused, also when it
+    is swapped in while the content is being written. On any failure (including an
+    exception raised by `write`, e.g. a cancel) the temporary file is removed and `path` is
+    left as it was. OSErrors come out as one line naming `path` and the reason; other
+    exceptions pass through unchanged. Returns `path`.
     """
     path = Path(path)
-    check_writable(path)
-    clean_orphaned_temps(path)
+    target = check_writable_target(path)
+    clean_orphaned_temps(target)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise write_error(path, exc) from None
     os.close(fd)
@@ -192,20 +283,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         try:
-            mode = stat.S_IMODE(path.stat().st_mode)  # keep an existing file's permissions
+            mode = stat.S_IMODE(os.lstat(target).st_mode)  # keep an existing file's permissions
         except OSError:
             mode = 0o666 & ~_UMASK  # what open() would have given a new file
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if not _still_replaceable(target):
+            raise OSError(f"cannot write '{path}': it is no longer a regular file")
+        os.replace(tmp, target)
     except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and str(exc).startswith("cannot write"):
+            raise
         if isinstance(exc, OSError):
             raise write_error(path, exc) from None
         raise
-    _fsync_folder(path.parent)
+    _fsync_folder(target.parent)
     return path
 
 

@@ -16,9 +16,9 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .imaging import IMAGE_SHAPE
 from .schedule import NoiseSchedule
 
-IMAGE_SHAPE = (28, 28)
 STARTS = ("gaussian", "exponential", "uniform", "laplace", "salt_pepper", "shifted_gaussian", "image")
 
 # Parameters of each start and their defaults (see `sample_start`).
@@ -213,7 +213,9 @@ class NoiseCache:
 
 # -- starting distributions for x_T -------------------------------------------------------------
 
-def _params(name: str, params: dict) -> dict:
+def checked_start_params(name: str, params: dict) -> dict:
+    """The parameters of start `name`: START_PARAMS' defaults updated with `params` (None keeps
+    a default), each checked; ValueError (one line) for an unknown start, name or value."""
     if name not in STARTS:
         raise ValueError(f"unknown start {name!r}: choose one of {', '.join(STARTS)}")
     defaults = START_PARAMS[name]
@@ -251,7 +253,7 @@ def sample_start(name: str, shape, generator: torch.Generator | None = None, **p
     - "image" (image = array broadcastable to shape): that image, no randomness.
     Bad parameters raise ValueError.
     """
-    p = _params(name, params)
+    p = checked_start_params(name, params)
     shape = tuple(int(n) for n in shape)
     if name == "image":
         if p["image"] is None:
@@ -289,7 +291,7 @@ def start_analytic_kl(name: str, **params) -> float | None:
       laplace(b):     H = 1 + ln 2b, E[x²] = 2b²   ->  -1 - ln 2b + ½ ln 2π + b²
       N(μ, s²):       -ln s + (s² + μ²)/2 - ½      (gaussian: 0)
     """
-    p = _params(name, params)
+    p = checked_start_params(name, params)
     if name == "gaussian":
         return 0.0
     if name == "exponential":

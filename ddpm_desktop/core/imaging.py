@@ -13,7 +13,9 @@ coordinates on average, so that is the target here.
 """
 from __future__ import annotations
 
+import io
 import math
+import time
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -23,11 +25,23 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import files
 
-SIDE = 28            # output field, pixels
+IMAGE_SIDE = 28      # every image's side in pixels: the network's input, the datasets, the canvas
+IMAGE_SHAPE = (IMAGE_SIDE, IMAGE_SIDE)
 BOX = 20             # the digit's bounding box is fitted into BOX x BOX
 CENTRE = 14.0        # target centre of mass (row, col), pixel-index coordinates
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+# Raster formats only, by Pillow's format name ("PPM" covers PBM/PGM/PPM/PNM). Never EPS, PS or
+# PDF, whose plugins hand the file to Ghostscript (an interpreter: a file could run code or
+# loop forever), nor any other plugin that calls an external program. Pillow picks the
+# decoder from the content, not the name, so the list is passed to every ``Image.open``.
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+# Decoding past this many seconds is abandoned (checked each time the decoder reads more of
+# the file). At the pixel bound, noise (the worst case) took 0.4-1.9 s as PNG, JPEG or TIFF.
+DECODE_SECONDS = 10.0
+# WebP decodes in one call that no deadline can interrupt, and 40 Mpx of noise took 11 s: its
+# pixel bound is lower, so that its worst case stays under DECODE_SECONDS (10 Mpx: ~3 s).
+MAX_PIXELS_BY_FORMAT = {"WEBP": 10_000_000}
 # Larger pictures are box-reduced to about this many pixels a side before any analysis:
 # the digit ends up 20 pixels tall anyway, and it bounds memory and time on big photos.
 WORK_SIDE = 1024
@@ -46,6 +60,10 @@ THIN_STROKE = 1.2
 
 class ImageLoadError(ValueError):
     """A picture could not be turned into a digit; the message is one line naming the file."""
+
+
+class BlankImageError(ImageLoadError):
+    """The picture was read but holds no ink (one level everywhere, or nearly)."""
 
 
 # ----------------------------------------------------------------------------- ranges
@@ -81,17 +99,57 @@ def to_uint8(images) -> np.ndarray:
 
 
 def _fail(path: Path, why: str) -> ImageLoadError:
-    return ImageLoadError(f"cannot read '{path.name}': {why}")
+    return ImageLoadError(f"cannot read '{path}': {why}")
 
 
-def _open_first_frame(path: Path) -> Image.Image:
-    """Open, size-check and decode the first frame; every failure becomes ImageLoadError."""
+class _DecodeTimeout(Exception):
+    pass
+
+
+class _DeadlineBytes(io.BytesIO):
+    """The file's bytes, refusing to hand out more once the decoding deadline has passed."""
+
+    def __init__(self, data: bytes, deadline: float):
+        super().__init__(data)
+        self._deadline = deadline
+
+    def read(self, *args):
+        if time.monotonic() > self._deadline:
+            raise _DecodeTimeout
+        return super().read(*args)
+
+    def readinto(self, *args):
+        if time.monotonic() > self._deadline:
+            raise _DecodeTimeout
+        return super().readinto(*args)
+
+
+def image_extensions() -> frozenset[str]:
+    """File name extensions (lower case, with the dot) of the formats `open_image` reads."""
+    Image.init()
+    return frozenset(ext.lower() for ext, fmt in Image.registered_extensions().items()
+                     if fmt in IMAGE_FORMATS)
+
+
+def open_image(path) -> Image.Image:
+    """The one reader for every picture opened (digit, mask, folder, drop, CLI ``--image``).
+
+    Reads at most MAX_FILE_BYTES of a regular file, lets Pillow pick only among
+    IMAGE_FORMATS (whatever the name says), refuses more than MAX_PIXELS, stops decoding after
+    DECODE_SECONDS, and returns the first frame decoded, EXIF orientation applied. Every
+    failure is an ImageLoadError naming the file in one line.
+    """
+    path = Path(path)
     why = files.unreadable_reason(path)  # missing, permission, folder, FIFO/device, empty
     if why is not None:
         raise _fail(path, why)
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise _fail(path, f"the file is {size / 2**20:.0f} MB (limit {MAX_FILE_BYTES // 2**20} MB)")
+    try:
+        data = files.read_regular(path, MAX_FILE_BYTES)
+    except files.FileTooLarge:
+        size = path.stat().st_size
+        raise _fail(path, f"the file is {size / 2**20:.0f} MB (limit {MAX_FILE_BYTES // 2**20} MB)") from None
+    except OSError as exc:
+        raise _fail(path, str(exc).rpartition("': ")[2]) from None
     try:
         with warnings.catch_warnings():
             # At Pillow's own limit it only warns; past twice that it raises
@@ -100,18 +158,23 @@ def _open_first_frame(path: Path) -> Image.Image:
             # either decodes or raises.
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            fp = _DeadlineBytes(data, time.monotonic() + DECODE_SECONDS)
+            with Image.open(fp, formats=IMAGE_FORMATS) as im:
                 w, h = im.size
-                if w * h > MAX_PIXELS:
-                    raise _fail(path, f"{w}x{h} pixels is too large (limit {MAX_PIXELS // 10**6} Mpx)")
+                limit = MAX_PIXELS_BY_FORMAT.get(im.format, MAX_PIXELS)
+                if w * h > limit:
+                    raise _fail(path, f"{w}x{h} pixels is too large (limit {limit // 10**6} Mpx)")
                 im.seek(0)  # animated: first frame
                 im.load()
                 # A phone photo stores its pixels sideways plus an Orientation tag.
                 return ImageOps.exif_transpose(im)  # a transposed copy (or a plain copy)
     except ImageLoadError:
         raise
+    except _DecodeTimeout:
+        raise _fail(path, f"decoding took longer than {DECODE_SECONDS:g} s") from None
     except UnidentifiedImageError:
-        raise _fail(path, "not an image file") from None
+        raise _fail(path, "not an image file (readable formats: PNG, JPEG, BMP, GIF, TIFF, "
+                          "WebP, PBM/PGM/PPM)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _fail(path, f"too many pixels (limit {MAX_PIXELS // 10**6} Mpx)") from None
     except MemoryError:
@@ -121,8 +184,12 @@ def _open_first_frame(path: Path) -> Image.Image:
         raise _fail(path, f"damaged or unsupported image ({reason})") from None
 
 
-def _luminance(im: Image.Image) -> np.ndarray:
-    """Grey levels in [0, 1] (1 = white); alpha composited onto the colour opposite the ink."""
+def grey_levels(im: Image.Image) -> np.ndarray:
+    """Grey levels in [0, 1] (1 = white) at the picture's own depth; alpha ignored.
+
+    16-bit and 32-bit pictures are scaled by their own range (a 16-bit white is 65535, not
+    255: converting to 8 bits first would clip every non-black pixel to white).
+    """
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
         return np.asarray(im, dtype=np.float32) / np.float32(65535.0)
@@ -133,6 +200,14 @@ def _luminance(im: Image.Image) -> np.ndarray:
         # 32-bit modes carry 16-bit PNGs (older Pillow), 8-bit data, or floats in [0, 1].
         scale = 65535.0 if top > 255.0 else 255.0 if top > 1.0 else 1.0
         return np.clip(arr / np.float32(scale), 0.0, 1.0)
+    return np.asarray(im.convert("L"), dtype=np.float32) / np.float32(255.0)
+
+
+def _luminance(im: Image.Image) -> np.ndarray:
+    """Grey levels in [0, 1] (1 = white); alpha composited onto the colour opposite the ink."""
+    mode = im.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return grey_levels(im)
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode in ("PA", "La", "RGBa"):
@@ -178,7 +253,7 @@ def stroke_width(ink: np.ndarray, threshold: float = 0.5) -> float:
     return 2.0 * float(m.sum()) / edges if edges else 0.0
 
 
-def _thicken(crop: np.ndarray, scale: float) -> np.ndarray:
+def thicken(crop: np.ndarray, scale: float) -> np.ndarray:
     """Dilate strokes thinner than MNIST's (measured in the crop's pixels, whose 28-px size
     is `scale` times smaller) with a disc, so they come out MNIST-wide after scaling."""
     # 1.35x: the Lanczos scaling into the box and the 0.5 threshold of `stroke_width` take
@@ -206,13 +281,13 @@ def _fit_and_centre(ink: np.ndarray, background: float, what: str) -> np.ndarray
     """
     top = float(ink.max(initial=background))
     if top - background < MIN_CONTRAST:
-        raise ImageLoadError(f"{what}: no digit found (the picture is blank)")
+        raise BlankImageError(f"{what}: no digit found (the picture is blank)")
     ink = np.clip((ink - background) / (top - background), 0.0, 1.0)
     ink[ink < NOISE_FLOOR] = 0.0
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
-    crop = _thicken(crop, BOX / max(crop.shape))
+    crop = thicken(crop, BOX / max(crop.shape))
     h, w = crop.shape
     scale = BOX / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -227,19 +302,20 @@ def _fit_and_centre(ink: np.ndarray, background: float, what: str) -> np.ndarray
             crop = crop / peak
     mass = crop.sum()
     if mass <= 0.0:
-        raise ImageLoadError(f"{what}: no digit found (the picture is blank)")
+        raise BlankImageError(f"{what}: no digit found (the picture is blank)")
     yy, xx = np.indices(crop.shape)
     com_y, com_x = (crop * yy).sum() / mass, (crop * xx).sum() / mass
     # Integer translation (no resampling blur), kept inside the field.
-    top_row = int(np.clip(round(CENTRE - com_y), 0, SIDE - new_h))
-    left_col = int(np.clip(round(CENTRE - com_x), 0, SIDE - new_w))
-    out = np.zeros((SIDE, SIDE), np.float32)
+    top_row = int(np.clip(round(CENTRE - com_y), 0, IMAGE_SIDE - new_h))
+    left_col = int(np.clip(round(CENTRE - com_x), 0, IMAGE_SIDE - new_w))
+    out = np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.float32)
     out[top_row:top_row + new_h, left_col:left_col + new_w] = crop
     return out * 2.0 - 1.0
 
 
 def load_digit(path) -> np.ndarray:
-    """Any picture Pillow reads -> float32 [28, 28] in [-1, 1], MNIST-style.
+    """A PNG, JPEG, BMP, GIF, TIFF, WebP or PBM/PGM/PPM picture (read by `open_image`) ->
+    float32 [28, 28] in [-1, 1], MNIST-style.
 
     First frame of animations; EXIF orientation applied; 16-bit, palette, alpha and CMYK
     handled; a light background (border median above mid-grey) is inverted so ink is white.
@@ -247,7 +323,7 @@ def load_digit(path) -> np.ndarray:
     truncated, oversized (> 50 MB or > 40 Mpx) and blank pictures.
     """
     path = Path(path)
-    grey = _luminance(_open_first_frame(path))
+    grey = _luminance(open_image(path))
     if grey.size == 0:
         raise _fail(path, "the image has no pixels")
     grey = _shrink(grey)

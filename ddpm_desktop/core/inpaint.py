@@ -36,12 +36,14 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .sampling import SAMPLERS, EpsFn, SampleStep, _x0_from_eps, iter_sampler, timesteps_for
+from .imaging import IMAGE_SIDE
+from .forward import q_sample_at
+from .sampling import (SAMPLERS, EpsFn, SampleStep, ddpm_chain, eps_from_x0, iter_sampler,
+                       timesteps_for, x0_from_eps)
 from .schedule import NoiseSchedule
 
 METHODS = ("paste", "repaint", "x0")
 MASK_PRESETS = ("top", "bottom", "left", "right")
-SIDE = 28
 # RePaint's resampling defaults here: the paper uses j = r = 10 on 250 steps; on 50 steps,
 # j = 10 and r = 5 (NFE 210) is where the bundled classifier's reading of the completed
 # digits first passes 85% (docs/INPAINTING.md; r = 3 gives about 81%).
@@ -54,7 +56,7 @@ DEFAULT_STEPS = {"ddpm": 100, "ddim": 50, "dpmpp": 20, "repaint": 50}
 # ----------------------------------------------------------------------------- masks
 
 
-def preset_mask(name: str, rows: int = SIDE // 2) -> np.ndarray:
+def preset_mask(name: str, rows: int = IMAGE_SIDE // 2) -> np.ndarray:
     """bool [28, 28], True = known; the preset names the side that is *hidden*.
 
     "bottom" hides the bottom `rows` rows (so the model completes the digit's lower part),
@@ -62,16 +64,16 @@ def preset_mask(name: str, rows: int = SIDE // 2) -> np.ndarray:
     """
     if name not in MASK_PRESETS:
         raise ValueError(f"unknown mask preset {name!r}: choose one of {', '.join(MASK_PRESETS)}")
-    if isinstance(rows, bool) or int(rows) != rows or not 1 <= rows <= SIDE - 1:
-        raise ValueError(f"rows = {rows} must be an integer in 1..{SIDE - 1}")
+    if isinstance(rows, bool) or int(rows) != rows or not 1 <= rows <= IMAGE_SIDE - 1:
+        raise ValueError(f"rows = {rows} must be an integer in 1..{IMAGE_SIDE - 1}")
     rows = int(rows)
-    known = np.ones((SIDE, SIDE), dtype=bool)
+    known = np.ones((IMAGE_SIDE, IMAGE_SIDE), dtype=bool)
     if name == "bottom":
-        known[SIDE - rows:] = False
+        known[IMAGE_SIDE - rows:] = False
     elif name == "top":
         known[:rows] = False
     elif name == "right":
-        known[:, SIDE - rows:] = False
+        known[:, IMAGE_SIDE - rows:] = False
     else:
         known[:, :rows] = False
     return known
@@ -84,14 +86,14 @@ def check_mask(known) -> np.ndarray:
     all-unknown one (nothing to condition on: that is plain sampling), per item of a batch.
     """
     arr = known.detach().cpu().numpy() if isinstance(known, torch.Tensor) else np.asarray(known)
-    if arr.shape[-2:] != (SIDE, SIDE) or arr.ndim not in (2, 4) or (arr.ndim == 4 and arr.shape[1] != 1):
-        raise ValueError(f"the mask must be {SIDE}x{SIDE} pixels (white = known), got shape "
+    if arr.shape[-2:] != (IMAGE_SIDE, IMAGE_SIDE) or arr.ndim not in (2, 4) or (arr.ndim == 4 and arr.shape[1] != 1):
+        raise ValueError(f"the mask must be {IMAGE_SIDE}x{IMAGE_SIDE} pixels (white = known), got shape "
                          f"{'x'.join(map(str, arr.shape)) or 'scalar'}")
     if arr.dtype != bool:
         if not np.isin(arr, (0, 1)).all():
             raise ValueError("a mask array must hold only 0/1 or True/False")
         arr = arr.astype(bool)
-    flat = arr.reshape(-1, SIDE * SIDE)
+    flat = arr.reshape(-1, IMAGE_SIDE * IMAGE_SIDE)
     if flat.all(axis=1).any():
         raise ValueError("the mask marks every pixel as known: there is nothing to fill in")
     if not flat.any(axis=1).all():
@@ -104,17 +106,18 @@ def load_mask(path) -> np.ndarray:
 
     The image must be exactly 28x28 pixels: a mask is positional, and the digit preprocessing
     (rescale to a 20x20 box, recentre the ink) would move it relative to the digit, so a mask
-    addresses the 28x28 preprocessed digit pixel for pixel. Any format Pillow reads; alpha is
+    addresses the 28x28 preprocessed digit pixel for pixel. Read by `imaging.open_image` (the
+    raster formats it allows), grey levels at the image's own depth (16-bit too); alpha is
     ignored. ValueError (one line, naming the file) for anything else, see `check_mask`.
     """
-    from .imaging import _open_first_frame
+    from .imaging import grey_levels, open_image
 
     path = Path(path)
-    im = _open_first_frame(path)
-    if im.size != (SIDE, SIDE):
+    im = open_image(path)
+    if im.size != (IMAGE_SIDE, IMAGE_SIDE):
         raise ValueError(f"the mask '{path.name}' is {im.size[0]}x{im.size[1]} pixels; it must be "
-                         f"exactly {SIDE}x{SIDE} (white = known)")
-    grey = np.asarray(im.convert("L"), dtype=np.float32) / np.float32(255.0)
+                         f"exactly {IMAGE_SIDE}x{IMAGE_SIDE} (white = known)")
+    grey = grey_levels(im)
     try:
         return check_mask(grey >= 0.5)
     except ValueError as exc:
@@ -144,8 +147,8 @@ def _copy(x: torch.Tensor) -> torch.Tensor:
 def _prepare(x0, known, x_T):
     if not isinstance(x_T, torch.Tensor):
         x_T = torch.as_tensor(np.asarray(x_T, dtype=np.float32))
-    if x_T.dim() != 4 or tuple(x_T.shape[1:]) != (1, SIDE, SIDE):
-        raise ValueError(f"x_T must be [B, 1, {SIDE}, {SIDE}], got {list(x_T.shape)}")
+    if x_T.dim() != 4 or tuple(x_T.shape[1:]) != (1, IMAGE_SIDE, IMAGE_SIDE):
+        raise ValueError(f"x_T must be [B, 1, {IMAGE_SIDE}, {IMAGE_SIDE}], got {list(x_T.shape)}")
     x_T = x_T.to(torch.float32).clone()       # the caller's tensor is never written to
     known_np = check_mask(known)
     m = _as_batch(torch.from_numpy(np.ascontiguousarray(known_np)), x_T)
@@ -204,8 +207,7 @@ def _iter_paste(eps_fn, schedule, x0, m, x, sampler, steps, generator, eta, clip
 
     def known_at(t: int) -> torch.Tensor:
         if t not in noised:
-            ab = schedule.alpha_bar(t)
-            noised[t] = math.sqrt(ab) * x0 + math.sqrt(1.0 - ab) * _noise(x0.shape, generator, x0)
+            noised[t] = q_sample_at(x0, schedule.alpha_bar(t), _noise(x0.shape, generator, x0))
         return noised[t]
 
     def pasting_eps(x_t: torch.Tensor, t: int) -> torch.Tensor:
@@ -226,9 +228,9 @@ def _iter_x0(eps_fn, schedule, x0, m, x, sampler, steps, generator, eta, clip_x0
     def replacing_eps(x_t: torch.Tensor, t: int) -> torch.Tensor:
         ab = schedule.alpha_bar(t)
         sqrt_ab, sqrt_1m_ab = math.sqrt(ab), math.sqrt(1.0 - ab)
-        x0_hat = _x0_from_eps(x_t, eps_fn(x_t, t), sqrt_ab, sqrt_1m_ab, clip_x0)
+        x0_hat = x0_from_eps(x_t, eps_fn(x_t, t), sqrt_ab, sqrt_1m_ab, clip_x0)
         x0_hat = torch.where(m, x0, x0_hat)     # DDNM eq. 13: A⁺y + (I - A⁺A) x̂_0
-        return (x_t - sqrt_ab * x0_hat) / sqrt_1m_ab
+        return eps_from_x0(x_t, x0_hat, sqrt_ab, sqrt_1m_ab)
 
     yield from iter_sampler(sampler, replacing_eps, schedule, x, steps=steps, generator=generator,
                             eta=eta, clip_x0=clip_x0)
@@ -263,6 +265,9 @@ def repaint_levels(steps: int, jump_length: int = DEFAULT_JUMP_LENGTH,
 def _iter_repaint(eps_fn, schedule, x0, m, x, steps, generator, jump_length, resample, clip_x0):
     ts = timesteps_for(schedule.T, steps)           # ts[0] = T ... ts[-1] = 0
     n_levels = len(ts) - 1
+    # the down move t = ts[j] -> ts[j + 1] is iter_ddpm's step j: its row of the chain the
+    # DDPM steps along `ts` run on (the schedule respaced to `ts`, improved-diffusion's)
+    chain, rows = ddpm_chain(schedule, ts)
     t_of = lambda level: int(ts[n_levels - level])  # noqa: E731 - level k <-> step t
     levels = repaint_levels(n_levels, jump_length, resample)
     total = len(levels) - 1
@@ -270,30 +275,33 @@ def _iter_repaint(eps_fn, schedule, x0, m, x, steps, generator, jump_length, res
     nfe = 0
     yield SampleStep(_copy(x), x0_pred, t_of(int(levels[0])), 0, 0, total)
     for i in range(total):
-        t, s = t_of(int(levels[i])), t_of(int(levels[i + 1]))
+        level = int(levels[i])
+        t, s = t_of(level), t_of(int(levels[i + 1]))
         ab_t, ab_s = schedule.alpha_bar(t), schedule.alpha_bar(s)
         with torch.inference_mode():
             if s < t:
-                # Down t -> s (s the next kept step; β_{t|s} = 1 - ᾱ_t/ᾱ_s as in iter_ddpm).
-                beta = 1.0 - ab_t / ab_s
+                # Down t -> s, s the next kept step: the chain's β_{t|s} = 1 - ᾱ_t/ᾱ_s and its
+                # posterior coefficients, as in iter_ddpm.
+                row = int(rows[n_levels - level])
                 eps = eps_fn(x, t)
                 nfe += 1
-                x0_hat = _x0_from_eps(x, eps, math.sqrt(ab_t), math.sqrt(1.0 - ab_t), clip_x0)
+                x0_hat = x0_from_eps(x, eps, float(chain.sqrt_alphas_cumprod[row]),
+                                     float(chain.sqrt_one_minus_alphas_cumprod[row]), clip_x0)
                 # eq. 8b: x_s^unknown ~ p(x_s|x_t) = N(μ̃_t(x_t, x̂_0), β_{t|s}) (Ho et al. 2020, eq. 7)
-                coef1 = beta * math.sqrt(ab_s) / (1.0 - ab_t)
-                coef2 = math.sqrt(ab_t / ab_s) * (1.0 - ab_s) / (1.0 - ab_t)
-                unknown = coef1 * x0_hat + coef2 * x
+                unknown = (float(chain.posterior_mean_coef1[row]) * x0_hat
+                           + float(chain.posterior_mean_coef2[row]) * x)
                 if s > 0:
-                    unknown = unknown + math.sqrt(beta) * _noise(x.shape, generator, x)
+                    sigma = math.sqrt(float(chain.betas[row]))
+                    unknown = unknown + sigma * _noise(x.shape, generator, x)
                     # eq. 8a: x_s^known ~ q(x_s|x_0) = N(√ᾱ_s x_0, (1-ᾱ_s) I)
-                    known = math.sqrt(ab_s) * x0 + math.sqrt(1.0 - ab_s) * _noise(x.shape, generator, x)
+                    known = q_sample_at(x0, ab_s, _noise(x.shape, generator, x))
                 else:
                     known = x0
                 x = torch.where(m, known, unknown)       # eq. 8c
                 x0_pred = _copy(x0_hat)
             else:
                 # Jump up t -> s > t: x_s ~ q(x_s|x_t) = N(√(ᾱ_s/ᾱ_t) x_t, (1 - ᾱ_s/ᾱ_t) I)
-                x = math.sqrt(ab_s / ab_t) * x + math.sqrt(1.0 - ab_s / ab_t) * _noise(x.shape, generator, x)
+                x = q_sample_at(x, ab_s / ab_t, _noise(x.shape, generator, x))
         yield SampleStep(_copy(x), x0_pred, s, nfe, i + 1, total)
 
 

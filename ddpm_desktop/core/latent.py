@@ -36,12 +36,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .schema import Field, SchemaError, check_object, check_value, parse_json, refusal
+from .imaging import IMAGE_SIDE
 from .toy2d_model import ToyMLP
 
 LATENT_FILE = "latent.safetensors"
 FORMAT = "ddpm-desktop-latent/1"
 NUM_CLASSES = 10
-SIDE = 28
 # Classifier-free guidance w of class samples (the window's and the CLI's): measured on the
 # bundled models (bench/toy2d.py, DDIM 100 steps, 200 per class), the bundled classifier reads
 # 83.6% of class samples as the asked class at w = 1 (worst class 54%), 98.5% at w = 2 (worst
@@ -92,12 +93,12 @@ class LatentAutoencoder(nn.Module):
             raise ValueError("the ring head needs a 2-D code")
         self.config = {"hidden": int(hidden), "hidden2": int(hidden2), "latent_dim": int(latent_dim),
                        "head": head}
-        self.encoder = nn.Sequential(nn.Linear(SIDE * SIDE, hidden), nn.SiLU(),
+        self.encoder = nn.Sequential(nn.Linear(IMAGE_SIDE * IMAGE_SIDE, hidden), nn.SiLU(),
                                      nn.Linear(hidden, hidden2), nn.SiLU(),
                                      nn.Linear(hidden2, latent_dim))
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden2), nn.SiLU(),
                                      nn.Linear(hidden2, hidden), nn.SiLU(),
-                                     nn.Linear(hidden, SIDE * SIDE))   # tanh in decode
+                                     nn.Linear(hidden, IMAGE_SIDE * IMAGE_SIDE))   # tanh in decode
         self.head = (nn.Linear(latent_dim, NUM_CLASSES) if head == "linear"
                      else RingHead(learn_angles=head == "ring-learned"))
 
@@ -105,7 +106,7 @@ class LatentAutoencoder(nn.Module):
         return self.encoder(x.reshape(x.shape[0], -1))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.decoder(z)).reshape(z.shape[0], 1, SIDE, SIDE)
+        return torch.tanh(self.decoder(z)).reshape(z.shape[0], 1, IMAGE_SIDE, IMAGE_SIDE)
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ def _as_model_images(images) -> torch.Tensor:
         a = a[None]
     if a.ndim == 4:
         a = a[:, 0]
-    if a.ndim != 3 or a.shape[1:] != (SIDE, SIDE):
+    if a.ndim != 3 or a.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
         raise ValueError(f"images must be [N, 28, 28], got {a.shape}")
     if a.dtype == np.uint8:
         x = a.astype(np.float32) / 127.5 - 1.0
@@ -272,7 +273,7 @@ def load_latent(path=None) -> LatentModels:
 
     from ddpm_desktop import resources_path
 
-    from .checkpoint import CheckpointError
+    from .checkpoint import CheckpointError, check_finite_weights
 
     path = Path(path) if path is not None else resources_path(LATENT_FILE)
     if not path.is_file():
@@ -287,20 +288,27 @@ def load_latent(path=None) -> LatentModels:
                               f"({' '.join(str(exc).split())[:120]})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"'{path.name}' is not a ddpm-desktop latent model")
+    check_finite_weights(path.name, tensors)
     try:
-        ae = LatentAutoencoder(**json.loads(meta["ae_config"]))
-        ldm = ToyMLP(**json.loads(meta["ldm_config"]))
+        m = decode_latent_metadata(meta)
+    except SchemaError as exc:
+        raise CheckpointError(refusal(path.name, exc)) from None
+    try:
+        ae = LatentAutoencoder(**m["ae_config"])
+        ldm = ToyMLP(**m["ldm_config"])
         ae.load_state_dict({k[3:]: v for k, v in tensors.items() if k.startswith("ae.")},
                            strict=False)
         ldm.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ldm.")})
-        models = LatentModels(ae, ldm, json.loads(meta["code_mean"]), json.loads(meta["code_scale"]),
-                              json.loads(meta.get("info", "{}")))
+        models = LatentModels(ae, ldm, m["code_mean"], m["code_scale"], m.get("info", {}))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"'{path.name}' holds a different latent model "
                               f"({' '.join(str(exc).split())[:120]})") from None
     missing = [k for k in ae.state_dict() if not k.startswith("head.") and f"ae.{k}" not in tensors]
     if missing:
         raise CheckpointError(f"'{path.name}' lacks the autoencoder weights {missing[:3]}")
+    if not (np.isfinite(models.code_mean).all() and math.isfinite(models.code_scale)
+            and models.code_scale > 0):
+        raise CheckpointError(f"'{path.name}' holds a code mean or scale that is not a finite number")
     return models
 
 
@@ -321,3 +329,42 @@ def sample_codes(n: int, generator: torch.Generator | None = None, label: int | 
         raise ValueError(f"no bundled digit has the label {label}")
     idx = pool[torch.randint(len(pool), (int(n),), generator=generator).numpy()]
     return codes[idx].copy(), labels[idx].copy()
+
+
+# The metadata of a latent model file, each value bounded JSON; the sizes bound the networks a
+# file can ask for (the bundled one: hidden 512/256, a 128-wide MLP of depth 3).
+_AE_FIELDS = (Field("hidden", "int", 1, 4096, required=True),
+              Field("hidden2", "int", 1, 4096, required=True),
+              Field("latent_dim", "int", 1, 64, required=True),
+              Field("head", "str", choices=HEADS))
+_LDM_FIELDS = (Field("hidden", "int", 1, 1024, required=True),
+               Field("depth", "int", 1, 8, required=True),
+               Field("n_freq", "int", 0, 32),
+               Field("num_classes", "int", 0, 100),
+               Field("class_dim", "int", 1, 256))
+
+
+def decode_latent_metadata(meta: dict) -> dict:
+    """ae_config, ldm_config, code_mean (2 finite numbers), code_scale (> 0) and info (an
+    object), decoded with core.schema's bounds; SchemaError (one line, naming the key)."""
+    out = {}
+    for key in ("ae_config", "ldm_config", "code_mean", "code_scale", "info"):
+        if key not in meta:
+            if key == "info":
+                continue
+            raise SchemaError(f"metadata {key} is missing")
+        try:
+            out[key] = parse_json(meta[key], 1_000_000, 4)
+        except SchemaError as exc:
+            raise SchemaError(f"metadata {key}: {exc}") from None
+    out["ae_config"] = check_object(out["ae_config"], _AE_FIELDS, "metadata.ae_config")
+    out["ldm_config"] = check_object(out["ldm_config"], _LDM_FIELDS, "metadata.ldm_config")
+    mean = out["code_mean"]
+    if not (isinstance(mean, list) and len(mean) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in mean)):
+        raise SchemaError("metadata.code_mean must be a list of 2 numbers")
+    out["code_scale"] = check_value(out["code_scale"],
+                                    Field("code_scale", "float", 1e-6, 1e6), "metadata")
+    if not isinstance(out.get("info", {}), dict):
+        raise SchemaError("metadata.info must be an object")
+    return out

@@ -17,11 +17,12 @@ when the user asks.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .schedule import DEFAULT_SCHEDULE, NoiseSchedule
-from .sampling import ddim_coefficients, timesteps_for
+from .run import SamplerSettings, plan_run
+from .sampling import ddim_coefficients
 
 # The cursor value that means "the last step T of the step's schedule".
 LAST = "T"
@@ -104,22 +105,20 @@ def _prior(setup: Setup) -> dict:
 
 
 def _sampler_cost(setup: Setup) -> dict:
-    """Network evaluations of the step's sampler: the visited steps of timesteps_for, each one
-    ε_θ call per lane (two with guidance w ∉ {0, 1})."""
+    """Network evaluations of the step's sampler, as core.run plans the run: the visited steps,
+    each one ε_θ call (two with guidance w ∉ {0, 1})."""
     s = setup.noise_schedule()
     cfg = setup.sampler
-    t_start = min(cfg.get("t_start", s.T), s.T) if cfg.get("source") == "input" else s.T
-    steps = cfg.get("steps", 100)
-    per_lane = len(timesteps_for(s.T, steps, t_start)) - 1
     w = float(cfg.get("guidance", 1.0))
-    guided = cfg.get("label") is not None and w not in (0.0, 1.0)
-    out = {"T": s.T, "steps": steps if steps is not None else t_start, "nfe": per_lane,
-           "calls_per_step": 2 if guided else 1, "nfe_total": per_lane * (2 if guided else 1),
+    plan = plan_run(replace(SamplerSettings(), **{"guidance": w, **cfg}), s.T)
+    t_start, per_lane = plan.t_start, plan.n_steps
+    out = {"T": s.T, "steps": per_lane, "nfe": per_lane,
+           "calls_per_step": 2 if plan.guided else 1, "nfe_total": plan.network_calls,
            "w": w, "one_minus_w": 1.0 - w, "label": cfg.get("label"),
            "t_start": t_start, "sqrt_ab_start": math.sqrt(s.alpha_bar(t_start)),
            "sqrt_1m_ab_start": math.sqrt(1.0 - s.alpha_bar(t_start))}
     if cfg.get("sampler") == "ddim":
-        ts = timesteps_for(s.T, steps, t_start)
+        ts = plan.timesteps
         ab_t, ab_s = s.alpha_bar(int(ts[0])), s.alpha_bar(int(ts[1]))
         out["sigma_first"] = ddim_coefficients(ab_t, ab_s, float(cfg.get("eta", 0.0)))[2]
         out["t_first"], out["s_first"] = int(ts[0]), int(ts[1])

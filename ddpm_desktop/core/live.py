@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .forward import q_sample
+from .imaging import IMAGE_SHAPE
 from .sampling import generator_for, iter_sampler, make_eps_fn
 from .schedule import NoiseSchedule
 
@@ -39,8 +40,9 @@ LIVE_T = 300
 @dataclass(frozen=True)
 class LiveResult:
     """One reconstruction: the drawing it came from, x_t and the result (float32 [28, 28]),
-    the classifier's reading and probability (None without a classifier), its compute time
-    in ms and the sequence number of the drawing (to drop stale ones)."""
+    the classifier's reading (its most probable class) and probability, and whether the
+    result is a digit at all (all three None without a classifier), its compute time in ms
+    and the sequence number of the drawing (to drop stale ones)."""
 
     x0: np.ndarray
     x_t: np.ndarray
@@ -50,6 +52,7 @@ class LiveResult:
     nfe: int
     ms: float
     serial: int
+    digit: bool | None = None
 
 
 def live_plan(has_student: bool) -> tuple[str, int]:
@@ -63,7 +66,8 @@ class LiveReconstructor:
 
     `model` is the network the sampler needs: the teacher for ddpm/ddim/dpmpp, the distilled
     student (core.distill.StudentNet, its unconditional output: a drawing has no class) for
-    "distilled"."""
+    "distilled". `classifier`: a core.classifier.DigitReader, or a DigitClassifier (read with
+    the bundled calibration), or None for no reading."""
 
     def __init__(self, model, schedule: NoiseSchedule, t: int = LIVE_T,
                  sampler: str = TEACHER_SAMPLER, steps: int = TEACHER_STEPS, seed: int = 0,
@@ -75,30 +79,33 @@ class LiveReconstructor:
         self.model, self.schedule = model, schedule
         self.t, self.sampler, self.steps = int(t), sampler, int(steps)
         self.classifier = classifier
+        if classifier is not None:
+            from .classifier import as_reader
+
+            self.reader = as_reader(classifier)
+        else:
+            self.reader = None
         self.device = next(iter(model.parameters()), torch.empty(0)).device
-        self.noise = torch.randn((1, 1, 28, 28), generator=generator_for(seed))
+        self.noise = torch.randn((1, 1, *IMAGE_SHAPE), generator=generator_for(seed))
         self.eps_fn = make_eps_fn(model, schedule)
 
     @torch.no_grad()
     def reconstruct(self, x0: np.ndarray, serial: int = 0) -> LiveResult:
         started = time.perf_counter()
-        x = torch.from_numpy(np.asarray(x0, np.float32).reshape(1, 1, 28, 28))
+        x = torch.from_numpy(np.asarray(x0, np.float32).reshape(1, 1, *IMAGE_SHAPE))
         x_t = q_sample(self.schedule, x, self.t, noise=self.noise)
         last = None
         for last in iter_sampler(self.sampler, self.eps_fn, self.schedule, x_t.to(self.device),
                                  steps=self.steps, t_start=self.t):
             pass
         image = last.x_t.clamp(-1, 1)
-        reading = probability = None
-        if self.classifier is not None:
-            from .decision import decision_curve
-
-            probs = decision_curve(self.classifier, image)[0]
-            reading = int(np.argmax(probs))
-            probability = float(probs[reading])
+        reading = probability = digit = None
+        if self.reader is not None:
+            r = self.reader.read(image)[0]
+            reading, probability, digit = r.top, r.p, r.digit
         ms = (time.perf_counter() - started) * 1e3
-        return LiveResult(np.asarray(x0, np.float32).reshape(28, 28).copy(), x_t[0, 0].numpy().copy(),
-                          image[0, 0].numpy().copy(), reading, probability, last.nfe, ms, serial)
+        return LiveResult(np.asarray(x0, np.float32).reshape(IMAGE_SHAPE).copy(), x_t[0, 0].numpy().copy(),
+                          image[0, 0].numpy().copy(), reading, probability, last.nfe, ms, serial, digit)
 
 
 class LatestDrawing:

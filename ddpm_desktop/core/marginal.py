@@ -46,7 +46,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.special import erfcx, log_ndtr
 
-from .forward import STARTS, _params
+from .forward import STARTS, checked_start_params
 from .schedule import NoiseSchedule
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -306,7 +306,7 @@ _CACHE_SIZE = 16
 
 
 def _start_object(start_name: str, params: dict):
-    p = _params(start_name, params)
+    p = checked_start_params(start_name, params)
     if start_name == "image":
         if p["image"] is None:
             raise ValueError("start 'image' needs an image")

@@ -12,10 +12,10 @@ the floats substituted (so a test reads them without parsing text).
 - `reverse_terms(sampler, schedule, ts, i, eta)`: step i (t = ts[i] → s = ts[i+1]) of the
   sampler with the coefficients `core.sampling.step_terms` gives (the numbers the samplers
   themselves run with): DDPM Algorithm 2 with its posterior mean and variance (eq. 6-7),
-  DDIM eq. 12 with η (eq. 16), DPM-Solver++(2M) with h and r.
+  DDIM eq. 12 with η (eq. 16), DPM-Solver++(2M) with h and r; the distilled student's step
+  is DDIM's at η = 0. The t's come from the run's plan (core.run.plan_run).
 - `guidance_terms(label, w)`: ε̃ = ε_u + w (ε_c − ε_u) (Ho & Salimans 2022, eq. 6).
 - `kl_terms(...)`: the KL numbers of the histogram view (exact, estimate, histogram, bound).
-- `run_timesteps(...)`: the t's a reverse run steps through, as the session starts it.
 
 Pure Python and numpy; a few µs per call (the panel re-renders only the terms that change).
 """
@@ -26,7 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .sampling import step_terms, timesteps_for
+from .readout import (NO_DENSITY, NO_DENSITY_TIP, POINT_MASS, POINT_MASS_TIP, REPEATED_VALUES,
+                      REPEATED_VALUES_TIP, format_kl)
+from .run import DISTILLED
+from .sampling import step_terms
 from .schedule import NoiseSchedule
 
 # The views a term can drive (the window highlights the one under the mouse).
@@ -140,23 +143,14 @@ def forward_terms(schedule: NoiseSchedule, t: int) -> list[Term]:
 
 # ---------------------------------------------------------------- reverse
 
-def run_timesteps(sampler: str, T: int, steps: int | None, source: str = "noise",
-                  t_start: int = 500) -> np.ndarray:
-    """The descending t's a reverse run steps through, as the session starts one: from T
-    (source "noise") or from t_start clamped to 1..T ("input"), `steps` capped at the start
-    (None: every step, 20 for dpmpp, as core.sampling.iter_sampler)."""
-    start = int(max(1, min(int(t_start), T))) if source == "input" else T
-    if steps is not None:
-        steps = int(min(int(steps), start))
-    elif sampler == "dpmpp":
-        steps = 20
-    return timesteps_for(T, steps, start)
-
-
 def reverse_terms(sampler: str, schedule: NoiseSchedule, ts, i: int, eta: float = 0.0,
                   variance: str = "beta") -> list[Term]:
     """Step i of a reverse run along `ts` (clamped to 0..len(ts)−2): x̂_0 and the sampler's
-    update, with the coefficients of `core.sampling.step_terms`."""
+    update, with the coefficients of `core.sampling.step_terms`. The distilled student steps
+    as DDIM with η = 0 (core.sampling.iter_distilled), so its terms are those."""
+    student = sampler == DISTILLED
+    if student:
+        sampler, eta = "ddim", 0.0
     ts = np.asarray(ts)
     i = int(max(0, min(int(i), len(ts) - 2)))
     k = step_terms(sampler, schedule, ts, i, eta=eta, variance=variance)
@@ -200,7 +194,8 @@ def reverse_terms(sampler: str, schedule: NoiseSchedule, ts, i: int, eta: float 
         return [x0, update, posterior]
     if sampler == "ddim":
         update = Term(
-            "reverse.update", "DDIM step (eq. 12)",
+            "reverse.update",
+            "Distilled student: DDIM step (eq. 12, η = 0)" if student else "DDIM step (eq. 12)",
             f"{sub('x', 's')} = {sqrt(sub(AB, 's'))} {X0_HAT} + "
             f"{sqrt('1 − ' + sub(AB, 's') + ' − σ<sup>2</sup>')} {EPS_HAT} + σ z",
             f"{sub('x', s)} = {num(k['sqrt_ab_s'])} {X0_HAT} + {num(k['dir_coef'])} {EPS_HAT}"
@@ -285,40 +280,55 @@ def guidance_terms(label: int | None, w: float) -> list[Term]:
 
 # ---------------------------------------------------------------- KL
 
+_KL_FMT = {"unit": " nats", "fmt": num, "digits": 4}  # the panel's numbers, in nats
+
+
 def kl_terms(t: int, exact: float | None, estimate: float | None, spread: float | None,
              hist: float | None, bound: float | None, level: float) -> list[Term]:
     """The KL numbers of the pixel-value distribution p_t against N(0, 1) (nats per pixel
-    value) at step t, as the histogram view shows them (None: not computed yet)."""
-    est = num(estimate) + ("" if spread is None or estimate is None else f" ± {num(spread, 2)}")
+    value) at step t, as the histogram view shows them (None: not computed yet), read by
+    core.readout: the estimate below `level` as "≈ 0", ∞ with its reason, the raw value and
+    the reason added to the term's tip."""
+    exact_r = format_kl(exact, infinite=NO_DENSITY, infinite_tip=NO_DENSITY_TIP, **_KL_FMT)
+    est_r = format_kl(estimate, spread, level, infinite=NO_DENSITY if t == 0 else REPEATED_VALUES,
+                      infinite_tip=NO_DENSITY_TIP if t == 0 else REPEATED_VALUES_TIP, **_KL_FMT)
+    below = "" if est_r.tooltip else f"  (≈ N(0,1) below {num(level)})"  # a plain number
+    bound_r = format_kl(bound, infinite=POINT_MASS, infinite_tip=POINT_MASS_TIP, **_KL_FMT)
+    hist_r = format_kl(hist, **_KL_FMT)
+
+    def tip(text: str, r) -> str:  # the formula's tip, then the raw value and why, if any
+        return text + ("\n" + r.tooltip if r.tooltip else "")
+
     return [
         Term("kl.exact", "Exact KL of p_t",
              "KL(p<sub>t</sub> ‖ N(0,1)) = ∫ p<sub>t</sub> ln(p<sub>t</sub>/φ) dx,  "
              f"p<sub>t</sub> = (1/n) Σ<sub>i</sub> N({sqrt(sub(AB, 't'))} x<sub>0,i</sub>, "
              f"1 − {sub(AB, 't')})",
-             f"t = {t}:  KL = {num(exact)} nats",
-             "The exact KL of the pixel-value distribution p_t (the histogram's limit) to "
-             "N(0, 1), by quadrature (core.marginal); ∞ at t = 0 for an image.",
+             f"t = {t}:  KL = {exact_r.text}",
+             tip("The exact KL of the pixel-value distribution p_t (the histogram's limit) to "
+                 "N(0, 1), by quadrature (core.marginal); ∞ at t = 0 for an image.", exact_r),
              "kl", {"exact": exact}),
         Term("kl.estimate", "Estimated KL from the 784 values",
              "KL̂ = ½ ln 2π + ½ mean(x<sup>2</sup>) − Ĥ  (m-spacing entropy)",
-             f"KL̂ = {est} nats  (≈ N(0,1) below {num(level)})",
-             "The estimate from this frame's 784 pixel values: ½ ln 2π + ½ mean x² − Ĥ with "
-             "Ĥ the m-spacing entropy estimate, ± its sampling spread; below the level, 95% "
-             "of N(0, 1) samples would give as much.",
+             f"KL̂ = {est_r.text}{below}",
+             tip("The estimate from this frame's 784 pixel values: ½ ln 2π + ½ mean x² − Ĥ with "
+                 "Ĥ the m-spacing entropy estimate, ± its sampling spread; below the level, 95% "
+                 "of N(0, 1) samples would give as much.", est_r),
              "kl", {"estimate": estimate, "spread": spread, "level": level}),
         Term("kl.hist", "Histogram KL (the poster's)",
              "KL<sub>hist</sub> = Σ<sub>b</sub> p̂<sub>b</sub> ln(p̂<sub>b</sub> / "
              "q<sub>b</sub>)",
-             f"KL<sub>hist</sub> = {num(hist)} nats",
-             "Σ_b p̂_b ln(p̂_b/q_b) over 31 bins of the frame's values against N(0, 1)'s bin "
-             "masses q_b: the poster's method; it lumps the tails and has a small-sample "
-             "floor.",
+             f"KL<sub>hist</sub> = {hist_r.text}",
+             tip("Σ_b p̂_b ln(p̂_b/q_b) over 31 bins of the frame's values against N(0, 1)'s "
+                 "bin masses q_b: the poster's method; it lumps the tails and has a "
+                 "small-sample floor.", hist_r),
              "histogram", {"hist": hist}),
         Term("kl.bound", "Upper bound: mean KL of q(x_t | x_0)",
              f"(1/n) Σ<sub>i</sub> ½({sub(AB, 't')} x<sub>0,i</sub><sup>2</sup> − "
              f"{sub(AB, 't')} − ln(1 − {sub(AB, 't')}))",
-             f"bound = {num(bound)} nats ≥ exact",
-             "(1/n) Σ_i KL(N(√ᾱ_t x_0,i, 1 − ᾱ_t) ‖ N(0, 1)) = (1/n) Σ_i ½(ᾱ_t x_0,i² − ᾱ_t − "
-             "ln(1 − ᾱ_t)) ≥ the exact KL (convexity); Ho et al.'s L_T at t = T.",
+             f"bound = {bound_r.text}" + ("" if bound_r.tooltip else " ≥ exact"),
+             tip("(1/n) Σ_i KL(N(√ᾱ_t x_0,i, 1 − ᾱ_t) ‖ N(0, 1)) = (1/n) Σ_i ½(ᾱ_t x_0,i² − "
+                 "ᾱ_t − ln(1 − ᾱ_t)) ≥ the exact KL (convexity); Ho et al.'s L_T at t = T.",
+                 bound_r),
              "kl", {"bound": bound}),
     ]

@@ -91,6 +91,12 @@ def generator_for(seed: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(int(seed))
 
 
+# The app draws x_T from the input seed + START_SEED_OFFSET, its own stream, so a Gaussian x_T
+# is not the forward chain's z_1 (drawn from the input seed itself); Copy as command
+# (core.reproduce) writes the same seed.
+START_SEED_OFFSET = 1_000_003
+
+
 def _copy(x: torch.Tensor) -> torch.Tensor:
     # A CPU copy the receiver may keep: never the live tensor (STYLE.md, "emit copies").
     return x.detach().to("cpu", copy=True)
@@ -118,14 +124,40 @@ def _check_x(x_T) -> torch.Tensor:
     return x_T
 
 
-def _x0_from_eps(x, eps, sqrt_ab: float, sqrt_1m_ab: float, clip: bool):
-    # x̂_0 = (x_t - √(1-ᾱ_t) ε̂)/√ᾱ_t (Ho et al. 2020, eq. 15 solved for x_0).
-    x0 = (x - sqrt_1m_ab * eps) / sqrt_ab
+def x0_from_eps(x_t, eps, sqrt_ab: float, sqrt_1m_ab: float, clip: bool = False):
+    """x̂_0 = (x_t - √(1-ᾱ_t) ε̂)/√ᾱ_t (Ho et al. 2020, eq. 4 solved for x_0, as in eq. 15),
+    clipped to [-1, 1] when `clip`. sqrt_ab, sqrt_1m_ab: √ᾱ_t and √(1-ᾱ_t) of x_t's level."""
+    x0 = (x_t - sqrt_1m_ab * eps) / sqrt_ab
     return x0.clamp_(-1.0, 1.0) if clip else x0
 
 
-def _ab(ab: np.ndarray, t: int) -> float:
-    return 1.0 if t == 0 else float(ab[t - 1])
+def eps_from_x0(x_t, x0, sqrt_ab, sqrt_1m_ab):
+    """ε = (x_t - √ᾱ_t x̂_0)/√(1-ᾱ_t): the noise that x̂_0 implies at x_t (eq. 4 solved for ε;
+    the inverse of `x0_from_eps`), e.g. after x̂_0 was clipped or replaced. Tensors or arrays;
+    sqrt_ab, sqrt_1m_ab: floats, or per-item values broadcasting against x_t."""
+    return (x_t - sqrt_ab * x0) / sqrt_1m_ab
+
+
+def ddim_step(eps_fn: EpsFn, schedule: NoiseSchedule, x: torch.Tensor, t: int, s: int,
+              eta: float = 0.0, generator: torch.Generator | None = None,
+              clip_x0: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """One DDIM step t -> s (Song et al. 2021, eq. 12): -> (x_s, x̂_0), one network call.
+
+    x_s = √ᾱ_s x̂_0 + √(1 - ᾱ_s - σ²) ε̂ + σ z with `ddim_coefficients`. When clip_x0, ε̂ is
+    re-derived from the clipped x̂_0 (`eps_from_x0`) so the two stay consistent. z is drawn
+    from `generator` (CPU) only when σ > 0 (η > 0)."""
+    ab_t, ab_s = schedule.alpha_bar(t), schedule.alpha_bar(s)
+    sqrt_ab_t, sqrt_1m_ab_t = math.sqrt(ab_t), math.sqrt(1.0 - ab_t)
+    sqrt_ab_s, dir_coef, sigma = ddim_coefficients(ab_t, ab_s, eta)
+    eps = eps_fn(x, t)
+    x0 = x0_from_eps(x, eps, sqrt_ab_t, sqrt_1m_ab_t, clip_x0)
+    if clip_x0:
+        eps = eps_from_x0(x, x0, sqrt_ab_t, sqrt_1m_ab_t)
+    # eq. 12: "predicted x_0" + "direction pointing to x_t" + random noise
+    x_s = sqrt_ab_s * x0 + dir_coef * eps
+    if sigma > 0.0:
+        x_s = x_s + sigma * _noise_like(x, generator)
+    return x_s, x0
 
 
 def ddpm_chain(schedule: NoiseSchedule, ts: np.ndarray) -> tuple[NoiseSchedule, np.ndarray]:
@@ -148,7 +180,7 @@ def ddim_coefficients(ab_t: float, ab_s: float, eta: float) -> tuple[float, floa
 def dpmpp_coefficients(schedule: NoiseSchedule, t: int, s: int) -> tuple[float, float, float]:
     """(σ_s/σ_t, -α_s (e^{-h} - 1), h) of the DPM-Solver++ step t -> s >= 1 (Lu et al. 2022),
     with α = √ᾱ, σ = √(1-ᾱ) and h = λ_s - λ_t, λ = ½ log-SNR."""
-    ab_t, ab_s = _ab(schedule.alphas_cumprod, t), _ab(schedule.alphas_cumprod, s)
+    ab_t, ab_s = schedule.alpha_bar(t), schedule.alpha_bar(s)
     h = 0.5 * float(schedule.log_snr[s - 1]) - 0.5 * float(schedule.log_snr[t - 1])
     return math.sqrt((1.0 - ab_s) / (1.0 - ab_t)), -math.sqrt(ab_s) * math.expm1(-h), h
 
@@ -163,8 +195,7 @@ def step_terms(name: str, schedule: NoiseSchedule, ts: np.ndarray, i: int, eta: 
     The samplers read the same functions (`ddpm_chain`, `ddim_coefficients`,
     `dpmpp_coefficients`)."""
     t, s = int(ts[i]), int(ts[i + 1])
-    ab = schedule.alphas_cumprod
-    ab_t, ab_s = _ab(ab, t), _ab(ab, s)
+    ab_t, ab_s = schedule.alpha_bar(t), schedule.alpha_bar(s)
     out = {"t": t, "s": s, "ab_t": ab_t, "ab_s": ab_s, "sqrt_ab_t": math.sqrt(ab_t),
            "sqrt_1m_ab_t": math.sqrt(1.0 - ab_t)}
     if name == "ddpm":
@@ -234,7 +265,7 @@ def iter_ddpm(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, t_start: int | None =
         t, s = int(ts[i]), int(ts[i + 1])
         with torch.inference_mode():
             eps = eps_fn(x, t)
-            x0 = _x0_from_eps(x, eps, sqrt_ab[i], sqrt_1m_ab[i], clip_x0)
+            x0 = x0_from_eps(x, eps, sqrt_ab[i], sqrt_1m_ab[i], clip_x0)
             if clip_x0:
                 # μ̃_t(x_t, x_0) = β_t √ᾱ_{t-1}/(1-ᾱ_t) x_0 + √α_t (1-ᾱ_{t-1})/(1-ᾱ_t) x_t (eq. 7)
                 x_new = coef1[i] * x0 + coef2[i] * x
@@ -266,23 +297,11 @@ def iter_ddim(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, steps: int | None = N
     x = _check_x(x_T)
     ts = timesteps_for(schedule.T, steps, t_start)
     total = len(ts) - 1
-    ab = schedule.alphas_cumprod
     yield SampleStep(_copy(x), torch.zeros(x.shape), int(ts[0]), 0, 0, total)
     for i in range(total):
         t, s = int(ts[i]), int(ts[i + 1])
-        ab_t, ab_s = _ab(ab, t), _ab(ab, s)
-        sqrt_ab_t, sqrt_1m_ab_t = math.sqrt(ab_t), math.sqrt(1.0 - ab_t)
-        sqrt_ab_s, dir_coef, sigma = ddim_coefficients(ab_t, ab_s, eta)
         with torch.inference_mode():
-            eps = eps_fn(x, t)
-            x0 = _x0_from_eps(x, eps, sqrt_ab_t, sqrt_1m_ab_t, clip_x0)
-            if clip_x0:
-                eps = (x - sqrt_ab_t * x0) / sqrt_1m_ab_t
-            # eq. 12: "predicted x_0" + "direction pointing to x_t" + random noise
-            x_new = sqrt_ab_s * x0 + dir_coef * eps
-            if sigma > 0.0:
-                x_new = x_new + sigma * _noise_like(x, generator)
-        x = x_new
+            x, x0 = ddim_step(eps_fn, schedule, x, t, s, eta, generator, clip_x0)
         yield SampleStep(_copy(x), _copy(x0), s, i + 1, i + 1, total)
 
 
@@ -301,17 +320,16 @@ def iter_dpmpp_2m(eps_fn: EpsFn, schedule: NoiseSchedule, x_T, steps: int | None
     x = _check_x(x_T)
     ts = timesteps_for(schedule.T, steps, t_start)
     total = len(ts) - 1
-    ab = schedule.alphas_cumprod
     yield SampleStep(_copy(x), torch.zeros(x.shape), int(ts[0]), 0, 0, total)
     x0_prev = None
     h_prev = 0.0
     for i in range(total):
         t, s = int(ts[i]), int(ts[i + 1])
-        ab_t = _ab(ab, t)
+        ab_t = schedule.alpha_bar(t)
         sqrt_ab_t, sqrt_1m_ab_t = math.sqrt(ab_t), math.sqrt(1.0 - ab_t)
         with torch.inference_mode():
             eps = eps_fn(x, t)
-            x0 = _x0_from_eps(x, eps, sqrt_ab_t, sqrt_1m_ab_t, clip_x0)
+            x0 = x0_from_eps(x, eps, sqrt_ab_t, sqrt_1m_ab_t, clip_x0)
             if s == 0:
                 x_new = x0          # σ_s = 0, α_s = 1: the first-order step lands on x̂_0
                 h = math.inf

@@ -171,15 +171,11 @@ class GaussianMixture:
         return out.to(device=x.device, dtype=x.dtype)
 
 
-def _alpha_bar(schedule: NoiseSchedule, t: int) -> float:
-    return 1.0 if t == 0 else float(schedule.alphas_cumprod[t - 1])
-
-
 def exact_eps_fn(mixture: GaussianMixture, schedule: NoiseSchedule):
     """The exact denoiser as a core.sampling EpsFn: eps_fn(x [N, 2], t) = E[ε | x_t = x]."""
 
     def eps_fn(x: torch.Tensor, t: int) -> torch.Tensor:
-        return mixture.eps(x, _alpha_bar(schedule, int(t)))
+        return mixture.eps(x, schedule.alpha_bar(int(t)))
 
     return eps_fn
 
@@ -363,7 +359,7 @@ class Marginal:
     def kl_curve(self, schedule: NoiseSchedule, n_points: int = 100) -> tuple[np.ndarray, np.ndarray]:
         """(t, KL(p_t || N(0, I))) at about n_points steps from 0 to T (t int64)."""
         ts = np.unique(np.round(np.linspace(0, schedule.T, n_points)).astype(np.int64))
-        return ts, np.array([self.kl(_alpha_bar(schedule, int(t))) for t in ts])
+        return ts, np.array([self.kl(schedule.alpha_bar(int(t))) for t in ts])
 
 
 # ------------------------------------------------------------------ the fields' view box

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .forward import q_sample
 from .schedule import NoiseSchedule
 
 DEFAULT_STEPS = 3000
@@ -121,8 +122,6 @@ def iter_toy_training(points: np.ndarray, schedule: NoiseSchedule, steps: int = 
     opt = torch.optim.Adam(net.parameters(), lr=float(lr))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(i, steps) / steps)))
-    sqrt_ab = torch.tensor(schedule.sqrt_alphas_cumprod, dtype=torch.float32)
-    sqrt_1m = torch.tensor(schedule.sqrt_one_minus_alphas_cumprod, dtype=torch.float32)
     log_snr = torch.tensor(schedule.log_snr, dtype=torch.float32)
     T = schedule.T
     start = time.perf_counter()
@@ -130,7 +129,7 @@ def iter_toy_training(points: np.ndarray, schedule: NoiseSchedule, steps: int = 
         idx = torch.randint(len(pts), (batch_size,), generator=gen)
         t = torch.randint(T, (batch_size,), generator=gen)        # index t-1, t uniform 1..T
         eps = torch.randn((batch_size, 2), generator=gen)
-        x_t = sqrt_ab[t, None] * pts[idx] + sqrt_1m[t, None] * eps  # q_sample (eq. 4)
+        x_t = q_sample(schedule, pts[idx], t + 1, eps)
         y = None
         if ys is not None:
             y = ys[idx]

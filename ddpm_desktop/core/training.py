@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .forward import q_sample_at
+from .imaging import IMAGE_SHAPE
 from .model import LABEL_INIT_STD as UNET_LABEL_INIT_STD
 from .model import ModelConfig, UNet
 
@@ -416,7 +417,7 @@ def measure_thread_counts(candidates=None, batch_size: int = 64, model_config: M
     candidates = candidates or sorted({1, min(2, cores), min(4, cores), cores})
     before = torch.get_num_threads()
     model = UNet(cfg).to(memory_format=torch.channels_last)
-    x = torch.randn(batch_size, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(batch_size, 1, *IMAGE_SHAPE).contiguous(memory_format=torch.channels_last)
     lam = torch.randn(batch_size)
     result = {}
     try:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, sampling, training
+from .imaging import IMAGE_SHAPE
 from .model import UNet
 from .schedule import NoiseSchedule
 
@@ -95,7 +96,7 @@ def draw_samples(model: UNet, schedule: NoiseSchedule, conditional: bool,
                  seed: int = SAMPLE_SEED) -> np.ndarray:
     """n samples (labels 0..n-1 when conditional) with DPM-Solver++(2M) from one fixed noise,
     so successive grids show the same digits getting sharper. float32 [n, 28, 28]."""
-    x_T = torch.randn((n, 1, 28, 28), generator=sampling.generator_for(seed))
+    x_T = torch.randn((n, 1, *IMAGE_SHAPE), generator=sampling.generator_for(seed))
     labels = torch.arange(n) % model.config.num_classes if conditional else None
     eps_fn = sampling.make_eps_fn(model, schedule, labels=labels, guidance=1.0)
     last = None

@@ -41,7 +41,6 @@ def create_app(argv: list[str] | None = None, theme_name: str | None = None,
     one exists). `theme_name` / `lecture` (from the command line) override and are remembered;
     None: the saved ones ("view/theme", "view/lecture")."""
     import pyqtgraph as pg
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from ddpm_desktop.ui import theme
@@ -51,9 +50,9 @@ def create_app(argv: list[str] | None = None, theme_name: str | None = None,
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
     set_identity(app)
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
-    from ddpm_desktop.ui.settings import read
+    from ddpm_desktop.ui.settings import open_settings, read
 
-    settings = QSettings()
+    settings = open_settings()
     if theme_name is not None:
         settings.setValue("view/theme", theme_name)
     if lecture is not None:

@@ -1,28 +1,28 @@
-"""File > Copy run as command / Copy export as command (issue 13 item 6): the `ddpm-desktop`
+"""File > Copy run as command / Copy export as command: the `ddpm-desktop`
 line that reproduces the current reverse run or export, on the clipboard.
 
-`run_spec(session)` reads the session's states into a `commands._reproduce.RunSpec` (the
-app's seeds: the sampler seed, x_T's seed = input seed + the session's offset, the forward
-chain's noise seed = the input seed; the bundled digit found by its pixels);
+`run_spec(session)` reads the session's states and the run's plan (core.run.plan_run: the
+start t and the capped step count) into a `core.reproduce.RunSpec` (the app's seeds: the
+sampler seed, x_T's seed = input seed + the session's offset, the forward chain's noise seed =
+the input seed; the bundled digit found by its pixels);
 `reverse_command_for(session)` and `export_command_for(session)` build the text with the pure
-builders of commands/_reproduce.py; `copy_command(window, which)` puts it on the clipboard and
+builders of core/reproduce.py; `copy_command(window, which)` puts it on the clipboard and
 says so in the status bar, or shows why no command can reproduce this state.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtWidgets import QApplication
 
-from ddpm_desktop.commands._reproduce import (
+from ddpm_desktop.core.checkpoint import ModelSource, model_file
+from ddpm_desktop.core.reproduce import (
     RunSpec,
     bundled_digit_index,
     export_command,
     reverse_command,
 )
-from ddpm_desktop.ui.session import START_SEED_OFFSET
-
-BUNDLED_SOURCE = "bundled model"
+from ddpm_desktop.core.run import plan_run
+from ddpm_desktop.core.sampling import START_SEED_OFFSET
+from ddpm_desktop.ui.session_file import model_ref
 
 
 def run_spec(session, checkpoint: str | None = None) -> RunSpec:
@@ -34,13 +34,12 @@ def run_spec(session, checkpoint: str | None = None) -> RunSpec:
     schedule_params = session.schedule_state.params
     T = int(schedule_params["T"])
     source = session.model_state.source
-    if source == "trained here":
+    if source == ModelSource.TRAINED:
         raise ValueError("the model was trained in this session: save a checkpoint (Training "
                          "dock) and load it, then copy the command")
-    if checkpoint is None and source and source != BUNDLED_SOURCE:
-        checkpoint = source
-    start_at = int(max(1, min(s.t_start, T))) if s.source == "input" else T
-    steps = None if s.steps is None else int(min(s.steps, start_at))
+    if checkpoint is None:
+        checkpoint = model_file(source)
+    plan = plan_run(s, T)  # the run as the session makes it: its start, its capped steps
     digit_index = None
     if s.source == "input" or inp.forward_from == "digit":
         digit_index = bundled_digit_index(inp.digit)
@@ -49,9 +48,9 @@ def run_spec(session, checkpoint: str | None = None) -> RunSpec:
                          "reconstructs from it")
     if s.source == "noise" and inp.start_name == "image":
         raise ValueError("x_T is an image, not a distribution: no command draws it")
-    return RunSpec(schedule=schedule_params, sampler=s.sampler, steps=steps, eta=s.eta,
+    return RunSpec(schedule=schedule_params, sampler=s.sampler, steps=plan.steps, eta=s.eta,
                    label=s.label, guidance=s.guidance, seed=s.seed, source=s.source,
-                   t_start=start_at, x_seed=inp.seed + START_SEED_OFFSET,
+                   t_start=plan.t_start, x_seed=inp.seed + START_SEED_OFFSET,
                    start=inp.start_name, start_params=dict(inp.start_params),
                    noise_seed=inp.seed, digit_index=digit_index, checkpoint=checkpoint,
                    device=session.device_state.device)
@@ -76,13 +75,10 @@ def export_command_for(session, checkpoint: str | None = None, theme: str | None
 
 
 def _checkpoint_path(window) -> str | None:
-    """The loaded model's file: its name in the folder it was last chosen from, if there."""
-    source = window.session.model_state.source
-    if not source or source in (BUNDLED_SOURCE, "trained here"):
-        return None
-    folder = window.settings.value("paths/model_dir", "", type=str)
-    path = Path(folder) / source if folder else None
-    return str(path) if path is not None and path.is_file() else None
+    """The loaded model's file, as the session's snapshot names it (None: bundled, trained
+    here, or no model)."""
+    ref = model_ref(window.session.model_state)
+    return ref.path if ref is not None and ref.kind == "file" else None
 
 
 def copy_command(window, which: str) -> str:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, Q
                                QPushButton, QVBoxLayout, QWidget)
 
 from ddpm_desktop.ui import crash_report
-from ddpm_desktop.ui.session_file import save_session, session_to_dict
+from ddpm_desktop.core import files
 
 REPORT_FILTER = "Crash reports (*.txt);;All files (*)"
 
@@ -105,9 +105,12 @@ def _where_text(saved: crash_report.SavedReport | None, save_error: str) -> str:
 
 
 def _session_saver(session):
+    """Write the session file as File > Save session does (its snapshot's JSON, atomically),
+    but raising instead of reporting through the session's error signal: this is the report."""
     if session is None:
         return None
-    return lambda path: save_session(session, path)
+    return lambda path: files.atomic_write_bytes(
+        Path(path), session.files.take_snapshot().to_json().encode("utf-8"))
 
 
 def build_report(message: str, details: str, session) -> str:
@@ -115,7 +118,7 @@ def build_report(message: str, details: str, session) -> str:
     snapshot, snapshot_error, device = None, "", None
     if session is not None:
         try:
-            snapshot = session_to_dict(session)
+            snapshot = session.files.take_snapshot().to_dict()
         except Exception as exc:  # the state that raised may be half-updated
             snapshot_error = f"{type(exc).__name__}: {exc}"
         device = getattr(getattr(session, "device_state", None), "device", None)

@@ -6,8 +6,8 @@ session first (the user's work matters more than the report) as `<report>-sessio
 beside the report, then the report, both atomically (core.files). `autosave` does that in the
 crash folder the moment a crash is shown, so a closed dialog or a dying process loses nothing.
 
-The session is serialised by the session file's own writer (the caller passes it in as
-`save_session(path)`), so the saved file opens with File > Open session.
+The session is serialised as the session file is (the caller passes the writer in as
+`save_session(path)`: the snapshot's JSON), so the saved file opens with File > Open session.
 """
 from __future__ import annotations
 

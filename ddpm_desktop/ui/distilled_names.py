@@ -2,7 +2,8 @@
 (a widget may not import the session modules: tests/test_layering.py), and `lane_name`: what a
 caption calls a sampler run (the reverse view's lanes, the live view)."""
 
-DISTILLED = "distilled"
+from ddpm_desktop.core.run import DISTILLED  # noqa: F401 - re-exported
+
 DISTILLED_NAME = "Distilled student (1-4 steps)"
 DISTILLED_TIP = ("A student distilled from the bundled model (docs/DISTILLATION.md): 1-4 network "
                  "calls, DDIM steps of a network that predicts x̂_0 = α x_t − σ v directly, with "

@@ -1,8 +1,8 @@
 """The export state the Export dialog is built from (the session owns it and runs the export).
 
 `ExportSettings`: what to export (forward, reverse, both), as what (looping GIF or PNG strip),
-frame rate, scale, frame stride (0 = automatic: ui.export_frames.DEFAULT_FRAMES picked along the
-chain, never fewer than ui.export_frames.MIN_FRAMES; the last frame held ui.export.HOLD_LAST_S),
+frame rate, scale, frame stride (0 = automatic: render.frames.DEFAULT_FRAMES picked along the
+chain, never fewer than render.frames.MIN_FRAMES; the last frame held render.compose.HOLD_LAST_S),
 key frames of a strip, the histogram and KL overlays, the file, and where "both" comes from:
 `both_from` "digit" (the default: the reverse chain reconstructs the forward chain's x_t, t =
 `both_t` or 3T/10 as `ddpm-desktop export --chain both`, so both halves show one digit) or
@@ -15,6 +15,7 @@ Signals: `settings_changed()`, `progress_changed()` (running, done/total),
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,17 +73,22 @@ class ExportSettings:
         return max(1, min(self.both_t, T)) if self.both_t else max(1, round(0.3 * T))
 
     def target(self) -> Path:
-        """The file the next export writes."""
+        """The file the next export writes: always with the extension of what it writes
+        (another export extension is replaced; any other name gets it appended, so a path
+        naming ``~/.bashrc`` becomes ``~/.bashrc.gif``)."""
         if self.path:
             p = Path(self.path).expanduser()
+            suffix = SUFFIXES[self.format]
+            if p.suffix.lower() == suffix:
+                return p
             known = {v for v in SUFFIXES.values()}
-            return p.with_suffix(SUFFIXES[self.format]) if p.suffix.lower() in known else p
+            return p.with_suffix(suffix) if p.suffix.lower() in known else p.with_name(p.name + suffix)
         folder = Path(self.folder) if self.folder and Path(self.folder).is_dir() else Path.home()
         return folder / f"{DEFAULT_NAMES[self.what]}{SUFFIXES[self.format]}"
 
     def stride_for(self, n_frames: int) -> int:
-        """The stride ui.export_frames.output_indices gets: the user's, or 0 (frames picked along the
-        chain: ui.export_frames.DEFAULT_FRAMES, at least ui.export_frames.MIN_FRAMES)."""
+        """The stride render.frames.output_indices gets: the user's, or 0 (frames picked along the
+        chain: render.frames.DEFAULT_FRAMES, at least render.frames.MIN_FRAMES)."""
         return self.stride
 
 
@@ -93,10 +99,41 @@ class ExportState(SettingsState):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = ExportSettings()
+        # The destination (path or folder) came from a session or settings file and the user
+        # has not chosen or confirmed it in this run: Export asks before writing there.
+        self.destination_from_file = False
         self.running = False
         self.done = 0
         self.total = 0
         self.message = ""
+        # Existing files an export may replace without asking: those it wrote in this run and
+        # those the user confirmed (a path from a session or settings file is a suggestion).
+        self.replaceable: set[str] = set()
+
+    def needs_confirmation(self) -> Path | None:
+        """The target, when it exists and was neither written nor confirmed in this run."""
+        target = self.settings.target()
+        key = os.path.abspath(target)
+        return target if os.path.lexists(target) and key not in self.replaceable else None
+
+    def allow_replacing(self, path) -> None:
+        """The user chose to replace `path` (or the app just wrote it)."""
+        self.replaceable.add(os.path.abspath(Path(path).expanduser()))
+
+    def set_settings(self, settings, from_file: bool = False) -> None:
+        """Adopt `settings`; `from_file`: they come from a session or settings file, so their
+        path and folder are only a suggestion until the user confirms them. A change of path
+        or folder made in the app counts as the user's choice."""
+        old = self.settings
+        super().set_settings(settings)
+        if from_file:
+            self.destination_from_file = bool(self.settings.path or self.settings.folder)
+        elif (self.settings.path, self.settings.folder) != (old.path, old.folder):
+            self.destination_from_file = False
+
+    def confirm_destination(self) -> None:
+        """The user chose or confirmed the destination shown (Browse…, or Export's question)."""
+        self.destination_from_file = False
 
     def set_progress(self, running: bool, done: int = 0, total: int = 0,
                      message: str = "") -> None:

@@ -158,7 +158,7 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "status_label": ("What the run is doing", ""),
         "samples_label": ("Ten samples from the EMA network, one per class, DPM-Solver++ 15 "
                           "steps from a fixed noise: the same digits get sharper as it learns", ""),
-        # helper C: the folding settings and the plot tabs
+        # the folding settings and the plot tabs
         "settings_button": ("Show or hide the run's settings (data set, batch, steps, learning "
                             "rate)", ""),
         "settings_summary": ("The settings the next Start uses", ""),
@@ -170,7 +170,7 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
                        "(the method chosen above)", ""),
         "cancel_button": ("Stop the inpainting run", ""),
     },
-    # ---- issue 16 (helper A): when the digit is decided; completions of x_t
+    # when the digit is decided; completions of x_t
     "DecisionView": {
         "title": ("Which quantity the plot shows: the bundled classifier's softmax p(k | x̂₀) "
                   "for each class k, on the x̂₀ of every network call of the reverse chain "
@@ -197,12 +197,11 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "result_label": ("How many completions the classifier reads as each class "
                          "(its argmax_k p(k | completion))", ""),
     },
-    # ---- end of issue 16 (helper A)
     "HistogramView": {
         "hist_plot": ("Histogram of the frame's 784 pixel values (the KL estimator's own bins) "
                       "against the N(0, 1) density φ(x) = e^{−x²/2}/√(2π)", ""),
     },
-    # --- the maths panel (helper B, issue 13 item 1): rows set their own formula tooltips
+    # the maths panel: rows set their own formula tooltips
     "MathsPanel": {
         "header_reverse": ("The reverse frame on screen and the sampler step that produced it: "
                            "t = ts[i] → s = ts[i+1]", ""),
@@ -234,7 +233,7 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "cancel_button": ("Stop the export; nothing is written", ""),
         "close_button": ("Close the dialog (an export keeps running)", ""),
     },
-    # ---- helper C: the Lessons dock (issue 13.4) -------------------------------------------
+    # the Lessons dock
     "LessonPanel": {
         "lesson_combo": ("The guided lesson to follow: each step sets the app up and asks a "
                          "question", "Five lessons: the forward process; why ᾱ_T must be ≈ 0; "
@@ -251,9 +250,8 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "next_button": ("The next step (sets the app up for it)", ""),
         "reapply_button": ("Set the app up for this step again after changing things", ""),
     },
-    # ---- end helper C
 
-    # ---- helper D (issue 14): the 2-D window's latent map and export ----
+    # the 2-D window's latent map and export
     "Toy2DWindow": {
         "export_button": ("Write the chain shown with the heat map and arrows as drawn (GIF, WebP, "
                           "APNG; PNG: the last frame)",
@@ -275,7 +273,6 @@ HELP: dict[str, dict[str, tuple[str, str]]] = {
         "point_label": ("D(z): the digit the decoder makes of the clicked map point z", ""),
         "point_info": ("The clicked point z = (z₁, z₂) of the latent map", ""),
     },
-    # ---- end helper D
 }
 
 

@@ -3,9 +3,10 @@ shortcuts, the status bar, messages, settings and shutdown. Every piece of state
 job belongs to the `Session`; this file connects the views' intents to it.
 
 Layout: the forward and reverse chains side by side in the centre with the histogram and
-KL-versus-t plots under them (all visible together); Input on the left; Schedule and Sampler
-on the right, Training tabbed with Sampler; the later areas' views and the tab groups they
-join come from area_views.py.
+KL-versus-t plots under them (all visible together), p(class | x̂₀) under the reverse chain;
+the docks as `DOCKS` lists them, in two tab groups. One wiring convention: `_build_views`
+builds every view from its state, `_connect` connects every view's intents to the session or
+one of its areas, and views never reach a worker.
 Dock layout and geometry persist in QSettings
 ("window/geometry", "window/state"), as do the theme, playback speed and (settings.py) every
 state's settings.
@@ -13,6 +14,7 @@ state's settings.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,26 +22,38 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QFrame,
+    QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QScrollArea,
     QSplitter,
     QWidget,
 )
 
 
+from ddpm_desktop.ui.accessibility import make_accessible
 from ddpm_desktop.ui import screen_fit, settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.area_views import add_area_views, build_export_dialog
 from ddpm_desktop.ui.crash_dialog import show_crash
+from ddpm_desktop.core.evaluation import load_guidance_sweep
 from ddpm_desktop.ui.help_texts import apply_help
-from ddpm_desktop.ui.menus import build_menus, build_status_bar
+from ddpm_desktop.ui.highlight import set_highlight
+from ddpm_desktop.ui.menus import Menus
 from ddpm_desktop.ui.plot_csv import install_csv_export
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
+from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
+from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
+from ddpm_desktop.ui.widgets.guidance_plot import GuidancePlot
+from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
+from ddpm_desktop.ui.widgets.lesson_panel import LessonPanel, connect_lesson_panel
+from ddpm_desktop.ui.widgets.live_view import LiveView
+from ddpm_desktop.ui.widgets.maths_panel import MathsPanel
 from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
 from ddpm_desktop.ui.widgets.decision_view import DecisionView
@@ -47,26 +61,68 @@ from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
+from ddpm_desktop.ui.widgets.plain_text import message_box, plain
 
 MODEL_FILTER = "Checkpoints (*.safetensors);;All files (*)"
 SESSION_FILTER = "Sessions (*.json);;All files (*)"
-# 2: two tab groups (area_views.py); a layout saved before (five tabs under the Schedule,
-# their titles cut) is not restored, so everyone gets the readable default once.
+# 2: two tab groups (DOCKS); a layout saved before (five tabs under the Schedule, their
+# titles cut) is not restored, so everyone gets the readable default once.
 _STATE_VERSION = 2
+LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
+RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
+
+
+@dataclass(frozen=True)
+class DockSpec:
+    """One dock: the window's `<key>_panel` in `<key>_dock`, tabbed behind the dock `tab_with`
+    (None: the first of its group, in front), `hidden` until asked for."""
+
+    key: str
+    title: str
+    object_name: str
+    side: Qt.DockWidgetArea
+    max_width: int
+    tab_with: str | None = None
+    hidden: bool = False
+
+
+# The docks, in two tab groups, so that every tab's title shows in full at 1280×720 in
+# lecture mode (five tabs under the Schedule came out "Samp… Traini… Inp…"):
+#   left:  Input | Completions | Maths | Lessons (hidden until Help > Lessons)
+#   right: Schedule β_t over Sampler | Training | Inpaint
+# Inpaint samples like the Sampler (it fills the reverse view); Completions starts from the
+# forward chain's x_t of the input digit; Maths beside Input keeps every view its terms frame
+# (chains, plots, Schedule, Sampler) in sight. Reset layout restores this.
+DOCKS = (
+    DockSpec("input", "Input", "InputDock", LEFT, 440),
+    DockSpec("schedule", "Schedule β_t", "ScheduleDock", RIGHT, 360),
+    DockSpec("sampler", "Sampler", "SamplerDock", RIGHT, 360),
+    DockSpec("training", "Training", "TrainingDock", RIGHT, 360, tab_with="sampler"),
+    DockSpec("inpaint", "Inpaint", "InpaintDock", RIGHT, 360, tab_with="sampler"),
+    DockSpec("completions", "Completions", "CompletionsDock", LEFT, 360, tab_with="input"),
+    DockSpec("maths", "Maths", "MathsDock", LEFT, 440, tab_with="input"),
+    DockSpec("lesson", "Lessons", "LessonDock", LEFT, 440, tab_with="input", hidden=True),
+)
+# core.maths.VIEWS -> the window's widget a hovered term frames (a dotted attribute path)
+MATHS_VIEWS = {"forward": "forward_view", "reverse": "reverse_view",
+               "schedule": "schedule_panel", "sampler": "sampler_panel",
+               "histogram": "histogram_view.hist_plot", "kl": "histogram_view.kl_plot"}
 
 
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, load_model: bool = True,
                  load_dataset: bool = True) -> None:
         super().__init__()
-        self.setWindowTitle("DDPM Desktop — watch diffusion")
+        # The platform appends the application's display name ("… — DDPM Desktop").
+        self.setWindowTitle("Watch diffusion")
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = settings if settings is not None else saved.open_settings()
+        self._load_dataset = load_dataset
         self.last_error = ""
         self.last_error_details = ""
         self._closing = False
-        self.export_dialog = None  # built on first use (area_views.build_export_dialog)
+        self.export_dialog = None  # built on first use (open_export)
         self.guide_dialog = None
         self.toy2d_window = None
 
@@ -75,14 +131,10 @@ class MainWindow(QMainWindow):
         saved.restore(self.session, self.settings)
         s = self.session
 
+        self._build_views()
         # --- centre: chains over histogram/KL
-        self.forward_view = ForwardChainView(s.forward)
-        self.reverse_view = ReverseChainView(s.reverse, s.model_state)
-        self.histogram_view = HistogramView(s.forward, s.reverse)
         self.chains_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.chains_splitter.addWidget(self.forward_view)
-        # issue 16: p(class | x̂₀) along the reverse chain, under it
-        self.decision_view = DecisionView(s.decision, s.reverse)
         self.reverse_column = QSplitter(Qt.Orientation.Vertical)
         self.reverse_column.addWidget(self.reverse_view)
         self.reverse_column.addWidget(self.decision_view)
@@ -98,32 +150,23 @@ class MainWindow(QMainWindow):
         self.central_splitter.setStretchFactor(1, 2)
         self.central_splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.central_splitter)
-
-        # --- docks
-        self.input_panel = InputPanel(s.input_state, load_dataset=load_dataset)
-        self.schedule_panel = SchedulePanel(s.schedule_state)
-        self.sampler_panel = SamplerPanel(s.sampler)
-        self.training_panel = TrainingPanel(s.training)
-        self.training_panel.checkpoint_folder = self.settings.value("paths/checkpoint_dir", "",
-                                                                    type=str)
-        self.input_dock = self._dock("Input", "InputDock", self.input_panel,
-                                     Qt.DockWidgetArea.LeftDockWidgetArea, max_width=440)
-        self.schedule_dock = self._dock("Schedule β_t", "ScheduleDock", self.schedule_panel,
-                                        Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
-        self.sampler_dock = self._dock("Sampler", "SamplerDock", self.sampler_panel,
-                                       Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
-        self.training_dock = self._dock("Training", "TrainingDock", self.training_panel,
-                                        Qt.DockWidgetArea.RightDockWidgetArea, max_width=360)
-        self.tabifyDockWidget(self.sampler_dock, self.training_dock)
-        add_area_views(self)  # live view, guidance plot, Inpaint/Completions/Lessons/Maths docks
-        self.sampler_dock.raise_()
+        # --- the docks, as DOCKS lists them
+        self.docks: dict[str, QDockWidget] = {}
+        for spec in DOCKS:
+            dock = self._dock(spec.title, spec.object_name, getattr(self, f"{spec.key}_panel"),
+                              spec.side, max_width=spec.max_width)
+            self.docks[spec.key] = dock
+            setattr(self, f"{spec.key}_dock", dock)
+            if spec.tab_with is not None:
+                self.tabifyDockWidget(self.docks[spec.tab_with], dock)
+        self._show_default_docks()
         self.resizeDocks([self.input_dock], [410], Qt.Orientation.Horizontal)
         self.resizeDocks([self.schedule_dock], [360], Qt.Orientation.Horizontal)
         self.resizeDocks([self.schedule_dock, self.sampler_dock], [500, 330],
                          Qt.Orientation.Vertical)
         self.central_splitter.setSizes([520, 340])
         self.chains_splitter.setSizes([600, 400])
-        self.reverse_column.setSizes([300, 220])  # issue 16: room for the decision plot's axes
+        self.reverse_column.setSizes([300, 220])  # room for the decision plot's axes
         self._default_state = self.saveState(_STATE_VERSION)
 
         self._build_status_bar()
@@ -134,6 +177,7 @@ class MainWindow(QMainWindow):
         self._restore_window()
         apply_help(self)
         install_csv_export(self)  # right-click any plot > Save data as CSV (plot_csv.py)
+        make_accessible(self)  # accessible names; the frame line (accessibility.py)
         if s.input_state.digit_source == "blank":
             self.input_panel.pick_initial_digit()
         self._on_model_changed()
@@ -141,6 +185,53 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._load_initial_model)
 
     # ------------------------------------------------------------------ building
+    def _build_views(self) -> None:
+        """Every view, each built from the state it shows (wired in `_connect`)."""
+        s = self.session
+        self.forward_view = ForwardChainView(s.forward)
+        self.reverse_view = ReverseChainView(s.reverse, s.model_state)
+        self.histogram_view = HistogramView(s.forward, s.reverse)
+        self.decision_view = DecisionView(s.decision, s.reverse)
+        self.input_panel = InputPanel(s.input_state, load_dataset=self._load_dataset)
+        self.live_view = LiveView(s.live)  # reconstruct as you draw, under the drawing canvas
+        self.input_panel.canvas_panel.layout().addWidget(self.live_view)
+        self.schedule_panel = SchedulePanel(s.schedule_state)
+        self.sampler_panel = SamplerPanel(s.sampler)
+        # the guidance trade-off measured for the bundled model, under Sample/Stop
+        self.guidance_plot = GuidancePlot(s.sampler, load_guidance_sweep())
+        self.sampler_panel.layout().insertWidget(2, self.guidance_plot)
+        self.training_panel = TrainingPanel(s.training)
+        self.training_panel.checkpoint_folder = self.settings.value("paths/checkpoint_dir", "",
+                                                                    type=str)
+        self.inpaint_panel = InpaintPanel(s.inpaint, s.input_state)
+        self.completions_panel = CompletionsPanel(s.completions, s.sampler)
+        self.maths_panel = MathsPanel(s.forward, s.schedule_state, s.sampler, s.reverse)
+        self.maths_highlighted = ""  # the view the hovered maths term frames
+        self.lesson_panel = LessonPanel(s.lesson)
+
+    def _show_default_docks(self) -> None:
+        """Every dock shown but the hidden ones; the first of each tab group in front."""
+        for spec in DOCKS:
+            self.docks[spec.key].setVisible(not spec.hidden)
+        for spec in DOCKS:
+            if spec.tab_with is None:
+                self.docks[spec.key].raise_()
+
+    def maths_view(self, view: str) -> QWidget:
+        """The widget of core.maths view `view` (MATHS_VIEWS)."""
+        obj = self
+        for part in MATHS_VIEWS[view].split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    @Slot(str)
+    def _on_maths_term_hovered(self, view: str) -> None:
+        if self.maths_highlighted:
+            set_highlight(self.maths_view(self.maths_highlighted), False)
+        self.maths_highlighted = view
+        if view:
+            set_highlight(self.maths_view(view), True)
+
     def _dock(self, title: str, name: str, widget: QWidget, area,
               max_width: int = 330) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -165,9 +256,30 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_status_bar(self) -> None:
-        build_status_bar(self)
+        """The model, the progress of a run, and the device picker, on the status bar."""
+        bar = self.statusBar()
+        d = self.session.device_state
+        self.device_combo = QComboBox()
+        for device in d.available:
+            self.device_combo.addItem(d.describe(device), device)
+        self.device_combo.setCurrentIndex(self.device_combo.findData(d.device))
+        self.device_combo.setToolTip("Where sampling and new training runs compute "
+                                     "(CUDA when present, else CPU)")
+        self.device_combo.setEnabled(len(d.available) > 1)
+        self.model_label = QLabel()
+        plain(self.model_label)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.setMaximumHeight(14)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.model_label)
+        bar.addPermanentWidget(QLabel("Device:"))
+        bar.addPermanentWidget(self.device_combo)
 
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        """`text` may mark its mnemonic with '&'; a literal one is written '&&'."""
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -180,7 +292,7 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        build_menus(self)
+        self.menus = Menus(self)
 
     def _connect(self) -> None:
         s = self.session
@@ -204,15 +316,22 @@ class MainWindow(QMainWindow):
         self.reverse_view.load_model_requested.connect(self.choose_model)
         self.reverse_view.train_requested.connect(self._show_training)
         tp = self.training_panel
-        tp.start_requested.connect(s.start_training)
-        tp.pause_requested.connect(s.pause_training)
-        tp.resume_requested.connect(s.resume_training)
-        tp.stop_requested.connect(s.stop_training)
-        tp.reset_requested.connect(s.reset_training)
-        tp.save_requested.connect(s.save_checkpoint)
-        tp.load_requested.connect(s.load_checkpoint)
+        tp.start_requested.connect(s.trainer.start)
+        tp.pause_requested.connect(s.trainer.pause)
+        tp.resume_requested.connect(s.trainer.resume)
+        tp.stop_requested.connect(s.trainer.stop)
+        tp.reset_requested.connect(s.trainer.reset)
+        tp.save_requested.connect(s.trainer.save_checkpoint)
+        tp.load_requested.connect(s.trainer.load_checkpoint)
         self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
-        self.input_panel.browser.dataset_changed.connect(s.set_browser_dataset)
+        self.input_panel.browser.dataset_changed.connect(s.trainer.set_browser_dataset)
+        self.live_view.enabled_changed.connect(s.live_drawing.set_enabled)
+        self.live_view.t_changed.connect(self._on_live_t_changed)
+        connect_inpaint_panel(self.inpaint_panel, s.inpainter)
+        connect_completions_panel(self.completions_panel, s.completer)
+        connect_lesson_panel(self.lesson_panel, s.lessons)
+        self.maths_panel.term_hovered.connect(self._on_maths_term_hovered)
+        self.input_panel.browser.set_workers(s.workers)  # folders load off the GUI thread
         self._on_schedule_changed(s.schedule)
         self._on_input_changed("digit")
 
@@ -236,7 +355,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a session", start, SESSION_FILTER)
         if path:
             self.settings.setValue("paths/session_dir", str(Path(path).parent))
-            self.session.open_session_file(path)
+            self.session.files.open(path)
 
     @Slot()
     def choose_session_to_save(self) -> None:
@@ -246,16 +365,30 @@ class MainWindow(QMainWindow):
         if path:
             path = path if Path(path).suffix else path + ".json"
             self.settings.setValue("paths/session_dir", str(Path(path).parent))
-            self.session.save_session_file(path)
+            self.session.files.save(path)
 
     @Slot()
     def open_export(self) -> None:
         """Show the one Export dialog (a view of the session's export state)."""
         if self.export_dialog is None:
-            self.export_dialog = build_export_dialog(self)
+            self.export_dialog = self._build_export_dialog()
         self.export_dialog.refresh()
         self.export_dialog.show()
         self.export_dialog.raise_()
+
+    def _build_export_dialog(self) -> ExportDialog:
+        """The one Export dialog: a view of the export area's state, refreshed when what it
+        offers changes (the chains, the model one-digit "both" needs, the sampler)."""
+        s = self.session
+        dialog = ExportDialog(s.export, s.exporter.chains_lengths, self)
+        dialog.export_requested.connect(s.exporter.start)
+        dialog.cancel_requested.connect(s.exporter.cancel)
+        s.reverse.run_finished.connect(lambda _ok: dialog.refresh())
+        s.forward.chain_changed.connect(dialog.refresh)
+        s.model_state.changed.connect(dialog.refresh)
+        s.sampler.changed.connect(lambda _settings: dialog.refresh())
+        apply_help(dialog)
+        return dialog
 
     @Slot()
     def show_guide(self) -> None:
@@ -268,7 +401,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_lessons(self) -> None:
-        """Help > Lessons: show the Lessons dock (issue 13.4)."""
+        """Help > Lessons: show the Lessons dock."""
         self.lesson_dock.show()
         self.lesson_dock.raise_()
 
@@ -286,8 +419,8 @@ class MainWindow(QMainWindow):
         theme.restyle(self)
         screen_fit.fit_docks(self)
         self.settings.setValue("view/theme", applied)
-        if applied in self.theme_actions:
-            self.theme_actions[applied].setChecked(True)
+        if applied in self.menus.theme_actions:
+            self.menus.theme_actions[applied].setChecked(True)
 
     @Slot(bool)
     def set_lecture(self, on: bool) -> None:
@@ -296,18 +429,13 @@ class MainWindow(QMainWindow):
         self.settings.setValue("view/lecture", bool(on))
         theme.restyle(self)
         screen_fit.fit_docks(self)
-        if self.lecture_action.isChecked() != bool(on):
-            self.lecture_action.setChecked(bool(on))
+        if self.menus.lecture_action.isChecked() != bool(on):
+            self.menus.lecture_action.setChecked(bool(on))
 
     @Slot()
     def reset_layout(self) -> None:
         self.restoreState(self._default_state, _STATE_VERSION)
-        for dock in (self.input_dock, self.schedule_dock, self.sampler_dock, self.training_dock,
-                     self.inpaint_dock, self.completions_dock, self.maths_dock):
-            dock.show()
-        self.lesson_dock.hide()  # opened from Help > Lessons
-        self.input_dock.raise_()  # the front tab of each group, as a fresh window shows them
-        self.sampler_dock.raise_()
+        self._show_default_docks()  # as a fresh window shows them
 
     @Slot()
     def show_toy2d(self) -> None:
@@ -329,8 +457,7 @@ class MainWindow(QMainWindow):
         if details:  # a bug: the crash dialog, with the report and the session saved
             self._error_box = show_crash(self, message, details, self.session)
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "DDPM Desktop", message,
-                          QMessageBox.StandardButton.Ok, self)
+        box = message_box(QMessageBox.Icon.Warning, "DDPM Desktop", message, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         self._error_box = box
@@ -356,7 +483,7 @@ class MainWindow(QMainWindow):
             text = "No model yet — train one or load a checkpoint"
         self.model_label.setText(text)
         self.sampler_panel.set_model_available(m.available, text)
-        self.sample_action.setEnabled(m.available)
+        self.menus.sample_action.setEnabled(m.available)
 
     @Slot(str)
     def _on_training_phase_changed(self, phase: str) -> None:
@@ -368,6 +495,13 @@ class MainWindow(QMainWindow):
         self.settings.setValue("paths/checkpoint_dir", str(Path(path).parent))
         self.training_panel.checkpoint_folder = str(Path(path).parent)
         self.statusBar().showMessage(f"Checkpoint saved: {path}", 8000)
+
+    @Slot(int)
+    def _on_live_t_changed(self, t: int) -> None:
+        try:
+            self.session.live_drawing.set_t(t)
+        except ValueError as exc:
+            self.show_error(str(exc))
 
     @Slot(int)
     def _on_device_combo_changed(self, _index: int) -> None:
@@ -424,8 +558,8 @@ class MainWindow(QMainWindow):
         self.forward_view.set_speed(saved.read(s, "playback/speed", 100, 1, 10_000))
         app = QApplication.instance()
         current = app.property("ddpm_theme") or saved.read(s, "view/theme", "dark")
-        if current in self.theme_actions:
-            self.theme_actions[current].setChecked(True)
+        if current in self.menus.theme_actions:
+            self.menus.theme_actions[current].setChecked(True)
 
     def save_settings(self) -> None:
         s = self.settings

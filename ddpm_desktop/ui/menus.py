@@ -1,118 +1,125 @@
-"""The main window's menus, shortcuts and status bar (composition: each action calls a view's
-or the session's method)."""
+"""The main window's menus and shortcuts (composition: each action calls a view's, the
+window's, the session's or an area's method)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox, QProgressBar, QWhatsThis
+from PySide6.QtWidgets import QMessageBox, QWhatsThis
 
 from ddpm_desktop import __version__
 from ddpm_desktop.ui import theme
 
 
-def build_menus(window) -> None:
-    """File, Run, View and Help, on `window` (a MainWindow): its `*_action` attributes and
-    `theme_actions` are set here."""
-    s = window.session
-    mb = window.menuBar()
-    file_menu = mb.addMenu("&File")
-    window.open_action = window._action(file_menu, "&Open image…", window.input_panel.choose_image,
-                                    QKeySequence.StandardKey.Open,
-                                    "Load a digit from an image file")
-    window.load_model_action = window._action(file_menu, "&Load model…", window.choose_model,
-                                          "Ctrl+L", "Load a checkpoint (.safetensors)")
-    window.bundled_model_action = window._action(
-        file_menu, "Use the &bundled model", s.load_bundled_model,
-        tip="Go back to the model that ships with the app")
-    window.export_action = window._action(file_menu, "&Export…", window.open_export, "Ctrl+E",
-                                      "Save the chains as a GIF or a PNG strip")
-    # --- Copy as command (issue 13 item 6; ui/copy_command.py)
-    from ddpm_desktop.ui.copy_command import copy_command
-    window.copy_run_action = window._action(
-        file_menu, "Copy run as &command", lambda: copy_command(window, "run"), "Ctrl+Shift+C",
-        "The ddpm-desktop command that reproduces the current reverse run, to the clipboard")
-    window.copy_export_action = window._action(
-        file_menu, "Copy e&xport as command", lambda: copy_command(window, "export"),
-        tip="The ddpm-desktop export command of the Export dialog's settings, to the clipboard")
-    # ---
-    # --- Export of the 2-D animation (issue 14 item 6; ui/toy2d_window.py)
-    from ddpm_desktop.ui.toy2d_window import export_toy2d_animation
-    window.toy2d_export_action = window._action(
-        file_menu, "Export &2-D animation…", lambda: export_toy2d_animation(window),
-        tip="The 2-D window's chain with its heat map and arrows as a GIF, WebP, APNG or PNG")
-    # ---
-    file_menu.addSeparator()
-    window._action(file_menu, "Open &session…", window.choose_session_to_open,
-                 tip="Every setting, seed and x₀ from a session file (.json)")
-    window._action(file_menu, "Save s&ession as…", window.choose_session_to_save,
-                 tip="Save every setting, seed and x₀ so the same session can be reopened")
-    file_menu.addSeparator()
-    window._action(file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
+class Menus:
+    """File, Run, View, Experiments and Help of `window` (a MainWindow), holding the actions
+    others use (`play_action`, `sample_action`, `theme_actions`, `lecture_action`, ...); every
+    action calls a view's, the window's, the session's or an area's method."""
 
-    run = mb.addMenu("&Run")
-    fv = window.forward_view
-    window.play_action = window._action(run, "&Play / pause forward chain", fv.toggle_play,
-                                    Qt.Key.Key_Space)
-    window._action(run, "Step &back", lambda: fv.step(-1), Qt.Key.Key_Left)
-    window._action(run, "Step &forward", lambda: fv.step(1), Qt.Key.Key_Right)
-    window._action(run, "Go to t = &0", fv.go_start, Qt.Key.Key_Home)
-    window._action(run, "Go to t = &T", fv.go_end, Qt.Key.Key_End)
-    run.addSeparator()
-    window.sample_action = window._action(run, "&Sample reverse chain", window.sample, "Ctrl+R")
-    window.stop_action = window._action(run, "S&top sampling", s.cancel_sampling,
-                                    Qt.Key.Key_Escape)
+    def __init__(self, window) -> None:
+        s = window.session
+        mb = window.menuBar()
+        file_menu = mb.addMenu("&File")
+        self.open_action = window._action(
+            file_menu, "&Open image…", window.input_panel.choose_image,
+            QKeySequence.StandardKey.Open, "Load a digit from an image file")
+        self.load_model_action = window._action(file_menu, "&Load model…", window.choose_model,
+                                                "Ctrl+L", "Load a checkpoint (.safetensors)")
+        self.bundled_model_action = window._action(
+            file_menu, "Use the &bundled model", s.load_bundled_model,
+            tip="Go back to the model that ships with the app")
+        self.export_action = window._action(file_menu, "&Export…", window.open_export, "Ctrl+E",
+                                            "Save the chains as a GIF or a PNG strip")
+        # --- Copy as command (ui/copy_command.py)
+        from ddpm_desktop.ui.copy_command import copy_command
+        self.copy_run_action = window._action(
+            file_menu, "Copy run as &command", lambda: copy_command(window, "run"), "Ctrl+Shift+C",
+            "The ddpm-desktop command that reproduces the current reverse run, to the clipboard")
+        self.copy_export_action = window._action(
+            file_menu, "Copy e&xport as command", lambda: copy_command(window, "export"),
+            tip="The ddpm-desktop export command of the Export dialog's settings, to the clipboard")
+        # ---
+        # --- Export of the 2-D animation (ui/toy2d_window.py)
+        from ddpm_desktop.ui.toy2d_window import export_toy2d_animation
+        self.toy2d_export_action = window._action(
+            file_menu, "Export &2-D animation…", lambda: export_toy2d_animation(window),
+            tip="The 2-D window's chain with its heat map and arrows as a GIF, WebP, APNG or PNG")
+        # ---
+        file_menu.addSeparator()
+        window._action(file_menu, "Open &session…", window.choose_session_to_open,
+                     tip="Every setting, seed and x₀ from a session file (.json)")
+        window._action(file_menu, "Save s&ession as…", window.choose_session_to_save,
+                     tip="Save every setting, seed and x₀ so the same session can be reopened")
+        file_menu.addSeparator()
+        window._action(file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
 
-    view = mb.addMenu("&View")
-    for dock in (window.input_dock, window.schedule_dock, window.sampler_dock, window.training_dock):
-        view.addAction(dock.toggleViewAction())
-    window.maths_action = window.maths_dock.toggleViewAction()  # the maths panel (issue 13)
-    window.maths_action.setText("&Maths panel")
-    window.maths_action.setShortcut(QKeySequence("Ctrl+M"))
-    view.addAction(window.maths_action)
-    window.addAction(window.maths_action)
-    view.addSeparator()
-    theme_menu = view.addMenu("&Theme")
-    group = QActionGroup(window)
-    window.theme_actions = {}
-    for name in theme.THEMES:
-        action = QAction(name.capitalize(), window, checkable=True)
-        action.triggered.connect(lambda _=False, n=name: window.set_theme(n))
-        group.addAction(action)
-        theme_menu.addAction(action)
-        window.theme_actions[name] = action
-    window.lecture_action = QAction("&Lecture mode (large fonts, thick lines)", window,
-                                    checkable=True)
-    window.lecture_action.setChecked(theme.lecture_mode())
-    window.lecture_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
-    window.lecture_action.toggled.connect(window.set_lecture)
-    view.addAction(window.lecture_action)
-    window.addAction(window.lecture_action)
-    view.addSeparator()
-    window._action(view, "&Reset layout", window.reset_layout)
-    view.addSeparator()  # the 2-D diffusion window (ui/toy2d_window.py)
-    window.toy2d_action = window._action(view, "&2-D diffusion", window.show_toy2d,
-                                         tip="Particles diffusing in 2-D, exact vs learned ε")
+        run = mb.addMenu("&Run")
+        fv = window.forward_view
+        self.play_action = window._action(run, "&Play / pause forward chain", fv.toggle_play,
+                                          Qt.Key.Key_Space)
+        window._action(run, "Step &back", lambda: fv.step(-1), Qt.Key.Key_Left)
+        window._action(run, "Step &forward", lambda: fv.step(1), Qt.Key.Key_Right)
+        window._action(run, "Go to t = &0", fv.go_start, Qt.Key.Key_Home)
+        window._action(run, "Go to t = &T", fv.go_end, Qt.Key.Key_End)
+        run.addSeparator()
+        self.sample_action = window._action(run, "&Sample reverse chain", window.sample, "Ctrl+R")
+        self.stop_action = window._action(run, "S&top sampling", s.cancel_sampling,
+                                          Qt.Key.Key_Escape)
 
-    experiments_menu = mb.addMenu("E&xperiments")  # one click sets the app up for each
-    from ddpm_desktop.core.experiments import EXPERIMENTS
-    window.experiment_actions = {
-        e.name: window._action(experiments_menu, e.title,
-                               lambda _=False, n=e.name: s.apply_experiment(n), tip=e.description)
-        for e in EXPERIMENTS}
-    experiments_menu.setToolTipsVisible(True)
-    for e in EXPERIMENTS:
-        window.experiment_actions[e.name].setToolTip(e.description)
+        view = mb.addMenu("&View")
+        for dock in (window.input_dock, window.schedule_dock, window.sampler_dock,
+                     window.training_dock):
+            view.addAction(dock.toggleViewAction())
+        self.maths_action = window.maths_dock.toggleViewAction()  # the maths panel
+        self.maths_action.setText("&Maths panel")
+        self.maths_action.setShortcut(QKeySequence("Ctrl+M"))
+        view.addAction(self.maths_action)
+        window.addAction(self.maths_action)
+        view.addSeparator()
+        theme_menu = view.addMenu("&Theme")
+        group = QActionGroup(window)
+        self.theme_actions = {}
+        for name in theme.THEMES:
+            action = QAction(name.capitalize(), window, checkable=True)
+            action.triggered.connect(lambda _=False, n=name: window.set_theme(n))
+            group.addAction(action)
+            theme_menu.addAction(action)
+            self.theme_actions[name] = action
+        self.lecture_action = QAction("&Lecture mode (large fonts, thick lines)", window,
+                                        checkable=True)
+        self.lecture_action.setChecked(theme.lecture_mode())
+        self.lecture_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
+        self.lecture_action.toggled.connect(window.set_lecture)
+        view.addAction(self.lecture_action)
+        window.addAction(self.lecture_action)
+        view.addSeparator()
+        window._action(view, "&Reset layout", window.reset_layout)
+        view.addSeparator()  # the 2-D diffusion window (ui/toy2d_window.py)
+        self.toy2d_action = window._action(view, "&2-D diffusion", window.show_toy2d,
+                                           tip="Particles diffusing in 2-D, exact vs learned ε")
 
-    help_menu = mb.addMenu("&Help")
-    window.guide_action = window._action(help_menu, "&Guide", window.show_guide, "F1",
-                                         "What every view, number and control means")
-    window.lessons_action = window._action(help_menu, "&Lessons", window.show_lessons,  # 13.4
-                                           tip="Guided lessons: predict, then reveal")
-    whats_this = QWhatsThis.createAction(window)  # Shift+F1, then click anything
-    help_menu.addAction(whats_this)
-    window.addAction(whats_this)
-    window.whats_this_action = whats_this
-    window._action(help_menu, "&About", lambda: show_about(window))
+        experiments_menu = mb.addMenu("E&xperiments")  # one click sets the app up for each
+        from ddpm_desktop.core.experiments import EXPERIMENTS
+        self.experiment_actions = {
+            e.name: window._action(experiments_menu, e.title.replace("&", "&&"),  # a literal '&'
+                                   lambda _=False, n=e.name: s.experiments.apply(n),
+                                   tip=e.description)
+            for e in EXPERIMENTS}
+        experiments_menu.setToolTipsVisible(True)
+        for e in EXPERIMENTS:
+            self.experiment_actions[e.name].setToolTip(e.description)
+
+        help_menu = mb.addMenu("&Help")
+        self.guide_action = window._action(help_menu, "&Guide", window.show_guide, "F1",
+                                           "What every view, number and control means")
+        self.lessons_action = window._action(help_menu, "&Lessons", window.show_lessons, "F2",
+                                             tip="Guided lessons: predict, then reveal")
+        # keyboard users land in the lesson (its list, or the step's next button)
+        self.lessons_action.triggered.connect(lambda: window.lesson_panel.take_focus())
+        whats_this = QWhatsThis.createAction(window)  # Shift+F1, then click anything
+        help_menu.addAction(whats_this)
+        window.addAction(whats_this)
+        self.whats_this_action = whats_this
+        window._action(help_menu, "&About", lambda: show_about(window))
 
 
 def show_about(window) -> None:
@@ -123,26 +130,3 @@ def show_about(window) -> None:
         "reverse chain p_θ(x_{t-1}|x_t), the pixel histogram against N(0, 1) and the "
         "KL between them.</p><p>Ho, Jain &amp; Abbeel 2020; Song et al. 2021 (DDIM); "
         "Lu et al. 2022 (DPM-Solver++).</p>")
-
-
-def build_status_bar(window) -> None:
-    """The model, the progress of a run, and the device picker, on `window`'s status bar."""
-    bar = window.statusBar()
-    d = window.session.device_state
-    window.device_combo = QComboBox()
-    for device in d.available:
-        window.device_combo.addItem(d.describe(device), device)
-    window.device_combo.setCurrentIndex(window.device_combo.findData(d.device))
-    window.device_combo.setToolTip("Where sampling and new training runs compute "
-                                   "(CUDA when present, else CPU)")
-    window.device_combo.setEnabled(len(d.available) > 1)
-    window.model_label = QLabel()
-    window.progress = QProgressBar()
-    window.progress.setMaximumWidth(180)
-    window.progress.setMaximumHeight(14)
-    window.progress.setTextVisible(False)
-    window.progress.hide()
-    bar.addPermanentWidget(window.progress)
-    bar.addPermanentWidget(window.model_label)
-    bar.addPermanentWidget(QLabel("Device:"))
-    bar.addPermanentWidget(window.device_combo)

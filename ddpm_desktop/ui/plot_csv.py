@@ -1,4 +1,4 @@
-"""Right-click any plot of the window: "Save data as CSV…" (issue 13 item 6).
+"""Right-click any plot of the window: "Save data as CSV…".
 
 `plot_columns(plot)` reads the curves a pyqtgraph plot shows (every PlotDataItem with data,
 as it was given: a log axis's values, not their logarithms) into (header, array) columns

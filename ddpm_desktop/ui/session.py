@@ -1,21 +1,38 @@
-"""The one owner of the window's state and work (napari's Viewer).
+"""The one owner of the window's state and work (napari's Viewer), composed of areas.
 
 The session owns every state object and is the only thing that starts, stops, cancels or
 waits for background work; widgets are views built from one state, redrawn on its signals,
-emitting user intent (docs/DESIGN.md has the contract):
+emitting user intent to the session or one of its areas (docs/DESIGN.md has the contract).
+
+The states of the forward chain and the reverse run, which the session itself runs:
 
   schedule_state  ScheduleState     the β schedule
   input_state     InputState        x_0, the starting distribution of x_T, the seed
   forward         ForwardState      the forward chain and its KL curves (recomputed here)
-  sampler         SamplerState      the one copy of the reverse-chain settings
+  sampler         SamplerState      the one copy of the reverse-chain settings (core.run)
   reverse         ReverseState      the reverse chain(s) as they arrive
   model_state     ModelState        the network (bundled, trained here, loaded)
   device_state    DeviceState       where the network runs (CUDA when present, else CPU)
-  training        TrainingState     session_training.py runs it
-  export          ExportState       session_export.py runs it
-  inpaint         InpaintState      session_inpaint.py runs it
-  completions     CompletionsState  session_completions.py runs it
-  decision        DecisionState     session_decision.py reads x̂₀ of the reverse chain
+
+The areas, each an object built in `__init__` from what it depends on (the states above, the
+job helper `jobs`, the session's signals, and, for a few, the session's sampling), each holding
+its own state, which the session also names for the views:
+
+  area            module                  its state
+  trainer         session_training.py     training     TrainingState
+  exporter        session_export.py       export       ExportState
+  inpainter       session_inpaint.py      inpaint      InpaintState
+  completer       session_completions.py  completions  CompletionsState
+  decisions       session_decision.py     decision     DecisionState
+  live_drawing    session_live.py         live         LiveState
+  toy             session_toy2d.py        toy2d        Toy2DState
+  lessons         session_lessons.py      lesson       LessonState
+  experiments     session_experiments.py  -
+  distilled       session_distilled.py    (model_state.student)
+  files           session_file.py         -
+
+The persistence area, `files` (session_file.py, SessionFiles), saves and opens a session file
+and takes the snapshot the settings file is written from.
 
 Work: the forward chain is recomputed synchronously on every schedule or input change (a few
 ms at T = 1000: cached noises, core.forward.forward_frames, one vectorised histogram KL). The
@@ -38,22 +55,24 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ddpm_desktop.core import kl, marginal
+from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
-from ddpm_desktop.core.sampling import generator_for
+from ddpm_desktop.core.run import DISTILLED, RunPlan, plan_run
+from ddpm_desktop.core.sampling import START_SEED_OFFSET, generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, DistilledJobs
-from ddpm_desktop.ui.session_experiments import ExperimentJobs
-from ddpm_desktop.ui.session_export import ExportJobs
+from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, Distilled
+from ddpm_desktop.ui.session_experiments import Experiments
+from ddpm_desktop.ui.session_export import Exporter
 from ddpm_desktop.ui.session_file import SessionFiles
-from ddpm_desktop.ui.session_inpaint import InpaintJobs
-from ddpm_desktop.ui.session_jobs import forward_kl_job, reverse_job
-from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS, LiveJobs
-from ddpm_desktop.ui.session_completions import CompletionJobs  # issue 16: completions of x_t
-from ddpm_desktop.ui.session_decision import DecisionJobs  # issue 16: when the digit is decided
-from ddpm_desktop.ui.session_lessons import LessonJobs  # guided lessons (issue 13.4)
-from ddpm_desktop.ui.session_toy2d import Toy2DJobs
-from ddpm_desktop.ui.session_training import TrainingJobs
+from ddpm_desktop.ui.session_inpaint import Inpainter
+from ddpm_desktop.ui.session_jobs import Jobs, MarginalCurve, forward_kl_job, reverse_job
+from ddpm_desktop.ui.session_live import LiveDrawing
+from ddpm_desktop.ui.session_completions import Completer
+from ddpm_desktop.ui.session_decision import Decisions
+from ddpm_desktop.ui.session_lessons import Lessons
+from ddpm_desktop.ui.session_toy2d import Toy2D
+from ddpm_desktop.ui.session_training import Trainer
 from ddpm_desktop.ui.state import (
     SAMPLER_NAMES,
     DeviceState,
@@ -67,9 +86,6 @@ from ddpm_desktop.ui.state import (
     ScheduleState,
 )
 
-# Offset between the forward-noise stream and the x_T stream of one seed, so a Gaussian x_T
-# is not the forward chain's z_1 (copy_command.py rebuilds the x_T seed from it).
-START_SEED_OFFSET = 1_000_003
 # A run of at most this many network evaluations is started without asking (after a model
 # loads, or a setting changes): about a second on one CPU thread. Longer runs wait for Sample.
 CHEAP_NFE = 200
@@ -81,8 +97,7 @@ FORWARD_KL_JOB = "forward-kl"
 KL_DEBOUNCE_MS = 80
 
 
-class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFiles, Toy2DJobs,
-              LiveJobs, CompletionJobs, DecisionJobs, LessonJobs, DistilledJobs, QObject):
+class Session(QObject):
     error = Signal(str, str)
     status = Signal(str)
     sampling_state = Signal(bool)
@@ -91,7 +106,7 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
 
     def __init__(self, workers: WorkerController | None = None,
                  parent: QObject | None = None) -> None:
-        QObject.__init__(self, parent)
+        super().__init__(parent)
         self.workers = workers if workers is not None else WorkerController(self)
         self.schedule_state = ScheduleState(parent=self)
         self.input_state = InputState(parent=self)
@@ -100,24 +115,11 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self.reverse = ReverseState(parent=self)
         self.model_state = ModelState(parent=self)
         self.device_state = DeviceState(parent=self)
-        self._init_training()
-        self._init_export()
-        self._init_inpaint()
-        self._init_toy2d()  # the 2-D diffusion window (session_toy2d.py)
-        self._init_live()   # reconstruct as you draw (session_live.py)
-        self._init_completions()  # N completions of x_t (session_completions.py)
-        self._init_decision()  # p(class | x̂₀) along the reverse chain (session_decision.py)
-        self._init_lessons()  # guided lessons (session_lessons.py)
-        self._init_distilled()  # the distilled sampler's student (session_distilled.py)
+        self.jobs = Jobs(self.workers, self.error)
         self._noise_cache = NoiseCache()
         self._has_run = False  # a reverse run was asked for: changes re-run it (when cheap)
-        self.closing = False  # set by shutdown(): no new work from then on
         self.last_forward_ms = 0.0
 
-        self._live_forward_timer = QTimer(self)
-        self._live_forward_timer.setSingleShot(True)
-        self._live_forward_timer.setInterval(LIVE_FORWARD_MS)
-        self._live_forward_timer.timeout.connect(self.recompute_forward)
         self._rerun_timer = QTimer(self)
         self._rerun_timer.setSingleShot(True)
         self._rerun_timer.setInterval(250)
@@ -128,10 +130,49 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         self._kl_timer.timeout.connect(self._start_forward_kl)
         self._marginal_ready = None  # the input whose exact-marginal table is built (cached)
 
+        # The areas, in one table: each takes what it depends on. Wiring between areas goes
+        # through these arguments (the session's sampling for the teaching areas, the
+        # distilled student for live drawing), never through another area's attributes.
+        jobs, status, error = self.jobs, self.status, self.error
+        sched, inp, sampler = self.schedule_state, self.input_state, self.sampler
+        model, device, fwd, rev = self.model_state, self.device_state, self.forward, self.reverse
+        self.distilled = Distilled(jobs, model, device, parent=self)
+        self.decisions = Decisions(jobs, rev, parent=self)
+        self.completer = Completer(jobs, sampler, sched, model, device, self.forward_frame, status,
+                                   error, parent=self)
+        self.live_drawing = LiveDrawing(jobs, sched, inp, model, self.distilled,
+                                        self.recompute_forward, error, parent=self)
+        self.inpainter = Inpainter(jobs, rev, inp, sched, model, device, self.cancel_sampling,
+                                   status, error, parent=self)
+        self.exporter = Exporter(jobs, fwd, rev, sampler, model, device, status, error,
+                                 self.exported, parent=self)
+        self.trainer = Trainer(jobs, sched, model, device, self.set_model, self.checkpoint_saved,
+                               error, parent=self)
+        self.toy = Toy2D(jobs, sched, sampler, status, error, parent=self)
+        self.lessons = Lessons(sched, inp, sampler, fwd, rev, model, self, status, error,
+                               parent=self)
+        self.experiments = Experiments(sched, inp, sampler, fwd, model, self, status, error,
+                                       parent=self)
+        # the areas' states, by the names the views and the session file know them
+        self.decision, self.completions = self.decisions.state, self.completer.state
+        self.live, self.inpaint, self.export = (self.live_drawing.state, self.inpainter.state,
+                                                self.exporter.state)
+        self.training, self.toy2d, self.lesson = (self.trainer.state, self.toy.state,
+                                                  self.lessons.state)
+        self.files = SessionFiles(sched, inp, fwd, sampler, self.training, self.export, model,
+                                  device, self.cancel_sampling, self.recompute_forward,
+                                  self.load_bundled_model, self.load_model_file, status, error,
+                                  parent=self)
+
         self.schedule_state.changed.connect(self._on_schedule_changed)
         self.input_state.changed.connect(self._on_input_changed)
         self.device_state.changed.connect(self._on_device_changed)
         self.recompute_forward()
+
+    @property
+    def closing(self) -> bool:
+        """Set by shutdown(): no new work from then on."""
+        return self.jobs.closing
 
     # ----------------------------------------------------------------- forward
     @property
@@ -143,6 +184,13 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         inp = self.input_state
         gen = generator_for(inp.seed + START_SEED_OFFSET)
         return sample_start(inp.start_name, IMAGE_SHAPE, gen, **inp.start_params).numpy()
+
+    def forward_frame(self, t: int) -> np.ndarray:
+        """x_t of the forward chain under the current schedule (recomputed first when the
+        chain on screen is of another T), float32 [28, 28]."""
+        if self.forward.T != self.schedule.T:
+            self.recompute_forward()
+        return self.forward.frames[t]
 
     def forward_x0(self) -> np.ndarray:
         inp = self.input_state
@@ -201,11 +249,11 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             if self.forward.frames is not frames:
                 return  # a newer chain is on screen; its own job is coming
             for item in items:
-                if item[0] == "marginal":
+                if isinstance(item, MarginalCurve):
                     self._marginal_ready = key
-                    self.forward.set_marginal(item[1])
+                    self.forward.set_marginal(item.curve)
                 else:
-                    self.forward.set_estimate(item[1], item[2])
+                    self.forward.set_estimate(item.estimate, item.spread)
 
         def on_failed(message: str, details: str) -> None:
             self.error.emit(f"Could not compute the KL curves: {message}", details)
@@ -216,17 +264,15 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
     @Slot(object)
     def _on_schedule_changed(self, _schedule: NoiseSchedule) -> None:
         self.recompute_forward()
-        self._send_schedule_to_training()
         self._schedule_rerun()
 
     @Slot(str)
     def _on_input_changed(self, what: str) -> None:
-        if what == "digit" and self.live.enabled:
+        if what == "digit" and self.live_drawing.defer_forward():
             # Reconstructing as you draw: the drawing changes ~40 times a second and the forward
             # chain with its histograms and paint costs ~30-50 ms of this thread; it catches up
-            # once the edits pause for LIVE_FORWARD_MS (debounced: the trailing edit always
-            # lands), so the reconstructions keep up with the pen (session_live.py).
-            self._live_forward_timer.start()
+            # once the edits pause (session_live.py), so the reconstructions keep up with the pen.
+            pass
         else:
             self.recompute_forward()
         source = self.sampler.settings.source
@@ -243,10 +289,18 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             self.request_sampling()
 
     # ----------------------------------------------------------------- reverse
+    def plan(self, settings: SamplerSettings | None = None) -> RunPlan:
+        """The reverse run `settings` (default: the sampler's) makes under the current
+        schedule (core.run.plan_run: start, steps, lanes, network calls, guidance)."""
+        return plan_run(settings or self.sampler.settings, self.schedule.T)
+
+    def hold_rerun(self) -> None:
+        """Drop a re-run that edits queued (the caller decides whether to run)."""
+        self._rerun_timer.stop()
+
     def is_cheap(self, settings: SamplerSettings | None = None) -> bool:
         """Whether a run costs at most CHEAP_NFE network evaluations."""
-        settings = settings or self.sampler.settings
-        return settings.network_calls(self.schedule.T) <= CHEAP_NFE
+        return self.plan(settings).network_calls <= CHEAP_NFE
 
     def request_sampling(self, settings: SamplerSettings | None = None) -> bool:
         """Start a reverse run with the sampler settings (after adopting `settings`, when
@@ -265,40 +319,31 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
                             "(File > Load model...).", "")
             return False
         schedule = self.schedule
-        if settings.source == "input":
-            t_start = int(max(1, min(settings.t_start, schedule.T)))
-            if self.forward.T != schedule.T:
-                self.recompute_forward()
-            x_T = self.forward.frames[t_start]
+        plan = self.plan(settings)
+        if plan.from_input:
+            x_T = self.forward_frame(plan.t_start)
         else:
-            t_start = None
             x_T = self.start_noise()
-        # Capped for this run only: the setting keeps what the user chose (a later, longer
-        # schedule gets the full count again).
-        steps = None if settings.steps is None else int(min(settings.steps, t_start or schedule.T))
-        # -- a distilled lane (helper E, session_distilled.py): the student, <= 4 steps per lane
         student = None
-        if "distilled" in settings.lane_names():
+        if plan.has_distilled:
             try:
-                steps, student = self._distilled_plan(steps)
+                student = self.distilled.on_device()
             except ValueError as exc:
                 self.error.emit(f"Cannot sample: {exc}", "")
                 return False
-        # -- end distilled
         self._has_run = True
         self._rerun_timer.stop()
-        names = settings.lane_names()
-        self.reverse.start([Lane(sampler=n, steps=steps or (t_start or schedule.T))
-                            for n in names])
-        job = reverse_job(self.model_state.model, schedule, x_T, settings, steps, t_start,
-                           self.device_state.device, student)
+        self.reverse.start([Lane(sampler=lane.sampler, steps=lane.n_steps) for lane in plan.lanes])
+        job = reverse_job(self.model_state.model, schedule, x_T, settings, plan,
+                          self.device_state.device, student)
         task = self.workers.start(SAMPLE_JOB, job, rate_hz=30)
         task.items.connect(self._on_sample_items)
         task.failed.connect(self._on_sample_failed)
         task.finished.connect(self._on_sample_finished)
         self.sampling_state.emit(True)
         self.status.emit("Sampling with " + " vs ".join(
-            SAMPLER_NAMES.get(n, DISTILLED_NAME if n == "distilled" else n) for n in names))
+            SAMPLER_NAMES.get(lane.sampler, DISTILLED_NAME if lane.sampler == DISTILLED
+                              else lane.sampler) for lane in plan.lanes))
         return True
 
     def cancel_sampling(self) -> None:
@@ -331,21 +376,23 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
             self.status.emit(f"Sampling done: {nfe} network evaluations per chain")
 
     # ----------------------------------------------------------------- model
-    def set_model(self, model, source: str, meta: dict | None = None) -> None:
+    def set_model(self, model, source: str, meta: dict | None = None, path: str = "",
+                  sha256: str = "") -> None:
         """Use `model` (a CPU or device network; None: no model) for every reverse run; the
-        current reverse chain is re-run with it when cheap (or at once, the first time)."""
+        current reverse chain is re-run with it when cheap (or at once, the first time).
+        `path`, `sha256`: the file it was loaded from and its content hash, if any."""
         if model is not None:
             model = model.to(self.device_state.device).eval()
-        self.model_state.set_model(model, source, meta)
+        self.model_state.set_model(model, source, meta, path, sha256)
         self.status.emit(f"Model: {source}" if model is not None else "No model")
         if model is None:
             return
-        if source == "trained here" and self._has_run:
+        if source == ModelSource.TRAINED and self._has_run:
             return  # a refresh during training: the user re-runs when they like
         if self.is_cheap():
             self._rerun_timer.start()
         else:
-            nfe = self.sampler.settings.network_calls(self.schedule.T)
+            nfe = self.plan().network_calls
             self.status.emit(f"Model: {source}. Press Sample (Ctrl+R) to run the reverse chain "
                              f"({nfe} network evaluations)")
 
@@ -355,7 +402,8 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         m = self.model_state
         if m.model is not None:
             # A copy: a job that still holds the old network keeps a whole one.
-            self.model_state.set_model(copy.deepcopy(m.model).to(device).eval(), m.source, m.meta)
+            self.model_state.set_model(copy.deepcopy(m.model).to(device).eval(), m.source, m.meta,
+                                       m.path, m.sha256)
         self.status.emit(f"Device: {self.device_state.describe()}")
 
     def load_bundled_model(self) -> bool:
@@ -366,30 +414,39 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
         if path is None:
             self.error.emit("This installation has no bundled model.", "")
             return False
-        self._load_model(path, "bundled model")
-        self.load_bundled_student()  # the distilled sampler's student (session_distilled.py)
+        self._load_model(path, ModelSource.BUNDLED)
+        self.distilled.load_bundled()  # the distilled sampler's student
         return True
 
-    def load_model_file(self, path: str | Path) -> None:
-        self._load_model(Path(path), Path(path).name)
+    def load_model_file(self, path: str | Path, expect_sha256: str = "") -> None:
+        """Load a checkpoint in the background; with `expect_sha256`, only when the file's
+        content still has that hash (a session names its model so)."""
+        self._load_model(Path(path), Path(path).name, expect_sha256)
 
-    def _load_model(self, path: Path, source: str) -> None:
-        from ddpm_desktop.core.checkpoint import load_model
+    def _load_model(self, path: Path, source: str, expect_sha256: str = "") -> None:
+        from ddpm_desktop.core.checkpoint import CheckpointError, load_model
+        from ddpm_desktop.core.snapshot import file_sha256
 
         if self.closing:
             return
 
         def job(cancel: threading.Event):
-            model, meta = load_model(path, device="cpu")
-            yield (model, meta)
+            model, meta = load_model(path, device="cpu")  # checks the file is one first
+            sha = file_sha256(path)
+            if expect_sha256 and sha != expect_sha256:
+                raise CheckpointError(f"'{path.name}' has changed since the session was saved "
+                                      "(its content hash differs); keeping the current model")
+            yield (model, meta, sha)
 
         self.model_state.set_loading(True)
         self.status.emit(f"Loading {source}…")
         task = self.workers.start(MODEL_JOB, job, rate_hz=30)
 
         def on_items(items: list) -> None:
-            model, meta = items[-1]
-            self.set_model(model, source, meta)
+            model, meta, sha = items[-1]
+            bundled = source == "bundled model"
+            self.set_model(model, source, meta, "" if bundled else str(path.resolve()),
+                           "" if bundled else sha)
 
         def on_failed(message: str, details: str) -> None:
             self.model_state.set_loading(False)  # the working model stays
@@ -401,9 +458,8 @@ class Session(TrainingJobs, ExportJobs, InpaintJobs, ExperimentJobs, SessionFile
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop every job (a requested checkpoint save is written first) and join them."""
-        self.closing = True
-        self._stop_live()
-        self._live_forward_timer.stop()
+        self.jobs.close()
+        self.live_drawing.stop()
         self._rerun_timer.stop()
         self._kl_timer.stop()
         return self.workers.shutdown(timeout_ms)

@@ -1,25 +1,30 @@
-"""The session's completions work: N samples of x₀ given the reconstruct start x_t.
+"""The completions area: N samples of x₀ given the reconstruct start x_t.
 
-A mixin of `Session` (session.py). The job is core.completions.iter_completions from the
-forward chain's frame at the sampler's t (the x_t a reconstruct run starts from), with the
-Sampler dock's sampler, steps, η, class, guidance and seed: completion k uses seed + k, so
-completion 0 is the chain a reconstruct run with those settings shows. It runs under the job
-name "completions" and yields one CompletionsResult at the end (the images, the classifier's
-readings and the t each reading of x̂₀ settles at, core.decision).
+`Completer(...)` (built by session.py as `session.completer`; its `state`, a CompletionsState,
+is `session.completions`): `start()`, `cancel()`, `problem()`. The job is
+core.completions.iter_completions from the forward chain's frame at the sampler's t (the x_t a
+reconstruct run starts from), with the Sampler dock's sampler, steps, η, class, guidance and
+seed: completion k uses seed + k, so completion 0 is the chain a reconstruct run with those
+settings shows. It runs under the job name "completions" and yields one CompletionsResult at the
+end (the images, the classifier's readings and the t each reading of x̂₀ settles at,
+core.decision).
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QObject, SignalInstance, Slot
 
 from ddpm_desktop.core.completions import deterministic_problem, iter_completions
+from ddpm_desktop.core.run import plan_run
 from ddpm_desktop.core.sampling import make_eps_fn
 from ddpm_desktop.ui.completions_state import CompletionsState
-from ddpm_desktop.ui.state import SAMPLER_NAMES
+from ddpm_desktop.ui.session_jobs import Jobs
+from ddpm_desktop.ui.state import SAMPLER_NAMES, DeviceState, ModelState, SamplerState, ScheduleState
 
 COMPLETIONS_JOB = "completions"
 
@@ -63,67 +68,64 @@ def completions_job(model, schedule, x_t: np.ndarray, t: int, n: int, settings, 
     return job
 
 
-class CompletionJobs:
-    """Mixin: needs `self.workers`, `self.sampler`, `self.forward`, `self.model_state`,
-    `self.device_state`, `self.schedule`, `self.error`, `self.status`, `recompute_forward`."""
+class Completer(QObject):
+    def __init__(self, jobs: Jobs, sampler: SamplerState, schedule_state: ScheduleState,
+                 model_state: ModelState, device_state: DeviceState,
+                 forward_frame: Callable[[int], np.ndarray], status: SignalInstance,
+                 error: SignalInstance, parent: QObject | None = None) -> None:
+        """forward_frame(t): x_t of the forward chain under the current schedule."""
+        super().__init__(parent)
+        self.jobs, self.sampler, self.schedule_state = jobs, sampler, schedule_state
+        self.model_state, self.device_state = model_state, device_state
+        self.forward_frame, self.status, self.error = forward_frame, status, error
+        self.state = CompletionsState(parent=self)
 
-    def _init_completions(self) -> None:
-        self.completions = CompletionsState(parent=self)
-
-    def completions_problem(self) -> str | None:
+    def problem(self) -> str | None:
         """Why N completions cannot run with the current settings (one line), or None."""
         s = self.sampler.settings
-        return deterministic_problem(s.sampler, s.eta, self.completions.n)
+        return deterministic_problem(s.sampler, s.eta, self.state.n)
 
-    def start_completions(self) -> bool:
+    def start(self) -> bool:
         """Start N completions of the reconstruct start x_t; False (with `error`) if impossible."""
-        if self.closing:
+        if self.jobs.closing:
             return False
         if not self.model_state.available:
             self.error.emit("No model yet: train one in the Training dock or load a checkpoint "
                             "(File > Load model...).", "")
             return False
-        problem = self.completions_problem()
+        problem = self.problem()
         if problem:
             self.error.emit(f"Cannot draw completions: {problem} (Sampler dock).", "")
             return False
-        settings, schedule = self.sampler.settings, self.schedule
-        t = int(max(1, min(settings.t_start, schedule.T)))
-        if self.forward.T != schedule.T:
-            self.recompute_forward()
-        x_t = np.array(self.forward.frames[t], dtype=np.float32)
-        steps = None if settings.steps is None else int(min(settings.steps, t))
-        st = self.completions
+        settings, schedule = self.sampler.settings, self.schedule_state.schedule
+        plan = plan_run(settings, schedule.T, from_t=settings.t_start)
+        t, steps = plan.t_start, plan.steps
+        x_t = np.array(self.forward_frame(t), dtype=np.float32)
+        st = self.state
         st.clear()
         job = completions_job(self.model_state.model, schedule, x_t, t, st.n, settings, steps,
                               self.device_state.device)
-        task = self.workers.start(COMPLETIONS_JOB, job, rate_hz=30)
         name = SAMPLER_NAMES.get(settings.sampler, settings.sampler)
 
         def on_items(items: list) -> None:
             for it in items:
                 st.set_completions(it.images, it.readings, it.probabilities, it.settled, t, name, it.nfe)
 
-        task.items.connect(on_items)
-        task.failed.connect(self._on_completions_failed)
-        task.finished.connect(self._on_completions_finished)
+        self.jobs.start(COMPLETIONS_JOB, job, items=on_items, finished=self._on_finished,
+                        failure="Completions failed")
         st.set_running(True)
         self.status.emit(f"Drawing {st.n} completions of x_{t} with {name}")
         return True
 
-    def cancel_completions(self) -> None:
-        if self.workers.is_running(COMPLETIONS_JOB):
-            self.workers.cancel(COMPLETIONS_JOB)
+    def cancel(self) -> None:
+        if self.jobs.is_running(COMPLETIONS_JOB):
+            self.jobs.cancel(COMPLETIONS_JOB)
             self.status.emit("Completions stopped")
-        self.completions.set_running(False)
-
-    @Slot(str, str)
-    def _on_completions_failed(self, message: str, details: str) -> None:
-        self.error.emit(f"Completions failed: {message}", details)
+        self.state.set_running(False)
 
     @Slot(bool)
-    def _on_completions_finished(self, completed: bool) -> None:
-        st = self.completions
+    def _on_finished(self, completed: bool) -> None:
+        st = self.state
         st.set_running(False)
         if completed and st.readings is not None:
             counts = np.bincount(st.readings, minlength=10)

@@ -1,192 +1,204 @@
-"""A whole session as one readable, versioned JSON file: every setting and seed, and x_0.
+"""The persistence area: a whole session as one readable, versioned JSON file, the session's
+snapshot (core/snapshot.py has the format).
 
-`session_to_dict(session)` / `save_session(session, path)` write it (atomically, through
-core.files); `read_session(path)` reads and validates it completely, and `apply_session(session,
-data)` applies a validated one. A bad file, or one written by a newer version, raises a
-one-line ValueError before anything in the session changes.
-
-Format (FORMAT, VERSION 1):
-  {"format": "ddpm-desktop-session", "version": 1,
-   "schedule": {"kind", "T", "beta_start", "beta_end"},
-   "input": {"seed", "start", "start_params", "forward_from", "digit_source", "digit_label",
-             "digit": 28 rows of 28 numbers in [-1, 1]},
-   "sampler": SamplerSettings fields, "training": TrainingSettings fields,
-   "export": ExportSettings fields, "device": "cpu" | "cuda"}
+`SessionFiles(...)` (built by session.py as `session.files` from the states a snapshot
+describes and the session operations it calls): `take_snapshot()` describes everything the
+user set (the session file and the QSettings persistence are both written from it);
+`save(path)` writes it (atomically, through core.files). `read_session(path)` reads and
+validates a file completely (bounded, strictly typed: core.schema) and `prepare(snapshot)`
+turns it into the app's settings objects, so a bad file, or one written by a newer version,
+raises a one-line ValueError naming the file and the field before anything in the session
+changes; `open(path)` reads it so and then `apply_snapshot(prepared)` applies all of it (the
+forward frame included), and restores the model: the bundled one, or the file by its path
+when its content hash still matches (else a message, and the current model stays).
 """
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import asdict, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import numpy as np
+from PySide6.QtCore import QObject, SignalInstance
 
 from ddpm_desktop.core import files
+from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.forward import sample_start
 from ddpm_desktop.core.schedule import NoiseSchedule
-from ddpm_desktop.ui.export_state import ExportSettings
-from ddpm_desktop.ui.state import SamplerSettings
-from ddpm_desktop.ui.training_state import TrainingSettings
+from ddpm_desktop.core.schema import SchemaError, parse_json, refusal
+from ddpm_desktop.core.snapshot import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    InputSnapshot,
+    ModelRef,
+    ScheduleSnapshot,
+    Snapshot,
+)
+from ddpm_desktop.ui.export_state import ExportSettings, ExportState
+from ddpm_desktop.ui.state import (DeviceState, ForwardState, InputState, ModelState,
+                                   SamplerSettings, SamplerState, ScheduleState)
+from ddpm_desktop.ui.training_state import TrainingSettings, TrainingState
 
-FORMAT = "ddpm-desktop-session"
-VERSION = 1
-MAX_BYTES = 2_000_000
-
-
-def session_to_dict(session) -> dict:
-    inp = session.input_state
-    return {
-        "format": FORMAT, "version": VERSION,
-        "schedule": dict(session.schedule_state.params),
-        "input": {"seed": inp.seed, "start": inp.start_name, "start_params": dict(inp.start_params),
-                  "forward_from": inp.forward_from, "digit_source": inp.digit_source,
-                  "digit_label": inp.digit_label,
-                  "digit": np.round(inp.digit.astype(np.float64), 6).tolist()},
-        "sampler": asdict(session.sampler.settings),
-        "training": asdict(session.training.settings),
-        "export": asdict(session.export.settings),
-        "device": session.device_state.device,
-    }
-
-
-def save_session(session, path) -> Path:
-    text = json.dumps(session_to_dict(session), indent=1, ensure_ascii=False)
-    return files.atomic_write_bytes(Path(path), text.encode("utf-8"))
+def model_ref(model_state) -> ModelRef | None:
+    """How a snapshot names the network in use (None: no model)."""
+    if model_state.model is None:
+        return None
+    if model_state.source == ModelSource.BUNDLED:
+        return ModelRef("bundled")
+    path, sha = getattr(model_state, "path", ""), getattr(model_state, "sha256", "")
+    if path and sha:
+        return ModelRef("file", str(path), sha)
+    return ModelRef("trained")
 
 
-def _settings(cls, value, what: str):
-    if not isinstance(value, dict):
-        raise ValueError(f"'{what}' must be an object")
+@dataclass(frozen=True)
+class Prepared:
+    """A snapshot turned into the app's validated settings objects (nothing applied yet)."""
+
+    snapshot: Snapshot
+    sampler: SamplerSettings
+    training: TrainingSettings
+    export: ExportSettings
+
+
+def _settings(cls, values, what: str):
     known = {f.name for f in fields(cls)}
-    unknown = sorted(set(value) - known)
+    unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"unknown {what} setting(s): {', '.join(unknown)}")
+        raise SchemaError(f"unknown {what} setting(s): {', '.join(unknown)}")
     try:
-        return cls(**{**asdict(cls()), **value}).validated()
-    except TypeError as exc:
-        raise ValueError(f"bad {what} settings: {exc}") from None
+        return cls(**{**asdict(cls()), **values}).validated()
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"{what}: {' '.join(str(exc).split())}") from None
 
 
-def read_session(path) -> dict:
-    """The file's contents, fully validated (values converted); ValueError/OSError, one line."""
+def prepare(snapshot: Snapshot) -> Prepared:
+    """Check what the schema cannot (a schedule's betas, the settings' own rules); SchemaError."""
+    s = snapshot.schedule
+    try:
+        NoiseSchedule.named(s.kind, s.T, s.beta_start, s.beta_end)
+        sample_start(snapshot.input.start, (1,), None, **snapshot.input.start_params)
+    except ValueError as exc:
+        raise SchemaError(" ".join(str(exc).split())) from None
+    return Prepared(snapshot, _settings(SamplerSettings, snapshot.sampler, "sampler"),
+                    _settings(TrainingSettings, snapshot.training, "training"),
+                    _settings(ExportSettings, snapshot.export, "export"))
+
+
+def read_session(path) -> Prepared:
+    """The file's snapshot, fully validated; ValueError/OSError of one line naming the file."""
     path = Path(path)
     reason = files.unreadable_reason(path)
     if reason:
         raise OSError(f"cannot open '{path}': {reason}")
     if path.stat().st_size > MAX_BYTES:
         raise ValueError(f"'{path.name}' is too large to be a session file")
+    with open(path, "rb") as f:
+        text = f.read(MAX_BYTES + 1)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"'{path.name}' is not a session file (not JSON: {exc})") from None
+        data = parse_json(text, MAX_BYTES, MAX_DEPTH)
+    except SchemaError as exc:
+        raise ValueError(f"'{path.name}' is not a session file ({exc})") from None
     try:
-        return _validate(data)
-    except ValueError as exc:
-        raise ValueError(f"'{path.name}': {exc}") from None
+        return prepare(Snapshot.from_dict(data))
+    except SchemaError as exc:
+        raise ValueError(refusal(path.name, exc)) from None
 
 
-def _validate(data) -> dict:
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError("not a ddpm-desktop session file")
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ValueError("the session file has no version number")
-    if version > VERSION:
-        raise ValueError(f"written by a newer version of ddpm-desktop (format {version}; this "
-                         f"one reads up to {VERSION})")
-    sched = data.get("schedule")
-    if not isinstance(sched, dict) or set(sched) != {"kind", "T", "beta_start", "beta_end"}:
-        raise ValueError("'schedule' needs kind, T, beta_start and beta_end")
-    if not isinstance(sched["T"], int) or isinstance(sched["T"], bool):
-        raise ValueError("schedule T must be an integer")
-    NoiseSchedule.named(str(sched["kind"]), sched["T"], float(sched["beta_start"]),
-                        float(sched["beta_end"]))  # raises a ValueError naming the problem
-    inp = data.get("input")
-    if not isinstance(inp, dict):
-        raise ValueError("'input' must be an object")
-    seed = inp.get("seed")
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
-        raise ValueError("input seed must be an integer in 0..2^31-1")
-    params = inp.get("start_params", {})
-    if not isinstance(params, dict):
-        raise ValueError("input start_params must be an object")
-    sample_start(str(inp.get("start")), (1,), None, **params)  # validates name and parameters
-    if inp.get("forward_from") not in ("digit", "noise"):
-        raise ValueError("input forward_from must be 'digit' or 'noise'")
-    try:
-        digit = np.asarray(inp.get("digit"), dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("input digit must be 28 rows of 28 numbers") from None
-    if digit.shape != (28, 28) or not np.all(np.isfinite(digit)) or np.abs(digit).max() > 1.0:
-        raise ValueError("input digit must be 28 rows of 28 numbers in [-1, 1]")
-    label = inp.get("digit_label", -1)
-    if not isinstance(label, int) or not -1 <= label <= 9:
-        raise ValueError("input digit_label must be -1..9")
-    sampler = data.get("sampler", {})
-    if isinstance(sampler, dict):
-        for key in ("guidance", "eta"):
-            if key in sampler and not (isinstance(sampler[key], (int, float))
-                                       and math.isfinite(sampler[key])):
-                raise ValueError(f"sampler {key} must be a finite number")
-            if key in sampler:
-                sampler = {**sampler, key: float(sampler[key])}
-    training = data.get("training", {})
-    if isinstance(training, dict) and "lr" in training and isinstance(training["lr"], int):
-        training = {**training, "lr": float(training["lr"])}
-    device = data.get("device", "cpu")
-    if device not in ("cpu", "cuda"):
-        raise ValueError("device must be 'cpu' or 'cuda'")
-    return {
-        "schedule": {"kind": str(sched["kind"]), "T": sched["T"],
-                     "beta_start": float(sched["beta_start"]), "beta_end": float(sched["beta_end"])},
-        "seed": seed, "start": str(inp["start"]), "start_params": params,
-        "forward_from": inp["forward_from"], "digit": digit.astype(np.float32),
-        "digit_source": str(inp.get("digit_source", "session file")), "digit_label": label,
-        "sampler": _settings(SamplerSettings, sampler, "sampler"),
-        "training": _settings(TrainingSettings, training, "training"),
-        "export": _settings(ExportSettings, data.get("export", {}), "export"),
-        "device": device,
-    }
+class SessionFiles(QObject):
+    """File > Save / Open session, and the snapshot the settings file is written from."""
 
+    def __init__(self, schedule_state: ScheduleState, input_state: InputState,
+                 forward: ForwardState, sampler: SamplerState, training: TrainingState,
+                 export: ExportState, model_state: ModelState, device_state: DeviceState,
+                 cancel_sampling: Callable[[], None], recompute_forward: Callable[[], None],
+                 load_bundled_model: Callable[[], bool],
+                 load_model_file: Callable[..., None], status: SignalInstance,
+                 error: SignalInstance, parent: QObject | None = None) -> None:
+        """The states a snapshot describes, and the session's own operations it calls when one
+        is applied (cancel the reverse run, recompute the forward chain, load a model)."""
+        super().__init__(parent)
+        self.schedule_state, self.input_state, self.forward = schedule_state, input_state, forward
+        self.sampler, self.training, self.export = sampler, training, export
+        self.model_state, self.device_state = model_state, device_state
+        self.cancel_sampling, self.recompute_forward = cancel_sampling, recompute_forward
+        self.load_bundled_model, self.load_model_file = load_bundled_model, load_model_file
+        self.status, self.error = status, error
 
-def apply_session(session, valid: dict) -> None:
-    """Apply what `read_session` returned (nothing in it can fail any more, except a device
-    this machine lacks, which keeps the current one)."""
-    session.cancel_sampling()
-    session.schedule_state.set_params(**valid["schedule"])
-    inp = session.input_state
-    inp.set_digit(valid["digit"], valid["digit_source"], valid["digit_label"])
-    inp.set_start(valid["start"], **valid["start_params"])
-    inp.set_seed(valid["seed"])
-    inp.set_forward_from(valid["forward_from"])
-    session.sampler.set_settings(valid["sampler"])
-    session.training.set_settings(valid["training"])
-    session.export.set_settings(valid["export"])
-    if valid["device"] in session.device_state.available:
-        session.device_state.set_device(valid["device"])
+    def take_snapshot(self) -> Snapshot:
+        """Everything the user set, as one frozen value."""
+        inp = self.input_state
+        return Snapshot(
+            schedule=ScheduleSnapshot(**self.schedule_state.params),
+            input=InputSnapshot(seed=inp.seed, start=inp.start_name,
+                                start_params=dict(inp.start_params),
+                                forward_from=inp.forward_from, digit_source=inp.digit_source,
+                                digit_label=inp.digit_label, digit=InputSnapshot.pack(inp.digit)),
+            forward_t=int(self.forward.t),
+            sampler=asdict(self.sampler.settings),
+            training=asdict(self.training.settings),
+            export=asdict(self.export.settings),
+            device=self.device_state.device,
+            model=model_ref(self.model_state),
+        )
 
-
-class SessionFiles:
-    """Mixin of `Session`: File > Save / Open session (needs `self.error`, `self.status`)."""
-
-    def save_session_file(self, path) -> bool:
-        """Write every setting, seed and x_0 as JSON (session_file.py); False with `error`."""
+    def save(self, path) -> bool:
+        """Write the snapshot as JSON (atomically, through core.files); False with `error`."""
         try:
-            written = save_session(self, path)
+            text = self.take_snapshot().to_json()
+            written = files.atomic_write_bytes(Path(path), text.encode("utf-8"))
         except (OSError, ValueError) as exc:
             self.error.emit(f"Could not save the session: {' '.join(str(exc).split())}", "")
             return False
         self.status.emit(f"Session saved: {written}")
         return True
 
-    def open_session_file(self, path) -> bool:
+    def open(self, path) -> bool:
         """Apply a session file; a bad or newer one changes nothing (False, with `error`)."""
         try:
-            valid = read_session(path)
+            ready = read_session(path)
         except (OSError, ValueError) as exc:
             self.error.emit(f"Could not open the session: {' '.join(str(exc).split())}", "")
             return False
-        apply_session(self, valid)
+        self.apply_snapshot(ready)
         self.status.emit(f"Session opened: {Path(path).name}")
         return True
+
+    def apply_snapshot(self, ready: Prepared) -> None:
+        """Apply what `read_session` returned: every setting, then the forward frame, then the
+        model (loaded in the background; a changed or missing file keeps the current model,
+        with a message). Nothing in here can fail any more, except a device this machine lacks,
+        which keeps the current one."""
+        snap = ready.snapshot
+        self.cancel_sampling()
+        self.schedule_state.set_params(**snap.schedule.__dict__)
+        inp = self.input_state
+        inp.set_digit(snap.input.digit_array, snap.input.digit_source, snap.input.digit_label)
+        inp.set_start(snap.input.start, **snap.input.start_params)
+        inp.set_seed(snap.input.seed)
+        inp.set_forward_from(snap.input.forward_from)
+        self.sampler.set_settings(ready.sampler)
+        self.training.set_settings(ready.training)
+        self.export.set_settings(ready.export, from_file=True)  # its path: a suggestion
+        if snap.device in self.device_state.available:
+            self.device_state.set_device(snap.device)
+        self.recompute_forward()  # at once, even while a live drawing debounces its updates
+        self.forward.set_frame(snap.forward_t)
+        self.restore_model(snap.model)
+
+    def restore_model(self, ref: ModelRef | None) -> None:
+        """Load the snapshot's model unless it is the one in use; say why when it cannot be."""
+        current = model_ref(self.model_state)
+        if ref is None or ref == current:
+            return
+        if ref.kind == "bundled":
+            self.load_bundled_model()
+        elif ref.kind == "file":
+            path = Path(ref.path)
+            if not path.is_file():
+                self.error.emit(f"The session's model '{path}' is not there any more (or is not "
+                                "a regular file); keeping the current model.", "")
+            else:
+                self.load_model_file(path, expect_sha256=ref.sha256)
+        else:
+            self.error.emit("The session's model was trained in the app and never saved; "
+                            "keeping the current model.", "")

@@ -1,9 +1,10 @@
-"""The session's inpainting work: N completions of the input digit under the painted mask.
+"""The inpainting area: N completions of the input digit under the painted mask.
 
-A mixin of `Session` (session.py). The job is core.inpaint.iter_inpaint run by the generic
-worker under the job name "inpaint": the first completion's chain fills `self.reverse` (one
-lane), so the reverse view animates it like a sampler run; when the chain ends, all N
-completions and the bundled classifier's readings go to `self.inpaint`. An inpainting run and
+`Inpainter(...)` (built by session.py as `session.inpainter`; its `state`, an InpaintState, is
+`session.inpaint`): `start()`, `cancel()`, `is_running()`. The job is core.inpaint.iter_inpaint
+run by the generic worker under the job name "inpaint": the first completion's chain fills the
+reverse state (one lane), so the reverse view animates it like a sampler run; when the chain
+ends, all N completions and the bundled classifier's readings go to `state`. An inpainting run and
 a sampling run share the reverse view, so starting one cancels the other (a sampling run that
 replaces the lanes silences a running inpainting job).
 """
@@ -14,12 +15,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PySide6.QtCore import Slot
+from typing import Callable
+
+from PySide6.QtCore import QObject, SignalInstance, Slot
 
 from ddpm_desktop.core import kl
 from ddpm_desktop.core.inpaint import iter_inpaint
 from ddpm_desktop.core.sampling import generator_for, make_eps_fn
 from ddpm_desktop.ui.inpaint_state import METHOD_NAMES, InpaintState
+from ddpm_desktop.ui.session_jobs import Jobs
+from ddpm_desktop.ui.state import (
+    DeviceState,
+    InputState,
+    Lane,
+    ModelState,
+    ReverseState,
+    ScheduleState,
+)
 
 INPAINT_JOB = "inpaint"
 # x_T of the completions: its own stream of the input's seed (not the forward chain's noise).
@@ -86,20 +98,25 @@ def inpaint_job(model, schedule, x0: np.ndarray, known: np.ndarray, method: str,
     return job
 
 
-class InpaintJobs:
-    """Mixin: needs `self.workers`, `self.reverse`, `self.input_state`, `self.model_state`,
-    `self.device_state`, `self.schedule`, `self.error`, `self.status` and `cancel_sampling`."""
+class Inpainter(QObject):
+    def __init__(self, jobs: Jobs, reverse: ReverseState, input_state: InputState,
+                 schedule_state: ScheduleState, model_state: ModelState,
+                 device_state: DeviceState, cancel_sampling: Callable[[], None],
+                 status: SignalInstance, error: SignalInstance,
+                 parent: QObject | None = None) -> None:
+        """cancel_sampling(): stop a sampling run (it shares the reverse view)."""
+        super().__init__(parent)
+        self.jobs, self.reverse, self.input_state = jobs, reverse, input_state
+        self.schedule_state, self.model_state, self.device_state = (schedule_state, model_state,
+                                                                    device_state)
+        self.cancel_sampling, self.status, self.error = cancel_sampling, status, error
+        self.state = InpaintState(parent=self)
+        self._lanes = None
 
-    def _init_inpaint(self) -> None:
-        self.inpaint = InpaintState(parent=self)
-        self._inpaint_lanes = None
-
-    def start_inpainting(self) -> bool:
+    def start(self) -> bool:
         """Start N completions of the input digit under the mask; False (with `error`) if
         impossible. Cancels a sampling run (they share the reverse view)."""
-        from ddpm_desktop.ui.state import Lane
-
-        st = self.inpaint
+        st = self.state
         if not self.model_state.available:
             self.error.emit("No model yet: train one in the Training dock or load a checkpoint "
                             "(File > Load model...).", "")
@@ -111,55 +128,51 @@ class InpaintJobs:
         self.cancel_sampling()
         lanes = [Lane(sampler=f"inpaint: {st.method}", steps=0)]
         self.reverse.start(lanes)
-        self._inpaint_lanes = lanes
+        self._lanes = lanes
         st.clear_completions()
-        job = inpaint_job(self.model_state.model, self.schedule, self.input_state.digit, st.known.copy(),
+        job = inpaint_job(self.model_state.model, self.schedule_state.schedule,
+                          self.input_state.digit, st.known.copy(),
                           st.method, st.run_sampler(), st.steps, st.n,
                           self.input_state.seed + _INPAINT_SEED_OFFSET, self.device_state.device)
-        task = self.workers.start(INPAINT_JOB, job, rate_hz=30)
-        task.items.connect(self._on_inpaint_items)
-        task.failed.connect(self._on_inpaint_failed)
-        task.finished.connect(self._on_inpaint_finished)
+        if self.jobs.start(INPAINT_JOB, job, items=self._on_items, finished=self._on_finished,
+                           failure="Inpainting failed") is None:
+            return False
         st.set_running(True)
         self.status.emit(f"Inpainting: {METHOD_NAMES[st.method]}, {st.n} completions")
         return True
 
-    def cancel_inpainting(self) -> None:
-        if self.workers.is_running(INPAINT_JOB):
-            self.workers.cancel(INPAINT_JOB)
-            if self.reverse.lanes is self._inpaint_lanes:
+    def cancel(self) -> None:
+        if self.jobs.is_running(INPAINT_JOB):
+            self.jobs.cancel(INPAINT_JOB)
+            if self.reverse.lanes is self._lanes:
                 self.reverse.finish(False)
             self.status.emit("Inpainting stopped")
-        self._inpaint_lanes = None
-        self.inpaint.set_running(False)
+        self._lanes = None
+        self.state.set_running(False)
 
-    def is_inpainting(self) -> bool:
-        return self.workers.is_running(INPAINT_JOB)
+    def is_running(self) -> bool:
+        return self.jobs.is_running(INPAINT_JOB)
 
     @Slot(list)
-    def _on_inpaint_items(self, items: list) -> None:
-        if self.reverse.lanes is not self._inpaint_lanes:
-            self.cancel_inpainting()   # a sampling run took over the reverse view
+    def _on_items(self, items: list) -> None:
+        if self.reverse.lanes is not self._lanes:
+            self.cancel()   # a sampling run took over the reverse view
             return
         for it in items:
             if isinstance(it, InpaintResult):
-                self.inpaint.set_completions(it.images, it.readings, it.probabilities, it.nfe, it.settled)
+                self.state.set_completions(it.images, it.readings, it.probabilities, it.nfe, it.settled)
             else:
                 self.reverse.add(0, it.x_t, it.x0_pred, it.t, it.nfe, it.total, it.kl)
         self.reverse.commit()
 
-    @Slot(str, str)
-    def _on_inpaint_failed(self, message: str, details: str) -> None:
-        self.error.emit(f"Inpainting failed: {message}", details)
-
     @Slot(bool)
-    def _on_inpaint_finished(self, completed: bool) -> None:
-        if self.reverse.lanes is self._inpaint_lanes:
+    def _on_finished(self, completed: bool) -> None:
+        if self.reverse.lanes is self._lanes:
             self.reverse.finish(completed)
-        self._inpaint_lanes = None
-        self.inpaint.set_running(False)
-        if completed and self.inpaint.completions is not None:
-            st = self.inpaint
+        self._lanes = None
+        self.state.set_running(False)
+        if completed and self.state.completions is not None:
+            st = self.state
             counts = np.bincount(st.readings, minlength=10)
             read = ", ".join(f"{d} ×{c}" for d, c in enumerate(counts) if c)
             self.status.emit(f"Inpainting done: {st.nfe} network evaluations per completion; "

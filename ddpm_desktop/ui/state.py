@@ -8,7 +8,8 @@
 - `InputState`: the digit x_0, the starting-noise distribution for x_T, the seed, and which
   of the two the forward chain starts from.
 - `ModelState`: the network the reverse chain uses (bundled, trained here, loaded) or none.
-- `SamplerState`: the one copy of the reverse-chain settings (`SamplerSettings`).
+- `SamplerState`: the one copy of the reverse-chain settings (core.run.SamplerSettings,
+  re-exported here).
 - `DeviceState`: where sampling and training run (CUDA when present, else CPU; selectable).
 - Training and export have their own modules (training_state.py, export_state.py).
 
@@ -16,13 +17,12 @@ States hold plain numpy arrays (CPU copies); nothing here touches a thread.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE, SAMPLERS
+from ddpm_desktop.core.run import SamplerSettings  # noqa: F401 - re-exported
 from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE, NoiseSchedule
 
 SAMPLER_NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmpp": "DPM-Solver++(2M)"}
@@ -181,7 +181,8 @@ class Lane:
 class ReverseState(QObject):
     """Frames of the reverse chain(s) being sampled.
 
-    Signals: `reset()` when a new run starts (lanes replaced); `frames_added()` when frames
+    Signals: `reset()` when a new run starts or the chain is cleared (lanes replaced, maybe by
+    none); `frames_added()` when frames
     arrived; `frame_changed(int)` when the shown frame index changes; `run_finished(bool)`.
     `follow` is True while the view tracks the newest frame (until the user scrubs).
     """
@@ -200,6 +201,11 @@ class ReverseState(QObject):
 
     def start(self, lanes: list[Lane]) -> None:
         self.lanes, self.index, self.follow, self.running = lanes, 0, True, True
+        self.reset.emit()
+
+    def clear(self) -> None:
+        """No chain on screen (a run of other settings would mislead): lanes emptied."""
+        self.lanes, self.index, self.follow, self.running = [], 0, True, False
         self.reset.emit()
 
     def add(self, lane_index: int, x_t: np.ndarray, x0_pred: np.ndarray, t: int, nfe: int,
@@ -245,7 +251,7 @@ class ModelState(QObject):
     """The network used by the reverse chain.
 
     `model` is a core.model.UNet in eval mode or None; `source` says where it came from
-    ("bundled", "trained here", a file path). Signal `changed()`.
+    (a core.checkpoint.ModelSource, or the file name it was loaded from). Signal `changed()`.
     """
 
     changed = Signal()
@@ -255,18 +261,23 @@ class ModelState(QObject):
         self.model = None
         self.source = ""
         self.meta: dict = {}
+        self.path = ""
+        self.sha256 = ""
         self.loading = False
-        # -- the distilled student (helper E, ui/session_distilled.py): None until it loads
+        # the distilled student (ui/session_distilled.py): None until it loads
         self.student = None
         self.student_meta: dict = {}
 
     def set_student(self, student, meta: dict | None = None) -> None:
         self.student, self.student_meta = student, dict(meta or {})
         self.changed.emit()
-    # -- end distilled student
 
-    def set_model(self, model, source: str, meta: dict | None = None) -> None:
+    def set_model(self, model, source: str, meta: dict | None = None, path: str = "",
+                  sha256: str = "") -> None:
+        """`path` and `sha256`: the file the model was loaded from and its content hash when it
+        was read ("" for a model that came from no file, or the bundled one)."""
         self.model, self.source, self.meta = model, source, dict(meta or {})
+        self.path, self.sha256 = str(path), sha256
         self.loading = False
         self.changed.emit()
 
@@ -335,66 +346,6 @@ class InputState(QObject):
         if mode != self.forward_from:
             self.forward_from = mode
             self.changed.emit("forward_from")
-
-
-@dataclass(frozen=True)
-class SamplerSettings:
-    """The reverse-chain settings.
-
-    source: "noise" (x_T from the input's starting distribution) or "input" (the forward
-    chain's frame at t_start, i.e. the digit noised to t_start: SDEdit-style reconstruction).
-    steps: reverse steps (= network calls) per lane, capped at the start step when a run
-    starts (the setting itself keeps what the user chose); None = every step. compare: also
-    run `sampler_b` from the same x_T with the same number of steps (equal NFE).
-    label: class 0-9 or None (unconditional); guidance: classifier-free guidance scale w.
-    """
-
-    sampler: str = "ddpm"
-    steps: int | None = 100
-    seed: int = 0
-    label: int | None = None
-    guidance: float = DEFAULT_GUIDANCE
-    source: str = "noise"
-    t_start: int = 500
-    compare: bool = False
-    sampler_b: str = "dpmpp"
-    eta: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def validated(self) -> "SamplerSettings":
-        for name in (self.sampler, self.sampler_b):
-            if name not in SAMPLERS:
-                raise ValueError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
-        if self.source not in ("noise", "input"):
-            raise ValueError(f"start from 'noise' or 'input', not {self.source!r}")
-        if self.steps is not None and not (isinstance(self.steps, int) and self.steps >= 1):
-            raise ValueError(f"steps = {self.steps!r} must be a positive integer")
-        if self.label is not None and not (isinstance(self.label, int) and 0 <= self.label <= 9):
-            raise ValueError(f"class label {self.label!r} must be 0-9 or none")
-        if not (math.isfinite(self.guidance) and 0.0 <= self.guidance <= 20.0):
-            raise ValueError(f"guidance w = {self.guidance!r} must lie in [0, 20]")
-        if not (math.isfinite(self.eta) and 0.0 <= self.eta <= 1.0):
-            raise ValueError(f"DDIM eta = {self.eta!r} must lie in [0, 1]")
-        if not (isinstance(self.t_start, int) and self.t_start >= 1):
-            raise ValueError(f"t = {self.t_start!r} must be a positive integer")
-        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**31):
-            raise ValueError(f"seed {self.seed!r} must lie in 0..2^31-1")
-        return self
-
-    def lane_names(self) -> list[str]:
-        return [self.sampler] + ([self.sampler_b] if self.compare else [])
-
-    def network_calls(self, T: int) -> int:
-        """Network evaluations one run costs under a schedule of T steps (all lanes, guidance
-        doubling the batch), for deciding what is cheap enough to run unasked."""
-        start = min(self.t_start, T) if self.source == "input" else T
-        per_lane = min(self.steps or start, start)
-        if "distilled" in self.lane_names():  # a run with the distilled student takes <= 4 steps
-            per_lane = min(per_lane, 4)
-        guided = self.label is not None and self.guidance not in (0.0, 1.0)
-        return per_lane * len(self.lane_names()) * (2 if guided else 1)
 
 
 class SamplerState(QObject):

@@ -4,182 +4,27 @@ One place decides colours so every plot reads the same way: the forward chain is
 reverse chain orange, the N(0, 1) reference green, exact/analytic quantities vermillion
 (Okabe-Ito colours, distinguishable with the common colour-vision deficiencies).
 
-Every colour the ui draws is a named role of `PlotColors` (`plot_colors(palette)` gives the
-dark or the light set; `rgb` / `qcolor` turn a role into numbers or a QColor with alpha);
-tests/ui/test_theme.py fails on a colour literal anywhere else in ui/.
+Every colour the ui draws is a named role of `PlotColors` (render/palette.py, shared with the
+exported frames: `plot_colors(palette)` gives the dark or the light set; `rgb` / `qcolor` turn
+a role into numbers or a QColor with alpha); tests/ui/test_theme.py fails on a colour literal
+anywhere else in ui/.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QApplication, QGraphicsItem
 
+from ddpm_desktop.render.palette import (  # noqa: F401  (the theme's colours, re-exported)
+    CLASS_COLORS_DARK, CLASS_COLORS_LIGHT, DARK_COLORS, LIGHT_COLORS, PlotColors, class_colors,
+    dark_palette, is_dark, light_palette, plot_colors, qcolor, rgb,
+)
+
 THEMES = ("system", "dark", "light")
-
-
-@dataclass(frozen=True)
-class PlotColors:
-    """The named colour roles of one theme, each "#rrggbb" (grid_alpha: 0..1).
-
-    Plots
-        background, foreground  plot (and exported frame) background; axes, titles, text
-        muted                   secondary text: exported axis notes, tick labels
-        grid_alpha              opacity of the plot grid
-        inset                   the small plots inside an exported frame
-        forward, reverse        the forward chain; the reverse chain (reverse_b: its 2nd lane)
-        gaussian                the N(0, 1) reference
-        exact                   exact / analytic quantities
-        floor                   reference lines (the histogram-KL bias floor, log-SNR 0)
-        cursor                  the current frame, the selected item
-        bar, bar_clipped        histogram bars; bars taller than their axis
-        loss, loss_smooth       the training loss per step (drawn translucent) and its EMA
-    Status text
-        warn, bad, good
-    Over images (a digit is white ink on black in every theme, so these read on black)
-        image_bg                what an empty image shows (the -1 level: black)
-        image_gap               the gap between tiled digits (the dataset browser page)
-        outline                 thin frames around images (the canvas, its preview)
-        brush, eraser           the canvas brush outline while drawing; while erasing
-    """
-
-    background: str
-    foreground: str
-    muted: str
-    grid_alpha: float
-    inset: str
-    forward: str
-    reverse: str
-    reverse_b: str
-    gaussian: str
-    exact: str
-    floor: str
-    cursor: str
-    bar: str
-    bar_clipped: str
-    loss: str
-    loss_smooth: str
-    warn: str
-    bad: str
-    good: str
-    image_bg: str
-    image_gap: str
-    outline: str
-    brush: str
-    eraser: str
-
-
-_DARK = PlotColors(
-    background="#1e2127", foreground="#c8ccd4", muted="#959aa3", grid_alpha=0.18,
-    inset="#282c34",
-    forward="#56B4E9", reverse="#E69F00", reverse_b="#CC79A7", gaussian="#3fbf8f",
-    exact="#ff7f50", floor="#8a8f98", cursor="#f0e442",
-    bar="#5a8cdc", bar_clipped="#96beff", loss="#7896c8", loss_smooth="#E69F00",
-    warn="#e0a030", bad="#ff6b5b", good="#3fbf8f",
-    image_bg="#000000", image_gap="#2c313a", outline="#5c6370", brush="#78aaff",
-    eraser="#ff5050",
-)
-_LIGHT = PlotColors(
-    background="#ffffff", foreground="#30343b", muted="#5f6670", grid_alpha=0.25,
-    inset="#f0f1f4",
-    forward="#0072B2", reverse="#D55E00", reverse_b="#CC79A7", gaussian="#009E73",
-    exact="#D55E00", floor="#7a7f88", cursor="#a87a00",
-    bar="#4a7fc8", bar_clipped="#1f4e8c", loss="#4a6fa5", loss_smooth="#D55E00",
-    warn="#b86e00", bad="#c0392b", good="#007a55",
-    image_bg="#000000", image_gap="#c9ccd1", outline="#8c939d", brush="#78aaff",
-    eraser="#ff5050",
-)
-
-
-def rgb(color: str) -> tuple[int, int, int]:
-    """"#rrggbb" -> (r, g, b) in 0..255, for numpy fills (no Qt needed)."""
-    if not (isinstance(color, str) and len(color) == 7 and color[0] == "#"):
-        raise ValueError(f"expected a colour as '#rrggbb', got {color!r}")
-    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
-
-
-def qcolor(color: str, alpha: int = 255) -> QColor:
-    """A role's "#rrggbb" as a QColor with `alpha` (0..255), e.g. a translucent fill."""
-    c = QColor(*rgb(color))
-    c.setAlpha(int(alpha))
-    return c
-
-
-def _is_dark(palette: QPalette) -> bool:
-    return palette.color(QPalette.ColorRole.Window).lightness() < 128
-
-
-def plot_colors(palette: QPalette | None = None) -> PlotColors:
-    """The plot colours matching `palette` (default: the application's)."""
-    if palette is None:
-        app = QGuiApplication.instance()
-        palette = app.palette() if app is not None else QPalette()
-    return _DARK if _is_dark(palette) else _LIGHT
-
-
-def dark_palette() -> QPalette:
-    p = QPalette()
-    window, base, text = QColor("#282c34"), QColor("#1e2127"), QColor("#dcdfe4")
-    highlight = QColor("#3d7bd9")
-    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
-        p.setColor(group, QPalette.ColorRole.Window, window)
-        p.setColor(group, QPalette.ColorRole.WindowText, text)
-        p.setColor(group, QPalette.ColorRole.Base, base)
-        p.setColor(group, QPalette.ColorRole.AlternateBase, QColor("#2c313a"))
-        p.setColor(group, QPalette.ColorRole.ToolTipBase, QColor("#3a3f4b"))
-        p.setColor(group, QPalette.ColorRole.ToolTipText, text)
-        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#7f848e"))
-        p.setColor(group, QPalette.ColorRole.Text, text)
-        p.setColor(group, QPalette.ColorRole.Button, QColor("#323741"))
-        p.setColor(group, QPalette.ColorRole.ButtonText, text)
-        p.setColor(group, QPalette.ColorRole.BrightText, QColor("#ff6b5b"))
-        p.setColor(group, QPalette.ColorRole.Highlight, highlight)
-        p.setColor(group, QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
-        p.setColor(group, QPalette.ColorRole.Link, QColor("#61afef"))
-        p.setColor(group, QPalette.ColorRole.Light, QColor("#3e4451"))
-        p.setColor(group, QPalette.ColorRole.Midlight, QColor("#353b45"))
-        p.setColor(group, QPalette.ColorRole.Mid, QColor("#2c313a"))
-        p.setColor(group, QPalette.ColorRole.Dark, QColor("#181a1f"))
-        p.setColor(group, QPalette.ColorRole.Shadow, QColor("#0e0f12"))
-    disabled = QColor("#6b717d")
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Window, window)
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Base, base)
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Button, QColor("#2c313a"))
-    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
-                 QPalette.ColorRole.ButtonText):
-        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Highlight, QColor("#3e4451"))
-    return p
-
-
-def light_palette() -> QPalette:
-    p = QPalette()
-    window, base, text = QColor("#f3f4f6"), QColor("#ffffff"), QColor("#1f2328")
-    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
-        p.setColor(group, QPalette.ColorRole.Window, window)
-        p.setColor(group, QPalette.ColorRole.WindowText, text)
-        p.setColor(group, QPalette.ColorRole.Base, base)
-        p.setColor(group, QPalette.ColorRole.AlternateBase, QColor("#f6f8fa"))
-        p.setColor(group, QPalette.ColorRole.Text, text)
-        p.setColor(group, QPalette.ColorRole.Button, QColor("#e9ebef"))
-        p.setColor(group, QPalette.ColorRole.ButtonText, text)
-        p.setColor(group, QPalette.ColorRole.Highlight, QColor("#2f6fd6"))
-        p.setColor(group, QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
-        p.setColor(group, QPalette.ColorRole.ToolTipBase, QColor("#ffffe8"))
-        p.setColor(group, QPalette.ColorRole.ToolTipText, text)
-        p.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#8c959f"))
-        p.setColor(group, QPalette.ColorRole.Light, QColor("#ffffff"))
-        p.setColor(group, QPalette.ColorRole.Midlight, QColor("#e4e6ea"))
-        p.setColor(group, QPalette.ColorRole.Mid, QColor("#c9ccd1"))
-        p.setColor(group, QPalette.ColorRole.Dark, QColor("#9aa0a6"))
-    disabled = QColor("#9aa0a6")
-    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
-                 QPalette.ColorRole.ButtonText):
-        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
-    return p
 
 
 _STYLESHEET = """
@@ -253,13 +98,81 @@ def pen(color, width: float = 1.0, **kwargs):
 
 def restyle(root) -> None:
     """Re-apply colours, pens and fonts to every view under `root` (after a theme or lecture
-    change): each view's `_apply_colors`."""
+    change): each view's `_apply_colors` (its curves, marks and images), then `restyle_graphics`
+    on every plot canvas for what no view owns (pyqtgraph's legends, titles, axes, text items
+    and backgrounds, which keep the colours they were made with)."""
     from PySide6.QtWidgets import QWidget
 
-    for widget in [root] + root.findChildren(QWidget):
+    widgets = [root] + root.findChildren(QWidget)
+    for widget in widgets:
         apply = getattr(type(widget), "_apply_colors", None)
         if apply is not None:
             apply(widget)
+    colors = plot_colors(root.palette())
+    for widget in widgets:
+        if isinstance(widget, pg.GraphicsView):
+            restyle_graphics(widget, colors)
+
+
+def _role_map(colors: PlotColors) -> dict[str, str]:
+    """"#rrggbb" of a role (or class colour) in the other theme -> the same role in `colors`.
+    The text roles come first, so a value two roles share maps as text."""
+    other = LIGHT_COLORS if colors is DARK_COLORS else DARK_COLORS
+    mapping = {}
+    for a, b in zip(class_colors(other), class_colors(colors)):
+        mapping[a.lower()] = b
+    for field in reversed(dataclasses.fields(PlotColors)):
+        value = getattr(other, field.name)
+        if isinstance(value, str):
+            mapping[value.lower()] = getattr(colors, field.name)
+    return mapping
+
+
+def restyle_graphics(view: pg.GraphicsView, colors: PlotColors | None = None) -> None:
+    """Bring one pyqtgraph canvas to `colors`: the background (when it is the theme's), every
+    PlotItem (`style_plot`), and every legend entry, title and text item whose colour is the
+    pyqtgraph default or a role of the other theme."""
+    colors = colors or plot_colors()
+    mapping = _role_map(colors)
+
+    def mapped(color: QColor) -> str | None:
+        return mapping.get(color.name().lower())
+
+    # the view caches its background (CacheBackground): a transparent one keeps showing the
+    # old window colour around the images until the cache is dropped
+    view.resetCachedContent()
+    if getattr(view, "_background", None) == "default":  # pyqtgraph's configured background
+        view.setBackground(colors.background)
+    elif view.backgroundBrush().style() != Qt.BrushStyle.NoBrush:
+        new = mapped(view.backgroundBrush().color())
+        if new is not None:
+            view.setBackground(new)
+    for item in view.scene().items():
+        if isinstance(item, pg.PlotItem):
+            style_plot(item, colors)
+        elif isinstance(item, pg.LegendItem):
+            if item.opts["labelTextColor"] is not None:
+                new = mapped(pg.mkColor(item.opts["labelTextColor"]))
+                item.setLabelTextColor(new or colors.foreground)
+            for _sample, label in item.items:  # setLabelTextColor keeps the old rendering
+                label.setText(label.text)
+        elif isinstance(item, pg.LabelItem) and item.text:
+            color = item.opts.get("color")
+            if color is None:  # drawn in pyqtgraph's foreground of the day it was set
+                item.setText(item.text)
+            else:
+                new = mapped(pg.mkColor(color))
+                if new is not None:
+                    item.setText(item.text, color=new)
+        elif isinstance(item, pg.TextItem):
+            new = mapped(item.color)
+            if new is not None:
+                item.setColor(new)
+        elif isinstance(item, pg.AxisItem):
+            new = mapped(item.textPen().color())
+            if new is not None:
+                item.setTextPen(pg.mkPen(new))
+                item.setPen(pen(new))
 
 
 def apply_theme(app: QApplication, theme: str = "dark") -> str:
@@ -267,7 +180,7 @@ def apply_theme(app: QApplication, theme: str = "dark") -> str:
 
     "system" keeps the platform palette (Qt 6.5+ follows the OS colour scheme). Returns the
     theme actually applied. pyqtgraph's global defaults follow, so plots made later match;
-    plots already on screen restyle through `style_plot` on their palette-change events.
+    every window already open restyles (`restyle`).
     """
     if theme not in THEMES:
         theme = "dark"
@@ -287,6 +200,9 @@ def apply_theme(app: QApplication, theme: str = "dark") -> str:
     app.setStyleSheet(_STYLESHEET)
     colors = plot_colors(app.palette())
     pg.setConfigOptions(background=colors.background, foreground=colors.foreground)
+    # every window open now (the main one, the 2-D one, dialogs) takes the new colours
+    for window in app.topLevelWidgets():
+        restyle(window)
     return theme
 
 
@@ -365,19 +281,3 @@ def banner_style(level: str, colors: PlotColors | None = None) -> str:
     bg.setAlpha(40)
     return (f"color: {fg}; background-color: rgba({bg.red()},{bg.green()},{bg.blue()},{bg.alpha()});"
             f" border: 1px solid {fg}; border-radius: 4px; padding: 4px 6px;")
-
-
-# ---- class colours (the decision plot, issue 16; the digits' latent map, issue 14): one line
-# colour per digit class 0-9, each at least 3:1 against its theme's plot background (WCAG 1.4.11;
-# tests/ui/test_decision_ui.py)
-CLASS_COLORS_DARK = ("#5fa8e8", "#ff9f43", "#4cd97b", "#ff6b6b", "#b48cf2",
-                     "#d6a37c", "#ff8fd0", "#b0b4ba", "#e0d84a", "#3fd6e0")
-CLASS_COLORS_LIGHT = ("#1f67b4", "#d6600a", "#1e8a3a", "#c62828", "#7b4fc0",
-                      "#8c564b", "#c2338f", "#666a70", "#8a7d00", "#00838f")
-
-
-def class_colors(source: "QPalette | PlotColors | None" = None) -> tuple[str, ...]:
-    """Ten "#rrggbb" line colours, class k = entry k, for the theme of `source` (a palette, a
-    theme's PlotColors, or None for the application's)."""
-    colors = source if isinstance(source, PlotColors) else plot_colors(source)
-    return CLASS_COLORS_DARK if colors.background == _DARK.background else CLASS_COLORS_LIGHT

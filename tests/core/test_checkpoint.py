@@ -181,3 +181,13 @@ def test_weights_and_state_are_a_pair_and_a_mismatch_is_refused(tmp_path, tiny_c
     save_weights(path, b.ema)
     with pytest.raises(CheckpointError, match="no run record"):
         checkpoint.load_trainer(path, tiny_data, device="cpu")
+
+
+def test_a_model_source_is_a_type_that_reads_as_its_text():
+    from ddpm_desktop.core.checkpoint import ModelSource, model_file
+
+    assert ModelSource.BUNDLED == "bundled model" and f"Model: {ModelSource.TRAINED}" == "Model: trained here"
+    assert ModelSource("trained here") is ModelSource.TRAINED      # a saved string reads back
+    assert json.loads(json.dumps({"source": ModelSource.BUNDLED})) == {"source": "bundled model"}
+    assert [model_file(s) for s in (ModelSource.BUNDLED, ModelSource.TRAINED, "", None)] == [None] * 4
+    assert model_file("gui_step38.safetensors") == "gui_step38.safetensors"

@@ -7,7 +7,7 @@ from torch import nn
 
 from ddpm_desktop.core import distill
 from ddpm_desktop.core.model import ModelConfig, UNet
-from ddpm_desktop.core.sampling import iter_ddim, iter_sampler, make_eps_fn, timesteps_for
+from ddpm_desktop.core.sampling import ddim_step, iter_ddim, iter_sampler, make_eps_fn, timesteps_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 
 SCHEDULE = NoiseSchedule.default()
@@ -118,8 +118,8 @@ def test_progressive_loss_is_zero_when_student_is_the_exact_teacher(prediction):
     t, t_mid, t_end = int(grid[0]), int(grid[1]), int(grid[2])
     ab = float(SCHEDULE.alphas_cumprod[t - 1])
     x_t = math.sqrt(ab) * c + math.sqrt(1 - ab) * torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(4))
-    x_mid = distill.ddim_step(eps_fn, SCHEDULE, x_t, t, t_mid)
-    x_end = distill.ddim_step(eps_fn, SCHEDULE, x_mid, t_mid, t_end)
+    x_mid, _ = ddim_step(eps_fn, SCHEDULE, x_t, t, t_mid)
+    x_end, _ = ddim_step(eps_fn, SCHEDULE, x_mid, t_mid, t_end)
     target = distill.progressive_target(SCHEDULE, x_t, x_end, t, t_end)
     torch.testing.assert_close(target, c.expand_as(target), rtol=1e-3, atol=1e-3)
     lam = torch.full((2,), float(SCHEDULE.log_snr[t - 1]))

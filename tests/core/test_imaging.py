@@ -396,8 +396,8 @@ def test_a_thin_pen_digit_gets_mnist_strokes_and_is_read(tmp_path, pen):
 
 
 def test_thick_strokes_are_left_alone():
-    from ddpm_desktop.core.imaging import _thicken
+    from ddpm_desktop.core.imaging import thicken
 
     crop = np.zeros((40, 40), np.float32)
     crop[5:35, 10:20] = 1.0  # 10 px wide at a scale where MNIST's is 1.94 / 0.5 = 3.9 px
-    np.testing.assert_array_equal(_thicken(crop, 0.5), crop)
+    np.testing.assert_array_equal(thicken(crop, 0.5), crop)

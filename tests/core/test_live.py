@@ -72,6 +72,7 @@ def test_small_t_keeps_the_drawing_and_t300_keeps_the_label(bundled, digits):
     results = [recon.reconstruct(x) for x in images]
     readings = np.array([r.reading for r in results])
     assert (readings == labels).mean() >= 0.85
+    assert np.mean([r.digit for r in results]) >= 0.85  # and they are digits at all
     direct = decision_curve(classifier, torch.from_numpy(results[0].image)[None, None])[0]
     assert results[0].probability == pytest.approx(float(direct.max()), rel=1e-5)
 

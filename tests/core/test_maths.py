@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from ddpm_desktop.core import maths
+from ddpm_desktop.core.run import SamplerSettings, plan_run
 from ddpm_desktop.core.schedule import NoiseSchedule, get_named_beta_schedule
+
+
+def _ts(sampler: str, T: int, steps):
+    return plan_run(SamplerSettings(sampler=sampler, steps=steps), T).timesteps
 
 
 def _reference(kind="linear", T=1000):
@@ -53,7 +58,7 @@ def test_forward_terms_at_t0_say_x0_is_the_input():
 def test_ddpm_terms_are_the_posterior_of_eq7(steps):
     betas, ab = _reference()
     schedule = NoiseSchedule.default()
-    ts = maths.run_timesteps("ddpm", 1000, steps)
+    ts = _ts("ddpm", 1000, steps)
     for i in (0, 3, len(ts) - 2):
         t, s = int(ts[i]), int(ts[i + 1])
         beta = 1 - _ab(ab, t) / _ab(ab, s)  # the (respaced) step's β; β_t when s = t - 1
@@ -75,7 +80,7 @@ def test_ddpm_terms_are_the_posterior_of_eq7(steps):
 @pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
 def test_ddim_terms_are_eq12_and_16(eta):
     _, ab = _reference()
-    ts = maths.run_timesteps("ddim", 1000, 20)
+    ts = _ts("ddim", 1000, 20)
     i = 5
     t, s = int(ts[i]), int(ts[i + 1])
     a_t, a_s = _ab(ab, t), _ab(ab, s)
@@ -92,7 +97,7 @@ def test_ddim_terms_are_eq12_and_16(eta):
 def test_dpmpp_terms_are_h_r_and_the_exponential_coefficient():
     _, ab = _reference("cosine")
     schedule = NoiseSchedule.named("cosine", 1000)
-    ts = maths.run_timesteps("dpmpp", 1000, None)
+    ts = _ts("dpmpp", 1000, None)
     assert len(ts) == 21  # 20 steps by default, as iter_sampler
     lam = lambda t: 0.5 * math.log(_ab(ab, t) / (1 - _ab(ab, t)))  # noqa: E731
     for i in (0, 4):
@@ -121,11 +126,19 @@ def test_guidance_coefficients_reproduce_the_mix(w):
     assert "unconditional" in maths.guidance_terms(None, w)[0].value
 
 
-def test_run_timesteps_start_where_the_session_starts():
-    ts = maths.run_timesteps("ddim", 1000, 50, source="input", t_start=30)
-    np.testing.assert_array_equal(ts, np.arange(30, -1, -1))  # 50 steps capped at t = 30
-    assert maths.run_timesteps("ddpm", 100, None)[0] == 100
-    assert maths.run_timesteps("ddpm", 100, 7, source="input", t_start=5000)[0] == 100
+def test_distilled_terms_are_ddim_at_eta_zero():
+    """The student steps as DDIM with η = 0 (core.sampling.iter_distilled): its terms are
+    eq. 12 with σ = 0, along its own <= 4 steps, whatever η the settings hold."""
+    _, ab = _reference()
+    ts = plan_run(SamplerSettings(sampler="distilled", steps=20, eta=0.7), 1000).timesteps
+    assert len(ts) == 5
+    t, s = int(ts[1]), int(ts[2])
+    terms = maths.reverse_terms("distilled", NoiseSchedule.default(), ts, 1, eta=0.7)
+    n = _numbers(terms, "reverse.update")
+    assert n["sigma"] == 0.0
+    assert n["sqrt_ab_s"] == pytest.approx(math.sqrt(_ab(ab, s)), rel=1e-12)
+    assert n["dir_coef"] == pytest.approx(math.sqrt(1 - _ab(ab, s)), rel=1e-9)
+    assert _numbers(terms, "reverse.x0")["sqrt_ab_t"] == pytest.approx(math.sqrt(_ab(ab, t)))
 
 
 def test_kl_terms_show_their_values_and_the_estimate_spread():
@@ -133,7 +146,7 @@ def test_kl_terms_show_their_values_and_the_estimate_spread():
     assert "0.07720" in terms["kl.exact"].value
     assert "± 0.016" in terms["kl.estimate"].value
     assert terms["kl.hist"].view == "histogram" and terms["kl.bound"].view == "kl"
-    assert "–" in maths.kl_terms(0, None, None, None, None, None, 0.01)[0].value
+    assert "not computed yet" in maths.kl_terms(0, None, None, None, None, None, 0.01)[0].value
     assert all(t.view in maths.VIEWS for t in terms.values())
 
 

@@ -272,3 +272,34 @@ def test_step_terms_are_the_numbers_the_sampler_runs_with(name):
                 x_s = terms["ratio"] * x + terms["coef"] * d
             torch.testing.assert_close(frames[i + 1].x_t.double(), x_s, atol=1e-4, rtol=0)
         x0_prev = x0
+
+
+def test_x0_and_eps_formulas_invert_each_other_and_match_q_sample():
+    """x_t = √ᾱ x_0 + √(1-ᾱ) ε (eq. 4) solved either way gives back what went in."""
+    from ddpm_desktop.core.forward import q_sample
+    from ddpm_desktop.core.sampling import eps_from_x0, x0_from_eps
+
+    g = torch.Generator().manual_seed(3)
+    x0 = torch.rand((2, 1, 28, 28), generator=g, dtype=torch.float64) * 2 - 1
+    eps = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    t = 400
+    x_t = q_sample(SCHED, x0, t, eps.clone())
+    a, s = math.sqrt(SCHED.alpha_bar(t)), math.sqrt(1.0 - SCHED.alpha_bar(t))
+    torch.testing.assert_close(x0_from_eps(x_t, eps, a, s), x0, rtol=0, atol=1e-5)
+    torch.testing.assert_close(eps_from_x0(x_t, x0, a, s), eps, rtol=0, atol=1e-5)
+    assert float(x0_from_eps(x_t, 50 * eps, a, s, clip=True).abs().max()) <= 1.0
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.7])
+def test_ddim_step_is_the_step_iter_ddim_takes(eta):
+    from ddpm_desktop.core.sampling import ddim_step, iter_ddim
+
+    def eps_fn(x, t):
+        return 0.3 * x + 0.01 * t / SCHED.T
+
+    x_T = torch.randn((2, 1, 28, 28), generator=torch.Generator().manual_seed(1))
+    steps = list(iter_ddim(eps_fn, SCHED, x_T, steps=5, eta=eta, generator=torch.Generator().manual_seed(2)))
+    x, g = x_T.clone(), torch.Generator().manual_seed(2)
+    for before, after in zip(steps, steps[1:]):
+        x, x0 = ddim_step(eps_fn, SCHED, x, before.t, after.t, eta, g)
+        assert torch.equal(x, after.x_t) and torch.equal(x0, after.x0_pred)

@@ -43,6 +43,7 @@ def write(v):
     with torch.no_grad():
         for p in trainer.ema.parameters():
             p.fill_(v * 1e-6)
+    trainer.step = v  # each save at its own step, as in training (the pair record tells them apart)
     save_checkpoint(path, trainer, {"version": v})
 
 import time
@@ -97,6 +98,9 @@ def test_writer_killed_at_random_moments_leaves_a_loadable_checkpoint(tmp_path):
             # ahead: v + 1, or the first version of a later round when that round died there.
             assert ema_v in (v, v + 1) or (ema_v > v and ema_v % 100_000 == 0), \
                 f"state holds version {ema_v}, weights {v}"
+            if ema_v != v:  # the state it replaced is kept, and pairs with the weights
+                prev = torch.load(checkpoint.previous_state_path_for(path), weights_only=True)
+                assert round(float(next(iter(prev["ema"].values())).flatten()[0]) * 1e6) == v
             ahead += ema_v != v
             orphans_seen += len(list(tmp_path.glob(".*.tmp")))
             seen.append(v)

@@ -177,8 +177,7 @@ def test_panel_open_image_errors_go_to_a_message_box(qtbot, tmp_path, monkeypatc
     panel = CanvasPanel()
     qtbot.addWidget(panel)
     shown = []
-    monkeypatch.setattr(canvas_mod.QMessageBox, "warning",
-                        lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr(canvas_mod, "warn", lambda parent, title, text: shown.append(text))
     bad = tmp_path / "not_an_image.png"
     bad.write_bytes(b"hello")
     assert panel.open_image(str(bad)) is False

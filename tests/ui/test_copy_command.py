@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ddpm_desktop import cli
-from ddpm_desktop.commands._reproduce import RunSpec, export_command, reverse_command
+from ddpm_desktop.core.reproduce import RunSpec, export_command, reverse_command
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.checkpoint import bundled_model_path, load_model
 from ddpm_desktop.core.data import load_bundled_mnist
@@ -84,14 +84,14 @@ def test_an_export_command_reproduces_the_apps_reverse_strip(session, model, qtb
 
     from dataclasses import replace
 
-    from ddpm_desktop.ui.export_job import run_export
+    from ddpm_desktop.render.export_job import run_export
     from ddpm_desktop.ui.theme import dark_palette, plot_colors
 
     _run_app(session, model, qtbot, sampler="dpmpp", steps=5, seed=2, source="noise")
     session.export.update(what="reverse", format="png", scale=4, key_frames=4,
                           path=str(tmp_path / "app.png"))
     # the app's export in the CLI's --theme dark colours
-    run_export(replace(session.export_job(), colors=plot_colors(dark_palette())))
+    run_export(replace(session.exporter.job(), colors=plot_colors(dark_palette())))
     command = export_command_for(session, theme="dark")
     assert " export --chain reverse " in command and "--frames 4" in command
     assert _run_cli(command, tmp_path / "cli.png") == 0

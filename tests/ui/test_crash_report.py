@@ -19,7 +19,7 @@ from shiboken6 import isValid
 from ddpm_desktop.ui import crash_report
 from ddpm_desktop.ui.app import _install_excepthook
 from ddpm_desktop.ui.main_window import MainWindow
-from ddpm_desktop.ui.session_file import read_session, session_to_dict
+from ddpm_desktop.ui.session_file import read_session
 
 
 class Boom(QObject):
@@ -46,7 +46,7 @@ def test_an_error_in_a_slot_offers_copy_and_save_and_keeps_the_session(qtbot, cr
     window = MainWindow(load_model=False)
     qtbot.addWidget(window)
     window.session.input_state.set_seed(1234)  # something of the user's to keep
-    expected_session = session_to_dict(window.session)
+    expected_session = window.session.files.take_snapshot().to_dict()
     assert "1234" in json.dumps(expected_session)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
     hook = _install_excepthook(QApplication.instance())

@@ -177,8 +177,7 @@ def test_default_is_bundled_mnist_and_no_widget_per_digit(qtbot):
 
 def test_source_errors_go_to_a_message_box(qtbot, browser, tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr(browser_mod.QMessageBox, "warning",
-                        lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr(browser_mod, "warn", lambda parent, title, text: shown.append(text))
     before = browser.dataset()
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -1,4 +1,4 @@
-"""Issue 16 in the UI: the decision plot follows a reverse run (sampling, inpainting), its rows
+"""The decision plot in the UI: it follows a reverse run (sampling, inpainting), its rows
 equal core.decision on the chain's x̂₀; N completions of the reconstruct x_t; refusals."""
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def test_the_plot_follows_a_reverse_run(session, qtbot):
 def test_inpainting_chains_are_read_too_without_repaint_jumps(session, qtbot):
     session.model_state.set_model(FakeModel(), "fake")
     session.inpaint.set_settings(method="repaint", n=2, steps=30)   # jumps at 0 and 10
-    assert session.start_inpainting()
-    qtbot.waitUntil(lambda: not session.is_inpainting() and session.decision.complete, timeout=20_000)
+    assert session.inpainter.start()
+    qtbot.waitUntil(lambda: not session.inpainter.is_running() and session.decision.complete, timeout=20_000)
     lane = session.reverse.lanes[0]
     assert len(session.decision.ts) == lane.nfe[-1] < len(lane) - 1   # jumps made no call
     # every completion's settle t is the t of one of the chain's network calls
@@ -79,7 +79,7 @@ def test_inpainting_chains_are_read_too_without_repaint_jumps(session, qtbot):
 def test_completions_of_the_reconstruct_x_t(session, qtbot):
     panel = CompletionsPanel(session.completions, session.sampler)
     qtbot.addWidget(panel)
-    connect_completions_panel(panel, session)
+    connect_completions_panel(panel, session.completer)
     session.model_state.set_model(FakeModel(), "fake")
     settings = SamplerSettings(sampler="ddpm", steps=6, source="input", t_start=80, seed=4)
     run_to_end(session, qtbot, settings)
@@ -106,7 +106,7 @@ def test_a_deterministic_sampler_is_refused(session, qtbot):
     session.sampler.update(sampler="dpmpp")
     assert not panel.run_button.isEnabled() and "deterministic" in panel.problem_label.text()
     with qtbot.waitSignal(session.error, timeout=1000) as blocker:
-        assert not session.start_completions()
+        assert not session.completer.start()
     assert "deterministic" in blocker.args[0]
     session.sampler.update(sampler="ddim", eta=0.5)
     assert panel.run_button.isEnabled() and panel.problem_label.isHidden()
@@ -124,7 +124,7 @@ def _contrast(a, b):
 
 
 def test_class_colours_are_ten_distinct_legible_lines():
-    for colours, bg in ((theme.CLASS_COLORS_DARK, theme._DARK.background),
-                        (theme.CLASS_COLORS_LIGHT, theme._LIGHT.background)):
+    for colours, bg in ((theme.CLASS_COLORS_DARK, theme.DARK_COLORS.background),
+                        (theme.CLASS_COLORS_LIGHT, theme.LIGHT_COLORS.background)):
         assert len(set(colours)) == 10
         assert min(_contrast(c, bg) for c in colours) >= 3.0

@@ -42,7 +42,7 @@ def test_distilled_lane_runs_the_student_and_compare_runs_the_teacher_at_equal_n
                                                         sampler_b="dpmpp"))
     a, b = session.reverse.lanes
     assert a.nfe[-1] == b.nfe[-1] == 4 and a.t[-1] == b.t[-1] == 0
-    assert session._student_on[1].calls == 4 and teacher.calls == 4
+    assert session.distilled.on_device().calls == 4 and teacher.calls == 4
 
 
 def test_distilled_reconstructs_from_the_noised_input(session, qtbot):

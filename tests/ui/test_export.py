@@ -8,16 +8,16 @@ import pytest
 from PIL import Image, ImageSequence
 
 from ddpm_desktop.core import imaging
-from ddpm_desktop.ui import export
-from ddpm_desktop.ui.export import (
+from ddpm_desktop.render import compose as export
+from ddpm_desktop.render.compose import (
     ChainView,
     compose_frames,
     compose_strip,
     frame_layout,
 )
-from ddpm_desktop.ui.export_frames import DEFAULT_FRAMES, output_indices
-from ddpm_desktop.ui.export_job import ExportJob, iter_export, run_export
-from ddpm_desktop.ui.theme import _DARK, _LIGHT, dark_palette, light_palette, plot_colors, rgb
+from ddpm_desktop.render.frames import DEFAULT_FRAMES, output_indices
+from ddpm_desktop.render.export_job import ExportJob, iter_export, run_export
+from ddpm_desktop.render.palette import DARK_COLORS, LIGHT_COLORS, dark_palette, light_palette, plot_colors, rgb
 
 
 def noisy_chain(n=12, seed=0):
@@ -83,7 +83,7 @@ def test_compose_side_by_side_with_histogram_and_kl(qapp):
     assert (empty == rgb(plot_colors().inset)).all()
 
 
-@pytest.mark.parametrize("colors", [_DARK, _LIGHT], ids=["dark", "light"])
+@pytest.mark.parametrize("colors", [DARK_COLORS, LIGHT_COLORS], ids=["dark", "light"])
 def test_frames_take_every_colour_from_the_theme(qapp, colors):
     chain = noisy_chain(5)
     (frame,) = compose_frames([chain[-1:]], ["F"], scale=2, with_histogram=True,
@@ -113,15 +113,15 @@ def test_job_takes_the_theme_when_made_and_the_gif_uses_it(qapp, tmp_path):
     try:
         app.setPalette(light_palette())
         job = ExportJob(str(tmp_path / "a.png"), (ChainView(noisy_chain(3)),), kind="png")
-        assert job.colors == _LIGHT
+        assert job.colors == LIGHT_COLORS
         app.setPalette(dark_palette())  # a theme switch after the click changes nothing
         run_export(job)
     finally:
         app.setPalette(before)
     with Image.open(tmp_path / "a.png") as im:
-        assert im.convert("RGB").getpixel((0, 0)) == rgb(_LIGHT.background)
-    dark = ExportJob(str(tmp_path / "b.gif"), (ChainView(noisy_chain(3)),), colors=_DARK)
-    assert dark.colors is _DARK
+        assert im.convert("RGB").getpixel((0, 0)) == rgb(LIGHT_COLORS.background)
+    dark = ExportJob(str(tmp_path / "b.gif"), (ChainView(noisy_chain(3)),), colors=DARK_COLORS)
+    assert dark.colors is DARK_COLORS
 
 
 def test_long_chains_compose_frames_picked_along_the_chain_lazily(qapp):

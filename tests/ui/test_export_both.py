@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.export import frame_layout
+from ddpm_desktop.render.compose import frame_layout
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import Lane
 from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
@@ -47,7 +47,7 @@ def session(qtbot):
 def test_both_is_one_digit_by_default(session):
     assert session.export.settings.both_from == "digit"
     session.export.update(what="both")
-    job = session.export_job("/tmp/unused.gif")
+    job = session.exporter.job("/tmp/unused.gif")
     t = 30  # 3T/10, the CLI's default
     rec = job.reconstruct
     assert rec is not None and rec.t == t
@@ -65,16 +65,16 @@ def test_both_is_one_digit_by_default(session):
 def test_the_chosen_t_and_the_sampler_settings_are_used(session):
     session.export.update(what="both", both_t=55)
     session.sampler.update(steps=5, seed=3)
-    rec = session.export_job("/tmp/unused.gif").reconstruct
+    rec = session.exporter.job("/tmp/unused.gif").reconstruct
     assert (rec.t, rec.sampler, rec.steps, rec.seed, rec.length()) == (55, "ddim", 5, 3, 6)
     session.export.update(both_t=5000)  # beyond T: capped at T
-    assert session.export_job("/tmp/unused.gif").reconstruct.t == 100
+    assert session.exporter.job("/tmp/unused.gif").reconstruct.t == 100
 
 
 @pytest.mark.slow
 def test_the_dialog_exports_one_digit_both(qtbot, session, tmp_path):
-    dialog = ExportDialog(session.export, session.export_chains_lengths)
-    dialog.export_requested.connect(session.start_export)
+    dialog = ExportDialog(session.export, session.exporter.chains_lengths)
+    dialog.export_requested.connect(session.exporter.start)
     qtbot.addWidget(dialog)
     dialog.what_combo.setCurrentIndex(dialog.what_combo.findData("both"))
     assert dialog.both_combo.currentData() == "digit" and dialog.both_t_spin.isEnabled()
@@ -98,7 +98,7 @@ def test_screen_keeps_the_chains_on_screen(session):
     session.reverse.commit()
     session.reverse.finish(True)
     session.export.update(what="both", both_from="screen")
-    job = session.export_job("/tmp/unused.gif")
+    job = session.exporter.job("/tmp/unused.gif")
     assert job.reconstruct is None and len(job.chains) == 2
     assert len(job.chains[0]) == session.forward.T + 1 and len(job.chains[1]) == 4
 
@@ -106,8 +106,28 @@ def test_screen_keeps_the_chains_on_screen(session):
 def test_one_digit_both_without_a_model_is_a_clear_message(qtbot, session, tmp_path):
     session.set_model(None, "none")
     session.export.update(what="both", path=str(tmp_path / "x.gif"))
-    assert "both" not in session.available_exports()
+    assert "both" not in session.exporter.available()
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.start_export()
+        assert not session.exporter.start()
     assert "load or train a model" in blocker.args[0]
     assert not (tmp_path / "x.gif").exists()
+
+
+@pytest.mark.parametrize("sampler, steps", [("dpmpp", None), ("ddpm", None), ("ddim", 500)])
+def test_a_reconstructions_length_is_the_frames_its_chain_yields(sampler, steps):
+    """The frame count the export lays out is the chain the sampler walks: DPM-Solver++'s own
+    default (not every step) when steps is None, and steps capped at t."""
+    import threading
+
+    from ddpm_desktop.core.schedule import NoiseSchedule
+    from ddpm_desktop.render.export_job import Reconstruction
+
+    digit = np.full((28, 28), -1.0, np.float32)
+    schedule = NoiseSchedule.named("linear", 100)
+    rec = Reconstruction(OracleModel(digit), schedule, digit, t=30, sampler=sampler, steps=steps)
+    chain = list(rec.iter_chain(threading.Event()))
+    ts = [s for _, s in chain]
+    assert len(chain) == rec.length()
+    assert ts[0] == 30 and ts[-1] == 0 and ts == sorted(ts, reverse=True)
+    # every step from t for DDPM, 30 (not 500) for DDIM capped at t, 20 for DPM-Solver++
+    assert len(ts) - 1 == {"ddpm": 30, "ddim": 30, "dpmpp": 20}[sampler]

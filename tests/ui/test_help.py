@@ -62,9 +62,9 @@ def test_the_export_dialog_is_explained_too(window):
 
 @pytest.mark.slow
 def test_whats_this_and_the_guide_are_in_the_help_menu(window, qtbot):
-    assert window.whats_this_action.shortcut().toString() == "Shift+F1"
-    assert window.guide_action.shortcut().toString() == "F1"
-    window.guide_action.trigger()
+    assert window.menus.whats_this_action.shortcut().toString() == "Shift+F1"
+    assert window.menus.guide_action.shortcut().toString() == "F1"
+    window.menus.guide_action.trigger()
     dialog = window.guide_dialog
     assert isinstance(dialog, GuideDialog) and dialog.isVisible()
     titles = [t for t, _ in load_guide()]
@@ -97,14 +97,14 @@ def test_lecture_mode_makes_fonts_large_and_lines_thick(window, qtbot):
     normal_pt = app.font().pointSizeF()
     curve = window.histogram_view.kl_marginal_curve
     normal_width = curve.opts["pen"].widthF()
-    window.lecture_action.trigger()
+    window.menus.lecture_action.trigger()
     try:
         assert theme.lecture_mode() and window.settings.value("view/lecture", type=bool)
         assert app.font().pointSizeF() >= theme.LECTURE_MIN_PT  # scaled to the screen
         assert app.font().pointSizeF() >= 1.2 * normal_pt
         assert curve.opts["pen"].widthF() == pytest.approx(normal_width * theme.LECTURE_LINE_SCALE)
     finally:
-        window.lecture_action.trigger()
+        window.menus.lecture_action.trigger()
     assert not theme.lecture_mode() and app.font().pointSizeF() == normal_pt
     assert curve.opts["pen"].widthF() == pytest.approx(normal_width)
 

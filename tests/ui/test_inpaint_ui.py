@@ -77,7 +77,7 @@ def test_inpainting_fills_the_reverse_view_and_the_completions(session, qtbot):
     st = session.inpaint
     st.set_settings(method="paste", sampler="ddim", n=5, steps=10)
     with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000) as blocker:
-        assert session.start_inpainting()
+        assert session.inpainter.start()
     assert blocker.args == [True] and not st.running
     lane = session.reverse.lanes[0]
     assert len(lane) == 11 and lane.t[0] == 200 and lane.t[-1] == 0 and lane.nfe[-1] == 10
@@ -91,7 +91,7 @@ def test_inpainting_fills_the_reverse_view_and_the_completions(session, qtbot):
 
 def test_refusals_and_cancel(session, qtbot):
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.start_inpainting()
+        assert not session.inpainter.start()
     assert "No model" in blocker.args[0]
     model = FakeModel()
     with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
@@ -101,9 +101,9 @@ def test_refusals_and_cancel(session, qtbot):
         session.inpaint.set_mask(np.ones((28, 28), bool))
     assert np.array_equal(session.inpaint.known, preset_mask("bottom"))
     session.inpaint.set_settings(method="repaint", steps=40)
-    assert session.start_inpainting()
+    assert session.inpainter.start()
     qtbot.waitUntil(lambda: session.reverse.length() > 2, timeout=10_000)
-    session.cancel_inpainting()
+    session.inpainter.cancel()
     assert not session.inpaint.running and session.inpaint.completions is None
     assert not session.reverse.running
 
@@ -115,11 +115,11 @@ def test_sampling_takes_the_reverse_view_back(session, qtbot):
         session.set_model(model, "fake")
     model.delay = 0.005
     session.inpaint.set_settings(method="paste", sampler="ddpm", steps=100)
-    assert session.start_inpainting()
+    assert session.inpainter.start()
     qtbot.waitUntil(lambda: session.reverse.length() > 2, timeout=10_000)
     with qtbot.waitSignal(session.reverse.run_finished, timeout=20_000):
         assert session.request_sampling()
-    qtbot.waitUntil(lambda: not session.is_inpainting(), timeout=10_000)
+    qtbot.waitUntil(lambda: not session.inpainter.is_running(), timeout=10_000)
     assert session.reverse.lanes[0].sampler == session.sampler.settings.sampler
     assert not session.inpaint.running
 
@@ -127,7 +127,7 @@ def test_sampling_takes_the_reverse_view_back(session, qtbot):
 def test_panel_is_a_view_of_the_state(session, qtbot):
     panel = InpaintPanel(session.inpaint, session.input_state)
     qtbot.addWidget(panel)
-    connect_inpaint_panel(panel, session)
+    connect_inpaint_panel(panel, session.inpainter)
     panel.resize(300, 600)
     panel.show()
     st = session.inpaint

@@ -52,38 +52,38 @@ def test_every_step_sets_the_app_up_for_its_question(qtbot, session):
     session.input_state.set_start("uniform")
     session.sampler.update(sampler="dpmpp", steps=7, label=5, guidance=3.0)
     for lesson in LESSONS:
-        assert session.open_lesson(lesson.name)
+        assert session.lessons.open(lesson.name)
         for i, step in enumerate(lesson.steps):
             if i:
-                assert session.lesson_next()
+                assert session.lessons.next()
             assert session.lesson.index == i and session.lesson.step is step
             _check_state(session, step)
             assert not session.lesson.revealed and session.lesson.answer == ""
-        assert not session.lesson_next()  # the last step stays the last
+        assert not session.lessons.next()  # the last step stays the last
         for i in reversed(range(len(lesson.steps) - 1)):
-            assert session.lesson_back()
+            assert session.lessons.back()
             _check_state(session, lesson.steps[i])
-        assert not session.lesson_back()
+        assert not session.lessons.back()
 
 
 def test_a_step_that_runs_starts_the_reverse_chain(qtbot, session):
     session.set_model(FakeModel(), "fake")
     session._rerun_timer.stop()
-    session.open_lesson("guidance")
+    session.lessons.open("guidance")
     assert session.lesson.step.setup.run
     assert session.is_sampling()
     with qtbot.waitSignal(session.reverse.run_finished, timeout=20_000):
         pass
     lane = session.reverse.lanes[0]
     assert lane.nfe[-1] == 50  # w = 0: one call per step, 50 steps
-    session.open_lesson("forward")  # a step that does not run: nothing starts
+    session.lessons.open("forward")  # a step that does not run: nothing starts
     assert not session.is_sampling() and not session._rerun_timer.isActive()
 
 
 def test_the_answer_is_hidden_until_revealed(qtbot, session):
     panel = LessonPanel(session.lesson)
     qtbot.addWidget(panel)
-    connect_lesson_panel(panel, session)
+    connect_lesson_panel(panel, session.lessons)
     panel.show()
     assert not panel.answer_label.isVisible() and panel.answer_label.text() == ""
     panel.lesson_combo.setCurrentIndex(panel.lesson_combo.findData("alpha-bar"))
@@ -104,16 +104,16 @@ def test_the_answer_is_hidden_until_revealed(qtbot, session):
 
 
 def test_set_up_again_restores_the_step(qtbot, session):
-    session.open_lesson("forward")
+    session.lessons.open("forward")
     session.schedule_state.set_params(T=300)
     session.forward.set_frame(7)
-    assert session.lesson_reapply()
+    assert session.lessons.reapply()
     _check_state(session, session.lesson.step)
 
 
 def test_an_unknown_lesson_is_one_line(qtbot, session):
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.open_lesson("nope")
+        assert not session.lessons.open("nope")
     assert "unknown lesson" in blocker.args[0] and "\n" not in blocker.args[0]
     assert session.lesson.lesson is None
 
@@ -126,7 +126,7 @@ def test_help_menu_opens_the_lessons_dock(qtbot):
     qtbot.addWidget(w)
     w.show()
     assert not w.lesson_dock.isVisible()
-    w.lessons_action.trigger()
+    w.menus.lessons_action.trigger()
     assert w.lesson_dock.isVisible()
     w.lesson_panel.lesson_combo.setCurrentIndex(1)
     assert w.session.lesson.lesson is LESSONS[0]

@@ -39,9 +39,9 @@ def session(qtbot):
 
 
 def test_each_edit_is_reconstructed_and_off_stops_the_job(session, qtbot):
-    view = LiveView(session.live, T=200)
+    view = LiveView(session.live)
     qtbot.addWidget(view)
-    view.enabled_changed.connect(session.set_live_enabled)
+    view.enabled_changed.connect(session.live_drawing.set_enabled)
     assert not view.result.isVisible() and session.live.result is None
     with qtbot.waitSignal(session.live.changed, check_params_cb=lambda w: w == "result", timeout=5000):
         view.enable_box.setChecked(True)                 # the current digit goes first
@@ -50,9 +50,9 @@ def test_each_edit_is_reconstructed_and_off_stops_the_job(session, qtbot):
         session.input_state.set_digit(bar(col), "drawn")
     qtbot.waitUntil(lambda: np.array_equal(session.live.result.x0, bar(20)), timeout=5000)
     assert "NFE" in view.info_label.text() and not np.array_equal(session.live.result.image, bar(20))
-    task = session._live_task
+    task = session.live_drawing.task
     view.enable_box.setChecked(False)
-    assert session._live_task is None and task.cancel_event.is_set()
+    assert session.live_drawing.task is None and task.cancel_event.is_set()
     qtbot.waitUntil(lambda: not session.workers.is_running("live"), timeout=5000)
     session.input_state.set_digit(bar(6), "drawn")      # off: nothing more is computed
     qtbot.wait(100)
@@ -60,15 +60,15 @@ def test_each_edit_is_reconstructed_and_off_stops_the_job(session, qtbot):
 
 
 def test_t_restarts_the_job_and_out_of_range_is_refused(session, qtbot):
-    session.set_live_enabled(True)
+    session.live_drawing.set_enabled(True)
     qtbot.waitUntil(lambda: session.live.result is not None, timeout=5000)
-    first = session._live_task
-    session.set_live_t(50)
-    assert session._live_task is not first
+    first = session.live_drawing.task
+    session.live_drawing.set_t(50)
+    assert session.live_drawing.task is not first
     qtbot.waitUntil(lambda: session.live.result is not None and
-                    session.live.result.serial == 1 and session._live_task is not first, timeout=5000)
+                    session.live.result.serial == 1 and session.live_drawing.task is not first, timeout=5000)
     with pytest.raises(ValueError, match="t must be in"):
-        session.set_live_t(201)
+        session.live_drawing.set_t(201)
     assert session.live.t == 50
 
 
@@ -98,7 +98,7 @@ def test_idle_items_are_never_emitted(qtbot):
 def test_while_live_the_forward_chain_follows_the_last_edit_at_a_lower_rate(session, qtbot):
     from ddpm_desktop.ui.session_live import LIVE_FORWARD_MS
 
-    session.set_live_enabled(True)
+    session.live_drawing.set_enabled(True)
     qtbot.waitUntil(lambda: session.live.result is not None, timeout=5000)
     chains = []
     session.forward.chain_changed.connect(lambda *a: chains.append(session.forward_x0().copy()))
@@ -108,7 +108,7 @@ def test_while_live_the_forward_chain_follows_the_last_edit_at_a_lower_rate(sess
     qtbot.waitUntil(lambda: len(chains) >= 1, timeout=20 * LIVE_FORWARD_MS)
     qtbot.wait(2 * LIVE_FORWARD_MS)
     assert len(chains) == 1 and np.array_equal(chains[-1], bar(20))   # the trailing edit lands
-    session.set_live_enabled(False)
+    session.live_drawing.set_enabled(False)
     session.input_state.set_digit(bar(6), "drawn")         # off: at once again
     assert len(chains) == 2 and np.array_equal(chains[-1], bar(6))
 
@@ -125,7 +125,7 @@ def test_a_burst_of_strokes_recomputes_the_forward_chain_once_and_shows_the_newe
     drawn: list = []
     canvas.digit_changed.connect(drawn.append)
     canvas.digit_changed.connect(lambda x: session.input_state.set_digit(x, "drawn"))
-    session.set_live_enabled(True)
+    session.live_drawing.set_enabled(True)
     qtbot.waitUntil(lambda: session.live.result is not None, timeout=5000)
     chains = []
     session.forward.chain_changed.connect(lambda *a: chains.append(session.forward_x0().copy()))
@@ -143,11 +143,11 @@ def test_a_burst_of_strokes_recomputes_the_forward_chain_once_and_shows_the_newe
 
 
 def test_switching_off_lands_a_deferred_forward_chain_at_once(session, qtbot):
-    session.set_live_enabled(True)
+    session.live_drawing.set_enabled(True)
     qtbot.waitUntil(lambda: session.live.result is not None, timeout=5000)
     session.input_state.set_digit(bar(4), "drawn")
     assert not np.array_equal(session.forward.frames[0], bar(4))    # deferred
-    session.set_live_enabled(False)
+    session.live_drawing.set_enabled(False)
     assert np.array_equal(session.forward.frames[0], bar(4))
 
 
@@ -167,7 +167,7 @@ def test_the_bundled_model_reconstructs_with_its_student_in_one_call(qtbot):
         s.model_state.set_student(student, smeta)
         x0 = load_bundled_mnist("test").images[7].astype(np.float32) / 127.5 - 1.0
         s.input_state.set_digit(x0, "MNIST")
-        s.set_live_enabled(True)
+        s.live_drawing.set_enabled(True)
         qtbot.waitUntil(lambda: s.live.result is not None and np.array_equal(s.live.result.x0, x0),
                         timeout=10_000)
         r = s.live.result

@@ -55,9 +55,9 @@ def test_space_plays_and_arrows_step(window, qtbot):
     fv = window.forward_view
     window.activateWindow()
     window.setFocus()
-    window.play_action.trigger()
+    window.menus.play_action.trigger()
     assert fv.playing
-    window.play_action.trigger()
+    window.menus.play_action.trigger()
     assert not fv.playing
     fv.go_start()
     shortcuts = {a.shortcut().toString(): a for a in window.actions()}
@@ -182,7 +182,7 @@ def test_back_to_the_bundled_model_from_the_file_menu(qtbot):
     w.session.set_model(SlowFakeModel(), "a loaded file")
     with qtbot.waitSignal(w.session.model_state.changed, timeout=20_000,
                           check_params_cb=lambda: w.session.model_state.source == "bundled model"):
-        w.bundled_model_action.trigger()
+        w.menus.bundled_model_action.trigger()
     assert w.model_label.text() == "Model: bundled model"
     w.close()
 

@@ -114,7 +114,7 @@ def test_hovering_a_term_frames_its_view(qtbot):
     w.maths_panel.term_hovered.emit("")
     assert not is_highlighted(w.histogram_view.kl_plot)
     # the View menu toggles the dock
-    assert w.maths_action.isChecked()
-    w.maths_action.trigger()
+    assert w.menus.maths_action.isChecked()
+    w.menus.maths_action.trigger()
     assert w.maths_dock.isHidden()
     w.close()

@@ -110,12 +110,12 @@ def test_view_lecture_mode_enlarges_a_window_already_shown(qtbot):
     qtbot.waitExposed(w)
     normal = w.sampler_panel.font().pointSizeF()
     try:
-        w.lecture_action.trigger()
+        w.menus.lecture_action.trigger()
         big = app.font().pointSizeF()
         assert big >= 1.2 * normal
         for widget in (w.sampler_panel, w.reverse_view.nfe_label, w.input_panel):
             assert widget.font().pointSizeF() == big, widget
-        w.lecture_action.trigger()
+        w.menus.lecture_action.trigger()
         assert w.sampler_panel.font().pointSizeF() == normal
     finally:
         theme.set_lecture(app, False)

@@ -1,4 +1,4 @@
-"""Session.apply_experiment sets the app up in one click; the Experiments menu lists them."""
+"""session.experiments.apply sets the app up in one click; the Experiments menu lists them."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +17,7 @@ def session(qtbot):
 
 def test_exponential_experiment_sets_schedule_and_start(session):
     session.schedule_state.set_params(kind="cosine", T=200)
-    assert session.apply_experiment("poster-exponential")
+    assert session.experiments.apply("poster-exponential")
     assert session.schedule_state.params["kind"] == "linear" and session.schedule.T == 1000
     assert session.input_state.start_name == "exponential"
     assert session.input_state.start_params == {"rate": 0.5}
@@ -25,7 +25,7 @@ def test_exponential_experiment_sets_schedule_and_start(session):
 
 
 def test_forget_experiment_sets_the_sampler_lanes(session):
-    assert session.apply_experiment("forget-xT")
+    assert session.experiments.apply("forget-xT")
     s = session.sampler.settings
     assert (s.sampler, s.compare, s.sampler_b, s.eta, s.steps) == ("ddpm", True, "ddim", 0.0, 100)
     digit, _ = experiments.bundled_digit()
@@ -34,10 +34,10 @@ def test_forget_experiment_sets_the_sampler_lanes(session):
 
 def test_unknown_experiment_is_one_line_error(qtbot, session):
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.apply_experiment("nope")
+        assert not session.experiments.apply("nope")
     assert "unknown experiment" in blocker.args[0]
 
 
 def test_every_experiment_applies(session):
     for name in experiments.NAMES:
-        assert session.apply_experiment(name), name
+        assert session.experiments.apply(name), name

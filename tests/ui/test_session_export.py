@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from ddpm_desktop.ui import export
+from ddpm_desktop.render import compose as export
 from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.export import frame_layout
+from ddpm_desktop.render.compose import frame_layout
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import Lane
 from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
@@ -37,9 +37,9 @@ def session(qtbot):
 
 @pytest.fixture
 def dialog(qtbot, session):
-    d = ExportDialog(session.export, session.export_chains_lengths)
-    d.export_requested.connect(session.start_export)
-    d.cancel_requested.connect(session.cancel_export)
+    d = ExportDialog(session.export, session.exporter.chains_lengths)
+    d.export_requested.connect(session.exporter.start)
+    d.cancel_requested.connect(session.exporter.cancel)
     qtbot.addWidget(d)
     return d
 
@@ -57,7 +57,7 @@ def test_dialog_exports_both_chains_and_remembers_folder(qtbot, session, dialog,
     with qtbot.waitSignal(session.exported, timeout=10_000) as blocker:
         dialog.export_button.click()
     assert blocker.args == [str(out)]
-    assert not session.is_exporting()
+    assert not session.exporter.is_running()
     lay = frame_layout(2, 2, True, True)
     with Image.open(out) as im:
         assert im.size == (lay.width, lay.height)
@@ -72,7 +72,7 @@ def test_dialog_exports_both_chains_and_remembers_folder(qtbot, session, dialog,
 
 def test_the_export_copies_the_chains_when_it_starts(session):
     fake_reverse(session)
-    job = session.export_job(str("/tmp/x.gif"))
+    job = session.exporter.job(str("/tmp/x.gif"))
     session.forward.frames[5] += 1.0  # edits after the start do not reach the job
     assert not np.allclose(job.chains[0].frames[5], session.forward.frames[5])
 
@@ -85,7 +85,7 @@ def test_unwritable_path_is_a_message_and_keeps_choices(qtbot, session, dialog, 
         dialog.export_button.click()
     assert "does not exist" in blocker.args[0]
     assert dialog.path_edit.text() == str(bad) and dialog.scale_spin.value() == 5
-    assert dialog.export_button.isEnabled() and not session.is_exporting()
+    assert dialog.export_button.isEnabled() and not session.exporter.is_running()
 
 
 def test_write_failure_in_worker_names_the_users_file(qtbot, session, tmp_path, monkeypatch):
@@ -95,10 +95,10 @@ def test_write_failure_in_worker_names_the_users_file(qtbot, session, tmp_path, 
     monkeypatch.setattr(export.imaging, "save_gif", full_disk)
     session.export.update(path=str(tmp_path / "x.gif"))
     with qtbot.waitSignal(session.error, timeout=10_000) as blocker:
-        assert session.start_export()
+        assert session.exporter.start()
     assert "No space left" in blocker.args[0] and "x.gif" in blocker.args[0]
     assert ".export" not in blocker.args[0]  # names the user's file, not the temporary
-    qtbot.waitUntil(lambda: not session.is_exporting(), timeout=5000)
+    qtbot.waitUntil(lambda: not session.exporter.is_running(), timeout=5000)
     assert list(tmp_path.glob("*.gif")) == []
 
 
@@ -126,7 +126,7 @@ def test_cancel_midway_leaves_no_partial_file(qtbot, session, dialog, tmp_path, 
     assert dialog.cancel_button.isVisible() or not dialog.isVisible()
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     release.set()
-    assert not session.is_exporting() and "Cancelled" in dialog.status_label.text()
+    assert not session.exporter.is_running() and "Cancelled" in dialog.status_label.text()
     qtbot.waitUntil(lambda: not session.workers.is_busy(), timeout=5000)
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -136,10 +136,10 @@ def test_cancel_midway_leaves_no_partial_file(qtbot, session, dialog, tmp_path, 
 def test_a_second_export_is_refused_not_a_silent_cancel(qtbot, session, tmp_path, monkeypatch):
     started, release = _slow_frames(monkeypatch)
     session.export.update(path=str(tmp_path / "first.gif"))
-    assert session.start_export()
+    assert session.exporter.start()
     qtbot.waitUntil(started.is_set, timeout=5000)
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.start_export()
+        assert not session.exporter.start()
     assert "already running" in blocker.args[0]
     release.set()
     with qtbot.waitSignal(session.exported, timeout=10_000):

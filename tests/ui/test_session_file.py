@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from ddpm_desktop.core.snapshot import VERSION
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import SamplerSettings
@@ -35,13 +36,13 @@ def _customise(s: Session) -> None:
 def test_a_session_round_trips_through_its_file(qtbot, session, tmp_path):
     _customise(session)
     path = tmp_path / "s.json"
-    assert session.save_session_file(path)
+    assert session.files.save(path)
     data = json.loads(path.read_text())
-    assert data["format"] == "ddpm-desktop-session" and data["version"] == 1
+    assert data["format"] == "ddpm-desktop-session" and data["version"] == VERSION
 
     other = Session(WorkerController())
     try:
-        assert other.open_session_file(path)
+        assert other.files.open(path)
         for attr in ("params",):
             assert getattr(other.schedule_state, attr) == getattr(session.schedule_state, attr)
         a, b = other.input_state, session.input_state
@@ -58,19 +59,19 @@ def test_a_session_round_trips_through_its_file(qtbot, session, tmp_path):
 
 
 @pytest.mark.parametrize("edit, words", [
-    (lambda d: d.update(version=2), "newer version"),
+    (lambda d: d.update(version=VERSION + 1), "newer version"),
     (lambda d: d.update(format="something else"), "not a ddpm-desktop session"),
     (lambda d: d["schedule"].update(T=10**6), "T = 1000000"),
     (lambda d: d["schedule"].update(beta_end=1.5), "beta_end"),
     (lambda d: d["input"].update(digit=[[0.0] * 27] * 28), "28 rows of 28"),
-    (lambda d: d["input"].update(start="cauchy"), "unknown start"),
+    (lambda d: d["input"].update(start="cauchy"), "input.start must be one of"),
     (lambda d: d["sampler"].update(steps=-3), "steps"),
-    (lambda d: d["sampler"].update(bogus=1), "unknown sampler setting"),
-    (lambda d: d["training"].update(batch_size="lots"), "batch size"),
+    (lambda d: d["sampler"].update(bogus=1), "unknown field(s) in sampler: bogus"),
+    (lambda d: d["training"].update(batch_size="lots"), "training.batch_size must be an integer"),
 ])
 def test_a_bad_or_newer_file_changes_nothing(qtbot, session, tmp_path, edit, words):
     path = tmp_path / "s.json"
-    session.save_session_file(path)
+    session.files.save(path)
     data = json.loads(path.read_text())
     edit(data)
     path.write_text(json.dumps(data))
@@ -78,7 +79,7 @@ def test_a_bad_or_newer_file_changes_nothing(qtbot, session, tmp_path, edit, wor
     before = (session.schedule_state.params, session.sampler.settings, session.input_state.seed,
               session.training.settings)
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.open_session_file(path)
+        assert not session.files.open(path)
     message = blocker.args[0]
     assert words in message and "\n" not in message and "s.json" in message
     assert (session.schedule_state.params, session.sampler.settings, session.input_state.seed,
@@ -89,8 +90,8 @@ def test_not_json_and_missing_files_say_so(qtbot, session, tmp_path):
     bad = tmp_path / "x.json"
     bad.write_bytes(b"\x00\xffnot json")
     with qtbot.waitSignal(session.error) as blocker:
-        session.open_session_file(bad)
+        session.files.open(bad)
     assert "not a session file" in blocker.args[0]
     with qtbot.waitSignal(session.error) as blocker:
-        session.open_session_file(tmp_path / "missing.json")
+        session.files.open(tmp_path / "missing.json")
     assert "missing.json" in blocker.args[0]

@@ -1,4 +1,5 @@
-"""Theme: every colour of the UI is a named role of ui/theme.py, legible in both themes.
+"""Theme: every colour of the UI and of exported frames is a named role of render/palette.py
+(applied by ui/theme.py), legible in both themes.
 
 The contrast checks use the WCAG 2 definition (relative luminance of sRGB, ratio
 (L1 + 0.05) / (L2 + 0.05)): 4.5 for text, 3 for lines and marks (WCAG 1.4.3 / 1.4.11).
@@ -13,16 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from ddpm_desktop.render.palette import (DARK_COLORS, LIGHT_COLORS, dark_palette, light_palette,
+                                         plot_colors, rgb)
 from ddpm_desktop.ui import theme
-from ddpm_desktop.ui.theme import _DARK, _LIGHT, dark_palette, light_palette, plot_colors, rgb
 
 UI = Path(theme.__file__).resolve().parent
+PACKAGE = UI.parent
 
-# Files that may still spell colours out. theme.py is where they live; the others are
+# Files that may still spell colours out. render/palette.py is where they live; others are
 # owned by the state-layer rework and move to roles there (then leave this list: the test
 # below fails for an entry that has no literal left, so the list only shrinks).
 ALLOWED = {
-    "theme.py": "the definitions",
+    "render/palette.py": "the definitions",
 }
 
 # in string literals: "#rgb", "#rrggbb", "#rrggbbaa"; CSS colour names in a style sheet
@@ -69,7 +72,8 @@ def colour_literals(source: str) -> list[str]:
 
 
 def ui_files():
-    return sorted(p for p in UI.rglob("*.py"))
+    """ui/ and the renderer's render/ (the app's views and its exported frames)."""
+    return sorted(UI.rglob("*.py")) + sorted((PACKAGE / "render").rglob("*.py"))
 
 
 @pytest.mark.parametrize("snippet", [
@@ -97,16 +101,16 @@ def test_the_scan_passes_clean_code(snippet):
 def test_no_hard_coded_colours_outside_the_theme():
     offenders = {}
     for path in ui_files():
-        rel = path.relative_to(UI).as_posix()
+        rel = path.relative_to(PACKAGE).as_posix()
         hits = colour_literals(path.read_text(encoding="utf-8"))
         if hits and rel not in ALLOWED:
             offenders[rel] = hits
-    assert not offenders, f"colours belong in ui/theme.py as named roles: {offenders}"
+    assert not offenders, f"colours belong in render/palette.py as named roles: {offenders}"
 
 
 def test_the_allow_list_only_names_files_that_still_need_it():
     stale = [rel for rel in ALLOWED
-             if not colour_literals((UI / rel).read_text(encoding="utf-8"))]
+             if not colour_literals((PACKAGE / rel).read_text(encoding="utf-8"))]
     assert not stale, f"no colour literal left in {stale}: remove them from ALLOWED"
 
 
@@ -137,7 +141,7 @@ MARKS = ("forward", "reverse", "reverse_b", "gaussian", "exact", "floor", "curso
          "bar_clipped", "loss", "loss_smooth", "warn", "bad", "good")
 
 
-@pytest.mark.parametrize("colors", [_DARK, _LIGHT], ids=["dark", "light"])
+@pytest.mark.parametrize("colors", [DARK_COLORS, LIGHT_COLORS], ids=["dark", "light"])
 def test_every_role_is_a_colour_and_legible(colors):
     for role in COLOUR_ROLES:
         rgb(getattr(colors, role))  # "#rrggbb", or ValueError
@@ -155,8 +159,8 @@ def test_every_role_is_a_colour_and_legible(colors):
 
 
 def test_plot_colours_follow_the_palette():
-    assert plot_colors(dark_palette()) is _DARK
-    assert plot_colors(light_palette()) is _LIGHT
+    assert plot_colors(dark_palette()) is DARK_COLORS
+    assert plot_colors(light_palette()) is LIGHT_COLORS
 
 
 def test_rgb_and_qcolor():

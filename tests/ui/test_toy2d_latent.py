@@ -78,8 +78,8 @@ def test_class_sampling_flows_into_the_class_and_decodes_live(window, session, q
     window.latent_panel.class_combo.setCurrentIndex(4)          # digit 3
     window.latent_panel.class_combo.activated.emit(4)
     assert s.latent_label == 3
-    assert session.request_toy_sampling()
-    _wait(qtbot, session.is_toy_sampling)
+    assert session.toy.request_sampling()
+    _wait(qtbot, session.toy.is_sampling)
     assert s.reverse_done and s.decoded is not None
     assert s.decoded.shape == (10, 28, 28) and s.decoded_t == 0
     np.testing.assert_array_equal(s.sample_labels, 3)
@@ -92,7 +92,7 @@ def test_class_sampling_flows_into_the_class_and_decodes_live(window, session, q
     np.testing.assert_array_equal(s.decoded, bundled_latent().decode(s.reverse[-1][:10]))
     assert not window.latent_panel.grid_label.pixmap().isNull()
     # scrubbing shows the decoded particles of that reverse frame
-    session.set_toy_frame(s.T)
+    session.toy.set_frame(s.T)
     assert s.decoded_t == int(s.reverse_t[0])
 
 
@@ -101,12 +101,12 @@ def test_export_writes_the_animation_through_the_main_writer(window, session, qt
     out = tmp_path / "latent.gif"
     window.arrows_check.setChecked(True)
     window.request_export(str(out))
-    _wait(qtbot, session.is_toy_exporting)
+    _wait(qtbot, session.toy.is_exporting)
     im = Image.open(out)
     assert im.n_frames >= 30
     assert im.size == (480, 26 + 480 + 22)
     bad = tmp_path / "x.bmp"
     errors = []
     session.error.connect(lambda m, d: errors.append(m))
-    assert not session.export_toy_animation(str(bad))
+    assert not session.toy.export_animation(str(bad))
     assert errors and ".gif" in errors[0] and not bad.exists()

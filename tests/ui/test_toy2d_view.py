@@ -88,7 +88,7 @@ def test_play_advances_t(window, session, qtbot):
 
 
 def test_exact_fields_are_shown_and_learned_absent(window, session):
-    session.set_toy_frame(100)
+    session.toy.set_frame(100)
     assert len(window.field_items["exact"].xData) > 0
     assert window.field_items["learned"].xData is None or len(window.field_items["learned"].xData) == 0
     assert "needs both" in window.diff_label.text()
@@ -97,14 +97,14 @@ def test_exact_fields_are_shown_and_learned_absent(window, session):
 @pytest.mark.slow
 def test_reverse_chain_with_the_exact_denoiser_reaches_the_ring(window, session, qtbot):
     session.sampler.update(sampler="ddim", steps=50)
-    assert session.request_toy_sampling()
-    _run_job(qtbot, session, session.is_toy_sampling)
+    assert session.toy.request_sampling()
+    _run_job(qtbot, session, session.toy.is_sampling)
     s = session.toy2d
     assert s.reverse.shape == (51, 2000, 2) and s.reverse_done
     r = np.linalg.norm(s.reverse[-1], axis=1)
     assert abs(np.median(r) - 2.0) < 0.1
     assert window._show_mode() == "reverse"
-    session.set_toy_frame(0)
+    session.toy.set_frame(0)
     np.testing.assert_array_equal(window.scatter_rev.data["x"], s.reverse[-1][:, 0])
     # picked particles leave trajectories: one path of 51 points per pick, NaN separated
     n_picked = len(s.picked)
@@ -112,7 +112,7 @@ def test_reverse_chain_with_the_exact_denoiser_reaches_the_ring(window, session,
 
 
 def test_picking_adds_the_nearest_particle(window, session, qtbot):
-    session.set_toy_frame(0)
+    session.toy.set_frame(0)
     p = session.toy2d.particles()[1234]
     window.pick_requested.emit(float(p[0]), float(p[1]), True)
     assert 1234 in session.toy2d.picked
@@ -120,14 +120,14 @@ def test_picking_adds_the_nearest_particle(window, session, qtbot):
 
 @pytest.mark.slow
 def test_training_runs_in_the_background_and_fills_the_loss_curve(window, session, qtbot):
-    assert session.start_toy_training(200)
+    assert session.toy.start_training(200)
     assert window.train_button.text() == "Stop training"
-    _run_job(qtbot, session, session.is_toy_training)
+    _run_job(qtbot, session, session.toy.is_training)
     s = session.toy2d
     assert s.loss_steps[-1] == 200 and s.learned is not None
     assert len(window.loss_curve.xData) == 200
     assert "step 200" in window.loss_label.text()
-    session.set_toy_frame(100)
+    session.toy.set_frame(100)
     assert len(window.field_items["learned"].xData) > 0
     assert "RMS" in window.diff_label.text()
     # the difference plot draws ε_exact − ε̂_learned; its RMS is the label's number
@@ -145,11 +145,11 @@ def test_no_exact_denoiser_for_moons(window, session, qtbot):
     assert s.dataset == "moons" and s.model == "learned"
     assert "kernel estimate" in window.kl_label.text()
     with qtbot.waitSignal(session.error) as blocker:
-        session.set_toy_model("exact")
+        session.toy.set_model("exact")
     assert "only for the Gaussian mixtures" in blocker.args[0]
     assert s.model == "learned"
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.request_toy_sampling()
+        assert not session.toy.request_sampling()
     assert "train the MLP first" in blocker.args[0]
 
 
@@ -176,7 +176,7 @@ def test_main_window_menu_opens_the_2d_window(qtbot):
     w = MainWindow(load_model=False)
     qtbot.addWidget(w)
     try:
-        w.toy2d_action.trigger()
+        w.menus.toy2d_action.trigger()
         assert w.toy2d_window.isVisible()
         assert w.toy2d_window.windowFlags() & Qt.WindowType.Window
         assert w.session.toy2d.frames is not None
@@ -187,9 +187,9 @@ def test_main_window_menu_opens_the_2d_window(qtbot):
 @pytest.mark.slow
 def test_a_data_change_mid_sampling_cancels_the_stale_chain(window, session, qtbot):
     session.sampler.update(sampler="ddpm", steps=None)     # 200 steps: still running below
-    assert session.request_toy_sampling()
-    session.set_toy_dataset("moons")
-    assert not session.is_toy_sampling()
+    assert session.toy.request_sampling()
+    session.toy.set_dataset("moons")
+    assert not session.toy.is_sampling()
     qtbot.wait(200)
     assert session.toy2d.reverse is None
 
@@ -197,29 +197,29 @@ def test_a_data_change_mid_sampling_cancels_the_stale_chain(window, session, qtb
 @pytest.mark.slow
 def test_compare_runs_ddpm_beside_the_ode_from_the_same_x_T(window, session, qtbot):
     session.sampler.update(sampler="ddpm", steps=40, compare=True, sampler_b="ddim", eta=0.0)
-    assert session.request_toy_sampling()
-    _run_job(qtbot, session, session.is_toy_sampling)
+    assert session.toy.request_sampling()
+    _run_job(qtbot, session, session.toy.is_sampling)
     s = session.toy2d
     assert s.reverse.shape == s.reverse_b.shape == (41, 2000, 2)
     np.testing.assert_array_equal(s.reverse[0], s.reverse_b[0])        # the same x_T
     assert not np.allclose(s.reverse[-1], s.reverse_b[-1])             # different chains
     for lane in (s.reverse[-1], s.reverse_b[-1]):                      # both reach the ring
         assert abs(np.median(np.linalg.norm(lane, axis=1)) - 2.0) < 0.1
-    session.set_toy_frame(0)
+    session.toy.set_frame(0)
     np.testing.assert_array_equal(window.scatter_rev_b.data["x"], s.reverse_b[-1][:, 0])
     assert "DDIM" in window.reverse_label.text() and "same x_T" in window.reverse_label.text()
 
 
 def test_an_empty_painting_asks_for_points_and_refuses_to_sample(window, session, qtbot):
     with qtbot.waitSignal(session.status) as blocker:
-        session.set_toy_dataset("painted")
+        session.toy.set_dataset("painted")
     assert "paint" in blocker.args[0]
     with qtbot.assertNotEmitted(session.error):
         session.schedule_state.set_params(T=250)
         qtbot.wait(300)
     assert session.toy2d.model == "learned"
     with qtbot.waitSignal(session.error) as blocker:
-        assert not session.request_toy_sampling()
+        assert not session.toy.request_sampling()
     assert "paint some points first" in blocker.args[0]
 
 
@@ -244,13 +244,13 @@ def test_a_frame_rebuilds_only_what_changed(window, session, monkeypatch):
     source = window.field_source
     monkeypatch.setattr(window, "field_source", lambda *a, **k: calls.append(a) or source(*a, **k))
     window.arrows_check.setChecked(True)
-    session.set_toy_frame(40)
+    session.toy.set_frame(40)
     heat, exact = window.heat.builds, window.field_items["exact"].builds
     n_calls = len(calls)
-    session.set_toy_frame(41)
+    session.toy.set_frame(41)
     assert (window.heat.builds, window.field_items["exact"].builds) == (heat + 1, exact + 1)
     assert len(calls) == n_calls + 1
-    session.pick_toy_particle(2.0, 0.0, add=False)      # a redraw at the same t
+    session.toy.pick_particle(2.0, 0.0, add=False)      # a redraw at the same t
     window._redraw()
     assert (window.heat.builds, window.field_items["exact"].builds) == (heat + 1, exact + 1)
     assert len(calls) == n_calls + 1
@@ -274,7 +274,7 @@ def test_a_frame_does_not_lay_the_window_out_again(window, session, qtbot, monke
             Count.n += ev.type() == QEvent.Type.LayoutRequest and obj is window
             return False
 
-    session.set_toy_frame(10)
+    session.toy.set_frame(10)
     qtbot.wait(20)
     grew = []
     column_update = window.readouts.updateGeometry
@@ -284,7 +284,7 @@ def test_a_frame_does_not_lay_the_window_out_again(window, session, qtbot, monke
     QApplication.instance().installEventFilter(counter)
     try:
         for t in range(20, 120, 10):
-            session.set_toy_frame(t)
+            session.toy.set_frame(t)
             QApplication.processEvents()
     finally:
         QApplication.instance().removeEventFilter(counter)
@@ -295,16 +295,16 @@ def test_a_frame_does_not_lay_the_window_out_again(window, session, qtbot, monke
 def test_far_data_clamps_the_plots_to_p_t(window, session):
     """A component far out: the view box (core.toy2d.view_box) sets the plots' ranges, the
     heat map and the arrows' grid, and shrinks back as p_t tends to N(0, I)."""
-    session.add_toy_component(9.0, 9.0, 0.3)
+    session.toy.add_component(9.0, 9.0, 0.3)
     s = session.toy2d
-    session.set_toy_frame(0)
+    session.toy.set_frame(0)
     cx, cy, half = toy2d.view_box(s.marginal, 1.0)
     assert half > 6
     for plot in (window.main_plot, window.field_plots["exact"]):
         (x0, x1), (y0, y1) = plot.viewRange()
         assert x0 <= cx - half and x1 >= cx + half and y0 <= cy - half and y1 >= cy + half
         assert min(x1 - x0, y1 - y0) < 2 * half * 1.2       # and not much wider
-    session.set_toy_frame(100)
+    session.toy.set_frame(100)
     ab = float(session.schedule.alphas_cumprod[99])
     cx, cy, half = toy2d.view_box(s.marginal, ab)
     pts = window._fields["exact"][0]
@@ -312,7 +312,7 @@ def test_far_data_clamps_the_plots_to_p_t(window, session):
     np.testing.assert_allclose(pts.max(0), [cx + 0.9 * half, cy + 0.9 * half], atol=1e-5)
     rect = window.heat.boundingRect()
     assert rect.center().x() == pytest.approx(cx) and rect.width() >= 2 * half
-    session.set_toy_frame(s.T)
+    session.toy.set_frame(s.T)
     assert toy2d.view_box(s.marginal, float(session.schedule.alphas_cumprod[-1]))[2] < half
     (x0, x1), (y0, y1) = window.field_plots["exact"].viewRange()
     assert min(x1 - x0, y1 - y0) < 2 * half                   # shrunk with p_t
@@ -330,10 +330,10 @@ def test_file_menu_exports_the_2d_animation(qtbot, tmp_path, monkeypatch):
     w = MainWindow(load_model=False)
     qtbot.addWidget(w)
     try:
-        assert w.toy2d_export_action in w.menuBar().actions()[0].menu().actions()
-        w.toy2d_export_action.trigger()
+        assert w.menus.toy2d_export_action in w.menuBar().actions()[0].menu().actions()
+        w.menus.toy2d_export_action.trigger()
         assert w.toy2d_window.isVisible()
-        qtbot.waitUntil(lambda: out.exists() and not w.session.is_toy_exporting(), timeout=60_000)
+        qtbot.waitUntil(lambda: out.exists() and not w.session.toy.is_exporting(), timeout=60_000)
         assert Image.open(out).n_frames >= 30
     finally:
         w.close()

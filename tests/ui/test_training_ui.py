@@ -27,8 +27,8 @@ def tiny_dataset():
 def make_session(tiny_dataset) -> Session:
     s = Session(WorkerController())
     s.schedule_state.set_params(T=100)
-    s.model_config = TINY
-    s.set_browser_dataset(tiny_dataset)
+    s.trainer.model_config = TINY
+    s.trainer.set_browser_dataset(tiny_dataset)
     s.training.update(batch_size=4, sample_every_s=60)  # samples only at the end
     return s
 
@@ -44,20 +44,20 @@ def session(qtbot, tiny_dataset):
 def panel(qtbot, session):
     p = TrainingPanel(session.training)
     qtbot.addWidget(p)
-    p.start_requested.connect(session.start_training)
-    p.pause_requested.connect(session.pause_training)
-    p.resume_requested.connect(session.resume_training)
-    p.stop_requested.connect(session.stop_training)
+    p.start_requested.connect(session.trainer.start)
+    p.pause_requested.connect(session.trainer.pause)
+    p.resume_requested.connect(session.trainer.resume)
+    p.stop_requested.connect(session.trainer.stop)
     return p
 
 
 def idle(session):
-    return lambda: not session.is_training() and session.training.phase == "idle"
+    return lambda: not session.trainer.is_running() and session.training.phase == "idle"
 
 
 def run_to_end(qtbot, session, steps, timeout=30_000):
     session.training.update(steps=steps)
-    assert session.start_training()
+    assert session.trainer.start()
     qtbot.waitUntil(idle(session), timeout=timeout)
 
 
@@ -95,8 +95,8 @@ def test_the_panel_writes_the_one_copy_of_the_settings(qtbot, session, panel):
 @pytest.mark.slow
 def test_pause_resume_stop_and_continue(qtbot, session, panel):
     session.training.update(steps=100_000)
-    assert session.start_training()
-    assert not session.start_training()  # one run at a time
+    assert session.trainer.start()
+    assert not session.trainer.start()  # one run at a time
     st = session.training
     qtbot.waitUntil(lambda: len(st.steps_seen) >= 2, timeout=20_000)
     panel.pause_button.click()
@@ -122,12 +122,12 @@ def test_periodic_samples_while_training_and_schedule_reaches_the_run(qtbot, ses
     session.training.update(steps=100_000, sample_every_s=1)
     got = []
     session.training.snapshot_changed.connect(lambda: got.append(session.training.snapshot))
-    assert session.start_training()
+    assert session.trainer.start()
     qtbot.waitUntil(lambda: len(got) >= 1, timeout=30_000)
     session.schedule_state.set_params(T=50)
-    assert session.is_training() and got[0].step < 100_000
-    qtbot.waitUntil(lambda: session._training_run.schedule.T == 50, timeout=20_000)
-    session.stop_training()
+    assert session.trainer.is_running() and got[0].step < 100_000
+    qtbot.waitUntil(lambda: session.trainer.run.schedule.T == 50, timeout=20_000)
+    session.trainer.stop()
     qtbot.waitUntil(idle(session), timeout=20_000)
 
 
@@ -136,7 +136,7 @@ def test_checkpoint_save_load_and_resume(qtbot, session, tmp_path, tiny_dataset)
     run_to_end(qtbot, session, 3)
     path = tmp_path / "tiny.safetensors"
     with qtbot.waitSignal(session.checkpoint_saved) as blocker:
-        assert session.save_checkpoint(str(path))
+        assert session.trainer.save_checkpoint(str(path))
     assert blocker.args == [str(path)]
     assert path.is_file() and (tmp_path / "tiny.state.pt").is_file()
 
@@ -144,13 +144,13 @@ def test_checkpoint_save_load_and_resume(qtbot, session, tmp_path, tiny_dataset)
     try:
         # the old run's numbers are replaced by the checkpoint's
         other.training.step, other.training.eta_s = 999, 123.0
-        assert other.load_checkpoint(str(path))
+        assert other.trainer.load_checkpoint(str(path))
         assert other.model_state.source == "tiny.safetensors"
         assert other.training.step == 3 and np.isnan(other.training.eta_s)
-        assert other.default_checkpoint_name() == "ddpm_step3.safetensors"
+        assert other.trainer.default_checkpoint_name() == "ddpm_step3.safetensors"
         assert other.training.resumable_step == 3
         other.training.update(steps=5)
-        assert other.start_training()
+        assert other.trainer.start()
         qtbot.waitUntil(idle(other), timeout=30_000)
         # the curve shows the checkpoint's history (steps 1-3), then the new steps 4 and 5
         assert other.training.steps_seen.tolist() == [1, 2, 3, 4, 5]
@@ -161,52 +161,52 @@ def test_checkpoint_save_load_and_resume(qtbot, session, tmp_path, tiny_dataset)
     bad.write_bytes(b"not a checkpoint")
     working = session.model_state.model
     with qtbot.waitSignal(session.error) as blocker:
-        assert session.load_checkpoint(str(bad)) is False
+        assert session.trainer.load_checkpoint(str(bad)) is False
     assert "garbage.safetensors" in blocker.args[0]
     assert session.model_state.model is working  # the working model is kept
     with qtbot.waitSignal(session.error) as blocker:
-        assert session.save_checkpoint(str(tmp_path / "nope" / "x.safetensors")) is False
+        assert session.trainer.save_checkpoint(str(tmp_path / "nope" / "x.safetensors")) is False
     assert "does not exist" in blocker.args[0]
 
 
 def test_save_while_training_goes_through_the_request_channel(qtbot, session, tmp_path):
     session.training.update(steps=100_000)
-    assert session.start_training()
+    assert session.trainer.start()
     qtbot.waitUntil(lambda: len(session.training.steps_seen) >= 1, timeout=20_000)
     path = tmp_path / "live.safetensors"
     with qtbot.waitSignal(session.checkpoint_saved, timeout=20_000):
-        assert session.save_checkpoint(str(path))
+        assert session.trainer.save_checkpoint(str(path))
     assert path.is_file()
-    assert session.is_training()  # training goes on
+    assert session.trainer.is_running()  # training goes on
 
 
 def test_save_while_paused_is_served(qtbot, session, tmp_path):
     session.training.update(steps=100_000)
-    assert session.start_training()
+    assert session.trainer.start()
     qtbot.waitUntil(lambda: len(session.training.steps_seen) >= 1, timeout=20_000)
-    session.pause_training()
+    session.trainer.pause()
     qtbot.waitUntil(lambda: session.training.message.startswith("Paused"), timeout=5000)
     path = tmp_path / "paused.safetensors"
     with qtbot.waitSignal(session.checkpoint_saved, timeout=20_000):
-        session.save_checkpoint(str(path))
+        session.trainer.save_checkpoint(str(path))
     assert path.is_file() and session.training.phase == "paused"
 
 
 def test_a_save_requested_just_before_close_is_written(qtbot, session, tmp_path):
     session.training.update(steps=100_000)
-    assert session.start_training()
+    assert session.trainer.start()
     qtbot.waitUntil(lambda: len(session.training.steps_seen) >= 1, timeout=20_000)
     path = tmp_path / "at_close.safetensors"
-    session.save_checkpoint(str(path))
+    session.trainer.save_checkpoint(str(path))
     assert session.shutdown()
     assert path.is_file()
 
 
 def test_shutdown_joins_a_paused_run(qtbot, session):
     session.training.update(steps=100_000)
-    assert session.start_training()
+    assert session.trainer.start()
     qtbot.waitUntil(lambda: len(session.training.steps_seen) >= 1, timeout=20_000)
-    session.pause_training()
+    session.trainer.pause()
     assert session.shutdown(timeout_ms=10_000)
 
 
@@ -214,9 +214,9 @@ def test_a_failing_run_is_reported_with_its_reason(qtbot, session, monkeypatch):
     def broken():
         raise ValueError("the dataset is empty")
 
-    monkeypatch.setattr(session, "_dataset_loader", lambda: (broken, "broken"))
+    monkeypatch.setattr(session.trainer, "_dataset_loader", lambda: (broken, "broken"))
     with qtbot.waitSignal(session.error, timeout=20_000) as blocker:
-        assert session.start_training()
+        assert session.trainer.start()
     assert blocker.args == ["Training stopped: the dataset is empty", ""]
     qtbot.waitUntil(idle(session), timeout=20_000)
 

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QSizePolicy,
     QSlider,
     QToolButton,
@@ -46,9 +45,11 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_desktop.core import imaging
+from ddpm_desktop.core.imaging import IMAGE_SIDE
 from ddpm_desktop.ui.theme import plot_colors, qcolor
 from ddpm_desktop.ui.widgets.canvas_raster import (  # noqa: F401 (re-exported)
-    DIGIT_SIDE, gray_qimage, ink_u8, stamp_segment, upsample_digit)
+    gray_qimage, ink_u8, stamp_segment, upsample_digit)
+from ddpm_desktop.ui.widgets.plain_text import warn
 
 UNDO_DEPTH = 40
 # Emits while a stroke is in progress: at a steady <= 40 Hz (reconstruct as you draw wants >= 30).
@@ -179,7 +180,7 @@ class DrawCanvas(QWidget):
         self._dirty = False
         x = self.digit()
         if x is None:
-            x = np.full((DIGIT_SIDE, DIGIT_SIDE), -1.0, np.float32)
+            x = np.full((IMAGE_SIDE, IMAGE_SIDE), -1.0, np.float32)
         self.digit_changed.emit(x)
 
     def _emit_while_drawing(self) -> None:
@@ -342,6 +343,8 @@ class CanvasPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = DrawCanvas(self)
+        # The file name while an opened image is being emitted (its caption), else None.
+        self.image_source: str | None = None
 
         self.pen_button = QToolButton(text="Pen", checkable=True, checked=True)
         self.eraser_button = QToolButton(text="Eraser", checkable=True)
@@ -372,7 +375,7 @@ class CanvasPanel(QWidget):
         self.open_button.clicked.connect(self._on_open_clicked)
 
         self.preview = QLabel()
-        self.preview.setFixedSize(3 * DIGIT_SIDE + 2, 3 * DIGIT_SIDE + 2)
+        self.preview.setFixedSize(3 * IMAGE_SIDE + 2, 3 * IMAGE_SIDE + 2)
         self.preview.setToolTip("What the model sees: 28x28, fitted into 20x20, centred by mass")
         self._apply_colors()
 
@@ -417,7 +420,7 @@ class CanvasPanel(QWidget):
     def _on_canvas_digit_changed(self, x: np.ndarray) -> None:
         u8 = np.rint((np.clip(x, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
         pix = QPixmap.fromImage(gray_qimage(u8)).scaled(
-            3 * DIGIT_SIDE, 3 * DIGIT_SIDE, Qt.AspectRatioMode.IgnoreAspectRatio,
+            3 * IMAGE_SIDE, 3 * IMAGE_SIDE, Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.FastTransformation)
         self.preview.setPixmap(pix)
 
@@ -433,7 +436,13 @@ class CanvasPanel(QWidget):
         try:
             x = imaging.load_digit(path)
         except (ValueError, OSError) as exc:
-            QMessageBox.warning(self, "Could not open image", str(exc))
+            warn(self, "Could not open image", str(exc))
             return False
-        self.canvas.set_digit(x, emit=True)
+        from pathlib import Path
+
+        self.image_source = Path(path).name
+        try:
+            self.canvas.set_digit(x, emit=True)  # emits digit_changed now, with this source
+        finally:
+            self.image_source = None
         return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
-DIGIT_SIDE = 28
+from ddpm_desktop.core.imaging import IMAGE_SIDE
 
 
 def stamp_segment(buf: np.ndarray, p0: tuple[float, float], p1: tuple[float, float],
@@ -55,7 +55,7 @@ def upsample_digit(x28: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
     x = np.asarray(x28, dtype=np.float32)
-    if x.shape != (DIGIT_SIDE, DIGIT_SIDE):
+    if x.shape != (IMAGE_SIDE, IMAGE_SIDE):
         raise ValueError(f"expected a 28x28 digit, got shape {x.shape}")
     ink = np.clip((x + 1.0) * 0.5, 0.0, 1.0)
     img = Image.fromarray(ink, mode="F").resize((size, size), Image.Resampling.BILINEAR)

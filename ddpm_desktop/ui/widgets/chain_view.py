@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ddpm_desktop.core.imaging import IMAGE_SIDE
 from ddpm_desktop.ui.state import ForwardState
 from ddpm_desktop.ui.theme import plot_colors, qcolor
 
-SIDE = 28
 SPEEDS = (10, 30, 100, 300, 1000)  # steps per second
 _TICK_MS = 16  # ~60 frames/s; a frame paints in ~10 ms (bench/)
 
@@ -46,11 +46,11 @@ class ImagePane(pg.GraphicsLayoutWidget):
         self.view.setDefaultPadding(0.0)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
-        self.view.setRange(QRectF(0, 0, SIDE, SIDE), padding=0)
+        self.view.setRange(QRectF(0, 0, IMAGE_SIDE, IMAGE_SIDE), padding=0)
         self.setMinimumSize(min_side, min_side)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setBackground(None)
-        self._blank = np.full((SIDE, SIDE), -1.0, dtype=np.float32)
+        self._blank = np.full((IMAGE_SIDE, IMAGE_SIDE), -1.0, dtype=np.float32)
         self.set_image(None)
 
     def set_image(self, image: np.ndarray | None) -> None:
@@ -82,18 +82,18 @@ class FilmStrip(pg.GraphicsLayoutWidget):
                                     enableMenu=False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
-        width = self.n * (SIDE + self.PAD) - self.PAD
-        self.view.setRange(QRectF(0, -1, width, SIDE + 11), padding=0.01)
+        width = self.n * (IMAGE_SIDE + self.PAD) - self.PAD
+        self.view.setRange(QRectF(0, -1, width, IMAGE_SIDE + 11), padding=0.01)
         self.labels = []
         for k in range(self.n):
             label = pg.TextItem("", anchor=(0.5, 0.0))
             font = label.textItem.font()
             font.setPointSizeF(7.5)
             label.setFont(font)
-            label.setPos(k * (SIDE + self.PAD) + SIDE / 2, SIDE + 0.5)
+            label.setPos(k * (IMAGE_SIDE + self.PAD) + IMAGE_SIDE / 2, IMAGE_SIDE + 0.5)
             self.view.addItem(label)
             self.labels.append(label)
-        self.marker = QGraphicsRectItem(0, 0, SIDE, SIDE)
+        self.marker = QGraphicsRectItem(0, 0, IMAGE_SIDE, IMAGE_SIDE)
         self.view.addItem(self.marker)
         self.setFixedHeight(78)
         self.setBackground(None)
@@ -122,10 +122,10 @@ class FilmStrip(pg.GraphicsLayoutWidget):
             return
         T = frames.shape[0] - 1
         self.ts = sorted({int(round(k * T / (self.n - 1))) for k in range(self.n)})
-        strip = np.full((SIDE, self.n * (SIDE + self.PAD) - self.PAD), np.nan, dtype=np.float32)
+        strip = np.full((IMAGE_SIDE, self.n * (IMAGE_SIDE + self.PAD) - self.PAD), np.nan, dtype=np.float32)
         for k, t in enumerate(self.ts):
-            x = k * (SIDE + self.PAD)
-            strip[:, x:x + SIDE] = frames[t]
+            x = k * (IMAGE_SIDE + self.PAD)
+            strip[:, x:x + IMAGE_SIDE] = frames[t]
         self.image.setImage(strip, autoLevels=False, levels=(-1.0, 1.0))
         for k, label in enumerate(self.labels):
             # every other key frame labelled, so the numbers never collide
@@ -139,13 +139,13 @@ class FilmStrip(pg.GraphicsLayoutWidget):
             self.marker.hide()
             return
         k = max(i for i, kt in enumerate(self.ts) if kt <= t) if t >= self.ts[0] else 0
-        self.marker.setRect(k * (SIDE + self.PAD), 0, SIDE, SIDE)
+        self.marker.setRect(k * (IMAGE_SIDE + self.PAD), 0, IMAGE_SIDE, IMAGE_SIDE)
         self.marker.show()
 
     @Slot(object)
     def _on_scene_clicked(self, event) -> None:
         pos = self.view.mapSceneToView(event.scenePos())
-        k = int(pos.x() // (SIDE + self.PAD))
+        k = int(pos.x() // (IMAGE_SIDE + self.PAD))
         if 0 <= k < len(self.ts):
             self.frame_clicked.emit(self.ts[k])
 

@@ -16,6 +16,7 @@ from ddpm_desktop.ui.completions_state import MAX_COMPLETIONS, CompletionsState
 from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerState
 from ddpm_desktop.ui.theme import banner_style
 from ddpm_desktop.ui.widgets.completion_grid import PROB_TIP, CompletionGrid
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 TILE_TIP = PROB_TIP + ("\nsettles at t: the first network call from which the reading of x̂₀ "
                        "never changes again (its x_t's t).")
@@ -30,13 +31,16 @@ class CompletionsPanel(QWidget):
         super().__init__(parent)
         self.state, self.sampler = state, sampler
         self.source_label = QLabel()
+        plain(self.source_label)
         self.source_label.setWordWrap(True)
         self.n_spin = QSpinBox(minimum=1, maximum=MAX_COMPLETIONS)
         self.run_button = QPushButton("Complete N times")
         self.cancel_button = QPushButton("Cancel")
         self.problem_label = QLabel()
+        plain(self.problem_label)
         self.problem_label.setWordWrap(True)
         self.result_label = QLabel()
+        plain(self.result_label)
         self.result_label.setWordWrap(True)
         self.grid = CompletionGrid(columns=3, tip=TILE_TIP)  # 3 captioned tiles fit a 360 px dock
 
@@ -108,8 +112,8 @@ class CompletionsPanel(QWidget):
                                   f"network calls each); the classifier reads {read}")
 
 
-def connect_completions_panel(panel: CompletionsPanel, session) -> None:
-    """Wire the panel's intents to the session's completions state and work."""
-    panel.n_edited.connect(session.completions.set_n)
-    panel.complete_requested.connect(session.start_completions)
-    panel.cancel_requested.connect(session.cancel_completions)
+def connect_completions_panel(panel: CompletionsPanel, completer) -> None:
+    """Wire the panel's intents to the completions area (`session.completer`)."""
+    panel.n_edited.connect(completer.state.set_n)
+    panel.complete_requested.connect(completer.start)
+    panel.cancel_requested.connect(completer.cancel)

@@ -18,7 +18,9 @@ Public API (for the main window)
         ``selected_index() -> int | None`` (index into the dataset),
         ``page_indices()`` (the dataset indices on the page, cell by cell),
         ``load_source(spec) -> bool`` ("mnist" | "fashion" | a folder path; errors go to a
-        message box and the current dataset stays).
+        message box and the current dataset stays), ``set_workers(controller)`` (sources then
+        load off the GUI thread, the info line counting files read and skipped),
+        ``is_loading()``. The info line says how many files of a folder were skipped and why.
     Sources: bundled MNIST train/test, "Fashion-MNIST" (when installed; otherwise choosing
     it explains how to install it) and
     "Open folder..." (a folder of IDX files or of images, through a file dialog).
@@ -29,6 +31,8 @@ Public API (for the main window)
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QCursor, QGuiApplication
@@ -37,7 +41,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -45,12 +48,15 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_desktop.core import data
+from ddpm_desktop.core.imaging import IMAGE_SIDE
 from ddpm_desktop.ui.theme import plot_colors, rgb
-from ddpm_desktop.ui.widgets.digit_grid import SIDE, _PageView, render_page, view_order
+from ddpm_desktop.ui.widgets.digit_grid import PageView, render_page, view_order
+from ddpm_desktop.ui.widgets.plain_text import plain, warn
 
 SOURCES = (("MNIST train (bundled)", "mnist"), ("MNIST test (bundled)", "mnist-test"),
            ("Fashion-MNIST", "fashion"))
 OPEN_FOLDER = "Open folder…"
+LOAD_JOB = "dataset"  # the worker job reading a source (one at a time)
 
 
 
@@ -73,6 +79,7 @@ class DatasetBrowser(QWidget):
         self._selected_pos: int | None = None  # index into _positions
         self._rng = np.random.default_rng()
         self._source_row = 0  # the combo row of the dataset on show
+        self._workers = None  # a WorkerController: sources load off the GUI thread (set_workers)
 
         self.source_combo = QComboBox()
         for title, spec in SOURCES:
@@ -84,7 +91,10 @@ class DatasetBrowser(QWidget):
         self.random_button = QPushButton("Random")
         self.random_button.clicked.connect(self._on_random_clicked)
 
-        self.view = _PageView(self)
+        self.view = PageView(self)
+        self.view.setAccessibleName("Digits of this page")
+        self.view.setAccessibleDescription("Arrow keys move between digits; Enter uses the "
+                                           "selected one as x₀")
         self.view.cell_clicked.connect(self._on_view_cell_clicked)
         self.view.cell_activated.connect(self._on_view_cell_clicked)
         self.view.key_moved.connect(self._on_view_key_moved)
@@ -102,6 +112,7 @@ class DatasetBrowser(QWidget):
         self.page_spin.valueChanged.connect(lambda v: self.set_page(v - 1))
         self.page_label = QLabel()
         self.info_label = QLabel()
+        plain(self.info_label)
         self.info_label.setWordWrap(True)  # two lines rather than a wider Input dock
 
         top = QHBoxLayout()
@@ -210,7 +221,7 @@ class DatasetBrowser(QWidget):
         start = self._page * self.page_size
         idx = self._positions[start:start + self.page_size]
         images = (np.asarray(self._dataset.images)[idx] if self._dataset is not None
-                  else np.zeros((0, SIDE, SIDE), np.uint8))
+                  else np.zeros((0, IMAGE_SIDE, IMAGE_SIDE), np.uint8))
         page = render_page(images, self.columns, self.rows,
                            fill=rgb(plot_colors(self.palette()).image_gap))
         sel = None
@@ -226,8 +237,10 @@ class DatasetBrowser(QWidget):
         self.prev_button.setEnabled(self._page > 0)
         self.next_button.setEnabled(self._page < n_pages - 1)
         self.random_button.setEnabled(len(self._positions) > 0)
-        if self._dataset is not None:
-            self.info_label.setText(f"{self._dataset.name}: {len(self._positions)} digits")
+        if self._dataset is not None and not self.is_loading():
+            skipped = data.skipped_summary(self._dataset)
+            self.info_label.setText(f"{self._dataset.name}: {len(self._positions)} digits"
+                                    + (f"; {skipped}" if skipped else ""))
 
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() == QEvent.Type.PaletteChange and self._dataset is not None:
@@ -253,6 +266,12 @@ class DatasetBrowser(QWidget):
             x = data.to_model_range(np.asarray(self._dataset.images[i]))
             label = int(np.asarray(self._dataset.labels)[i])
             self.digit_selected.emit(np.asarray(x, dtype=np.float32).copy(), label)
+
+    def clear_selection(self) -> None:
+        """Highlight no digit (x_0 came from elsewhere)."""
+        if self._selected_pos is not None:
+            self._selected_pos = None
+            self._refresh()
 
     def select_index(self, dataset_index: int, emit: bool = True) -> None:
         hits = np.flatnonzero(self._positions == int(dataset_index))
@@ -313,16 +332,59 @@ class DatasetBrowser(QWidget):
         self.source_combo.setCurrentIndex(self._source_row)
         self.source_combo.blockSignals(False)
 
+    def set_workers(self, workers) -> None:
+        """Load sources on `workers` (a ui.controller.WorkerController), off the GUI thread,
+        with progress in the info line; without it they load in the GUI thread."""
+        self._workers = workers
+
+    def is_loading(self) -> bool:
+        return self._workers is not None and self._workers.task(LOAD_JOB) is not None
+
     def load_source(self, spec: str) -> bool:
-        """Load ``spec`` through ``core.data.load_dataset``; False (+ message box) on error."""
+        """Load ``spec`` through ``core.data.iter_load_dataset``; False (+ message box) on
+        error. With workers (`set_workers`) it returns True once the load has started; the
+        data set shows when it is read (a later request cancels an unfinished one)."""
+        if self._workers is not None:
+            return self._start_loading(spec)
         QGuiApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
         try:
-            ds = data.load_dataset(spec)
+            last = None
+            for last in data.iter_load_dataset(spec):
+                pass
+            ds = last.dataset
         except (ValueError, OSError) as exc:
             QGuiApplication.restoreOverrideCursor()
-            QMessageBox.warning(self, "Could not load dataset", str(exc))
+            warn(self, "Could not load dataset", str(exc))
             return False
         QGuiApplication.restoreOverrideCursor()
+        self._show_source(spec, ds)
+        return True
+
+    def _start_loading(self, spec: str) -> bool:
+        task = self._workers.start(LOAD_JOB, lambda cancel: data.iter_load_dataset(spec), rate_hz=10.0)
+
+        def on_items(items: list) -> None:
+            last = items[-1]
+            if last.dataset is not None:
+                self._workers.cancel(LOAD_JOB)  # done: what is left of the job is its end
+                self._show_source(spec, last.dataset)
+            else:
+                self.info_label.setText(f"Reading {Path(str(spec)).name}: {last.done} of {last.total} "
+                                        f"files" + (f", {last.skipped} skipped" if last.skipped else "")
+                                        + "…")
+
+        def on_failed(message: str, _details: str) -> None:
+            self._workers.cancel(LOAD_JOB)
+            self._restore_source_combo()
+            self._refresh()
+            warn(self, "Could not load dataset", message)
+
+        task.items.connect(on_items)
+        task.failed.connect(on_failed)
+        self.info_label.setText(f"Reading {Path(str(spec)).name}…")
+        return True
+
+    def _show_source(self, spec: str, ds: data.Dataset) -> None:
         row = self.source_combo.findData(spec)
         if row < 0:  # a folder: remember it as a source above "Open folder..."
             row = self.source_combo.count() - 1
@@ -332,4 +394,3 @@ class DatasetBrowser(QWidget):
         self.source_combo.blockSignals(False)
         self._source_row = row
         self.set_dataset(ds)
-        return True

@@ -14,13 +14,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-
+from ddpm_desktop.core.imaging import IMAGE_SIDE
 from ddpm_desktop.ui.theme import plot_colors, qcolor
 
 if TYPE_CHECKING:  # the browser that owns the grid (imported only for the annotation)
     from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser
 
-SIDE = 28
 PAD = 2
 VIEW_SEED = 0  # the fixed shuffle the grid shows a dataset in (see view_order)
 
@@ -40,13 +39,13 @@ def render_page(images: np.ndarray, columns: int, rows: int, pad: int = PAD, *,
 
     Cell k sits at x = pad + (k % columns) * (28 + pad), y = pad + (k // columns) * (28 + pad).
     """
-    step = SIDE + pad
+    step = IMAGE_SIDE + pad
     out = np.empty((rows * step + pad, columns * step + pad, 3), np.uint8)
     out[:] = fill
     for k, img in enumerate(images[: columns * rows]):
         y = pad + (k // columns) * step
         x = pad + (k % columns) * step
-        out[y:y + SIDE, x:x + SIDE] = img[..., None]
+        out[y:y + IMAGE_SIDE, x:x + IMAGE_SIDE] = img[..., None]
     return out
 
 
@@ -55,7 +54,7 @@ def _zoom(k: float) -> float:
     return float(int(k)) if k >= 1.0 else k
 
 
-class _PageView(QWidget):
+class PageView(QWidget):
     """Paints one page image, scaled by an integer factor; maps clicks to cells."""
 
     cell_clicked = Signal(int)
@@ -90,7 +89,7 @@ class _PageView(QWidget):
 
     def minimumSizeHint(self):  # noqa: N802
         b = self._browser
-        return QSize(b.columns * (SIDE + PAD) + PAD, b.rows * (SIDE + PAD) + PAD)
+        return QSize(b.columns * (IMAGE_SIDE + PAD) + PAD, b.rows * (IMAGE_SIDE + PAD) + PAD)
 
     def sizeHint(self):  # noqa: N802
         return self.minimumSizeHint()
@@ -114,9 +113,9 @@ class _PageView(QWidget):
         """Widget-coordinate rectangle of a cell (for tests and painting)."""
         r, k = self._geometry()
         cols = self._browser.columns
-        x = PAD + (cell % cols) * (SIDE + PAD)
-        y = PAD + (cell // cols) * (SIDE + PAD)
-        return QRect(r.x() + int(x * k), r.y() + int(y * k), int(SIDE * k), int(SIDE * k))
+        x = PAD + (cell % cols) * (IMAGE_SIDE + PAD)
+        y = PAD + (cell // cols) * (IMAGE_SIDE + PAD)
+        return QRect(r.x() + int(x * k), r.y() + int(y * k), int(IMAGE_SIDE * k), int(IMAGE_SIDE * k))
 
     def cell_at(self, pos: QPoint) -> int | None:
         r, k = self._geometry()
@@ -124,9 +123,9 @@ class _PageView(QWidget):
             return None
         x = (pos.x() - r.x()) / k - PAD
         y = (pos.y() - r.y()) / k - PAD
-        step = SIDE + PAD
+        step = IMAGE_SIDE + PAD
         col, row = int(x // step), int(y // step)
-        if x < 0 or y < 0 or x - col * step >= SIDE or y - row * step >= SIDE:
+        if x < 0 or y < 0 or x - col * step >= IMAGE_SIDE or y - row * step >= IMAGE_SIDE:
             return None
         if col >= self._browser.columns or row >= self._browser.rows:
             return None

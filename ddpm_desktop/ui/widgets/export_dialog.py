@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QSignalBlocker, Signal, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -28,9 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_desktop.ui.export import frame_layout
-from ddpm_desktop.ui.export_frames import count_frames
+from ddpm_desktop.render.compose import frame_layout
+from ddpm_desktop.render.frames import count_frames
 from ddpm_desktop.ui.export_state import BOTH_FROM, FORMATS, WHAT, ExportState
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 
 class ExportDialog(QDialog):
@@ -70,10 +72,12 @@ class ExportDialog(QDialog):
         self.path_edit = QLineEdit()
         self.browse_button = QPushButton("Browse…")
         self.info_label = QLabel()
+        plain(self.info_label)
         self.info_label.setWordWrap(True)
         self.progress_bar = QProgressBar()
         self.progress_bar.setVisible(False)
         self.status_label = QLabel()
+        plain(self.status_label)
         self.export_button = QPushButton("Export")
         self.export_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel export")
@@ -245,12 +249,42 @@ class ExportDialog(QDialog):
         path, _ = QFileDialog.getSaveFileName(self, "Export to", str(self.state.settings.target()),
                                               filt)
         if path:
+            chosen = path
             if not Path(path).suffix:
                 path += "." + fmt
             self.state.update(path=path)
+            self.state.confirm_destination()
+            if Path(chosen) == self.state.settings.target():  # the file dialog asked already
+                self.state.allow_replacing(chosen)
+
+    def confirm_replace(self, path: Path) -> bool:
+        """Ask before replacing a file this app did not write in this run."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace file?",
+                          f"'{path}' already exists and was not written by this export.\n"
+                          "Replace it?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self)
+        plain(box)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     @Slot()
     def _on_export_clicked(self) -> None:
         self._on_path_edited()
+        if self.state.destination_from_file:
+            # A session or settings file named this place: the user says yes before a write.
+            box = QMessageBox(QMessageBox.Icon.Question, "Export",
+                              f"Export to {self.state.settings.target()}?\n\nThis location came "
+                              "from a session or settings file, not from you.",
+                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                              self)
+            box.setTextFormat(Qt.TextFormat.PlainText)  # the path is text from a file
+            if box.exec() != QMessageBox.StandardButton.Yes:
+                return
+            self.state.confirm_destination()
+        existing = self.state.needs_confirmation()
+        if existing is not None:
+            if not self.confirm_replace(existing):
+                return
+            self.state.allow_replacing(existing)
         self._started_here = True
         self.export_requested.emit()

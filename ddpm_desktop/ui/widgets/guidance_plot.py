@@ -90,8 +90,8 @@ class GuidancePlot(QWidget):
         near = min(self.points, key=lambda p: abs(p.guidance - w), default=None)
         if near is None:
             return
-        at = "at" if abs(near.guidance - w) < 1e-9 else "nearest measured"
+        at = "" if abs(near.guidance - w) < 1e-9 else f" (nearest measured: w = {near.guidance:g})"
         legible = "" if near.guidance == 0 else f"legible {near.accuracy:.1%}, "
-        self.caption.setText(f"w = {w:g} ({at} w = {near.guidance:g}): {legible}"
+        self.caption.setText(f"w = {w:g}{at}: {legible}"
                              f"FD {near.fd:.2f} = {near.fd_ratio:.2f}× the data floor "
                              f"(n = {near.n}, DPM-Solver++ 20 NFE)")

@@ -19,7 +19,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
-from ddpm_desktop.core import kl
+from ddpm_desktop.core import kl, readout
+from ddpm_desktop.core.readout import format_kl
 from ddpm_desktop.ui.state import SAMPLER_NAMES, ForwardState, ReverseState
 from ddpm_desktop.ui.theme import cache_rendering, held_range, pen, plot_colors, qcolor, style_plot
 from ddpm_desktop.ui.widgets.live_label import LiveLabel
@@ -27,10 +28,21 @@ from ddpm_desktop.ui.widgets.live_label import LiveLabel
 _KL_MIN = 1e-6  # log axis: clip exact zeros/negatives for display
 
 
-def _fmt_kl(v: float) -> str:
-    if v is None or not math.isfinite(v):
-        return "∞"
-    return f"{v:.3g}"
+_KL_LABEL_TIP = (
+    "KL of the pixel-value distribution p_t of x_t against N(0, 1), nats:\n"
+    "exact = ∫ p_t ln(p_t/φ) by quadrature (∞ at t = 0: an image's values are "
+    "discrete); estimate = from these 784 values, ± its sampling spread;\n"
+    "histogram = the poster's 31-bin estimate; bound = mean over pixels of "
+    "KL(q(x_t|x₀,i) ‖ N(0, 1)) ≥ exact.\n"
+    "≈ N(0,1): the estimate is below the level that 95% of N(0, 1) samples stay under.")
+
+
+def _infinite(t: int) -> dict:
+    """Why an estimate from pixel values is +∞: at t = 0 the input's values repeat; later,
+    (a reverse frame's) values clipped to ±1 do."""
+    if t == 0:
+        return {"infinite": readout.NO_DENSITY, "infinite_tip": readout.NO_DENSITY_TIP}
+    return {"infinite": readout.REPEATED_VALUES, "infinite_tip": readout.REPEATED_VALUES_TIP}
 
 
 class HistogramView(QWidget):
@@ -114,13 +126,7 @@ class HistogramView(QWidget):
 
         self.kl_label = LiveLabel()  # new text every frame: no window re-layout for it
         self.kl_label.setProperty("role", "value")
-        self.kl_label.setToolTip(
-            "KL of the pixel-value distribution p_t of x_t against N(0, 1), nats:\n"
-            "exact = ∫ p_t ln(p_t/φ) by quadrature (∞ at t = 0: an image's values are "
-            "discrete); estimate = from these 784 values, ± its sampling spread;\n"
-            "histogram = the poster's 31-bin estimate; bound = mean over pixels of "
-            "KL(q(x_t|x₀,i) ‖ N(0, 1)) ≥ exact.\n"
-            "≈ N(0,1): the estimate is below the level that 95% of N(0, 1) samples stay under.")
+        self.kl_label.setToolTip(_KL_LABEL_TIP)
 
         left = QVBoxLayout()
         left.setSpacing(2)
@@ -286,21 +292,33 @@ class HistogramView(QWidget):
             near = f.kl_hist is not None and f.kl_hist[t] <= 1.5 * f.kl_floor
         verdict = (f"<span style='color:{c.good}'>≈ N(0,1)</span>" if near
                    else f"<span style='color:{c.warn}'>not N(0,1) yet</span>")
-        pending = "…"
-        est_text = pending if est is None else (
-            _fmt_kl(est) + (f" ± {spread:.2g}" if spread is not None and math.isfinite(spread)
-                            else ""))
-        marg = pending if f.kl_marginal is None else _fmt_kl(at(f.kl_marginal))
-        text = (f"<span style='color:{c.forward}'>■</span> t={t} KL exact <b>{marg}</b> · "
-                f"est. {est_text} · hist. {_fmt_kl(at(f.kl_hist))} · bound "
-                f"{_fmt_kl(at(f.kl_conditional))} · {verdict}")
+        level = f.kl_level if f.kl_level > 0 else None
+        readings = [  # (what it is, how it reads): the tooltip adds the raw value and why
+            ("exact KL", format_kl(at(f.kl_marginal), **_infinite(0))),
+            ("estimated KL", format_kl(est, spread, level, **_infinite(t))),
+            ("histogram KL", format_kl(at(f.kl_hist))),
+            ("bound", format_kl(at(f.kl_conditional), infinite=readout.POINT_MASS,
+                                infinite_tip=readout.POINT_MASS_TIP)),
+        ]
+        (_, marg), (_, est_r), (_, hist), (_, bound) = readings
+        # at t = 0 the exact KL and the estimate are ∞ for one reason: say it once, after both
+        marg_text = marg.value if marg.note and marg.note == est_r.note else marg.text
+        text = (f"<span style='color:{c.forward}'>■</span> t={t} KL exact <b>{marg_text}</b> · "
+                f"est. {est_r.text} · hist. {hist.text} · bound {bound.text} · {verdict}")
         for lane, color in zip(self.reverse.lanes, (c.reverse, c.reverse_b)):
             if len(lane):
                 i = min(self.reverse.index, len(lane) - 1)
                 name = SAMPLER_NAMES.get(lane.sampler, lane.sampler)
+                # the same 784 values per frame: the same level as the forward estimate
+                lane_r = format_kl(lane.kl[i], resolution=kl.indistinguishable_level(
+                    lane.x_t[i].size), **_infinite(int(lane.t[i])))
+                readings.append((f"{name} estimated KL", lane_r))
                 text += (f"<br><span style='color:{color}'>■</span> {name} t={lane.t[i]}: "
-                         f"estimated KL {_fmt_kl(lane.kl[i])}")
+                         f"estimated KL {lane_r.text}")
         self.kl_label.setText(text)
+        notes = [f"{what} at this frame: {r.tooltip}" for what, r in readings
+                 if r.tooltip and r.value != readout.MISSING]
+        self.kl_label.setToolTip("\n\n".join([_KL_LABEL_TIP, *notes]))
 
     # ---------------------------------------------------------------- reverse
     @Slot()

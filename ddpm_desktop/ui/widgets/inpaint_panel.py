@@ -21,6 +21,7 @@ from ddpm_desktop.ui.state import SAMPLER_NAMES, InputState
 from ddpm_desktop.ui.theme import plot_colors, qcolor
 from ddpm_desktop.ui.widgets.canvas import gray_qimage
 from ddpm_desktop.ui.widgets.completion_grid import CompletionGrid
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 
 
@@ -169,6 +170,7 @@ class InpaintPanel(QWidget):
         run.addWidget(self.cancel_button)
         lay.addLayout(run)
         self.info = QLabel()
+        plain(self.info)
         self.info.setWordWrap(True)
         lay.addWidget(self.info)
 
@@ -227,13 +229,13 @@ class InpaintPanel(QWidget):
             self.info.setText(f"{n} completions, {s.nfe} network evaluations each")
 
 
-def connect_inpaint_panel(panel: InpaintPanel, session) -> None:
-    """Wire the panel's intents to the session's inpainting state and work."""
-    st = session.inpaint
+def connect_inpaint_panel(panel: InpaintPanel, inpainter) -> None:
+    """Wire the panel's intents to the inpainting area (`session.inpainter`) and its state."""
+    st = inpainter.state
     panel.stroke_started.connect(st.begin_stroke)
     panel.painted.connect(lambda row, col, hole: st.paint(row, col, hole))
     panel.preset_chosen.connect(st.set_preset)
     panel.undo_requested.connect(st.undo)
     panel.settings_edited.connect(lambda m, s, n: st.set_settings(method=m, sampler=s, n=n))
-    panel.inpaint_requested.connect(session.start_inpainting)
-    panel.cancel_requested.connect(session.cancel_inpainting)
+    panel.inpaint_requested.connect(inpainter.start)
+    panel.cancel_requested.connect(inpainter.cancel)

@@ -10,6 +10,7 @@ Signals: `error(str)` - a one-line message for a message box.
 """
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 
@@ -34,13 +35,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ddpm_desktop.core import readout
 from ddpm_desktop.core.data import load_bundled_mnist
 from ddpm_desktop.core.forward import START_PARAMS, STARTS, start_analytic_kl
 from ddpm_desktop.core.imaging import load_digit, to_model_range
+from ddpm_desktop.core.readout import format_kl
+from ddpm_desktop.ui.help_texts import HELP
 from ddpm_desktop.ui.state import InputState
 from ddpm_desktop.ui.widgets.canvas import CanvasPanel
 from ddpm_desktop.ui.widgets.chain_view import ImagePane
 from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 START_LABELS = {
     "gaussian": "Gaussian N(0, 1)",
@@ -62,6 +67,9 @@ PARAM_TIPS = {
     "std": "Shifted Gaussian N(μ, s²): its standard deviation s",
 }
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm);;All files (*)"
+
+
+_START_KL_TIP = HELP["InputPanel"]["kl_label"][0]  # the formula; the reading adds why
 
 
 class InputPanel(QWidget):
@@ -86,6 +94,7 @@ class InputPanel(QWidget):
         self.preview = ImagePane(min_side=56)
         self.preview.setMaximumSize(64, 64)
         self.source_label = QLabel()
+        plain(self.source_label)
         self.source_label.setWordWrap(True)
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Load a digit from an image file (or drop one on the window)")
@@ -192,9 +201,33 @@ class InputPanel(QWidget):
         return True
 
     # ---------------------------------------------------------------- state -> view
+    def _sync_browser(self) -> None:
+        """Highlight the browser's digit only while it is x_0: a drawing, an image file or a
+        session clears the highlight; a session whose x_0 is a digit of the data set on show
+        (same index, same pixels) highlights that one."""
+        b, ds = self.browser, self.browser.dataset()
+        if ds is None:
+            return
+        prefix, source = f"{ds.name} #", self.state.digit_source
+        index = int(source[len(prefix):]) if source.startswith(prefix) \
+            and source[len(prefix):].isdigit() else None
+        if index is not None and index == b.selected_index():
+            return  # the browser's own choice
+        if index is not None and 0 <= index < len(ds) and np.array_equal(
+                to_model_range(np.asarray(ds.images[index])).astype(np.float32),
+                self.state.digit):
+            try:
+                b.select_index(index, emit=False)
+                return
+            except ValueError:  # filtered out of the view
+                pass
+        b.clear_selection()
+
     @Slot(str)
     def _on_state_changed(self, what: str) -> None:
         s = self.state
+        if what in ("digit", "all"):
+            self._sync_browser()
         self.preview.set_image(s.digit)
         label = f" · label {s.digit_label}" if s.digit_label >= 0 else ""
         self.source_label.setText(f"x₀: {s.digit_source}{label}")
@@ -213,11 +246,13 @@ class InputPanel(QWidget):
         with QSignalBlocker(self.from_digit), QSignalBlocker(self.from_noise):
             (self.from_digit if s.forward_from == "digit" else self.from_noise).setChecked(True)
         try:
-            kl = start_analytic_kl(s.start_name, **s.start_params)
-        except ValueError:
-            kl = None
-        self.kl_label.setText("exact KL to N(0,1): " + ("∞ (discrete)" if kl is None
-                                                        else f"{kl:.3g} nats/pixel"))
+            kl = start_analytic_kl(s.start_name, **s.start_params)  # None: no density
+            r = format_kl(math.inf if kl is None else kl, infinite=readout.DISCRETE,
+                          infinite_tip=readout.DISCRETE_TIP, unit=" nats/pixel")
+        except ValueError as exc:
+            r = readout.Readout(readout.UNDEFINED, tooltip=str(exc))
+        self.kl_label.setText("exact KL to N(0,1): " + r.text)
+        self.kl_label.setToolTip(_START_KL_TIP + ("\n" + r.tooltip if r.tooltip else ""))
 
     # ---------------------------------------------------------------- view -> state
     @Slot(object, int)
@@ -229,7 +264,7 @@ class InputPanel(QWidget):
 
     @Slot(object)
     def _on_canvas_digit_changed(self, digit: np.ndarray) -> None:
-        self._set_digit(digit, "drawn on the canvas", -1)
+        self._set_digit(digit, self.canvas_panel.image_source or "drawn on the canvas", -1)
 
     def _set_digit(self, digit, source: str, label: int) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Signal, Slot
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -52,6 +53,9 @@ class LessonPanel(QWidget):
         self.back_button = QPushButton("◀ Back")
         self.next_button = QPushButton("Next ▶")
         self.reapply_button = QPushButton("Set up again")
+        for button in (self.reveal_button, self.back_button, self.next_button,
+                       self.reapply_button):
+            button.setAutoDefault(True)  # Enter presses the focused button, as in a dialog
 
         nav = QHBoxLayout()
         nav.addWidget(self.back_button)
@@ -79,6 +83,10 @@ class LessonPanel(QWidget):
     def _on_state_changed(self) -> None:
         st = self.state
         lesson, step = st.lesson, st.step
+        focus = QApplication.focusWidget()
+        # (not from the lesson list: its arrow keys browse the lessons)
+        keyboard_here = (focus is not None and self.isAncestorOf(focus)
+                         and focus is not self.lesson_combo)
         with QSignalBlocker(self.lesson_combo):
             self.lesson_combo.setCurrentIndex(
                 max(self.lesson_combo.findData(lesson.name if lesson else ""), 0))
@@ -99,6 +107,17 @@ class LessonPanel(QWidget):
         self.back_button.setEnabled(step is not None and st.index > 0)
         self.next_button.setEnabled(step is not None and st.index + 1 < st.count)
         self.reapply_button.setEnabled(step is not None)
+        if keyboard_here:  # Reveal hides itself, Next may disable itself: the keyboard goes on
+            self.take_focus()
+
+    def take_focus(self) -> None:
+        """Put the keyboard where the lesson goes on: the lesson list before one is chosen,
+        else Reveal, else Next (or the list again at the last step)."""
+        for widget in (self.reveal_button, self.next_button):
+            if self.state.step is not None and widget.isVisible() and widget.isEnabled():
+                widget.setFocus()
+                return
+        self.lesson_combo.setFocus()
 
     @Slot(int)
     def _on_lesson_combo_changed(self, _index: int) -> None:
@@ -107,10 +126,10 @@ class LessonPanel(QWidget):
             self.lesson_chosen.emit(name)
 
 
-def connect_lesson_panel(panel: LessonPanel, session) -> None:
-    """Wire the panel's intents to the session's lessons (ui/session_lessons.py)."""
-    panel.lesson_chosen.connect(session.open_lesson)
-    panel.back_requested.connect(session.lesson_back)
-    panel.next_requested.connect(session.lesson_next)
-    panel.reveal_requested.connect(session.reveal_lesson)
-    panel.reapply_requested.connect(session.lesson_reapply)
+def connect_lesson_panel(panel: LessonPanel, lessons) -> None:
+    """Wire the panel's intents to the lessons area (`session.lessons`, ui/session_lessons.py)."""
+    panel.lesson_chosen.connect(lessons.open)
+    panel.back_requested.connect(lessons.back)
+    panel.next_requested.connect(lessons.next)
+    panel.reveal_requested.connect(lessons.reveal)
+    panel.reapply_requested.connect(lessons.reapply)

@@ -68,13 +68,13 @@ class LiveView(QWidget):
     enabled_changed = Signal(bool)
     t_changed = Signal(int)
 
-    def __init__(self, state: LiveState, T: int = 1000, parent: QWidget | None = None) -> None:
+    def __init__(self, state: LiveState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.enable_box = QCheckBox("Reconstruct as you draw")
         self.t_spin = QSpinBox()
         self.t_spin.setPrefix("from t = ")
-        self.t_spin.setRange(1, T)
+        self.t_spin.setRange(1, state.T)
         self.noised = DigitPane()
         self.result = DigitPane()
         self.noised_label = QLabel("x_t")
@@ -96,10 +96,6 @@ class LiveView(QWidget):
         state.changed.connect(self._on_state_changed)
         self._on_state_changed("enabled")
 
-    def set_T(self, T: int) -> None:  # noqa: N802 - T is the paper's name
-        with QSignalBlocker(self.t_spin):
-            self.t_spin.setMaximum(int(T))
-
     @Slot(str)
     def _on_state_changed(self, what: str) -> None:
         s = self.state
@@ -107,6 +103,7 @@ class LiveView(QWidget):
             with QSignalBlocker(self.enable_box):
                 self.enable_box.setChecked(s.enabled)
             with QSignalBlocker(self.t_spin):
+                self.t_spin.setMaximum(s.T)
                 self.t_spin.setValue(s.t)
             for w in (self.noised, self.result, self.noised_label, self.result_label,
                       self.info_label):
@@ -121,7 +118,8 @@ class LiveView(QWidget):
             return
         self.noised.set_image(r.x_t)
         self.result.set_image(r.image)
-        reading = "" if r.reading is None else f"reads {r.reading} (p = {r.probability:.2f})<br>"
+        reading = ("" if r.reading is None else "not a digit<br>" if r.digit is False
+                   else f"reads {r.reading} (p = {r.probability:.2f})<br>")
         # Short lines: the column beside the two panes is ~165 px (~22 characters) wide.
         calls = "" if s.sampler == DISTILLED else f", {r.nfe} NFE"  # the student: steps = calls
         self.info_label.setText(

@@ -1,4 +1,4 @@
-"""The maths panel: the equations being animated, with today's numbers in (issue 13, item 1).
+"""The maths panel: the equations being animated, with today's numbers in.
 
 `MathsPanel(forward, schedule_state, sampler, reverse)` is a view: it renders the `Term`s of
 core.maths (the forward step and marginal at the forward cursor, the schedule's numbers there,
@@ -20,7 +20,9 @@ from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from ddpm_desktop.core import maths
+from ddpm_desktop.core.run import DISTILLED, plan_run
 from ddpm_desktop.core.sampling import SAMPLERS
+from ddpm_desktop.ui.distilled_names import DISTILLED_NAME
 from ddpm_desktop.ui.state import (
     SAMPLER_NAMES,
     ForwardState,
@@ -186,8 +188,10 @@ class MathsPanel(QWidget):
             ts = np.asarray(lanes[0].t, dtype=np.int64)
             if ts[0] > schedule.T or ts[-1] != 0:
                 ts = None  # a stale or cancelled run: what the settings would run now
-        if ts is None:
-            ts = maths.run_timesteps(name, schedule.T, s.steps, s.source, s.t_start)
+        if ts is None:  # the run the settings plan (core.run), in the lane of that sampler
+            plan = plan_run(s, schedule.T)
+            lane = next((lane for lane in plan.lanes if lane.sampler == name), plan.lanes[0])
+            name, ts = lane.sampler, np.asarray(lane.timesteps, dtype=np.int64)
         index = self.reverse.index if lanes else 0
         return name, ts, max(0, min(index - 1, len(ts) - 2))
 
@@ -200,7 +204,8 @@ class MathsPanel(QWidget):
             return
         self._reverse_cache = (schedule, key)
         self.header_reverse.setText(
-            f"<b>Reverse step on screen: {SAMPLER_NAMES.get(name, name)}, step {i + 1} of "
+            f"<b>Reverse step on screen: "
+            f"{DISTILLED_NAME if name == DISTILLED else SAMPLER_NAMES.get(name, name)}, step {i + 1} of "
             f"{len(ts) - 1}</b>")
         self.header_reverse.setToolTip(
             "The reverse frame on screen and the sampler step that produced it: t = ts[i] → "

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop.ui.distilled_names import lane_name
 from ddpm_desktop.ui.state import ModelState, ReverseState
 from ddpm_desktop.ui.widgets.chain_view import ImagePane
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 
 def caption_text(sampler: str, t: int, index: int, total: int, name: str | None = None) -> str:
@@ -114,6 +115,7 @@ class ReverseChainView(QWidget):
 
         self.ready_page = QWidget()
         self.ready_label = QLabel()
+        plain(self.ready_label)
         self.ready_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.ready_label.setWordWrap(True)
         self.sample_button = QPushButton("Sample")
@@ -193,6 +195,9 @@ class ReverseChainView(QWidget):
             self.slider.setRange(0, 0)
         self.slider.setEnabled(False)
         self.nfe_label.setText("starting…")
+        if not self.state.lanes:  # cleared: no chain on screen
+            self.nfe_label.setText("")
+            self._on_model_changed()
 
     @Slot()
     def _on_frames_added(self) -> None:

@@ -25,9 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ddpm_desktop.core.run import plan_run
 from ddpm_desktop.core.sampling import DISTILLED_MAX_STEPS
+from ddpm_desktop.core.schedule import DEFAULT_SCHEDULE
 from ddpm_desktop.ui.distilled_names import DISTILLED, DISTILLED_NAME, DISTILLED_TIP
 from ddpm_desktop.ui.state import SAMPLER_NAMES, SamplerSettings, SamplerState
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 _SAMPLER_TIPS = {
     "ddpm": "Ancestral sampling (Ho et al. 2020, Alg. 2); stochastic. With fewer steps than T "
@@ -52,11 +55,12 @@ class SamplerPanel(QWidget):
             i = self.sampler_combo.count() - 1
             self.sampler_combo.setItemData(i, _SAMPLER_TIPS[key], Qt.ItemDataRole.ToolTipRole)
             self.sampler_b_combo.setItemData(i, _SAMPLER_TIPS[key], Qt.ItemDataRole.ToolTipRole)
-        # -- the distilled student (helper E, ui/session_distilled.py): last in both lists
+        # the distilled student: last in both lists
         for combo in (self.sampler_combo, self.sampler_b_combo):
             combo.addItem(DISTILLED_NAME, DISTILLED)
             combo.setItemData(combo.count() - 1, DISTILLED_TIP, Qt.ItemDataRole.ToolTipRole)
-        # -- end distilled
+        self._T = DEFAULT_SCHEDULE["T"]  # the schedule's T (set_max_t), for the planned steps
+        self._steps_planned: int | None = None  # what "every step" showed, while steps is None
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, 100_000)
         self.steps_spin.setValue(100)
@@ -100,6 +104,7 @@ class SamplerPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.model_label = QLabel()
+        plain(self.model_label)
         self.model_label.setWordWrap(True)
         self.model_label.setProperty("role", "caption")
 
@@ -156,7 +161,8 @@ class SamplerPanel(QWidget):
         """The settings these controls show (the state's, once an edit is written)."""
         return SamplerSettings(
             sampler=self.sampler_combo.currentData(),
-            steps=self.steps_spin.value(),
+            steps=(None if self.state.settings.steps is None
+                   and self.steps_spin.value() == self._steps_planned else self.steps_spin.value()),
             seed=self.seed_spin.value(),
             label=self.label_combo.currentData(),
             guidance=self.guidance_spin.value(),
@@ -192,7 +198,11 @@ class SamplerPanel(QWidget):
         pick(self.sampler_combo, s.sampler)
         pick(self.sampler_b_combo, s.sampler_b)
         pick(self.label_combo, s.label)
-        self.steps_spin.setValue(int(s.steps or self.steps_spin.maximum()))
+        # "every step" (None) shows the steps the run takes (core.run), not the box's maximum
+        self._steps_planned = plan_run(s, self._T).n_steps if s.steps is None else None
+        if s.steps is None:
+            self.steps_spin.setMaximum(max(self.steps_spin.maximum(), self._steps_planned))
+        self.steps_spin.setValue(int(s.steps or self._steps_planned))
         self.seed_spin.setValue(int(s.seed))
         self.guidance_spin.setValue(float(s.guidance))
         self.t_start_spin.setValue(int(s.t_start))
@@ -210,10 +220,13 @@ class SamplerPanel(QWidget):
     def set_max_t(self, T: int) -> None:
         """Bound the start-t control by T; the state keeps the user's t (a run caps it), so
         a shorter schedule and back again does not lose it."""
+        self._T = int(T)
         self._syncing = True
         try:
             self.t_start_spin.setMaximum(max(1, int(T)))
             self.t_start_spin.setValue(min(self.state.settings.t_start, max(1, int(T))))
+            if self.state.settings.steps is None:  # every step of the new T
+                self._show(self.state.settings)
         finally:
             self._syncing = False
 

@@ -37,6 +37,7 @@ from ddpm_desktop.core.schedule import (
 )
 from ddpm_desktop.ui.state import ScheduleState
 from ddpm_desktop.ui.theme import banner_style, held_range, nice_ceiling, pen, plot_colors, style_plot
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 # Log10 sliders for β: integer ticks of 0.01 decade. Each slider's top is lowered further to
 # the largest value the schedule accepts with the other settings (`_update_limits`), so a
@@ -143,9 +144,11 @@ class SchedulePanel(QWidget):
         self.alpha_bar_label.setProperty("role", "value")
         self.alpha_bar_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.warning_label = QLabel()
+        plain(self.warning_label)
         self.warning_label.setWordWrap(True)
         self.warning_label.setProperty("role", "banner")
         self.inline_error = QLabel()
+        plain(self.inline_error)
         self.inline_error.setWordWrap(True)
         self.inline_error.hide()
 

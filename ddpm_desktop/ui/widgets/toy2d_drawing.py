@@ -1,6 +1,6 @@
 """The 2-D window's drawing: its plots (particles over p_t, the three ε fields, the KL and loss
 curves) and the per-frame redraw. A mixin of `Toy2DWindow` (toy2d_view.py), which holds the
-controls and emits intent; kept apart for size.
+controls and emits intent.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from PySide6.QtCore import QRectF, Qt, Signal, Slot
 from PySide6.QtWidgets import QGridLayout
 
 from ddpm_desktop.core import toy2d
+from ddpm_desktop.core.readout import format_kl
 from ddpm_desktop.ui import theme
 from ddpm_desktop.ui.state import SAMPLER_NAMES
 from ddpm_desktop.ui.widgets.toy2d_items import HeatItem, SegmentsItem
@@ -239,9 +240,9 @@ class Toy2DDrawing:
         mode = self._show_mode()
         self.t_label.setText(f"t = {t} of T = {s.T}")
         self.ab_label.setText(f"ᾱ_t = {ab:.4g}, √(1−ᾱ_t) = {math.sqrt(1 - ab):.4g}")
-        kl = s.kl_at(t)
+        kl = format_kl(s.kl_at(t) if len(s.kl_t) else None, unit=" nats", digits=4)
         kind = "exact p_t" if s.marginal is not None and s.marginal.exact else "kernel estimate"
-        self.kl_label.setText(f"KL(p_t ‖ N(0, I)) = {kl:.4g} nats ({kind})")
+        self.kl_label.setText(f"KL(p_t ‖ N(0, I)) = {kl.text} ({kind})")
         self.kl_cursor.setValue(t)
 
         # the view box of p_t at t (core.toy2d.view_box): the plots' range, the heat map's

@@ -40,6 +40,7 @@ from ddpm_desktop.core.training import LEVEL_EDGES
 from ddpm_desktop.core.training_run import SAMPLE_STEPS
 from ddpm_desktop.ui.theme import pen, plot_colors, qcolor, style_plot
 from ddpm_desktop.ui.training_state import DATASETS, TrainingState
+from ddpm_desktop.ui.widgets.plain_text import plain
 
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors)"
 
@@ -144,6 +145,7 @@ class TrainingPanel(QWidget):
         self.settings_button.setArrowType(Qt.ArrowType.RightArrow)
         self.settings_button.toggled.connect(self._on_settings_toggled)
         self.settings_summary = QLabel()
+        plain(self.settings_summary)
         self.settings_summary.setWordWrap(True)
         self.settings_summary.setProperty("role", "caption")
         self.settings_box.setVisible(False)
@@ -172,6 +174,7 @@ class TrainingPanel(QWidget):
         self.progress_bar = QProgressBar()
         self.progress_bar.setFormat("%v / %m steps")
         self.status_label = QLabel()
+        plain(self.status_label)
         self.status_label.setWordWrap(True)
         self.loss_label = QLabel()
         self.loss_label.setToolTip("Smoothed training loss ‖ε − ε_θ(x_t, λ, y)‖² (an EMA over "

@@ -1,14 +1,14 @@
 """Export of the 2-D animation: the particles (forward or reverse chain) over the heat map of
 p_t with the −ε̂ arrows, as the window shows them, painted frame by frame and written by the
-same code as the main export: frames picked along the chain by ui.export_frames, the file
+same code as the main export: frames picked along the chain by render.frames, the file
 written once, atomically, by core.imaging (save_gif / save_webp / save_apng / save_png),
-progress as ui.export_job.ExportProgress, so the session runs it on the generic worker.
+progress as render.export_job.ExportProgress, so the session runs it on the generic worker.
 
 `Toy2DExportJob` (frozen: copies only, safe to hand to a thread) and
 `iter_toy_export(job, cancel)`. `paint_toy_frame` paints one frame into uint8 [H, W, 3]:
 numpy rasterises the heat map and the particles (a 2,000-point frame in about a millisecond),
 Qt's painter on a QImage over the same buffer draws the arrows, trails and text (QImage
-painting is allowed off the GUI thread; fonts need a QGuiApplication, as for ui.export).
+painting is allowed off the GUI thread; fonts need a QGuiApplication, as for render.compose).
 """
 from __future__ import annotations
 
@@ -23,17 +23,18 @@ from PySide6.QtGui import QImage, QPainter, QPen
 
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.files import check_writable
-from ddpm_desktop.ui import theme
-from ddpm_desktop.ui.export import HOLD_LAST_S, _ensure_gui, _font
-from ddpm_desktop.ui.export_frames import output_positions
-from ddpm_desktop.ui.export_job import ExportProgress
-from ddpm_desktop.ui.theme import PlotColors
+from ddpm_desktop.render import palette as theme
+from ddpm_desktop.render.compose import HOLD_LAST_S
+from ddpm_desktop.render.export_job import ExportProgress, save_animation
+from ddpm_desktop.render.frames import KIND_OF_SUFFIX, output_positions
+from ddpm_desktop.render.gui import ensure_gui, font
+from ddpm_desktop.render.palette import PlotColors
 
 TITLE_H = 26
 CAPTION_H = 22
 DEFAULT_SIZE = 480
 FIELD_N = 17
-KINDS = {".gif": "gif", ".webp": "webp", ".apng": "apng", ".png": "png"}
+KINDS = KIND_OF_SUFFIX  # the file kind of each suffix the 2-D export writes
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Toy2DExportJob:
     def __post_init__(self):
         if self.colors is None:
             object.__setattr__(self, "colors", theme.plot_colors())
-        if self.kind not in ("gif", "webp", "apng", "png"):
+        if self.kind not in KIND_OF_SUFFIX.values():
             raise ValueError(f"unknown export kind {self.kind!r}")
         frames = np.asarray(self.frames, dtype=np.float32)
         if frames.ndim != 3 or frames.shape[2] != 2 or len(frames) == 0:
@@ -148,9 +149,9 @@ class _Painter:
             self._arrows(p, k)
             self._trails(p, k)
             p.setPen(theme.qcolor(c.foreground))
-            p.setFont(_font(15, bold=True))
+            p.setFont(font(15, bold=True))
             p.drawText(QRectF(8, 0, self.w - 16, TITLE_H), Qt.AlignmentFlag.AlignVCenter, job.title)
-            p.setFont(_font(13))
+            p.setFont(font(13))
             p.setPen(theme.qcolor(c.muted))
             caption = (f"t = {int(job.ts[k])}   ᾱ_t = {ab:.4g}   "
                        f"{len(job.frames[k])} particles")
@@ -196,7 +197,7 @@ class _Painter:
 
 def paint_toy_frame(job: Toy2DExportJob, k: int) -> np.ndarray:
     """Frame k of the job's chain, uint8 [H, W, 3]."""
-    _ensure_gui()
+    ensure_gui()
     return _Painter(job).paint(int(k))
 
 
@@ -206,7 +207,7 @@ def iter_toy_export(job: Toy2DExportJob, cancel: threading.Event | None = None
     once, atomically, after the last (a cancel or an error leaves an existing file as it was)."""
     cancel = cancel or threading.Event()
     path = check_writable(job.path)
-    _ensure_gui()
+    ensure_gui()
     painter = _Painter(job)
     positions = job.positions()
     total = len(positions) + 1
@@ -221,8 +222,7 @@ def iter_toy_export(job: Toy2DExportJob, cancel: threading.Event | None = None
     if job.kind == "png":
         imaging.save_png(composed[-1], path)
     else:
-        save = {"gif": imaging.save_gif, "webp": imaging.save_webp, "apng": imaging.save_apng}[job.kind]
-        save(composed, path, fps=job.fps, hold_last_s=job.hold_s)
+        save_animation(job.kind, composed, path, job.fps, job.hold_s)
     yield ExportProgress(total, total, str(path))
 
 

@@ -19,14 +19,17 @@ Public API
     never fewer than ``MIN_FRAMES``; or every ``stride``-th): chain j shows frame
     round(i * (F_j - 1) / (F - 1)), so both start and end together. The first and last
     frames are always included. Needs a Q(Gui)Application (fonts); one is created if absent.
-    Colours are the roles of a ``theme.PlotColors`` (``colors=``; default the current
+    Colours are the roles of a ``render.palette.PlotColors`` (``colors=``; default the current
     theme's): background, inset (the small plots), foreground / muted text, bar /
     bar_clipped (histogram), gaussian (N(0,1)), forward (KL curve), cursor (the KL marker).
 
 ``compose_strip(chains, titles=None, scale=4, n_frames=8, captions=None)`` -> uint8
     [H, W, 3]: one row of evenly spaced key frames per chain (first and last included).
 
-The job that runs an export (``ExportJob``, ``iter_export``) is ``ui.export_job``.
+``FORWARD_TITLE``, ``REVERSE_TITLE``; ``forward_title(t, T)``, ``reverse_title(t)``: the chains'
+    titles (the app's export and ``ddpm-desktop export`` write the same).
+
+The job that runs an export (``ExportJob``, ``iter_export``) is ``render.export_job``.
 """
 from __future__ import annotations
 
@@ -36,23 +39,36 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
-from PySide6.QtGui import QFont, QGuiApplication, QImage, QPainter, QPen, QPolygonF
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QPainter, QPen, QPolygonF
 
-from ddpm_desktop.core import imaging
-from ddpm_desktop.core.kl import HIST_RANGE as _HIST_RANGE, histogram_density
-from ddpm_desktop.ui.export_frames import MIN_FRAMES, output_indices
-from ddpm_desktop.ui.theme import PlotColors, plot_colors, qcolor, rgb
+from ddpm_desktop.core import imaging, readout
+from ddpm_desktop.core.imaging import IMAGE_SIDE
+from ddpm_desktop.core.kl import HIST_RANGE, histogram_density  # the app's histogram axis; bars in the KL estimate's own bins
+from ddpm_desktop.core.kl import indistinguishable_level
+from ddpm_desktop.render.frames import MIN_FRAMES, output_indices
+from ddpm_desktop.render.gui import ensure_gui, font, qimage_view
+from ddpm_desktop.render.palette import PlotColors, plot_colors, qcolor, rgb
 
-SIDE = 28
 MARGIN = 8
 TITLE_H = 24
 CAPTION_H = 22
 MIN_PANEL_W = 400  # one chain's panel: wide enough to read when projected or embedded
 HOLD_LAST_S = 1.0  # the last frame of an animation is shown at least this long
 PROGRESS_H = 3  # the bar along the bottom edge showing how far through the loop a frame is
-HIST_RANGE = _HIST_RANGE  # the app's histogram axis; bars in the KL estimate's own bins
 HIST_YMAX = 1.0  # density axis; taller bars (the x_0 background spike) are clipped
+FORWARD_TITLE = "Forward  x₀ → x_T"
+REVERSE_TITLE = "Reverse  x_T → x₀"
+
+
+def forward_title(t: int, T: int) -> str:
+    """The forward chain's title when it runs x_0 → x_t of a T-step schedule."""
+    return FORWARD_TITLE if t == T else f"Forward  x₀ → x_{t}"
+
+
+def reverse_title(t: int | None) -> str:
+    """The reverse chain's title when it starts at x_t (None: at x_T, from noise)."""
+    return REVERSE_TITLE if t is None else f"Reverse  x_{t} → x₀"
 
 
 # ----------------------------------------------------------------------------- data
@@ -69,7 +85,7 @@ class ChainView:
 
     def __post_init__(self):
         f = np.asarray(self.frames, dtype=np.float32)
-        if f.ndim != 3 or f.shape[1:] != (SIDE, SIDE) or len(f) == 0:
+        if f.ndim != 3 or f.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or len(f) == 0:
             raise ValueError(f"a chain must be [F, 28, 28] with F >= 1, got shape {f.shape}")
         object.__setattr__(self, "frames", f)
         if self.kl is not None:
@@ -108,7 +124,7 @@ def frame_layout(n_chains: int, scale: int, with_histogram: bool = False,
     scale = int(scale)
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
-    s = SIDE * scale
+    s = IMAGE_SIDE * scale
     pw = max(s, MIN_PANEL_W)
     plot_h = max(70, min(pw, 420) // 3)
     y_title = MARGIN
@@ -135,28 +151,6 @@ def frame_layout(n_chains: int, scale: int, with_histogram: bool = False,
 
 
 # ----------------------------------------------------------------------------- drawing
-
-
-def _ensure_gui() -> None:
-    app = QCoreApplication.instance()
-    if app is None:
-        QGuiApplication([])  # headless use (tests, scripts): fonts need a GUI application
-    elif not isinstance(app, QGuiApplication):
-        raise RuntimeError("composing frames needs a QGuiApplication (fonts), not a "
-                           "QCoreApplication")
-
-
-def _qimage_view(arr: np.ndarray) -> QImage:
-    """A QImage painting straight into ``arr`` (uint8 [H, W, 3], C-contiguous); keep arr alive."""
-    h, w, _ = arr.shape
-    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-
-
-def _font(px: int, bold: bool = False) -> QFont:
-    f = QFont()
-    f.setPixelSize(px)
-    f.setBold(bold)
-    return f
 
 
 def _qrect(r) -> QRectF:
@@ -191,6 +185,14 @@ class _KlAxis:
         return QPointF(x, y)
 
 
+def _kl_reading(value: float) -> str:
+    """A frame's estimated KL as core.readout reads it (each frame is 784 pixel values: under
+    their N(0, 1) level it reads "≈ 0 (below level)", +∞ says why), to 3 decimals."""
+    r = readout.format_kl(value, resolution=float(indistinguishable_level(IMAGE_SIDE ** 2)),
+                          infinite=readout.REPEATED_VALUES, fmt=lambda v, _d: f"{v:.3f}")
+    return f"estimated KL {'' if r.value == '≈ 0' else '= '}{r.text}"
+
+
 def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram: bool,
                 kl_axes: list[_KlAxis | None], colors: PlotColors) -> np.ndarray:
     """Everything that does not change between frames: background, titles, plot frames,
@@ -203,15 +205,15 @@ def _paint_base(layout: FrameLayout, chains: Sequence[ChainView], with_histogram
                 x, y, w, h = rects[j]
                 base[y:y + h, x:x + w] = rgb(colors.inset)
     text, muted = qcolor(colors.foreground), qcolor(colors.muted)
-    img = _qimage_view(base)
+    img = qimage_view(base)
     p = QPainter(img)
     p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
     for j, chain in enumerate(chains):
         p.setPen(text)
-        p.setFont(_font(16, bold=True))
+        p.setFont(font(16, bold=True))
         p.drawText(_qrect(layout.title_rects[j]), Qt.AlignmentFlag.AlignCenter, chain.title)
-        p.setFont(_font(12))
+        p.setFont(font(12))
         if with_histogram:
             x, y, w, h = layout.hist_rects[j]
             p.setPen(muted)
@@ -269,7 +271,7 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
     edge shows how far through the animation each frame is (so repeated chain frames stay
     distinct frames)."""
     views = _as_views(chains, titles, kl_curves, captions)
-    _ensure_gui()
+    ensure_gui()
     colors = colors or plot_colors()
     with_kl = any(v.kl is not None for v in views)
     layout = frame_layout(len(views), scale, with_histogram, with_kl)
@@ -285,7 +287,7 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
     u8 = [imaging.to_uint8(v.frames) for v in views]
     gauss = [(_normal_pdf_polygon(layout.hist_rects[j]) if with_histogram else None)
              for j in range(len(views))]
-    small, caption_font = _font(12), _font(14)
+    small, caption_font = font(12), font(14)
     bar_y = layout.height - PROGRESS_H - 2
     bar_w = layout.width - 2 * MARGIN
     track, fill = rgb(colors.inset), rgb(colors.cursor)
@@ -301,7 +303,7 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
             if with_histogram:
                 _paint_histogram(frame, layout.hist_rects[j], histogram_density(v.frames[i]),
                                  colors)
-        img = _qimage_view(frame)
+        img = qimage_view(frame)
         p = QPainter(img)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         for j, v in enumerate(views):
@@ -327,7 +329,7 @@ def iter_frames(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str] 
                 p.setFont(small)
                 p.drawText(QRectF(x + 3, y + h - 16, w - 6, 15),
                            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
-                           f"estimated KL = {v.kl[i]:.3f}")
+                           _kl_reading(v.kl[i]))
         p.end()
         yield frame
 
@@ -372,9 +374,9 @@ def compose_strip(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str
                   colors: PlotColors | None = None) -> np.ndarray:
     """One row of key frames per chain, title above each row, caption under each frame."""
     views = _as_views(chains, titles, None, captions)
-    _ensure_gui()
+    ensure_gui()
     colors = colors or plot_colors()
-    s = SIDE * int(scale)
+    s = IMAGE_SIDE * int(scale)
     picks = [key_frame_indices(len(v), n_frames) for v in views]
     cols = max(len(p) for p in picks)
     cell_w = max(s, 56)
@@ -389,16 +391,16 @@ def compose_strip(chains: Sequence[np.ndarray | ChainView], titles: Sequence[str
         for c, i in enumerate(picks[r]):
             x = MARGIN + c * (cell_w + MARGIN) + (cell_w - s) // 2
             out[y:y + s, x:x + s] = u8[r][i].repeat(scale, 0).repeat(scale, 1)[..., None]
-    img = _qimage_view(out)
+    img = qimage_view(out)
     p = QPainter(img)
     p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
     for r, v in enumerate(views):
         y = MARGIN + r * row_h
         p.setPen(qcolor(colors.foreground))
-        p.setFont(_font(13, bold=True))
+        p.setFont(font(13, bold=True))
         p.drawText(QRectF(MARGIN, y, width - 2 * MARGIN, TITLE_H),
                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, v.title)
-        p.setFont(_font(10))
+        p.setFont(font(10))
         for c, i in enumerate(picks[r]):
             x = MARGIN + c * (cell_w + MARGIN)
             cap = v.captions[i] if v.captions is not None else f"{i + 1}/{len(v)}"

@@ -5,7 +5,7 @@
 made, unless given) and ``iter_export(job, cancel_event)``, a generator yielding
 ``ExportProgress(done, total, path)`` (``path`` set on the last item) for the session's
 worker to run; ``run_export(job)`` is the blocking form. The frames are composed by
-``ui.export``; the file is written once, at the end, by core.imaging.save_gif / save_webp / save_apng / save_png,
+``render.compose``; the file is written once, at the end, by core.imaging.save_gif / save_webp / save_apng / save_png,
 which write atomically through core.files (one temp-name pattern, cleaned after a kill), so a
 cancel or an error leaves no partial file and an existing file untouched.
 ``check_writable`` is core.files's.
@@ -25,10 +25,11 @@ import numpy as np
 
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.files import check_writable
-from ddpm_desktop.ui import export as frames
-from ddpm_desktop.ui.export import ChainView
-from ddpm_desktop.ui.export_frames import count_frames
-from ddpm_desktop.ui.theme import PlotColors, plot_colors
+from ddpm_desktop.core.imaging import IMAGE_SHAPE
+from ddpm_desktop.render import compose as frames
+from ddpm_desktop.render.compose import ChainView
+from ddpm_desktop.render.frames import KINDS, count_frames
+from ddpm_desktop.render.palette import PlotColors, plot_colors
 
 __all__ = ["ExportJob", "ExportProgress", "Reconstruction", "check_writable", "iter_export",
            "run_export"]
@@ -54,14 +55,18 @@ class Reconstruction:
     device: str = "cpu"
     title: str = ""
 
-    def capped_steps(self) -> int | None:
-        return None if self.steps is None else int(min(self.steps, self.t))
+    def plan(self):
+        """The chain's run plan (core.run.plan_run from x_t at t: the steps capped at t, the
+        sampler's own default for None)."""
+        from ddpm_desktop.core.run import SamplerSettings, plan_run
+
+        settings = SamplerSettings(sampler=self.sampler, steps=self.steps, label=self.label,
+                                   guidance=self.guidance, eta=self.eta)
+        return plan_run(settings, self.schedule.T, from_t=self.t)
 
     def length(self) -> int:
         """Frames of the chain: x_t, then one per reverse step down to x_0."""
-        from ddpm_desktop.core.sampling import timesteps_for
-
-        return len(timesteps_for(self.schedule.T, self.capped_steps(), self.t))
+        return len(self.plan().timesteps)
 
     def iter_chain(self, cancel: threading.Event) -> Iterator[tuple[np.ndarray, int]]:
         """(x_s as float32 [28, 28], s) for s = t, ..., 0 (stops early when cancelled)."""
@@ -71,15 +76,15 @@ class Reconstruction:
 
         eps_fn = make_eps_fn(self.model, self.schedule, labels=self.label,
                              guidance=self.guidance)
-        x = torch.from_numpy(np.array(self.x_t, dtype=np.float32)).reshape(1, 1, 28, 28)
+        x = torch.from_numpy(np.array(self.x_t, dtype=np.float32)).reshape(1, 1, *IMAGE_SHAPE)
         it = iter_sampler(self.sampler, eps_fn, self.schedule, x.to(self.device),
-                          steps=self.capped_steps(), t_start=self.t,
+                          steps=self.plan().steps, t_start=self.t,
                           generator=generator_for(self.seed), eta=self.eta)
         try:
             for step in it:
                 if cancel.is_set():
                     return
-                yield step.x_t.reshape(28, 28).numpy().copy(), int(step.t)
+                yield step.x_t.reshape(IMAGE_SHAPE).numpy().copy(), int(step.t)
         finally:
             it.close()
 
@@ -93,7 +98,7 @@ class ExportJob:
     kind: str = "gif"  # "gif" | "webp" | "apng" (animations) | "png" (a strip of key frames)
     fps: float = 20.0
     scale: int = 4
-    stride: int = 0  # 0: frames picked along the chain (ui.export_frames.output_indices)
+    stride: int = 0  # 0: frames picked along the chain (render.frames.output_indices)
     n_frames: int | None = None  # that many frames picked along the chain
     hold_s: float = frames.HOLD_LAST_S  # the last frame of an animation shows this long
     with_histogram: bool = False
@@ -107,7 +112,7 @@ class ExportJob:
             # read here, in the thread that builds the job (the GUI thread): the worker that
             # paints the frames never touches the application palette
             object.__setattr__(self, "colors", plot_colors())
-        if self.kind not in ("gif", "webp", "apng", "png"):
+        if self.kind not in KINDS:
             raise ValueError(f"unknown export kind {self.kind!r}")
         if not self.chains:
             raise ValueError("nothing to export: no chain")
@@ -192,9 +197,15 @@ def iter_export(job: ExportJob, cancel: threading.Event | None = None) -> Iterat
         yield ExportProgress(done + len(composed), total)
     if cancel.is_set():
         return
-    save = {"gif": imaging.save_gif, "webp": imaging.save_webp, "apng": imaging.save_apng}[job.kind]
-    save(composed, path, fps=job.fps, hold_last_s=job.hold_s)
+    save_animation(job.kind, composed, path, job.fps, job.hold_s)
     yield ExportProgress(total, total, str(path))
+
+
+def save_animation(kind: str, frames: list[np.ndarray], path, fps: float, hold_s: float) -> None:
+    """Write uint8 [H, W, 3] `frames` as a `kind` animation (gif, webp, apng) once, atomically,
+    the last frame held `hold_s` seconds (core.imaging's writers)."""
+    save = {"gif": imaging.save_gif, "webp": imaging.save_webp, "apng": imaging.save_apng}[kind]
+    save(frames, path, fps=fps, hold_last_s=hold_s)
 
 
 def run_export(job: ExportJob, cancel: threading.Event | None = None,

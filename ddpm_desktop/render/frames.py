@@ -1,7 +1,8 @@
 """Which frames of the chains an animation shows: picked along the chains by index (at least
 MIN_FRAMES, DEFAULT_FRAMES for a long chain) or every stride-th, chains of different lengths
-spread over the same output frames. Plain numpy: the GIF/WebP/APNG composition (ui.export),
-the export dialog's info line and the headless `export` command share it.
+spread over the same output frames; the kinds of file an export writes (`KINDS`, animated
+`ANIMATED_KINDS`, `KIND_OF_SUFFIX`). Plain numpy: the GIF/WebP/APNG composition
+(render.compose), the export dialog's info line and the headless `export` command share it.
 """
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import numpy as np
 
 MIN_FRAMES = 30  # an animation has at least this many frames, whatever the chain's length
 DEFAULT_FRAMES = 120  # frames picked along a longer chain by default (output_indices)
+ANIMATED_KINDS = ("gif", "webp", "apng")
+KINDS = ANIMATED_KINDS + ("png",)  # png: a still (a strip of key frames, or the last frame)
+KIND_OF_SUFFIX = {f".{kind}": kind for kind in KINDS}
 
 
 def output_positions(n_max: int, stride: int = 0, n_frames: int | None = None,
