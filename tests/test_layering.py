@@ -32,6 +32,7 @@ def test_core_imports_no_qt():
     assert _loaded_qt_modules(code) == []
 
 
+@pytest.mark.slow
 def test_headless_cli_imports_no_qt():
     code = "from ddpm_desktop.cli import build_parser\nbuild_parser()"
     assert _loaded_qt_modules(code) == []

@@ -148,6 +148,7 @@ def test_min_snr_weights_are_min_snr_gamma_over_snr():
     assert float(loss_weights(torch.tensor([math.log(5.0)]), "min_snr", 5.0)) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_min_snr_changes_the_update_but_reports_the_plain_eps_mse(tiny_config, tiny_data):
     import dataclasses
 

@@ -51,6 +51,7 @@ def test_window_shows_all_views_together(window):
     assert not window.sampler_panel.sample_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_space_plays_and_arrows_step(window, qtbot):
     fv = window.forward_view
     window.activateWindow()
@@ -78,6 +79,7 @@ def test_schedule_change_updates_every_view(window):
     assert len(x) == 301
 
 
+@pytest.mark.slow
 def test_bad_value_becomes_a_message_box_not_a_crash(window, qtbot):
     window.schedule_panel.beta_end_edit.setText("-3")
     window.schedule_panel.beta_end_edit.editingFinished.emit()
@@ -320,6 +322,7 @@ def test_a_crafted_checkpoint_keeps_the_working_model(qtbot, tmp_path, monkeypat
     w.close()
 
 
+@pytest.mark.slow
 def test_reset_layout_brings_back_every_dock_but_the_lessons(window):
     from PySide6.QtWidgets import QDockWidget
 

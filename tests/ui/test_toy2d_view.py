@@ -210,6 +210,7 @@ def test_compare_runs_ddpm_beside_the_ode_from_the_same_x_T(window, session, qtb
     assert "DDIM" in window.reverse_label.text() and "same x_T" in window.reverse_label.text()
 
 
+@pytest.mark.slow
 def test_an_empty_painting_asks_for_points_and_refuses_to_sample(window, session, qtbot):
     with qtbot.waitSignal(session.status) as blocker:
         session.toy.set_dataset("painted")
