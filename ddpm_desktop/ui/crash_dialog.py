@@ -35,17 +35,18 @@ class CrashDialog(QDialog):
         self.message, self.report_text, self.saved = message, report_text, saved
         self._session = session
         layout = QVBoxLayout(self)
-        head = QLabel(f"<b>Something went wrong inside DDPM Desktop.</b><br>{_escape(message)}")
-        head.setTextFormat(Qt.TextFormat.RichText)
-        head.setWordWrap(True)
-        layout.addWidget(head)
-        self.where_label = QLabel(_where_text(saved, save_error))
-        self.where_label.setWordWrap(True)
-        self.where_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Every label is plain text: the message and the paths may hold anything ('<b>' in a
+        # file name must show as typed).
+        title = _plain_label("Something went wrong inside DDPM Desktop.")
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        layout.addWidget(title)
+        self.message_label = _plain_label(message)
+        layout.addWidget(self.message_label)
+        self.where_label = _plain_label(_where_text(saved, save_error))
         layout.addWidget(self.where_label)
-        self.status_label = QLabel("")  # what Copy / Save just did
-        self.status_label.setWordWrap(True)
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label = _plain_label("")  # what Copy / Save just did
         self.report_view = QPlainTextEdit(report_text)
         self.report_view.setReadOnly(True)
         self.report_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -90,8 +91,12 @@ class CrashDialog(QDialog):
             self.status_label.setText(" ".join(str(exc).split()))
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _plain_label(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
 
 
 def _where_text(saved: crash_report.SavedReport | None, save_error: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog
 from shiboken6 import isValid
@@ -102,9 +102,12 @@ def test_an_error_in_a_slot_offers_copy_and_save_and_keeps_the_session(qtbot, cr
 def test_a_failing_job_opens_the_crash_dialog_with_its_traceback(qtbot, crash_dir):
     window = MainWindow(load_model=False)
     qtbot.addWidget(window)
-    window.show_error("Sampling failed: RuntimeError: x", "Traceback (most recent call last):\n  x\n")
+    window.show_error("Sampling failed: RuntimeError: <b>x</b>",
+                      "Traceback (most recent call last):\n  x\n")
     dialog = window._error_box  # a child of the window (closed with it)
     assert dialog.isVisible() and "Traceback (most recent call last)" in dialog.report_text
+    assert dialog.message_label.textFormat() == Qt.TextFormat.PlainText
+    assert dialog.message_label.text() == "Sampling failed: RuntimeError: <b>x</b>"
     assert dialog.saved is not None and dialog.saved.session.is_file()
     dialog.close()
     window.close()
