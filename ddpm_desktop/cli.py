@@ -52,7 +52,9 @@ class _Parser(argparse.ArgumentParser):
 
 DESCRIPTION = "Diffusion (DDPM) on 28x28 digits: the desktop app, and headless commands."
 EPILOG = ("With no command the app opens, with the options above (both are remembered for the "
-          "next start). Each command explains its own options: ddpm-desktop COMMAND --help.")
+          "next start). Each command explains its own options: ddpm-desktop COMMAND --help. "
+          "ddpm-desktop --install-desktop-entry adds the app to the desktop's menu "
+          "(--uninstall-desktop-entry removes it).")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -93,6 +95,10 @@ def _app_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("--install-desktop-entry", "--uninstall-desktop-entry"):
+        from ddpm_desktop import desktop_entry  # the menu entry and icon (no Qt)
+
+        return desktop_entry.main(argv)
     if not argv or argv[0].split("=")[0] in APP_OPTIONS:
         options = _app_parser().parse_args(argv)
         try:

@@ -1,12 +1,25 @@
-"""Shared test set-up: Qt offscreen, one torch thread (2-core machine), quiet warnings."""
+"""Shared test set-up: Qt offscreen, one torch thread (2-core machine), quiet warnings, and the
+XDG folders the app writes to (crash reports, menu entries) kept out of the user's home."""
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _xdg_folders_in_tmp(tmp_path_factory):
+    """$XDG_STATE_HOME and $XDG_DATA_HOME in a temporary folder for the whole run: a crash
+    report or a menu entry written by any test lands there, never in the user's ~/.local."""
+    root = tmp_path_factory.mktemp("xdg")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_STATE_HOME", str(root / "state"))
+        mp.setenv("XDG_DATA_HOME", str(root / "data"))
+        yield root
 
 
 def pytest_configure(config):

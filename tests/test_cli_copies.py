@@ -65,6 +65,7 @@ def test_sample_refuses_meaningless_exact_combinations(tmp_path, capsys, argv, m
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_on_a_subset_records_it(tmp_path, capsys):
     from ddpm_desktop.core.checkpoint import read_metadata
 

@@ -26,6 +26,7 @@ def _run(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("steps", [1, 4])
 def test_sample_and_reconstruct_with_the_distilled_sampler(tmp_path, capsys, tiny_student, steps):
     code, out, _ = _run(capsys, "sample", "--sampler", "distilled", "--steps", str(steps),

@@ -76,6 +76,7 @@ def test_bad_arguments_exit_2(capsys, argv):
 # the kl command's output is tested in tests/test_cli_kl.py
 
 
+@pytest.mark.slow
 def test_subprocess_entry_point():
     out = subprocess.run([sys.executable, "-m", "ddpm_desktop", "schedule", "--steps", "10", "--json"],
                          capture_output=True, text=True, timeout=120)
@@ -123,6 +124,7 @@ def test_label_none_means_unconditional(text):
         labels_from_arg("nine", 4)
 
 
+@pytest.mark.slow
 def test_output_piped_into_head_ends_quietly():
     # A reader that closes the pipe after one byte, as `head -c 1` does.
     cmd = (f"{sys.executable} -m ddpm_desktop schedule --T 20000 --beta-end 0.001 --json "

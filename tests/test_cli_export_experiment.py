@@ -19,6 +19,7 @@ def _durations(path):
     return im, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".apng"])
 def test_export_short_reverse_chain_has_30_frames_last_held(tmp_path, capsys, suffix):
     out = tmp_path / f"r{suffix}"
@@ -32,6 +33,7 @@ def test_export_short_reverse_chain_has_30_frames_last_held(tmp_path, capsys, su
     assert im.format == {".gif": "GIF", ".webp": "WEBP", ".apng": "PNG"}[suffix]
 
 
+@pytest.mark.slow
 def test_export_both_is_one_digit_and_wide(tmp_path, capsys):
     out = tmp_path / "b.gif"
     assert main(["export", "--chain", "both", "--sampler", "ddim", "--steps", "5", "--T", "100",

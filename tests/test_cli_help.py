@@ -124,6 +124,7 @@ def test_readings_in_words():
     assert readings_text(np.array([6, 0, 0, 6, 0])) == "3 read 0, 2 read 6"
 
 
+@pytest.mark.slow
 def test_train_without_a_terminal_prints_progress_and_its_thread_choice(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-m", "ddpm_desktop", "train", "--steps", "4", "--batch-size", "4",

@@ -35,6 +35,7 @@ def _run(capsys, *argv):
     # RePaint: 6 steps, jumps of 2 at levels 0 and 2, each passed twice: 6 + 1·2·2
     ("repaint", ["--steps", "6", "--jump-length", "2", "--resample", "2"], 10),
 ])
+@pytest.mark.slow
 def test_npz_keeps_the_known_pixels(capsys, tmp_path, tiny_ckpt, method, extra, nfe):
     out = tmp_path / "c.npz"
     code, stdout, err = _run(capsys, "inpaint", "--index", 123, "--mask", "top", "--method", method, *extra,
@@ -55,6 +56,7 @@ def test_npz_keeps_the_known_pixels(capsys, tmp_path, tiny_ckpt, method, extra, 
         assert d["probabilities"].shape == (3, 10)
 
 
+@pytest.mark.slow
 def test_png_gif_and_a_mask_image(capsys, tmp_path, tiny_ckpt):
     digit = tmp_path / "digit.png"
     Image.fromarray(load_bundled_mnist("test").images[500]).save(digit)

@@ -30,6 +30,7 @@ def _run(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_sample_writes_png_gif_and_npz(tmp_path, capsys, tiny_ckpt):
     code, out, _ = _run(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "4", "--steps", "3",
                         "--label", "all", "--out", str(tmp_path / "s.npz"), "--json")
@@ -96,6 +97,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, monkeypatch, tiny_
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_train_command_writes_a_resumable_checkpoint_and_log(tmp_path, capsys):
     out = tmp_path / "m.safetensors"
     args = ["train", "--steps", "3", "--batch-size", "8", "--threads", "1", "--base-channels", "8",
@@ -111,6 +113,7 @@ def test_train_command_writes_a_resumable_checkpoint_and_log(tmp_path, capsys):
     assert rows[0].startswith("step,loss") and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
 
 
+@pytest.mark.slow
 def test_torchrun_trains_data_parallel_with_two_cpu_processes(tmp_path):
     out = tmp_path / "ddp.safetensors"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -26,6 +26,7 @@ def _run(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_n_completions_in_npz_and_json(tmp_path, capsys, tiny_ckpt):
     code, out, _ = _run(capsys, "reconstruct", "--index", "7", "--t", "60", "--steps", "4", "--n", "3",
                         "--sampler", "ddpm", "--seed", "5", "--checkpoint", str(tiny_ckpt),

@@ -40,6 +40,7 @@ def test_exact_mixture_samples_match_the_mixture(capsys, tmp_path):
     assert d["model"] == "exact" and d["nfe"] == 50 and d["out"] == str(out)
 
 
+@pytest.mark.slow
 def test_learned_model_trains_for_the_time_given(capsys, tmp_path):
     d = run_json(capsys, "toy", "--data", "moons", "--train-seconds", "1", "--n", "300",
                  "--out", str(tmp_path / "m.npz"))
@@ -77,6 +78,7 @@ def test_mnist_latent_class_samples_with_decoded_images(capsys, tmp_path):
         assert len(match) and train.labels[match[0]] == lab
 
 
+@pytest.mark.slow
 def test_png_and_gif_outputs(capsys, tmp_path):
     run_json(capsys, "toy", "--data", "gmm", "--model", "exact", "--sampler", "ddpm",
              "--steps", "40", "--n", "400", "--out", str(tmp_path / "g.gif"))
@@ -115,6 +117,7 @@ def test_bad_output_and_choices_exit_2(capsys, tmp_path):
     assert e.value.code == 2
 
 
+@pytest.mark.slow
 def test_latent_gif_of_one_class_draws_its_field(capsys, tmp_path):
     """The export's arrows evaluate the asked class's field on their own grid: the sampler's
     per-particle labels (a different batch size) once made this raise a size mismatch."""

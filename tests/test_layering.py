@@ -6,6 +6,8 @@ commands. The headless CLI never loads Qt."""
 import subprocess
 import sys
 
+import pytest
+
 
 def _loaded_qt_modules(code: str) -> list[str]:
     probe = (
@@ -18,6 +20,7 @@ def _loaded_qt_modules(code: str) -> list[str]:
     return [m for m in out.stdout.strip().split(",") if m]
 
 
+@pytest.mark.slow
 def test_core_imports_no_qt():
     import pkgutil
 
@@ -29,6 +32,7 @@ def test_core_imports_no_qt():
     assert _loaded_qt_modules(code) == []
 
 
+@pytest.mark.slow
 def test_headless_cli_imports_no_qt():
     code = "from ddpm_desktop.cli import build_parser\nbuild_parser()"
     assert _loaded_qt_modules(code) == []

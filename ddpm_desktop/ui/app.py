@@ -2,41 +2,37 @@
 from __future__ import annotations
 
 import sys
-import traceback
+
+from ddpm_desktop import desktop_entry, resources_path
 
 ORGANIZATION = "ddpm-desktop"
-APPLICATION = "ddpm-desktop"
+APPLICATION = desktop_entry.WM_CLASS  # the name QSettings files under, and X11's WM_CLASS
 
 
-def _install_excepthook(app) -> None:
-    """Show unexpected exceptions in a message box instead of letting PySide6 abort.
+def _install_excepthook(app):
+    """Show unexpected exceptions in the crash dialog instead of letting PySide6 abort; returns
+    the hook (its `session` is set once the window has one).
 
     An exception escaping a slot would otherwise print and, under some PySide6 builds, kill
-    the process. The full traceback still goes to stderr for bug reports.
+    the process. The traceback still goes to stderr; the dialog offers Copy and Save report
+    and has already saved the report and the session (ui/crash_dialog.py).
     """
-    from PySide6.QtWidgets import QMessageBox
+    from ddpm_desktop.ui.crash_dialog import CrashHandler
 
-    from ddpm_desktop.ui.widgets.plain_text import message_box
-
-    showing = {"flag": False}
-
-    def hook(exc_type, exc, tb) -> None:
-        traceback.print_exception(exc_type, exc, tb)
-        if issubclass(exc_type, KeyboardInterrupt):
-            app.quit()
-            return
-        if showing["flag"]:
-            return  # one box at a time; a cascade of errors must not stack dialogs
-        showing["flag"] = True
-        try:
-            box = message_box(QMessageBox.Icon.Critical, "DDPM Desktop — unexpected error",
-                              f"{exc_type.__name__}: {exc}", app.activeWindow())
-            box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
-            box.exec()
-        finally:
-            showing["flag"] = False
-
+    hook = CrashHandler(app)
     sys.excepthook = hook
+    return hook
+
+
+def set_identity(app) -> None:
+    """The names and icon the desktop knows the app by: the menu entry's (desktop_entry)."""
+    from PySide6.QtGui import QIcon
+
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)  # the menu entry's StartupWMClass
+    app.setApplicationDisplayName("DDPM Desktop")
+    app.setDesktopFileName(desktop_entry.APP_ID)  # Wayland's app_id: the menu entry's name
+    app.setWindowIcon(QIcon(str(resources_path(desktop_entry.ICON_FILE))))
 
 
 def create_app(argv: list[str] | None = None, theme_name: str | None = None,
@@ -52,9 +48,7 @@ def create_app(argv: list[str] | None = None, theme_name: str | None = None,
     app = QApplication.instance()
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    app.setApplicationDisplayName("DDPM Desktop")
+    set_identity(app)
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
     from ddpm_desktop.ui.settings import open_settings, read
 
@@ -80,11 +74,12 @@ def run_app(argv: list[str] | None = None, theme_name: str | None = None,
     # threads sharing cores with any other load ran 7-9x slower than one here.
     torch.set_num_threads(default_cpu_threads())
     app = create_app(argv, theme_name, lecture)
-    _install_excepthook(app)
+    hook = _install_excepthook(app)
 
     from ddpm_desktop.ui.main_window import MainWindow
 
     window = MainWindow()
+    hook.session = window.session
     window.show()
     window.offer_start_page()  # a first start: "start here"
     code = app.exec()

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from ddpm_desktop.ui.accessibility import make_accessible
 from ddpm_desktop.ui import screen_fit, settings as saved, theme
 from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.crash_dialog import show_crash
 from ddpm_desktop.core.evaluation import load_guidance_sweep
 from ddpm_desktop.ui.help_texts import apply_help
 from ddpm_desktop.ui.highlight import set_highlight
@@ -585,15 +586,17 @@ class MainWindow(QMainWindow):
     @Slot(str)
     @Slot(str, str)
     def show_error(self, message: str, details: str = "") -> None:
-        """A non-blocking warning box (never a crash, never a nested event loop); a bug's
-        traceback goes in its details (and was printed on stderr where it happened)."""
+        """A non-blocking warning box (never a crash, never a nested event loop); a bug (it has
+        a traceback in `details`, also printed on stderr where it happened) opens the crash
+        dialog instead."""
         self.last_error, self.last_error_details = message, details
         if self._closing:
             print(f"ddpm-desktop: {message}", file=sys.stderr)
             return
+        if details:  # a bug: the crash dialog, with the report and the session saved
+            self._error_box = show_crash(self, message, details, self.session)
+            return
         box = message_box(QMessageBox.Icon.Warning, "DDPM Desktop", message, self)
-        if details:
-            box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         self._error_box = box

@@ -1,5 +1,6 @@
 """The bundled model and classifier ship with the app, load, and agree with each other."""
 import numpy as np
+import pytest
 import torch
 
 from ddpm_desktop.core.checkpoint import bundled_model_path, load_model
@@ -18,6 +19,7 @@ def test_bundled_model_loads_with_its_configuration():
     assert not any(p.requires_grad for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_bundled_classifier_recognises_held_out_digits():
     classifier, info = load_classifier()
     x, y = load_bundled_mnist("test").as_tensor()
@@ -26,6 +28,7 @@ def test_bundled_classifier_recognises_held_out_digits():
     assert abs(acc - info["held_out_accuracy"]) < 1e-6
 
 
+@pytest.mark.slow
 def test_guided_samples_of_each_class_are_recognised():
     torch.set_num_threads(1)
     model, _ = load_model(bundled_model_path())
@@ -48,6 +51,7 @@ def test_frechet_distance_is_zero_for_identical_sets_and_grows_with_a_shift():
     assert frechet_distance(a, a + 1.0) > 7.5  # ‖μ shift‖² = 8
 
 
+@pytest.mark.slow
 def test_the_data_floor_at_n_uses_every_class():
     """Regression: the held-out set is stored by class, so its first 500 digits were classes
     0-4 only and scored an FD of 186 where an even spread scores ~4."""
@@ -62,6 +66,7 @@ def test_the_data_floor_at_n_uses_every_class():
     assert n == 500 and full < floor500 < 2 * full < first500 / 10
 
 
+@pytest.mark.slow
 def test_guidance_sweep_compares_w_on_the_same_seeds():
     from ddpm_desktop.core.evaluation import data_features, data_floor, guidance_sweep
 

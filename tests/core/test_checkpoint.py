@@ -15,6 +15,7 @@ def _model(seed=0):
     return UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))
 
 
+@pytest.mark.slow
 def test_weights_round_trip_with_config_metadata(tmp_path):
     model = _model()
     path = save_weights(tmp_path / "m.safetensors", model, {"step": 7, "dataset": "MNIST"})
@@ -146,6 +147,7 @@ def _train(trainer, n):
         next(it)
 
 
+@pytest.mark.slow
 def test_weights_and_state_are_a_pair_and_a_mismatch_is_refused(tmp_path, tiny_config, tiny_data):
     path = tmp_path / "m.safetensors"
     a = _trainer(tiny_config, tiny_data)

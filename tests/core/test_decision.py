@@ -123,6 +123,7 @@ def test_recorder_skips_repaint_jumps():
     np.testing.assert_array_equal(rec.ts, down)
 
 
+@pytest.mark.slow
 def test_a_real_chain_settles_on_its_final_reading():
     """The bundled model, 20 DPM-Solver++ steps: the settle step is a t the chain ran at, and
     the reading from there on is the final digit's."""

@@ -78,6 +78,7 @@ def max_abs(a, b) -> float:
     return float((a - b).abs().max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("steps", [1000, 10, 7])
 @pytest.mark.parametrize("variance", ["beta", "beta_tilde"])
 @pytest.mark.parametrize("clip", [True, False])
@@ -106,6 +107,7 @@ def test_ddim_matches_diffusers_ddim_scheduler(steps, eta, clip):
     assert max_abs(got[-1], states[-1]) <= ATOL
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("steps", [7, 13])
 @pytest.mark.parametrize("clip", [True, False])
 def test_ddim_at_steps_not_dividing_T_matches_first_order_dpm_solver(steps, clip):

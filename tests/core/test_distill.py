@@ -62,6 +62,7 @@ def test_distilled_refuses_steps_outside_1_to_4(steps):
         iter_sampler("distilled", lambda x, t: x, SCHEDULE, torch.zeros(1, 1, 28, 28), steps=steps)
 
 
+@pytest.mark.slow
 def test_one_step_student_that_is_the_teacher_is_ddims_one_step_closed_form():
     torch.manual_seed(0)
     teacher = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))
@@ -132,6 +133,7 @@ def test_progressive_loss_is_zero_when_student_is_the_exact_teacher(prediction):
         assert float(off) == pytest.approx((1 + snr) * delta ** 2, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_direct_and_progressive_runs_take_steps_and_resume_exactly():
     torch.manual_seed(0)
     teacher = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))

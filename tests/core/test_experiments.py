@@ -88,6 +88,7 @@ def test_ddpm_linear_preset_has_the_papers_alpha_bar_T():
     assert r.number("log_snr_T") == pytest.approx(math.log(expected / (1 - expected)), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_cosine_preset_matches_the_closed_form():
     r = E.run_experiment("improved-cosine", model=None, quick=True)
     s = 0.008
@@ -103,12 +104,14 @@ def test_ddim_eta0_is_deterministic_and_eta_moves_the_sample():
     assert r.number("distance_eta_1") > 0.05
 
 
+@pytest.mark.slow
 def test_ddpm_forgets_x_T_and_ddim_keeps_it_with_the_bundled_model():
     r = E.run_experiment("forget-xT", quick=True)
     assert r.number("ddim_seed_distance") == 0.0
     assert r.number("ddpm_seed_distance") > 0.3  # measured 0.80 (unrelated samples: 0.75)
 
 
+@pytest.mark.slow
 def test_guidance_w0_ignores_the_label():
     r = E.run_experiment("guidance", quick=True)
     assert r.number("accuracy_w_4") >= r.number("accuracy_w_0")

@@ -242,6 +242,7 @@ def test_pillow_bomb_checks_become_image_load_error(tmp_path, monkeypatch, side)
         load_digit(tmp_path / "bomb.png")
 
 
+@pytest.mark.slow
 def test_huge_photo_is_shrunk_first(tmp_path):
     m = np.kron(_shape(), np.ones((60, 60)))  # 3600 x 2400 pixels
     Image.fromarray((255 - 255 * m).astype(np.uint8)).save(tmp_path / "big.png")

@@ -167,6 +167,7 @@ def test_nfe_per_method(method, sampler, steps, nfe):
     assert last.nfe == len(calls) == nfe
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("steps, j, r", [(50, 5, 3), (250, 10, 10), (20, 4, 1), (7, 3, 2)])
 def test_repaint_walk_matches_diffusers(steps, j, r):
     diffusers = pytest.importorskip("diffusers")

@@ -52,6 +52,7 @@ def test_codes_are_standardised(models):
     np.testing.assert_allclose((codes ** 2).mean(0).mean(), 1.0, rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_round_trip_beats_the_best_linear_2d_code(models):
     """Held-out reconstruction error below that of PCA onto 2 components (the optimal linear
     2-D autoencoder, fitted here by SVD on the same training split): an independent bound."""

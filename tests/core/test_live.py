@@ -45,6 +45,7 @@ def test_mailbox_keeps_only_the_newest_drawing():
     assert box.take(0.01)[1].max() == 5
 
 
+@pytest.mark.slow
 def test_the_same_drawing_gives_the_same_picture(bundled, digits):
     schedule = NoiseSchedule.default()
     recon = LiveReconstructor(bundled, schedule, t=300, seed=3)

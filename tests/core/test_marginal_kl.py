@@ -56,6 +56,7 @@ ALPHA_BARS = [AB[0], AB[9], AB[99], AB[299], AB[699], 1 - 1e-8]
     ("exponential", {}), ("exponential", {"rate": 2.0}), ("uniform", {}), ("uniform", {"a": 0.5}),
     ("laplace", {}), ("laplace", {"scale": 2.0}),
 ])
+@pytest.mark.slow
 @pytest.mark.parametrize("ab", ALPHA_BARS)
 def test_densities_against_quad(name, params, ab):
     want = reference(name, ab, **params)
@@ -81,6 +82,7 @@ def _digit():
     return to_model_range(d.images[np.flatnonzero(d.labels == 0)[0]]).astype(np.float64)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ab", ALPHA_BARS[:5] + [0.5])
 def test_image_against_quad(ab):
     x0 = _digit()
@@ -110,6 +112,7 @@ def test_salt_pepper_against_quad(params, ab):
     assert marginal_kl_at(1.0, "salt_pepper", **params) == math.inf
 
 
+@pytest.mark.slow
 def test_small_alpha_bar_cumulants_against_quad():
     # ᾱ <= 1e-3: the cumulant expansion (exponential and an image have a mean: KL ~ ½ ᾱ μ²)
     for ab in (1e-3, 2e-4):

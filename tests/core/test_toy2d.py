@@ -161,6 +161,7 @@ def test_ddim_carries_a_gaussian_to_itself(schedule):
     assert errors[1] < 0.5 * errors[0]
 
 
+@pytest.mark.slow
 def test_ddim_with_the_exact_denoiser_recovers_the_ring(schedule):
     x_T = torch.randn(4000, 2, generator=generator_for(11))
     x = sample("ddim", toy2d.exact_eps_fn(toy2d.RING8, schedule), schedule, x_T, steps=250,
@@ -188,6 +189,7 @@ def test_mlp_has_the_unet_call_signature(schedule):
     assert eps.shape == (5, 2)
 
 
+@pytest.mark.slow
 def test_mlp_loss_falls_and_snapshots_are_copies(schedule):
     torch.set_num_threads(1)
     pts = toy2d.sample_data("ring8", 5000, generator_for(0))

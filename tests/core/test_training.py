@@ -42,6 +42,7 @@ def test_the_network_sees_the_closed_form_x_t(tiny_config, tiny_data):
     torch.testing.assert_close(x_t.double(), exact, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_16_images(tiny_config, tiny_data):
     config = TrainConfig(**{**tiny_config.__dict__, "steps": 120})
     trainer = Trainer(config, tiny_data, device="cpu")
@@ -52,6 +53,7 @@ def test_tiny_model_overfits_16_images(tiny_config, tiny_data):
     assert trainer.step == 120
 
 
+@pytest.mark.slow
 def test_progress_events_report_rates_and_levels(tiny_config, tiny_data):
     trainer = Trainer(tiny_config, tiny_data, device="cpu")
     events = list(trainer.iter_training())
@@ -62,6 +64,7 @@ def test_progress_events_report_rates_and_levels(tiny_config, tiny_data):
     assert np.isfinite(last.loss_by_level).sum() >= 3  # several noise levels seen
 
 
+@pytest.mark.slow
 def test_stop_event_cancels_and_the_trainer_can_continue(tiny_config, tiny_data):
     trainer = Trainer(tiny_config, tiny_data, device="cpu")
     stop = threading.Event()
@@ -73,6 +76,7 @@ def test_stop_event_cancels_and_the_trainer_can_continue(tiny_config, tiny_data)
     assert rest[0].step == 6 and rest[-1].step == tiny_config.steps
 
 
+@pytest.mark.slow
 def test_resumed_run_gives_the_same_next_loss(tmp_path, tiny_config, tiny_data):
     straight = Trainer(tiny_config, tiny_data, device="cpu")
     losses = [p.loss for p in straight.iter_training()]
@@ -144,6 +148,7 @@ def test_min_snr_weights_are_min_snr_gamma_over_snr():
     assert float(loss_weights(torch.tensor([math.log(5.0)]), "min_snr", 5.0)) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_min_snr_changes_the_update_but_reports_the_plain_eps_mse(tiny_config, tiny_data):
     import dataclasses
 

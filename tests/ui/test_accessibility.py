@@ -61,6 +61,7 @@ def test_names_come_from_labels_texts_and_tooltips(window):
             assert "<" not in w.accessibleDescription() or "<" in plain(w.toolTip())
 
 
+@pytest.mark.slow
 def test_one_accessible_line_describes_the_current_frame(window, qtbot):
     s = window.session
     f = s.forward
@@ -100,6 +101,7 @@ def _tab_to(qtbot, window, target, limit=3):
     raise AssertionError(f"Tab never reached {target.text()!r}")
 
 
+@pytest.mark.slow
 def test_a_lesson_can_be_done_with_the_keyboard_alone(window, qtbot):
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)

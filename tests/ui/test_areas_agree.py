@@ -61,6 +61,7 @@ def test_live_from_t_follows_T_down_and_back_up(window):
     assert view.t_spin.maximum() == 1000
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")
 def test_training_panel_forgets_a_loaded_checkpoint_when_the_bundled_model_is_used(
         window, qtbot, tmp_path):

@@ -48,6 +48,7 @@ def _run_cli(command: str, out) -> int:
     return cli.main(argv)
 
 
+@pytest.mark.slow
 def test_a_sample_from_noise_reproduces_the_apps_pixels(session, model, qtbot, tmp_path):
     session.input_state.set_seed(5)
     session.input_state.set_start("uniform")
@@ -62,6 +63,7 @@ def test_a_sample_from_noise_reproduces_the_apps_pixels(session, model, qtbot, t
     np.testing.assert_array_equal(got, imaging.to_uint8(x0))
 
 
+@pytest.mark.slow
 def test_a_reconstruction_reproduces_the_apps_pixels(session, model, qtbot, tmp_path):
     test = load_bundled_mnist("test")
     session.input_state.set_digit(imaging.to_model_range(test.images[42]), "MNIST test #42")
@@ -76,6 +78,7 @@ def test_a_reconstruction_reproduces_the_apps_pixels(session, model, qtbot, tmp_
     np.testing.assert_array_equal(got, x0)
 
 
+@pytest.mark.slow
 def test_an_export_command_reproduces_the_apps_reverse_strip(session, model, qtbot, tmp_path):
     from PIL import Image
 

@@ -249,6 +249,5 @@ def test_page_controls_sit_under_the_grid_in_a_tall_browser(qtbot):
     hint = b.view.minimumSizeHint()
     assert b.view.heightForWidth(2 * hint.width() + 5) == 2 * hint.height()
     b.resize(2 * hint.width() + 40, 900)
-    qtbot.wait(50)
-    assert b.view.cell_rect(0).width() == 2 * 28
+    qtbot.waitUntil(lambda: b.view.cell_rect(0).width() == 2 * 28, timeout=2000)
     assert 0 <= gap_under_grid() < 20, gap_under_grid()

@@ -68,6 +68,7 @@ def test_the_plot_follows_a_reverse_run(session, qtbot):
     assert all(len(c.getData()[0]) == 7 for c in view.curves)
 
 
+@pytest.mark.slow
 def test_inpainting_chains_are_read_too_without_repaint_jumps(session, qtbot):
     session.model_state.set_model(FakeModel(), "fake")
     session.inpaint.set_settings(method="repaint", n=2, steps=30)   # jumps at 0 and 10

@@ -64,6 +64,7 @@ def dock_tab_bars(w) -> list[QTabBar]:
     return [bar for bar in w.findChildren(QTabBar) if bar.parent() is w and bar.isVisible()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_no_tab_title_is_elided(qtbot, screen_of, size, lecture):
@@ -123,6 +124,7 @@ def test_reset_layout_gives_the_default_layout(qtbot, screen_of):
     assert {bar.tabText(bar.currentIndex()) for bar in dock_tab_bars(w)} == shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 def test_the_draw_canvas_takes_the_input_docks_free_height(qtbot, screen_of, size):
     """The Draw tab's canvas grows into the Input dock's free height (it stayed at its 140 px

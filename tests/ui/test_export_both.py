@@ -71,6 +71,7 @@ def test_the_chosen_t_and_the_sampler_settings_are_used(session):
     assert session.exporter.job("/tmp/unused.gif").reconstruct.t == 100
 
 
+@pytest.mark.slow
 def test_the_dialog_exports_one_digit_both(qtbot, session, tmp_path):
     dialog = ExportDialog(session.export, session.exporter.chains_lengths)
     dialog.export_requested.connect(session.exporter.start)

@@ -53,12 +53,14 @@ def test_every_control_and_readout_is_explained(window):
     assert _unexplained(window) == []
 
 
+@pytest.mark.slow
 def test_the_export_dialog_is_explained_too(window):
     window.open_export()
     assert _unexplained(window.export_dialog) == []
     window.export_dialog.close()
 
 
+@pytest.mark.slow
 def test_whats_this_and_the_guide_are_in_the_help_menu(window, qtbot):
     assert window.menus.whats_this_action.shortcut().toString() == "Shift+F1"
     assert window.menus.guide_action.shortcut().toString() == "F1"
@@ -85,6 +87,7 @@ def test_the_guide_ships_with_the_package():
     assert "*.md" in patterns and (root / "resources" / "GUIDE.md").is_file()
 
 
+@pytest.mark.slow
 def test_lecture_mode_makes_fonts_large_and_lines_thick(window, qtbot):
     from PySide6.QtWidgets import QApplication
 
@@ -120,6 +123,7 @@ def test_the_command_line_opens_the_app_with_a_theme_and_lecture_mode(monkeypatc
     assert info.value.code == 2
 
 
+@pytest.mark.slow
 def test_the_2d_window_is_explained_too(window):
     window.show_toy2d()
     assert _unexplained(window.toy2d_window) == []

@@ -108,6 +108,7 @@ def test_refusals_and_cancel(session, qtbot):
     assert not session.reverse.running
 
 
+@pytest.mark.slow
 def test_sampling_takes_the_reverse_view_back(session, qtbot):
     model = FakeModel()
     with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):

@@ -118,6 +118,7 @@ def test_an_unknown_lesson_is_one_line(qtbot, session):
     assert session.lesson.lesson is None
 
 
+@pytest.mark.slow
 def test_help_menu_opens_the_lessons_dock(qtbot):
     from ddpm_desktop.ui.main_window import MainWindow
 

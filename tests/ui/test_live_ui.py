@@ -151,6 +151,7 @@ def test_switching_off_lands_a_deferred_forward_chain_at_once(session, qtbot):
     assert np.array_equal(session.forward.frames[0], bar(4))
 
 
+@pytest.mark.slow
 def test_the_bundled_model_reconstructs_with_its_student_in_one_call(qtbot):
     from ddpm_desktop.core import checkpoint
     from ddpm_desktop.core.data import load_bundled_mnist

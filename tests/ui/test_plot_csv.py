@@ -39,6 +39,7 @@ def test_every_plot_of_the_window_offers_csv(window, qtbot, monkeypatch):
     assert shown == [[ACTION_TEXT]]
 
 
+@pytest.mark.slow
 def test_the_kl_plot_reads_back_as_plotted(window, tmp_path):
     window.session.forward.set_frame(123)
     h = window.histogram_view
@@ -53,6 +54,7 @@ def test_the_kl_plot_reads_back_as_plotted(window, tmp_path):
     assert bound.max() > 1.0
 
 
+@pytest.mark.slow
 def test_the_histogram_keeps_its_bin_edges_and_the_schedule_its_values(window, tmp_path):
     h = window.histogram_view
     data = read_csv(save_plot_csv(h.hist_plot, tmp_path / "h.csv"))

@@ -156,6 +156,7 @@ def test_sampler_panel_is_a_view_of_the_one_sampler_state(qtbot):
     assert panel.t_start_spin.isEnabled()
 
 
+@pytest.mark.slow
 def test_rerun_after_a_schedule_change_uses_the_current_step_count(session, qtbot):
     """DDPM with Steps 100; T = 60 gave NFE 60/60 (right); then T = 1000 still gave 60/60."""
     session.set_model(FakeModel(), "fake")

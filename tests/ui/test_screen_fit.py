@@ -62,6 +62,7 @@ def show_runs(w, qtbot):
         yield [rv.nfe_label] + [p.caption for p in rv.lane_panels if p.isVisible()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("theme_name", ["dark", "light"])
 @pytest.mark.parametrize("size", [(1280, 720), (1366, 768)])
 def test_the_lecture_window_fits_small_screens(qtbot, monkeypatch, theme_name, size):
@@ -95,6 +96,7 @@ def test_the_lecture_window_fits_small_screens(qtbot, monkeypatch, theme_name, s
         theme.apply_theme(app, "dark")
 
 
+@pytest.mark.slow
 def test_view_lecture_mode_enlarges_a_window_already_shown(qtbot):
     # app.setFont alone left the widgets of a shown window (polished under the application
     # style sheet) at the normal size: only the views that restyle themselves grew
@@ -129,8 +131,7 @@ def test_a_refit_asked_for_by_a_deleted_window_is_dropped(qtbot):
     w = QMainWindow()
     w.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, QDockWidget("A"))
     screen_fit._refit_later(w)          # pending on a live window
-    qtbot.wait(10)                      # ran: nothing pending
-    assert w._fit_pending is False
+    qtbot.waitUntil(lambda: w._fit_pending is False, timeout=1000)  # ran: nothing pending
     delete(w)
     assert not isValid(w)
     screen_fit._refit_later(w)          # raised RuntimeError (the timer's deleted context) before

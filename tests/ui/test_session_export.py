@@ -44,6 +44,7 @@ def dialog(qtbot, session):
     return d
 
 
+@pytest.mark.slow
 def test_dialog_exports_both_chains_and_remembers_folder(qtbot, session, dialog, tmp_path):
     fake_reverse(session)
     session.export.update(both_from="screen")  # the chains on screen (no model here)
@@ -131,6 +132,7 @@ def test_cancel_midway_leaves_no_partial_file(qtbot, session, dialog, tmp_path, 
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.slow
 def test_a_second_export_is_refused_not_a_silent_cancel(qtbot, session, tmp_path, monkeypatch):
     started, release = _slow_frames(monkeypatch)
     session.export.update(path=str(tmp_path / "first.gif"))

@@ -91,6 +91,7 @@ def test_open_session_restores_the_forward_frame(qtbot, sessions, tmp_path):
     np.testing.assert_array_equal(b.forward.frame(), a.forward.frame())
 
 
+@pytest.mark.slow
 def test_open_session_restores_the_model_it_was_saved_with(qtbot, sessions, tmp_path):
     model_file = _checkpoint(tmp_path / "tiny.safetensors")
     a = sessions()
@@ -106,6 +107,7 @@ def test_open_session_restores_the_model_it_was_saved_with(qtbot, sessions, tmp_
     assert b.model_state.path == str(model_file.resolve())
 
 
+@pytest.mark.slow
 def test_a_changed_model_file_keeps_the_current_model_and_says_so(qtbot, sessions, tmp_path):
     model_file = _checkpoint(tmp_path / "tiny.safetensors")
     a = sessions()
@@ -170,6 +172,7 @@ def test_a_version_1_session_still_opens(qtbot, sessions, tmp_path):
     assert b.forward.t == 0  # version 1 kept no frame: the chain opens at x_0
 
 
+@pytest.mark.slow
 def test_a_fresh_window_shows_the_saved_digit_and_frame_and_drops_the_old_highlight(
         qtbot, tmp_path):
     from ddpm_desktop.ui.main_window import MainWindow
@@ -206,6 +209,7 @@ def test_a_fresh_window_shows_the_saved_digit_and_frame_and_drops_the_old_highli
     w2.close()
 
 
+@pytest.mark.slow
 def test_copy_as_command_names_the_model_file_the_snapshot_names(qtbot, tmp_path):
     """The command guessed the model's path from the folder last used in Load model..., so a
     model loaded elsewhere (the Training dock, a session) was named by its bare file name."""
@@ -226,6 +230,7 @@ def test_copy_as_command_names_the_model_file_the_snapshot_names(qtbot, tmp_path
     w.close()
 
 
+@pytest.mark.slow
 def test_the_export_dialog_asks_before_writing_where_a_session_pointed(qtbot, tmp_path,
                                                                       monkeypatch):
     from PySide6.QtWidgets import QMessageBox

@@ -141,6 +141,7 @@ def _pane_corners_follow_the_window(window) -> list[str]:
     return wrong
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start, other, lecture", [("dark", "light", False),
                                                    ("light", "dark", False),
                                                    ("light", "dark", True)])
@@ -164,6 +165,7 @@ def test_switching_theme_restyles_every_text_and_border(qtbot, app_theme, start,
     w.close()
 
 
+@pytest.mark.slow
 def test_the_2d_window_follows_a_theme_switch_and_names_its_controls(qtbot, app_theme):
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QWidget

@@ -57,6 +57,7 @@ def test_latent_scatter_is_the_codes_coloured_by_class(window, session):
     assert window.mouse_combo.currentData() == "decode"
 
 
+@pytest.mark.slow
 def test_clicking_the_map_decodes_that_point(window, session):
     s = session.toy2d
     window.mouse_combo.setCurrentIndex(list(MOUSE_MODES).index("decode"))
@@ -70,6 +71,7 @@ def test_clicking_the_map_decodes_that_point(window, session):
     assert "(0.50, -0.25)" in window.latent_panel.point_info.text()
 
 
+@pytest.mark.slow
 def test_class_sampling_flows_into_the_class_and_decodes_live(window, session, qtbot):
     s = session.toy2d
     session.sampler.update(sampler="ddim", steps=40)
@@ -94,6 +96,7 @@ def test_class_sampling_flows_into_the_class_and_decodes_live(window, session, q
     assert s.decoded_t == int(s.reverse_t[0])
 
 
+@pytest.mark.slow
 def test_export_writes_the_animation_through_the_main_writer(window, session, qtbot, tmp_path):
     out = tmp_path / "latent.gif"
     window.arrows_check.setChecked(True)

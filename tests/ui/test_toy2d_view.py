@@ -50,6 +50,7 @@ def test_window_shows_2000_particles_under_the_schedule(window, session):
     np.testing.assert_allclose(np.linalg.norm(s.frames[0], axis=1).mean(), 2.0, atol=0.05)
 
 
+@pytest.mark.slow
 def test_scrubbing_moves_particles_and_labels(window, session, qtbot):
     window.slider.setValue(50)
     s = session.toy2d
@@ -72,12 +73,14 @@ def test_kl_curve_falls_to_zero(window, session):
     assert np.all(np.diff(s.kl_values) <= 1e-6)   # data processing: the KL never rises with t
 
 
+@pytest.mark.slow
 def test_schedule_change_recomputes_the_particles(window, session, qtbot):
     session.schedule_state.set_params(T=300)
     qtbot.waitUntil(lambda: session.toy2d.frames.shape[0] == 301, timeout=3000)
     assert window.slider.maximum() == 300
 
 
+@pytest.mark.slow
 def test_play_advances_t(window, session, qtbot):
     window.play_button.setChecked(True)
     qtbot.waitUntil(lambda: session.toy2d.t > 10, timeout=5000)
@@ -91,6 +94,7 @@ def test_exact_fields_are_shown_and_learned_absent(window, session):
     assert "needs both" in window.diff_label.text()
 
 
+@pytest.mark.slow
 def test_reverse_chain_with_the_exact_denoiser_reaches_the_ring(window, session, qtbot):
     session.sampler.update(sampler="ddim", steps=50)
     assert session.toy.request_sampling()
@@ -114,6 +118,7 @@ def test_picking_adds_the_nearest_particle(window, session, qtbot):
     assert 1234 in session.toy2d.picked
 
 
+@pytest.mark.slow
 def test_training_runs_in_the_background_and_fills_the_loss_curve(window, session, qtbot):
     assert session.toy.start_training(200)
     assert window.train_button.text() == "Stop training"
@@ -132,6 +137,7 @@ def test_training_runs_in_the_background_and_fills_the_loss_curve(window, sessio
     assert window.train_button.text() == "Train MLP"
 
 
+@pytest.mark.slow
 def test_no_exact_denoiser_for_moons(window, session, qtbot):
     window.dataset_combo.setCurrentIndex(toy2d.DATASETS.index("moons"))
     window.dataset_combo.activated.emit(window.dataset_combo.currentIndex())
@@ -147,6 +153,7 @@ def test_no_exact_denoiser_for_moons(window, session, qtbot):
     assert "train the MLP first" in blocker.args[0]
 
 
+@pytest.mark.slow
 def test_painting_and_adding_components(window, session):
     window.mouse_combo.setCurrentIndex(2)  # paint
     assert window.vb.paint_mode
@@ -162,6 +169,7 @@ def test_painting_and_adding_components(window, session):
     assert s.exact_available
 
 
+@pytest.mark.slow
 def test_main_window_menu_opens_the_2d_window(qtbot):
     from ddpm_desktop.ui.main_window import MainWindow
 
@@ -176,6 +184,7 @@ def test_main_window_menu_opens_the_2d_window(qtbot):
         w.close()
 
 
+@pytest.mark.slow
 def test_a_data_change_mid_sampling_cancels_the_stale_chain(window, session, qtbot):
     session.sampler.update(sampler="ddpm", steps=None)     # 200 steps: still running below
     assert session.toy.request_sampling()
@@ -185,6 +194,7 @@ def test_a_data_change_mid_sampling_cancels_the_stale_chain(window, session, qtb
     assert session.toy2d.reverse is None
 
 
+@pytest.mark.slow
 def test_compare_runs_ddpm_beside_the_ode_from_the_same_x_T(window, session, qtbot):
     session.sampler.update(sampler="ddpm", steps=40, compare=True, sampler_b="ddim", eta=0.0)
     assert session.toy.request_sampling()
@@ -200,6 +210,7 @@ def test_compare_runs_ddpm_beside_the_ode_from_the_same_x_T(window, session, qtb
     assert "DDIM" in window.reverse_label.text() and "same x_T" in window.reverse_label.text()
 
 
+@pytest.mark.slow
 def test_an_empty_painting_asks_for_points_and_refuses_to_sample(window, session, qtbot):
     with qtbot.waitSignal(session.status) as blocker:
         session.toy.set_dataset("painted")
@@ -213,6 +224,7 @@ def test_an_empty_painting_asks_for_points_and_refuses_to_sample(window, session
     assert "paint some points first" in blocker.args[0]
 
 
+@pytest.mark.slow
 def test_a_theme_change_recolours_the_plots(window, qtbot):
     from ddpm_desktop.ui import theme
 
@@ -248,6 +260,7 @@ def test_a_frame_rebuilds_only_what_changed(window, session, monkeypatch):
     np.testing.assert_array_equal(window.main_arrows.xData, window.field_items["exact"].xData)
 
 
+@pytest.mark.slow
 def test_a_frame_does_not_lay_the_window_out_again(window, session, qtbot, monkeypatch):
     """The readouts that change with t are placed by their own column: a scrub lays the
     window out again only when the column's height changes (a readout wrapping to another
@@ -306,6 +319,7 @@ def test_far_data_clamps_the_plots_to_p_t(window, session):
     assert min(x1 - x0, y1 - y0) < 2 * half                   # shrunk with p_t
 
 
+@pytest.mark.slow
 def test_file_menu_exports_the_2d_animation(qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
     from PIL import Image

@@ -61,6 +61,7 @@ def run_to_end(qtbot, session, steps, timeout=30_000):
     qtbot.waitUntil(idle(session), timeout=timeout)
 
 
+@pytest.mark.slow
 def test_trains_a_few_steps_and_hands_over_the_model(qtbot, session, panel):
     run_to_end(qtbot, session, 6)
     st = session.training
@@ -91,6 +92,7 @@ def test_the_panel_writes_the_one_copy_of_the_settings(qtbot, session, panel):
     assert "tiny MNIST" in panel.dataset_combo.currentText()
 
 
+@pytest.mark.slow
 def test_pause_resume_stop_and_continue(qtbot, session, panel):
     session.training.update(steps=100_000)
     assert session.trainer.start()
@@ -115,6 +117,7 @@ def test_pause_resume_stop_and_continue(qtbot, session, panel):
     assert st.steps_seen[-4:].tolist() == [last, last + 1, last + 2, last + 3]
 
 
+@pytest.mark.slow
 def test_periodic_samples_while_training_and_schedule_reaches_the_run(qtbot, session):
     session.training.update(steps=100_000, sample_every_s=1)
     got = []
@@ -128,6 +131,7 @@ def test_periodic_samples_while_training_and_schedule_reaches_the_run(qtbot, ses
     qtbot.waitUntil(idle(session), timeout=20_000)
 
 
+@pytest.mark.slow
 def test_checkpoint_save_load_and_resume(qtbot, session, tmp_path, tiny_dataset):
     run_to_end(qtbot, session, 3)
     path = tmp_path / "tiny.safetensors"
