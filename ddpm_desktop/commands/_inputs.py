@@ -12,8 +12,8 @@ MAX_IMAGES = 10_000
 
 def read_digits(path: str):
     """(uint8 [N, 28, 28], description) from FILE.npz (its `images` array, read by the copies
-    command's reader) or any image Pillow reads (preprocessed as the app's Import does:
-    core.imaging.load_digit)."""
+    command's reader) or a picture in a raster format core.imaging.open_image allows
+    (preprocessed as the app's Import does: core.imaging.load_digit)."""
     from ddpm_desktop.core import imaging
     from ddpm_desktop.core.files import unreadable_reason
 

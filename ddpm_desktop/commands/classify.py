@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
                                    "probability p, or 'not a digit' when it lies far from every "
                                    "digit the classifier was trained on.")
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="an .npz with images uint8 [N, 28, 28], or picture files (any format Pillow reads)")
+                   help="an .npz with images uint8 [N, 28, 28], or picture files (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM)")
     p.add_argument("--json", action="store_true",
                    help='print one JSON object a line, {"label": int or null, "p": float, "digit": bool}, '
                         "one per picture in the order given (default: %(default)s, one readable line each)")

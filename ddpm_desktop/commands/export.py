@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
                    help="forward (x_0 → x_T), reverse (x_T → x_0) or both from one digit "
                         "(default both)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--image", help="the digit x_0: an image file (any format Pillow reads)")
+    src.add_argument("--image", help="the digit x_0: an image file (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM)")
     src.add_argument("--index", type=int, default=None,
                      help="the digit x_0: index into the bundled held-out MNIST digits "
                           "(default: the first 7)")

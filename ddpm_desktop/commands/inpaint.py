@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
                        description="Keep the known pixels of a digit and let the model fill the rest, "
                                    "N times: paste, RePaint or x̂_0 replacement.")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image", help="an image file (any format Pillow reads), preprocessed to 28x28")
+    src.add_argument("--image", help="an image file (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM), preprocessed to 28x28")
     src.add_argument("--index", type=int, help="index into the bundled held-out MNIST digits (0-999)")
     p.add_argument("--mask", required=True,
                    help=f"{' | '.join(MASK_PRESETS)} (that side is hidden) or a 28x28 image, white = known")

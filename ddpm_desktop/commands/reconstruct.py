@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("reconstruct", help=HELP,
                        description="Noise a digit to step t with q(x_t|x_0), then reverse the chain to x_0.")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image", help="an image file (any format Pillow reads)")
+    src.add_argument("--image", help="an image file (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM)")
     src.add_argument("--index", type=int, help="index into the bundled held-out MNIST digits (0-999)")
     p.add_argument("--t", type=int, required=True, help="noise the digit to this step (1..T)")
     add_model_args(p)

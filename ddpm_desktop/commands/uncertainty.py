@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
                        description="Top-k principal directions and variances of p(x_0 | x_t) by subspace "
                                    "iteration on the denoiser's Jacobian, at reconstruct's x_t.")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image", help="an image file (any format Pillow reads)")
+    src.add_argument("--image", help="an image file (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM)")
     src.add_argument("--index", type=int, help="index into the bundled held-out MNIST digits (0-999)")
     p.add_argument("--t", type=int, required=True, help="noise the digit to this step (1..T)")
     p.add_argument("--k", type=int, default=4, help="directions, 1..64 (default 4)")
