@@ -15,6 +15,9 @@ when the user asks.
   guidance   classifier-free guidance ε̃ = ε_u + w (ε_c − ε_u) and its doubled cost
   copies     does it copy? the loss's exact optimum (core.exact_denoiser) copies, the network
              does not (core.copies), and when the class is decided (core.speciation)
+  likelihood how likely is a digit? bits/dim from the bundled reference (core.likelihood: the
+             ODE takes seconds a digit, so the reveal reads resources/likelihood_reference.json),
+             and what the model is unsure of (core.uncertainty)
 """
 from __future__ import annotations
 
@@ -265,6 +268,81 @@ def _decided(setup: Setup) -> dict:
             "steps": setup.sampler.get("steps", 100)}
 
 
+def _reference() -> dict:
+    """resources/likelihood_reference.json: bits/dim of held-out digits and of a few non-digits
+    (blank, noise, checkerboard) under the bundled model, written by bench/likelihood.py."""
+    import json
+
+    from ddpm_desktop import resources_path
+
+    from .likelihood import REFERENCE_FILE
+
+    path = resources_path(REFERENCE_FILE)
+    if not path.is_file():
+        raise FileNotFoundError(f"the likelihood reference {REFERENCE_FILE} is missing from resources/")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _likelihoods(setup: Setup) -> dict:
+    """The held-out digits' bits/dim (their spread) against the blank image, uniform noise and a
+    checkerboard, and the share of digits each is more likely than (lower bits/dim)."""
+    ref = _reference()
+    digits = np.sort(np.asarray(ref["bits_per_dim"], dtype=np.float64))
+    pats = ref["patterns"]
+
+    def share(bpd: float) -> float:  # % of digits with higher bits/dim (less likely)
+        return 100.0 * float(np.mean(digits > bpd))
+
+    blank, noise = pats["blank (black)"], pats["uniform noise"]
+    checker = pats["checkerboard (1 px)"]
+    blank_share = share(blank)
+    verdict = "The blank" if blank_share >= 50 else \
+        "Nearly a tie" if blank_share >= 20 else "The digit, but not by far"
+    return {"verdict": verdict,
+            "n": len(digits), "median": float(np.median(digits)), "lo": float(digits[0]),
+            "hi": float(digits[-1]), "blank": blank, "blank_share": blank_share,
+            "noise": noise, "checker": checker, "gap": min(noise, checker) - float(digits[-1]),
+            "steps": ref["steps"]}
+
+
+UNCERTAINTY_K = 4
+
+
+def posterior_pcs(setup: Setup):
+    """The top UNCERTAINTY_K principal directions and variances of p(x₀ | x_t) by the bundled
+    network (core.uncertainty, seeded by setup.seed) at the forward chain's x_t of the step: the
+    bundled digit noised to the step's t with the app's forward noise of input seed setup.seed.
+    -> (x_t [1, 1, 28, 28], PosteriorPCs)."""
+    key = ("pcs",) + _chain_key(setup) + (setup.cursor(),)
+    if key not in _CHAINS:
+        import torch
+
+        from .experiment_runs import bundled_digit
+        from .forward import forward_chain
+        from .sampling import generator_for, make_eps_fn
+        from .uncertainty import posterior_principal_components
+
+        s, t = setup.noise_schedule(), setup.cursor()
+        x0 = torch.from_numpy(np.asarray(bundled_digit()[0], dtype=np.float32))
+        x_t = forward_chain(s, x0, generator_for(setup.seed)).x[t].reshape(1, 1, *x0.shape)
+        pcs = posterior_principal_components(make_eps_fn(_bundled_network(), s), s, x_t, t,
+                                             UNCERTAINTY_K, generator=generator_for(setup.seed))
+        _CHAINS[key] = (x_t, pcs)
+    return _CHAINS[key]
+
+
+def _unsure(setup: Setup) -> dict:
+    """The posterior's top variances at the step's x_t, against the (1−ᾱ_t)/ᾱ_t of every
+    direction that a denoiser knowing nothing about digits (ε̂ = 0) would give."""
+    _x_t, pcs = posterior_pcs(setup)
+    s, t = setup.noise_schedule(), setup.cursor()
+    ab = s.alpha_bar(t)
+    v = [float(x) for x in pcs.variances]
+    return {"t": t, "k": len(v), "variances": ", ".join(f"{x:.1f}" for x in v), "v1": v[0],
+            "v2": v[1], "ratio": v[0] / v[1], "isotropic": (1.0 - ab) / ab,
+            "fold": (1.0 - ab) / ab / v[0]}
+
+
 # ----------------------------------------------------------------------------- the lessons
 
 _DDPM_ALL = {"sampler": "ddpm", "steps": None, "source": "noise"}
@@ -473,6 +551,44 @@ LESSONS: tuple[Lesson, ...] = (
                    "same (a property of the data), and the {kind} schedule reaches it at "
                    "t_S = {t_s} of T = {T}: the class is decided in the first "
                    "{percent_first:.0f}% of the reverse chain.", _speciation_first),
+           )),
+    Lesson("likelihood", "7. How likely, how sure?",
+           "Bits per dimension by the probability-flow ODE, and the principal directions of "
+           "p(x₀ | x_t) from the denoiser's Jacobian (Song et al. 2021; Manor & Michaeli 2024).",
+           (
+               LessonStep(
+                   "A digit or a blank image?", Setup(forward_t=0),
+                   "The model gives any image a likelihood, in bits per dimension (lower is "
+                   "more likely). It was trained on digits only. Which does it rate more likely: "
+                   "a typical held-out digit, or an all-black image it never saw?",
+                   "{verdict}: the blank image, which the model never saw, scores {blank:.2f} "
+                   "bits/dim, more likely than "
+                   "{blank_share:.0f}% of {n} held-out digits (median {median:.2f}, from "
+                   "{lo:.2f} to {hi:.2f}; the ODE at {steps} RK4 steps, Hutchinson's trace). "
+                   "Likelihood rewards simple images (most pixels of every digit are "
+                   "background), so a high likelihood does not mean \"looks like a digit\" "
+                   "(Nalisnick et al. 2019).", _likelihoods),
+               LessonStep(
+                   "Noise and a checkerboard", Setup(forward_t=0),
+                   "Uniform noise and a 1-pixel checkerboard: more or less likely than the least "
+                   "likely held-out digit?",
+                   "Far less: noise {noise:.2f} and the checkerboard {checker:.2f} bits/dim, "
+                   "against {hi:.2f} for the least likely of the {n} digits, at least {gap:.1f} "
+                   "bits/dim apart: each bit per pixel is a factor 2^784 in probability. The "
+                   "likelihood does rank digits far above images unlike them.", _likelihoods),
+               LessonStep(
+                   "What is the model unsure of?", Setup(forward_t=600),
+                   "The forward chain shows the digit at t = 600. A denoiser that knew nothing "
+                   "about digits (ε̂ = 0) would be equally unsure of x₀ in every direction, with "
+                   "variance (1−ᾱ_t)/ᾱ_t. Is the network as unsure, and in how many directions?",
+                   "The top {k} variances of p(x₀ | x_{t}) are {variances} (model units², along "
+                   "unit directions), against {isotropic:.1f} in every one of the 784 directions "
+                   "for ε̂ = 0: even its least sure direction is {fold:.1f}× narrower, and the "
+                   "first holds {ratio:.1f}× the variance of the second. The covariance is "
+                   "((1−ᾱ)/√ᾱ) ∂x̂₀/∂x_t, found by subspace iteration with Jacobian-vector "
+                   "products (Manor & Michaeli 2024); x̂₀ ± 2σ along each shows how the digit "
+                   "could still go.",
+                   _unsure),
            )),
 )
 

@@ -36,8 +36,9 @@ def _all_steps():
     return [(lesson.name, i, step) for lesson in LESSONS for i, step in enumerate(lesson.steps)]
 
 
-def test_six_lessons_with_questions_and_answers():
-    assert lessons.NAMES == ("forward", "alpha-bar", "reverse", "samplers", "guidance", "copies")
+def test_seven_lessons_with_questions_and_answers():
+    assert lessons.NAMES == ("forward", "alpha-bar", "reverse", "samplers", "guidance", "copies",
+                            "likelihood")
     for lesson in LESSONS:
         assert 3 <= len(lesson.steps) <= 6
         for step in lesson.steps:
@@ -188,3 +189,57 @@ def test_the_settle_step_is_where_the_classifier_reading_stops_changing():
     assert set(settle_t.tolist()) <= visited
     assert numbers["settle_t"] == settle_t[0] and numbers["settle_class"] == readings[0]
     assert numbers["settle_median"] == pytest.approx(np.median(settle_t))
+
+
+# ----------------------------------------------------------------------------- likelihood
+
+def _likelihood_step(title):
+    return next(s for s in lessons.get("likelihood").steps if s.title == title)
+
+
+def test_the_likelihood_reveals_read_the_reference_as_its_own_table_does():
+    import json
+
+    from ddpm_desktop import resources_path
+    from ddpm_desktop.core.likelihood import load_reference
+
+    raw = json.loads(resources_path("likelihood_reference.json").read_text(encoding="utf-8"))
+    digits = raw["bits_per_dim"]
+    blank = raw["patterns"]["blank (black)"]
+    numbers = _likelihood_step("A digit or a blank image?").numbers()
+    assert numbers["n"] == len(digits) == 50
+    assert numbers["median"] == pytest.approx(float(np.median(digits)))
+    assert (numbers["lo"], numbers["hi"]) == (min(digits), max(digits))
+    share = 100 * sum(d > blank for d in digits) / len(digits)
+    assert numbers["blank_share"] == pytest.approx(share)
+    assert numbers["blank_share"] == pytest.approx(100 * load_reference().more_likely_than(blank))
+    noise = _likelihood_step("Noise and a checkerboard").numbers()
+    assert noise["gap"] == pytest.approx(min(raw["patterns"]["uniform noise"],
+                                             raw["patterns"]["checkerboard (1 px)"]) - max(digits))
+    assert noise["gap"] > 4  # digits far more likely than noise and checkers
+
+
+def test_the_posterior_variances_are_rayleigh_quotients_of_the_covariance():
+    """Each reported variance is dᵀ Cov d along its direction, Cov v = ((1−ᾱ)/ᾱ)(v − √(1−ᾱ) J v)
+    with J v = ∂ε̂/∂x_t · v by a central difference of the network written out here."""
+    import torch
+
+    step = _likelihood_step("What is the model unsure of?")
+    numbers = step.numbers()
+    x_t, pcs = lessons.posterior_pcs(step.setup)
+    t = step.setup.cursor()
+    a = _alpha_bar("linear", 1000, t)
+    model = lessons._bundled_network()
+    lam = torch.full((1,), math.log(a / (1 - a)))
+    d = pcs.directions
+    np.testing.assert_allclose(d @ d.T, np.eye(len(d)), atol=1e-6)
+    h = 1e-2 * float(x_t.norm())
+    for k, direction in enumerate(d):
+        v = torch.from_numpy(direction.astype(np.float32)).reshape(x_t.shape)
+        with torch.inference_mode():
+            jv = (model(x_t + h * v, lam) - model(x_t - h * v, lam)) / (2 * h)
+        cov_v = (1 - a) / a * (v - math.sqrt(1 - a) * jv)
+        assert float((v * cov_v).sum()) == pytest.approx(pcs.variances[k], rel=0.05)
+    assert numbers["isotropic"] == pytest.approx((1 - a) / a, rel=1e-9)
+    assert numbers["v1"] == pytest.approx(pcs.variances[0]) and numbers["k"] == 4
+    assert list(pcs.variances) == sorted(pcs.variances, reverse=True)
