@@ -217,6 +217,21 @@ def bench_uncertainty(model, schedule, test, digits, ts, completions: int) -> di
             "median_cpu_seconds_k4": statistics.median(r["cpu_seconds_k4"] for r in rows)}
 
 
+REFERENCE_PATTERNS = ("blank (black)", "uniform noise", "checkerboard (1 px)")
+
+
+def reference_patterns(model, schedule, seed: int) -> dict:
+    """{name: bits/dim} of a few non-digits at the reference's settings (one batch, probes and
+    dequantization from generator_for(seed)): what a lesson sets a digit against."""
+    from ddpm_desktop.core.likelihood import image_bits_per_dim
+    from ddpm_desktop.core.sampling import generator_for, make_log_snr_eps_fn
+
+    pats = _patterns()
+    images = np.stack([np.rint(pats[name]).astype(np.uint8) for name in REFERENCE_PATTERNS])
+    bpd = image_bits_per_dim(make_log_snr_eps_fn(model), images, schedule, generator=generator_for(seed))
+    return {name: round(float(b), 5) for name, b in zip(REFERENCE_PATTERNS, bpd)}
+
+
 def bench_reference(model, schedule, test, n: int, out_path) -> dict:
     from ddpm_desktop.core.likelihood import DEFAULT_LOG_SNR_MAX, DEFAULT_ODE_STEPS, DEFAULT_PROBES, image_bits_per_dim
     from ddpm_desktop.core.sampling import generator_for, make_log_snr_eps_fn
@@ -231,7 +246,8 @@ def bench_reference(model, schedule, test, n: int, out_path) -> dict:
                       f"--reference-out {out_path}",
            "schedule": DEFAULT_SCHEDULE, "steps": DEFAULT_ODE_STEPS, "log_snr_max": DEFAULT_LOG_SNR_MAX,
            "probes": DEFAULT_PROBES, "indices": idx.tolist(), "labels": test.labels[idx].tolist(),
-           "bits_per_dim": [round(float(b), 5) for b in bpd]}
+           "bits_per_dim": [round(float(b), 5) for b in bpd],
+           "patterns": reference_patterns(model, schedule, seed=n)}
     if out_path:
         with open(out_path, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=1)

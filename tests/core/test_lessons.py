@@ -36,8 +36,9 @@ def _all_steps():
     return [(lesson.name, i, step) for lesson in LESSONS for i, step in enumerate(lesson.steps)]
 
 
-def test_five_lessons_with_questions_and_answers():
-    assert lessons.NAMES == ("forward", "alpha-bar", "reverse", "samplers", "guidance")
+def test_seven_lessons_with_questions_and_answers():
+    assert lessons.NAMES == ("forward", "alpha-bar", "reverse", "samplers", "guidance", "copies",
+                            "likelihood")
     for lesson in LESSONS:
         assert 3 <= len(lesson.steps) <= 6
         for step in lesson.steps:
@@ -105,3 +106,140 @@ def test_linear_schedule_numbers_are_the_known_ones():
 def test_unknown_lesson_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown lesson 'nope'"):
         lessons.get("nope")
+
+
+# ----------------------------------------------------------------------------- "Does it copy?"
+
+def _train_rows() -> np.ndarray:
+    from ddpm_desktop.core.data import load_bundled_mnist
+
+    return load_bundled_mnist("train").images.reshape(-1, 784).astype(np.float64) / 255.0
+
+
+def _two_nearest(samples, rows) -> tuple[np.ndarray, np.ndarray]:
+    """d1, d2 by brute force: every distance in float64, sorted (pixels in [0, 1])."""
+    x = np.clip((np.asarray(samples, dtype=np.float64).reshape(len(samples), -1) + 1) / 2, 0, 1)
+    d = np.sort(np.sqrt(((x[:, None, :] - rows[None]) ** 2).sum(-1)), axis=1)
+    return d[:, 0], d[:, 1]
+
+
+def _copies_step(title):
+    return next(s for s in lessons.get("copies").steps if s.title == title)
+
+
+def test_the_exact_optimum_copies_by_brute_force():
+    step = _copies_step("The loss's exact optimum")
+    numbers = step.numbers()
+    d1, d2 = _two_nearest(lessons.exact_samples(step.setup).numpy(), _train_rows())
+    assert numbers["n"] == lessons.EXACT_SAMPLES
+    assert numbers["copies"] == int((d1 / d2 < 1 / 3).sum()) == lessons.EXACT_SAMPLES
+    assert numbers["max_d1"] == pytest.approx(d1.max(), abs=1e-5)
+    assert numbers["max_ratio"] == pytest.approx((d1 / d2).max(), abs=1e-5)
+
+
+def test_the_network_sample_and_held_out_digits_by_brute_force():
+    from ddpm_desktop.core.data import load_bundled_mnist
+
+    step = _copies_step("The network")
+    numbers = step.numbers()
+    rows = _train_rows()
+    x0 = lessons.network_sample(step.setup)[0][:1].numpy()
+    d1, d2 = _two_nearest(x0, rows)
+    assert numbers["d1"] == pytest.approx(d1[0], rel=1e-5)
+    assert numbers["d2"] == pytest.approx(d2[0], rel=1e-5)
+    assert numbers["copy"] == ("copies" if d1[0] / d2[0] < 1 / 3 else "does not copy")
+    held = load_bundled_mnist("test").images[:numbers["held_n"]].astype(np.float64) / 127.5 - 1
+    h1, h2 = _two_nearest(held, rows)
+    assert numbers["held_d1"] == pytest.approx(np.median(h1), rel=1e-5)
+    assert numbers["held_ratio"] == pytest.approx(np.median(h1 / h2), rel=1e-5)
+    assert numbers["held_copies"] == int((h1 / h2 < 1 / 3).sum())
+    assert numbers["copy"] == "does not copy"  # the bundled model's sample is new
+
+
+def test_speciation_time_against_the_covariance_and_the_schedule_by_hand():
+    rows = _train_rows() * 2 - 1  # the model's [-1, 1]
+    lam = float(np.linalg.eigvalsh(np.cov(rows, rowvar=False))[-1])
+    for title in ("When is the digit decided?", "Another schedule"):
+        step = _copies_step(title)
+        numbers = step.numbers()
+        kind, T = step.setup.schedule_params()["kind"], step.setup.schedule_params()["T"]
+        assert numbers["lambda_max"] == pytest.approx(lam, rel=1e-6)
+        assert numbers["alpha_bar_s"] == pytest.approx(1 / lam, rel=1e-6)
+        t_s = next(t for t in range(1, T + 1) if _alpha_bar(kind, T, t) <= 1 / lam)
+        assert numbers["t_s"] == t_s
+    assert _copies_step("When is the digit decided?").numbers()["t_s"] == 551
+    assert _copies_step("Another schedule").numbers()["percent_first"] == \
+        pytest.approx(100 * (1 - _copies_step("Another schedule").numbers()["t_s"] / 1000))
+
+
+def test_the_settle_step_is_where_the_classifier_reading_stops_changing():
+    """DDIM's last step lands on x̂₀, so the settled class is the classifier's reading of the
+    final sample; the settle t is one of the chain's visited steps."""
+    import torch
+
+    from ddpm_desktop.core.decision import bundled_classifier
+
+    step = _copies_step("When is the digit decided?")
+    numbers = step.numbers()
+    x0, settle_t, settle_class = lessons.network_sample(step.setup)
+    with torch.inference_mode():
+        readings = bundled_classifier()(x0.float()).argmax(1).numpy()
+    np.testing.assert_array_equal(settle_class, readings)
+    visited = {round(1000 * (1 - k / 50)) for k in range(50)}
+    assert set(settle_t.tolist()) <= visited
+    assert numbers["settle_t"] == settle_t[0] and numbers["settle_class"] == readings[0]
+    assert numbers["settle_median"] == pytest.approx(np.median(settle_t))
+
+
+# ----------------------------------------------------------------------------- likelihood
+
+def _likelihood_step(title):
+    return next(s for s in lessons.get("likelihood").steps if s.title == title)
+
+
+def test_the_likelihood_reveals_read_the_reference_as_its_own_table_does():
+    import json
+
+    from ddpm_desktop import resources_path
+    from ddpm_desktop.core.likelihood import load_reference
+
+    raw = json.loads(resources_path("likelihood_reference.json").read_text(encoding="utf-8"))
+    digits = raw["bits_per_dim"]
+    blank = raw["patterns"]["blank (black)"]
+    numbers = _likelihood_step("A digit or a blank image?").numbers()
+    assert numbers["n"] == len(digits) == 50
+    assert numbers["median"] == pytest.approx(float(np.median(digits)))
+    assert (numbers["lo"], numbers["hi"]) == (min(digits), max(digits))
+    share = 100 * sum(d > blank for d in digits) / len(digits)
+    assert numbers["blank_share"] == pytest.approx(share)
+    assert numbers["blank_share"] == pytest.approx(100 * load_reference().more_likely_than(blank))
+    noise = _likelihood_step("Noise and a checkerboard").numbers()
+    assert noise["gap"] == pytest.approx(min(raw["patterns"]["uniform noise"],
+                                             raw["patterns"]["checkerboard (1 px)"]) - max(digits))
+    assert noise["gap"] > 4  # digits far more likely than noise and checkers
+
+
+def test_the_posterior_variances_are_rayleigh_quotients_of_the_covariance():
+    """Each reported variance is dᵀ Cov d along its direction, Cov v = ((1−ᾱ)/ᾱ)(v − √(1−ᾱ) J v)
+    with J v = ∂ε̂/∂x_t · v by a central difference of the network written out here."""
+    import torch
+
+    step = _likelihood_step("What is the model unsure of?")
+    numbers = step.numbers()
+    x_t, pcs = lessons.posterior_pcs(step.setup)
+    t = step.setup.cursor()
+    a = _alpha_bar("linear", 1000, t)
+    model = lessons._bundled_network()
+    lam = torch.full((1,), math.log(a / (1 - a)))
+    d = pcs.directions
+    np.testing.assert_allclose(d @ d.T, np.eye(len(d)), atol=1e-6)
+    h = 1e-2 * float(x_t.norm())
+    for k, direction in enumerate(d):
+        v = torch.from_numpy(direction.astype(np.float32)).reshape(x_t.shape)
+        with torch.inference_mode():
+            jv = (model(x_t + h * v, lam) - model(x_t - h * v, lam)) / (2 * h)
+        cov_v = (1 - a) / a * (v - math.sqrt(1 - a) * jv)
+        assert float((v * cov_v).sum()) == pytest.approx(pcs.variances[k], rel=0.05)
+    assert numbers["isotropic"] == pytest.approx((1 - a) / a, rel=1e-9)
+    assert numbers["v1"] == pytest.approx(pcs.variances[0]) and numbers["k"] == 4
+    assert list(pcs.variances) == sorted(pcs.variances, reverse=True)

@@ -128,3 +128,24 @@ def test_the_2d_window_is_explained_too(window):
     window.show_toy2d()
     assert _unexplained(window.toy2d_window) == []
     window.toy2d_window.close()
+
+
+def test_the_guide_explains_copies_and_likelihood_with_the_numbers_core_computes():
+    from ddpm_desktop.core.lessons import LESSONS
+    from ddpm_desktop.core.schedule import NoiseSchedule
+    from ddpm_desktop.core.speciation import bundled_lambda_max, speciation_time
+
+    pages = dict(load_guide())
+    copies = pages["Does it copy?"]
+    likelihood = pages["Likelihood, inversion, uncertainty"]
+    lam = bundled_lambda_max()
+    linear = speciation_time(NoiseSchedule.named("linear", 1000), lam)
+    cosine = speciation_time(NoiseSchedule.named("cosine", 1000), lam)
+    assert f"Λ = {lam:.1f}" in copies and f"ᾱ_S = {1 / lam:.3f}" in copies
+    assert f"t_S = {linear.t} on the default" in copies and f"{cosine.t} on the cosine" in copies
+    for cited in ("Gu et al. 2025", "Kadkhodaie", "Biroli et al. 2024", "d1/d2 < 1/3"):
+        assert cited in copies
+    for cited in ("Hutchinson", "Nalisnick", "Manor & Michaeli", "DDIM", "bits/dim"):
+        assert cited in likelihood
+    words = {5: "five", 6: "six", 7: "seven", 8: "eight"}
+    assert f"opens {words[len(LESSONS)]} guided sequences" in pages["Lessons"]
