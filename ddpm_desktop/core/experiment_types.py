@@ -13,7 +13,8 @@ import numpy as np
 POSTER_DIGIT_KL = (1.8643, 1.542, 0.501, 0.0993, 0.00101)
 POSTER_EXPONENTIAL_KL = 3.7697
 # What the poster's digit values (given without their t) let one say, and what not: the same
-# words wherever the values are shown beside ours (the app's results card, the CLI's docstring).
+# words wherever the values are shown beside ours (the app's results card; the run's docstring
+# in core.experiment_runs says it at length).
 POSTER_DIGIT_KL_READING = (
     "What can be inferred: every quantity here falls with t, as the poster's values do; and the "
     "last value, 0.00101, lies below what one 784-pixel frame can measure (the histogram's floor "

@@ -92,3 +92,15 @@ def test_poster_1_card_says_where_its_result_is(qtbot, window):
     window.session.experiments.apply("poster-noise")
     qtbot.waitUntil(card.isVisible, timeout=5_000)
     assert "reverse run" in card.note.text() and card.ours.rowCount() == 0
+
+
+def test_poster_3_chain_table_reads_the_bound_at_t0_as_a_point_mass(qtbot, window):
+    card = window.results_card
+    window.session.experiments.apply("poster-exponential")
+    qtbot.waitUntil(lambda: card.crossings.rowCount() > 0, timeout=20_000)
+    headers = [card.crossings.horizontalHeaderItem(c).text() for c in range(card.crossings.columnCount())]
+    bound_col = next(c for c, h in enumerate(headers) if h.startswith("upper bound"))
+    assert card.crossings.item(0, 0).text() == "0"
+    cell = card.crossings.item(0, bound_col)
+    assert cell.text().startswith("∞") and "point mass" in cell.text()
+    assert "point mass" in cell.toolTip()

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHeaderView, QLabel, 
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ddpm_desktop.core import experiments
-from ddpm_desktop.core.readout import Readout, format_kl, number
+from ddpm_desktop.core.kl import indistinguishable_level
+from ddpm_desktop.core.readout import POINT_MASS, POINT_MASS_TIP, Readout, format_kl, number
 
 # The four KL quantities of a digit's forward chain (docs/KL.md): header, formula (tooltip).
 EXACT = ("exact KL (pixel-value marginal)",
@@ -133,7 +134,9 @@ class ResultsCard(QDialog):
             self.ours.setItem(r, 1, _kl_item(format_kl(exact), EXACT[0] + at, EXACT[1]))
             self.ours.setItem(r, 2, _kl_item(format_kl(est, spread, level), ESTIMATE[0] + at,
                                              ESTIMATE[1]))
-            self.ours.setItem(r, 3, _kl_item(format_kl(bound), BOUND[0] + at, BOUND[1]))
+            self.ours.setItem(r, 3, _kl_item(format_kl(bound, infinite=POINT_MASS,
+                                                       infinite_tip=POINT_MASS_TIP),
+                                             BOUND[0] + at, BOUND[1]))
             self.ours.setItem(r, 4, _kl_item(format_kl(hist), HISTOGRAM[0] + at, HISTOGRAM[1]))
         self.ours.setVisible(True)
         self.crossings_title.setText(f"The {crossings.title}.")
@@ -173,3 +176,31 @@ class ResultsCard(QDialog):
             self.ours.setItem(r, 1, ours)
             self.ours.setItem(r, 2, poster)
         self.ours.setVisible(True)
+        if result.tables:  # a KL along the chain (Poster 3): t, exact, estimate, bound, histogram
+            self._show_chain_table(result.tables[0])
+
+    def _show_chain_table(self, table) -> None:
+        quantities = {"exact marginal": EXACT, "our estimate": ESTIMATE, "upper bound": BOUND,
+                      "histogram": HISTOGRAM}
+        self.crossings_title.setText(f"{table.title}: our KL to N(0, 1) at each t, every "
+                                     "quantity at the same t")
+        self.crossings.setColumnCount(len(table.columns))
+        self.crossings.setHorizontalHeaderLabels(
+            [quantities[c][0] if c in quantities else c for c in table.columns])
+        for col, c in enumerate(table.columns):
+            self.crossings.horizontalHeaderItem(col).setToolTip(
+                quantities[c][1] if c in quantities else "the step t of the forward chain")
+        self.crossings.setRowCount(len(table.rows))
+        for r, row in enumerate(table.rows):
+            t = row[0]
+            self.crossings.setItem(r, 0, _item(str(t), "the step t of the forward chain"))
+            for col, (c, v) in enumerate(zip(table.columns[1:], row[1:]), start=1):
+                name, formula = quantities.get(c, (c, ""))
+                if c == "our estimate":  # one frame of 784 values: its resolution
+                    reading = format_kl(v, resolution=float(indistinguishable_level(784)))
+                elif c == "upper bound":  # ∞ at t = 0 only: q(x₀|x₀) is a point mass
+                    reading = format_kl(v, infinite=POINT_MASS, infinite_tip=POINT_MASS_TIP)
+                else:
+                    reading = format_kl(v)
+                self.crossings.setItem(r, col, _kl_item(reading, f"{name} at t = {t}", formula))
+        self.crossings.setVisible(True)
