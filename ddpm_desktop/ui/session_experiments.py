@@ -5,8 +5,8 @@ schedule, the input (the bundled digit or the starting distribution), the sample
 the forward frame from the experiment's data, and starts the reverse run when it is cheap
 (session.CHEAP_NFE); a longer one waits for Sample. A poster experiment also fills a results
 card (`card(ExperimentCard)`): what was set up at once, then its numbers, computed by the job
-EXPERIMENT_JOB (core.experiments.run_experiment, about 1 s for Poster 2: off the GUI thread);
-the status bar gets one short line. The other experiments say what they show in the status bar.
+EXPERIMENT_JOB (core.experiments.run_experiment: Poster 2 takes about 1 s the first time and
+60–90 ms after, so off the GUI thread); the status bar gets one short line. The other experiments say what they show in the status bar.
 """
 from __future__ import annotations
 
