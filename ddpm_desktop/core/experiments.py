@@ -31,7 +31,7 @@ from .experiment_runs import (GUIDANCE_LABEL, POSTER_KL_GRID, bundled_digit, fir
                               run_ddim_eta, run_ddpm_linear, run_forget_xT, run_guidance,
                               run_improved_cosine, run_poster_digit_kl, run_poster_exponential,
                               run_poster_noise)
-from .experiment_types import (COSINE_SCHEDULE, DIGIT_LABEL, POSTER_DIGIT_KL,
+from .experiment_types import (COSINE_SCHEDULE, DIGIT_LABEL, POSTER_DIGIT_KL, POSTER_DIGIT_KL_READING,
                                POSTER_EXPONENTIAL_KL, Experiment, ExperimentResult, Figure,
                                Number, Table)
 from .schedule import DEFAULT_SCHEDULE
@@ -40,7 +40,7 @@ from .schedule import DEFAULT_SCHEDULE
 # Public API re-exported from the two modules the experiments are split into.
 __all__ = ["EXPERIMENTS", "NAMES", "get", "run_experiment", "save_figures", "bundled_digit",
            "first_below", "poster_kl_times", "POSTER_KL_GRID", "DIGIT_LABEL", "POSTER_DIGIT_KL",
-           "POSTER_EXPONENTIAL_KL", "Experiment", "ExperimentResult", "Figure", "Number", "Table"]
+           "POSTER_EXPONENTIAL_KL", "POSTER_DIGIT_KL_READING", "Experiment", "ExperimentResult", "Figure", "Number", "Table"]
 
 _DEFAULT = dict(DEFAULT_SCHEDULE)
 

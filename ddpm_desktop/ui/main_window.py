@@ -62,6 +62,7 @@ from ddpm_desktop.ui.widgets.copy_check_view import CopyCheckView
 from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
+from ddpm_desktop.ui.widgets.results_card import ResultsCard
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
 from ddpm_desktop.ui.widgets.plain_text import message_box, plain
@@ -439,6 +440,8 @@ class MainWindow(QMainWindow):
         s.sampling_state.connect(self._on_sampling_state)
         s.checkpoint_saved.connect(self._on_checkpoint_saved)
         s.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
+        self.results_card = ResultsCard(self)  # a poster experiment's numbers, beside the window
+        s.experiments.card.connect(self.results_card.show_card)
         s.model_state.changed.connect(self._on_model_changed)
         s.reverse.frames_added.connect(self._on_reverse_progress)
         s.schedule_state.changed.connect(self._on_schedule_changed)

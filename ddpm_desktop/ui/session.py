@@ -156,7 +156,7 @@ class Session(QObject):
         self.lessons = Lessons(sched, inp, sampler, fwd, rev, model, self, status, error,
                                parent=self)
         self.experiments = Experiments(sched, inp, sampler, fwd, model, self, status, error,
-                                       parent=self)
+                                       parent=self, jobs=jobs)
         # the areas' states, by the names the views and the session file know them
         self.decision, self.completions = self.decisions.state, self.completer.state
         self.copy_check = self.copy_checker.state
