@@ -155,3 +155,23 @@ def test_every_control_has_a_tooltip(panel):
     assert len(controls) == 6
     assert all(c.toolTip() for c in controls)
     assert "Nalisnick" in panel.caution_label.text()
+
+
+def test_the_bundled_model_is_placed_among_the_held_out_digits(session, panel, qtbot, monkeypatch):
+    """At the reference's settings the panel says what share of held-out digits scores worse
+    (higher bits/dim), as `ddpm-desktop likelihood` reports `more_likely_than_held_out`."""
+    from ddpm_desktop.core import likelihood
+    from ddpm_desktop.core.checkpoint import ModelSource
+
+    params = session.schedule_state.params
+    ref = likelihood.LikelihoodReference(
+        np.linspace(3.0, 40.0, 101), session.beliefs.ode_steps, DEFAULT_LOG_SNR_MAX,
+        {key: params[key] for key in ("kind", "T", "beta_start", "beta_end")})
+    monkeypatch.setattr(likelihood, "load_reference", lambda path=None: ref)
+    session.model_state.set_model(LinearModel(), ModelSource.BUNDLED)
+    click_and_wait(qtbot, session, panel.likelihood_button, "likelihood")
+    r = session.belief.likelihood
+    share = float(np.mean(ref.bits_per_dim > r.bits_per_dim))
+    assert r.more_likely_than == pytest.approx(share)
+    assert 0.0 < share < 1.0
+    assert f"more likely than {share:.0%} of held-out digits" in panel.likelihood_label.text()
