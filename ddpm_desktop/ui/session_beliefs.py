@@ -9,8 +9,8 @@ by session.py as `session.beliefs`; its `state`, a BeliefsState, is `session.bel
                      model runs at the reference's settings
   uncertainty(t, k)  the top-k principal directions and variances of p(x_0 | x_t) at the forward
                      chain's x_t (core.uncertainty.posterior_principal_components)
-  invert(label)      x_0 -> x_T by DDIM inversion and back (core.inversion.round_trip), then x_T
-                     decoded under class `label` ("turn your 3 into an 8")
+  invert(label, w)   x_0 -> x_T by DDIM inversion and back (core.inversion.round_trip), then x_T
+                     decoded under class `label` at guidance w ("turn your 3 into an 8")
 
 Each job runs on the generic worker under its own name (a new request cancels the stale one)
 and yields one result for `state`; a failure is one line in the state and on `error`.
@@ -31,6 +31,7 @@ from ddpm_desktop.core.likelihood import DEFAULT_LOG_SNR_MAX, DEFAULT_ODE_STEPS
 from ddpm_desktop.core.sampling import generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.beliefs_state import (
+    DEFAULT_DECODE_GUIDANCE,
     BeliefsState,
     InversionResult,
     LikelihoodResult,
@@ -117,7 +118,7 @@ def inversion_job(model, schedule: NoiseSchedule, digit: np.ndarray, label: int,
                               trip.x_T.reshape(28, 28).numpy().copy(),
                               trip.reconstruction.reshape(28, 28).numpy().copy(),
                               decoded.reshape(28, 28).cpu().numpy().copy(), int(label),
-                              float(trip.mse[0]))
+                              float(guidance), float(trip.mse[0]))
 
     return job
 
@@ -157,8 +158,9 @@ class Beliefs(QObject):
         return self._start("uncertainty", uncertainty_job(
             model, schedule, x_t, int(t), int(k), self.input_state.seed, self.device_state.device))
 
-    def invert(self, label: int, guidance: float = 1.0) -> bool:
-        """Start the inversion of the input digit and its decoding as class `label`."""
+    def invert(self, label: int, guidance: float = DEFAULT_DECODE_GUIDANCE) -> bool:
+        """Start the inversion of the input digit and its decoding as class `label` at
+        classifier-free guidance w = `guidance`."""
         model = self._model("inversion")
         if model is None:
             return False

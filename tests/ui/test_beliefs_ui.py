@@ -112,9 +112,10 @@ def test_uncertainty_of_the_linear_model_is_isotropic(session, panel, qtbot):
 
 def test_inversion_lands_x_T_the_round_trip_and_the_other_class(session, panel, qtbot):
     panel.label_spin.setValue(8)
+    panel.guidance_spin.setValue(2.0)
     click_and_wait(qtbot, session, panel.invert_button, "inversion")
     r = session.belief.inversion
-    assert r is not None and r.label == 8
+    assert r is not None and r.label == 8 and r.guidance == 2.0
     np.testing.assert_array_equal(r.x0, session.input_state.digit)
     assert r.mse == pytest.approx(float(np.mean((r.reconstruction.astype(np.float64) - r.x0) ** 2)),
                                   rel=1e-4)
@@ -149,10 +150,10 @@ def test_without_a_model_each_button_says_so(session, panel):
 
 
 def test_every_control_has_a_tooltip(panel):
-    from PySide6.QtWidgets import QPushButton, QSpinBox
+    from PySide6.QtWidgets import QAbstractSpinBox, QPushButton
 
-    controls = panel.findChildren(QPushButton) + panel.findChildren(QSpinBox)
-    assert len(controls) == 6
+    controls = panel.findChildren(QPushButton) + panel.findChildren(QAbstractSpinBox)
+    assert len(controls) == 7
     assert all(c.toolTip() for c in controls)
     assert "Nalisnick" in panel.caution_label.text()
 

@@ -7,7 +7,8 @@ sections, each with a button and its result or its one-line error:
   Likelihood             bits/dim of x_0 and its place among held-out digits, with the
                          caution that simple images can score as likely (Nalisnick et al. 2019)
   Uncertainty at t       per principal direction d of p(x_0 | x_t): x̂_0 − 2σd | x̂_0 | x̂_0 + 2σd
-  Invert and decode      x_0 | x_T | x_T decoded back | x_T decoded as class k, and the MSE
+  Invert and decode      x_0 | x_T | x_T decoded back | x_T decoded as class k at guidance w,
+                         and the round trip's MSE
 
 Intents: `likelihood_requested()`, `uncertainty_requested(t, k)`, `invert_requested(label)`;
 `connect_beliefs_panel` wires them to the beliefs area (main_window.py calls it once).
@@ -21,6 +22,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
+    QDoubleSpinBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -31,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_desktop.core.imaging import to_uint8
-from ddpm_desktop.ui.beliefs_state import BeliefsState
+from ddpm_desktop.ui.beliefs_state import DEFAULT_DECODE_GUIDANCE, BeliefsState
 from ddpm_desktop.ui.state import ScheduleState
 from ddpm_desktop.ui.widgets.plain_text import plain
 
@@ -57,6 +59,9 @@ INVERT_TIP = (
     "(Song et al. 2021), decode it back (the reconstruction and its MSE in [−1, 1] units) and "
     "decode the same x_T as class k: turn your 3 into an 8.")
 LABEL_TIP = "The class k the digit's x_T is decoded as."
+GUIDANCE_TIP = ("Classifier-free guidance w of the decoding as class k (Ho & Salimans 2022): "
+                "ε̂ = ε_u + w(ε_k − ε_u). At w = 1 the digit's x_T often keeps its own class; "
+                "w = 3 turned held-out 0s into 8s the classifier reads as 8.")
 
 
 def pixmap(image: np.ndarray, scale: int = SCALE) -> QPixmap:
@@ -87,7 +92,7 @@ def _text_label(tip: str = "") -> QLabel:
 class BeliefsPanel(QWidget):
     likelihood_requested = Signal()
     uncertainty_requested = Signal(int, int)
-    invert_requested = Signal(int)
+    invert_requested = Signal(int, float)
 
     def __init__(self, state: BeliefsState, schedule_state: ScheduleState | None = None,
                  parent: QWidget | None = None) -> None:
@@ -131,6 +136,9 @@ class BeliefsPanel(QWidget):
 
         self.label_spin = QSpinBox(minimum=0, maximum=9, value=8)
         self.label_spin.setToolTip(LABEL_TIP)
+        self.guidance_spin = QDoubleSpinBox(minimum=0.0, maximum=10.0, singleStep=0.5,
+                                            value=DEFAULT_DECODE_GUIDANCE, decimals=1)
+        self.guidance_spin.setToolTip(GUIDANCE_TIP)
         self.invert_button = QPushButton("Invert and decode as class k")
         self.invert_button.setToolTip(INVERT_TIP)
         self.inversion_label = _text_label(INVERT_TIP)
@@ -140,6 +148,8 @@ class BeliefsPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("k"))
         row.addWidget(self.label_spin)
+        row.addWidget(QLabel("w"))
+        row.addWidget(self.guidance_spin)
         row.addWidget(self.invert_button)
         row.addStretch(1)
         box = QGroupBox("Where does it come from?")
@@ -158,7 +168,8 @@ class BeliefsPanel(QWidget):
         self.likelihood_button.clicked.connect(self.likelihood_requested)
         self.uncertainty_button.clicked.connect(
             lambda: self.uncertainty_requested.emit(self.t_spin.value(), self.k_spin.value()))
-        self.invert_button.clicked.connect(lambda: self.invert_requested.emit(self.label_spin.value()))
+        self.invert_button.clicked.connect(lambda: self.invert_requested.emit(
+            self.label_spin.value(), self.guidance_spin.value()))
         state.changed.connect(self._on_state_changed)
         if schedule_state is not None:
             schedule_state.changed.connect(self._on_schedule_changed)
@@ -227,7 +238,7 @@ class BeliefsPanel(QWidget):
         self.inversion_label.setText(f"Reconstruction MSE {result.mse:.2e} (in [−1, 1] units)")
         for j, (image, what) in enumerate(((result.x0, "x₀"), (result.x_T, "x_T"),
                                            (result.reconstruction, "back"),
-                                           (result.decoded, f"as {result.label}"))):
+                                           (result.decoded, f"as {result.label}, w = {result.guidance:g}"))):
             self.inversion_grid.addWidget(_image_label(image, f"{what}"), 0, j)
             caption = _text_label()
             caption.setText(what)
