@@ -121,15 +121,16 @@ class BeliefsPanel(QWidget):
         self.directions = QWidget()
         self.directions_grid = QGridLayout(self.directions)
         self.directions_grid.setContentsMargins(0, 0, 0, 0)
+        self.directions_grid.setColumnStretch(3, 1)  # the tiles packed at the left
         row = QHBoxLayout()
         for text, spin in (("t", self.t_spin), ("k", self.k_spin)):
             row.addWidget(QLabel(text))
             row.addWidget(spin)
-        row.addWidget(self.uncertainty_button)
         row.addStretch(1)
         box = QGroupBox("What is the model unsure of?")
         lay = QVBoxLayout(box)
         lay.addLayout(row)
+        lay.addWidget(self.uncertainty_button)
         lay.addWidget(self.uncertainty_label)
         lay.addWidget(self.directions)
         uncertainty_box = box
@@ -145,16 +146,17 @@ class BeliefsPanel(QWidget):
         self.inversion_images = QWidget()
         self.inversion_grid = QGridLayout(self.inversion_images)
         self.inversion_grid.setContentsMargins(0, 0, 0, 0)
+        self.inversion_grid.setColumnStretch(2, 1)
         row = QHBoxLayout()
         row.addWidget(QLabel("k"))
         row.addWidget(self.label_spin)
         row.addWidget(QLabel("w"))
         row.addWidget(self.guidance_spin)
-        row.addWidget(self.invert_button)
         row.addStretch(1)
         box = QGroupBox("Where does it come from?")
         lay = QVBoxLayout(box)
         lay.addLayout(row)
+        lay.addWidget(self.invert_button)
         lay.addWidget(self.inversion_label)
         lay.addWidget(self.inversion_images)
         inversion_box = box
@@ -218,13 +220,14 @@ class BeliefsPanel(QWidget):
         self.uncertainty_label.setText(f"At t = {result.t}: x̂₀ − 2σd | x̂₀ | x̂₀ + 2σd per direction d")
         for i, (d, var) in enumerate(zip(result.directions, result.variances)):
             step = 2.0 * math.sqrt(max(float(var), 0.0)) * d
+            caption = _text_label()
+            caption.setText(f"direction {i + 1}: σ² = {float(var):.3g}")
+            self.directions_grid.addWidget(caption, 2 * i, 0, 1, 3)
             for j, (image, what) in enumerate(((result.x0_mean - step, "x̂₀ − 2σd"),
                                                (result.x0_mean, "x̂₀ = E[x₀ | x_t]"),
                                                (result.x0_mean + step, "x̂₀ + 2σd"))):
-                self.directions_grid.addWidget(_image_label(image, f"direction {i + 1}: {what}"), i, j)
-            caption = _text_label()
-            caption.setText(f"σ² = {float(var):.3g}")
-            self.directions_grid.addWidget(caption, i, 3)
+                self.directions_grid.addWidget(_image_label(image, f"direction {i + 1}: {what}"),
+                                               2 * i + 1, j)
 
     def _show_inversion(self, running: bool, error: str, result) -> None:
         _clear(self.inversion_grid)
@@ -238,11 +241,13 @@ class BeliefsPanel(QWidget):
         self.inversion_label.setText(f"Reconstruction MSE {result.mse:.2e} (in [−1, 1] units)")
         for j, (image, what) in enumerate(((result.x0, "x₀"), (result.x_T, "x_T"),
                                            (result.reconstruction, "back"),
-                                           (result.decoded, f"as {result.label}, w = {result.guidance:g}"))):
-            self.inversion_grid.addWidget(_image_label(image, f"{what}"), 0, j)
+                                           (result.decoded, f"as {result.label}"))):
+            tip = what if j < 3 else f"x_T decoded as class {result.label} at guidance w = {result.guidance:g}"
+            row, column = 2 * (j // 2), j % 2  # x₀ | x_T over back | as k
+            self.inversion_grid.addWidget(_image_label(image, tip), row, column)
             caption = _text_label()
             caption.setText(what)
-            self.inversion_grid.addWidget(caption, 1, j)
+            self.inversion_grid.addWidget(caption, row + 1, column)
 
 
 def _clear(grid: QGridLayout) -> None:
