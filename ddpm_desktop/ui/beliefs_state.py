@@ -93,6 +93,12 @@ class BeliefsState(QObject):
         self.errors[kind] = (message.strip().splitlines() or [""])[0]
         self.changed.emit(kind)
 
+    def clear(self, kind: str) -> None:
+        """Forget `kind`'s result and error (its input changed)."""
+        if self.results[kind] is not None or self.errors[kind] or self.running[kind]:
+            self.results[kind], self.errors[kind], self.running[kind] = None, "", False
+            self.changed.emit(kind)
+
     def set_stopped(self, kind: str) -> None:
         if self.running[kind]:
             self.running[kind] = False

@@ -13,7 +13,10 @@ by session.py as `session.beliefs`; its `state`, a BeliefsState, is `session.bel
                      decoded under class `label` at guidance w ("turn your 3 into an 8")
 
 Each job runs on the generic worker under its own name (a new request cancels the stale one)
-and yields one result for `state`; a failure is one line in the state and on `error`.
+and yields one result for `state`; a failure is one line in the state and on `error`. A result
+describes what it was computed from, so a change of that drops it (and cancels its job): the
+digit (all three), the seed or starting distribution (the uncertainty's x_t), the schedule or
+the model (all three).
 `ode_steps`, `inversion_steps` and `refine` are the cores' defaults (tests set fewer).
 """
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Slot
 
 from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.inversion import DEFAULT_INVERSION_STEPS, DEFAULT_REFINE
@@ -134,6 +137,23 @@ class Beliefs(QObject):
         self.ode_steps = DEFAULT_ODE_STEPS
         self.inversion_steps = DEFAULT_INVERSION_STEPS
         self.refine = DEFAULT_REFINE
+        input_state.changed.connect(self._on_input_changed)
+        schedule_state.changed.connect(self._on_schedule_or_model_changed)
+        model_state.changed.connect(self._on_schedule_or_model_changed)
+
+    @Slot(str)
+    def _on_input_changed(self, what: str) -> None:
+        self._clear(("likelihood", "uncertainty", "inversion") if what == "digit" else ("uncertainty",))
+
+    @Slot()
+    @Slot(object)
+    def _on_schedule_or_model_changed(self, *_args) -> None:
+        self._clear(("likelihood", "uncertainty", "inversion"))
+
+    def _clear(self, kinds) -> None:
+        for kind in kinds:
+            self.jobs.cancel(JOB_NAMES[kind])
+            self.state.clear(kind)
 
     def likelihood(self) -> bool:
         """Start the likelihood of the input digit; False (a one-line error) if impossible."""
@@ -198,6 +218,7 @@ class Beliefs(QObject):
         return True
 
     def cancel(self) -> None:
+        """Drop every running job (their results stay as they were)."""
         for kind, name in JOB_NAMES.items():
             self.jobs.cancel(name)
             self.state.set_stopped(kind)

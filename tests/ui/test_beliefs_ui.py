@@ -176,3 +176,12 @@ def test_the_bundled_model_is_placed_among_the_held_out_digits(session, panel, q
     assert r.more_likely_than == pytest.approx(share)
     assert 0.0 < share < 1.0
     assert f"more likely than {share:.0%} of held-out digits" in panel.likelihood_label.text()
+
+
+def test_a_new_digit_drops_the_results_of_the_old_one(session, panel, qtbot):
+    click_and_wait(qtbot, session, panel.likelihood_button, "likelihood")
+    assert session.belief.likelihood is not None
+    session.input_state.set_digit(np.zeros((28, 28), np.float32), "grey")
+    assert session.belief.likelihood is None
+    assert "Press Likelihood" in panel.likelihood_label.text()
+    assert panel.likelihood_button.isEnabled()
