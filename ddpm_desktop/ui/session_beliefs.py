@@ -216,9 +216,3 @@ class Beliefs(QObject):
             return False
         self.state.set_running(kind)
         return True
-
-    def cancel(self) -> None:
-        """Drop every running job (their results stay as they were)."""
-        for kind, name in JOB_NAMES.items():
-            self.jobs.cancel(name)
-            self.state.set_stopped(kind)
