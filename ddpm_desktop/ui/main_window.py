@@ -48,6 +48,7 @@ from ddpm_desktop.ui.highlight import set_highlight
 from ddpm_desktop.ui.menus import Menus
 from ddpm_desktop.ui.plot_csv import install_csv_export
 from ddpm_desktop.ui.session import Session
+from ddpm_desktop.ui.widgets.beliefs_panel import BeliefsPanel, connect_beliefs_panel
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
 from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
 from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
@@ -92,7 +93,7 @@ class DockSpec:
 
 # The docks, in two tab groups, so that every tab's title shows in full at 1280×720 in
 # lecture mode (five tabs under the Schedule came out "Samp… Traini… Inp…"):
-#   left:  Input | Completions | Maths | Lessons (hidden until Help > Lessons)
+#   left:  Input | Completions | Maths | Beliefs | Lessons (hidden until Help > Lessons)
 #   right: Schedule β_t over Sampler | Training | Inpaint
 # Inpaint samples like the Sampler (it fills the reverse view); Completions starts from the
 # forward chain's x_t of the input digit; Maths beside Input keeps every view its terms frame
@@ -105,6 +106,7 @@ DOCKS = (
     DockSpec("inpaint", "Inpaint", "InpaintDock", RIGHT, 360, tab_with="sampler"),
     DockSpec("completions", "Completions", "CompletionsDock", LEFT, 360, tab_with="input"),
     DockSpec("maths", "Maths", "MathsDock", LEFT, 440, tab_with="input"),
+    DockSpec("beliefs", "Beliefs", "BeliefsDock", LEFT, 440, tab_with="input"),
     DockSpec("lesson", "Lessons", "LessonDock", LEFT, 440, tab_with="input", hidden=True),
 )
 
@@ -138,12 +140,12 @@ WORKSPACES = (
     Workspace("reverse", "Reverse", "Reverse && samplers", ("sampler",), "sampler",
               "sampler_panel.sample_button"),
     Workspace("reconstruct", "Reconstruct", "Reconstruct && draw",
-              ("input", "sampler", "completions"), "input", "sampler_panel.sample_button"),
+              ("input", "sampler", "completions", "beliefs"), "input", "sampler_panel.sample_button"),
     Workspace("inpaint", "Inpaint", "Inpaint", ("inpaint",), "inpaint",  # the input digit
               "inpaint_panel.run_button", plots=("decision",)),
     Workspace("train", "Train", "Train", ("training",), "training",
               "training_panel.start_button", plots=()),
-    Workspace("teach", "Teach", "Teach", ("lesson", "maths"), "lesson"),
+    Workspace("teach", "Teach", "Teach", ("lesson", "maths", "beliefs"), "lesson"),
 )
 WORKSPACE_NAMES = tuple(w.name for w in WORKSPACES)
 DEFAULT_WORKSPACE = "all"
@@ -269,6 +271,7 @@ class MainWindow(QMainWindow):
         self.completions_panel = CompletionsPanel(s.completions, s.sampler)
         self.maths_panel = MathsPanel(s.forward, s.schedule_state, s.sampler, s.reverse)
         self.maths_highlighted = ""  # the view the hovered maths term frames
+        self.beliefs_panel = BeliefsPanel(s.belief, s.schedule_state)
         self.lesson_panel = LessonPanel(s.lesson)
 
     def _show_default_docks(self) -> None:
@@ -470,6 +473,7 @@ class MainWindow(QMainWindow):
         self.live_view.t_changed.connect(self._on_live_t_changed)
         connect_inpaint_panel(self.inpaint_panel, s.inpainter)
         connect_completions_panel(self.completions_panel, s.completer)
+        connect_beliefs_panel(self.beliefs_panel, s.beliefs)
         connect_lesson_panel(self.lesson_panel, s.lessons)
         self.maths_panel.term_hovered.connect(self._on_maths_term_hovered)
         self.input_panel.browser.set_workers(s.workers)  # folders load off the GUI thread

@@ -25,6 +25,7 @@ its own state, which the session also names for the views:
   completer       session_completions.py  completions  CompletionsState
   decisions       session_decision.py     decision     DecisionState
   copy_checker    session_copies.py       copy_check   CopyCheckState
+  beliefs         session_beliefs.py      belief       BeliefsState
   live_drawing    session_live.py         live         LiveState
   toy             session_toy2d.py        toy2d        Toy2DState
   lessons         session_lessons.py      lesson       LessonState
@@ -62,6 +63,7 @@ from ddpm_desktop.core.run import DISTILLED, RunPlan, plan_run
 from ddpm_desktop.core.sampling import START_SEED_OFFSET, generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
+from ddpm_desktop.ui.session_beliefs import Beliefs
 from ddpm_desktop.ui.session_distilled import DISTILLED_NAME, Distilled
 from ddpm_desktop.ui.session_experiments import Experiments
 from ddpm_desktop.ui.session_export import Exporter
@@ -142,6 +144,7 @@ class Session(QObject):
         self.distilled = Distilled(jobs, model, device, parent=self)
         self.decisions = Decisions(jobs, rev, sched, parent=self)
         self.copy_checker = CopyChecker(jobs, rev, parent=self)
+        self.beliefs = Beliefs(jobs, sched, inp, model, device, self.forward_frame, parent=self)
         self.completer = Completer(jobs, sampler, sched, model, device, self.forward_frame, status,
                                    error, parent=self)
         self.live_drawing = LiveDrawing(jobs, sched, inp, model, self.distilled,
@@ -160,6 +163,7 @@ class Session(QObject):
         # the areas' states, by the names the views and the session file know them
         self.decision, self.completions = self.decisions.state, self.completer.state
         self.copy_check = self.copy_checker.state
+        self.belief = self.beliefs.state
         self.live, self.inpaint, self.export = (self.live_drawing.state, self.inpainter.state,
                                                 self.exporter.state)
         self.training, self.toy2d, self.lesson = (self.trainer.state, self.toy.state,
