@@ -19,7 +19,7 @@ IMAGE_PX = 42
 
 
 def finding_text(finding) -> str:
-    """'d1 = 4.91, d1/d2 = 0.87: not a copy' or '... = 0.02: copies training digit #123'."""
+    """'d1 = 4.91, d1/d2 = 0.87: not a copy' or '... = 0.02: copies training digit #k' (k: the row)."""
     verdict = f"copies training digit #{finding.nearest}" if finding.copy else "not a copy"
     return f"d1 = {finding.d1:.2f}, d1/d2 = {finding.ratio:.2f} (copy if < 1/3): {verdict}"
 

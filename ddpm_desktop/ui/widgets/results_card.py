@@ -77,6 +77,12 @@ class ResultsCard(QDialog):
             table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
             table.verticalHeader().setVisible(False)
             table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for label, name in ((self.title, "Experiment"), (self.setup, "What was set up"),
+                            (self.poster, "The poster's values"),
+                            (self.reading, "What can and cannot be inferred"),
+                            (self.note, "Note"), (self.ours_title, "Our numbers, title"),
+                            (self.crossings_title, "Where our curves reach the poster's, title")):
+            label.setAccessibleName(name)  # read with its text by a screen reader
         self.ours.setAccessibleName("Our numbers")
         self.crossings.setAccessibleName("Where our curves reach the poster's values")
         for w in (self.title, self.setup, self.poster, self.ours_title, self.ours,
