@@ -48,6 +48,7 @@ from ddpm_desktop.ui.highlight import set_highlight
 from ddpm_desktop.ui.menus import Menus
 from ddpm_desktop.ui.plot_csv import install_csv_export
 from ddpm_desktop.ui.session import Session
+from ddpm_desktop.ui.widgets.dataset_browser import connect_dataset_browser
 from ddpm_desktop.ui.widgets.beliefs_panel import BeliefsPanel, connect_beliefs_panel
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
 from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
@@ -476,7 +477,7 @@ class MainWindow(QMainWindow):
         connect_beliefs_panel(self.beliefs_panel, s.beliefs)
         connect_lesson_panel(self.lesson_panel, s.lessons)
         self.maths_panel.term_hovered.connect(self._on_maths_term_hovered)
-        self.input_panel.browser.set_workers(s.workers)  # folders load off the GUI thread
+        connect_dataset_browser(self.input_panel.browser, s.datasets)
         self._on_schedule_changed(s.schedule)
         self._on_input_changed("digit")
 

@@ -28,6 +28,7 @@ its own state, which the session also names for the views:
   beliefs         session_beliefs.py      belief       BeliefsState
   live_drawing    session_live.py         live         LiveState
   toy             session_toy2d.py        toy2d        Toy2DState
+  datasets        session_datasets.py     -            (the dataset browser shows it)
   lessons         session_lessons.py      lesson       LessonState
   experiments     session_experiments.py  -
   distilled       session_distilled.py    (model_state.student)
@@ -73,6 +74,7 @@ from ddpm_desktop.ui.session_jobs import Jobs, MarginalCurve, forward_kl_job, re
 from ddpm_desktop.ui.session_live import LiveDrawing
 from ddpm_desktop.ui.session_completions import Completer
 from ddpm_desktop.ui.session_copies import CopyChecker
+from ddpm_desktop.ui.session_datasets import DatasetSources
 from ddpm_desktop.ui.session_decision import Decisions
 from ddpm_desktop.ui.session_lessons import Lessons
 from ddpm_desktop.ui.session_toy2d import Toy2D
@@ -156,6 +158,7 @@ class Session(QObject):
         self.trainer = Trainer(jobs, sched, model, device, self.set_model, self.checkpoint_saved,
                                error, parent=self)
         self.toy = Toy2D(jobs, sched, sampler, status, error, parent=self)
+        self.datasets = DatasetSources(jobs, parent=self)
         self.lessons = Lessons(sched, inp, sampler, fwd, rev, model, self, status, error,
                                parent=self)
         self.experiments = Experiments(sched, inp, sampler, fwd, model, self, status, error,

@@ -204,8 +204,8 @@ def test_dataset_browser_reads_a_folder_off_the_gui_thread(qtbot, tmp_path, monk
     import threading
 
     from ddpm_desktop.ui.controller import WorkerController
-    from ddpm_desktop.ui.widgets import dataset_browser
-    from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser
+    from ddpm_desktop.ui.session import Session
+    from ddpm_desktop.ui.widgets.dataset_browser import DatasetBrowser, connect_dataset_browser
 
     folder = _folder_with_bad_files(tmp_path / "digits")
     gui = threading.get_ident()
@@ -217,24 +217,24 @@ def test_dataset_browser_reads_a_folder_off_the_gui_thread(qtbot, tmp_path, monk
         return real(path)
 
     monkeypatch.setattr(data, "load_digit", spy)
-    workers = WorkerController()
+    session = Session(WorkerController())
     browser = DatasetBrowser(load_default=False)
     qtbot.addWidget(browser)
-    browser.set_workers(workers)
+    connect_dataset_browser(browser, session.datasets)
     shown = []
-    monkeypatch.setattr(dataset_browser, "warn", lambda *a: shown.append(a[-1]))
+    session.error.connect(lambda message, _details: shown.append(message))
     with qtbot.waitSignal(browser.dataset_changed, timeout=20_000):
-        assert browser.load_source(str(folder))
+        browser.source_requested.emit(str(folder))
     assert len(browser.dataset()) == 3 and threads and gui not in threads
     assert "skipped 3 of 6" in browser.info_label.text()
     # a folder with nothing readable: one message, the data set on show stays
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "a.png").write_text("no")
-    assert browser.load_source(str(bad))
+    browser.source_requested.emit(str(bad))
     qtbot.waitUntil(lambda: bool(shown), timeout=20_000)
     assert "could be read" in shown[0] and len(browser.dataset()) == 3
-    workers.shutdown()
+    session.shutdown()
 
 
 def test_webp_has_its_own_pixel_bound(tmp_path, monkeypatch):

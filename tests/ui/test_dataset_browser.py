@@ -196,6 +196,7 @@ def test_open_image_folder(qtbot, browser, tmp_path, monkeypatch):
         Image.fromarray(img).save(tmp_path / str(d) / "a.png")
     monkeypatch.setattr(browser_mod.QFileDialog, "getExistingDirectory",
                         lambda *a, **k: str(tmp_path))
+    browser.source_requested.connect(browser.load_source)  # no session: read it here
     with qtbot.waitSignal(browser.dataset_changed) as blocker:
         browser.source_combo.setCurrentIndex(browser.source_combo.count() - 1)
         browser.source_combo.activated.emit(browser.source_combo.count() - 1)

@@ -17,10 +17,11 @@ Public API (for the main window)
         ``select_index(dataset_index, emit=True)``, ``select_random(emit=True)``,
         ``selected_index() -> int | None`` (index into the dataset),
         ``page_indices()`` (the dataset indices on the page, cell by cell),
-        ``load_source(spec) -> bool`` ("mnist" | "fashion" | a folder path; errors go to a
-        message box and the current dataset stays), ``set_workers(controller)`` (sources then
-        load off the GUI thread, the info line counting files read and skipped),
-        ``is_loading()``. The info line says how many files of a folder were skipped and why.
+        ``load_source(spec) -> bool`` ("mnist" | "fashion" | a folder path, read here; errors
+        go to a message box and the current dataset stays). In the window a source picked in
+        the combo goes out as ``source_requested(str)`` and the session's dataset area reads
+        it off the GUI thread, answering ``show_reading(text)``, ``show_source(spec, ds)`` or
+        ``show_load_failed()``. The info line says how many files were skipped and why.
     Sources: bundled MNIST train/test, "Fashion-MNIST" (when installed; otherwise choosing
     it explains how to install it) and
     "Open folder..." (a folder of IDX files or of images, through a file dialog).
@@ -56,7 +57,6 @@ from ddpm_desktop.ui.widgets.plain_text import plain, warn
 SOURCES = (("MNIST train (bundled)", "mnist"), ("MNIST test (bundled)", "mnist-test"),
            ("Fashion-MNIST", "fashion"))
 OPEN_FOLDER = "Open folder…"
-LOAD_JOB = "dataset"  # the worker job reading a source (one at a time)
 
 
 
@@ -65,6 +65,7 @@ class DatasetBrowser(QWidget):
 
     digit_selected = Signal(object, int)
     dataset_changed = Signal(object)
+    source_requested = Signal(str)  # a source picked in the combo: the session reads it
     _dataset: data.Dataset | None = None  # (a palette change can arrive before __init__ ends)
 
     def __init__(self, parent: QWidget | None = None, dataset: data.Dataset | None = None,
@@ -79,7 +80,7 @@ class DatasetBrowser(QWidget):
         self._selected_pos: int | None = None  # index into _positions
         self._rng = np.random.default_rng()
         self._source_row = 0  # the combo row of the dataset on show
-        self._workers = None  # a WorkerController: sources load off the GUI thread (set_workers)
+        self._reading = False  # a source is being read elsewhere: the info line says how far
 
         self.source_combo = QComboBox()
         for title, spec in SOURCES:
@@ -237,7 +238,7 @@ class DatasetBrowser(QWidget):
         self.prev_button.setEnabled(self._page > 0)
         self.next_button.setEnabled(self._page < n_pages - 1)
         self.random_button.setEnabled(len(self._positions) > 0)
-        if self._dataset is not None and not self.is_loading():
+        if self._dataset is not None and not self._reading:
             skipped = data.skipped_summary(self._dataset)
             self.info_label.setText(f"{self._dataset.name}: {len(self._positions)} digits"
                                     + (f"; {skipped}" if skipped else ""))
@@ -324,28 +325,16 @@ class DatasetBrowser(QWidget):
                 self._restore_source_combo()
                 return
             spec = folder
-        if not self.load_source(spec):
-            self._restore_source_combo()
+        self.source_requested.emit(spec)
 
     def _restore_source_combo(self) -> None:
         self.source_combo.blockSignals(True)
         self.source_combo.setCurrentIndex(self._source_row)
         self.source_combo.blockSignals(False)
 
-    def set_workers(self, workers) -> None:
-        """Load sources on `workers` (a ui.controller.WorkerController), off the GUI thread,
-        with progress in the info line; without it they load in the GUI thread."""
-        self._workers = workers
-
-    def is_loading(self) -> bool:
-        return self._workers is not None and self._workers.task(LOAD_JOB) is not None
-
     def load_source(self, spec: str) -> bool:
-        """Load ``spec`` through ``core.data.iter_load_dataset``; False (+ message box) on
-        error. With workers (`set_workers`) it returns True once the load has started; the
-        data set shows when it is read (a later request cancels an unfinished one)."""
-        if self._workers is not None:
-            return self._start_loading(spec)
+        """Load ``spec`` here through ``core.data.iter_load_dataset``; False (+ message box)
+        on error, the data set on show staying."""
         QGuiApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
         try:
             last = None
@@ -357,34 +346,27 @@ class DatasetBrowser(QWidget):
             warn(self, "Could not load dataset", str(exc))
             return False
         QGuiApplication.restoreOverrideCursor()
-        self._show_source(spec, ds)
+        self.show_source(spec, ds)
         return True
 
-    def _start_loading(self, spec: str) -> bool:
-        task = self._workers.start(LOAD_JOB, lambda cancel: data.iter_load_dataset(spec), rate_hz=10.0)
+    @Slot(str)
+    def show_reading(self, text: str) -> None:
+        """A source is being read elsewhere: `text` says how far."""
+        self._reading = True
+        self.info_label.setText(text)
 
-        def on_items(items: list) -> None:
-            last = items[-1]
-            if last.dataset is not None:
-                self._workers.cancel(LOAD_JOB)  # done: what is left of the job is its end
-                self._show_source(spec, last.dataset)
-            else:
-                self.info_label.setText(f"Reading {Path(str(spec)).name}: {last.done} of {last.total} "
-                                        f"files" + (f", {last.skipped} skipped" if last.skipped else "")
-                                        + "…")
+    @Slot()
+    def show_load_failed(self) -> None:
+        """A source read elsewhere failed (the message went out there): the data set on show
+        stays, and so does the combo's row."""
+        self._reading = False
+        self._restore_source_combo()
+        self._refresh()
 
-        def on_failed(message: str, _details: str) -> None:
-            self._workers.cancel(LOAD_JOB)
-            self._restore_source_combo()
-            self._refresh()
-            warn(self, "Could not load dataset", message)
-
-        task.items.connect(on_items)
-        task.failed.connect(on_failed)
-        self.info_label.setText(f"Reading {Path(str(spec)).name}…")
-        return True
-
-    def _show_source(self, spec: str, ds: data.Dataset) -> None:
+    @Slot(str, object)
+    def show_source(self, spec: str, ds: data.Dataset) -> None:
+        """Show the data set `ds` read from `spec`, its source chosen in the combo."""
+        self._reading = False
         row = self.source_combo.findData(spec)
         if row < 0:  # a folder: remember it as a source above "Open folder..."
             row = self.source_combo.count() - 1
@@ -394,3 +376,12 @@ class DatasetBrowser(QWidget):
         self.source_combo.blockSignals(False)
         self._source_row = row
         self.set_dataset(ds)
+
+
+def connect_dataset_browser(browser: DatasetBrowser, datasets) -> None:
+    """A source picked in `browser` is read by `datasets` (the session's DatasetSources area,
+    off the GUI thread), which answers with the reading line, the data set or a failure."""
+    browser.source_requested.connect(datasets.load)
+    datasets.reading.connect(browser.show_reading)
+    datasets.loaded.connect(browser.show_source)
+    datasets.failed.connect(browser.show_load_failed)
