@@ -81,7 +81,7 @@ def run_app(argv: list[str] | None = None, theme_name: str | None = None,
     window = MainWindow()
     hook.session = window.session
     window.show()
-    window.offer_start_page()  # a first start: "start here"
+    window.workspaces.offer_start_page()  # a first start: "start here"
     code = app.exec()
     window.shutdown()  # already done by closeEvent; harmless if so
     return int(code)

@@ -4,7 +4,8 @@ job belongs to the `Session`; this file connects the views' intents to it.
 
 Layout: the forward and reverse chains side by side in the centre with the histogram and
 KL-versus-t plots under the forward chain and p(class | x̂₀) under the reverse one;
-the docks as `DOCKS` lists them, in two tab groups. One wiring convention: `_build_views`
+the docks as `DOCKS` lists them, in two tab groups; the workspaces that show a task's docks
+are `window.workspaces` (workspaces.py). One wiring convention: `_build_views`
 builds every view from its state, `_connect` connects every view's intents to the session or
 one of its areas, and views never reach a worker.
 Dock layout and geometry persist in QSettings
@@ -112,44 +113,6 @@ DOCKS = (
 )
 
 
-@dataclass(frozen=True)
-class Workspace:
-    """A named layout for one task: the docks in `docks` (DockSpec keys) shown and every other
-    hidden, `front` raised in front of its tab group, `primary` (a dotted path from the window,
-    None: no single action) the button the task starts with, kept on screen, and `plots` the
-    views of the row under the chains it shows ("histogram": histogram and KL, "decision":
-    p(class | x̂₀)). `tab` is its title on the tab bar, `title` in View > Workspace ('&&' a
-    literal '&')."""
-
-    name: str
-    tab: str
-    title: str
-    docks: tuple[str, ...]
-    front: str
-    primary: str | None = None
-    plots: tuple[str, ...] = ("histogram", "decision")
-
-
-# The workspaces, in the order of the tab bar and View > Workspace (Ctrl+1.., remembered as
-# "window/workspace"). "All panels" is the overview a fresh window starts with (the DOCKS
-# default); each other shows what one task needs, so its docks get the room of the screen.
-WORKSPACES = (
-    Workspace("all", "All", "All panels",
-              tuple(spec.key for spec in DOCKS if not spec.hidden), "input"),
-    Workspace("forward", "Forward", "Forward && KL", ("input", "schedule", "maths"), "input",
-              plots=("histogram",)),
-    Workspace("reverse", "Reverse", "Reverse && samplers", ("sampler",), "sampler",
-              "sampler_panel.sample_button"),
-    Workspace("reconstruct", "Reconstruct", "Reconstruct && draw",
-              ("input", "sampler", "completions", "beliefs"), "input", "sampler_panel.sample_button"),
-    Workspace("inpaint", "Inpaint", "Inpaint", ("inpaint",), "inpaint",  # the input digit
-              "inpaint_panel.run_button", plots=("decision",)),
-    Workspace("train", "Train", "Train", ("training",), "training",
-              "training_panel.start_button", plots=()),
-    Workspace("teach", "Teach", "Teach", ("lesson", "maths", "beliefs"), "lesson"),
-)
-WORKSPACE_NAMES = tuple(w.name for w in WORKSPACES)
-DEFAULT_WORKSPACE = "all"
 # core.maths.VIEWS -> the window's widget a hovered term frames (a dotted attribute path)
 MATHS_VIEWS = {"forward": "forward_view", "reverse": "reverse_view",
                "schedule": "schedule_panel", "sampler": "sampler_panel",
@@ -172,8 +135,6 @@ class MainWindow(QMainWindow):
         self.export_dialog = None  # built on first use (open_export)
         self.guide_dialog = None
         self.toy2d_window = None
-        self.start_page = None
-        self.workspace = DEFAULT_WORKSPACE
 
         self.workers = WorkerController(self)
         self.session = Session(self.workers, self)
@@ -232,7 +193,9 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState(_STATE_VERSION)
 
         self._build_status_bar()
-        self._build_workspace_bar()
+        from ddpm_desktop.ui.workspaces import Workspaces  # (it reads DOCKS from here)
+
+        self.workspaces = Workspaces(self)  # the tab bar in the menu bar's corner
         self._build_actions()
         self._connect()
         screen_fit.floor_plot_heights(self)
@@ -283,82 +246,33 @@ class MainWindow(QMainWindow):
             if spec.tab_with is None:
                 self.docks[spec.key].raise_()
 
-    def _build_workspace_bar(self) -> None:
-        """The workspaces as tabs at the right of the menu bar (no height taken from the
-        views)."""
-        self.workspace_bar = QTabBar()
-        self.workspace_bar.setObjectName("WorkspaceBar")
-        self.workspace_bar.setDrawBase(False)
-        self.workspace_bar.setExpanding(False)
-        self.workspace_bar.setElideMode(Qt.TextElideMode.ElideNone)
-        self.workspace_bar.setUsesScrollButtons(True)
-        for ws in WORKSPACES:
-            index = self.workspace_bar.addTab(ws.tab)
-            self.workspace_bar.setTabToolTip(index, ws.title.replace("&&", "&") + ": " + ", ".join(
-                self.docks[key].windowTitle() for key in ws.docks))
-        self.workspace_bar.currentChanged.connect(
-            lambda index: self.set_workspace(WORKSPACES[index].name))
-        self.menuBar().setCornerWidget(self.workspace_bar, Qt.Corner.TopRightCorner)
+    # --- the workspaces (window.workspaces, workspaces.py), as the tests reach them
+    @property
+    def workspace(self) -> str:
+        return self.workspaces.current
+
+    @property
+    def workspace_bar(self) -> QTabBar:
+        return self.workspaces.bar
+
+    @property
+    def start_page(self):
+        return self.workspaces.start_page
+
+    @start_page.setter
+    def start_page(self, page) -> None:
+        self.workspaces.start_page = page
 
     @Slot(str)
     def set_workspace(self, name: str) -> None:
-        """Show the docks of workspace `name` (WORKSPACES) and only those, its front dock in
-        front, and remember it ("window/workspace")."""
-        ws = WORKSPACES[WORKSPACE_NAMES.index(name)]
-        self.workspace = name
-        for spec in DOCKS:
-            self.docks[spec.key].setVisible(spec.key in ws.docks)
-        # in each tab group the first shown dock is in front, then the workspace's own
-        for spec in DOCKS:
-            group = [g for g in DOCKS if (g.tab_with or g.key) == spec.key and g.key in ws.docks]
-            if spec.tab_with is None and group:
-                self.docks[group[0].key].raise_()
-        self.docks[ws.front].raise_()
-        self.histogram_view.setVisible("histogram" in ws.plots)
-        self.decision_view.setVisible("decision" in ws.plots)
-        self.plots_splitter.setVisible(bool(ws.plots))
-        index = WORKSPACE_NAMES.index(name)
-        if self.workspace_bar.currentIndex() != index:
-            self.workspace_bar.blockSignals(True)
-            self.workspace_bar.setCurrentIndex(index)
-            self.workspace_bar.blockSignals(False)
-        menus = getattr(self, "menus", None)
-        if menus is not None and not menus.workspace_actions[name].isChecked():
-            menus.workspace_actions[name].setChecked(True)
-        self.settings.setValue("window/workspace", name)
-        screen_fit.fit_docks(self)
+        self.workspaces.set(name)
 
     def primary_action(self) -> QWidget | None:
-        """The button the current workspace's task starts with (None: no single one)."""
-        path = WORKSPACES[WORKSPACE_NAMES.index(self.workspace)].primary
-        if path is None:
-            return None
-        obj = self
-        for part in path.split("."):
-            obj = getattr(obj, part)
-        return obj
+        return self.workspaces.primary_action()
 
     @Slot()
     def offer_start_page(self) -> None:
-        """A first start (no workspace chosen yet, the start page never dismissed): show the
-        one-screen "start here" that leads to a lesson or a workspace."""
-        if (self.settings.value("window/start_seen", False, type=bool)
-                or self.settings.contains("window/workspace")):
-            return
-        from ddpm_desktop.ui.widgets.start_page import StartPage
-
-        self.start_page = StartPage([(ws.name, ws.title) for ws in WORKSPACES[1:]], self)
-        self.start_page.workspace_chosen.connect(self.set_workspace)
-        self.start_page.lesson_chosen.connect(self._start_first_lesson)
-        self.start_page.finished.connect(
-            lambda _result: self.settings.setValue("window/start_seen", True))
-        self.start_page.open()
-
-    @Slot()
-    def _start_first_lesson(self) -> None:
-        self.set_workspace("teach")
-        if self.lesson_panel.lesson_combo.count() > 1:
-            self.lesson_panel.lesson_combo.setCurrentIndex(1)
+        self.workspaces.offer_start_page()
 
     def maths_view(self, view: str) -> QWidget:
         """The widget of core.maths view `view` (MATHS_VIEWS)."""
@@ -582,7 +496,7 @@ class MainWindow(QMainWindow):
     def reset_layout(self) -> None:
         """The current workspace as a fresh window shows it."""
         self.restoreState(self._default_state, _STATE_VERSION)
-        self.set_workspace(self.workspace)
+        self.workspaces.set(self.workspaces.current)
 
     @Slot()
     def show_toy2d(self) -> None:
@@ -703,9 +617,7 @@ class MainWindow(QMainWindow):
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():
             self.restoreState(state, _STATE_VERSION)
-        name = s.value("window/workspace", "", type=str)
-        if name in WORKSPACE_NAMES:  # a window whose user never chose one keeps its docks
-            self.set_workspace(name)
+        self.workspaces.restore()
         self.forward_view.set_speed(saved.read(s, "playback/speed", 100, 1, 10_000))
         app = QApplication.instance()
         current = app.property("ddpm_theme") or saved.read(s, "view/theme", "dark")

@@ -76,17 +76,17 @@ class Menus:
                                           Qt.Key.Key_Escape)
 
         view = mb.addMenu("&View")
-        # --- workspaces (main_window.WORKSPACES): Ctrl+0 all panels, Ctrl+1.. one task each
-        from ddpm_desktop.ui.main_window import WORKSPACES
+        # --- workspaces (workspaces.WORKSPACES): Ctrl+0 all panels, Ctrl+1.. one task each
+        from ddpm_desktop.ui.workspaces import WORKSPACES
         workspace_menu = view.addMenu("&Workspace")
         workspace_group = QActionGroup(window)
         self.workspace_actions = {}
         for number, ws in enumerate(WORKSPACES):
             action = window._action(workspace_menu, ws.title,
-                                    lambda _=False, n=ws.name: window.set_workspace(n),
+                                    lambda _=False, n=ws.name: window.workspaces.set(n),
                                     f"Ctrl+{number}", "Show the docks this task needs")
             action.setCheckable(True)
-            action.setChecked(ws.name == window.workspace)
+            action.setChecked(ws.name == window.workspaces.current)
             workspace_group.addAction(action)
             self.workspace_actions[ws.name] = action
         view.addSeparator()

@@ -57,7 +57,8 @@ def on_screen(monkeypatch):
 @pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_every_workspace_is_readable(qtbot, on_screen, size, lecture):
-    from ddpm_desktop.ui.main_window import WORKSPACES, MainWindow
+    from ddpm_desktop.ui.main_window import MainWindow
+    from ddpm_desktop.ui.workspaces import WORKSPACES
 
     avail = on_screen(size)
     app = QApplication.instance()

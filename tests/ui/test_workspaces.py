@@ -7,7 +7,8 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDockWidget
 
-from ddpm_desktop.ui.main_window import DOCKS, WORKSPACES, MainWindow
+from ddpm_desktop.ui.main_window import DOCKS, MainWindow
+from ddpm_desktop.ui.workspaces import WORKSPACES
 
 
 @pytest.fixture
