@@ -153,8 +153,11 @@ def describe_frame(forward, decision, reverse_index: int) -> str:
     else:
         probs = decision.probs[row]
         k = int(np.argmax(probs))
-        parts.append(f"Classifier reads {k} with p = {probs[k]:.2f} "
-                     f"at reverse step t = {int(decision.ts[row])}.")
+        if row < len(decision.digits) and not decision.digits[row]:  # the reader's verdict
+            parts.append(f"Classifier: not a digit at reverse step t = {int(decision.ts[row])}.")
+        else:
+            parts.append(f"Classifier reads {k} with p = {probs[k]:.2f} "
+                         f"at reverse step t = {int(decision.ts[row])}.")
     return " ".join(parts)
 
 

@@ -86,6 +86,11 @@ def test_one_accessible_line_describes_the_current_frame(window, qtbot):
     s.decision.append([900, 400], [0, 5], probs)
     text = window.forward_view.slider.accessibleDescription()
     assert "Classifier reads 3 with p = 0.91 at reverse step t = 900." in text
+    # a reading the reader flags says so, as every other view of it does
+    s.decision.clear("DDPM")
+    s.decision.append([900, 400], [0, 5], probs, digits=[False, True])
+    text = window.forward_view.slider.accessibleDescription()
+    assert "not a digit at reverse step t = 900" in text and "reads 3" not in text
     f.set_frame(0)
     assert window.forward_view.slider.accessibleDescription().startswith(
         f"Frame t = 0 of {f.T}, alpha-bar t = 1.")
