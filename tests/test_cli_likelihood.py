@@ -5,34 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from ddpm_desktop.cli import main
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    import torch
-
-    from ddpm_desktop.core.checkpoint import save_weights
-    from ddpm_desktop.core.model import ModelConfig, UNet
-
-    torch.manual_seed(0)
-    model = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))
-    return save_weights(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors", model)
+from cli_helpers import run_cli as _run, tiny_ckpt, write_digits_npz  # noqa: F401  (tiny_ckpt: a fixture)
 
 
 @pytest.fixture
 def digits_npz(tmp_path):
-    from ddpm_desktop.core.data import load_bundled_mnist
-
-    path = tmp_path / "d.npz"
-    np.savez(path, images=load_bundled_mnist("test").images[:2])
-    return path
-
-
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return write_digits_npz(tmp_path, 2)
 
 
 def test_zero_network_gives_the_density_of_the_scaled_prior(capsys, tiny_ckpt, digits_npz):

@@ -4,25 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from ddpm_desktop.cli import main
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    import torch
-
-    from ddpm_desktop.core.checkpoint import save_weights
-    from ddpm_desktop.core.model import ModelConfig, UNet
-
-    torch.manual_seed(0)
-    model = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))
-    return save_weights(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors", model)
-
-
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_helpers import run_cli as _run, tiny_ckpt  # noqa: F401  (tiny_ckpt: a fixture)
 
 
 def test_zero_network_posterior_is_isotropic_with_the_gaussian_prior_variance(capsys, tiny_ckpt):

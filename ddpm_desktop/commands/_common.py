@@ -50,6 +50,26 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="CPU threads (default: 1 on a machine of 2 cores or fewer, else half the cores)")
 
 
+def add_digit_args(p: argparse.ArgumentParser,
+                   image_help: str = "an image file (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM)") -> None:
+    """--image FILE | --index K, one of them required: the digit `digit_from_args` reads."""
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image", help=image_help)
+    src.add_argument("--index", type=int, help="index into the bundled held-out MNIST digits (0-999)")
+
+
+def add_label_guidance_args(p: argparse.ArgumentParser) -> None:
+    """--label and --guidance for a command whose model can be conditioned on a class."""
+    p.add_argument("--label", default=None, help="class 0-9 to condition on, or 'none' (default none)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale w with a label (default the app's)")
+
+
+def check_guidance(w: float | None, flag: str = "--guidance") -> None:
+    if w is not None and not (-1e3 < w < 1e3):
+        raise ValueError(f"{flag} must be a finite number, got {w}")
+
+
 def check_threads(threads: int | None, flag: str = "--threads") -> None:
     """At least 1 and at most this machine's cores: more only slows torch down."""
     cores = os.cpu_count() or 1
@@ -170,6 +190,16 @@ def load_model_arg(path: str | None, device):
     return checkpoint.load_model(path, device=device)
 
 
+def model_on_device(args):
+    """(model, device): --threads applied, the --checkpoint model (or the bundled one) on --device."""
+    from ddpm_desktop.core.training import resolve_device
+
+    device = resolve_device(args.device)
+    apply_threads(args.threads)
+    model, _meta = load_model_arg(args.checkpoint, device)
+    return model, device
+
+
 def schedule_from_args(args):
     from ddpm_desktop.core.schedule import NoiseSchedule
 
@@ -213,8 +243,7 @@ def labels_from_arg(label: str | None, n: int, num_classes: int = 10):
 def check_sampler_args(args, t_max: int) -> None:
     if args.steps is not None and not 1 <= args.steps <= t_max:
         raise ValueError(f"--steps must be in 1..{t_max} (T), got {args.steps}")
-    if args.guidance is not None and not (-1e3 < args.guidance < 1e3):
-        raise ValueError(f"--guidance must be a finite number, got {args.guidance}")
+    check_guidance(args.guidance)
     if not (0.0 <= args.eta <= 1.0):
         raise ValueError(f"--eta must be in [0, 1], got {args.eta}")
 

@@ -10,6 +10,15 @@ from pathlib import Path
 MAX_IMAGES = 10_000
 
 
+def add_digits_args(p) -> None:
+    """The digits file (read by `read_digits`), then the model's and the schedule's options."""
+    from ._common import add_model_args, add_schedule_args
+
+    p.add_argument("file", help="FILE.npz with 'images' uint8 [N, 28, 28], or one image file")
+    add_model_args(p)
+    add_schedule_args(p)
+
+
 def read_digits(path: str):
     """(uint8 [N, 28, 28], description) from FILE.npz (its `images` array, read by the copies
     command's reader) or a picture in a raster format core.imaging.open_image allows

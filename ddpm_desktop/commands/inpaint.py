@@ -24,14 +24,12 @@ HELP = "fill the hidden part of a digit (N completions)"  # the one line `ddpm-d
 def add_parser(sub) -> None:
     from ddpm_desktop.core.inpaint import DEFAULT_JUMP_LENGTH, DEFAULT_RESAMPLE, MASK_PRESETS, METHODS
 
-    from ._common import SAMPLER_CHOICES, add_model_args, add_schedule_args, seed_arg
+    from ._common import SAMPLER_CHOICES, add_digit_args, add_model_args, add_schedule_args, seed_arg
 
     p = sub.add_parser("inpaint", help=HELP,
                        description="Keep the known pixels of a digit and let the model fill the rest, "
                                    "N times: paste, RePaint or x̂_0 replacement.")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image", help="an image file (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM), preprocessed to 28x28")
-    src.add_argument("--index", type=int, help="index into the bundled held-out MNIST digits (0-999)")
+    add_digit_args(p, "an image file (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM), preprocessed to 28x28")
     p.add_argument("--mask", required=True,
                    help=f"{' | '.join(MASK_PRESETS)} (that side is hidden) or a 28x28 image, white = known")
     p.add_argument("--rows", type=int, default=14, help="rows (columns) a preset hides (default 14)")
@@ -76,9 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core.inpaint import DEFAULT_STEPS
     from ddpm_desktop.core.run import SamplerSettings, plan_run
 
-    from ._common import (apply_threads, check_fps, check_int_range, check_memory, check_out,
-                          check_threads, digit_from_args, gif_frames, load_model_arg,
-                          schedule_from_args, unet_bytes)
+    from ._common import (check_fps, check_int_range, check_memory, check_out, check_threads,
+                          digit_from_args, gif_frames, model_on_device, schedule_from_args, unet_bytes)
 
     out = check_out(args.out, (".png", ".gif", ".npz"))
     check_int_range("--n", args.n, 1, MAX_N)
@@ -122,12 +119,9 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core.decision import bundled_classifier, decision_curve
     from ddpm_desktop.core.inpaint import iter_inpaint
     from ddpm_desktop.core.sampling import make_eps_fn
-    from ddpm_desktop.core.training import resolve_device
 
     x0, label, source = digit_from_args(args)
-    device = resolve_device(args.device)
-    apply_threads(args.threads)
-    model, _meta = load_model_arg(args.checkpoint, device)
+    model, device = model_on_device(args)
     check_memory(unet_bytes(model.config, args.n), f"--n {args.n}")
     eps_fn = make_eps_fn(model, schedule)                # unconditional: the mask alone conditions
     gen = torch.Generator().manual_seed(args.seed)

@@ -16,22 +16,19 @@ HELP = "DDIM-invert digits to x_T and back; report the reconstruction MSE"  # th
 def add_parser(sub) -> None:
     from ddpm_desktop.core.inversion import DEFAULT_INVERSION_STEPS, DEFAULT_REFINE
 
-    from ._common import add_model_args, add_schedule_args
+    from ._common import add_label_guidance_args
+    from ._inputs import add_digits_args
 
     p = sub.add_parser("invert", help=HELP,
                        description="Encode each digit to x_T with the DDIM ODE run forwards, decode it "
                                    "back with DDIM, and report the per-image MSE in [-1, 1] units.")
-    p.add_argument("file", help="FILE.npz with 'images' uint8 [N, 28, 28], or one image file")
-    add_model_args(p)
-    add_schedule_args(p)
+    add_digits_args(p)
     p.add_argument("--steps", type=int, default=DEFAULT_INVERSION_STEPS,
                    help=f"DDIM steps each way (default {DEFAULT_INVERSION_STEPS})")
     p.add_argument("--refine", type=int, default=DEFAULT_REFINE,
                    help=f"fixed-point refinements per encoding step, 0..10 (default {DEFAULT_REFINE}; "
                         "0 is plain DDIM inversion)")
-    p.add_argument("--label", default=None, help="class 0-9 to condition on, or 'none' (default none)")
-    p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale w with a label (default the app's)")
+    add_label_guidance_args(p)
     p.add_argument("--decode-label", default=None,
                    help="decode x_T under another class 0-9 (\"turn your 3 into an 8\"); the MSE then "
                         "measures the change, and --out holds the edited digits")
@@ -46,8 +43,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_int_range, check_out, check_threads, guidance_from_args,
-                          labels_from_arg, load_model_arg, schedule_from_args)
+    from ._common import (check_guidance, check_int_range, check_out, check_threads, guidance_from_args,
+                          labels_from_arg, model_on_device, schedule_from_args)
     from ._inputs import read_digits
 
     check_threads(args.threads)
@@ -57,9 +54,8 @@ def run(args: argparse.Namespace) -> int:
     check_int_range("--batch", args.batch, 1, 4096)
     labels_from_arg(args.label, 1)
     edit = labels_from_arg(args.decode_label, 1) is not None
-    for flag, w in (("--guidance", args.guidance), ("--decode-guidance", args.decode_guidance)):
-        if w is not None and not (-1e3 < w < 1e3):
-            raise ValueError(f"{flag} must be a finite number, got {w}")
+    check_guidance(args.guidance)
+    check_guidance(args.decode_guidance, "--decode-guidance")
     out = None if args.out is None else check_out(args.out, (".npz",))
     images, source = read_digits(args.file)
 
@@ -72,11 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_desktop.core.files import atomic_write_bytes
     from ddpm_desktop.core.inversion import ddim_decode, round_trip
     from ddpm_desktop.core.sampling import make_eps_fn
-    from ddpm_desktop.core.training import resolve_device
 
-    device = resolve_device(args.device)
-    apply_threads(args.threads)
-    model, _meta = load_model_arg(args.checkpoint, device)
+    model, device = model_on_device(args)
     x0 = torch.as_tensor(imaging.to_model_range(images))[:, None]
     started = time.perf_counter()
     mse, x_T, recon, nfe = [], [], [], 0

@@ -19,14 +19,13 @@ HELP = "bits per dimension of digits (probability-flow ODE)"  # the one line `dd
 def add_parser(sub) -> None:
     from ddpm_desktop.core.likelihood import DEFAULT_LOG_SNR_MAX, DEFAULT_ODE_STEPS, DEFAULT_PROBES, TRACES
 
-    from ._common import add_model_args, add_schedule_args, seed_arg
+    from ._common import seed_arg
+    from ._inputs import add_digits_args
 
     p = sub.add_parser("likelihood", help=HELP,
                        description="Bits per dimension of 8-bit digits by the probability-flow ODE with "
                                    "uniform dequantization; lower is more likely.")
-    p.add_argument("file", help="FILE.npz with 'images' uint8 [N, 28, 28], or one image file")
-    add_model_args(p)
-    add_schedule_args(p)
+    add_digits_args(p)
     p.add_argument("--steps", type=int, default=DEFAULT_ODE_STEPS,
                    help=f"RK4 steps in log-SNR, 4 network calls each (default {DEFAULT_ODE_STEPS})")
     p.add_argument("--log-snr-max", type=float, default=DEFAULT_LOG_SNR_MAX,
@@ -51,8 +50,8 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import math
 
-    from ._common import (apply_threads, check_int_range, check_memory, check_threads, labels_from_arg,
-                          load_model_arg, schedule_from_args, unet_bytes)
+    from ._common import (check_int_range, check_memory, check_threads, labels_from_arg, model_on_device,
+                          schedule_from_args, unet_bytes)
     from ._inputs import read_digits
 
     check_threads(args.threads)
@@ -72,11 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ddpm_desktop.core.likelihood import EXACT_CHUNK, image_bits_per_dim, load_reference, vlb_terms
     from ddpm_desktop.core.sampling import generator_for, make_eps_fn, make_log_snr_eps_fn
-    from ddpm_desktop.core.training import resolve_device
 
-    device = resolve_device(args.device)
-    apply_threads(args.threads)
-    model, _meta = load_model_arg(args.checkpoint, device)
+    model, device = model_on_device(args)
     # one call holds batch × (probes, or EXACT_CHUNK basis vectors) images with their graph for the VJP
     per_call = min(args.batch, len(images)) * (EXACT_CHUNK if args.trace == "exact" else args.probes)
     check_memory(unet_bytes(model.config, per_call, training=True), "this --batch with this --trace/--probes")

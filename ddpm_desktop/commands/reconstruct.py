@@ -22,13 +22,11 @@ HELP = "noise a digit to step t and reconstruct it"  # the one line `ddpm-deskto
 
 
 def add_parser(sub) -> None:
-    from ._common import add_model_args, add_sampler_args
+    from ._common import add_digit_args, add_model_args, add_sampler_args
 
     p = sub.add_parser("reconstruct", help=HELP,
                        description="Noise a digit to step t with q(x_t|x_0), then reverse the chain to x_0.")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image", help="an image file (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM)")
-    src.add_argument("--index", type=int, help="index into the bundled held-out MNIST digits (0-999)")
+    add_digit_args(p)
     p.add_argument("--t", type=int, required=True, help="noise the digit to this step (1..T)")
     add_model_args(p)
     add_sampler_args(p, "reverse steps from t (default: every step for ddpm/ddim, 20 for dpmpp)")

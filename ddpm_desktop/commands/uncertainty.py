@@ -18,14 +18,12 @@ HELP = "principal directions and variances of p(x_0 | x_t) for a noised digit"  
 def add_parser(sub) -> None:
     from ddpm_desktop.core.uncertainty import DEFAULT_ITERATIONS, DEFAULT_JVP, DEFAULT_OVERSAMPLE, JVPS
 
-    from ._common import add_model_args, add_schedule_args, seed_arg
+    from ._common import add_digit_args, add_label_guidance_args, add_model_args, add_schedule_args, seed_arg
 
     p = sub.add_parser("uncertainty", help=HELP,
                        description="Top-k principal directions and variances of p(x_0 | x_t) by subspace "
                                    "iteration on the denoiser's Jacobian, at reconstruct's x_t.")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image", help="an image file (PNG, JPEG, BMP, GIF, TIFF, WebP or PNM)")
-    src.add_argument("--index", type=int, help="index into the bundled held-out MNIST digits (0-999)")
+    add_digit_args(p)
     p.add_argument("--t", type=int, required=True, help="noise the digit to this step (1..T)")
     p.add_argument("--k", type=int, default=4, help="directions, 1..64 (default 4)")
     p.add_argument("--seed", type=seed_arg, default=0,
@@ -36,9 +34,7 @@ def add_parser(sub) -> None:
                    help=f"extra directions iterated and dropped, 0..64 (default {DEFAULT_OVERSAMPLE})")
     p.add_argument("--jvp", choices=JVPS, default=DEFAULT_JVP,
                    help=f"Jacobian-vector products (default {DEFAULT_JVP}; autograd: double backward)")
-    p.add_argument("--label", default=None, help="class 0-9 to condition on, or 'none' (default none)")
-    p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale w with a label (default the app's)")
+    add_label_guidance_args(p)
     p.add_argument("--out", default=None,
                    help=".png: one row per direction i, x̂_0 - 2σ_i d_i | x̂_0 | x̂_0 + 2σ_i d_i (σ_i = √variance_i)")
     add_model_args(p)
@@ -49,8 +45,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import (apply_threads, check_int_range, check_out, check_threads, digit_from_args, guidance_from_args,
-                          labels_from_arg, load_model_arg, schedule_from_args)
+    from ._common import (check_guidance, check_int_range, check_out, check_threads, digit_from_args,
+                          guidance_from_args, labels_from_arg, model_on_device, schedule_from_args)
 
     check_threads(args.threads)
     schedule = schedule_from_args(args)
@@ -59,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     check_int_range("--iterations", args.iterations, 0, 200)
     check_int_range("--oversample", args.oversample, 0, 64)
     labels_from_arg(args.label, 1)
-    if args.guidance is not None and not (-1e3 < args.guidance < 1e3):
-        raise ValueError(f"--guidance must be a finite number, got {args.guidance}")
+    check_guidance(args.guidance)
     out = None if args.out is None else check_out(args.out, (".png",))
     if args.seed >= 2**63 - 1:
         raise ValueError(f"--seed must be below 2^63 - 1, got {args.seed}")
@@ -70,13 +65,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ddpm_desktop.core.forward import q_sample
     from ddpm_desktop.core.sampling import ddim_step, generator_for, make_eps_fn
-    from ddpm_desktop.core.training import resolve_device
     from ddpm_desktop.core.uncertainty import posterior_principal_components
 
     x0, original_label, source = digit_from_args(args)
-    device = resolve_device(args.device)
-    apply_threads(args.threads)
-    model, _meta = load_model_arg(args.checkpoint, device)
+    model, device = model_on_device(args)
     # one class as an int: the subspace iteration batches the image k + oversample times
     label = labels_from_arg(args.label, 1, model.config.num_classes)
     eps_fn = make_eps_fn(model, schedule, None if label is None else int(label[0]), guidance_from_args(args))

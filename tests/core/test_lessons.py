@@ -229,7 +229,7 @@ def test_the_posterior_variances_are_rayleigh_quotients_of_the_covariance():
     x_t, pcs = lessons.posterior_pcs(step.setup)
     t = step.setup.cursor()
     a = _alpha_bar("linear", 1000, t)
-    model = lessons._bundled_network()
+    model = lessons.bundled_network()
     lam = torch.full((1,), math.log(a / (1 - a)))
     d = pcs.directions
     np.testing.assert_allclose(d @ d.T, np.eye(len(d)), atol=1e-6)
