@@ -385,6 +385,7 @@ def load_trainer(path: str | os.PathLike, data, device="auto", steps: int | None
         trainer.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"'{state_path.name}' does not match its configuration ({_short(exc)})") from None
+    _check_forward(state_path.name, trainer.model)
     if isinstance(state.get("pair"), dict):
         _RUN_IDS[trainer] = str(state["pair"].get("run_id"))  # the resumed run keeps its id
     return trainer
@@ -447,7 +448,10 @@ def _check_architecture(name: str, config: ModelConfig, tensors: dict) -> None:
 
     The configuration comes from the file, so it is checked against the file's own tensors on
     the meta device (no memory): a few-hundred-byte file asking for a huge network would
-    otherwise allocate gigabytes before load_state_dict noticed the mismatch.
+    otherwise allocate gigabytes before load_state_dict noticed the mismatch. Once the shapes
+    match, the network is no larger than the tensors already read, and the caller runs it once
+    on the CPU (`_check_forward`); a forward pass on the meta device is not made here: it costs
+    1.5 s of lazy imports in the first call of a process, on a worker thread in the app.
     """
     # Every residual block owns tensors: a config asking for more blocks than the file holds
     # tensors cannot match, and would take long to build even on the meta device.
@@ -458,12 +462,12 @@ def _check_architecture(name: str, config: ModelConfig, tensors: dict) -> None:
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     if expected != {k: tuple(v.shape) for k, v in tensors.items()}:
         raise CheckpointError(f"'{name}' holds weights of a different architecture than its configuration says")
-    _check_forward(name, skeleton, device="meta")
 
 
-def _check_forward(name: str, model: UNet, device: str = "cpu") -> None:
-    """Run `model` once on a [1, 1, 28, 28] input (with and without a label): the output must
-    be [1, 1, 28, 28] and (off the meta device) finite."""
+def _check_forward(name: str, model: UNet) -> None:
+    """Run `model` once on a [1, 1, 28, 28] input (with and without a label), on the device
+    its weights are on: the output must be [1, 1, 28, 28] and finite."""
+    device = next(model.parameters()).device
     try:
         with torch.inference_mode():
             x = torch.zeros(1, 1, *IMAGE_SHAPE, device=device)
@@ -476,7 +480,7 @@ def _check_forward(name: str, model: UNet, device: str = "cpu") -> None:
         if tuple(out.shape) != (1, 1, *IMAGE_SHAPE):
             raise CheckpointError(f"'{name}' builds a network whose output is {tuple(out.shape)}, "
                                   "not [1, 1, 28, 28]")
-        if device != "meta" and not torch.isfinite(out).all():
+        if not torch.isfinite(out).all():
             raise CheckpointError(f"'{name}' gives non-finite output on a blank image")
 
 
