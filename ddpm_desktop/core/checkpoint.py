@@ -70,6 +70,20 @@ def model_file(source) -> str | None:
 FORMAT = "ddpm-desktop/1"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
 BUNDLED_MODEL = "model.safetensors"
+# Models trained on parts of the training digits (docs/COPIES.md has the recipe; the subset is
+# in each file's metadata): twin-a and twin-b on the two disjoint halves (4,500 digits each),
+# few-a and few-b on two disjoint sets of 64 digits, trained until they copy. Bundled as
+# resources/NAME.safetensors.
+SUBSET_MODELS = ("twin-a", "twin-b", "few-a", "few-b")
+
+
+def subset_model_path(name: str) -> Path:
+    """The bundled file of a subset model (one of SUBSET_MODELS)."""
+    if name not in SUBSET_MODELS:
+        raise ValueError(f"unknown model '{name}'; choose one of {', '.join(SUBSET_MODELS)}")
+    from ddpm_desktop import resources_path
+
+    return Path(resources_path(f"{name}.safetensors"))
 
 
 class CheckpointError(ValueError):

@@ -56,6 +56,43 @@ class LabPoint:
         return d
 
 
+# The shipped curves: resources/generalisation.json, measured by tools/generalisation_lab.py with
+# the settings above. {"recipe", "steps", "eval_every", "n_eval", "sample_steps", "guidance",
+# "runs": [{"name", "size", "subset_seed", "offset", "points": [LabPoint.to_dict(), ...]}]}
+CURVES_FILE = "generalisation.json"
+
+
+def load_curves(path=None) -> dict:
+    """The shipped lab curves (or the file at `path`), validated: runs sorted by size, each with
+    its points sorted by step. A malformed file is a one-line ValueError."""
+    import json
+    from pathlib import Path
+
+    from ddpm_desktop import resources_path
+
+    p = Path(path) if path is not None else Path(resources_path(CURVES_FILE))
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+        runs = []
+        for run in d["runs"]:
+            points = sorted(
+                ({"step": int(q["step"]), "loss_smooth": float(q["loss_smooth"]),
+                  "f_mem": float(q["f_mem"]), "ci": [float(q["ci"][0]), float(q["ci"][1])],
+                  "median_d1": float(q["median_d1"]), "accuracy": float(q["accuracy"]),
+                  "n": int(q["n"]), "elapsed_s": float(q.get("elapsed_s", 0.0))}
+                 for q in run["points"]), key=lambda q: q["step"])
+            runs.append({"name": str(run["name"]), "size": int(run["size"]),
+                         "subset_seed": int(run.get("subset_seed", 0)),
+                         "offset": int(run.get("offset", 0)), "points": points})
+    except OSError as exc:
+        raise ValueError(f"cannot read the lab curves '{p}': {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"'{p}' is not a lab curves file ({type(exc).__name__}: {exc})") from None
+    meta = {k: d.get(k) for k in ("recipe", "steps", "eval_every", "n_eval", "sample_steps",
+                                  "guidance")}
+    return {**meta, "runs": sorted(runs, key=lambda r: (r["size"], r["offset"]))}
+
+
 def lab_samples(model, n: int = LAB_N_EVAL, steps: int = LAB_SAMPLE_STEPS,
                 guidance: float = LAB_GUIDANCE, seed: int = LAB_SAMPLE_SEED):
     """n guided samples of `model` (labels 0..9 cycling) from one fixed x_T: float32
