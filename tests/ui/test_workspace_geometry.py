@@ -1,8 +1,9 @@
 """Readable at every size: on 1280×720, 1366×768 and 1920×1080 screens, with lecture fonts
-and without, in every workspace every plot with axes is at least 90 px tall, the workspace's
-primary action shows inside its dock's viewport without scrolling, and no dock on screen
-scrolls sideways. A first window and the 2-D window fit the screen, and a large screen gets a
-large window."""
+and without, dark, after View > Theme switches dark -> light and after light -> dark, in
+every workspace every plot with axes is at least 90 px tall, every text drawn in a plot meets
+WCAG AA (4.5:1) against its background, the workspace's primary action shows inside its dock's
+viewport without scrolling, and no dock on screen scrolls sideways. A first window and the 2-D
+window fit the screen, and a large screen gets a large window."""
 from __future__ import annotations
 
 import pyqtgraph as pg
@@ -11,6 +12,7 @@ from PySide6.QtCore import QPoint, QSize
 from PySide6.QtWidgets import QApplication, QDockWidget, QScrollArea
 
 from ddpm_desktop.ui import screen_fit, theme
+from plot_texts import failures
 
 SIZES = [(1280, 720), (1366, 768), (1920, 1080)]
 LEAST_PLOT_HEIGHT = 90
@@ -51,17 +53,26 @@ def on_screen(monkeypatch):
         return avail
 
     yield set_size
-    theme.set_lecture(QApplication.instance(), False)
+    app = QApplication.instance()
+    theme.set_lecture(app, False)
+    theme.apply_theme(app, "dark")
 
 
-@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_every_workspace_is_readable(qtbot, on_screen, size, lecture):
+# (size, lecture) cases; the quick tier keeps the tightest, the rest run with the slow tests
+CASES = [pytest.param(size, lecture, id=f"{size[0]}x{size[1]}-{'lecture' if lecture else 'normal'}",
+                      marks=() if (size, lecture) == ((1280, 720), True) else pytest.mark.slow)
+         for size in SIZES for lecture in (False, True)]
+
+
+@pytest.mark.parametrize("size, lecture", CASES)
+def test_every_workspace_is_readable_before_and_after_theme_switches(qtbot, on_screen, size,
+                                                                     lecture):
+    """One window a case, started dark, then switched at run time to light and back."""
     from ddpm_desktop.ui.main_window import MainWindow
-    from ddpm_desktop.ui.workspaces import WORKSPACES
 
     avail = on_screen(size)
     app = QApplication.instance()
+    theme.apply_theme(app, "dark")
     theme.set_lecture(app, lecture, avail)
     w = MainWindow(load_model=False, load_dataset=False)
     qtbot.addWidget(w)
@@ -69,10 +80,23 @@ def test_every_workspace_is_readable(qtbot, on_screen, size, lecture):
     w.resize(avail)
     qtbot.waitExposed(w)
     assert (w.width(), w.height()) == size
+    check_workspaces(w, qtbot, (size, lecture, "dark"))
+    for name in ("light", "dark"):  # dark -> light, then light -> dark
+        w.set_theme(name)
+        assert (w.width(), w.height()) == size
+        check_workspaces(w, qtbot, (size, lecture, f"switched to {name}"))
+    w.close()
+
+
+def check_workspaces(w, qtbot, case) -> None:
+    """Every workspace of window `w` in turn: plots tall enough, plot texts readable, the
+    primary action on screen, no dock scrolling sideways."""
+    from ddpm_desktop.ui.workspaces import WORKSPACES
+
     for ws in WORKSPACES:
         w.set_workspace(ws.name)
         qtbot.wait(20)  # the deferred re-fit after docks were shown and hidden
-        where = (size, lecture, ws.name)
+        where = (*case, ws.name)
         plots = plots_with_axes(w)
         assert plots, where
         short = [(type(p.parent()).__name__, p.height()) for p in plots
@@ -87,7 +111,7 @@ def test_every_workspace_is_readable(qtbot, on_screen, size, lecture):
             button = w.primary_action()
             holder = [d for d in docks if d.widget().isAncestorOf(button)]
             assert holder and in_viewport(button, holder[0]), (where, button.text())
-    w.close()
+        assert failures(w) == [], where
 
 
 def test_the_check_sees_a_button_scrolled_away(qtbot):
