@@ -7,6 +7,7 @@ window fit the screen, and a large screen gets a large window."""
 from __future__ import annotations
 
 import pyqtgraph as pg
+import torch
 import pytest
 from PySide6.QtCore import QPoint, QSize
 from PySide6.QtWidgets import QApplication, QDockWidget, QScrollArea
@@ -170,4 +171,53 @@ def test_the_2d_window_fits_the_screen(qtbot, on_screen, size):
     plots = plots_with_axes(toy)
     assert plots and min(p.height() for p in plots) >= LEAST_PLOT_HEIGHT
     toy.close()
+    w.close()
+
+
+class _HalfNoise(torch.nn.Module):
+    """The U-Net's call signature; predicts half of x_t as the noise (a run in milliseconds)."""
+
+    null_label = 10
+
+    def forward(self, x, log_snr, labels=None):
+        return 0.5 * x
+
+
+@pytest.mark.parametrize("size, lecture", [
+    pytest.param((1280, 720), True, id="1280x720-lecture"),
+    pytest.param((1366, 768), False, id="1366x768-normal"),
+    pytest.param((1280, 720), False, id="1280x720-normal", marks=pytest.mark.slow),
+    pytest.param((1366, 768), True, id="1366x768-lecture", marks=pytest.mark.slow)])
+def test_compare_mode_keeps_the_plots_and_the_kl_readout_whole(qtbot, on_screen, size, lecture):
+    """Two compared samplers add a line each to the KL readout under the histogram; the plots
+    keep their 90 px and the readout shows every line (it took the histogram's height, then,
+    with the plots held at 90 px, was cut)."""
+    from ddpm_desktop.ui.main_window import MainWindow
+    from ddpm_desktop.ui.state import SamplerSettings
+    from ddpm_desktop.ui.workspaces import WORKSPACES
+
+    avail = on_screen(size)
+    theme.set_lecture(QApplication.instance(), lecture, avail)
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.resize(avail)
+    qtbot.waitExposed(w)
+    w.session.set_model(_HalfNoise(), "half noise")
+    with qtbot.waitSignal(w.session.reverse.run_finished, timeout=10_000):
+        w.session.request_sampling(SamplerSettings(sampler="ddim", steps=6, compare=True,
+                                                   sampler_b="dpmpp"))
+    readout = w.histogram_view.kl_label
+    assert readout.text().count("<br>") == 2  # the forward line and one line a lane
+    for ws in WORKSPACES:
+        if "histogram" not in ws.plots:
+            continue
+        w.set_workspace(ws.name)
+        qtbot.wait(20)  # the deferred re-fit after docks were shown and hidden
+        # the readout's new minimum reaches the central splitter through a layout request
+        qtbot.waitUntil(lambda: readout.height() >= readout.heightForWidth(readout.width()),
+                        timeout=2000)
+        short = [(type(p.parent()).__name__, p.height()) for p in plots_with_axes(w)
+                 if p.height() < LEAST_PLOT_HEIGHT]
+        assert short == [], (size, lecture, ws.name)
     w.close()
