@@ -221,3 +221,46 @@ def test_compare_mode_keeps_the_plots_and_the_kl_readout_whole(qtbot, on_screen,
                  if p.height() < LEAST_PLOT_HEIGHT]
         assert short == [], (size, lecture, ws.name)
     w.close()
+
+
+def open_every_dialog(w) -> dict:
+    """Every dialog and window the main window `w` opens (message boxes and the platform's
+    file and number pickers aside), opened as the app opens them: {name: top-level widget}."""
+    from ddpm_desktop.ui.crash_dialog import show_crash
+    from ddpm_desktop.ui.toy2d_window import build_toy2d_window
+
+    w.open_export()
+    w.show_guide()
+    w.offer_start_page()
+    w.results_card.show()
+    crash = show_crash(w, "A made-up failure", "Traceback (most recent call last):\n  ...",
+                       w.session)
+    return {"export": w.export_dialog, "guide": w.guide_dialog, "start": w.start_page,
+            "results": w.results_card, "crash": crash, "2-D": build_toy2d_window(w.session, w)}
+
+
+@pytest.mark.parametrize("size, lecture", [
+    pytest.param((1280, 720), True, id="1280x720-lecture"),
+    pytest.param((1920, 1080), False, id="1920x1080-normal"),
+    pytest.param((1366, 768), False, id="1366x768-normal", marks=pytest.mark.slow)])
+def test_every_dialog_fits_the_screen_and_grows_on_a_large_one(qtbot, on_screen, size,
+                                                                 lecture):
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    avail = on_screen(size)
+    theme.set_lecture(QApplication.instance(), lecture, avail)
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    w.show()
+    dialogs = open_every_dialog(w)
+    assert w.start_page is not None  # a fresh settings file: the first start's page
+    for name, d in dialogs.items():
+        hint = d.minimumSizeHint()
+        assert d.width() <= size[0] and d.height() <= size[1], (name, d.size(), size)
+        assert hint.width() <= size[0] and hint.height() <= size[1], (name, hint, size)
+        if size == (1920, 1080):  # a large screen: a large window, not the 1400-wide design
+            assert d.width() >= screen_fit.DIALOG_SHARE * size[0] * 0.99, (name, d.size())
+            assert d.height() >= screen_fit.DIALOG_SHARE * size[1] * 0.99, (name, d.size())
+    for d in dialogs.values():
+        d.close()
+    w.close()
