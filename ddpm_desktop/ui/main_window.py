@@ -359,6 +359,7 @@ class MainWindow(QMainWindow):
         s.checkpoint_saved.connect(self._on_checkpoint_saved)
         s.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         self.results_card = ResultsCard(self)  # a poster experiment's numbers, beside the window
+        screen_fit.fit_window(self.results_card, share=screen_fit.DIALOG_SHARE)
         s.experiments.card.connect(self.results_card.show_card)
         s.model_state.changed.connect(self._on_model_changed)
         s.reverse.frames_added.connect(self._on_reverse_progress)
@@ -448,6 +449,7 @@ class MainWindow(QMainWindow):
         s.model_state.changed.connect(dialog.refresh)
         s.sampler.changed.connect(lambda _settings: dialog.refresh())
         apply_help(dialog)
+        screen_fit.fit_window(dialog, share=screen_fit.DIALOG_SHARE)
         return dialog
 
     @Slot()
@@ -456,6 +458,7 @@ class MainWindow(QMainWindow):
 
         if self.guide_dialog is None:
             self.guide_dialog = GuideDialog(self)
+            screen_fit.fit_window(self.guide_dialog, share=screen_fit.DIALOG_SHARE)
         self.guide_dialog.show()
         self.guide_dialog.raise_()
 
@@ -612,7 +615,7 @@ class MainWindow(QMainWindow):
         if geometry is not None and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(*screen_fit.first_size(self))
+            screen_fit.fit_window(self, 1400, 900)
             screen_fit.centre(self)
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():

@@ -159,7 +159,7 @@ class Session(QObject):
                                error, parent=self)
         self.toy = Toy2D(jobs, sched, sampler, status, error, parent=self)
         self.datasets = DatasetSources(jobs, parent=self)
-        self.lessons = Lessons(sched, inp, sampler, fwd, rev, model, self, status, error,
+        self.lessons = Lessons(jobs, sched, inp, sampler, fwd, rev, model, self, status, error,
                                parent=self)
         self.experiments = Experiments(sched, inp, sampler, fwd, model, self, status, error,
                                        parent=self, jobs=jobs)
