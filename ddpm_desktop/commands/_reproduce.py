@@ -78,9 +78,8 @@ class XTDraw:
         return sample_start(self.start, (n, 1, *IMAGE_SHAPE), self.gen, **self.params)
 
 
-def forward_generator(args, gen):
-    """The generator of the forward chain's noise: --noise-seed's own, else `gen`."""
-    from ddpm_desktop.core.sampling import generator_for
-
+def forward_noise(args, gen) -> dict:
+    """How the forward chain draws its noise, as keywords of core.forward.forward_chain: the
+    app's chain of --noise-seed (`seed`, numpy), else the shared torch generator `gen`."""
     seed = getattr(args, "noise_seed", None)
-    return gen if seed is None else generator_for(seed)
+    return {"generator": gen} if seed is None else {"seed": seed}

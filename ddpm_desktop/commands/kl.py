@@ -81,23 +81,26 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--bins must be in 2..10000, got {args.bins}")
     schedule = schedule_from_args(args)  # validates --T and the betas before the heavy imports
 
-    import torch
+    # numpy only, no torch: the chain's noise is the app's for this seed (forward_noises); a
+    # noise start comes from seed + START_SEED_OFFSET, the app's stream for its start, drawn
+    # with numpy (draw_start), so its pixels are not the app's torch-drawn x_T
+    import numpy as np
 
-    from ddpm_desktop.core.forward import IMAGE_SHAPE, START_PARAMS, forward_chain, sample_start
+    from ddpm_desktop.core.forward import (IMAGE_SHAPE, START_PARAMS, START_SEED_OFFSET, draw_start,
+                                           forward_frames, forward_noises)
     from ddpm_desktop.core.kl import (analytic_kl_q, bias_floor, default_binning,
                                       estimated_kl_band_batch, histogram_kl_batch,
                                       indistinguishable_level)
     from ddpm_desktop.core.marginal import marginal_kl_curve
 
-    generator = torch.Generator().manual_seed(args.seed)
     if args.start == "image":
         from ddpm_desktop.core.imaging import load_digit
 
-        x0 = torch.from_numpy(load_digit(args.image))
+        x0 = np.asarray(load_digit(args.image), dtype=np.float32)
     else:
-        x0 = sample_start(args.start, IMAGE_SHAPE, generator, **params)  # validates params
-    chain = forward_chain(schedule, x0, generator)
-    frames = chain.x.reshape(schedule.T + 1, -1).numpy()
+        x0 = draw_start(args.start, IMAGE_SHAPE, args.seed + START_SEED_OFFSET, **params)  # validates
+    chain = forward_frames(schedule, x0, forward_noises(args.seed, schedule.T, x0.shape))
+    frames = chain.reshape(schedule.T + 1, -1)
     n = frames.shape[1]
     if args.bins is None:
         bins, (lo, hi) = default_binning(n)
@@ -105,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
         bins, lo, hi = args.bins, -5.0, 5.0
     hist = histogram_kl_batch(frames, bins=bins, range=(lo, hi))
     estimate, spread = estimated_kl_band_batch(frames)
-    start_params = {"image": x0.numpy()} if args.start == "image" else params
+    start_params = {"image": x0} if args.start == "image" else params
     exact = marginal_kl_curve(schedule, args.start, **start_params)
-    conditional = analytic_kl_q(schedule, x0.numpy())
+    conditional = analytic_kl_q(schedule, x0)
     floor = bias_floor(n, bins)
     level = float(indistinguishable_level(n))
 

@@ -97,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
         sampler_seed = args.seed + 1
     else:  # the app's forward chain, step by step from its own seed; the sampler's from S
         from ddpm_desktop.core.forward import forward_chain
-        from ._reproduce import forward_generator
-        x_t = forward_chain(schedule, x0_t[0, 0], forward_generator(args, None)).x[args.t][None, None]
+        x_t = forward_chain(schedule, x0_t[0, 0], seed=args.noise_seed).x[args.t][None, None]
         sampler_seed = args.seed
     eps_fn = make_eps_fn(model, schedule, None if labels is None else labels.to(device), guidance)
     # the run's plan from x_t (core.run, as the app's completions): the steps capped at t

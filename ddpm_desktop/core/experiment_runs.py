@@ -148,7 +148,7 @@ def run_poster_digit_kl(exp: Experiment, model=None, seed: int = 0, quick: bool 
     schedule = NoiseSchedule.named(**exp.schedule)
     digit, index = bundled_digit()
     exact = marginal_kl_image_curve(schedule, digit)
-    chain = forward_chain(schedule, torch.from_numpy(digit), torch.Generator().manual_seed(seed))
+    chain = forward_chain(schedule, torch.from_numpy(digit), seed=seed)  # kl --seed's chain
     frames = chain.x.reshape(schedule.T + 1, -1).numpy()
     estimate, spread = estimated_kl_band_batch(frames)
     upper = analytic_kl_q(schedule, digit)
@@ -192,7 +192,7 @@ def run_poster_digit_kl(exp: Experiment, model=None, seed: int = 0, quick: bool 
 
 
 def run_poster_exponential(exp: Experiment, model=None, seed: int = 0, quick: bool = False) -> ExperimentResult:
-    from .forward import forward_chain, sample_start, start_analytic_kl
+    from .forward import START_SEED_OFFSET, draw_start, forward_frames, forward_noises, start_analytic_kl
     from .kl import analytic_kl_q, estimated_kl_band_batch, estimated_kl_batch, histogram_kl_batch
     from .marginal import marginal_kl_curve
 
@@ -200,17 +200,18 @@ def run_poster_exponential(exp: Experiment, model=None, seed: int = 0, quick: bo
     name, params = exp.start
     closed = start_analytic_kl(name, **params)
     exact = marginal_kl_curve(schedule, name, **params)
-    x0 = sample_start(name, IMAGE_SHAPE, torch.Generator().manual_seed(seed), **params)
-    est, spread = estimated_kl_band_batch(x0.numpy().reshape(1, -1))
-    hist0 = histogram_kl_batch(x0.numpy().reshape(1, -1))
+    # x_0 and the chain as `kl --start NAME --seed SEED` draws them (numpy, the app's streams)
+    x0 = draw_start(name, IMAGE_SHAPE, seed + START_SEED_OFFSET, **params)
+    est, spread = estimated_kl_band_batch(x0.reshape(1, -1))
+    hist0 = histogram_kl_batch(x0.reshape(1, -1))
     n_seeds = 8 if quick else 64
-    many = np.stack([sample_start(name, (784,), torch.Generator().manual_seed(seed + 1 + k),
-                                  **params).numpy() for k in range(n_seeds)])
+    many = np.stack([draw_start(name, (784,), seed + START_SEED_OFFSET + 1 + k, **params)
+                     for k in range(n_seeds)])
     mean_est = float(np.mean(estimated_kl_batch(many)))
-    chain = forward_chain(schedule, x0, torch.Generator().manual_seed(seed + 10_000))
-    frames = chain.x.reshape(schedule.T + 1, -1).numpy()
+    chain = forward_frames(schedule, x0, forward_noises(seed, schedule.T, x0.shape))
+    frames = chain.reshape(schedule.T + 1, -1)
     est_t, hist_t, upper_t = estimated_kl_batch(frames), histogram_kl_batch(frames), \
-        analytic_kl_q(schedule, x0.numpy())
+        analytic_kl_q(schedule, x0)
     res = ExperimentResult(exp.name, exp.title)
     res.numbers += [
         Number("closed_form", "exact KL of Exp(λ) to N(0,1), closed form ln λ − 1 + ½ ln 2π + 1/λ²",
@@ -231,7 +232,7 @@ def run_poster_exponential(exp: Experiment, model=None, seed: int = 0, quick: bo
                                    float(hist_t[t])) for t in ts if t <= schedule.T)))
     # an exponential's values run to ~15: show them on the display range [-1, 1] clipped
     res.figures += [Figure("forward_strip", "png",
-                           (_strip([chain.x[t].numpy() for t in ts if t <= schedule.T]),),
+                           (_strip([chain[t] for t in ts if t <= schedule.T]),),
                            "x_t at t = " + ", ".join(str(t) for t in ts))]
     return res
 
@@ -298,7 +299,7 @@ def run_improved_cosine(exp: Experiment, model, seed: int = 0, quick: bool = Fal
     ts = [0, T // 8, T // 4, 3 * T // 8, T // 2, 3 * T // 4, T]
     rows = []
     for sch in (linear, cosine):
-        ch = forward_chain(sch, torch.from_numpy(digit), torch.Generator().manual_seed(seed))
+        ch = forward_chain(sch, torch.from_numpy(digit), seed=seed)
         rows += [ch.x[t].numpy() for t in ts]
     figures = [Figure("linear_vs_cosine", "png", (_strip(rows, nrow=len(ts)),),
                       "forward chain, top: linear, bottom: cosine, t = " + ", ".join(map(str, ts)))]

@@ -213,7 +213,7 @@ def posterior_pcs(setup: Setup):
 
         s, t = setup.noise_schedule(), setup.cursor()
         x0 = torch.from_numpy(np.asarray(bundled_digit()[0], dtype=np.float32))
-        x_t = forward_chain(s, x0, generator_for(setup.seed)).x[t].reshape(1, 1, *x0.shape)
+        x_t = forward_chain(s, x0, seed=setup.seed).x[t].reshape(1, 1, *x0.shape)
         pcs = posterior_principal_components(make_eps_fn(bundled_network(), s), s, x_t, t,
                                              UNCERTAINTY_K, generator=generator_for(setup.seed))
         _CHAINS[key] = (x_t, pcs)

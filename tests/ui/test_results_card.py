@@ -46,7 +46,7 @@ def test_poster_2_shows_its_results_card(qtbot, window):
     digit, _ = experiments.bundled_digit()
     exact = marginal_kl_image_curve(schedule, digit)
     upper = analytic_kl_q(schedule, digit)
-    chain = forward_chain(schedule, torch.from_numpy(digit), torch.Generator().manual_seed(0))
+    chain = forward_chain(schedule, torch.from_numpy(digit), seed=0)
     frames = chain.x.reshape(schedule.T + 1, -1).numpy()
     est, spread = estimated_kl_band_batch(frames)
     hist = histogram_kl_batch(frames)
