@@ -11,6 +11,8 @@ Standalone (`python -m bench.classify [ood|startup|all] [--json FILE]`), one tor
   core/nondigits.py (the share flagged "not a digit", per family, 200 each from seed 1 so
   they differ from any set the tests draw). Targets: ≥ 97% of digits kept, ≥ 98% accuracy on
   them, ≥ 95% of every family in nondigits.TARGET_FAMILIES flagged, most letters flagged.
+  Per set also the unsure readings (a digit read with p < core.classifier.UNSURE_P): the share
+  of the right readings shown as unsure, the wrong readings caught, the accuracy either side.
 - `startup`: wall time of `python -m ddpm_desktop --help`, of `python -c "import torch"`, of
   `python -m ddpm_desktop schedule` and of `python -m ddpm_desktop kl` (its default run: a
   Gaussian start, T = 1000), interleaved in fresh processes, medians; the targets are `--help`
@@ -39,7 +41,7 @@ def run_ood(per_family: int = 200, seed: int = 1) -> dict:
     import torch
 
     from ddpm_desktop.core import nondigits
-    from ddpm_desktop.core.classifier import bundled_reader, expected_calibration_error
+    from ddpm_desktop.core.classifier import UNSURE_P, bundled_reader, expected_calibration_error
     from ddpm_desktop.core.data import load_bundled_mnist
     from tools.calibrate_ood import CALIBRATION_HALF, MEASUREMENT_HALF, as_drawn
 
@@ -61,7 +63,15 @@ def run_ood(per_family: int = 200, seed: int = 1) -> dict:
                      "accuracy_kept": float((pred[kept] == labels[kept]).mean()),
                      "accuracy_all": float((pred == labels).mean()),
                      "ece_p": expected_calibration_error(p, pred == labels),
-                     "mean_p": float(p.mean())}
+                     "mean_p": float(p.mean()),
+                     # the unsure readings (a digit with p < UNSURE_P): how many right readings
+                     # they cost, how many wrong ones they catch, how right the others are
+                     "unsure_p": UNSURE_P,
+                     "correct_read_unsure": float((p[kept & (pred == labels)] < UNSURE_P).mean()),
+                     "wrong_read_unsure": [int(((pred != labels) & kept & (p < UNSURE_P)).sum()),
+                                           int(((pred != labels) & kept).sum())],
+                     "accuracy_unsure": float((pred == labels)[kept & (p < UNSURE_P)].mean()),
+                     "accuracy_sure": float((pred == labels)[kept & (p >= UNSURE_P)].mean())}
     flagged = {}
     for family, images in nondigits.non_digit_set(seed, per_family).items():
         _, scores = reader.probs_and_scores(torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0))

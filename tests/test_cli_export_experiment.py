@@ -74,6 +74,19 @@ def test_experiment_list_and_run(tmp_path, capsys):
     assert "3.77" in text and "3.226" in text
 
 
+def test_poster_digit_kl_says_what_can_and_cannot_be_inferred(tmp_path, capsys):
+    """The paragraph the app's results card shows (core.experiments.POSTER_DIGIT_KL_READING) is in
+    the CLI's text and in its JSON as "notes"."""
+    from ddpm_desktop.core.experiments import POSTER_DIGIT_KL_READING
+
+    assert main(["experiment", "poster-digit-kl", "--out", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [POSTER_DIGIT_KL_READING]
+    assert main(["experiment", "poster-digit-kl", "--out", str(tmp_path)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert " ".join(POSTER_DIGIT_KL_READING.split()) in text
+    assert text.index("What can be inferred") > text.index("the poster's values (their t is not given)")
+
+
 def test_experiment_bad_name_and_path(tmp_path, capsys):
     assert main(["experiment", "nope", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1

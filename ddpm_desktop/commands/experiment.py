@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 import math
 
 # = core.experiments.NAMES (kept here so building the parser imports no torch)
@@ -91,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
         widths = [max(len(r[i]) for r in cells) for i in range(len(t.columns))]
         for r in cells:
             print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+    for note in result.notes:  # what the numbers mean, as the app's results card says it
+        print()
+        print(textwrap.fill(note, width=100))
     print()
     for f, p in zip(result.figures, paths):
         print(f"wrote {p}: {f.caption}")

@@ -158,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     elif args.n == 1:
-        read = (f"the classifier reads {readings[0]} (p = {probs[0, readings[0]]:.2f})" if digits[0] else
+        from ddpm_desktop.core.classifier import reading_text
+
+        read = (f"the classifier reads {reading_text(readings[0], probs[0, readings[0]], True)}" if digits[0] else
                 f"not a digit (nearest class {readings[0]}, p = {probs[0, readings[0]]:.2f})")
         print(f"reconstructed {source} from t = {args.t}: MSE {mse_each[0]:.4f} ({last.nfe} steps); "
               f"{read}, settled at t = {settled[0]} -> {out}")

@@ -10,8 +10,8 @@ import torch
 from . import imaging
 from .imaging import IMAGE_SHAPE
 from .schedule import DEFAULT_SCHEDULE, NoiseSchedule
-from .experiment_types import (DIGIT_LABEL, POSTER_DIGIT_KL, POSTER_EXPONENTIAL_KL,
-                               Experiment, ExperimentResult, Figure, Number, Table)
+from .experiment_types import (DIGIT_LABEL, POSTER_DIGIT_KL, POSTER_DIGIT_KL_READING,
+                               POSTER_EXPONENTIAL_KL, Experiment, ExperimentResult, Figure, Number, Table)
 
 
 def bundled_digit(label: int = DIGIT_LABEL) -> tuple[np.ndarray, int]:
@@ -70,6 +70,23 @@ def _is_digit(images: torch.Tensor) -> np.ndarray:
     return reader.probs_and_scores(images.float().clamp(-1, 1))[1] <= reader.ood.threshold
 
 
+def reading_note(images: torch.Tensor) -> str:
+    """What the bundled classifier says of the first image [N, 1, 28, 28], in words: its
+    reading (core.classifier.reading_text) and, when unsure or not a digit, what that means."""
+    from .classifier import UNSURE_P, bundled_reader
+
+    r = bundled_reader().read(images[:1].float().clamp(-1, 1))[0]
+    text = f"The classifier reads the final x_0 as {r.text}."
+    if not r.digit:
+        text += (f" Its activations lie farther from the training digits' than the calibrated "
+                 f"threshold: not a digit (its most probable class is {r.top}, p = {r.p:.2f}).")
+    elif r.unsure:
+        text += (f" A reading with p below {UNSURE_P:g} is right for only about three held-out "
+                 "digits in four: the picture looks like a digit's strokes, but not enough like "
+                 "one digit to name it.")
+    return text
+
+
 def _rms(a, b) -> float:
     return float(np.sqrt(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)))
 
@@ -89,13 +106,14 @@ def run_poster_noise(exp: Experiment, model, seed: int = 0, quick: bool = False)
     last, chain = _run_chain("ddpm", _eps_fn(model, schedule), schedule, x_T, steps, seed)
     label, probs = _classify(last.x_t)
     res = ExperimentResult(exp.name, exp.title)
+    res.notes.append(reading_note(last.x_t))
     res.numbers += [
         Number("kl_xT", "estimated KL of x_T's 784 pixel values to N(0,1) (nats)",
                estimated_kl(x_T.numpy())),
         Number("indistinguishable", "estimate indistinguishable from N(0,1) below (nats)",
                float(indistinguishable_level(784))),
         Number("nfe", "network evaluations", float(last.nfe)),
-        Number("label", "the classifier reads x_0 as", float(label[0])),
+        Number("label", "the classifier's most probable class for x_0", float(label[0])),
         Number("confidence", "classifier confidence", float(probs[0].max())),
         Number("digit", "x_0 is a digit at all (1) or far from every training digit (0)",
                float(_is_digit(last.x_t)[0])),
@@ -184,6 +202,7 @@ def run_poster_digit_kl(exp: Experiment, model=None, seed: int = 0, quick: bool 
         Number("indistinguishable", "our estimate's resolution on one frame (below it: N(0, 1))", level),
     ]
     picked = [chain.x[t].numpy() for t in grid]
+    res.notes.append(POSTER_DIGIT_KL_READING)
     res.figures += [Figure("poster_stages", "png", (_strip(picked),),
                            "the frames at t = " + ", ".join(str(t) for t in grid)),
                     Figure("forward_chain", "gif", _gif(list(chain.x.numpy())),
