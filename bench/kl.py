@@ -107,7 +107,7 @@ def run(quick: bool = False) -> dict:
         marginal.marginal_kl_curve(s, name, **kw)
         cost[f"curve t = 0..1000 from the cached table, {name} (a schedule edit)"] = _median_ms(
             lambda name=name, kw=kw: marginal.marginal_kl_curve(s, name, **kw), 50)
-    frames = forward_chain(s, x0, seed=0).x.reshape(1001, -1)
+    frames = forward_chain(s, x0, torch.Generator().manual_seed(0)).x.reshape(1001, -1)
     cost["estimated_kl, one 784-pixel frame"] = _median_ms(lambda: estimated_kl(frames[500]), 200)
     cost["estimated_kl_band_batch, a digit's chain [1001, 784]"] = _median_ms(
         lambda: estimated_kl_band_batch(frames), 10)
@@ -120,7 +120,7 @@ def run(quick: bool = False) -> dict:
     rng = np.random.default_rng(2026)
     seeds_small, seeds_big = (60, 6) if quick else (300, 20)
     exact = marginal.marginal_kl_image_curve(s, x0)
-    chains = [forward_chain(s, x0, seed=k).x.reshape(1001, -1)
+    chains = [forward_chain(s, x0, torch.Generator().manual_seed(k)).x.reshape(1001, -1)
               for k in range(2 if quick else 6)]
     dists = {
         "exponential (λ = 0.5), t = 0": (lambda shape: rng.exponential(2.0, shape), start_analytic_kl("exponential")),

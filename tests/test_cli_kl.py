@@ -159,3 +159,17 @@ def test_the_chain_of_a_seed_is_the_apps(capsys, tmp_path):
     np.testing.assert_array_equal(np.array(d["histogram_kl"]), histogram_kl_batch(frames))
     other = run_json(capsys, "kl", "--start", "image", "--image", str(path), "--T", "200", "--seed", "4")
     assert other["estimated_kl"][1:] != d["estimated_kl"][1:]
+
+
+def test_a_noise_start_is_the_apps_x_T(capsys):
+    """`kl --start exponential --seed S` starts from the x_T the app draws for input seed S
+    (ui.session.start_noise: draw_start of S + START_SEED_OFFSET) and runs the app's chain."""
+    from ddpm_desktop.core.forward import START_SEED_OFFSET, NoiseCache, draw_start, forward_frames
+    from ddpm_desktop.core.kl import estimated_kl_band_batch
+    from ddpm_desktop.core.schedule import NoiseSchedule
+
+    d = run_json(capsys, "kl", "--start", "exponential", "--rate", "2", "--T", "100", "--seed", "5")
+    x0 = draw_start("exponential", (28, 28), 5 + START_SEED_OFFSET, rate=2.0)
+    frames = forward_frames(NoiseSchedule.named("linear", 100), x0, NoiseCache().get(5, 100))
+    est, _ = estimated_kl_band_batch(frames.reshape(101, -1))
+    np.testing.assert_array_equal(np.array(d["estimated_kl"], dtype=float), est)

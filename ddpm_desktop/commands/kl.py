@@ -81,9 +81,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--bins must be in 2..10000, got {args.bins}")
     schedule = schedule_from_args(args)  # validates --T and the betas before the heavy imports
 
-    # numpy only, no torch: the chain's noise is the app's for this seed (forward_noises); a
-    # noise start comes from seed + START_SEED_OFFSET, the app's stream for its start, drawn
-    # with numpy (draw_start), so its pixels are not the app's torch-drawn x_T
+    # numpy only, no torch, and the app's draws for this seed: the chain's noise from the seed
+    # (forward_noises), a noise start from seed + START_SEED_OFFSET (draw_start)
     import numpy as np
 
     from ddpm_desktop.core.forward import (IMAGE_SHAPE, START_PARAMS, START_SEED_OFFSET, draw_start,
