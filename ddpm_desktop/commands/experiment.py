@@ -36,8 +36,12 @@ def add_parser(sub) -> None:
 
 
 def _fmt(v) -> str:
+    """4 significant digits for a measured value; a quoted one (the poster's 1.8643, at most 6
+    significant digits) as written."""
     if isinstance(v, float):
-        return f"{v:.4g}" if math.isfinite(v) else "inf"
+        if not math.isfinite(v):
+            return "inf"
+        return f"{v:g}" if float(f"{v:.6g}") == v else f"{v:.4g}"
     return str(v)
 
 
