@@ -45,6 +45,20 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _cell(column: str, v, level: float) -> str:
+    """A table cell: a KL column reads as core.readout does in the app's results card (an
+    estimate below its resolution "≈ 0 (below …)", the bound at t = 0 "∞ (point mass)");
+    anything else as `_fmt`."""
+    if not isinstance(v, float) or not column.startswith(("exact", "our estimate", "upper bound",
+                                                           "histogram")):
+        return _fmt(v)
+    from ddpm_desktop.core.readout import POINT_MASS, format_kl
+
+    how = {"resolution": level} if column.startswith("our estimate") else \
+        {"infinite": POINT_MASS} if column.startswith("upper bound") else {}
+    return format_kl(v, fmt=lambda x, digits: f"{x:.{digits}g}", digits=4, **how).text
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -89,10 +103,15 @@ def run(args: argparse.Namespace) -> int:
     for n in result.numbers:
         poster = "" if n.poster is None else _fmt(float(n.poster))
         print(f"{n.label:<{width}}  {_fmt(float(n.ours)):>10}  {poster:>10}")
+    from ddpm_desktop.core.kl import indistinguishable_level
+
+    # the estimates are of one 784-pixel frame: its resolution, as the results card reads them
+    level = float(indistinguishable_level(784))
     for t in result.tables:
         print()
         print(t.title)
-        cells = [list(t.columns)] + [[_fmt(v) for v in row] for row in t.rows]
+        cells = [list(t.columns)] + [[_cell(c, v, level) for c, v in zip(t.columns, row)]
+                                     for row in t.rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(t.columns))]
         for r in cells:
             print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
