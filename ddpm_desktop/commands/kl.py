@@ -44,7 +44,9 @@ def add_parser(sub) -> None:
         p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=float, default=None, help=text)
     p.add_argument("--image", default=None, help="picture for --start image (MNIST-style preprocessing)")
     add_schedule_args(p, t_aliases=("--steps", "--schedule-steps"))  # --steps: its old name for T
-    p.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="the app's input seed: the forward chain's noise and a noise start are "
+                        "drawn as the app draws them for this seed (default 0)")
     p.add_argument("--bins", type=int, default=None,
                    help="histogram bins on [-5, 5] (default: 31 bins of width 1/3 centred on 0)")
     p.add_argument("--json", action="store_true",
