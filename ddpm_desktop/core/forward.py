@@ -226,11 +226,12 @@ def forward_chain(schedule: NoiseSchedule, x0, generator: torch.Generator | None
 
 
 class NoiseCache:
-    """z_1..z_T of the forward chain per (seed, T, shape), as read-only float32 numpy [T, *shape].
+    """z_1..z_T of the forward chain per (seed, shape), as read-only float32 numpy [T, *shape].
 
     `forward_noises(seed, T, shape)`, so `forward_frames(schedule, x0, cache.get(seed, T))`
-    equals `forward_chain(schedule, x0, seed=seed).x`. Keeps a few keys so dragging T back and
-    forth does not redraw.
+    equals `forward_chain(schedule, x0, seed=seed).x`. A shorter T's noises are the first rows
+    of a longer T's, so one draw per (seed, shape) at the longest T asked serves every shorter T
+    as a view: dragging T redraws only when it passes the longest so far. Keeps a few keys.
     """
 
     def __init__(self, capacity: int = 4) -> None:
@@ -238,14 +239,15 @@ class NoiseCache:
         self._capacity = capacity
 
     def get(self, seed: int, T: int, shape=IMAGE_SHAPE) -> np.ndarray:
-        key = (int(seed), int(T), tuple(shape))
+        key, T = (int(seed), tuple(shape)), int(T)
         hit = self._cache.get(key)
-        if hit is not None:
+        if hit is not None and len(hit) >= T:
             self._cache.move_to_end(key)
-            return hit
+            return hit[:T]
         noises = forward_noises(seed, T, shape)
         noises.setflags(write=False)
         self._cache[key] = noises
+        self._cache.move_to_end(key)
         while len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
         return noises

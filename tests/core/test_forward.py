@@ -163,7 +163,12 @@ def test_the_chain_of_a_seed_is_one_stream_of_standard_normals():
     assert abs(np.corrcoef(z[10].ravel(), z[11].ravel())[0, 1]) < 5 / 28
     np.testing.assert_array_equal(forward_noises(5, 50), z[:50])
     assert not np.array_equal(forward_noises(6, 50), z[:50])
-    np.testing.assert_array_equal(NoiseCache().get(5, 200), z)
+    cache = NoiseCache()
+    np.testing.assert_array_equal(cache.get(5, 200), z)
+    short = cache.get(5, 50)  # a view of the longer draw, equal to its own draw
+    np.testing.assert_array_equal(short, forward_noises(5, 50))
+    assert short.base is not None and not short.flags.writeable
+    np.testing.assert_array_equal(cache.get(5, 300), forward_noises(5, 300))
     s = NoiseSchedule.named("linear", 200)
     chain = forward_chain(s, digit(), seed=5)
     np.testing.assert_array_equal(chain.noises, z)
