@@ -75,7 +75,8 @@ class Summary:
     """Over digits: the median and max of each digit's median |error| and of its largest |error|
     (bits/dim); the same relative to each digit's default-settings bits/dim; the share of all
     estimates within `TOLERANCE` of that scale and of the same path's exact value; the largest
-    |mean error| / standard error over digits."""
+    |mean error| / standard error over digits; the median and max over digits of the errors'
+    standard deviation relative to the scale."""
 
     digits: int
     draws: int
@@ -88,6 +89,8 @@ class Summary:
     share_within_tolerance: float
     share_within_tolerance_of_path_value: float
     max_bias_z: float
+    median_relative_std: float
+    max_relative_std: float
 
 
 def summarise(comparisons: list[Comparison], scales) -> Summary:
@@ -97,13 +100,16 @@ def summarise(comparisons: list[Comparison], scales) -> Summary:
     rel_path = [a / abs(c.exact) for a, c in zip(abs_err, comparisons)]
     z = [abs(c.errors.mean()) / (c.errors.std(ddof=1) / math.sqrt(len(c.errors)))
          if len(c.errors) > 1 and c.errors.std() > 0 else 0.0 for c in comparisons]
+    rel_std = [float(c.errors.std(ddof=1)) / abs(sc) if len(c.errors) > 1 else 0.0
+               for c, sc in zip(comparisons, scales)]
     med = [float(np.median(a)) for a in abs_err]
     mx = [float(a.max()) for a in abs_err]
     return Summary(len(comparisons), len(comparisons[0].errors), float(np.median(med)), float(max(med)),
                    float(np.median(mx)), float(max(mx)), float(np.median(np.concatenate(rel))),
                    float(max(r.max() for r in rel)),
                    float(np.mean(np.concatenate(rel) <= TOLERANCE)),
-                   float(np.mean(np.concatenate(rel_path) <= TOLERANCE)), float(max(z)))
+                   float(np.mean(np.concatenate(rel_path) <= TOLERANCE)), float(max(z)),
+                   float(np.median(rel_std)), float(max(rel_std)))
 
 
 def main(argv=None) -> int:
@@ -155,6 +161,10 @@ def main(argv=None) -> int:
               f"default {scale:.3f} bits/dim (max |error| {100 * a.max() / scale:.2f}% of it); "
               f"CPU {c.cpu_exact_s:.0f} s exact, {c.cpu_hutchinson_s:.1f} s for the draws "
               f"[{n + 1}/{len(indices)}, {time.perf_counter() - wall0:.0f} s wall]", flush=True)
+        if args.json:   # after every digit, so a run stopped early keeps what it measured
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump({"settings": vars(args), "summary": asdict(summarise(comparisons, scales)),
+                           "digits": rows}, f, indent=1)
     s = summarise(comparisons, scales)
     print(f"summary over {s.digits} digits, {s.draws} Hutchinson draws each, {args.steps} RK4 steps "
           f"({4 * args.steps} evaluations): |Hutchinson - exact| per digit median {s.median_abs_error:.4f} bits/dim "
@@ -162,11 +172,9 @@ def main(argv=None) -> int:
           f"{s.max_abs_error:.4f}); relative to the digit's default bits/dim: median {100 * s.median_relative:.2f}%, "
           f"max {100 * s.max_relative:.2f}%; within 1%: {100 * s.share_within_tolerance:.1f}% of estimates "
           f"({100 * s.share_within_tolerance_of_path_value:.1f}% against the path's own exact value); "
-          f"largest |mean error|/s.e. {s.max_bias_z:.2f}; "
+          f"largest |mean error|/s.e. {s.max_bias_z:.2f}; error's s.d. relative to the default bits/dim: "
+          f"median {100 * s.median_relative_std:.2f}%, max {100 * s.max_relative_std:.2f}%; "
           f"{time.process_time() - cpu0:.0f} s CPU, {time.perf_counter() - wall0:.0f} s wall", flush=True)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"settings": vars(args), "summary": asdict(s), "digits": rows}, f, indent=1)
     return 0
 
 
