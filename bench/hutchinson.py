@@ -17,9 +17,11 @@ A coarse S is what makes the exact trace affordable (about 5 CPU-seconds an eval
 S = 32, the default, costs ~10 CPU-minutes a digit); it is also the harder case for the
 estimator: its error is a sum over the evaluations of independent zero-mean terms, each weighted
 by its RK4 step, so its spread shrinks roughly as 1/√(4S) as the steps grow. Each digit's
-bits/dim at the default settings (32 steps, the mean of `--default-draws` Hutchinson runs) is
-measured too, as the scale a 1% error is read against (a few RK4 steps do not give a likelihood;
-the error's size in bits/dim is what the comparison is about).
+bits/dim at the default settings (32 steps, `--default-draws` Hutchinson runs) is measured too:
+their mean is the scale a 1% error is read against (a few RK4 steps do not give a likelihood; the
+error's size in bits/dim is what the comparison is about), and their standard deviation is the
+estimator's error at the default settings (the estimator is unbiased, so its spread over draws
+is its spread about the exact value; the exact-trace runs check the unbiasedness).
 
 Prints one line per digit and a summary: medians and maxima over digits of each digit's median
 and largest |error|, the share of all P × N estimates within 1% of the exact value, and the mean
@@ -150,7 +152,9 @@ def main(argv=None) -> int:
         comparisons.append(c)
         scales.append(scale)
         a = np.abs(c.errors)
+        default_sd = float(default.std(ddof=1)) if len(default) > 1 else float("nan")
         rows.append({"index": i, "label": int(test.labels[i]), "exact": c.exact, "default_bits_per_dim": scale,
+                     "default_draws": default.tolist(), "default_std": default_sd,
                      "errors": c.errors.tolist(), "median_abs_error": float(np.median(a)),
                      "max_abs_error": float(a.max()), "std_error": float(c.errors.std(ddof=1)),
                      "cpu_exact_s": c.cpu_exact_s, "cpu_hutchinson_s": c.cpu_hutchinson_s,
@@ -158,7 +162,8 @@ def main(argv=None) -> int:
         print(f"digit {i} ({test.labels[i]}): exact {c.exact:.4f} bits/dim on the {args.steps}-step path, "
               f"Hutchinson - exact over {args.draws} draws: median |.| {np.median(a):.4f}, max {a.max():.4f}, "
               f"mean {c.errors.mean():+.4f} ± {c.errors.std(ddof=1) / math.sqrt(len(a)):.4f}; "
-              f"default {scale:.3f} bits/dim (max |error| {100 * a.max() / scale:.2f}% of it); "
+              f"default {scale:.3f} bits/dim, s.d. over its draws {default_sd:.4f} (max |error| here "
+              f"{100 * a.max() / scale:.2f}% of it; s.d. ratio {c.errors.std(ddof=1) / default_sd:.2f}); "
               f"CPU {c.cpu_exact_s:.0f} s exact, {c.cpu_hutchinson_s:.1f} s for the draws "
               f"[{n + 1}/{len(indices)}, {time.perf_counter() - wall0:.0f} s wall]", flush=True)
         if args.json:   # after every digit, so a run stopped early keeps what it measured
@@ -166,6 +171,13 @@ def main(argv=None) -> int:
                 json.dump({"settings": vars(args), "summary": asdict(summarise(comparisons, scales)),
                            "digits": rows}, f, indent=1)
     s = summarise(comparisons, scales)
+    default_rel_sd = [r["default_std"] / r["default_bits_per_dim"] for r in rows]
+    ratios = [r["std_error"] / r["default_std"] for r in rows]
+    print(f"default settings ({DEFAULT_ODE_STEPS} RK4 steps, {4 * DEFAULT_ODE_STEPS} evaluations), "
+          f"{args.default_draws} draws a digit: Hutchinson's s.d. relative to the digit's bits/dim median "
+          f"{100 * np.median(default_rel_sd):.2f}%, max {100 * max(default_rel_sd):.2f}%; s.d. on the "
+          f"{args.steps}-step path / s.d. at the default: median {np.median(ratios):.2f} (1/√h predicts "
+          f"{math.sqrt(DEFAULT_ODE_STEPS / args.steps):.2f})", flush=True)
     print(f"summary over {s.digits} digits, {s.draws} Hutchinson draws each, {args.steps} RK4 steps "
           f"({4 * args.steps} evaluations): |Hutchinson - exact| per digit median {s.median_abs_error:.4f} bits/dim "
           f"(worst digit {s.max_median_abs_error:.4f}), per digit max {s.median_max_abs_error:.4f} (worst "
