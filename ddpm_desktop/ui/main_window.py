@@ -116,7 +116,10 @@ DOCKS = (
 # core.maths.VIEWS -> the window's widget a hovered term frames (a dotted attribute path)
 MATHS_VIEWS = {"forward": "forward_view", "reverse": "reverse_view",
                "schedule": "schedule_panel", "sampler": "sampler_panel",
-               "histogram": "histogram_view.hist_plot", "kl": "histogram_view.kl_plot"}
+               "histogram": "histogram_view.hist_plot", "kl": "histogram_view.kl_plot",
+               "likelihood": "beliefs_panel.likelihood_label",
+               "inversion": "beliefs_panel.inversion_label",
+               "uncertainty": "beliefs_panel.uncertainty_label"}
 
 
 class MainWindow(QMainWindow):
@@ -233,7 +236,7 @@ class MainWindow(QMainWindow):
                                                                     type=str)
         self.inpaint_panel = InpaintPanel(s.inpaint, s.input_state)
         self.completions_panel = CompletionsPanel(s.completions, s.sampler)
-        self.maths_panel = MathsPanel(s.forward, s.schedule_state, s.sampler, s.reverse)
+        self.maths_panel = MathsPanel(s.forward, s.schedule_state, s.sampler, s.reverse, s.belief)
         self.maths_highlighted = ""  # the view the hovered maths term frames
         self.beliefs_panel = BeliefsPanel(s.belief, s.schedule_state)
         self.lesson_panel = LessonPanel(s.lesson)
