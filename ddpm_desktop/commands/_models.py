@@ -20,9 +20,9 @@ def add_model_choice_args(p) -> None:
                    help="network: the U-Net of --checkpoint (default). exact: the perfect denoiser, the "
                         "exact posterior mean of the 9,000 training digits (its samples copy them). "
                         "twin-a, twin-b: the same U-Net trained on one of two disjoint halves of the "
-                        "training digits (4,500 each); from the same noise the twins draw nearly the "
-                        "same digit. few-a, few-b: trained on 64 digits each (two disjoint sets) until "
-                        "most of their samples copy one of them")
+                        "training digits (4,500 each); sample both with the same --seed to compare "
+                        "what they draw from the same noise. few-a, few-b: trained on 64 digits each "
+                        "(two disjoint sets) until most of their samples copy one of them")
     p.add_argument("--bandwidth", type=float, default=None,
                    help="with --model exact: widen its kernel to a per-pixel std h in [-1, 1] units "
                         "(default 0, exact; about 2: most samples still copy, 4: none do, blends)")

@@ -27,8 +27,9 @@ def add_parser(sub) -> None:
                     "steps, whether the samples copy them and whether they read as the digit asked for.",
         epilog="A sample copies when its nearest training digit is more than 3x closer than the "
                "second nearest (ddpm-desktop copies --help). Each evaluation draws the same "
-               "guided samples (labels 0-9 in turn, the same x_T) from the EMA weights. With few "
-               "digits the copy fraction rises within the run; with thousands it stays near 0.")
+               "guided samples (labels 0-9 in turn, the same x_T) from the EMA weights. Trained on "
+               "64 digits, more than half of the samples copy one of them after 500 steps; the "
+               "bundled model, trained on all 9,000 for longer, copies none of 400.")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--size", type=int, metavar="N",
                       help="train on N of the 9,000 training digits (9000: all of them)")
