@@ -10,31 +10,13 @@ from scipy.spatial.distance import cdist
 
 from ddpm_desktop.core import checkpoint, sampling
 from ddpm_desktop.core.data import load_bundled_mnist, subset_rows
-from ddpm_desktop.core.model import ModelConfig, UNet
 from ddpm_desktop.core.schedule import NoiseSchedule
-from tests.cli_helpers import run_cli
-
-TINY = ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False)
-
-
-def _stand_in(seed: int):
-    torch.manual_seed(seed)
-    model = UNet(TINY)
-    with torch.no_grad():  # the zero-initialised layers would make ε̂ = 0 for both
-        for p in model.parameters():
-            if not p.abs().sum():
-                p.normal_(0.0, 0.05)
-    return model.eval()
+from tests.cli_helpers import run_cli, save_subset_stand_ins
 
 
 @pytest.fixture(scope="module")
 def stand_ins(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pair")
-    paths = {}
-    for k, name in enumerate(checkpoint.SUBSET_MODELS):
-        extra = {"subset": {"n": 64, "seed": 0, "offset": 64 * k, "data": "mnist"}}
-        paths[name] = checkpoint.save_weights(folder / f"{name}.safetensors", _stand_in(k), extra)
-    return paths
+    return save_subset_stand_ins(tmp_path_factory.mktemp("pair"))
 
 
 @pytest.fixture

@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.export_dialog = None  # built on first use (open_export)
         self.guide_dialog = None
         self.toy2d_window = None
+        self.twins_window = None
 
         self.workers = WorkerController(self)
         self.session = Session(self.workers, self)
@@ -361,6 +362,7 @@ class MainWindow(QMainWindow):
         self.results_card = ResultsCard(self)  # a poster experiment's numbers, beside the window
         s.experiments.card.connect(self.results_card.show_card)
         s.model_state.changed.connect(self._on_model_changed)
+        self.copy_check_view.twins_requested.connect(self.show_twins)
         s.reverse.frames_added.connect(self._on_reverse_progress)
         s.schedule_state.changed.connect(self._on_schedule_changed)
         # The prior-KL readout follows the forward chain (deferred while reconstructing as you
@@ -497,6 +499,13 @@ class MainWindow(QMainWindow):
         """The current workspace as a fresh window shows it."""
         self.restoreState(self._default_state, _STATE_VERSION)
         self.workspaces.set(self.workspaces.current)
+
+    @Slot()
+    def show_twins(self) -> None:
+        from ddpm_desktop.ui.twins_window import show_twins_window
+
+        self.twins_window = show_twins_window(self.session, self, self.twins_window)
+        apply_help(self.twins_window)
 
     @Slot()
     def show_toy2d(self) -> None:

@@ -95,3 +95,15 @@ def test_training_rows_read_the_subset_metadata():
     rows = twins.training_rows({"subset": {"n": 64, "seed": 0, "offset": 64}})
     np.testing.assert_array_equal(rows, subset_rows(9000, 64, 0, 64))
     assert twins.training_rows({}) is None and twins.training_rows(None) is None
+
+
+def test_every_subset_model_is_a_model_source_and_a_session_model_kind():
+    from ddpm_desktop.core.checkpoint import SUBSET_MODELS, ModelSource, model_file
+    from ddpm_desktop.core.snapshot import MODEL_KINDS, ModelRef, Snapshot
+
+    for name in SUBSET_MODELS:
+        assert ModelSource(name) == name and model_file(ModelSource(name)) is None
+        assert name in MODEL_KINDS
+    assert set(sum(twins.PAIRS.values(), ())) == set(SUBSET_MODELS)
+    assert ModelRef("few-b").to_dict() == {"kind": "few-b", "path": "", "sha256": ""}
+    assert Snapshot  # the session file reads the kind back: tests/ui/test_twins_ui.py
