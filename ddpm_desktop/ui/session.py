@@ -26,6 +26,7 @@ its own state, which the session also names for the views:
   decisions       session_decision.py     decision     DecisionState
   copy_checker    session_copies.py       copy_check   CopyCheckState
   twins           session_twins.py        twins_state  TwinsState
+  lab             session_lab.py          lab_state    LabState
   beliefs         session_beliefs.py      belief       BeliefsState
   live_drawing    session_live.py         live         LiveState
   toy             session_toy2d.py        toy2d        Toy2DState
@@ -76,6 +77,7 @@ from ddpm_desktop.ui.session_live import LiveDrawing
 from ddpm_desktop.ui.session_completions import Completer
 from ddpm_desktop.ui.session_copies import CopyChecker
 from ddpm_desktop.ui.session_twins import Twins
+from ddpm_desktop.ui.session_lab import Lab
 from ddpm_desktop.ui.session_datasets import DatasetSources
 from ddpm_desktop.ui.session_decision import Decisions
 from ddpm_desktop.ui.session_lessons import Lessons
@@ -149,6 +151,7 @@ class Session(QObject):
         self.decisions = Decisions(jobs, rev, sched, parent=self)
         self.copy_checker = CopyChecker(jobs, rev, parent=self)
         self.twins = Twins(jobs, parent=self)
+        self.lab = Lab(jobs, error, parent=self)
         self.beliefs = Beliefs(jobs, sched, inp, model, device, self.forward_frame, parent=self)
         self.completer = Completer(jobs, sampler, sched, model, device, self.forward_frame, status,
                                    error, parent=self)
@@ -170,6 +173,7 @@ class Session(QObject):
         self.decision, self.completions = self.decisions.state, self.completer.state
         self.copy_check = self.copy_checker.state
         self.twins_state = self.twins.state
+        self.lab_state = self.lab.state
         self.belief = self.beliefs.state
         self.live, self.inpaint, self.export = (self.live_drawing.state, self.inpainter.state,
                                                 self.exporter.state)
