@@ -141,3 +141,25 @@ def test_the_view_shows_each_pair_and_sends_its_intents(installed, session, qtbo
         assert control.accessibleName()
     w.resize(900, 700)
     w.grab().save(str(tmp_path / "twins.png"))
+
+
+def test_the_window_offers_the_models_and_opens_the_twins_view(installed, qtbot):
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    try:
+        assert set(w.menus.subset_model_actions) == set(checkpoint.SUBSET_MODELS)
+        with qtbot.waitSignal(w.session.model_state.changed, timeout=20_000,
+                              check_params_cb=lambda: w.session.model_state.source == "twin-b"):
+            w.menus.subset_model_actions["twin-b"].trigger()
+        w.copy_check_view.twins_button.click()
+        assert w.twins_window is not None and w.twins_window.isVisible()
+        first = w.twins_window
+        w.menus.twins_action.trigger()
+        assert w.twins_window is first   # built once, raised after
+        screen = w.twins_window.screen().availableGeometry()
+        assert w.twins_window.width() <= screen.width() and w.twins_window.height() <= screen.height()
+        assert w.lab_view is w.training_panel.plot_tabs.widget(w.training_panel.plot_tabs.count() - 1)
+    finally:
+        w.session.shutdown()

@@ -82,15 +82,22 @@ class TwinsView(QWidget):
         self.run_button.setAccessibleName("Run both models from the same x_T")
         self.run_button.setToolTip("Sample both models from the same x_T (DPM-Solver++, 20 "
                                    "steps) and find each sample's nearest training digit")
-        controls = QHBoxLayout()
-        for text, w in (("Models", self.pair_combo), ("Seed", self.seed_spin),
-                        ("Class", self.label_combo), ("Pairs", self.n_spin)):
+        # two rows, so the window fits an 800-pixel screen: the pair, then the rest
+        for combo in (self.pair_combo, self.label_combo):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
+        controls = QVBoxLayout()
+        rows = (QHBoxLayout(), QHBoxLayout())
+        for row, text, w in ((0, "Models", self.pair_combo), (1, "Seed", self.seed_spin),
+                             (1, "Class", self.label_combo), (1, "Pairs", self.n_spin)):
             label = QLabel(text)
             label.setBuddy(w)
-            controls.addWidget(label)
-            controls.addWidget(w)
-        controls.addStretch(1)
-        controls.addWidget(self.run_button)
+            rows[row].addWidget(label)
+            rows[row].addWidget(w, 1 if w is self.pair_combo else 0)
+        rows[1].addStretch(1)
+        rows[1].addWidget(self.run_button)
+        for row in rows:
+            controls.addLayout(row)
         self.explain = QLabel(WHAT_IT_SHOWS)
         self.explain.setWordWrap(True)
         plain(self.explain)
