@@ -93,9 +93,13 @@ class LabView(QWidget):
         state.changed.connect(self._on_state_changed)
         self._on_state_changed()
 
+    def _apply_colors(self) -> None:
+        """The curves in the theme's colours (theme.restyle calls it after a switch)."""
+        self._draw()
+
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.PaletteChange and self._styled:
-            self._on_state_changed()
+            self._apply_colors()
         super().changeEvent(event)
 
     @Slot()
@@ -132,16 +136,16 @@ class LabView(QWidget):
             color = self._color(curve.size, colors)
             style = Qt.PenStyle.DashLine if curve.live else Qt.PenStyle.SolidLine
             line = theme.pen(color, 2.5 if curve.live else 1.8, style=style)
-            if len(curve.steps) >= 1:
-                lo = pg.PlotCurveItem(curve.steps, curve.lo, pen=theme.pen(color, 0.5))
-                hi = pg.PlotCurveItem(curve.steps, curve.hi, pen=theme.pen(color, 0.5))
-                band = pg.FillBetweenItem(lo, hi, brush=theme.qcolor(color, 50))
-                self.f_mem_plot.addItem(band)
+            name = size_text(curve.size) + (" (this run)" if curve.live else "")
+            legend.append(f'<span style="color:{color}">■</span> {name}')
+            if not curve.steps:  # a run before its first point
+                continue
+            lo = pg.PlotCurveItem(curve.steps, curve.lo, pen=theme.pen(color, 0.5))
+            hi = pg.PlotCurveItem(curve.steps, curve.hi, pen=theme.pen(color, 0.5))
+            self.f_mem_plot.addItem(pg.FillBetweenItem(lo, hi, brush=theme.qcolor(color, 50)))
             f = self.f_mem_plot.plot(curve.steps, curve.f_mem, pen=line, symbol="o",
                                      symbolSize=4, symbolBrush=color, symbolPen=None)
             a = self.accuracy_plot.plot(curve.steps, curve.accuracy, pen=line, symbol="o",
                                         symbolSize=4, symbolBrush=color, symbolPen=None)
             self.curves[(curve.size, curve.live)] = (f, a)
-            name = size_text(curve.size) + (" (this run)" if curve.live else "")
-            legend.append(f'<span style="color:{color}">■</span> {name}')
         self.legend.setText("  ".join(legend) or "No curves yet")
