@@ -24,8 +24,6 @@ def twins_job(settings: TwinsSettings, guidance: float):
     """A worker job: the pair of `settings` run from its seed, as one TwinsResult."""
 
     def job(cancel: threading.Event):
-        import torch
-
         from ddpm_desktop.core import twins
         from ddpm_desktop.core.data import load_bundled_mnist
 
@@ -33,11 +31,10 @@ def twins_job(settings: TwinsSettings, guidance: float):
         loaded = [twins.load_subset_model(name) for name in names]
         if cancel.is_set():
             return
-        with torch.inference_mode():
-            pairs = twins.twin_pair(loaded[0][0], loaded[1][0], n=settings.n, seed=settings.seed,
-                                    labels=settings.labels, guidance=guidance,
-                                    rows_a=twins.training_rows(loaded[0][1]),
-                                    rows_b=twins.training_rows(loaded[1][1]))
+        pairs = twins.twin_pair(loaded[0][0], loaded[1][0], n=settings.n, seed=settings.seed,
+                                labels=settings.labels, guidance=guidance,
+                                rows_a=twins.training_rows(loaded[0][1]),
+                                rows_b=twins.training_rows(loaded[1][1]))
         train = load_bundled_mnist("train").images
         yield TwinsResult(settings, names, pairs,
                           np.array(train[pairs.nearest_a.nearest], dtype=np.uint8),

@@ -163,9 +163,13 @@ class TwinsView(QWidget):
         r = st.result
         if r is None:
             self._clear_rows()
-            self.summary.setText(st.message and f"Could not run the pair: {st.message}" or
-                                 ("Running both models…" if st.running else
-                                  "Press Run to draw both models' samples from the same x_T."))
+            if st.message:
+                text = f"Could not run the pair: {st.message}"
+            elif st.running:
+                text = "Running both models…"
+            else:
+                text = "Press Run to draw both models' samples from the same x_T."
+            self.summary.setText(text)
             return
         s = r.pairs.summary()
         a, b = r.models
