@@ -21,7 +21,8 @@ def size_text(size: int) -> str:
 @dataclass(frozen=True)
 class LabCurve:
     """One training-set size's curve: `size`, and per evaluation its `steps`, `f_mem`, the
-    interval's `lo` and `hi`, and `accuracy` (lists of equal length); `live`: measured here."""
+    interval's `lo` and `hi`, and `accuracy` (lists of equal length); `live`: measured here;
+    `name`: the run's name in the curves file (two runs may share a size)."""
 
     size: int
     steps: list = field(default_factory=list)
@@ -30,6 +31,7 @@ class LabCurve:
     hi: list = field(default_factory=list)
     accuracy: list = field(default_factory=list)
     live: bool = False
+    name: str = ""
 
     @classmethod
     def from_run(cls, run: dict) -> "LabCurve":
@@ -37,13 +39,13 @@ class LabCurve:
         pts = run["points"]
         return cls(int(run["size"]), [p["step"] for p in pts], [p["f_mem"] for p in pts],
                    [p["ci"][0] for p in pts], [p["ci"][1] for p in pts],
-                   [p["accuracy"] for p in pts])
+                   [p["accuracy"] for p in pts], name=str(run.get("name", "")))
 
     def with_point(self, point) -> "LabCurve":
         """This curve and one core.generalisation.LabPoint more."""
         return LabCurve(self.size, [*self.steps, point.step], [*self.f_mem, point.f_mem],
                         [*self.lo, point.ci[0]], [*self.hi, point.ci[1]],
-                        [*self.accuracy, point.accuracy], self.live)
+                        [*self.accuracy, point.accuracy], self.live, self.name)
 
 
 class LabState(QObject):

@@ -132,11 +132,14 @@ class LabView(QWidget):
             theme.style_plot(plot, colors)
         st = self.state
         legend = []
+        sizes = [c.size for c in st.shipped]
         for curve in [*st.shipped, *([st.live] if st.live is not None else [])]:
             color = self._color(curve.size, colors)
             style = Qt.PenStyle.DashLine if curve.live else Qt.PenStyle.SolidLine
             line = theme.pen(color, 2.5 if curve.live else 1.8, style=style)
-            name = size_text(curve.size) + (" (this run)" if curve.live else "")
+            name = size_text(curve.size) + (
+                " (this run)" if curve.live
+                else f" ({curve.name})" if sizes.count(curve.size) > 1 and curve.name else "")
             legend.append(f'<span style="color:{color}">■</span> {name}')
             if not curve.steps:  # a run before its first point
                 continue
@@ -147,5 +150,5 @@ class LabView(QWidget):
                                      symbolSize=4, symbolBrush=color, symbolPen=None)
             a = self.accuracy_plot.plot(curve.steps, curve.accuracy, pen=line, symbol="o",
                                         symbolSize=4, symbolBrush=color, symbolPen=None)
-            self.curves[(curve.size, curve.live)] = (f, a)
+            self.curves.setdefault((curve.size, curve.live), (f, a))
         self.legend.setText("  ".join(legend) or "No curves yet")
