@@ -24,6 +24,7 @@ COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inp
             "invert",
             "likelihood",
             "uncertainty",
+            "twins",
             )
 
 

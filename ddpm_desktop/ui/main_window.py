@@ -62,6 +62,7 @@ from ddpm_desktop.ui.widgets.maths_panel import MathsPanel
 from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
 from ddpm_desktop.ui.widgets.copy_check_view import CopyCheckView
+from ddpm_desktop.ui.widgets.lab_view import LabView
 from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
         self.export_dialog = None  # built on first use (open_export)
         self.guide_dialog = None
         self.toy2d_window = None
+        self.twins_window = None
 
         self.workers = WorkerController(self)
         self.session = Session(self.workers, self)
@@ -234,6 +236,9 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(s.training)
         self.training_panel.checkpoint_folder = self.settings.value("paths/checkpoint_dir", "",
                                                                     type=str)
+        # the generalisation lab: the shipped curves and a run of the lab, a tab of its own
+        self.lab_view = LabView(s.lab_state)
+        self.training_panel.plot_tabs.addTab(self.lab_view, "Generalisation lab")
         self.inpaint_panel = InpaintPanel(s.inpaint, s.input_state)
         self.completions_panel = CompletionsPanel(s.completions, s.sampler)
         self.maths_panel = MathsPanel(s.forward, s.schedule_state, s.sampler, s.reverse, s.belief)
@@ -365,6 +370,10 @@ class MainWindow(QMainWindow):
         screen_fit.fit_window(self.results_card, share=screen_fit.DIALOG_SHARE)
         s.experiments.card.connect(self.results_card.show_card)
         s.model_state.changed.connect(self._on_model_changed)
+        self.copy_check_view.twins_requested.connect(self.show_twins)
+        self.lab_view.size_chosen.connect(s.lab.set_size)
+        self.lab_view.run_requested.connect(s.lab.run)
+        self.lab_view.stop_requested.connect(s.lab.stop)
         s.reverse.frames_added.connect(self._on_reverse_progress)
         s.schedule_state.changed.connect(self._on_schedule_changed)
         # The prior-KL readout follows the forward chain (deferred while reconstructing as you
@@ -503,6 +512,13 @@ class MainWindow(QMainWindow):
         """The current workspace as a fresh window shows it."""
         self.restoreState(self._default_state, _STATE_VERSION)
         self.workspaces.set(self.workspaces.current)
+
+    @Slot()
+    def show_twins(self) -> None:
+        from ddpm_desktop.ui.twins_window import show_twins_window
+
+        self.twins_window = show_twins_window(self.session, self, self.twins_window)
+        apply_help(self.twins_window)
 
     @Slot()
     def show_toy2d(self) -> None:

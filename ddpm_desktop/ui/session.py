@@ -25,6 +25,8 @@ its own state, which the session also names for the views:
   completer       session_completions.py  completions  CompletionsState
   decisions       session_decision.py     decision     DecisionState
   copy_checker    session_copies.py       copy_check   CopyCheckState
+  twins           session_twins.py        twins_state  TwinsState
+  lab             session_lab.py          lab_state    LabState
   beliefs         session_beliefs.py      belief       BeliefsState
   live_drawing    session_live.py         live         LiveState
   toy             session_toy2d.py        toy2d        Toy2DState
@@ -74,6 +76,8 @@ from ddpm_desktop.ui.session_jobs import Jobs, MarginalCurve, forward_kl_job, re
 from ddpm_desktop.ui.session_live import LiveDrawing
 from ddpm_desktop.ui.session_completions import Completer
 from ddpm_desktop.ui.session_copies import CopyChecker
+from ddpm_desktop.ui.session_twins import Twins
+from ddpm_desktop.ui.session_lab import Lab
 from ddpm_desktop.ui.session_datasets import DatasetSources
 from ddpm_desktop.ui.session_decision import Decisions
 from ddpm_desktop.ui.session_lessons import Lessons
@@ -146,6 +150,8 @@ class Session(QObject):
         self.distilled = Distilled(jobs, model, device, parent=self)
         self.decisions = Decisions(jobs, rev, sched, parent=self)
         self.copy_checker = CopyChecker(jobs, rev, parent=self)
+        self.twins = Twins(jobs, parent=self)
+        self.lab = Lab(jobs, error, parent=self)
         self.beliefs = Beliefs(jobs, sched, inp, model, device, self.forward_frame, parent=self)
         self.completer = Completer(jobs, sampler, sched, model, device, self.forward_frame, status,
                                    error, parent=self)
@@ -166,6 +172,8 @@ class Session(QObject):
         # the areas' states, by the names the views and the session file know them
         self.decision, self.completions = self.decisions.state, self.completer.state
         self.copy_check = self.copy_checker.state
+        self.twins_state = self.twins.state
+        self.lab_state = self.lab.state
         self.belief = self.beliefs.state
         self.live, self.inpaint, self.export = (self.live_drawing.state, self.inpainter.state,
                                                 self.exporter.state)
@@ -174,7 +182,8 @@ class Session(QObject):
         self.files = SessionFiles(sched, inp, fwd, sampler, self.training, self.export, model,
                                   device, self.cancel_sampling, self.recompute_forward,
                                   self.load_bundled_model, self.load_model_file, status, error,
-                                  parent=self, use_exact_denoiser=self.use_exact_denoiser)
+                                  parent=self, use_exact_denoiser=self.use_exact_denoiser,
+                                  use_subset_model=self.use_subset_model)
 
         self.schedule_state.changed.connect(self._on_schedule_changed)
         self.input_state.changed.connect(self._on_input_changed)
@@ -466,6 +475,23 @@ class Session(QObject):
         task.items.connect(on_items)
         task.failed.connect(on_failed)
 
+    def use_subset_model(self, name: str) -> bool:
+        """Load a bundled subset model (core.checkpoint.SUBSET_MODELS: twin-a, twin-b, few-a,
+        few-b) in the background; False, with one line on `error`, when it is not installed."""
+        from ddpm_desktop.core.checkpoint import subset_model_path
+
+        try:
+            path = subset_model_path(name)
+        except ValueError as exc:
+            self.error.emit(str(exc), "")
+            return False
+        if not path.is_file():
+            self.error.emit(f"The model {name} is not installed ({path.name} is missing from the "
+                            "app's resources); keeping the current model.", "")
+            return False
+        self._load_model(path, ModelSource(name))
+        return True
+
     def load_model_file(self, path: str | Path, expect_sha256: str = "") -> None:
         """Load a checkpoint in the background; with `expect_sha256`, only when the file's
         content still has that hash (a session names its model so)."""
@@ -492,7 +518,7 @@ class Session(QObject):
 
         def on_items(items: list) -> None:
             model, meta, sha = items[-1]
-            bundled = source == "bundled model"
+            bundled = source == ModelSource.BUNDLED
             self.set_model(model, source, meta, "" if bundled else str(path.resolve()),
                            "" if bundled else sha)
 
