@@ -31,6 +31,36 @@ def plots_with_axes(root):
     return out
 
 
+# A legend may cover at most this share of its plot's view box (a larger one hides the curves).
+MOST_LEGEND_SHARE = 0.4
+
+
+def crowded_plots(root) -> list[str]:
+    """Shown plots whose title is wider than the plot, or whose legend covers more than
+    MOST_LEGEND_SHARE of the view box or more than 3/4 of its width or height."""
+    out = []
+    for view in plots_with_axes(root):
+        name = type(view.parent()).__name__
+        for item in view.scene().items():
+            if isinstance(item, pg.PlotItem):
+                title = item.titleLabel
+                if title.isVisible() and title.text:
+                    wide = title.item.boundingRect().width()
+                    if wide > view.width():
+                        out.append(f"{name}: title {title.text!r} {wide:.0f} px on a plot "
+                                   f"{view.width()} px wide")
+            elif isinstance(item, pg.LegendItem) and item.isVisible():
+                box = item.parentItem().boundingRect() if item.parentItem() else None
+                leg = item.boundingRect()
+                if box is None or box.width() <= 0 or box.height() <= 0:
+                    continue
+                if (leg.width() * leg.height() > MOST_LEGEND_SHARE * box.width() * box.height()
+                        or leg.width() > 0.75 * box.width() or leg.height() > 0.75 * box.height()):
+                    out.append(f"{name}: legend {leg.width():.0f}x{leg.height():.0f} over "
+                               f"{box.width():.0f}x{box.height():.0f}")
+    return out
+
+
 def on_screen_docks(w):
     return [d for d in w.findChildren(QDockWidget)
             if d.isVisible() and not d.visibleRegion().isEmpty()]
@@ -103,6 +133,7 @@ def check_workspaces(w, qtbot, case) -> None:
         short = [(type(p.parent()).__name__, p.height()) for p in plots
                  if p.height() < LEAST_PLOT_HEIGHT]
         assert short == [], where
+        assert crowded_plots(w) == [], where
         docks = on_screen_docks(w)
         assert {d.objectName() for d in docks} >= {w.docks[ws.front].objectName()}, where
         sideways = [d.objectName() for d in docks if isinstance(d.widget(), QScrollArea)

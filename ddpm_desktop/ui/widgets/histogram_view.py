@@ -45,6 +45,18 @@ def _infinite(t: int) -> dict:
     return {"infinite": readout.REPEATED_VALUES, "infinite_tip": readout.REPEATED_VALUES_TIP}
 
 
+# A legend may cover at most this share of its plot's view box, and 3/4 of its width or height.
+LEGEND_SHARE = 0.4
+
+
+def _fit_legend(legend: pg.LegendItem, view_box: pg.ViewBox) -> None:
+    """Show `legend` only while it leaves the curves of `view_box` room (LEGEND_SHARE)."""
+    box, own = view_box.boundingRect(), legend.boundingRect()
+    legend.setVisible(own.width() * own.height() <= LEGEND_SHARE * box.width() * box.height()
+                      and own.width() <= 0.75 * box.width()
+                      and own.height() <= 0.75 * box.height())
+
+
 class HistogramView(QWidget):
     _styled = False  # a palette change during construction has nothing to restyle yet
 
@@ -56,7 +68,7 @@ class HistogramView(QWidget):
 
         self.hist_plot = pg.PlotWidget()
         hp = self.hist_plot.getPlotItem()
-        hp.setTitle("Pixel histogram vs N(0, 1)", size="10pt")
+        hp.setTitle("Pixels vs N(0, 1)", size="10pt")
         hp.setLabel("bottom", "pixel value")
         hp.setLabel("left", "density")
         hp.getAxis("left").enableAutoSIPrefix(False)
@@ -80,7 +92,7 @@ class HistogramView(QWidget):
 
         self.kl_plot = pg.PlotWidget()
         kp = self.kl_plot.getPlotItem()
-        kp.setTitle("KL( · ‖ N(0, 1)) per pixel vs t", size="10pt")
+        kp.setTitle("KL( · ‖ N(0, 1))", size="10pt")  # per pixel, vs t: the axes say
         kp.setLabel("bottom", "t")
         kp.setLabel("left", "nats")
         kp.setLogMode(x=False, y=True)
@@ -127,6 +139,10 @@ class HistogramView(QWidget):
         # new text every frame: no window re-layout for it. A line a compared sampler: it
         # spans both plots (half the lines of one column) and is never cut; a short window
         # takes its height from the chains above rather than from the plots.
+        # a legend shows while it leaves the curves room (a narrow or short plot: hidden; the
+        # plot's tooltip names the curves)
+        for plot, legend in ((hp, self.legend), (kp, self.kl_legend)):
+            plot.vb.sigResized.connect(lambda vb, legend=legend: _fit_legend(legend, vb))
         self.kl_label = LiveLabel(whole=True)
         self.kl_label.setProperty("role", "value")
         self.kl_label.setToolTip(_KL_LABEL_TIP)
