@@ -10,6 +10,7 @@ import pyqtgraph as pg
 import torch
 import pytest
 from PySide6.QtCore import QPoint, QSize
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication, QDockWidget, QScrollArea
 
 from ddpm_desktop.ui import screen_fit, theme
@@ -36,8 +37,9 @@ MOST_LEGEND_SHARE = 0.4
 
 
 def crowded_plots(root) -> list[str]:
-    """Shown plots whose title is wider than the plot, or whose legend covers more than
-    MOST_LEGEND_SHARE of the view box or more than 3/4 of its width or height."""
+    """Shown plots whose title is wider than the plot, whose t (bottom) axis's tick labels run
+    into each other, or whose legend covers more than MOST_LEGEND_SHARE of the view box or
+    more than 3/4 of its width or height."""
     out = []
     for view in plots_with_axes(root):
         name = type(view.parent()).__name__
@@ -49,6 +51,16 @@ def crowded_plots(root) -> list[str]:
                     if wide > view.width():
                         out.append(f"{name}: title {title.text!r} {wide:.0f} px on a plot "
                                    f"{view.width()} px wide")
+            elif (isinstance(item, pg.AxisItem) and item.orientation == "bottom"
+                  and item.isVisible() and item.style.get("showValues", True)):
+                image = QImage(8, 8, QImage.Format.Format_RGB32)  # (outlives the painter)
+                painter = QPainter(image)
+                specs = item.generateDrawSpecs(painter)
+                painter.end()
+                texts = [] if specs is None else specs[2]
+                out += [f"{name}: tick labels {a!r} and {b!r} run into each other"
+                        for (ra, _fa, a), (rb, _fb, b) in zip(texts, texts[1:])
+                        if ra.intersects(rb)]
             elif isinstance(item, pg.LegendItem) and item.isVisible():
                 box = item.parentItem().boundingRect() if item.parentItem() else None
                 leg = item.boundingRect()
@@ -295,3 +307,12 @@ def test_every_dialog_fits_the_screen_and_grows_on_a_large_one(qtbot, on_screen,
     for d in dialogs.values():
         d.close()
     w.close()
+
+
+@pytest.mark.parametrize("T, fits, step", [(1000, 6, 200), (1000, 3, 500), (1000, 2, 1000),
+                                           (1000, 11, 100), (50, 6, 10), (200, 5, 50)])
+def test_t_ticks_hold_as_many_labels_as_fit(T, fits, step):
+    from ddpm_desktop.ui.widgets.histogram_view import t_tick_step
+
+    assert t_tick_step(T, fits) == step
+    assert T / step + 1 <= fits  # labels at 0, step, ..., T

@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Slot
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from ddpm_desktop.core import kl, readout
@@ -55,6 +56,17 @@ def _fit_legend(legend: pg.LegendItem, view_box: pg.ViewBox) -> None:
     legend.setVisible(own.width() * own.height() <= LEGEND_SHARE * box.width() * box.height()
                       and own.width() <= 0.75 * box.width()
                       and own.height() <= 0.75 * box.height())
+
+
+def t_tick_step(T: int, fits: int) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at which the t axis 0..T holds at most `fits`
+    labels (pyqtgraph keeps at least two intervals, 6 labels on 0..1000, whatever the width)."""
+    for power in range(0, 12):
+        for mantissa in (1, 2, 2.5, 5):
+            step = mantissa * 10 ** power
+            if T / step + 1 <= max(fits, 2):
+                return step
+    return float(T)
 
 
 class HistogramView(QWidget):
@@ -143,6 +155,7 @@ class HistogramView(QWidget):
         # plot's tooltip names the curves)
         for plot, legend in ((hp, self.legend), (kp, self.kl_legend)):
             plot.vb.sigResized.connect(lambda vb, legend=legend: _fit_legend(legend, vb))
+        kp.vb.sigResized.connect(lambda _vb: self._fit_t_ticks())
         self.kl_label = LiveLabel(whole=True)
         self.kl_label.setProperty("role", "value")
         self.kl_label.setToolTip(_KL_LABEL_TIP)
@@ -197,8 +210,18 @@ class HistogramView(QWidget):
             legend.setLabelTextColor(c.foreground)
             legend.setBrush(pg.mkBrush(qcolor(c.background, 192)))
         self._colors = c
+        self._fit_t_ticks()
         if self.forward.frames is not None:
             self._on_frame_changed(self.forward.t)
+
+    def _fit_t_ticks(self) -> None:
+        """t labels as far apart as the KL plot's width and font allow."""
+        axis = self.kl_plot.getPlotItem().getAxis("bottom")
+        width = self.kl_plot.getPlotItem().vb.width()
+        T = max(self.forward.T, 1) if self.forward.frames is not None else 1000
+        label = QFontMetrics(axis.style["tickFont"] or axis.font()).horizontalAdvance(f"{T}")
+        step = t_tick_step(T, int(width // (label * 1.6)) if label else 6)
+        axis.setTickSpacing(step, step / 5 if step % 5 == 0 else step / 2)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         if event.type() == QEvent.Type.PaletteChange and self._styled:
@@ -217,6 +240,7 @@ class HistogramView(QWidget):
         self._draw_kl_curves()  # the label follows with frame_changed
         self.floor_line.setValue(math.log10(max(f.kl_level, _KL_MIN)))
         self.kl_plot.setXRange(0, f.T, padding=0.02)
+        self._fit_t_ticks()
         finite = f.kl_hist[np.isfinite(f.kl_hist)]
         top = math.log10(max(float(finite.max()) if finite.size else 1.0, 1.0) * 3)
         # the top in half decades, held while it fits (theme.held_range), so a schedule drag
