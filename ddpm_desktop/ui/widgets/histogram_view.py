@@ -219,8 +219,9 @@ class HistogramView(QWidget):
         axis = self.kl_plot.getPlotItem().getAxis("bottom")
         width = self.kl_plot.getPlotItem().vb.width()
         T = max(self.forward.T, 1) if self.forward.frames is not None else 1000
-        label = QFontMetrics(axis.style["tickFont"] or axis.font()).horizontalAdvance(f"{T}")
-        step = t_tick_step(T, int(width // (label * 1.6)) if label else 6)
+        # an inner label's width (pyqtgraph drops the labels that would pass the axis's ends)
+        label = QFontMetrics(axis.style["tickFont"] or axis.font()).horizontalAdvance(f"{T // 2}")
+        step = t_tick_step(T, int(width // (label * 1.25)) + 1 if label else 6)
         axis.setTickSpacing(step, step / 5 if step % 5 == 0 else step / 2)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
