@@ -165,3 +165,27 @@ def test_the_predicted_speciation_step_is_marked_and_follows_the_schedule(sessio
     sp = session.decision.speciation
     assert sp.t == first_step(session.schedule_state.schedule) and sp.t != before
     assert view.speciation_line.value() == sp.t and f"predicted t_S = {sp.t}" in view.readout.text()
+
+
+def test_before_its_first_reading_the_plot_spans_the_chain(qtbot):
+    """While a run waits for its first x̂₀, the t axis runs over the chain (T to 0), not over
+    a pixel's width around the predicted t_S line (it read 551.4 .. 550.6)."""
+    from ddpm_desktop.core.speciation import SpeciationTime
+    from ddpm_desktop.ui.decision_state import DecisionState
+    from ddpm_desktop.ui.state import Lane, ReverseState
+
+    state, reverse = DecisionState(), ReverseState()
+    view = DecisionView(state, reverse)
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    state.set_speciation(SpeciationTime(lambda_max=21.7, alpha_bar=1 / 21.7, t=551))
+    state.clear("DDPM")
+    reverse.start([Lane("ddpm", 100)])
+    z = np.zeros((28, 28), np.float32)
+    reverse.add(0, z, z, 1000, 0, 100)
+    reverse.commit()
+    qtbot.waitUntil(lambda: view.plot.getPlotItem().vb.viewRange()[0][1] >= 1000, timeout=2000)
+    lo, hi = view.plot.getPlotItem().vb.viewRange()[0]
+    assert lo <= 0 and view.speciation_line.isVisible()

@@ -10,6 +10,7 @@ import pyqtgraph as pg
 import torch
 import pytest
 from PySide6.QtCore import QPoint, QSize
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication, QDockWidget, QScrollArea
 
 from ddpm_desktop.ui import screen_fit, theme
@@ -28,6 +29,47 @@ def plots_with_axes(root):
         items = [i for i in view.scene().items() if isinstance(i, pg.PlotItem)]
         if any(i.getAxis(side).isVisible() for i in items for side in ("left", "bottom")):
             out.append(view)
+    return out
+
+
+# A legend may cover at most this share of its plot's view box (a larger one hides the curves).
+MOST_LEGEND_SHARE = 0.4
+
+
+def crowded_plots(root) -> list[str]:
+    """Shown plots whose title is wider than the plot, whose t (bottom) axis's tick labels run
+    into each other, or whose legend covers more than MOST_LEGEND_SHARE of the view box or
+    more than 3/4 of its width or height."""
+    out = []
+    for view in plots_with_axes(root):
+        name = type(view.parent()).__name__
+        for item in view.scene().items():
+            if isinstance(item, pg.PlotItem):
+                title = item.titleLabel
+                if title.isVisible() and title.text:
+                    wide = title.item.boundingRect().width()
+                    if wide > view.width():
+                        out.append(f"{name}: title {title.text!r} {wide:.0f} px on a plot "
+                                   f"{view.width()} px wide")
+            elif (isinstance(item, pg.AxisItem) and item.orientation == "bottom"
+                  and item.isVisible() and item.style.get("showValues", True)):
+                image = QImage(8, 8, QImage.Format.Format_RGB32)  # (outlives the painter)
+                painter = QPainter(image)
+                specs = item.generateDrawSpecs(painter)
+                painter.end()
+                texts = [] if specs is None else specs[2]
+                out += [f"{name}: tick labels {a!r} and {b!r} run into each other"
+                        for (ra, _fa, a), (rb, _fb, b) in zip(texts, texts[1:])
+                        if ra.intersects(rb)]
+            elif isinstance(item, pg.LegendItem) and item.isVisible():
+                box = item.parentItem().boundingRect() if item.parentItem() else None
+                leg = item.boundingRect()
+                if box is None or box.width() <= 0 or box.height() <= 0:
+                    continue
+                if (leg.width() * leg.height() > MOST_LEGEND_SHARE * box.width() * box.height()
+                        or leg.width() > 0.75 * box.width() or leg.height() > 0.75 * box.height()):
+                    out.append(f"{name}: legend {leg.width():.0f}x{leg.height():.0f} over "
+                               f"{box.width():.0f}x{box.height():.0f}")
     return out
 
 
@@ -103,6 +145,7 @@ def check_workspaces(w, qtbot, case) -> None:
         short = [(type(p.parent()).__name__, p.height()) for p in plots
                  if p.height() < LEAST_PLOT_HEIGHT]
         assert short == [], where
+        assert crowded_plots(w) == [], where
         docks = on_screen_docks(w)
         assert {d.objectName() for d in docks} >= {w.docks[ws.front].objectName()}, where
         sideways = [d.objectName() for d in docks if isinstance(d.widget(), QScrollArea)
@@ -264,3 +307,12 @@ def test_every_dialog_fits_the_screen_and_grows_on_a_large_one(qtbot, on_screen,
     for d in dialogs.values():
         d.close()
     w.close()
+
+
+@pytest.mark.parametrize("T, fits, step", [(1000, 6, 200), (1000, 3, 500), (1000, 2, 1000),
+                                           (1000, 11, 100), (50, 6, 10), (200, 5, 50)])
+def test_t_ticks_hold_as_many_labels_as_fit(T, fits, step):
+    from ddpm_desktop.ui.widgets.histogram_view import t_tick_step
+
+    assert t_tick_step(T, fits) == step
+    assert T / step + 1 <= fits  # labels at 0, step, ..., T

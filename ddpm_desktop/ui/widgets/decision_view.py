@@ -80,9 +80,9 @@ class DecisionView(QWidget):
         self.speciation_line.setToolTip(SPECIATION_TIP)
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.cursor.setVisible(False)
-        self.plot.addItem(self.speciation_line)
-        self.plot.addItem(self.settle_line)
-        self.plot.addItem(self.cursor)
+        # the lines never set the t range (alone, the t_S line made it 551.4 .. 550.6)
+        for line in (self.speciation_line, self.settle_line, self.cursor):
+            self.plot.addItem(line, ignoreBounds=True)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
@@ -97,6 +97,12 @@ class DecisionView(QWidget):
         reverse.frame_changed.connect(self._on_reverse_frame_changed)
         self._apply_colors()
         self._on_state_changed()
+
+    def _span_the_chain(self) -> None:
+        """Before the first reading: t from the chain's start (its first frame's t) to 0."""
+        lanes = self.reverse.lanes
+        if lanes and lanes[0].t:
+            self.plot.setXRange(0.0, float(lanes[0].t[0]), padding=0.02)
 
     def _apply_colors(self) -> None:
         self._styled = True
@@ -124,6 +130,8 @@ class DecisionView(QWidget):
             curve.setData(ts, s.probs[:, k]) if len(ts) else curve.setData([], [])
         if len(ts):
             self.plot.setXRange(0.0, float(ts.max()), padding=0.02)
+        else:
+            self._span_the_chain()
         sp = s.speciation
         self.speciation_line.setVisible(sp is not None and sp.t is not None)
         if sp is not None and sp.t is not None:
@@ -150,6 +158,8 @@ class DecisionView(QWidget):
 
     @Slot(int)
     def _on_reverse_frame_changed(self, index: int) -> None:
+        if not len(self.state.ts):
+            self._span_the_chain()
         row = self.state.row_for_frame(index)
         self.cursor.setVisible(row is not None)
         if row is not None:

@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Slot
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from ddpm_desktop.core import kl, readout
@@ -45,6 +46,29 @@ def _infinite(t: int) -> dict:
     return {"infinite": readout.REPEATED_VALUES, "infinite_tip": readout.REPEATED_VALUES_TIP}
 
 
+# A legend may cover at most this share of its plot's view box, and 3/4 of its width or height.
+LEGEND_SHARE = 0.4
+
+
+def _fit_legend(legend: pg.LegendItem, view_box: pg.ViewBox) -> None:
+    """Show `legend` only while it leaves the curves of `view_box` room (LEGEND_SHARE)."""
+    box, own = view_box.boundingRect(), legend.boundingRect()
+    legend.setVisible(own.width() * own.height() <= LEGEND_SHARE * box.width() * box.height()
+                      and own.width() <= 0.75 * box.width()
+                      and own.height() <= 0.75 * box.height())
+
+
+def t_tick_step(T: int, fits: int) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at which the t axis 0..T holds at most `fits`
+    labels (pyqtgraph keeps at least two intervals, 6 labels on 0..1000, whatever the width)."""
+    for power in range(0, 12):
+        for mantissa in (1, 2, 2.5, 5):
+            step = mantissa * 10 ** power
+            if T / step + 1 <= max(fits, 2):
+                return step
+    return float(T)
+
+
 class HistogramView(QWidget):
     _styled = False  # a palette change during construction has nothing to restyle yet
 
@@ -56,7 +80,7 @@ class HistogramView(QWidget):
 
         self.hist_plot = pg.PlotWidget()
         hp = self.hist_plot.getPlotItem()
-        hp.setTitle("Pixel histogram vs N(0, 1)", size="10pt")
+        hp.setTitle("Pixels vs N(0, 1)", size="10pt")
         hp.setLabel("bottom", "pixel value")
         hp.setLabel("left", "density")
         hp.getAxis("left").enableAutoSIPrefix(False)
@@ -80,7 +104,7 @@ class HistogramView(QWidget):
 
         self.kl_plot = pg.PlotWidget()
         kp = self.kl_plot.getPlotItem()
-        kp.setTitle("KL( · ‖ N(0, 1)) per pixel vs t", size="10pt")
+        kp.setTitle("KL( · ‖ N(0, 1))", size="10pt")  # per pixel, vs t: the axes say
         kp.setLabel("bottom", "t")
         kp.setLabel("left", "nats")
         kp.setLogMode(x=False, y=True)
@@ -127,6 +151,11 @@ class HistogramView(QWidget):
         # new text every frame: no window re-layout for it. A line a compared sampler: it
         # spans both plots (half the lines of one column) and is never cut; a short window
         # takes its height from the chains above rather than from the plots.
+        # a legend shows while it leaves the curves room (a narrow or short plot: hidden; the
+        # plot's tooltip names the curves)
+        for plot, legend in ((hp, self.legend), (kp, self.kl_legend)):
+            plot.vb.sigResized.connect(lambda vb, legend=legend: _fit_legend(legend, vb))
+        kp.vb.sigResized.connect(lambda _vb: self._fit_t_ticks())
         self.kl_label = LiveLabel(whole=True)
         self.kl_label.setProperty("role", "value")
         self.kl_label.setToolTip(_KL_LABEL_TIP)
@@ -181,8 +210,19 @@ class HistogramView(QWidget):
             legend.setLabelTextColor(c.foreground)
             legend.setBrush(pg.mkBrush(qcolor(c.background, 192)))
         self._colors = c
+        self._fit_t_ticks()
         if self.forward.frames is not None:
             self._on_frame_changed(self.forward.t)
+
+    def _fit_t_ticks(self) -> None:
+        """t labels as far apart as the KL plot's width and font allow."""
+        axis = self.kl_plot.getPlotItem().getAxis("bottom")
+        width = self.kl_plot.getPlotItem().vb.width()
+        T = max(self.forward.T, 1) if self.forward.frames is not None else 1000
+        # an inner label's width (pyqtgraph drops the labels that would pass the axis's ends)
+        label = QFontMetrics(axis.style["tickFont"] or axis.font()).horizontalAdvance(f"{T // 2}")
+        step = t_tick_step(T, int(width // (label * 1.25)) + 1 if label else 6)
+        axis.setTickSpacing(step, step / 5 if step % 5 == 0 else step / 2)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         if event.type() == QEvent.Type.PaletteChange and self._styled:
@@ -201,6 +241,7 @@ class HistogramView(QWidget):
         self._draw_kl_curves()  # the label follows with frame_changed
         self.floor_line.setValue(math.log10(max(f.kl_level, _KL_MIN)))
         self.kl_plot.setXRange(0, f.T, padding=0.02)
+        self._fit_t_ticks()
         finite = f.kl_hist[np.isfinite(f.kl_hist)]
         top = math.log10(max(float(finite.max()) if finite.size else 1.0, 1.0) * 3)
         # the top in half decades, held while it fits (theme.held_range), so a schedule drag
