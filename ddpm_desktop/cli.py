@@ -20,6 +20,7 @@ COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inp
             "toy",  # the 2-D diffusion
             "classify",
             "copies",
+            "lab",
             "invert",
             "likelihood",
             "uncertainty",

@@ -32,3 +32,16 @@ def pytest_configure(config):
         return
     if QApplication.instance() is None:
         config.ddpm_qapp = QApplication(["ddpm-desktop-tests"])
+
+
+def pytest_deselected(items):
+    """Keep what `-m "not slow"` (or -k) deselected: test_quick_tier reads the whole collection."""
+    if items:
+        config = items[0].config
+        config.ddpm_deselected = getattr(config, "ddpm_deselected", []) + list(items)
+
+
+def pytest_collection_finish(session):
+    """Every test collected in this run, selected or not (see pytest_deselected)."""
+    session.config.ddpm_collected = list(session.items) + getattr(session.config,
+                                                                  "ddpm_deselected", [])

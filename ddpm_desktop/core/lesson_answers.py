@@ -39,13 +39,12 @@ def start_noise(setup: Setup, n: int = 1):
     """x_T [n, 1, 28, 28] as the app draws it for input seed setup.seed (+ k for the k-th)."""
     import torch
 
-    from .forward import sample_start
+    from .forward import START_SEED_OFFSET, draw_start
     from .imaging import IMAGE_SHAPE
-    from .sampling import START_SEED_OFFSET, generator_for
 
     name, params = setup.start
-    return torch.stack([sample_start(name, IMAGE_SHAPE, generator_for(setup.seed + k + START_SEED_OFFSET),
-                                     **params) for k in range(n)]).unsqueeze(1)
+    return torch.from_numpy(np.stack([draw_start(name, IMAGE_SHAPE, setup.seed + k + START_SEED_OFFSET,
+                                                 **params) for k in range(n)]))[:, None]
 
 
 def _run(model, setup: Setup, x_T, recorder=None):
@@ -251,7 +250,7 @@ def posterior_pcs(setup: Setup):
 
         s, t = setup.noise_schedule(), setup.cursor()
         x0 = torch.from_numpy(np.asarray(bundled_digit()[0], dtype=np.float32))
-        x_t = forward_chain(s, x0, generator_for(setup.seed)).x[t].reshape(1, 1, *x0.shape)
+        x_t = forward_chain(s, x0, seed=setup.seed).x[t].reshape(1, 1, *x0.shape)
         pcs = posterior_principal_components(make_eps_fn(bundled_network(), s), s, x_t, t,
                                              UNCERTAINTY_K, generator=generator_for(setup.seed))
         _CHAINS[key] = (x_t, pcs)

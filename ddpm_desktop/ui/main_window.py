@@ -117,7 +117,10 @@ DOCKS = (
 # core.maths.VIEWS -> the window's widget a hovered term frames (a dotted attribute path)
 MATHS_VIEWS = {"forward": "forward_view", "reverse": "reverse_view",
                "schedule": "schedule_panel", "sampler": "sampler_panel",
-               "histogram": "histogram_view.hist_plot", "kl": "histogram_view.kl_plot"}
+               "histogram": "histogram_view.hist_plot", "kl": "histogram_view.kl_plot",
+               "likelihood": "beliefs_panel.likelihood_label",
+               "inversion": "beliefs_panel.inversion_label",
+               "uncertainty": "beliefs_panel.uncertainty_label"}
 
 
 class MainWindow(QMainWindow):
@@ -238,7 +241,7 @@ class MainWindow(QMainWindow):
         self.training_panel.plot_tabs.addTab(self.lab_view, "Generalisation lab")
         self.inpaint_panel = InpaintPanel(s.inpaint, s.input_state)
         self.completions_panel = CompletionsPanel(s.completions, s.sampler)
-        self.maths_panel = MathsPanel(s.forward, s.schedule_state, s.sampler, s.reverse)
+        self.maths_panel = MathsPanel(s.forward, s.schedule_state, s.sampler, s.reverse, s.belief)
         self.maths_highlighted = ""  # the view the hovered maths term frames
         self.beliefs_panel = BeliefsPanel(s.belief, s.schedule_state)
         self.lesson_panel = LessonPanel(s.lesson)
@@ -364,6 +367,7 @@ class MainWindow(QMainWindow):
         s.checkpoint_saved.connect(self._on_checkpoint_saved)
         s.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         self.results_card = ResultsCard(self)  # a poster experiment's numbers, beside the window
+        screen_fit.fit_window(self.results_card, share=screen_fit.DIALOG_SHARE)
         s.experiments.card.connect(self.results_card.show_card)
         s.model_state.changed.connect(self._on_model_changed)
         self.copy_check_view.twins_requested.connect(self.show_twins)
@@ -457,6 +461,7 @@ class MainWindow(QMainWindow):
         s.model_state.changed.connect(dialog.refresh)
         s.sampler.changed.connect(lambda _settings: dialog.refresh())
         apply_help(dialog)
+        screen_fit.fit_window(dialog, share=screen_fit.DIALOG_SHARE)
         return dialog
 
     @Slot()
@@ -465,6 +470,7 @@ class MainWindow(QMainWindow):
 
         if self.guide_dialog is None:
             self.guide_dialog = GuideDialog(self)
+            screen_fit.fit_window(self.guide_dialog, share=screen_fit.DIALOG_SHARE)
         self.guide_dialog.show()
         self.guide_dialog.raise_()
 
@@ -628,7 +634,7 @@ class MainWindow(QMainWindow):
         if geometry is not None and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(*screen_fit.first_size(self))
+            screen_fit.fit_window(self, 1400, 900)
             screen_fit.centre(self)
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():

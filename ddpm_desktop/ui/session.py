@@ -61,9 +61,9 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ddpm_desktop.core import kl, marginal
 from ddpm_desktop.core.checkpoint import ModelSource
-from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
+from ddpm_desktop.core.forward import (IMAGE_SHAPE, START_SEED_OFFSET, NoiseCache, draw_start,
+                                       forward_frames)
 from ddpm_desktop.core.run import DISTILLED, RunPlan, plan_run
-from ddpm_desktop.core.sampling import START_SEED_OFFSET, generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_beliefs import Beliefs
@@ -165,7 +165,7 @@ class Session(QObject):
                                error, parent=self)
         self.toy = Toy2D(jobs, sched, sampler, status, error, parent=self)
         self.datasets = DatasetSources(jobs, parent=self)
-        self.lessons = Lessons(sched, inp, sampler, fwd, rev, model, self, status, error,
+        self.lessons = Lessons(jobs, sched, inp, sampler, fwd, rev, model, self, status, error,
                                parent=self)
         self.experiments = Experiments(sched, inp, sampler, fwd, model, self, status, error,
                                        parent=self, jobs=jobs)
@@ -201,10 +201,11 @@ class Session(QObject):
         return self.schedule_state.schedule
 
     def start_noise(self) -> np.ndarray:
-        """x_T drawn from the input's starting distribution, float32 [28, 28]."""
+        """x_T drawn from the input's starting distribution, float32 [28, 28]: numpy's draw of
+        seed + START_SEED_OFFSET (core.forward.draw_start), as `kl`, `sample --x-seed` and the
+        lessons draw it."""
         inp = self.input_state
-        gen = generator_for(inp.seed + START_SEED_OFFSET)
-        return sample_start(inp.start_name, IMAGE_SHAPE, gen, **inp.start_params).numpy()
+        return draw_start(inp.start_name, IMAGE_SHAPE, inp.seed + START_SEED_OFFSET, **inp.start_params)
 
     def forward_frame(self, t: int) -> np.ndarray:
         """x_t of the forward chain under the current schedule (recomputed first when the

@@ -117,9 +117,11 @@ def _train_rows() -> np.ndarray:
 
 
 def _two_nearest(samples, rows) -> tuple[np.ndarray, np.ndarray]:
-    """d1, d2 by brute force: every distance in float64, sorted (pixels in [0, 1])."""
+    """d1, d2 by brute force: every distance in float64, sorted (pixels in [0, 1]). One sample
+    at a time: the same sums as one broadcast, without its samples × rows × 784 temporary
+    (3.6 GB and 9 s for the 64 held-out digits; this takes 1.3 s)."""
     x = np.clip((np.asarray(samples, dtype=np.float64).reshape(len(samples), -1) + 1) / 2, 0, 1)
-    d = np.sort(np.sqrt(((x[:, None, :] - rows[None]) ** 2).sum(-1)), axis=1)
+    d = np.sort(np.stack([np.sqrt(((rows - xi) ** 2).sum(-1)) for xi in x]), axis=1)
     return d[:, 0], d[:, 1]
 
 
