@@ -78,6 +78,16 @@ def _lab(workers, qtbot, curves, iter_lab):
     return owner, lab, view, errors
 
 
+def test_two_runs_of_one_size_are_named_in_the_legend(workers, qtbot, curves_file):
+    d = json.loads(curves_file.read_text())
+    d["runs"].append({**d["runs"][1], "name": "few-b", "offset": 64})
+    curves_file.write_text(json.dumps(d))
+    _owner, lab, view, _ = _lab(workers, qtbot, curves_file, FakeLab(0))
+    assert [c.size for c in lab.state.shipped] == [64, 64, 9000]
+    assert "64 digits (few)" in view.legend.text() and "64 digits (few-b)" in view.legend.text()
+    assert "9,000 digits (" not in view.legend.text()
+
+
 def test_the_shipped_curves_are_the_files_numbers(workers, qtbot, curves_file):
     _owner, lab, view, _ = _lab(workers, qtbot, curves_file, FakeLab(0))
     d = json.loads(curves_file.read_text())
