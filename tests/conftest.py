@@ -1,9 +1,16 @@
 """Shared test set-up: Qt offscreen, one torch thread (2-core machine), quiet warnings, and the
 XDG folders the app writes to (crash reports, menu entries) kept out of the user's home."""
 import os
+import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Keep bytecode caches even where PYTHONDONTWRITEBYTECODE is set (containers often set it):
+# without them every run compiles the package again and pytest rewrites the asserts of every
+# test module again, 6 of the 12 s of CPU that collecting the suite takes, in each xdist worker
+# and each CLI subprocess. The caches go to __pycache__/, which git ignores.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
