@@ -13,9 +13,6 @@ sys.dont_write_bytecode = False
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
-
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -30,9 +27,15 @@ def _xdg_folders_in_tmp(tmp_path_factory):
 
 
 def pytest_configure(config):
-    """One QApplication for the whole run, made before any test: a headless command run
-    in-process (export, toy, the layering probes) would otherwise make a bare
-    QGuiApplication, and a widget test after it aborts the interpreter whatever the order."""
+    """One torch thread, and one QApplication for the whole run, made before any test: a
+    headless command run in-process (export, toy, the layering probes) would otherwise make a
+    bare QGuiApplication, and a widget test after it aborts the interpreter whatever the order.
+    The xdist controller (`-n 2`) runs no test and needs neither: its workers make their own."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    import torch
+
+    torch.set_num_threads(1)
     try:
         from PySide6.QtWidgets import QApplication
     except ImportError:  # no Qt here: the tests that need it skip or fail on their own

@@ -159,6 +159,7 @@ def test_the_quick_tier_imports_every_module(request):
     assert sorted(by_the_suite - by_the_quick_tier) == []
 
 
+@pytest.mark.slow  # 2 s: it parses the package, as the check does
 def test_the_check_follows_imports_and_ignores_slow_only_ones():
     tree = ast.parse("import ddpm_desktop.core.kl\nfrom .schedule import NoiseSchedule\n"
                      "def test_x():\n    from ddpm_desktop.core import toy2d\n")
