@@ -179,7 +179,7 @@ def test_the_readme_ci_and_the_timing_script_name_the_same_commands():
 
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    full = "python -m pytest " + " ".join(TIERS["full"])
+    full = " ".join(["python -m pytest", *TIERS["full"]])
     quick = "python -m pytest " + " ".join(f'"{a}"' if " " in a else a for a in TIERS["quick"])
     assert f'-e ".[test]" && {full}\n' in ci
     assert f'-e ".[test]" && {full}\n' in readme

@@ -4,7 +4,7 @@
     python tools/suite_timing.py durations tests/ui/test_x.py ... [--min 1.0] [--json out.json]
 
 `tiers` runs the quick tier the README names, then everything, as CI does (bench/suite.py's
-TIERS: two xdist workers each), each in a fresh process, and prints the wall and CPU time and
+TIERS: the quick tier in two xdist workers, the full suite in one process), each in a fresh process, and prints the wall and CPU time and
 the counts pytest reported. `durations` runs the given files one at a time (so a
 machine shared with other work is never loaded by more than one pytest) and lists every test
 that took at least --min seconds (setup + call + teardown, from pytest's JUnit XML), slowest
