@@ -11,9 +11,13 @@ Standalone (`python -m bench.classify [ood|startup|all] [--json FILE]`), one tor
   core/nondigits.py (the share flagged "not a digit", per family, 200 each from seed 1 so
   they differ from any set the tests draw). Targets: ≥ 97% of digits kept, ≥ 98% accuracy on
   them, ≥ 95% of every family in nondigits.TARGET_FAMILIES flagged, most letters flagged.
-- `startup`: wall time of `python -m ddpm_desktop --help`, of `python -c "import torch"` and
-  of `python -m ddpm_desktop schedule`, interleaved in fresh processes, medians; the target is
-  `--help` in under half the time of `import torch`.
+  Per set also the unsure readings (a digit read with p < core.classifier.UNSURE_P): the share
+  of the right readings shown as unsure, the wrong readings caught, the accuracy either side.
+- `startup`: wall time of `python -m ddpm_desktop --help`, of `python -c "import torch"`, of
+  `python -m ddpm_desktop schedule` and of `python -m ddpm_desktop kl` (its default run: a
+  Gaussian start, T = 1000), interleaved in fresh processes, medians; the targets are `--help`
+  in under half the time of `import torch`, and `kl`, which reads no network, starting without
+  torch (its whole run under the time of `import torch` alone).
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ def run_ood(per_family: int = 200, seed: int = 1) -> dict:
     import torch
 
     from ddpm_desktop.core import nondigits
-    from ddpm_desktop.core.classifier import bundled_reader, expected_calibration_error
+    from ddpm_desktop.core.classifier import UNSURE_P, bundled_reader, expected_calibration_error
     from ddpm_desktop.core.data import load_bundled_mnist
     from tools.calibrate_ood import CALIBRATION_HALF, MEASUREMENT_HALF, as_drawn
 
@@ -59,7 +63,15 @@ def run_ood(per_family: int = 200, seed: int = 1) -> dict:
                      "accuracy_kept": float((pred[kept] == labels[kept]).mean()),
                      "accuracy_all": float((pred == labels).mean()),
                      "ece_p": expected_calibration_error(p, pred == labels),
-                     "mean_p": float(p.mean())}
+                     "mean_p": float(p.mean()),
+                     # the unsure readings (a digit with p < UNSURE_P): how many right readings
+                     # they cost, how many wrong ones they catch, how right the others are
+                     "unsure_p": UNSURE_P,
+                     "correct_read_unsure": float((p[kept & (pred == labels)] < UNSURE_P).mean()),
+                     "wrong_read_unsure": [int(((pred != labels) & kept & (p < UNSURE_P)).sum()),
+                                           int(((pred != labels) & kept).sum())],
+                     "accuracy_unsure": float((pred == labels)[kept & (p < UNSURE_P)].mean()),
+                     "accuracy_sure": float((pred == labels)[kept & (p >= UNSURE_P)].mean())}
     flagged = {}
     for family, images in nondigits.non_digit_set(seed, per_family).items():
         _, scores = reader.probs_and_scores(torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0))
@@ -92,7 +104,8 @@ def run_startup(repeats: int = 5) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     cmds = {"help": [sys.executable, "-m", "ddpm_desktop", "--help"],
             "import_torch": [sys.executable, "-c", "import torch"],
-            "schedule": [sys.executable, "-m", "ddpm_desktop", "schedule", "--T", "10"]}
+            "schedule": [sys.executable, "-m", "ddpm_desktop", "schedule", "--T", "10"],
+            "kl": [sys.executable, "-m", "ddpm_desktop", "kl"]}
     for cmd in cmds.values():  # warm-up: the file cache, not the timing
         _time(cmd, env)
     times = {k: [] for k in cmds}
@@ -101,7 +114,9 @@ def run_startup(repeats: int = 5) -> dict:
             times[k].append(_time(cmds[k], env))
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"median_s": med, "repeats": times, "help_over_torch": med["help"] / med["import_torch"],
-            "meets": {"help_under_half_of_torch": med["help"] < 0.5 * med["import_torch"]}}
+            "kl_over_torch": med["kl"] / med["import_torch"],
+            "meets": {"help_under_half_of_torch": med["help"] < 0.5 * med["import_torch"],
+                      "kl_under_torch": med["kl"] < med["import_torch"]}}
 
 
 def main(argv=None) -> int:

@@ -174,18 +174,18 @@ def spread_over_seeds(classes=range(10), digits_per_class=5, chain_seeds=range(2
     """The seed-dependent KL figures of the README, each with its spread.
 
     - chain RMSE: for the first `digits_per_class` held-out digits of each class in `classes`,
-      one forward chain per seed in `chain_seeds` (`forward_chain` with `torch.Generator().manual_seed(seed)`, as the
-      CLI's `kl --seed`), the RMS over t = 1..1000 of (estimate − exact marginal KL) and of
+      one forward chain per seed in `chain_seeds` (`forward_chain(..., seed=seed)`, as the
+      CLI's `kl --seed` and the app), the RMS over t = 1..1000 of (estimate − exact marginal KL) and of
       (histogram KL − exact); also for the first "0" alone over `first_zero_seeds`.
     - exponential start at t = 0: one 28×28 frame of −log(U)/0.5 per seed in `exp_seeds`
-      (`sample_start`, as the app and `kl --start exponential --seed`), its estimate and
+      (`draw_start` from seed + START_SEED_OFFSET, as `kl --start exponential --seed`), its estimate and
       histogram KL against the exact 3.2258.
     """
     import torch
 
     from ddpm_desktop.core import marginal
     from ddpm_desktop.core.data import load_bundled_mnist
-    from ddpm_desktop.core.forward import forward_chain, sample_start, start_analytic_kl
+    from ddpm_desktop.core.forward import START_SEED_OFFSET, draw_start, forward_chain, start_analytic_kl
     from ddpm_desktop.core.imaging import to_model_range
     from ddpm_desktop.core.kl import estimated_kl_batch, histogram_kl_batch
     from ddpm_desktop.core.schedule import NoiseSchedule
@@ -196,7 +196,7 @@ def spread_over_seeds(classes=range(10), digits_per_class=5, chain_seeds=range(2
 
     def chain_rmse(x0, seed):
         exact = marginal.marginal_kl_image_curve(s, x0)[1:]
-        frames = forward_chain(s, x0, torch.Generator().manual_seed(seed)).x.reshape(s.T + 1, -1)[1:]
+        frames = forward_chain(s, x0, seed=seed).x.reshape(s.T + 1, -1)[1:]
         return (float(np.sqrt(np.mean((estimated_kl_batch(frames) - exact) ** 2))),
                 float(np.sqrt(np.mean((histogram_kl_batch(frames) - exact) ** 2))))
 
@@ -217,7 +217,7 @@ def spread_over_seeds(classes=range(10), digits_per_class=5, chain_seeds=range(2
     out["chain_rmse_first_zero"] = {"seeds": [int(k) for k in first_zero_seeds],
                                     "estimate": spread_stats([e for e, _ in zero]),
                                     "histogram": spread_stats([h for _, h in zero])}
-    frames = np.stack([sample_start("exponential", (28, 28), torch.Generator().manual_seed(k)).numpy().ravel()
+    frames = np.stack([draw_start("exponential", (28, 28), k + START_SEED_OFFSET).ravel()
                        for k in exp_seeds])
     est = estimated_kl_batch(frames)
     out["exponential_t0"] = {"exact": start_analytic_kl("exponential"), "seeds": [int(k) for k in exp_seeds],

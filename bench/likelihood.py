@@ -10,6 +10,7 @@ Also a bench/run.py section (`python -m bench.run --sections likelihood`), at th
 - exact: Hutchinson against the exact trace (784 VJPs an evaluation) on the same ODE solution,
   --exact-digits digits at --exact-steps RK4 steps (the exact trace costs ~8 batched calls of 98
   images an evaluation: ~100x Hutchinson's; 20 digits at the default 32 steps is ~10 CPU-hours).
+  bench/hutchinson.py runs the comparison with many probe draws per digit.
 - spread: Hutchinson's spread over probe draws at the default settings (its mean is the exact
   value: the estimator is unbiased and the ODE's x does not depend on it).
 - patterns: held-out digits against noise, stripes, checkers, blank, white, grey, a blob, a ramp.

@@ -20,9 +20,11 @@ COMMANDS = ("schedule", "kl", "train", "sample", "reconstruct", "evaluate", "inp
             "toy",  # the 2-D diffusion
             "classify",
             "copies",
+            "lab",
             "invert",
             "likelihood",
             "uncertainty",
+            "twins",
             )
 
 

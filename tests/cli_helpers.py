@@ -1,6 +1,8 @@
 """Set-up shared by the CLI tests of the model commands (invert, likelihood, uncertainty): a tiny
 untrained checkpoint (its zero output layer makes ε̂ = 0, so results have a closed form), an .npz
 of bundled held-out digits, and one in-process run of `ddpm-desktop`."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -33,3 +35,26 @@ def run_cli(capsys, *argv):
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def save_subset_stand_ins(folder):
+    """Tiny stand-ins for the bundled subset models (core.checkpoint.SUBSET_MODELS), one file
+    each in `folder`, each with a different random network (so twins differ) and the `subset`
+    metadata `train --subset 64 --subset-offset 64k` writes: {name: path}."""
+    import torch
+
+    from ddpm_desktop.core.checkpoint import SUBSET_MODELS, save_weights
+    from ddpm_desktop.core.model import ModelConfig, UNet
+
+    paths = {}
+    for k, name in enumerate(SUBSET_MODELS):
+        torch.manual_seed(k)
+        model = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4,
+                                 attention=False))
+        with torch.no_grad():  # the zero-initialised layers would make ε̂ = 0 for all of them
+            for p in model.parameters():
+                if not p.abs().sum():
+                    p.normal_(0.0, 0.05)
+        extra = {"subset": {"n": 64, "seed": 0, "offset": 64 * k, "data": "mnist"}}
+        paths[name] = save_weights(Path(folder) / f"{name}.safetensors", model, extra)
+    return paths

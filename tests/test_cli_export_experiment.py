@@ -71,7 +71,43 @@ def test_experiment_list_and_run(tmp_path, capsys):
     assert all((tmp_path / p.split("/")[-1]).is_file() for p in r["files"])
     assert main(["experiment", "poster-exponential", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
-    assert "3.77" in text and "3.226" in text
+    assert "  3.7697" in text and "3.226" in text  # the poster's value as written, beside ours
+
+
+def test_poster_digit_kl_says_what_can_and_cannot_be_inferred(tmp_path, capsys):
+    """The paragraph the app's results card shows (core.experiments.POSTER_DIGIT_KL_READING) is in
+    the CLI's text and in its JSON as "notes"."""
+    from ddpm_desktop.core.experiments import POSTER_DIGIT_KL_READING
+
+    assert main(["experiment", "poster-digit-kl", "--out", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [POSTER_DIGIT_KL_READING]
+    assert main(["experiment", "poster-digit-kl", "--out", str(tmp_path)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert " ".join(POSTER_DIGIT_KL_READING.split()) in text
+    assert text.index("What can be inferred") > text.index("the poster's values (their t is not given)")
+    for value in ("1.8643", "1.542", "0.501", "0.0993", "0.00101"):  # as the poster wrote them
+        assert f" {value} " in text
+
+
+def test_experiment_tables_read_kl_as_the_results_card_does(tmp_path, capsys):
+    """An estimate below one frame's resolution reads "≈ 0 (below …)", the bound at t = 0
+    "∞ (point mass)": no negative KL, no "inf"."""
+    from ddpm_desktop.core.kl import indistinguishable_level
+    from ddpm_desktop.core.readout import format_kl
+
+    assert main(["experiment", "poster-exponential", "--out", str(tmp_path), "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)["tables"][0]
+    assert main(["experiment", "poster-exponential", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "inf" not in text.split() and "∞ (point mass)" in text
+    level = float(indistinguishable_level(784))
+    est = table["columns"].index("our estimate")
+    assert any(row[est] <= level for row in table["rows"])  # at t = 1000 at least
+    for row in table["rows"]:
+        if row[est] <= level:
+            assert format_kl(row[est], resolution=level).value == "≈ 0"
+            line = next(line for line in text.splitlines() if line.split()[:1] == [str(row[0])])
+            assert "≈ 0 (below" in line and f"{row[est]:.4g}" not in line
 
 
 def test_experiment_bad_name_and_path(tmp_path, capsys):

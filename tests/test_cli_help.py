@@ -48,12 +48,27 @@ def test_schedule_runs_without_torch():
     assert "torch" not in modules
 
 
-def test_python_m_help_in_a_subprocess_without_torch():
-    """The real entry point, `python -m ddpm_desktop --help`, as a user types it."""
+def test_kl_runs_without_torch(tmp_path):
+    digit = np.zeros((28, 28), np.uint8)
+    digit[4:24, 12:16] = 255
+    Image.fromarray(digit).save(tmp_path / "one.png")
+    for start in ("image", "exponential"):
+        argv = ["kl", "--T", "50", "--json", "--start", start]
+        if start == "image":
+            argv += ["--image", str(tmp_path / "one.png")]
+        rc, out, modules = _modules_after(*argv)
+        assert rc == 0 and len(json.loads(out)["exact_kl"]) == 51
+        assert "torch" not in modules, start
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["schedule", "--T", "50"],
+                                  ["kl", "--T", "50", "--start", "exponential"]])
+def test_python_m_in_a_subprocess_without_torch(argv):
+    """The real entry point, `python -m ddpm_desktop ...`, as a user types it."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "ddpm_desktop", "--help"],
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "ddpm_desktop", *argv],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    assert proc.returncode == 0
+    assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "ddpm_desktop.cli" in imported and "torch" not in imported
 

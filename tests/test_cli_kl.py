@@ -133,3 +133,43 @@ def test_human_table_reads_below_the_level_and_infinity_in_words(capsys, argv):
     assert f"∞ at t = 0 (conditional): {readout.POINT_MASS}" in out
     if d["exact_kl"][0] is None:
         assert f"∞ at t = 0 (exact, estimate): {readout.NO_DENSITY}" in out
+
+
+def test_the_chain_of_a_seed_is_the_apps(capsys, tmp_path):
+    """`kl --seed S` runs the forward chain the app shows for input seed S: the app's frames are
+    forward_frames of its NoiseCache's noises (ui.session.recompute_forward), and every KL the
+    command prints is that chain's."""
+    from PIL import Image
+
+    from ddpm_desktop.core.forward import NoiseCache, forward_frames
+    from ddpm_desktop.core.imaging import load_digit
+    from ddpm_desktop.core.kl import estimated_kl_band_batch, histogram_kl_batch
+    from ddpm_desktop.core.schedule import NoiseSchedule
+
+    img = np.zeros((28, 28), np.uint8)
+    img[6:22, 9:19] = 255
+    path = tmp_path / "digit.png"
+    Image.fromarray(img).save(path)
+    d = run_json(capsys, "kl", "--start", "image", "--image", str(path), "--T", "200", "--seed", "3")
+    frames = forward_frames(NoiseSchedule.named("linear", 200), load_digit(str(path)),
+                            NoiseCache().get(3, 200)).reshape(201, -1)
+    est, spread = estimated_kl_band_batch(frames)
+    got = np.array([np.inf if v is None else v for v in d["estimated_kl"]])
+    np.testing.assert_array_equal(got, est)
+    np.testing.assert_array_equal(np.array(d["histogram_kl"]), histogram_kl_batch(frames))
+    other = run_json(capsys, "kl", "--start", "image", "--image", str(path), "--T", "200", "--seed", "4")
+    assert other["estimated_kl"][1:] != d["estimated_kl"][1:]
+
+
+def test_a_noise_start_is_the_apps_x_T(capsys):
+    """`kl --start exponential --seed S` starts from the x_T the app draws for input seed S
+    (ui.session.start_noise: draw_start of S + START_SEED_OFFSET) and runs the app's chain."""
+    from ddpm_desktop.core.forward import START_SEED_OFFSET, NoiseCache, draw_start, forward_frames
+    from ddpm_desktop.core.kl import estimated_kl_band_batch
+    from ddpm_desktop.core.schedule import NoiseSchedule
+
+    d = run_json(capsys, "kl", "--start", "exponential", "--rate", "2", "--T", "100", "--seed", "5")
+    x0 = draw_start("exponential", (28, 28), 5 + START_SEED_OFFSET, rate=2.0)
+    frames = forward_frames(NoiseSchedule.named("linear", 100), x0, NoiseCache().get(5, 100))
+    est, _ = estimated_kl_band_batch(frames.reshape(101, -1))
+    np.testing.assert_array_equal(np.array(d["estimated_kl"], dtype=float), est)

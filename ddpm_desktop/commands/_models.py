@@ -3,17 +3,26 @@
 network (default): the U-Net of --checkpoint (default: the bundled model; with `--sampler
 distilled`, the student). exact: the perfect denoiser of core.exact_denoiser, the exact posterior
 mean over the bundled training digits (9,000; --bandwidth h > 0 widens its kernel, from copying
-towards averaging).
+towards averaging). twin-a, twin-b, few-a, few-b: the bundled models trained on parts of the
+training digits (core.checkpoint.SUBSET_MODELS; docs/COPIES.md has their recipe): the twins on the
+two disjoint halves (4,500 digits each), the few-digit pair on two disjoint sets of 64 digits,
+trained until they copy them.
 """
 from __future__ import annotations
 
-MODEL_CHOICES = ("network", "exact")
+from ddpm_desktop.core.checkpoint import SUBSET_MODELS
+
+MODEL_CHOICES = ("network", "exact", *SUBSET_MODELS)
 
 
 def add_model_choice_args(p) -> None:
     p.add_argument("--model", choices=MODEL_CHOICES, default="network",
-                   help="network: the U-Net of --checkpoint (default); exact: the perfect denoiser, the "
-                        "exact posterior mean of the 9,000 training digits (its samples copy them)")
+                   help="network: the U-Net of --checkpoint (default). exact: the perfect denoiser, the "
+                        "exact posterior mean of the 9,000 training digits (its samples copy them). "
+                        "twin-a, twin-b: the same U-Net trained on one of two disjoint halves of the "
+                        "training digits (4,500 each); sample both with the same --seed to compare "
+                        "what they draw from the same noise. few-a, few-b: trained on 64 digits each "
+                        "(two disjoint sets) until most of their samples copy one of them")
     p.add_argument("--bandwidth", type=float, default=None,
                    help="with --model exact: widen its kernel to a per-pixel std h in [-1, 1] units "
                         "(default 0, exact; about 2: most samples still copy, 4: none do, blends)")
@@ -26,6 +35,8 @@ def check_model_choice(args) -> None:
     if args.model != "exact":
         if args.bandwidth is not None:
             raise ValueError("--bandwidth applies to --model exact only")
+        if args.model in SUBSET_MODELS:
+            _check_subset_model(args)
         return
     if args.checkpoint is not None:
         raise ValueError("--model exact uses the bundled training digits, not a --checkpoint")
@@ -36,9 +47,27 @@ def check_model_choice(args) -> None:
         raise ValueError(f"--bandwidth must be a number in [0, 1000], got {h}")
 
 
+def _check_subset_model(args) -> None:
+    """A bundled subset model replaces --checkpoint and is a teacher; its file must be there."""
+    from ddpm_desktop.core import checkpoint
+
+    if args.checkpoint is not None:
+        raise ValueError(f"--model {args.model} is a bundled model; leave out --checkpoint")
+    if getattr(args, "sampler", None) == "distilled":
+        raise ValueError(f"--model {args.model} runs with the ddpm, ddim or dpmpp sampler, not distilled")
+    path = checkpoint.subset_model_path(args.model)
+    if not path.is_file():
+        raise ValueError(f"this build has no {args.model} model: '{path}' is missing")
+
+
 def model_from_args(args, device):
     """(model, metadata, guidance or None) as `_distilled.model_for`, with --model exact giving the
-    perfect denoiser (and the caller's guidance)."""
+    perfect denoiser and a subset model its bundled U-Net (both with the caller's guidance)."""
+    if args.model in SUBSET_MODELS:
+        from ddpm_desktop.core import checkpoint
+
+        model, meta = checkpoint.load_model(checkpoint.subset_model_path(args.model), device=device)
+        return model, meta, None
     if args.model == "exact":
         from ddpm_desktop.core.exact_denoiser import DEFAULT_BANDWIDTH, ExactDenoiser
 

@@ -60,27 +60,30 @@ def start_params(args) -> dict:
 
 
 class XTDraw:
-    """x_T for `n` images at a time: from --x-seed's own generator when given, else from the
-    shared generator `gen` (the commands' old behaviour: a Gaussian start draws exactly what
+    """x_T for `n` images at a time: with --x-seed, numpy's draw of that seed, as the app draws
+    its x_T (core.forward.draw_start; the first image is the app's); else from the shared
+    generator `gen` (the commands' old behaviour: a Gaussian start draws exactly what
     `torch.randn((n, 1, 28, 28), generator=gen)` did)."""
 
     def __init__(self, args, gen) -> None:
-        from ddpm_desktop.core.sampling import generator_for
-
         self.start = getattr(args, "start", "gaussian")
         self.params = start_params(args) if hasattr(args, "start") else {}
-        x_seed = getattr(args, "x_seed", None)
-        self.gen = gen if x_seed is None else generator_for(x_seed)
+        self.x_seed = getattr(args, "x_seed", None)
+        self.gen = gen
 
     def __call__(self, n: int):
-        from ddpm_desktop.core.forward import IMAGE_SHAPE, sample_start
+        import torch
 
-        return sample_start(self.start, (n, 1, *IMAGE_SHAPE), self.gen, **self.params)
+        from ddpm_desktop.core.forward import IMAGE_SHAPE, draw_start, sample_start
+
+        shape = (n, 1, *IMAGE_SHAPE)
+        if self.x_seed is not None:
+            return torch.from_numpy(draw_start(self.start, shape, self.x_seed, **self.params))
+        return sample_start(self.start, shape, self.gen, **self.params)
 
 
-def forward_generator(args, gen):
-    """The generator of the forward chain's noise: --noise-seed's own, else `gen`."""
-    from ddpm_desktop.core.sampling import generator_for
-
+def forward_noise(args, gen) -> dict:
+    """How the forward chain draws its noise, as keywords of core.forward.forward_chain: the
+    app's chain of --noise-seed (`seed`, numpy), else the shared torch generator `gen`."""
     seed = getattr(args, "noise_seed", None)
-    return gen if seed is None else generator_for(seed)
+    return {"generator": gen} if seed is None else {"seed": seed}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 import math
 
 # = core.experiments.NAMES (kept here so building the parser imports no torch)
@@ -35,9 +36,27 @@ def add_parser(sub) -> None:
 
 
 def _fmt(v) -> str:
+    """4 significant digits for a measured value; a quoted one (the poster's 1.8643, at most 6
+    significant digits) as written."""
     if isinstance(v, float):
-        return f"{v:.4g}" if math.isfinite(v) else "inf"
+        if not math.isfinite(v):
+            return "inf"
+        return f"{v:g}" if float(f"{v:.6g}") == v else f"{v:.4g}"
     return str(v)
+
+
+def _cell(column: str, v, level: float) -> str:
+    """A table cell: a KL column reads as core.readout does in the app's results card (an
+    estimate below its resolution "≈ 0 (below …)", the bound at t = 0 "∞ (point mass)");
+    anything else as `_fmt`."""
+    if not isinstance(v, float) or not column.startswith(("exact", "our estimate", "upper bound",
+                                                           "histogram")):
+        return _fmt(v)
+    from ddpm_desktop.core.readout import POINT_MASS, format_kl
+
+    how = {"resolution": level} if column.startswith("our estimate") else \
+        {"infinite": POINT_MASS} if column.startswith("upper bound") else {}
+    return format_kl(v, fmt=lambda x, digits: f"{x:.{digits}g}", digits=4, **how).text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,13 +103,21 @@ def run(args: argparse.Namespace) -> int:
     for n in result.numbers:
         poster = "" if n.poster is None else _fmt(float(n.poster))
         print(f"{n.label:<{width}}  {_fmt(float(n.ours)):>10}  {poster:>10}")
+    from ddpm_desktop.core.kl import indistinguishable_level
+
+    # the estimates are of one 784-pixel frame: its resolution, as the results card reads them
+    level = float(indistinguishable_level(784))
     for t in result.tables:
         print()
         print(t.title)
-        cells = [list(t.columns)] + [[_fmt(v) for v in row] for row in t.rows]
+        cells = [list(t.columns)] + [[_cell(c, v, level) for c, v in zip(t.columns, row)]
+                                     for row in t.rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(t.columns))]
         for r in cells:
             print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+    for note in result.notes:  # what the numbers mean, as the app's results card says it
+        print()
+        print(textwrap.fill(note, width=100))
     print()
     for f, p in zip(result.figures, paths):
         print(f"wrote {p}: {f.caption}")

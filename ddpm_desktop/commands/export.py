@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     schedule = schedule_from_args(args)
     check_sampler_args(args, schedule.T)
     labels_from_arg(args.label, 1)
-    from ._reproduce import XTDraw, forward_generator, start_params
+    from ._reproduce import XTDraw, forward_noise, start_params
     start_params(args)
     T = schedule.T
     if args.t is not None and not 1 <= args.t <= T:
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     gen = torch.Generator().manual_seed(args.seed)
     chains = {}
     fwd = forward_chain(schedule, torch.from_numpy(np.asarray(digit, np.float32)),
-                        forward_generator(args, gen)).x.numpy()
+                        **forward_noise(args, gen)).x.numpy()
     last_t = t if (args.chain == "both" and t is not None) else T
     chains["forward"] = (fwd[:last_t + 1], [f"t = {k}" for k in range(last_t + 1)])
     nfe = 0

@@ -44,7 +44,9 @@ def add_parser(sub) -> None:
         p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=float, default=None, help=text)
     p.add_argument("--image", default=None, help="picture for --start image (MNIST-style preprocessing)")
     add_schedule_args(p, t_aliases=("--steps", "--schedule-steps"))  # --steps: its old name for T
-    p.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="the app's input seed: the forward chain's noise and a noise start are "
+                        "drawn as the app draws them for this seed (default 0)")
     p.add_argument("--bins", type=int, default=None,
                    help="histogram bins on [-5, 5] (default: 31 bins of width 1/3 centred on 0)")
     p.add_argument("--json", action="store_true",
@@ -81,23 +83,25 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--bins must be in 2..10000, got {args.bins}")
     schedule = schedule_from_args(args)  # validates --T and the betas before the heavy imports
 
-    import torch
+    # numpy only, no torch, and the app's draws for this seed: the chain's noise from the seed
+    # (forward_noises), a noise start from seed + START_SEED_OFFSET (draw_start)
+    import numpy as np
 
-    from ddpm_desktop.core.forward import IMAGE_SHAPE, START_PARAMS, forward_chain, sample_start
+    from ddpm_desktop.core.forward import (IMAGE_SHAPE, START_PARAMS, START_SEED_OFFSET, draw_start,
+                                           forward_frames, forward_noises)
     from ddpm_desktop.core.kl import (analytic_kl_q, bias_floor, default_binning,
                                       estimated_kl_band_batch, histogram_kl_batch,
                                       indistinguishable_level)
     from ddpm_desktop.core.marginal import marginal_kl_curve
 
-    generator = torch.Generator().manual_seed(args.seed)
     if args.start == "image":
         from ddpm_desktop.core.imaging import load_digit
 
-        x0 = torch.from_numpy(load_digit(args.image))
+        x0 = np.asarray(load_digit(args.image), dtype=np.float32)
     else:
-        x0 = sample_start(args.start, IMAGE_SHAPE, generator, **params)  # validates params
-    chain = forward_chain(schedule, x0, generator)
-    frames = chain.x.reshape(schedule.T + 1, -1).numpy()
+        x0 = draw_start(args.start, IMAGE_SHAPE, args.seed + START_SEED_OFFSET, **params)  # validates
+    chain = forward_frames(schedule, x0, forward_noises(args.seed, schedule.T, x0.shape))
+    frames = chain.reshape(schedule.T + 1, -1)
     n = frames.shape[1]
     if args.bins is None:
         bins, (lo, hi) = default_binning(n)
@@ -105,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
         bins, lo, hi = args.bins, -5.0, 5.0
     hist = histogram_kl_batch(frames, bins=bins, range=(lo, hi))
     estimate, spread = estimated_kl_band_batch(frames)
-    start_params = {"image": x0.numpy()} if args.start == "image" else params
+    start_params = {"image": x0} if args.start == "image" else params
     exact = marginal_kl_curve(schedule, args.start, **start_params)
-    conditional = analytic_kl_q(schedule, x0.numpy())
+    conditional = analytic_kl_q(schedule, x0)
     floor = bias_floor(n, bins)
     level = float(indistinguishable_level(n))
 

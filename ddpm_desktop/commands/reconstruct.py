@@ -97,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
         sampler_seed = args.seed + 1
     else:  # the app's forward chain, step by step from its own seed; the sampler's from S
         from ddpm_desktop.core.forward import forward_chain
-        from ._reproduce import forward_generator
-        x_t = forward_chain(schedule, x0_t[0, 0], forward_generator(args, None)).x[args.t][None, None]
+        x_t = forward_chain(schedule, x0_t[0, 0], seed=args.noise_seed).x[args.t][None, None]
         sampler_seed = args.seed
     eps_fn = make_eps_fn(model, schedule, None if labels is None else labels.to(device), guidance)
     # the run's plan from x_t (core.run, as the app's completions): the steps capped at t
@@ -159,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     elif args.n == 1:
-        read = (f"the classifier reads {readings[0]} (p = {probs[0, readings[0]]:.2f})" if digits[0] else
+        from ddpm_desktop.core.classifier import reading_text
+
+        read = (f"the classifier reads {reading_text(readings[0], probs[0, readings[0]], True)}" if digits[0] else
                 f"not a digit (nearest class {readings[0]}, p = {probs[0, readings[0]]:.2f})")
         print(f"reconstructed {source} from t = {args.t}: MSE {mse_each[0]:.4f} ({last.nfe} steps); "
               f"{read}, settled at t = {settled[0]} -> {out}")

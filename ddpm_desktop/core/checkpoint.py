@@ -47,7 +47,8 @@ from .snapshot import SCHEDULE_FIELDS
 
 class ModelSource(str, Enum):
     """Where the app's model came from when it is not a file: the bundled model, one trained
-    in this session, or the perfect denoiser of the training digits (core.exact_denoiser). A
+    in this session, the perfect denoiser of the training digits (core.exact_denoiser), or one
+    of the bundled subset models (SUBSET_MODELS, named by their own names). A
     model loaded from a file has its file name as its source (a plain str); `model_file(source)`
     tells the cases apart. Members are their strings (equal, hashed, shown
     and written to JSON as the value), so a status line or a saved session reads the same."""
@@ -55,6 +56,10 @@ class ModelSource(str, Enum):
     BUNDLED = "bundled model"
     TRAINED = "trained here"
     EXACT = "perfect denoiser"
+    TWIN_A = "twin-a"
+    TWIN_B = "twin-b"
+    FEW_A = "few-a"
+    FEW_B = "few-b"
 
     __str__ = str.__str__
     __format__ = str.__format__

@@ -10,8 +10,8 @@ import torch
 from . import imaging
 from .imaging import IMAGE_SHAPE
 from .schedule import DEFAULT_SCHEDULE, NoiseSchedule
-from .experiment_types import (DIGIT_LABEL, POSTER_DIGIT_KL, POSTER_EXPONENTIAL_KL,
-                               Experiment, ExperimentResult, Figure, Number, Table)
+from .experiment_types import (DIGIT_LABEL, POSTER_DIGIT_KL, POSTER_DIGIT_KL_READING,
+                               POSTER_EXPONENTIAL_KL, Experiment, ExperimentResult, Figure, Number, Table)
 
 
 def bundled_digit(label: int = DIGIT_LABEL) -> tuple[np.ndarray, int]:
@@ -70,6 +70,23 @@ def _is_digit(images: torch.Tensor) -> np.ndarray:
     return reader.probs_and_scores(images.float().clamp(-1, 1))[1] <= reader.ood.threshold
 
 
+def reading_note(images: torch.Tensor) -> str:
+    """What the bundled classifier says of the first image [N, 1, 28, 28], in words: its
+    reading (core.classifier.reading_text) and, when unsure or not a digit, what that means."""
+    from .classifier import UNSURE_P, bundled_reader
+
+    r = bundled_reader().read(images[:1].float().clamp(-1, 1))[0]
+    text = f"The classifier reads the final x_0 as {r.text}."
+    if not r.digit:
+        text += (f" Its activations lie farther from the training digits' than the calibrated "
+                 f"threshold: not a digit (its most probable class is {r.top}, p = {r.p:.2f}).")
+    elif r.unsure:
+        text += (f" A reading with p below {UNSURE_P:g} is right for only about three held-out "
+                 "digits in four: the picture looks like a digit's strokes, but not enough like "
+                 "one digit to name it.")
+    return text
+
+
 def _rms(a, b) -> float:
     return float(np.sqrt(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)))
 
@@ -89,13 +106,14 @@ def run_poster_noise(exp: Experiment, model, seed: int = 0, quick: bool = False)
     last, chain = _run_chain("ddpm", _eps_fn(model, schedule), schedule, x_T, steps, seed)
     label, probs = _classify(last.x_t)
     res = ExperimentResult(exp.name, exp.title)
+    res.notes.append(reading_note(last.x_t))
     res.numbers += [
         Number("kl_xT", "estimated KL of x_T's 784 pixel values to N(0,1) (nats)",
                estimated_kl(x_T.numpy())),
         Number("indistinguishable", "estimate indistinguishable from N(0,1) below (nats)",
                float(indistinguishable_level(784))),
         Number("nfe", "network evaluations", float(last.nfe)),
-        Number("label", "the classifier reads x_0 as", float(label[0])),
+        Number("label", "the classifier's most probable class for x_0", float(label[0])),
         Number("confidence", "classifier confidence", float(probs[0].max())),
         Number("digit", "x_0 is a digit at all (1) or far from every training digit (0)",
                float(_is_digit(last.x_t)[0])),
@@ -148,7 +166,7 @@ def run_poster_digit_kl(exp: Experiment, model=None, seed: int = 0, quick: bool 
     schedule = NoiseSchedule.named(**exp.schedule)
     digit, index = bundled_digit()
     exact = marginal_kl_image_curve(schedule, digit)
-    chain = forward_chain(schedule, torch.from_numpy(digit), torch.Generator().manual_seed(seed))
+    chain = forward_chain(schedule, torch.from_numpy(digit), seed=seed)  # kl --seed's chain
     frames = chain.x.reshape(schedule.T + 1, -1).numpy()
     estimate, spread = estimated_kl_band_batch(frames)
     upper = analytic_kl_q(schedule, digit)
@@ -184,6 +202,7 @@ def run_poster_digit_kl(exp: Experiment, model=None, seed: int = 0, quick: bool 
         Number("indistinguishable", "our estimate's resolution on one frame (below it: N(0, 1))", level),
     ]
     picked = [chain.x[t].numpy() for t in grid]
+    res.notes.append(POSTER_DIGIT_KL_READING)
     res.figures += [Figure("poster_stages", "png", (_strip(picked),),
                            "the frames at t = " + ", ".join(str(t) for t in grid)),
                     Figure("forward_chain", "gif", _gif(list(chain.x.numpy())),
@@ -192,7 +211,7 @@ def run_poster_digit_kl(exp: Experiment, model=None, seed: int = 0, quick: bool 
 
 
 def run_poster_exponential(exp: Experiment, model=None, seed: int = 0, quick: bool = False) -> ExperimentResult:
-    from .forward import forward_chain, sample_start, start_analytic_kl
+    from .forward import START_SEED_OFFSET, draw_start, forward_frames, forward_noises, start_analytic_kl
     from .kl import analytic_kl_q, estimated_kl_band_batch, estimated_kl_batch, histogram_kl_batch
     from .marginal import marginal_kl_curve
 
@@ -200,17 +219,18 @@ def run_poster_exponential(exp: Experiment, model=None, seed: int = 0, quick: bo
     name, params = exp.start
     closed = start_analytic_kl(name, **params)
     exact = marginal_kl_curve(schedule, name, **params)
-    x0 = sample_start(name, IMAGE_SHAPE, torch.Generator().manual_seed(seed), **params)
-    est, spread = estimated_kl_band_batch(x0.numpy().reshape(1, -1))
-    hist0 = histogram_kl_batch(x0.numpy().reshape(1, -1))
+    # x_0 and the chain as `kl --start NAME --seed SEED` draws them (numpy, the app's streams)
+    x0 = draw_start(name, IMAGE_SHAPE, seed + START_SEED_OFFSET, **params)
+    est, spread = estimated_kl_band_batch(x0.reshape(1, -1))
+    hist0 = histogram_kl_batch(x0.reshape(1, -1))
     n_seeds = 8 if quick else 64
-    many = np.stack([sample_start(name, (784,), torch.Generator().manual_seed(seed + 1 + k),
-                                  **params).numpy() for k in range(n_seeds)])
+    many = np.stack([draw_start(name, (784,), seed + START_SEED_OFFSET + 1 + k, **params)
+                     for k in range(n_seeds)])
     mean_est = float(np.mean(estimated_kl_batch(many)))
-    chain = forward_chain(schedule, x0, torch.Generator().manual_seed(seed + 10_000))
-    frames = chain.x.reshape(schedule.T + 1, -1).numpy()
+    chain = forward_frames(schedule, x0, forward_noises(seed, schedule.T, x0.shape))
+    frames = chain.reshape(schedule.T + 1, -1)
     est_t, hist_t, upper_t = estimated_kl_batch(frames), histogram_kl_batch(frames), \
-        analytic_kl_q(schedule, x0.numpy())
+        analytic_kl_q(schedule, x0)
     res = ExperimentResult(exp.name, exp.title)
     res.numbers += [
         Number("closed_form", "exact KL of Exp(λ) to N(0,1), closed form ln λ − 1 + ½ ln 2π + 1/λ²",
@@ -231,7 +251,7 @@ def run_poster_exponential(exp: Experiment, model=None, seed: int = 0, quick: bo
                                    float(hist_t[t])) for t in ts if t <= schedule.T)))
     # an exponential's values run to ~15: show them on the display range [-1, 1] clipped
     res.figures += [Figure("forward_strip", "png",
-                           (_strip([chain.x[t].numpy() for t in ts if t <= schedule.T]),),
+                           (_strip([chain[t] for t in ts if t <= schedule.T]),),
                            "x_t at t = " + ", ".join(str(t) for t in ts))]
     return res
 
@@ -298,7 +318,7 @@ def run_improved_cosine(exp: Experiment, model, seed: int = 0, quick: bool = Fal
     ts = [0, T // 8, T // 4, 3 * T // 8, T // 2, 3 * T // 4, T]
     rows = []
     for sch in (linear, cosine):
-        ch = forward_chain(sch, torch.from_numpy(digit), torch.Generator().manual_seed(seed))
+        ch = forward_chain(sch, torch.from_numpy(digit), seed=seed)
         rows += [ch.x[t].numpy() for t in ts]
     figures = [Figure("linear_vs_cosine", "png", (_strip(rows, nrow=len(ts)),),
                       "forward chain, top: linear, bottom: cosine, t = " + ", ".join(map(str, ts)))]

@@ -68,12 +68,16 @@ class Figure:
 
 @dataclass
 class ExperimentResult:
+    """`notes`: sentences that say what the numbers mean and what they do not (the app's results
+    card shows them, `ddpm-desktop experiment` prints them and writes them as "notes")."""
+
     name: str
     title: str
     numbers: list[Number] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     def number(self, key: str) -> float:
         for n in self.numbers:
@@ -85,6 +89,7 @@ class ExperimentResult:
         return {"name": self.name, "title": self.title, "seconds": round(self.seconds, 3),
                 "numbers": [n.to_json() for n in self.numbers],
                 "tables": [t.to_json() for t in self.tables],
+                "notes": list(self.notes),
                 "figures": [{"name": f.name, "kind": f.kind, "caption": f.caption,
                              "frames": len(f.frames)} for f in self.figures]}
 

@@ -4,20 +4,30 @@ and the starting distributions a view can put at x_T.
 Types: everything computes in torch float32 (images) with float64 coefficients from the schedule.
 `q_sample`, `iter_forward_chain` and `forward_chain` accept a torch tensor or a numpy array for
 x_0 (any shape: [28, 28], [B, 1, 28, 28], ...) and answer in the same kind (numpy in -> numpy
-out, float32). Randomness comes from an explicit CPU `torch.Generator`.
+out, float32).
+
+Randomness: the forward chain of a seed draws its noises z_1..z_T with numpy's Generator
+(`forward_noises`), and a noise start from a seed with `draw_start`; the app, `kl`, `reconstruct`
+/ `export --noise-seed`, the lessons and the experiments all read these two, so a seed gives
+the same chain everywhere. Torch is imported only inside the functions that take or make
+tensors, so the numpy-only commands (`kl`) load this module without it. A torch.Generator
+still drives `q_sample` and the chain of a caller that shares one stream (`export` without
+--noise-seed).
 """
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
-import torch
 
 from .imaging import IMAGE_SHAPE
 from .schedule import NoiseSchedule
+
+if TYPE_CHECKING:
+    import torch
 
 STARTS = ("gaussian", "exponential", "uniform", "laplace", "salt_pepper", "shifted_gaussian", "image")
 
@@ -34,9 +44,28 @@ START_PARAMS = {
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
+# The app draws a noise start (its x_T, and x_0 when the forward chain starts from noise) from
+# the input seed + START_SEED_OFFSET, its own stream, so a Gaussian start is not the forward
+# chain's z_1 (drawn from the input seed itself); Copy as command (core.reproduce) and `kl`
+# use the same two seeds.
+START_SEED_OFFSET = 1_000_003
+
+
+def forward_noises(seed: int, T: int, shape=IMAGE_SHAPE) -> np.ndarray:
+    """z_1..z_T of the forward chain of `seed`: float32 numpy [T, *shape], z_t = [t - 1].
+
+    The one source of the chain's noise for a seed (numpy's PCG64 `default_rng(seed)`, standard
+    normal in float32), read by the app (`NoiseCache`), `forward_chain(..., seed=)` and `kl`.
+    Draws are sequential, so the noises for a shorter T are the first rows of a longer T's.
+    """
+    return np.random.default_rng(int(seed)).standard_normal((int(T), *tuple(shape)),
+                                                            dtype=np.float32)
+
 
 def _as_tensor(x) -> tuple[torch.Tensor, bool]:
     """(float32 tensor, was_numpy)."""
+    import torch
+
     if isinstance(x, torch.Tensor):
         return x.to(torch.float32), False
     return torch.from_numpy(np.array(x, dtype=np.float32)), True
@@ -55,7 +84,7 @@ def q_sample_at(x0: torch.Tensor, alpha_bar, noise: torch.Tensor) -> torch.Tenso
     precision (float64 keeps the digits of 1-ᾱ when ᾱ is near 1), then cast to x0's dtype.
     `q_sample` is this at the ᾱ_t of a schedule; the training loop calls it with float32 levels.
     """
-    if isinstance(alpha_bar, torch.Tensor):
+    if hasattr(alpha_bar, "detach"):  # a torch.Tensor, without importing torch here
         ab = alpha_bar.reshape((-1,) + (1,) * (x0.dim() - 1))
         a, b = ab.sqrt().to(x0.dtype), (1 - ab).sqrt().to(x0.dtype)
     else:
@@ -71,6 +100,8 @@ def q_sample(schedule: NoiseSchedule, x0, t, noise=None, generator: torch.Genera
     (broadcast over the trailing dimensions of x0, as in training). noise: ε like x0; drawn from
     `generator` (CPU) when None. Coefficients are float32 on x0's device.
     """
+    import torch
+
     x, was_numpy = _as_tensor(x0)
     if noise is None:
         noise = torch.randn(x.shape, generator=generator, dtype=torch.float32).to(x.device)
@@ -108,22 +139,29 @@ class ForwardChain:
     noises: torch.Tensor | np.ndarray
 
 
-def _draw_noises(schedule: NoiseSchedule, shape, generator) -> torch.Tensor:
-    # All T steps' noise in one call: the same seed gives the same chain from either function.
+def _draw_noises(schedule: NoiseSchedule, shape, generator, seed: int | None) -> torch.Tensor:
+    """All T steps' noise in one draw, so the same seed or generator state gives the same chain
+    from either function: `forward_noises(seed)` when a seed is given, else torch's
+    randn((T, *shape)) from `generator`."""
+    import torch
+
+    if seed is not None:
+        return torch.from_numpy(forward_noises(seed, schedule.T, shape))
     return torch.randn((schedule.T, *shape), generator=generator, dtype=torch.float32)
 
 
-def iter_forward_chain(schedule: NoiseSchedule, x0,
-                       generator: torch.Generator | None = None) -> Iterator[ForwardStep]:
+def iter_forward_chain(schedule: NoiseSchedule, x0, generator: torch.Generator | None = None, *,
+                       seed: int | None = None) -> Iterator[ForwardStep]:
     """The Markov chain q(x_t|x_{t-1}) = N(√α_t x_{t-1}, β_t I) (Ho et al. 2020, eq. 2), one
     `ForwardStep` per t = 0..T; the noise z_t of each step is the training label for x_t.
 
-    Draws the same noises as `forward_chain` for the same generator state, so both give the same
-    chain (up to float rounding).
+    seed: the chain of that seed (`forward_noises`, as the app draws it); else the noises come
+    from `generator`. Draws the same noises as `forward_chain` for the same seed or generator
+    state, so both give the same chain (up to float rounding).
     """
     x, was_numpy = _as_tensor(x0)
     x = x.cpu()
-    noises = _draw_noises(schedule, x.shape, generator)
+    noises = _draw_noises(schedule, tuple(x.shape), generator, seed)
     sqrt_a = np.sqrt(schedule.alphas)
     sqrt_b = np.sqrt(schedule.betas)
     yield ForwardStep(0, _out(x.clone(), was_numpy), None)
@@ -170,26 +208,30 @@ def forward_frames(schedule: NoiseSchedule, x0, noises) -> np.ndarray:
     return frames.reshape((T + 1, *x0.shape))
 
 
-def forward_chain(schedule: NoiseSchedule, x0, generator: torch.Generator | None = None) -> ForwardChain:
+def forward_chain(schedule: NoiseSchedule, x0, generator: torch.Generator | None = None, *,
+                  seed: int | None = None) -> ForwardChain:
     """All T + 1 frames of the forward chain at once, with the noises that made them.
 
-    The noises are drawn as `iter_forward_chain` draws them (one `randn((T, *shape))`), and the
-    frames are `forward_frames` of them. CPU; numpy in -> numpy out, float32.
+    seed: the chain of that seed, as the app shows it (`forward_noises`); else the noises come
+    from `generator`. The noises are drawn as `iter_forward_chain` draws them, and the frames
+    are `forward_frames` of them. CPU; numpy in -> numpy out, float32.
     """
+    import torch
+
     x, was_numpy = _as_tensor(x0)
     x = x.cpu()
-    noises = _draw_noises(schedule, x.shape, generator)
+    noises = _draw_noises(schedule, tuple(x.shape), generator, seed)
     frames = torch.from_numpy(forward_frames(schedule, x.numpy(), noises.numpy()))
     return ForwardChain(_out(frames, was_numpy), _out(noises, was_numpy))
 
 
 class NoiseCache:
-    """z_1..z_T of the forward chain per (seed, T, shape), as read-only float32 numpy [T, *shape].
+    """z_1..z_T of the forward chain per (seed, shape), as read-only float32 numpy [T, *shape].
 
-    Drawn as `forward_chain` draws them (`torch.randn((T, *shape))` from a CPU generator seeded
-    with `seed`), so `forward_frames(schedule, x0, cache.get(seed, T))` equals
-    `forward_chain(schedule, x0, generator_for(seed)).x`. Keeps a few keys so dragging T back
-    and forth does not redraw.
+    `forward_noises(seed, T, shape)`, so `forward_frames(schedule, x0, cache.get(seed, T))`
+    equals `forward_chain(schedule, x0, seed=seed).x`. A shorter T's noises are the first rows
+    of a longer T's, so one draw per (seed, shape) at the longest T asked serves every shorter T
+    as a view: dragging T redraws only when it passes the longest so far. Keeps a few keys.
     """
 
     def __init__(self, capacity: int = 4) -> None:
@@ -197,15 +239,15 @@ class NoiseCache:
         self._capacity = capacity
 
     def get(self, seed: int, T: int, shape=IMAGE_SHAPE) -> np.ndarray:
-        key = (int(seed), int(T), tuple(shape))
+        key, T = (int(seed), tuple(shape)), int(T)
         hit = self._cache.get(key)
-        if hit is not None:
+        if hit is not None and len(hit) >= T:
             self._cache.move_to_end(key)
-            return hit
-        g = torch.Generator(device="cpu").manual_seed(int(seed))
-        noises = torch.randn((int(T), *shape), generator=g, dtype=torch.float32).numpy()
+            return hit[:T]
+        noises = forward_noises(seed, T, shape)
         noises.setflags(write=False)
         self._cache[key] = noises
+        self._cache.move_to_end(key)
         while len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
         return noises
@@ -239,6 +281,31 @@ def checked_start_params(name: str, params: dict) -> dict:
     return merged
 
 
+def _from_uniform(name: str, u: np.ndarray, p: dict) -> np.ndarray:
+    """A start's pixels from U[0, 1) draws `u` (float64) by its inverse CDF: the one formula
+    of each non-Gaussian start, whichever generator drew `u`."""
+    if name == "exponential":  # -log(1 - U), never inf
+        return -np.log1p(-u) / p["rate"]
+    if name == "uniform":
+        return (2.0 * u - 1.0) * p["a"]
+    if name == "laplace":  # v = u - ½ ∈ [-½, ½), x = -b sign(v) ln(1 - 2|v|)
+        v = u - 0.5
+        return -p["scale"] * np.sign(v) * np.log1p(-2.0 * np.abs(v))
+    amount, value = p["amount"], p["value"]  # salt_pepper
+    return np.where(u < amount / 2, value, np.where(u < amount, -value, 0.0))
+
+
+def _start_image(p: dict, shape: tuple) -> np.ndarray:
+    if p["image"] is None:
+        raise ValueError("start 'image' needs an image")
+    img = np.asarray(p["image"].detach().cpu().numpy() if hasattr(p["image"], "detach") else p["image"],
+                     dtype=np.float32)
+    try:
+        return np.broadcast_to(img, shape).copy()
+    except ValueError:
+        raise ValueError(f"image of shape {tuple(img.shape)} does not fit shape {shape}") from None
+
+
 def sample_start(name: str, shape, generator: torch.Generator | None = None, **params) -> torch.Tensor:
     """A float32 CPU tensor of `shape` drawn i.i.d. per pixel from a starting distribution:
 
@@ -251,34 +318,34 @@ def sample_start(name: str, shape, generator: torch.Generator | None = None, **p
       probability p/2 and 0 otherwise; the default is ±1 coin flips (mean 0, variance 1).
     - "shifted_gaussian" (mean μ = 1, std s = 1): N(μ, s²).
     - "image" (image = array broadcastable to shape): that image, no randomness.
-    Bad parameters raise ValueError.
+    Bad parameters raise ValueError. The draws come from the torch `generator` (the reverse
+    run's x_T); `draw_start` is the same distribution drawn with numpy from a seed.
     """
+    import torch
+
     p = checked_start_params(name, params)
     shape = tuple(int(n) for n in shape)
     if name == "image":
-        if p["image"] is None:
-            raise ValueError("start 'image' needs an image")
-        img, _ = _as_tensor(p["image"])
-        try:
-            return torch.broadcast_to(img, shape).clone()
-        except RuntimeError:
-            raise ValueError(f"image of shape {tuple(img.shape)} does not fit shape {shape}") from None
+        return torch.from_numpy(_start_image(p, shape))
     if name in ("gaussian", "shifted_gaussian"):
         z = torch.randn(shape, generator=generator, dtype=torch.float32)
         return z if name == "gaussian" else p["mean"] + p["std"] * z
-    u = torch.rand(shape, generator=generator, dtype=torch.float64)
-    if name == "exponential":
-        x = -torch.log1p(-u) / p["rate"]
-    elif name == "uniform":
-        x = (2.0 * u - 1.0) * p["a"]
-    elif name == "laplace":
-        # inverse CDF: v = u - ½ ∈ [-½, ½), x = -b sign(v) ln(1 - 2|v|)
-        v = u - 0.5
-        x = -p["scale"] * torch.sign(v) * torch.log1p(-2.0 * v.abs())
-    else:  # salt_pepper
-        amount, value = p["amount"], p["value"]
-        x = torch.where(u < amount / 2, value, torch.where(u < amount, -value, 0.0))
-    return x.to(torch.float32)
+    u = torch.rand(shape, generator=generator, dtype=torch.float64).numpy()
+    return torch.from_numpy(_from_uniform(name, u, p).astype(np.float32))
+
+
+def draw_start(name: str, shape, seed: int, **params) -> np.ndarray:
+    """`sample_start`'s distribution drawn with numpy's Generator from `seed`: float32 numpy of
+    `shape`. What `kl` draws its noise start with, so it needs no torch."""
+    p = checked_start_params(name, params)
+    shape = tuple(int(n) for n in shape)
+    if name == "image":
+        return _start_image(p, shape)
+    rng = np.random.default_rng(int(seed))
+    if name in ("gaussian", "shifted_gaussian"):
+        z = rng.standard_normal(shape, dtype=np.float32)
+        return z if name == "gaussian" else (p["mean"] + p["std"] * z).astype(np.float32)
+    return _from_uniform(name, rng.random(shape), p).astype(np.float32)
 
 
 def start_analytic_kl(name: str, **params) -> float | None:

@@ -59,6 +59,12 @@ def _sqrt_ab(schedule: NoiseSchedule, t: int) -> float:
     return 1.0 if t == 0 else float(schedule.sqrt_alphas_cumprod[t - 1])
 
 
+def inversion_coefficients(schedule: NoiseSchedule, s: int, t: int) -> tuple[float, float, float]:
+    """(√ᾱ_s, √ᾱ_t, σ̄_t - σ̄_s) of the encoding step s -> t (0 <= s < t <= T; ᾱ_0 = 1, σ̄_0 = 0):
+    x_t = √ᾱ_t (x_s/√ᾱ_s + (σ̄_t - σ̄_s) ε_θ(x_t, t)) (eq. 13 run upwards)."""
+    return _sqrt_ab(schedule, s), _sqrt_ab(schedule, t), _sigma_bar(schedule, t) - _sigma_bar(schedule, s)
+
+
 def inversion_timesteps(T: int, steps: int | None = DEFAULT_INVERSION_STEPS,
                         t_end: int | None = None) -> np.ndarray:
     """Ascending int64 steps [0, ..., t_end]: `core.sampling.timesteps_for(T, steps, t_end)`
@@ -86,8 +92,7 @@ def iter_ddim_inversion(eps_fn: EpsFn, schedule: NoiseSchedule, x0, steps: int |
     yield InversionStep(x.detach().to("cpu", copy=True), 0, 0, 0, total)
     for i in range(total):
         s, t = int(ts[i]), int(ts[i + 1])
-        a_s, a_t = _sqrt_ab(schedule, s), _sqrt_ab(schedule, t)
-        d_sigma = _sigma_bar(schedule, t) - _sigma_bar(schedule, s)
+        a_s, a_t, d_sigma = inversion_coefficients(schedule, s, t)
         with torch.inference_mode():
             guess = x
             for _ in range(int(refine) + 1):

@@ -7,7 +7,8 @@ likelihood reference, never typed in.
                    (core.decision)
   posterior_pcs    the principal directions of p(x₀ | x_t) (core.uncertainty)
 
-and the facts functions over them (`exact_copies`, `network_copies`, `speciation`,
+and the facts functions over them (`exact_copies`, `network_copies`, `lab_growth` (the shipped
+lab curves, core.generalisation), `speciation`,
 `speciation_first`, `decided`, `likelihoods`, `unsure`) that core.lessons' steps call. Chains
 already run are cached (`_CHAINS`), so a reveal shown twice runs nothing.
 """
@@ -38,13 +39,12 @@ def start_noise(setup: Setup, n: int = 1):
     """x_T [n, 1, 28, 28] as the app draws it for input seed setup.seed (+ k for the k-th)."""
     import torch
 
-    from .forward import sample_start
+    from .forward import START_SEED_OFFSET, draw_start
     from .imaging import IMAGE_SHAPE
-    from .sampling import START_SEED_OFFSET, generator_for
 
     name, params = setup.start
-    return torch.stack([sample_start(name, IMAGE_SHAPE, generator_for(setup.seed + k + START_SEED_OFFSET),
-                                     **params) for k in range(n)]).unsqueeze(1)
+    return torch.from_numpy(np.stack([draw_start(name, IMAGE_SHAPE, setup.seed + k + START_SEED_OFFSET,
+                                                 **params) for k in range(n)]))[:, None]
 
 
 def _run(model, setup: Setup, x_T, recorder=None):
@@ -132,6 +132,43 @@ def network_copies(setup: Setup) -> dict:
             "steps": setup.sampler.get("steps", 100)}
 
 
+# The copy fraction a training-set size's curve must reach for the lab step to call it copying.
+COPYING_ONSET = 0.1
+
+
+def lab_growth(setup: Setup) -> dict:
+    """The shipped lab curves (core.generalisation.load_curves) at their last step, for the
+    smallest and the largest training-set size: f_mem with its interval, the classifier's
+    accuracy, and the first step at which f_mem reaches COPYING_ONSET (`reveal` words them;
+    without the curves file it says so)."""
+    from . import generalisation
+
+    try:
+        runs = [r for r in generalisation.load_curves()["runs"] if r["points"]]
+    except ValueError:
+        runs = []
+    if len(runs) < 2:
+        return {"reveal": "The measured curves are not installed with this copy of the app "
+                          "(resources/generalisation.json): run the lab on 64 digits and on all "
+                          "of them in the Training panel's Generalisation lab tab to see it."}
+    out = {}
+    for key, run in (("small", runs[0]), ("large", runs[-1])):
+        last = run["points"][-1]
+        onset = next((p["step"] for p in run["points"] if p["f_mem"] >= COPYING_ONSET), None)
+        out.update({key: run["size"], f"{key}_step": last["step"], f"{key}_f": last["f_mem"],
+                    f"{key}_lo": last["ci"][0], f"{key}_hi": last["ci"][1],
+                    f"{key}_acc": last["accuracy"],
+                    f"{key}_onset": "never" if onset is None else f"from step {onset}"})
+    out["reveal"] = (
+        "On {small:,} digits: {small_f:.0%} of its samples copy a training digit at step "
+        "{small_step} (95% interval {small_lo:.0%} to {small_hi:.0%}; {small_onset} at least "
+        "{onset:.0%} do), and the classifier reads {small_acc:.0%} as the class asked for. On "
+        "{large:,} digits: {large_f:.0%} copy at step {large_step} ({large_lo:.0%} to "
+        "{large_hi:.0%}; {large_onset} {onset:.0%} or more), with {large_acc:.0%} read right."
+    ).format(**out, onset=COPYING_ONSET)
+    return out
+
+
 def speciation(setup: Setup) -> dict:
     """Λ of the training digits, ᾱ_S = 1/Λ and t_S on the step's schedule (core.speciation)."""
     from .speciation import bundled_lambda_max, speciation_time
@@ -213,7 +250,7 @@ def posterior_pcs(setup: Setup):
 
         s, t = setup.noise_schedule(), setup.cursor()
         x0 = torch.from_numpy(np.asarray(bundled_digit()[0], dtype=np.float32))
-        x_t = forward_chain(s, x0, generator_for(setup.seed)).x[t].reshape(1, 1, *x0.shape)
+        x_t = forward_chain(s, x0, seed=setup.seed).x[t].reshape(1, 1, *x0.shape)
         pcs = posterior_principal_components(make_eps_fn(bundled_network(), s), s, x_t, t,
                                              UNCERTAINTY_K, generator=generator_for(setup.seed))
         _CHAINS[key] = (x_t, pcs)

@@ -31,8 +31,8 @@ from .run import SamplerSettings, plan_run
 from .sampling import ddim_coefficients
 from .lesson_answers import (  # noqa: F401  (the samples and constants re-exported for callers)
     EXACT_SAMPLES, HELD_OUT_REFERENCE, NETWORK_SAMPLES, UNCERTAINTY_K, bundled_network, decided,
-    exact_copies, exact_samples, likelihoods, network_copies, network_sample, posterior_pcs,
-    speciation_first, start_noise, unsure)
+    exact_copies, exact_samples, lab_growth, likelihoods, network_copies, network_sample,
+    posterior_pcs, speciation_first, start_noise, unsure)
 
 # The cursor value that means "the last step T of the step's schedule".
 LAST = "T"
@@ -322,6 +322,17 @@ LESSONS: tuple[Lesson, ...] = (
                    "{held_ratio:.2f} ({held_copies} copy). The network never reaches the "
                    "loss's optimum: its smooth function fills the space between the training "
                    "digits, and that is what makes new ones.", network_copies),
+               LessonStep(
+                   "Few digits or many?", Setup(forward_t=LAST),
+                   "Now the same network trained on only 64 training digits, and on all of "
+                   "them, with the same recipe and the same number of steps. Which copies, "
+                   "and does the one that copies draw worse digits? (The Training panel's "
+                   "Generalisation lab tab plots both over training, and View > Twins runs "
+                   "two 64-digit models from the same noise.)",
+                   "{reveal} Few digits are learned by heart within the same training time: "
+                   "the time a model takes to start copying grows with the number of training "
+                   "digits, while the time it takes to draw good digits does not (Bonnaire et "
+                   "al. 2025).", lab_growth),
                LessonStep(
                    "When is the digit decided?", Setup(forward_t=LAST, sampler=_DECIDE_DDIM,
                                                        run=True),

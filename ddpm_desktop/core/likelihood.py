@@ -86,13 +86,18 @@ def bits_per_dim(log_p, dims: int) -> np.ndarray:
     return -np.asarray(log_p, dtype=np.float64) / (dims * math.log(2.0)) + LOG2_BIN_OFFSET
 
 
+def log_p_of_bits_per_dim(bpd, dims: int) -> np.ndarray:
+    """The density value log p(x) (nats) a bits/dim stands for: `bits_per_dim` solved for log p."""
+    return -(np.asarray(bpd, dtype=np.float64) - LOG2_BIN_OFFSET) * dims * math.log(2.0)
+
+
 def rademacher(shape, generator: torch.Generator | None = None) -> torch.Tensor:
     """±1 with equal probability, float32 (drawn on CPU)."""
     return torch.randint(0, 2, shape, generator=generator).to(torch.float32) * 2.0 - 1.0
 
 
-def _alpha_sigma(lam: float) -> tuple[float, float]:
-    # α = √sigmoid(λ), σ = √sigmoid(-λ), each without cancellation
+def alpha_sigma(lam: float) -> tuple[float, float]:
+    """(α, σ) at log-SNR λ: α = √sigmoid(λ), σ = √sigmoid(-λ), each without cancellation."""
     return math.sqrt(1.0 / (1.0 + math.exp(-lam))), math.sqrt(1.0 / (1.0 + math.exp(lam)))
 
 
@@ -165,7 +170,7 @@ def iter_probability_flow(eps_at: EpsAt, x0, log_snr_min: float, log_snr_max: fl
     dims = x[0].numel()
 
     def field(xx, lam):
-        _, sigma = _alpha_sigma(lam)
+        _, sigma = alpha_sigma(lam)
         if trace == "exact":
             eps, tr = _eps_and_trace_exact(eps_at, xx, lam)
         else:

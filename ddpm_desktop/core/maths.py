@@ -16,6 +16,13 @@ the floats substituted (so a test reads them without parsing text).
   is DDIM's at η = 0. The t's come from the run's plan (core.run.plan_run).
 - `guidance_terms(label, w)`: ε̃ = ε_u + w (ε_c − ε_u) (Ho & Salimans 2022, eq. 6).
 - `kl_terms(...)`: the KL numbers of the histogram view (exact, estimate, histogram, bound).
+- `likelihood_terms(schedule, bits_per_dim, ...)`: the probability-flow ODE in log-SNR, the
+  instantaneous change of variables with Hutchinson's trace, and the dequantized bits/dim
+  (core.likelihood), with the digit's bits/dim once the Beliefs dock has it.
+- `inversion_terms(schedule, t, ...)`: the DDIM inversion step s → t through step t, its
+  fixed-point refinement and the way back (core.inversion), with the round trip's MSE.
+- `uncertainty_terms(schedule, t, variances, ...)`: Cov[x_0 | x_t] from the denoiser's Jacobian,
+  subspace iteration with JVPs, and the variances found (core.uncertainty).
 
 Pure Python and numpy; a few µs per call (the panel re-renders only the terms that change).
 """
@@ -26,14 +33,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .inversion import DEFAULT_INVERSION_STEPS, DEFAULT_REFINE, inversion_coefficients, inversion_timesteps
+from .likelihood import (BIN, DEFAULT_LOG_SNR_MAX, DEFAULT_ODE_STEPS, DEFAULT_PROBES, LOG2_BIN_OFFSET,
+                         alpha_sigma, log_p_of_bits_per_dim)
 from .readout import (NO_DENSITY, NO_DENSITY_TIP, POINT_MASS, POINT_MASS_TIP, REPEATED_VALUES,
                       REPEATED_VALUES_TIP, format_kl)
 from .run import DISTILLED
 from .sampling import step_terms
 from .schedule import NoiseSchedule
+from .uncertainty import DEFAULT_ITERATIONS, DEFAULT_OVERSAMPLE, FD_STEP, posterior_cov_coefficients
 
 # The views a term can drive (the window highlights the one under the mouse).
-VIEWS = ("forward", "schedule", "reverse", "sampler", "histogram", "kl")
+VIEWS = ("forward", "schedule", "reverse", "sampler", "histogram", "kl", "likelihood", "inversion",
+         "uncertainty")
 
 
 @dataclass(frozen=True)
@@ -332,3 +344,197 @@ def kl_terms(t: int, exact: float | None, estimate: float | None, spread: float 
                  bound_r),
              "kl", {"bound": bound}),
     ]
+
+
+# ---------------------------------------------------------------- likelihood
+
+IMAGE_DIMS = 784  # D: the pixels of a 28 × 28 digit
+
+
+def likelihood_terms(schedule: NoiseSchedule, bits_per_dim: float | None = None,
+                     steps: int = DEFAULT_ODE_STEPS, log_snr_max: float = DEFAULT_LOG_SNR_MAX,
+                     probes: int = DEFAULT_PROBES, more_likely_than: float | None = None,
+                     held_out_median: float | None = None, dims: int = IMAGE_DIMS) -> list[Term]:
+    """The likelihood of core.likelihood: the probability-flow ODE from λ_max down to the
+    schedule's λ_T, the change of variables with Hutchinson's trace, and bits/dim of the
+    dequantized pixels; `bits_per_dim` (None: not computed yet) is the Beliefs dock's result,
+    `more_likely_than` (0..1) and `held_out_median` its place among held-out digits."""
+    lam_min, lam_max = float(schedule.log_snr[-1]), float(log_snr_max)
+    sigma_at_max, sigma_at_min = alpha_sigma(lam_max)[1], alpha_sigma(lam_min)[1]
+    nfe = 4 * int(steps)
+    lam = sub("λ", "max")
+    flow = Term(
+        "likelihood.flow", "Probability-flow ODE in log-SNR λ",
+        f"dx/dλ = ½(σ<sup>2</sup> x − σ {EPS_HAT}(x, λ)),  α<sup>2</sup> = sigmoid(λ),  "
+        f"σ<sup>2</sup> = sigmoid(−λ)",
+        f"λ from {lam} = {num(lam_max)} (σ = {num(sigma_at_max)}) down to {sub('λ', 'min')} = "
+        f"{sub('λ', 'T')} = {num(lam_min)} (σ = {num(sigma_at_min)}):  {int(steps)} RK4 steps, "
+        f"{nfe} network calls",
+        "dx/dλ = ½(σ² x − σ ε̂(x, λ)) with α² = sigmoid(λ), σ² = sigmoid(−λ), λ = ln(ᾱ/(1 − ᾱ)): "
+        "the probability-flow ODE of the VP-SDE (Song et al. 2021, eq. 13) written in the log-SNR "
+        "(β dt = −σ² dλ). It carries the digit x(λ_max) = x₀ to x(λ_min), the noise end, by "
+        "classical RK4 at equal steps in λ (4 network calls a step).",
+        "likelihood", {"log_snr_min": lam_min, "log_snr_max": lam_max, "sigma_at_max": sigma_at_max,
+                       "sigma_at_min": sigma_at_min, "steps": int(steps), "nfe": nfe})
+    divergence = Term(
+        "likelihood.change", "Change of variables, Hutchinson's trace",
+        f"log p(x<sub>0</sub>) = log N(x({sub('λ', 'min')}); 0, I) − ∫ g dλ,  "
+        f"g = ½σ<sup>2</sup>D − ½σ tr(∂{EPS_HAT}/∂x),  tr J ≈ v<sup>T</sup>J v,  v ∈ {{±1}}<sup>D</sup>",
+        f"D = {dims};  {int(probes)} Rademacher probe{'s' if probes != 1 else ''} v per call, "
+        f"drawn afresh at each of the {nfe} calls;  ½σ<sup>2</sup>D = {num(0.5 * sigma_at_min ** 2 * dims)} "
+        f"at {sub('λ', 'min')}, {num(0.5 * sigma_at_max ** 2 * dims)} at {lam}",
+        "log p(x₀) = log N(x(λ_min); 0, I) − ∫_{λ_min}^{λ_max} g(λ) dλ with g = div(dx/dλ) = "
+        "½σ²D − ½σ tr(∂ε̂/∂x): the instantaneous change of variables (Chen et al. 2018; Song et al. "
+        "2021, eq. 39). tr J = E[vᵀJv] for random ±1 vectors v (Hutchinson 1989; FFJORD): one "
+        "vector-Jacobian product a call instead of D; unbiased, and its errors average over the "
+        "calls because v is drawn afresh each time.",
+        "likelihood", {"dims": dims, "probes": int(probes), "nfe": nfe,
+                       "half_sigma2_d_at_min": 0.5 * sigma_at_min ** 2 * dims,
+                       "half_sigma2_d_at_max": 0.5 * sigma_at_max ** 2 * dims})
+    bits_formula = (f"x = u/127.5 − 1 + Δ(v − ½),  v ~ U[0, 1)<sup>D</sup>,  Δ = 2/255;  "
+                    f"bits/dim = −log p(x)/(D ln 2) − log<sub>2</sub> Δ")
+    numbers = {"bin": BIN, "offset": LOG2_BIN_OFFSET, "bits_per_dim": bits_per_dim, "log_p": None,
+               "more_likely_than": more_likely_than}
+    if bits_per_dim is None:
+        value = (f"−log<sub>2</sub> Δ = log<sub>2</sub> 127.5 = {num(LOG2_BIN_OFFSET)};  x₀'s "
+                 "bits/dim: not computed yet (Likelihood, in the Beliefs dock)")
+    else:
+        log_p = float(log_p_of_bits_per_dim(bits_per_dim, dims))
+        numbers["log_p"] = log_p
+        value = (f"bits/dim = {num(bits_per_dim - LOG2_BIN_OFFSET)} + {num(LOG2_BIN_OFFSET)} = "
+                 f"{num(bits_per_dim)}  (log p(x) = {num(log_p)} nats)")
+        if more_likely_than is not None:
+            value += f";  more likely than {100 * more_likely_than:.0f}% of held-out digits"
+            if held_out_median is not None:
+                value += f" (median {num(held_out_median)})"
+    bits = Term(
+        "likelihood.bits", "Bits per dimension (uniform dequantization)", bits_formula, value,
+        "Each 8-bit pixel u is spread uniformly over its bin of width Δ = 2/255 (Theis et al. 2016), "
+        "so log P(u) ≥ E_v[log p(x)] + D log Δ and bits/dim = −log p(x)/(D ln 2) − log₂ Δ = "
+        "−log p(x)/(D ln 2) + log₂ 127.5: an upper bound on the discrete bits/dim. Lower is more "
+        "likely.",
+        "likelihood", numbers)
+    return [flow, divergence, bits]
+
+
+# ---------------------------------------------------------------- DDIM inversion
+
+def inversion_step_through(T: int, t: int, steps: int | None = DEFAULT_INVERSION_STEPS) -> tuple[int, int, int]:
+    """(i, s, t') of the inversion step s → t' (core.inversion.inversion_timesteps) whose interval
+    (s, t'] holds step t: the first step for t = 0, the last for t ≥ T."""
+    ts = inversion_timesteps(T, steps)
+    i = int(np.searchsorted(ts, max(1, min(int(t), T)), side="left")) - 1
+    i = max(0, min(i, len(ts) - 2))
+    return i, int(ts[i]), int(ts[i + 1])
+
+
+def inversion_terms(schedule: NoiseSchedule, t: int, steps: int | None = DEFAULT_INVERSION_STEPS,
+                    refine: int = DEFAULT_REFINE, mse: float | None = None, label: int | None = None,
+                    guidance: float | None = None) -> list[Term]:
+    """DDIM inversion (core.inversion) at the step through t (`inversion_step_through`): the
+    encoding step with its coefficients, the refinement and the way back, with the round trip's
+    `mse` (None: not computed yet) and the class `label` at guidance w it was decoded as."""
+    i, s, t_step = inversion_step_through(schedule.T, t, steps)
+    n_steps = len(inversion_timesteps(schedule.T, steps)) - 1
+    a_s, a_t, d_sigma = inversion_coefficients(schedule, s, t_step)
+    ratio, coef = a_t / a_s, a_t * d_sigma
+    sb_s = 0.0 if s == 0 else math.sqrt((1.0 - a_s * a_s)) / a_s
+    sb_t = math.sqrt(1.0 - a_t * a_t) / a_t
+    xbar = "x̄"
+    step = Term(
+        "inversion.step", "DDIM inversion step s → t (eq. 13, run upwards)",
+        f"{sub(xbar, 't')} = {sub(xbar, 's')} + ({sub('σ̄', 't')} − {sub('σ̄', 's')}) "
+        f"{EPS_HAT}({sub('x', 't')}, t),  x̄ = x/{sqrt(AB)},  σ̄ = {sqrt('(1 − ' + AB + ')/' + AB)}",
+        f"step {i + 1} of {n_steps} (through t = {int(t)}): {sub('x', t_step)} = {num(ratio)} "
+        f"{sub('x', s)}{_signed(coef)} {EPS_HAT}({sub('x', t_step)}, {t_step});  "
+        f"{sub('σ̄', s)} = {num(sb_s)},  {sub('σ̄', t_step)} = {num(sb_t)}",
+        "x̄_t = x̄_s + (σ̄_t − σ̄_s) ε̂(x_t, t) in x̄ = x/√ᾱ, σ̄ = √((1 − ᾱ)/ᾱ): deterministic DDIM "
+        "(η = 0, Song et al. 2021, eq. 13) is Euler's method for the probability-flow ODE, and run "
+        "from s up to t > s it encodes: x_t = (√ᾱ_t/√ᾱ_s) x_s + √ᾱ_t (σ̄_t − σ̄_s) ε̂(x_t, t).",
+        "inversion", {"index": i, "s": s, "t": t_step, "ratio": ratio, "coef": coef,
+                      "sigma_bar_s": sb_s, "sigma_bar_t": sb_t})
+    up, down = n_steps * (int(refine) + 1), n_steps
+    value = (f"{n_steps} steps × (1 + {int(refine)} refinements) = {up} calls up, {down} down;  "
+             + ("round trip: not computed yet (Invert, in the Beliefs dock)" if mse is None else
+                f"round-trip MSE = {num(mse)} ([−1, 1] units)"))
+    if mse is not None and label is not None:
+        value += f";  x<sub>T</sub> decoded as class {int(label)} at w = {num(float(guidance))}"
+    back = Term(
+        "inversion.round_trip", "Fixed-point refinement and the way back",
+        f"{sub('x', 't')} ← {sqrt(sub(AB, 't'))} ({sub('x', 's')}/{sqrt(sub(AB, 's'))} + "
+        f"({sub('σ̄', 't')} − {sub('σ̄', 's')}) {EPS_HAT}({sub('x', 't')}, t));  back: "
+        f"{sub('x', 's')} = {sqrt(sub(AB, 's'))} {X0_HAT} + {sqrt('1 − ' + sub(AB, 's'))} {EPS_HAT}",
+        value,
+        "The encoding step needs ε̂ at the x_t it is computing: the first pass uses x_s, then "
+        "`refine` fixed-point iterations put the x_t just found back in (Pan et al. 2023), one "
+        "network call each. DDIM with η = 0 (eq. 12) over the same steps decodes x_T back to x₀; "
+        "MSE = mean over the 784 pixels of (x̂₀ − x₀)².",
+        "inversion", {"steps": n_steps, "refine": int(refine), "nfe_up": up, "nfe_down": down,
+                      "mse": mse})
+    return [step, back]
+
+
+# ---------------------------------------------------------------- uncertainty
+
+def uncertainty_terms(schedule: NoiseSchedule, t: int, variances=None, k: int = 4,
+                      iterations: int = DEFAULT_ITERATIONS, oversample: int = DEFAULT_OVERSAMPLE,
+                      dims: int = IMAGE_DIMS) -> list[Term]:
+    """What the model is unsure of at step t (core.uncertainty): Cov[x_0 | x_t] from the
+    denoiser's Jacobian, the subspace iteration that finds its top k directions, and the
+    `variances` found (descending; None: not computed yet). At t = 0 x_0 is known."""
+    t = int(max(0, min(int(t), schedule.T)))
+    if variances is not None:
+        k = len(variances)
+    block = min(dims, int(k) + int(oversample))
+    if t == 0:
+        scale = root = jac = None
+        cov_value = "t = 0: x<sub>0</sub> is known, Cov = 0"
+    else:
+        scale, root = posterior_cov_coefficients(schedule, t)
+        jac = scale * math.sqrt(schedule.alpha_bar(t))          # (1 − ᾱ)/√ᾱ
+        cov_value = (f"t = {t}:  Cov = {num(scale)} (I − {num(root)} ∂{EPS_HAT}/∂{sub('x', t)}) = "
+                     f"{num(jac)} ∂{X0_HAT}/∂{sub('x', t)}")
+    cov = Term(
+        "uncertainty.covariance", "Posterior covariance from the denoiser's Jacobian",
+        f"Cov[x<sub>0</sub> | {sub('x', 't')}] = ((1 − {sub(AB, 't')})/{sqrt(sub(AB, 't'))}) "
+        f"∂{X0_HAT}/∂{sub('x', 't')} = ((1 − {sub(AB, 't')})/{sub(AB, 't')}) (I − "
+        f"{sqrt('1 − ' + sub(AB, 't'))} ∂{EPS_HAT}/∂{sub('x', 't')})",
+        cov_value,
+        "Cov[x₀ | x_t] = ((1 − ᾱ_t)/√ᾱ_t) ∂x̂₀/∂x_t = ((1 − ᾱ_t)/ᾱ_t)(I − √(1 − ᾱ_t) ∂ε̂/∂x_t): "
+        "Tweedie's formula to second order (Miyasawa 1961; Manor & Michaeli 2024, Theorem 1) for "
+        "y = x_t/√ᾱ_t = x₀ + s n with s² = (1 − ᾱ_t)/ᾱ_t, and x̂₀ = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t.",
+        "uncertainty", {"t": t, "scale": scale, "root": root, "jacobian_scale": jac})
+    calls = int(iterations) + 1
+    iteration = Term(
+        "uncertainty.iteration", "Subspace iteration with Jacobian-vector products",
+        f"V ← orth(Cov V),  J v ≈ ({EPS_HAT}(x<sub>t</sub> + h v) − {EPS_HAT}(x<sub>t</sub> − h v))/2h;  "
+        f"then the eigenvectors of V<sup>T</sup> Cov V",
+        f"k = {int(k)} directions + {block - int(k)} extra, {int(iterations)} iterations:  {calls} "
+        f"calls of {2 * block} images;  h = {num(FD_STEP, 1)} × max(1, ‖x<sub>t</sub>‖)",
+        "Start from k + p random orthonormal directions V and repeat V ← orth(Cov V) (Manor & "
+        "Michaeli 2024, Algorithm 1; p extra directions speed up the k-th, Halko et al. 2011); then "
+        "Rayleigh-Ritz: the eigenvectors of the symmetrised VᵀCov V give the directions, its "
+        "eigenvalues the variances. Products with the Jacobian are central differences of ε̂, so "
+        "the 784 × 784 matrix is never formed.",
+        "uncertainty", {"k": int(k), "oversample": block - int(k), "iterations": int(iterations),
+                        "calls": calls, "batch": 2 * block})
+    if variances is None:
+        var_value = "not computed yet (Uncertainty at t, in the Beliefs dock)"
+        var_numbers = {"variances": None, "two_sigma": None}
+    else:
+        v = [float(x) for x in variances]
+        two = [2.0 * math.sqrt(max(x, 0.0)) for x in v]
+        var_value = f"t = {t}:  " + ",  ".join(
+            f"{sub('σ', i + 1)}<sup>2</sup> = {num(x)} (2{sub('σ', i + 1)} = {num(y)})"
+            for i, (x, y) in enumerate(zip(v, two)))
+        var_numbers = {"variances": v, "two_sigma": two}
+    var = Term(
+        "uncertainty.variances", "Variances along the principal directions",
+        f"{sub('σ', 'i')}<sup>2</sup> = {sub('d', 'i')}<sup>T</sup> Cov {sub('d', 'i')},  shown as "
+        f"{X0_HAT} ± 2{sub('σ', 'i')} {sub('d', 'i')}",
+        var_value,
+        "σ_i² = d_iᵀ Cov[x₀ | x_t] d_i: the variance of x₀ given x_t along the unit direction d_i "
+        "(model units² over the 784 pixels), largest first. The Beliefs dock draws x̂₀ − 2σ_i d_i, "
+        "x̂₀ and x̂₀ + 2σ_i d_i, the ways the digit could still go.",
+        "uncertainty", {"t": t, **var_numbers})
+    return [cov, iteration, var]

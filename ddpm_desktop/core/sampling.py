@@ -33,6 +33,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from .forward import START_SEED_OFFSET  # noqa: F401  (the app's x_T stream; read here too)
 from .schedule import NoiseSchedule
 
 EpsFn = Callable[[torch.Tensor, int], torch.Tensor]
@@ -91,10 +92,6 @@ def generator_for(seed: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(int(seed))
 
 
-# The app draws x_T from the input seed + START_SEED_OFFSET, its own stream, so a Gaussian x_T
-# is not the forward chain's z_1 (drawn from the input seed itself); Copy as command
-# (core.reproduce) writes the same seed.
-START_SEED_OFFSET = 1_000_003
 
 
 def _copy(x: torch.Tensor) -> torch.Tensor:

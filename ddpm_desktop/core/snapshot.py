@@ -16,8 +16,8 @@ Format (FORMAT, VERSION 2; version 1 files, without "forward" and "model", still
    "forward": {"t"},
    "sampler": {...}, "training": {...}, "export": {...}   (SAMPLER/TRAINING/EXPORT_FIELDS),
    "device": "cpu" | "cuda",
-   "model": null | {"kind": "bundled" | "file" | "trained" | "exact", "path", "sha256",
-                    "bandwidth" (exact only)}}
+   "model": null | {"kind": "bundled" | "file" | "trained" | "exact" | "twin-a" | "twin-b" |
+                    "few-a" | "few-b", "path", "sha256", "bandwidth" (exact only)}}
 """
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ VERSION = 2
 MAX_BYTES = 2_000_000
 MAX_DEPTH = 6
 SEED_MAX = 2**31 - 1
-MODEL_KINDS = ("bundled", "file", "trained", "exact")
+# The subset models are core.checkpoint.SUBSET_MODELS (which imports this module, so they are
+# spelled out here; tests/core/test_twins.py checks the two agree).
+MODEL_KINDS = ("bundled", "file", "trained", "exact", "twin-a", "twin-b", "few-a", "few-b")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # The range each starting-distribution parameter may take (what the Input panel offers).
@@ -160,8 +162,9 @@ class InputSnapshot:
 @dataclass(frozen=True)
 class ModelRef:
     """The network: "bundled" (the one shipped with the app), "file" (`path`, whose content
-    had `sha256` when it was loaded), "trained" (trained in the app and not saved) or "exact"
-    (the perfect denoiser of the training digits, core.exact_denoiser, with its `bandwidth`)."""
+    had `sha256` when it was loaded), "trained" (trained in the app and not saved), "exact"
+    (the perfect denoiser of the training digits, core.exact_denoiser, with its `bandwidth`) or
+    a bundled subset model by its name (core.checkpoint.SUBSET_MODELS: "twin-a", ...)."""
 
     kind: str
     path: str = ""

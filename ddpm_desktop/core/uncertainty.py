@@ -65,14 +65,19 @@ def _jvp_finite_difference(eps_fn: EpsFn, x: torch.Tensor, t: int, v: torch.Tens
     return (plus - minus) / (2.0 * h)
 
 
+def posterior_cov_coefficients(schedule: NoiseSchedule, t: int) -> tuple[float, float]:
+    """(c, r) = ((1-ᾱ_t)/ᾱ_t, √(1-ᾱ_t)) at step t (1..T): Cov[x_0 | x_t] = c (I - r ∂ε̂/∂x_t)."""
+    ab = schedule.alpha_bar(t)
+    return (1.0 - ab) / ab, math.sqrt(1.0 - ab)
+
+
 def posterior_cov_matvec(eps_fn: EpsFn, schedule: NoiseSchedule, x_t: torch.Tensor, t: int,
                          jvp: str = "autograd"):
     """A function V [k, ...] -> Cov[x_0 | x_t] V [k, ...] (module docstring) for one x_t
     ([1, ...] or [...]) at step t (1..T)."""
     if jvp not in JVPS:
         raise ValueError(f"unknown jvp {jvp!r}: choose one of {', '.join(JVPS)}")
-    ab = schedule.alpha_bar(t)
-    scale, root = (1.0 - ab) / ab, math.sqrt(1.0 - ab)
+    scale, root = posterior_cov_coefficients(schedule, t)
     one = x_t if x_t.dim() > 1 and x_t.shape[0] == 1 else x_t[None]
     product = _jvp_autograd if jvp == "autograd" else _jvp_finite_difference
 

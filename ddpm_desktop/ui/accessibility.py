@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (QAbstractButton, QAbstractScrollArea, QAbstractSp
                                QComboBox, QDockWidget, QFormLayout, QGroupBox, QLabel, QTabBar,
                                QTabWidget, QWidget)
 
+from ddpm_desktop.core.classifier import UNSURE_P
+
 _TAG = re.compile(r"<[^>]+>")
 # a sentence ends at ". " (not "e.g. "), "; ", ": " before a clause, or a line break
 _SENTENCE_END = re.compile(r"(?<!e\.g\.)(?<!i\.e\.)(?<=[.;])\s|\n|:\s")
@@ -156,7 +158,8 @@ def describe_frame(forward, decision, reverse_index: int) -> str:
         if row < len(decision.digits) and not decision.digits[row]:  # the reader's verdict
             parts.append(f"Classifier: not a digit at reverse step t = {int(decision.ts[row])}.")
         else:
-            parts.append(f"Classifier reads {k} with p = {probs[k]:.2f} "
+            unsure = ", unsure" if probs[k] < UNSURE_P else ""
+            parts.append(f"Classifier reads {k} with p = {probs[k]:.2f}{unsure} "
                          f"at reverse step t = {int(decision.ts[row])}.")
     return " ".join(parts)
 

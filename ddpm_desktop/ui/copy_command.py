@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QApplication
 
-from ddpm_desktop.core.checkpoint import ModelSource, model_file
+from ddpm_desktop.core.checkpoint import SUBSET_MODELS, ModelSource, model_file, subset_model_path
 from ddpm_desktop.core.reproduce import (
     RunSpec,
     bundled_digit_index,
@@ -40,6 +40,8 @@ def run_spec(session, checkpoint: str | None = None) -> RunSpec:
     if source == ModelSource.EXACT:
         raise ValueError("the model is the perfect denoiser: `ddpm-desktop sample --model exact` "
                          "draws from it")
+    if checkpoint is None and source in SUBSET_MODELS:
+        checkpoint = str(subset_model_path(source))
     if checkpoint is None:
         checkpoint = model_file(source)
     plan = plan_run(s, T)  # the run as the session makes it: its start, its capped steps

@@ -18,7 +18,7 @@ from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QPlainTextEdit,
                                QPushButton, QVBoxLayout, QWidget)
 
-from ddpm_desktop.ui import crash_report
+from ddpm_desktop.ui import crash_report, screen_fit
 from ddpm_desktop.core import files
 
 REPORT_FILTER = "Crash reports (*.txt);;All files (*)"
@@ -145,6 +145,7 @@ def show_crash(parent: QWidget | None, message: str, details: str, session) -> C
         print(f"ddpm-desktop: crash report saved: {saved.report}", file=sys.stderr)
     dialog = CrashDialog(message, text, saved, error, session, parent)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    screen_fit.fit_window(dialog, share=screen_fit.DIALOG_SHARE)
     dialog.open()
     return dialog
 

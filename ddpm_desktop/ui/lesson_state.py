@@ -2,7 +2,9 @@
 
 `LessonState` holds the lesson being followed (a core.lessons.Lesson or None), the step index
 and whether its answer has been revealed. `answer` is "" until `revealed`: the view cannot show
-what the user has not asked for. Signal `changed()` after every change.
+what the user has not asked for. An answer's numbers are computed by a job of the lessons area
+(some run sampling chains for seconds): `computing` is True from the reveal until `set_answer`.
+Signal `changed()` after every change.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ class LessonState(QObject):
         self.lesson: Lesson | None = None
         self.index = 0
         self.revealed = False
+        self.computing = False
         self._answer = ""
 
     @property
@@ -38,12 +41,26 @@ class LessonState(QObject):
         """Show step `index` of `lesson` (clamped), its answer hidden."""
         self.lesson = lesson
         self.index = 0 if lesson is None else max(0, min(int(index), len(lesson.steps) - 1))
-        self.revealed, self._answer = False, ""
+        self.revealed, self.computing, self._answer = False, False, ""
         self.changed.emit()
 
-    def reveal(self) -> None:
+    def begin_reveal(self) -> bool:
+        """The answer was asked for: revealed, its numbers `computing`. False if there is no
+        step or it was already revealed."""
         if self.step is None or self.revealed:
+            return False
+        self.revealed, self.computing, self._answer = True, True, ""
+        self.changed.emit()
+        return True
+
+    def set_answer(self, text: str) -> None:
+        """The revealed step's answer, its numbers computed."""
+        if not self.revealed:
             return
-        self._answer = self.step.answer_text()
-        self.revealed = True
+        self.computing, self._answer = False, text
+        self.changed.emit()
+
+    def unreveal(self) -> None:
+        """The answer could not be computed: the step as before its reveal."""
+        self.revealed, self.computing, self._answer = False, False, ""
         self.changed.emit()

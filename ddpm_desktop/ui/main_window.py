@@ -62,6 +62,7 @@ from ddpm_desktop.ui.widgets.maths_panel import MathsPanel
 from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
 from ddpm_desktop.ui.widgets.histogram_view import HistogramView
 from ddpm_desktop.ui.widgets.copy_check_view import CopyCheckView
+from ddpm_desktop.ui.widgets.lab_view import LabView
 from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
@@ -116,7 +117,10 @@ DOCKS = (
 # core.maths.VIEWS -> the window's widget a hovered term frames (a dotted attribute path)
 MATHS_VIEWS = {"forward": "forward_view", "reverse": "reverse_view",
                "schedule": "schedule_panel", "sampler": "sampler_panel",
-               "histogram": "histogram_view.hist_plot", "kl": "histogram_view.kl_plot"}
+               "histogram": "histogram_view.hist_plot", "kl": "histogram_view.kl_plot",
+               "likelihood": "beliefs_panel.likelihood_label",
+               "inversion": "beliefs_panel.inversion_label",
+               "uncertainty": "beliefs_panel.uncertainty_label"}
 
 
 class MainWindow(QMainWindow):
@@ -135,6 +139,7 @@ class MainWindow(QMainWindow):
         self.export_dialog = None  # built on first use (open_export)
         self.guide_dialog = None
         self.toy2d_window = None
+        self.twins_window = None
 
         self.workers = WorkerController(self)
         self.session = Session(self.workers, self)
@@ -231,9 +236,12 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(s.training)
         self.training_panel.checkpoint_folder = self.settings.value("paths/checkpoint_dir", "",
                                                                     type=str)
+        # the generalisation lab: the shipped curves and a run of the lab, a tab of its own
+        self.lab_view = LabView(s.lab_state)
+        self.training_panel.plot_tabs.addTab(self.lab_view, "Generalisation lab")
         self.inpaint_panel = InpaintPanel(s.inpaint, s.input_state)
         self.completions_panel = CompletionsPanel(s.completions, s.sampler)
-        self.maths_panel = MathsPanel(s.forward, s.schedule_state, s.sampler, s.reverse)
+        self.maths_panel = MathsPanel(s.forward, s.schedule_state, s.sampler, s.reverse, s.belief)
         self.maths_highlighted = ""  # the view the hovered maths term frames
         self.beliefs_panel = BeliefsPanel(s.belief, s.schedule_state)
         self.lesson_panel = LessonPanel(s.lesson)
@@ -359,8 +367,13 @@ class MainWindow(QMainWindow):
         s.checkpoint_saved.connect(self._on_checkpoint_saved)
         s.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         self.results_card = ResultsCard(self)  # a poster experiment's numbers, beside the window
+        screen_fit.fit_window(self.results_card, share=screen_fit.DIALOG_SHARE)
         s.experiments.card.connect(self.results_card.show_card)
         s.model_state.changed.connect(self._on_model_changed)
+        self.copy_check_view.twins_requested.connect(self.show_twins)
+        self.lab_view.size_chosen.connect(s.lab.set_size)
+        self.lab_view.run_requested.connect(s.lab.run)
+        self.lab_view.stop_requested.connect(s.lab.stop)
         s.reverse.frames_added.connect(self._on_reverse_progress)
         s.schedule_state.changed.connect(self._on_schedule_changed)
         # The prior-KL readout follows the forward chain (deferred while reconstructing as you
@@ -448,6 +461,7 @@ class MainWindow(QMainWindow):
         s.model_state.changed.connect(dialog.refresh)
         s.sampler.changed.connect(lambda _settings: dialog.refresh())
         apply_help(dialog)
+        screen_fit.fit_window(dialog, share=screen_fit.DIALOG_SHARE)
         return dialog
 
     @Slot()
@@ -456,6 +470,7 @@ class MainWindow(QMainWindow):
 
         if self.guide_dialog is None:
             self.guide_dialog = GuideDialog(self)
+            screen_fit.fit_window(self.guide_dialog, share=screen_fit.DIALOG_SHARE)
         self.guide_dialog.show()
         self.guide_dialog.raise_()
 
@@ -497,6 +512,13 @@ class MainWindow(QMainWindow):
         """The current workspace as a fresh window shows it."""
         self.restoreState(self._default_state, _STATE_VERSION)
         self.workspaces.set(self.workspaces.current)
+
+    @Slot()
+    def show_twins(self) -> None:
+        from ddpm_desktop.ui.twins_window import show_twins_window
+
+        self.twins_window = show_twins_window(self.session, self, self.twins_window)
+        apply_help(self.twins_window)
 
     @Slot()
     def show_toy2d(self) -> None:
@@ -612,7 +634,7 @@ class MainWindow(QMainWindow):
         if geometry is not None and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(*screen_fit.first_size(self))
+            screen_fit.fit_window(self, 1400, 900)
             screen_fit.centre(self)
         state = s.value("window/state", QByteArray(), type=QByteArray)
         if state is not None and not state.isEmpty():

@@ -10,6 +10,19 @@ from ddpm_desktop import __version__
 from ddpm_desktop.ui import theme
 
 
+# File > Use a model trained on part of the digits (core.checkpoint.SUBSET_MODELS)
+SUBSET_MODEL_ACTIONS = (
+    ("twin-a", "twin-&a: one half of the digits (4,500)",
+     "Trained on one half of the 9,000 training digits; twin-b on the other half"),
+    ("twin-b", "twin-&b: the other half (4,500)",
+     "Trained on the half of the training digits twin-a never saw"),
+    ("few-a", "few-a: &64 digits (copies them)",
+     "Trained on 64 training digits until it copies them; few-b on 64 others"),
+    ("few-b", "few-b: 64 &other digits (copies them)",
+     "Trained on 64 training digits that few-a never saw, until it copies them"),
+)
+
+
 class Menus:
     """File, Run, View, Experiments and Help of `window` (a MainWindow), holding the actions
     others use (`play_action`, `sample_action`, `theme_actions`, `lecture_action`, ...); every
@@ -37,6 +50,11 @@ class Menus:
             file_menu, "Use a s&moothed perfect denoiser…", lambda: ask_exact_bandwidth(window),
             tip="The perfect denoiser with its kernel widened to a per-pixel std h: the path from "
                 "copying (h = 0) to blending neighbours and, as h grows, the mean digit")
+        subset_menu = file_menu.addMenu("Use a model trained on &part of the digits")
+        self.subset_model_actions = {
+            name: window._action(subset_menu, text, lambda _=False, n=name: s.use_subset_model(n),
+                                 tip=tip)
+            for name, text, tip in SUBSET_MODEL_ACTIONS}
         self.export_action = window._action(file_menu, "&Export…", window.open_export, "Ctrl+E",
                                             "Save the chains as a GIF or a PNG strip")
         # --- Copy as command (ui/copy_command.py)
@@ -122,6 +140,10 @@ class Menus:
         view.addSeparator()  # the 2-D diffusion window (ui/toy2d_window.py)
         self.toy2d_action = window._action(view, "&2-D diffusion", window.show_toy2d,
                                            tip="Particles diffusing in 2-D, exact vs learned ε")
+        self.twins_action = window._action(  # ui/twins_window.py
+            view, "T&wins: one x_T, two models", window.show_twins,
+            tip="Models trained on disjoint digits, run from the same noise: do they agree, or "
+                "does each return a digit of its own training set?")
 
         experiments_menu = mb.addMenu("E&xperiments")  # one click sets the app up for each
         from ddpm_desktop.core.experiments import EXPERIMENTS

@@ -8,7 +8,8 @@ width: the left dock LEFT_SHARE of it, the right ones the rest, each at most its
 (or WIDE_DOCK_SHARE of a wide screen) and at least MIN_DOCK_WIDTH; a panel wider than its dock
 scrolls sideways inside it instead of pushing the window off the screen. Called when the window
 is built and after every font change (lecture mode, theme). Plots with axes keep at least
-MIN_PLOT_HEIGHT (`floor_plot_heights`); a first window takes the screen's room (`first_size`).
+MIN_PLOT_HEIGHT (`floor_plot_heights`); a first window takes the screen's room and every
+dialog fits it (`fit_window`).
 """
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ WIDE_DOCK_SHARE = 0.34
 LEFT_SHARE = 0.54
 # Dock separators, the docks' own frames and the window's margins, in pixels.
 CHROME = 28
-# A first window takes this share of a screen larger than the size it asks for.
+# A first window takes this share of a screen larger than the size it asks for, a dialog
+# DIALOG_SHARE (a guide made for 1366×768 is a stamp on a 1920×1080 projector).
 LARGE_SHARE = 0.9
+DIALOG_SHARE = 0.5
 # The least height of a plot with axes (its tick labels, its title and a readable curve).
 MIN_PLOT_HEIGHT = 90
 
@@ -53,15 +56,29 @@ def available_size(window) -> QSize | None:
     return None if screen is None else screen.availableGeometry().size()
 
 
-def first_size(window, width: int = 1400, height: int = 900) -> tuple[int, int]:
-    """A window's size when no geometry was saved: width × height, grown to LARGE_SHARE of a
+def first_size(window, width: int = 1400, height: int = 900,
+               share: float = LARGE_SHARE) -> tuple[int, int]:
+    """A window's size when no geometry was saved: width × height, grown to `share` of a
     larger screen's available area (a 1920×1080 screen gets more than a window in a corner)
     and never more than that area."""
     size = available_size(window)
     if size is None or size.width() <= 0:
         return width, height
-    return (min(size.width(), max(width, int(LARGE_SHARE * size.width()))),
-            min(size.height(), max(height, int(LARGE_SHARE * size.height()))))
+    return (min(size.width(), max(width, int(share * size.width()))),
+            min(size.height(), max(height, int(share * size.height()))))
+
+
+def fit_window(window, width: int | None = None, height: int | None = None,
+               share: float = LARGE_SHARE) -> None:
+    """Size a window or dialog for the screen it opens on (`first_size`): width × height
+    (None: the size it was given with resize, or else the size its layout asks for), grown
+    to `share` of a larger screen, never more than the screen's available area."""
+    if width is None or height is None:
+        given = window.testAttribute(Qt.WidgetAttribute.WA_Resized)
+        own = window.size() if given else window.sizeHint()
+        width = own.width() if width is None else width
+        height = own.height() if height is None else height
+    window.resize(*first_size(window, width, height, share))
 
 
 def centre(window) -> None:

@@ -25,6 +25,8 @@ its own state, which the session also names for the views:
   completer       session_completions.py  completions  CompletionsState
   decisions       session_decision.py     decision     DecisionState
   copy_checker    session_copies.py       copy_check   CopyCheckState
+  twins           session_twins.py        twins_state  TwinsState
+  lab             session_lab.py          lab_state    LabState
   beliefs         session_beliefs.py      belief       BeliefsState
   live_drawing    session_live.py         live         LiveState
   toy             session_toy2d.py        toy2d        Toy2DState
@@ -59,9 +61,9 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ddpm_desktop.core import kl, marginal
 from ddpm_desktop.core.checkpoint import ModelSource
-from ddpm_desktop.core.forward import IMAGE_SHAPE, NoiseCache, forward_frames, sample_start
+from ddpm_desktop.core.forward import (IMAGE_SHAPE, START_SEED_OFFSET, NoiseCache, draw_start,
+                                       forward_frames)
 from ddpm_desktop.core.run import DISTILLED, RunPlan, plan_run
-from ddpm_desktop.core.sampling import START_SEED_OFFSET, generator_for
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session_beliefs import Beliefs
@@ -74,6 +76,8 @@ from ddpm_desktop.ui.session_jobs import Jobs, MarginalCurve, forward_kl_job, re
 from ddpm_desktop.ui.session_live import LiveDrawing
 from ddpm_desktop.ui.session_completions import Completer
 from ddpm_desktop.ui.session_copies import CopyChecker
+from ddpm_desktop.ui.session_twins import Twins
+from ddpm_desktop.ui.session_lab import Lab
 from ddpm_desktop.ui.session_datasets import DatasetSources
 from ddpm_desktop.ui.session_decision import Decisions
 from ddpm_desktop.ui.session_lessons import Lessons
@@ -146,6 +150,8 @@ class Session(QObject):
         self.distilled = Distilled(jobs, model, device, parent=self)
         self.decisions = Decisions(jobs, rev, sched, parent=self)
         self.copy_checker = CopyChecker(jobs, rev, parent=self)
+        self.twins = Twins(jobs, parent=self)
+        self.lab = Lab(jobs, error, parent=self)
         self.beliefs = Beliefs(jobs, sched, inp, model, device, self.forward_frame, parent=self)
         self.completer = Completer(jobs, sampler, sched, model, device, self.forward_frame, status,
                                    error, parent=self)
@@ -159,13 +165,15 @@ class Session(QObject):
                                error, parent=self)
         self.toy = Toy2D(jobs, sched, sampler, status, error, parent=self)
         self.datasets = DatasetSources(jobs, parent=self)
-        self.lessons = Lessons(sched, inp, sampler, fwd, rev, model, self, status, error,
+        self.lessons = Lessons(jobs, sched, inp, sampler, fwd, rev, model, self, status, error,
                                parent=self)
         self.experiments = Experiments(sched, inp, sampler, fwd, model, self, status, error,
                                        parent=self, jobs=jobs)
         # the areas' states, by the names the views and the session file know them
         self.decision, self.completions = self.decisions.state, self.completer.state
         self.copy_check = self.copy_checker.state
+        self.twins_state = self.twins.state
+        self.lab_state = self.lab.state
         self.belief = self.beliefs.state
         self.live, self.inpaint, self.export = (self.live_drawing.state, self.inpainter.state,
                                                 self.exporter.state)
@@ -174,7 +182,8 @@ class Session(QObject):
         self.files = SessionFiles(sched, inp, fwd, sampler, self.training, self.export, model,
                                   device, self.cancel_sampling, self.recompute_forward,
                                   self.load_bundled_model, self.load_model_file, status, error,
-                                  parent=self, use_exact_denoiser=self.use_exact_denoiser)
+                                  parent=self, use_exact_denoiser=self.use_exact_denoiser,
+                                  use_subset_model=self.use_subset_model)
 
         self.schedule_state.changed.connect(self._on_schedule_changed)
         self.input_state.changed.connect(self._on_input_changed)
@@ -192,10 +201,11 @@ class Session(QObject):
         return self.schedule_state.schedule
 
     def start_noise(self) -> np.ndarray:
-        """x_T drawn from the input's starting distribution, float32 [28, 28]."""
+        """x_T drawn from the input's starting distribution, float32 [28, 28]: numpy's draw of
+        seed + START_SEED_OFFSET (core.forward.draw_start), as `kl`, `sample --x-seed` and the
+        lessons draw it."""
         inp = self.input_state
-        gen = generator_for(inp.seed + START_SEED_OFFSET)
-        return sample_start(inp.start_name, IMAGE_SHAPE, gen, **inp.start_params).numpy()
+        return draw_start(inp.start_name, IMAGE_SHAPE, inp.seed + START_SEED_OFFSET, **inp.start_params)
 
     def forward_frame(self, t: int) -> np.ndarray:
         """x_t of the forward chain under the current schedule (recomputed first when the
@@ -465,6 +475,23 @@ class Session(QObject):
         task.items.connect(on_items)
         task.failed.connect(on_failed)
 
+    def use_subset_model(self, name: str) -> bool:
+        """Load a bundled subset model (core.checkpoint.SUBSET_MODELS: twin-a, twin-b, few-a,
+        few-b) in the background; False, with one line on `error`, when it is not installed."""
+        from ddpm_desktop.core.checkpoint import subset_model_path
+
+        try:
+            path = subset_model_path(name)
+        except ValueError as exc:
+            self.error.emit(str(exc), "")
+            return False
+        if not path.is_file():
+            self.error.emit(f"The model {name} is not installed ({path.name} is missing from the "
+                            "app's resources); keeping the current model.", "")
+            return False
+        self._load_model(path, ModelSource(name))
+        return True
+
     def load_model_file(self, path: str | Path, expect_sha256: str = "") -> None:
         """Load a checkpoint in the background; with `expect_sha256`, only when the file's
         content still has that hash (a session names its model so)."""
@@ -491,7 +518,7 @@ class Session(QObject):
 
         def on_items(items: list) -> None:
             model, meta, sha = items[-1]
-            bundled = source == "bundled model"
+            bundled = source == ModelSource.BUNDLED
             self.set_model(model, source, meta, "" if bundled else str(path.resolve()),
                            "" if bundled else sha)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, SignalInstance
 
 from ddpm_desktop.core import files
-from ddpm_desktop.core.checkpoint import ModelSource
+from ddpm_desktop.core.checkpoint import SUBSET_MODELS, ModelSource
 from ddpm_desktop.core.forward import sample_start
 from ddpm_desktop.core.schedule import NoiseSchedule
 from ddpm_desktop.core.schema import SchemaError, parse_json, refusal
@@ -46,6 +46,8 @@ def model_ref(model_state) -> ModelRef | None:
         return ModelRef("bundled")
     if model_state.source == ModelSource.EXACT:
         return ModelRef("exact", bandwidth=float(model_state.meta.get("bandwidth", 0.0)))
+    if model_state.source in SUBSET_MODELS:
+        return ModelRef(str(model_state.source))
     path, sha = getattr(model_state, "path", ""), getattr(model_state, "sha256", "")
     if path and sha:
         return ModelRef("file", str(path), sha)
@@ -116,10 +118,11 @@ class SessionFiles(QObject):
                  load_bundled_model: Callable[[], bool],
                  load_model_file: Callable[..., None], status: SignalInstance,
                  error: SignalInstance, parent: QObject | None = None,
-                 use_exact_denoiser: Callable[[float], None] | None = None) -> None:
+                 use_exact_denoiser: Callable[[float], None] | None = None,
+                 use_subset_model: Callable[[str], bool] | None = None) -> None:
         """The states a snapshot describes, and the session's own operations it calls when one
         is applied (cancel the reverse run, recompute the forward chain, load a model, build
-        the perfect denoiser with a bandwidth)."""
+        the perfect denoiser with a bandwidth, load a bundled subset model by name)."""
         super().__init__(parent)
         self.schedule_state, self.input_state, self.forward = schedule_state, input_state, forward
         self.sampler, self.training, self.export = sampler, training, export
@@ -127,6 +130,7 @@ class SessionFiles(QObject):
         self.cancel_sampling, self.recompute_forward = cancel_sampling, recompute_forward
         self.load_bundled_model, self.load_model_file = load_bundled_model, load_model_file
         self.use_exact_denoiser = use_exact_denoiser
+        self.use_subset_model = use_subset_model
         self.status, self.error = status, error
 
     def take_snapshot(self) -> Snapshot:
@@ -199,6 +203,8 @@ class SessionFiles(QObject):
             self.load_bundled_model()
         elif ref.kind == "exact" and self.use_exact_denoiser is not None:
             self.use_exact_denoiser(ref.bandwidth)
+        elif ref.kind in SUBSET_MODELS and self.use_subset_model is not None:
+            self.use_subset_model(ref.kind)
         elif ref.kind == "file":
             path = Path(ref.path)
             if not path.is_file():

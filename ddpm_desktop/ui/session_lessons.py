@@ -7,10 +7,16 @@ distribution and seed, sampler settings, forward cursor t) and starts the revers
 step asks for it and it is cheap (session.CHEAP_NFE), else clears the chain on screen (one of
 other settings would mislead); `reveal()` shows the answer, `close()` leaves the lesson. A step
 that cannot be applied leaves one line on `error` and the state as it was before the move.
+
+An answer's numbers are computed by the job "lesson-answer" (`answer_job`): the copies lesson's
+run the exact denoiser and the network for seconds, the likelihood lesson's the posterior's
+principal directions. The state says `computing` until the answer arrives; a move to another
+step drops the job, and an answer for a step no longer shown is never written.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+import threading
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from PySide6.QtCore import QObject, SignalInstance
@@ -19,6 +25,7 @@ from ddpm_desktop.core import lessons
 from ddpm_desktop.core.lessons import Setup
 from ddpm_desktop.core.run import SamplerSettings
 from ddpm_desktop.ui.lesson_state import LessonState
+from ddpm_desktop.ui.session_jobs import Jobs
 from ddpm_desktop.ui.state import (
     ForwardState,
     InputState,
@@ -27,6 +34,29 @@ from ddpm_desktop.ui.state import (
     SamplerState,
     ScheduleState,
 )
+
+
+ANSWER_JOB = "lesson-answer"
+
+
+@dataclass(frozen=True)
+class LessonAnswer:
+    """The answer of step `index` of lesson `lesson`, its numbers filled in."""
+
+    lesson: str
+    index: int
+    text: str
+
+
+def answer_job(lesson: lessons.Lesson, index: int):
+    """A worker job: step `index` of `lesson`'s answer text, as one LessonAnswer."""
+    step = lesson.steps[index]
+
+    def job(cancel: threading.Event):
+        if not cancel.is_set():
+            yield LessonAnswer(lesson.name, index, step.answer_text())
+
+    return job
 
 
 class Sampling(Protocol):
@@ -44,11 +74,12 @@ class Sampling(Protocol):
 class Lessons(QObject):
     """The lesson on screen (`state`, a LessonState) and the moves through it."""
 
-    def __init__(self, schedule_state: ScheduleState, input_state: InputState,
+    def __init__(self, jobs: Jobs, schedule_state: ScheduleState, input_state: InputState,
                  sampler: SamplerState, forward: ForwardState, reverse: ReverseState,
                  model_state: ModelState, sampling: Sampling, status: SignalInstance,
                  error: SignalInstance, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.jobs = jobs
         self.state = LessonState(parent=self)
         self.schedule_state, self.input_state, self.sampler = schedule_state, input_state, sampler
         self.forward, self.reverse, self.model_state = forward, reverse, model_state
@@ -82,15 +113,37 @@ class Lessons(QObject):
         return self.go(self.state.index)
 
     def reveal(self) -> None:
-        self.state.reveal()
+        """Show the current step's answer: "computing" at once, the text when the job
+        computing its numbers yields it."""
+        st = self.state
+        if self.jobs.closing or not st.begin_reveal():
+            return
+        lesson, index = st.lesson, st.index
+
+        def on_items(items: list) -> None:
+            answer = items[-1]
+            if (st.revealed and st.lesson is not None and st.lesson.name == answer.lesson
+                    and st.index == answer.index):  # else another step is on screen
+                st.set_answer(answer.text)
+
+        def on_failed(_message: str, _details: str) -> None:
+            if st.lesson is lesson and st.index == index:
+                st.unreveal()
+
+        if self.jobs.start(ANSWER_JOB, answer_job(lesson, index), items=on_items,
+                           failed=on_failed,
+                           failure="Could not compute the answer") is None:
+            st.unreveal()
 
     def close(self) -> None:
+        self.jobs.cancel(ANSWER_JOB)
         self.state.show(None)
 
     def _show(self, lesson, index: int) -> bool:
         index = max(0, min(int(index), len(lesson.steps) - 1))
         if not self.apply_setup(lesson.steps[index].setup):
             return False
+        self.jobs.cancel(ANSWER_JOB)  # an answer still computing is of the step left
         self.state.show(lesson, index)
         return True
 

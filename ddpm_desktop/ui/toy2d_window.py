@@ -40,7 +40,7 @@ def build_toy2d_window(session, parent: QWidget | None = None) -> Toy2DWindow:
     w.export_requested.connect(
         lambda path, chain, heat, arrows: toy.export_animation(path, chain, heat, arrows))
     # as large as it asks for where the screen holds it, larger on a larger screen
-    w.resize(*screen_fit.first_size(w, 1600, 850))
+    screen_fit.fit_window(w, 1600, 850)
     screen_fit.centre(w)
     return w
 

@@ -137,6 +137,7 @@ class Workspaces:
         self.start_page.lesson_chosen.connect(self._start_first_lesson)
         self.start_page.finished.connect(
             lambda _result: settings.setValue("window/start_seen", True))
+        screen_fit.fit_window(self.start_page, share=screen_fit.DIALOG_SHARE)
         self.start_page.open()
 
     def _start_first_lesson(self) -> None:

@@ -7,8 +7,9 @@ import torch
 from scipy.spatial.distance import mahalanobis
 
 from ddpm_desktop.core import nondigits
-from ddpm_desktop.core.classifier import (OOD_KEEP, ClassGaussians, DigitReader, OodModel, Reading,
-                                          bundled_reader, expected_calibration_error, readings)
+from ddpm_desktop.core.classifier import (OOD_KEEP, UNSURE_P, ClassGaussians, DigitReader, OodModel,
+                                          Reading, bundled_reader, expected_calibration_error,
+                                          reading_text, readings)
 from ddpm_desktop.core.data import load_bundled_mnist
 
 
@@ -115,3 +116,29 @@ def test_non_digit_set_is_seeded_and_well_formed():
     for name in nondigits.FAMILIES:
         assert a[name].dtype == np.uint8 and a[name].shape[1:] == (28, 28)
         np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_a_low_p_reading_reads_as_unsure_everywhere_it_is_worded():
+    probs = np.array([[0.02] * 8 + [0.53, 0.31], [0.0] * 9 + [1.0], [0.1] * 10])
+    sure_low, sure, far = readings(probs, np.array([-0.5, -0.5, 3.0]), threshold=0.15)
+    assert sure_low.unsure and sure_low.label == 8 and sure_low.text == "8? (p = 0.53, unsure)"
+    assert not sure.unsure and sure.text == "9 (p = 1.00)"
+    assert not far.unsure and far.text == "not a digit"  # "not a digit" says more than "unsure"
+    assert reading_text(3, UNSURE_P, True) == f"3 (p = {UNSURE_P:.2f})"  # the boundary is sure
+    assert set(sure_low.as_dict()) == {"label", "p", "digit"}  # the classify JSON is unchanged
+
+
+def test_unsure_threshold_on_the_measurement_half():
+    """UNSURE_P was set on held-out half A; on half B (never used for it) few right readings are
+    shown as unsure, most wrong ones are, and the readings at or above it are right."""
+    from tools.calibrate_ood import MEASUREMENT_HALF
+
+    x, y = load_bundled_mnist("test").as_tensor()
+    reads = bundled_reader().read(x[MEASUREMENT_HALF])
+    labels = y[MEASUREMENT_HALF].numpy()
+    kept = [(r, int(k)) for r, k in zip(reads, labels) if r.digit]
+    right = [r.unsure for r, k in kept if r.top == k]
+    wrong = [r.unsure for r, k in kept if r.top != k]
+    assert np.mean(right) <= 0.08 and np.mean(wrong) >= 0.75
+    sure = [r.top == k for r, k in kept if not r.unsure]
+    assert np.mean(sure) >= 0.995

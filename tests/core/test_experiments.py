@@ -122,3 +122,16 @@ def test_figures_are_written(tmp_path):
     r = E.run_experiment("poster-exponential", quick=True)
     paths = E.save_figures(r, tmp_path)
     assert paths and all(p.is_file() for p in paths)
+
+
+@pytest.mark.slow
+def test_poster_1_ends_in_a_glyph_read_as_unsure():
+    """Poster 1 (seed 0, the bundled model, all 1000 DDPM steps) ends in a loop with a crossing
+    stroke: close enough to digits' strokes to pass as a digit, but split between 8 and 6, and
+    its reading says so instead of a bare "8, p = 0.53" (about 35 s on one loaded core)."""
+    from ddpm_desktop.core.classifier import UNSURE_P, reading_text
+
+    r = E.run_experiment("poster-noise", seed=0)
+    p, label = r.number("confidence"), int(r.number("label"))
+    assert r.number("digit") == 1.0 and p < UNSURE_P
+    assert r.notes and reading_text(label, p, True) in r.notes[0] and "unsure" in r.notes[0]

@@ -9,7 +9,11 @@ from hypothesis import strategies as st
 
 from ddpm_desktop.core.forward import (
     STARTS,
+    NoiseCache,
+    draw_start,
     forward_chain,
+    forward_frames,
+    forward_noises,
     iter_forward_chain,
     q_sample,
     sample_start,
@@ -130,6 +134,47 @@ def test_start_moments(name, mean, var):
     x = sample_start(name, (100_000,), gen(0))
     assert x.dtype == torch.float32 and torch.isfinite(x).all()
     assert abs(x.mean().item() - mean) < 0.03 and abs(x.var().item() / var - 1) < 0.03
+    y = draw_start(name, (100_000,), 0)  # the same distribution drawn with numpy
+    assert y.dtype == np.float32 and np.isfinite(y).all()
+    assert abs(y.mean() - mean) < 0.03 and abs(y.var() / var - 1) < 0.03
+
+
+@pytest.mark.parametrize("name", ["exponential", "uniform", "laplace", "shifted_gaussian"])
+def test_numpy_start_draws_follow_the_distribution(name):
+    """draw_start against scipy's CDF (Kolmogorov–Smirnov), as `kl` draws a noise start."""
+    from scipy import stats
+
+    dist = {"exponential": stats.expon(scale=2.0), "uniform": stats.uniform(-math.sqrt(3), 2 * math.sqrt(3)),
+            "laplace": stats.laplace(scale=1 / math.sqrt(2)), "shifted_gaussian": stats.norm(1.0, 1.0)}[name]
+    x = draw_start(name, (20_000,), 11)
+    assert stats.kstest(x, dist.cdf).pvalue > 1e-3
+    np.testing.assert_array_equal(x, draw_start(name, (20_000,), 11))
+
+
+def test_the_chain_of_a_seed_is_one_stream_of_standard_normals():
+    """forward_noises is the one noise source of a seed: NoiseCache (the app), forward_chain(seed=)
+    and its generator form all read it; the noises are N(0, 1), independent across steps, and a
+    shorter T's are the first rows of a longer T's."""
+    z = forward_noises(5, 200)
+    assert z.shape == (200, 28, 28) and z.dtype == np.float32
+    from scipy import stats
+
+    assert stats.kstest(z.ravel(), "norm").pvalue > 1e-3
+    assert abs(np.corrcoef(z[10].ravel(), z[11].ravel())[0, 1]) < 5 / 28
+    np.testing.assert_array_equal(forward_noises(5, 50), z[:50])
+    assert not np.array_equal(forward_noises(6, 50), z[:50])
+    cache = NoiseCache()
+    np.testing.assert_array_equal(cache.get(5, 200), z)
+    short = cache.get(5, 50)  # a view of the longer draw, equal to its own draw
+    np.testing.assert_array_equal(short, forward_noises(5, 50))
+    assert short.base is not None and not short.flags.writeable
+    np.testing.assert_array_equal(cache.get(5, 300), forward_noises(5, 300))
+    s = NoiseSchedule.named("linear", 200)
+    chain = forward_chain(s, digit(), seed=5)
+    np.testing.assert_array_equal(chain.noises, z)
+    np.testing.assert_array_equal(chain.x, forward_frames(s, digit(), z))
+    steps = list(iter_forward_chain(s, digit(), seed=5))
+    np.testing.assert_allclose(np.stack([f.x_t for f in steps]), chain.x, atol=1e-5)
 
 
 def test_start_details():

@@ -245,3 +245,41 @@ def test_the_posterior_variances_are_rayleigh_quotients_of_the_covariance():
     assert numbers["isotropic"] == pytest.approx((1 - a) / a, rel=1e-9)
     assert numbers["v1"] == pytest.approx(pcs.variances[0]) and numbers["k"] == 4
     assert list(pcs.variances) == sorted(pcs.variances, reverse=True)
+
+
+def test_the_lab_step_reads_the_curves_file_as_written(tmp_path, monkeypatch):
+    import json
+    from functools import partial
+
+    from ddpm_desktop.core import generalisation
+
+    def point(step, f, acc):
+        return {"step": step, "loss_smooth": 0.05, "f_mem": f, "ci": [f / 2, min(1.0, f + 0.1)],
+                "median_d1": 3.0, "accuracy": acc, "n": 100}
+
+    runs = [{"name": "all", "size": 9000, "points": [point(500, 0.0, 0.9), point(250, 0.0, 0.5)]},
+            {"name": "mid", "size": 1024, "points": [point(250, 0.3, 0.4)]},
+            {"name": "few", "size": 64, "points": [point(750, 0.875, 0.8), point(250, 0.05, 0.3),
+                                                   point(500, 0.5, 0.6)]}]
+    path = tmp_path / "curves.json"
+    path.write_text(json.dumps({"runs": runs}))
+    monkeypatch.setattr(generalisation, "load_curves", partial(generalisation.load_curves, path))
+    step = _copies_step("Few digits or many?")
+    n = step.numbers()
+    # by hand from the file: the smallest size's latest point, and the first step at 10%
+    assert (n["small"], n["small_step"], n["small_f"], n["small_acc"]) == (64, 750, 0.875, 0.8)
+    assert (n["small_lo"], n["small_hi"]) == (0.4375, 0.975)
+    assert n["small_onset"] == "from step 500"
+    assert (n["large"], n["large_step"], n["large_f"], n["large_onset"]) == (9000, 500, 0.0, "never")
+    text = step.answer_text()
+    assert "On 64 digits: 88% of its samples copy" in text and "On 9,000 digits: 0% copy" in text
+
+
+def test_the_lab_step_says_when_the_curves_are_missing(tmp_path, monkeypatch):
+    from functools import partial
+
+    from ddpm_desktop.core import generalisation
+
+    monkeypatch.setattr(generalisation, "load_curves",
+                        partial(generalisation.load_curves, tmp_path / "none.json"))
+    assert "not installed" in _copies_step("Few digits or many?").answer_text()

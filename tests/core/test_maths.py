@@ -154,3 +154,96 @@ def test_num_formats():
     assert maths.num(0.99998) == "1.000"
     assert maths.num(4.036e-5) == "4.036·10<sup>−5</sup>"
     assert maths.num(math.inf) == "∞" and maths.num(None) == "–" and maths.num(2.0) == "2"
+
+
+# ---------------------------------------------------------------- likelihood, inversion, uncertainty
+
+def _zero_eps(x, *_):
+    return x * 0.0          # ε̂ = 0, still a function of x (autograd sees it)
+
+
+def test_likelihood_terms_carry_the_codes_value_for_a_closed_form_density():
+    """With ε̂ = 0 the flow is x(λ) ∝ α(λ), so p(x) = N(x; 0, (α_max/α_min)² I) in closed form: the
+    log p the term reads back from core's bits/dim is that density at the same dequantized digit."""
+    import torch
+
+    from ddpm_desktop.core.likelihood import dequantize, image_bits_per_dim
+    from ddpm_desktop.core.sampling import generator_for
+
+    _, ab = _reference()
+    schedule = NoiseSchedule.default()
+    u = np.zeros((1, 28, 28), np.uint8)
+    u[0, 8:20, 12:16] = 255
+    bpd = float(image_bits_per_dim(_zero_eps, u, schedule, steps=32, generator=generator_for(3))[0])
+    x = dequantize(u, generator_for(3)).double().reshape(-1).numpy()
+    lam_min, lam_max = math.log(ab[-1] / (1 - ab[-1])), 14.0
+    scale = math.sqrt(1 / (1 + math.exp(-lam_max))) / math.sqrt(1 / (1 + math.exp(-lam_min)))
+    want = (-0.5 * np.sum((x / scale) ** 2) - 784 * math.log(scale) - 392 * math.log(2 * math.pi))
+    terms = {t.key: t for t in maths.likelihood_terms(schedule, bpd, more_likely_than=0.25,
+                                                      held_out_median=2.12)}
+    bits = terms["likelihood.bits"].numbers
+    assert bits["log_p"] == pytest.approx(want, abs=784 * 1e-4)        # 1e-4 nats/dim
+    assert bits["offset"] == pytest.approx(math.log2(127.5), rel=1e-12)
+    assert bits["bin"] == pytest.approx(2 / 255, rel=1e-12)
+    assert f"{maths.num(bpd)}" in terms["likelihood.bits"].value and "25%" in terms["likelihood.bits"].value
+    flow = terms["likelihood.flow"].numbers
+    assert flow["log_snr_min"] == pytest.approx(lam_min, rel=1e-9)
+    assert flow["sigma_at_max"] == pytest.approx(math.sqrt(1 / (1 + math.exp(lam_max))), rel=1e-12)
+    assert flow["nfe"] == 128 and terms["likelihood.change"].numbers["nfe"] == 128
+    assert terms["likelihood.change"].numbers["half_sigma2_d_at_min"] == pytest.approx(
+        392 * (1 - ab[-1]), rel=1e-9)
+    assert "not computed yet" in maths.likelihood_terms(schedule)[2].value
+    assert all(t.view == "likelihood" for t in terms.values()) and "likelihood" in maths.VIEWS
+
+
+@pytest.mark.parametrize("t, s_want, t_want", [(0, 0, 50), (300, 250, 300), (301, 300, 350), (1000, 950, 1000)])
+def test_inversion_terms_are_the_encoding_step_the_code_takes(t, s_want, t_want):
+    """The step through t, against the betas (x̄ = x/√ᾱ, σ̄ = √((1−ᾱ)/ᾱ)) and against one step of
+    core.inversion with a constant ε̂ (the step is then explicit: x_t = ratio x_s + coef ε)."""
+    import torch
+
+    from ddpm_desktop.core.inversion import iter_ddim_inversion
+
+    _, ab = _reference()
+    schedule = NoiseSchedule.default()
+    terms = {x.key: x for x in maths.inversion_terms(schedule, t, mse=2.5e-4, label=8, guidance=3.0)}
+    n = terms["inversion.step"].numbers
+    assert (n["s"], n["t"]) == (s_want, t_want)
+    sb = lambda k: 0.0 if k == 0 else math.sqrt((1 - _ab(ab, k)) / _ab(ab, k))  # noqa: E731
+    assert n["ratio"] == pytest.approx(math.sqrt(_ab(ab, t_want) / _ab(ab, s_want)), rel=1e-12)
+    assert n["coef"] == pytest.approx(math.sqrt(_ab(ab, t_want)) * (sb(t_want) - sb(s_want)), rel=1e-9)
+    assert n["sigma_bar_t"] == pytest.approx(sb(t_want), rel=1e-9)
+    c = torch.full((1, 1, 4, 4), 0.3, dtype=torch.float64)
+    x0 = torch.linspace(-1, 1, 16, dtype=torch.float64).reshape(1, 1, 4, 4)
+    states = {st.t: st for st in iter_ddim_inversion(lambda x, _t: c.expand_as(x), schedule, x0, refine=2)}
+    np.testing.assert_allclose(states[t_want].x.numpy(),
+                               (n["ratio"] * states[s_want].x + n["coef"] * c).numpy(), rtol=1e-12, atol=1e-12)
+    back = terms["inversion.round_trip"].numbers
+    assert back["nfe_up"] == states[1000].nfe == 60 and back["nfe_down"] == 20
+    assert "class 8 at w = 3" in terms["inversion.round_trip"].value and back["mse"] == 2.5e-4
+
+
+def test_uncertainty_terms_are_the_covariance_the_code_iterates_on():
+    """The coefficients against the betas, and against core: with ε̂ = 0 the posterior covariance is
+    (1−ᾱ_t)/ᾱ_t I, so every variance subspace iteration finds is the term's scale."""
+    import torch
+
+    from ddpm_desktop.core.uncertainty import posterior_principal_components
+
+    _, ab = _reference()
+    schedule = NoiseSchedule.default()
+    terms = {x.key: x for x in maths.uncertainty_terms(schedule, 300, [2.5, 1.0])}
+    cov = terms["uncertainty.covariance"].numbers
+    assert cov["scale"] == pytest.approx((1 - ab[299]) / ab[299], rel=1e-12)
+    assert cov["root"] == pytest.approx(math.sqrt(1 - ab[299]), rel=1e-12)
+    assert cov["jacobian_scale"] == pytest.approx((1 - ab[299]) / math.sqrt(ab[299]), rel=1e-12)
+    x_t = torch.zeros(1, 1, 28, 28)
+    pcs = posterior_principal_components(_zero_eps, schedule, x_t, 300, k=2, generator=torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(pcs.variances, cov["scale"], rtol=1e-5)
+    var = terms["uncertainty.variances"].numbers
+    assert var["two_sigma"] == pytest.approx([2 * math.sqrt(2.5), 2.0])
+    it = terms["uncertainty.iteration"].numbers
+    assert (it["k"], it["oversample"], it["calls"], it["batch"]) == (2, 4, 5, 12)
+    assert "σ<sub>1</sub><sup>2</sup> = 2.500" in terms["uncertainty.variances"].value
+    assert "x<sub>0</sub> is known" in maths.uncertainty_terms(schedule, 0)[0].value
+    assert "not computed yet" in maths.uncertainty_terms(schedule, 10)[2].value

@@ -149,3 +149,28 @@ def test_the_guide_explains_copies_and_likelihood_with_the_numbers_core_computes
         assert cited in likelihood
     words = {5: "five", 6: "six", 7: "seven", 8: "eight"}
     assert f"opens {words[len(LESSONS)]} guided sequences" in pages["Lessons"]
+
+
+def test_the_guide_gives_the_equations_the_maths_panel_shows_with_the_codes_constants():
+    """Each of the likelihood, inversion and uncertainty equations is in the Guide, and the
+    constants it names are the ones core runs with."""
+    import math
+
+    from ddpm_desktop.core import likelihood, maths
+    from ddpm_desktop.core.schedule import NoiseSchedule
+
+    page = dict(load_guide())["Likelihood, inversion, uncertainty"]
+    for equation in ("dx/dλ = ½(σ² x − σ ε_θ(x, λ))",
+                     "log p(x₀) = log N(x(λ_min); 0, I) − ∫ (½ σ² D − ½ σ tr ∂ε_θ/∂x) dλ",
+                     "x = u/127.5 − 1 + Δ(v − ½)",
+                     "bits/dim = −log p(x)/(D ln 2) − log₂ Δ = −log p(x)/(D ln 2) + log₂ 127.5",
+                     "x_t = √ᾱ_t (x_s/√ᾱ_s + (σ̄_t − σ̄_s) ε_θ(x_t, t))",
+                     "Cov[x₀ | x_t] = ((1 − ᾱ_t)/√ᾱ_t) ∂x̂₀/∂x_t = ((1 − ᾱ_t)/ᾱ_t) (I − √(1 − ᾱ_t) ∂ε_θ/∂x_t)",
+                     "V ← orth(Cov V)", "J v ≈ (ε_θ(x_t + h v) − ε_θ(x_t − h v))/2h"):
+        assert equation in page, equation
+    assert likelihood.BIN == 2 / 255 and "Δ = 2/255" in page
+    assert likelihood.LOG2_BIN_OFFSET == math.log2(127.5)
+    assert f"{likelihood.DEFAULT_ODE_STEPS} RK4 steps" in page
+    assert f"λ_max = {likelihood.DEFAULT_LOG_SNR_MAX:g}" in page
+    assert {"likelihood", "inversion", "uncertainty"} <= set(maths.VIEWS)
+    assert {t.view for t in maths.likelihood_terms(NoiseSchedule.default())} == {"likelihood"}

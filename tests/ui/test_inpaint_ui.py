@@ -152,5 +152,5 @@ def test_panel_is_a_view_of_the_state(session, qtbot):
     assert not panel.sampler.isEnabled()
     st.set_completions(np.zeros((3, 28, 28)), [7, 1, 9], [0.9, 0.5, 0.25], 140)
     shown = [t.caption.text() for t in panel.tiles if t.isVisible()]
-    assert shown == ["reads 7, p = 0.90", "reads 1, p = 0.50", "reads 9, p = 0.25"]
+    assert shown == ["reads 7 (p = 0.90)", "reads 1? (p = 0.50, unsure)", "reads 9? (p = 0.25, unsure)"]
     assert "140 network evaluations" in panel.info.text()

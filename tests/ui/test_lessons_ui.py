@@ -2,6 +2,7 @@
 answer stays hidden until asked, and the Lessons dock is a view reached from Help."""
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -93,7 +94,8 @@ def test_the_answer_is_hidden_until_revealed(qtbot, session):
     assert panel.reveal_button.isVisible() and not panel.back_button.isEnabled()
     panel.reveal_button.click()
     expected = session.lesson.step.answer_text()
-    assert panel.answer_label.isVisible() and panel.answer_label.text() == expected
+    qtbot.waitUntil(lambda: panel.answer_label.text() == expected, timeout=5000)
+    assert panel.answer_label.isVisible()
     assert f"{session.schedule.alpha_bar_T:.2e}" in expected  # the number on screen, computed
     assert not panel.reveal_button.isVisible()
     panel.next_button.click()  # a new step hides its answer again
@@ -131,3 +133,66 @@ def test_help_menu_opens_the_lessons_dock(qtbot):
     w.lesson_panel.lesson_combo.setCurrentIndex(1)
     assert w.session.lesson.lesson is LESSONS[0]
     w.close()
+
+
+def test_a_reveal_computes_its_numbers_off_the_gui_thread(qtbot, session, monkeypatch):
+    """Some answers run sampling chains for seconds (the copies lesson): the reveal returns at
+    once, the panel says it is computing, and the answer arrives from the lessons area's job.
+    The step's numbers here wait until the test lets them go: computed on the GUI thread, the
+    reveal would not return before the release below."""
+    from ddpm_desktop.core import lessons
+
+    release, ran_on, done = threading.Event(), [], []
+
+    def facts(_setup):
+        ran_on.append(threading.current_thread())
+        release.wait(5)
+        done.append(True)
+        return {"n": 3}
+
+    first = lessons.get("forward")
+    slow = replace(first, name="slow", steps=(
+        replace(first.steps[0], answer="{n} of 4 copy", facts=facts),) + first.steps[1:])
+    real_get = lessons.get
+    monkeypatch.setattr(lessons, "get", lambda name: slow if name == "slow" else real_get(name))
+    panel = LessonPanel(session.lesson)
+    qtbot.addWidget(panel)
+    connect_lesson_panel(panel, session.lessons)
+    panel.show()
+    assert session.lessons.open("slow")
+    try:
+        panel.reveal_button.click()
+        assert done == []  # the click returned while the numbers were still being computed
+        assert session.lesson.revealed and session.lesson.computing
+        assert panel.answer_label.isVisible() and "Computing" in panel.answer_label.text()
+        assert not panel.reveal_button.isVisible()
+        qtbot.waitUntil(lambda: ran_on != [], timeout=5000)
+        assert ran_on[0] is not threading.main_thread()
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: panel.answer_label.text() == "3 of 4 copy", timeout=5000)
+    assert not session.lesson.computing and session.lesson.answer == "3 of 4 copy"
+
+
+def test_an_answer_of_a_step_left_is_never_shown(qtbot, session, monkeypatch):
+    from ddpm_desktop.core import lessons
+
+    release = threading.Event()
+
+    def facts(_setup):
+        release.wait(10)
+        return {"n": 3}
+
+    first = lessons.get("forward")
+    slow = replace(first, name="slow", steps=(
+        replace(first.steps[0], answer="{n} of 4 copy", facts=facts),) + first.steps[1:])
+    real_get = lessons.get
+    monkeypatch.setattr(lessons, "get", lambda name: slow if name == "slow" else real_get(name))
+    assert session.lessons.open("slow")
+    session.lessons.reveal()
+    assert session.lessons.next()  # on before the answer came
+    release.set()
+    session.lessons.reveal()  # the next step's own answer
+    qtbot.waitUntil(lambda: not session.lesson.computing, timeout=5000)
+    assert session.lesson.index == 1
+    assert session.lesson.answer == slow.steps[1].answer_text()

@@ -27,7 +27,7 @@ def session(qtbot):
 
 @pytest.fixture
 def panel(qtbot, session):
-    p = MathsPanel(session.forward, session.schedule_state, session.sampler, session.reverse)
+    p = MathsPanel(session.forward, session.schedule_state, session.sampler, session.reverse, session.belief)
     qtbot.addWidget(p)
     p.show()
     qtbot.waitExposed(p)
@@ -108,6 +108,9 @@ def test_hovering_a_term_frames_its_view(qtbot):
     row = w.maths_panel.rows["forward.marginal"]
     QApplication.sendEvent(row, QEnterEvent(QPointF(2, 2), QPointF(2, 2), QPointF(2, 2)))
     assert is_highlighted(w.forward_view) and not is_highlighted(w.reverse_view)
+    bits_row = w.maths_panel.rows["likelihood.bits"]
+    QApplication.sendEvent(bits_row, QEnterEvent(QPointF(2, 2), QPointF(2, 2), QPointF(2, 2)))
+    assert is_highlighted(w.beliefs_panel.likelihood_label) and not is_highlighted(w.forward_view)
     kl_row = w.maths_panel.rows["kl.exact"]
     QApplication.sendEvent(kl_row, QEnterEvent(QPointF(2, 2), QPointF(2, 2), QPointF(2, 2)))
     assert is_highlighted(w.histogram_view.kl_plot) and not is_highlighted(w.forward_view)
@@ -118,3 +121,52 @@ def test_hovering_a_term_frames_its_view(qtbot):
     w.menus.maths_action.trigger()
     assert w.maths_dock.isHidden()
     w.close()
+
+
+def test_the_belief_views_render_and_carry_the_docks_results(panel, session, qtbot):
+    """The likelihood, inversion and uncertainty sections: their equations before any result,
+    the cursor's inversion step, and the Beliefs dock's numbers once set, each equal to what core
+    computes for the same state (coefficients recomputed from the betas here)."""
+    from ddpm_desktop.core.likelihood import LOG2_BIN_OFFSET
+    from ddpm_desktop.ui.beliefs_state import InversionResult, LikelihoodResult, UncertaintyResult
+
+    for key in ("likelihood.flow", "likelihood.change", "likelihood.bits", "inversion.step",
+                "inversion.round_trip", "uncertainty.covariance", "uncertainty.iteration",
+                "uncertainty.variances"):
+        row = panel.rows[key]
+        assert row.term is not None and row.term.view in maths.VIEWS
+        assert row.formula_label.text() and row.value_label.text() and row.toolTip()
+    assert "not computed yet" in _value(panel, "likelihood.bits")
+    assert "not computed yet" in _value(panel, "uncertainty.variances")
+
+    ab = np.cumprod(1 - get_named_beta_schedule("linear", 1000))
+    session.forward.set_frame(120)
+    qtbot.waitUntil(lambda: "through t = 120" in _value(panel, "inversion.step"), timeout=2000)
+    n = panel.rows["inversion.step"].term.numbers
+    assert (n["s"], n["t"]) == (100, 150)
+    assert n["ratio"] == pytest.approx(math.sqrt(ab[149] / ab[99]), rel=1e-12)
+    assert panel.rows["uncertainty.covariance"].term.numbers["scale"] == pytest.approx(
+        (1 - ab[119]) / ab[119], rel=1e-12)            # no result yet: the cursor t
+
+    session.belief.set_result("likelihood", LikelihoodResult(2.25, 32, 0.4, 2.12))
+    qtbot.waitUntil(lambda: "2.250" in _value(panel, "likelihood.bits"), timeout=2000)
+    bits = panel.rows["likelihood.bits"].term.numbers
+    assert bits["log_p"] == pytest.approx(-(2.25 - math.log2(127.5)) * 784 * math.log(2), rel=1e-12)
+    assert "40% of held-out digits" in _value(panel, "likelihood.bits")
+    assert LOG2_BIN_OFFSET == pytest.approx(math.log2(127.5))
+
+    z = np.zeros((28, 28), np.float32)
+    session.belief.set_result("uncertainty", UncertaintyResult(600, z, np.zeros((2, 28, 28), np.float32),
+                                                               np.array([43.0, 15.0])))
+    qtbot.waitUntil(lambda: "t = 600" in _value(panel, "uncertainty.variances"), timeout=2000)
+    assert panel.rows["uncertainty.covariance"].term.numbers["scale"] == pytest.approx(
+        (1 - ab[599]) / ab[599], rel=1e-12)            # the result's t, not the cursor's
+    assert panel.rows["uncertainty.variances"].term.numbers["two_sigma"] == pytest.approx(
+        [2 * math.sqrt(43.0), 2 * math.sqrt(15.0)])
+
+    session.belief.set_result("inversion", InversionResult(z, z, z, z, 8, 3.0, 2.7e-4))
+    qtbot.waitUntil(lambda: "MSE = 2.700·10<sup>−4</sup>" in _value(panel, "inversion.round_trip"),
+                    timeout=2000)
+    assert "class 8 at w = 3" in _value(panel, "inversion.round_trip")
+    session.belief.clear("likelihood")
+    qtbot.waitUntil(lambda: "not computed yet" in _value(panel, "likelihood.bits"), timeout=2000)

@@ -46,7 +46,7 @@ def test_poster_2_shows_its_results_card(qtbot, window):
     digit, _ = experiments.bundled_digit()
     exact = marginal_kl_image_curve(schedule, digit)
     upper = analytic_kl_q(schedule, digit)
-    chain = forward_chain(schedule, torch.from_numpy(digit), torch.Generator().manual_seed(0))
+    chain = forward_chain(schedule, torch.from_numpy(digit), seed=0)
     frames = chain.x.reshape(schedule.T + 1, -1).numpy()
     est, spread = estimated_kl_band_batch(frames)
     hist = histogram_kl_batch(frames)
@@ -104,3 +104,20 @@ def test_poster_3_chain_table_reads_the_bound_at_t0_as_a_point_mass(qtbot, windo
     cell = card.crossings.item(0, bound_col)
     assert cell.text().startswith("∞") and "point mass" in cell.text()
     assert "point mass" in cell.toolTip()
+
+
+def test_a_results_card_shows_what_the_numbers_mean(qtbot):
+    """The result's notes (here Poster 1's unsure reading of its final x_0) are on the card, as
+    `ddpm-desktop experiment` prints them."""
+    from ddpm_desktop.core.classifier import reading_text
+    from ddpm_desktop.core.experiment_types import ExperimentResult, Number
+    from ddpm_desktop.ui.session_experiments import ExperimentCard
+    from ddpm_desktop.ui.widgets.results_card import ResultsCard
+
+    note = f"The classifier reads the final x_0 as {reading_text(8, 0.53, True)}."
+    result = ExperimentResult("poster-noise", "Poster 1", [Number("confidence", "classifier confidence", 0.53)],
+                              notes=[note])
+    card = ResultsCard()
+    qtbot.addWidget(card)
+    card.show_card(ExperimentCard("poster-noise", "Poster 1", "x_T = torch.randn", result))
+    assert card.reading.text() == note and "8? (p = 0.53, unsure)" in card.reading.text()

@@ -1,16 +1,19 @@
 """Readable at every size: on 1280×720, 1366×768 and 1920×1080 screens, with lecture fonts
-and without, in every workspace every plot with axes is at least 90 px tall, the workspace's
-primary action shows inside its dock's viewport without scrolling, and no dock on screen
-scrolls sideways. A first window and the 2-D window fit the screen, and a large screen gets a
-large window."""
+and without, dark, after View > Theme switches dark -> light and after light -> dark, in
+every workspace every plot with axes is at least 90 px tall, every text drawn in a plot meets
+WCAG AA (4.5:1) against its background, the workspace's primary action shows inside its dock's
+viewport without scrolling, and no dock on screen scrolls sideways. A first window and the 2-D
+window fit the screen, and a large screen gets a large window."""
 from __future__ import annotations
 
 import pyqtgraph as pg
+import torch
 import pytest
 from PySide6.QtCore import QPoint, QSize
 from PySide6.QtWidgets import QApplication, QDockWidget, QScrollArea
 
 from ddpm_desktop.ui import screen_fit, theme
+from plot_texts import failures
 
 SIZES = [(1280, 720), (1366, 768), (1920, 1080)]
 LEAST_PLOT_HEIGHT = 90
@@ -51,17 +54,26 @@ def on_screen(monkeypatch):
         return avail
 
     yield set_size
-    theme.set_lecture(QApplication.instance(), False)
+    app = QApplication.instance()
+    theme.set_lecture(app, False)
+    theme.apply_theme(app, "dark")
 
 
-@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_every_workspace_is_readable(qtbot, on_screen, size, lecture):
+# (size, lecture) cases; the quick tier keeps the tightest, the rest run with the slow tests
+CASES = [pytest.param(size, lecture, id=f"{size[0]}x{size[1]}-{'lecture' if lecture else 'normal'}",
+                      marks=() if (size, lecture) == ((1280, 720), True) else pytest.mark.slow)
+         for size in SIZES for lecture in (False, True)]
+
+
+@pytest.mark.parametrize("size, lecture", CASES)
+def test_every_workspace_is_readable_before_and_after_theme_switches(qtbot, on_screen, size,
+                                                                     lecture):
+    """One window a case, started dark, then switched at run time to light and back."""
     from ddpm_desktop.ui.main_window import MainWindow
-    from ddpm_desktop.ui.workspaces import WORKSPACES
 
     avail = on_screen(size)
     app = QApplication.instance()
+    theme.apply_theme(app, "dark")
     theme.set_lecture(app, lecture, avail)
     w = MainWindow(load_model=False, load_dataset=False)
     qtbot.addWidget(w)
@@ -69,10 +81,23 @@ def test_every_workspace_is_readable(qtbot, on_screen, size, lecture):
     w.resize(avail)
     qtbot.waitExposed(w)
     assert (w.width(), w.height()) == size
+    check_workspaces(w, qtbot, (size, lecture, "dark"))
+    for name in ("light", "dark"):  # dark -> light, then light -> dark
+        w.set_theme(name)
+        assert (w.width(), w.height()) == size
+        check_workspaces(w, qtbot, (size, lecture, f"switched to {name}"))
+    w.close()
+
+
+def check_workspaces(w, qtbot, case) -> None:
+    """Every workspace of window `w` in turn: plots tall enough, plot texts readable, the
+    primary action on screen, no dock scrolling sideways."""
+    from ddpm_desktop.ui.workspaces import WORKSPACES
+
     for ws in WORKSPACES:
         w.set_workspace(ws.name)
         qtbot.wait(20)  # the deferred re-fit after docks were shown and hidden
-        where = (size, lecture, ws.name)
+        where = (*case, ws.name)
         plots = plots_with_axes(w)
         assert plots, where
         short = [(type(p.parent()).__name__, p.height()) for p in plots
@@ -87,7 +112,7 @@ def test_every_workspace_is_readable(qtbot, on_screen, size, lecture):
             button = w.primary_action()
             holder = [d for d in docks if d.widget().isAncestorOf(button)]
             assert holder and in_viewport(button, holder[0]), (where, button.text())
-    w.close()
+        assert failures(w) == [], where
 
 
 def test_the_check_sees_a_button_scrolled_away(qtbot):
@@ -146,4 +171,96 @@ def test_the_2d_window_fits_the_screen(qtbot, on_screen, size):
     plots = plots_with_axes(toy)
     assert plots and min(p.height() for p in plots) >= LEAST_PLOT_HEIGHT
     toy.close()
+    w.close()
+
+
+class _HalfNoise(torch.nn.Module):
+    """The U-Net's call signature; predicts half of x_t as the noise (a run in milliseconds)."""
+
+    null_label = 10
+
+    def forward(self, x, log_snr, labels=None):
+        return 0.5 * x
+
+
+@pytest.mark.parametrize("size, lecture", [
+    pytest.param((1280, 720), True, id="1280x720-lecture"),
+    pytest.param((1366, 768), False, id="1366x768-normal"),
+    pytest.param((1280, 720), False, id="1280x720-normal", marks=pytest.mark.slow),
+    pytest.param((1366, 768), True, id="1366x768-lecture", marks=pytest.mark.slow)])
+def test_compare_mode_keeps_the_plots_and_the_kl_readout_whole(qtbot, on_screen, size, lecture):
+    """Two compared samplers add a line each to the KL readout under the histogram; the plots
+    keep their 90 px and the readout shows every line (it took the histogram's height, then,
+    with the plots held at 90 px, was cut)."""
+    from ddpm_desktop.ui.main_window import MainWindow
+    from ddpm_desktop.ui.state import SamplerSettings
+    from ddpm_desktop.ui.workspaces import WORKSPACES
+
+    avail = on_screen(size)
+    theme.set_lecture(QApplication.instance(), lecture, avail)
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.resize(avail)
+    qtbot.waitExposed(w)
+    w.session.set_model(_HalfNoise(), "half noise")
+    with qtbot.waitSignal(w.session.reverse.run_finished, timeout=10_000):
+        w.session.request_sampling(SamplerSettings(sampler="ddim", steps=6, compare=True,
+                                                   sampler_b="dpmpp"))
+    readout = w.histogram_view.kl_label
+    assert readout.text().count("<br>") == 2  # the forward line and one line a lane
+    for ws in WORKSPACES:
+        if "histogram" not in ws.plots:
+            continue
+        w.set_workspace(ws.name)
+        qtbot.wait(20)  # the deferred re-fit after docks were shown and hidden
+        # the readout's new minimum reaches the central splitter through a layout request
+        qtbot.waitUntil(lambda: readout.height() >= readout.heightForWidth(readout.width()),
+                        timeout=2000)
+        short = [(type(p.parent()).__name__, p.height()) for p in plots_with_axes(w)
+                 if p.height() < LEAST_PLOT_HEIGHT]
+        assert short == [], (size, lecture, ws.name)
+    w.close()
+
+
+def open_every_dialog(w) -> dict:
+    """Every dialog and window the main window `w` opens (message boxes and the platform's
+    file and number pickers aside), opened as the app opens them: {name: top-level widget}."""
+    from ddpm_desktop.ui.crash_dialog import show_crash
+    from ddpm_desktop.ui.toy2d_window import build_toy2d_window
+
+    w.open_export()
+    w.show_guide()
+    w.offer_start_page()
+    w.results_card.show()
+    crash = show_crash(w, "A made-up failure", "Traceback (most recent call last):\n  ...",
+                       w.session)
+    return {"export": w.export_dialog, "guide": w.guide_dialog, "start": w.start_page,
+            "results": w.results_card, "crash": crash, "2-D": build_toy2d_window(w.session, w)}
+
+
+@pytest.mark.parametrize("size, lecture", [
+    pytest.param((1280, 720), True, id="1280x720-lecture"),
+    pytest.param((1920, 1080), False, id="1920x1080-normal"),
+    pytest.param((1366, 768), False, id="1366x768-normal", marks=pytest.mark.slow)])
+def test_every_dialog_fits_the_screen_and_grows_on_a_large_one(qtbot, on_screen, size,
+                                                                 lecture):
+    from ddpm_desktop.ui.main_window import MainWindow
+
+    avail = on_screen(size)
+    theme.set_lecture(QApplication.instance(), lecture, avail)
+    w = MainWindow(load_model=False, load_dataset=False)
+    qtbot.addWidget(w)
+    w.show()
+    dialogs = open_every_dialog(w)
+    assert w.start_page is not None  # a fresh settings file: the first start's page
+    for name, d in dialogs.items():
+        hint = d.minimumSizeHint()
+        assert d.width() <= size[0] and d.height() <= size[1], (name, d.size(), size)
+        assert hint.width() <= size[0] and hint.height() <= size[1], (name, hint, size)
+        if size == (1920, 1080):  # a large screen: a large window, not the 1400-wide design
+            assert d.width() >= screen_fit.DIALOG_SHARE * size[0] * 0.99, (name, d.size())
+            assert d.height() >= screen_fit.DIALOG_SHARE * size[1] * 0.99, (name, d.size())
+    for d in dialogs.values():
+        d.close()
     w.close()

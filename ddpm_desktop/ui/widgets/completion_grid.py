@@ -7,13 +7,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ddpm_desktop.core.classifier import UNSURE_P, reading_text
 from ddpm_desktop.core.imaging import to_uint8
 from ddpm_desktop.ui.widgets.canvas import gray_qimage
 
 PROB_TIP = ("The bundled classifier's reading of this completion: its most probable class k and "
             "p(k | completion), the softmax of its logits at k; \"not a digit\" when its "
             "activations lie farther from the training digits' than the calibrated threshold "
-            "(core.classifier.DigitReader).")
+            f"(core.classifier.DigitReader); \"k?\" and \"unsure\" when p < {UNSURE_P:g}, where "
+            "held-out digits are read right only about three times in four.")
 NOT_A_DIGIT = "not a digit"
 TILE_PX = 56
 NEAREST_PX = 28     # the nearest training digit beside a completion, at its own 28 px
@@ -57,7 +59,7 @@ class CompletionTile(QWidget):
                         extra: str = "", digit: bool = True) -> None:
         self.image.setPixmap(QPixmap.fromImage(gray_qimage(to_uint8(image))).scaled(
             TILE_PX, TILE_PX, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
-        text = f"reads {reading}, p = {probability:.2f}" if digit else NOT_A_DIGIT
+        text = f"reads {reading_text(reading, probability, True)}" if digit else NOT_A_DIGIT
         self.caption.setText(text + (f"\n{extra}" if extra else ""))
 
 

@@ -1,11 +1,11 @@
 """Does x₀ copy a training digit? The reverse chain's final x₀ beside its nearest training digit,
-with d1 and d1/d2 (core.copies). A view of `CopyCheckState` (ui/session_copies.py); it emits
-nothing. `finding_text` words one CopyFinding (also for the completions' tiles)."""
+with d1 and d1/d2 (core.copies). A view of `CopyCheckState` (ui/session_copies.py); its one
+intent is `twins_requested` (open the twins view). `finding_text` words one CopyFinding (also for the completions' tiles)."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from ddpm_desktop.ui.widgets.canvas import gray_qimage
 from ddpm_desktop.ui.widgets.plain_text import plain
@@ -25,6 +25,8 @@ def finding_text(finding) -> str:
 
 
 class CopyCheckView(QWidget):
+    twins_requested = Signal()
+
     def __init__(self, state, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
@@ -42,6 +44,12 @@ class CopyCheckView(QWidget):
         lay.setContentsMargins(6, 0, 6, 0)
         lay.addWidget(self.image)
         lay.addWidget(self.text, 1)
+        self.twins_button = QPushButton("Twins…")
+        self.twins_button.setAccessibleName("Open the twins view")
+        self.twins_button.setToolTip("Two models trained on disjoint digits, run from the same "
+                                     "x_T: do they agree, or does each copy its own set?")
+        self.twins_button.clicked.connect(self.twins_requested.emit)
+        lay.addWidget(self.twins_button)
         state.changed.connect(self._on_state_changed)
         self._on_state_changed()
 

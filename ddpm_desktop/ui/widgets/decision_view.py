@@ -13,6 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Slot
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from ddpm_desktop.core.classifier import UNSURE_P
 from ddpm_desktop.core.decision import NUM_CLASSES
 from ddpm_desktop.ui.decision_state import DecisionState
 from ddpm_desktop.ui.state import ReverseState
@@ -137,8 +138,9 @@ class DecisionView(QWidget):
             k = s.settle_class
             note = "" if s.complete else " so far"
             if s.final_is_digit:
+                unsure = ", unsure" if s.probs[-1, k] < UNSURE_P else ""
                 self.readout.setText(f"{s.chain}: settles on {k} at t = {s.settle_t}{note}, "
-                                     f"final p = {s.probs[-1, k]:.2f}")
+                                     f"final p = {s.probs[-1, k]:.2f}{unsure}")
             else:
                 self.readout.setText(f"{s.chain}: x̂₀ is not a digit{note} (its most probable "
                                      f"class {k} settles at t = {s.settle_t})")

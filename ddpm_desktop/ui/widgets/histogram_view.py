@@ -1,6 +1,6 @@
 """Pixel histogram against N(0, 1), and KL to N(0, 1) versus t.
 
-`HistogramView(forward_state, reverse_state)` shows, side by side:
+`HistogramView(forward_state, reverse_state)` shows, side by side over the KL readout:
 - the histogram (density, stepMode="center") of the current forward frame's 784 pixels,
   the current reverse frame's (when a reverse chain exists) and the N(0, 1) density, with the
   live KL numbers of the pixel-value distribution p_t (ForwardState's four quantities): the
@@ -124,18 +124,21 @@ class HistogramView(QWidget):
                         self.kl_reverse_curve_b, self.floor_line,
                         self.legend, self.kl_legend)
 
-        self.kl_label = LiveLabel()  # new text every frame: no window re-layout for it
+        # new text every frame: no window re-layout for it. A line a compared sampler: it
+        # spans both plots (half the lines of one column) and is never cut; a short window
+        # takes its height from the chains above rather than from the plots.
+        self.kl_label = LiveLabel(whole=True)
         self.kl_label.setProperty("role", "value")
         self.kl_label.setToolTip(_KL_LABEL_TIP)
 
-        left = QVBoxLayout()
-        left.setSpacing(2)
-        left.addWidget(self.hist_plot, 1)
-        left.addWidget(self.kl_label)
-        layout = QHBoxLayout(self)
+        plots = QHBoxLayout()
+        plots.addWidget(self.hist_plot, 1)
+        plots.addWidget(self.kl_plot, 1)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 6)
-        layout.addLayout(left, 1)
-        layout.addWidget(self.kl_plot, 1)
+        layout.setSpacing(2)
+        layout.addLayout(plots, 1)
+        layout.addWidget(self.kl_label)
 
         self.cursor.sigPositionChanged.connect(self._on_cursor_dragged)
         forward.chain_changed.connect(self._on_chain_changed)

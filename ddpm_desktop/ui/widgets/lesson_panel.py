@@ -101,7 +101,7 @@ class LessonPanel(QWidget):
             self.step_label.setText(f"Step {st.index + 1} of {st.count}: {step.title}")
             self.question_label.setText(step.question)
             self.question_label.show()
-        self.answer_label.setText(st.answer)
+        self.answer_label.setText("Computing the answer…" if st.computing else st.answer)
         self.answer_label.setVisible(st.revealed)
         self.reveal_button.setVisible(step is not None and not st.revealed)
         self.back_button.setEnabled(step is not None and st.index > 0)

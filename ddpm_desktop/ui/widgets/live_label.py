@@ -5,6 +5,9 @@ recompute - measured here at about 0.4 ms of a 4.5 ms forward-chain frame. LiveL
 its text in a QTextDocument it paints itself and asks for a new layout only when the text's
 height changes (a line more or less), not when its characters do. Being a QLabel, it takes
 the same style sheet rules (QLabel[role="value"]).
+
+`LiveLabel(whole=True)` asks for its whole text's height as its minimum, so a layout that is
+short of room squeezes its neighbours (or its splitter's other rows) instead of cutting lines.
 """
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 
 class LiveLabel(QLabel):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, whole: bool = False) -> None:
         super().__init__(parent)
+        self._whole = whole
         self._html = ""
         self._doc = QTextDocument(self)
         self._doc.setDocumentMargin(0)
@@ -54,7 +58,8 @@ class LiveLabel(QLabel):
         return QSize(200, max(self._height, self.fontMetrics().height()))
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(40, self.fontMetrics().height())
+        line = self.fontMetrics().height()
+        return QSize(40, max(self._height, line) if self._whole else line)
 
     def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
         return True

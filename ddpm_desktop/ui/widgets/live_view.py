@@ -15,6 +15,7 @@ from PySide6.QtCore import QRectF, QSignalBlocker, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSizePolicy, QSpinBox, QWidget
 
+from ddpm_desktop.core.classifier import reading_text
 from ddpm_desktop.ui.distilled_names import DISTILLED, lane_name
 from ddpm_desktop.ui.live_state import LiveState
 from ddpm_desktop.ui.theme import plot_colors, qcolor
@@ -119,7 +120,7 @@ class LiveView(QWidget):
         self.noised.set_image(r.x_t)
         self.result.set_image(r.image)
         reading = ("" if r.reading is None else "not a digit<br>" if r.digit is False
-                   else f"reads {r.reading} (p = {r.probability:.2f})<br>")
+                   else f"reads {reading_text(r.reading, r.probability, True)}<br>")
         # Short lines: the column beside the two panes is ~165 px (~22 characters) wide.
         calls = "" if s.sampler == DISTILLED else f", {r.nfe} NFE"  # the student: steps = calls
         self.info_label.setText(

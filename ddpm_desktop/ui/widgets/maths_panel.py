@@ -3,7 +3,9 @@
 `MathsPanel(forward, schedule_state, sampler, reverse)` is a view: it renders the `Term`s of
 core.maths (the forward step and marginal at the forward cursor, the schedule's numbers there,
 the chosen sampler's update at the reverse step on screen, guidance, the KL numbers) as Qt
-rich text, one row per term: its name, the formula, and the formula with the numbers.
+rich text, one row per term: its name, the formula, and the formula with the numbers. With the
+Beliefs dock's state (`beliefs`, a BeliefsState) it also shows the likelihood, DDIM inversion and
+uncertainty equations, with the dock's results in once computed.
 Hovering a row emits `term_hovered(view)` (one of core.maths.VIEWS, "" on leaving), which the
 window turns into a highlight frame over that view (ui/highlight.py).
 
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 from ddpm_desktop.core import maths
 from ddpm_desktop.core.run import DISTILLED, plan_run
 from ddpm_desktop.core.sampling import SAMPLERS
+from ddpm_desktop.ui.beliefs_state import BeliefsState
 from ddpm_desktop.ui.distilled_names import DISTILLED_NAME
 from ddpm_desktop.ui.state import (
     SAMPLER_NAMES,
@@ -39,7 +42,14 @@ SECTIONS = (("forward", "Forward process at the cursor t",
              ("reverse.x0", "reverse.update", "reverse.posterior")),
             ("guidance", "Guidance", ("guidance",)),
             ("kl", "KL to N(0, 1) at the cursor t",
-             ("kl.exact", "kl.estimate", "kl.hist", "kl.bound")))
+             ("kl.exact", "kl.estimate", "kl.hist", "kl.bound")),
+            ("likelihood", "Likelihood of the input digit",
+             ("likelihood.flow", "likelihood.change", "likelihood.bits")),
+            ("inversion", "DDIM inversion of the input digit",
+             ("inversion.step", "inversion.round_trip")),
+            ("uncertainty", "What the model is unsure of (the result's t, else the cursor t)",
+             ("uncertainty.covariance", "uncertainty.iteration", "uncertainty.variances")))
+BELIEF_SECTIONS = ("likelihood", "inversion", "uncertainty")
 
 
 class TermRow(QFrame):
@@ -99,10 +109,10 @@ class MathsPanel(QWidget):
 
     def __init__(self, forward: ForwardState, schedule_state: ScheduleState,
                  sampler: SamplerState, reverse: ReverseState,
-                 parent: QWidget | None = None) -> None:
+                 beliefs: BeliefsState | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.forward, self.schedule_state = forward, schedule_state
-        self.sampler, self.reverse = sampler, reverse
+        self.sampler, self.reverse, self.beliefs = sampler, reverse, beliefs
         self.rows: dict[str, TermRow] = {}
         self.headers: dict[str, QLabel] = {}
         self.renders = 0  # how many times a section was rendered (tests, benchmarks)
@@ -129,10 +139,12 @@ class MathsPanel(QWidget):
         self._timer.timeout.connect(self.flush)
         self._reverse_cache: tuple | None = None
 
-        forward.frame_changed.connect(lambda _t: self._mark("forward", "kl"))
+        forward.frame_changed.connect(lambda _t: self._mark("forward", "kl", "inversion", "uncertainty"))
         forward.chain_changed.connect(lambda: self._mark("forward", "kl", "reverse"))
         forward.kl_changed.connect(lambda: self._mark("kl"))
-        schedule_state.changed.connect(lambda _s: self._mark("forward", "kl", "reverse"))
+        schedule_state.changed.connect(lambda _s: self._mark("forward", "kl", "reverse", *BELIEF_SECTIONS))
+        if beliefs is not None:
+            beliefs.changed.connect(self._on_beliefs_changed)
         sampler.changed.connect(lambda _s: self._mark("reverse", "guidance"))
         reverse.reset.connect(lambda: self._mark("reverse"))
         reverse.frame_changed.connect(lambda _i: self._mark("reverse"))
@@ -140,6 +152,11 @@ class MathsPanel(QWidget):
         self.flush(force=True)
 
     # ---------------------------------------------------------------- scheduling
+    @Slot(str)
+    def _on_beliefs_changed(self, kind: str) -> None:
+        if kind in BELIEF_SECTIONS:
+            self._mark(kind)
+
     def _mark(self, *sections: str) -> None:
         self._dirty.update(sections)
         if self.isVisible() and not self._timer.isActive():
@@ -167,6 +184,9 @@ class MathsPanel(QWidget):
             self._show(maths.guidance_terms(s.label, s.guidance))
         if "kl" in dirty:
             self._show(self._kl_terms(t))
+        for section in BELIEF_SECTIONS:
+            if section in dirty:
+                self._show(self.belief_terms(section, schedule, t))
         self.renders += 1
 
     def _show(self, terms: list[maths.Term]) -> None:
@@ -223,3 +243,25 @@ class MathsPanel(QWidget):
 
         return maths.kl_terms(t, at(f.kl_marginal), at(f.kl_estimate), at(f.kl_spread),
                               at(f.kl_hist), at(f.kl_conditional), f.kl_level)
+
+    # ---------------------------------------------------------------- what the model believes
+    def belief_terms(self, section: str, schedule, t: int) -> list[maths.Term]:
+        """The terms of the likelihood, inversion or uncertainty section: the equations with the
+        Beliefs dock's result in when it has one, else with the cursor t and core's defaults."""
+        b = self.beliefs
+        if section == "likelihood":
+            r = b.likelihood if b is not None else None
+            if r is None:
+                return maths.likelihood_terms(schedule)
+            return maths.likelihood_terms(schedule, r.bits_per_dim, steps=r.steps,
+                                          more_likely_than=r.more_likely_than,
+                                          held_out_median=r.held_out_median)
+        if section == "inversion":
+            r = b.inversion if b is not None else None
+            if r is None:
+                return maths.inversion_terms(schedule, t)
+            return maths.inversion_terms(schedule, t, mse=r.mse, label=r.label, guidance=r.guidance)
+        r = b.uncertainty if b is not None else None
+        if r is None or r.t > schedule.T:
+            return maths.uncertainty_terms(schedule, t)
+        return maths.uncertainty_terms(schedule, r.t, r.variances)

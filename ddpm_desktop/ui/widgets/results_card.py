@@ -162,7 +162,7 @@ class ResultsCard(QDialog):
                 self.crossings.setItem(r, c, _item(text, f"{cheads[c]} ({row[0]:g}): the first "
                                                    f"t ≥ 1 with the curve at or below it. {tips[c]}"))
         self.crossings.setVisible(True)
-        self.reading.setText(experiments.POSTER_DIGIT_KL_READING)
+        self.reading.setText("\n\n".join(result.notes))  # POSTER_DIGIT_KL_READING, as the CLI prints it
 
     def _show_numbers(self, result) -> None:
         self.ours_title.setText("Ours beside the poster's value, where the poster has one "
@@ -182,6 +182,7 @@ class ResultsCard(QDialog):
             self.ours.setItem(r, 1, ours)
             self.ours.setItem(r, 2, poster)
         self.ours.setVisible(True)
+        self.reading.setText("\n\n".join(result.notes))  # what the numbers mean
         if result.tables:  # a KL along the chain (Poster 3): t, exact, estimate, bound, histogram
             self._show_chain_table(result.tables[0])
 
