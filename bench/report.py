@@ -82,6 +82,12 @@ def summary_rows(report: dict) -> list[dict]:
             label = f"{r['sampler']} {r['steps']}, batch {r['batch']}"
             add("sampling", f"{label}: overhead over its {r['nfe']} network calls (in-run, median)", r["overhead"],
                 "≤ 5%", r["overhead"] <= s["target_overhead"], "ratio")
+    s = _sec(report, "suite")
+    if s:
+        for key, target in (("quick_tier", s["quick_target_s"]), ("full_suite", s["full_target_s"])):
+            if key in s:
+                add("test suite", f"{s[key]['command']}: wall ({s[key]['cpu_s']} s of CPU)",
+                    s[key]["wall_s"], f"< {target:.0f} s", s[key]["wall_s"] < target, "s")
     s = _sec(report, "likelihood")
     if s:
         inv, bpd, unc = s["invert"], s["bpd"], s["uncertainty"]
@@ -256,6 +262,7 @@ def render_markdown(report: dict, json_path: Path | None = None) -> str:
         L += ["What the numbers themselves say about the misses:", ""] + [f"- {n}" for n in notes] + [""]
 
     L += _interactive(report) + _sampling(report) + _training(report) + _diffusers(report) + _memory(report)
+    L += _suite(report)
     return "\n".join(L).rstrip() + "\n"
 
 
@@ -422,4 +429,22 @@ def _memory(report) -> list[str]:
         rows.append([name, what, _num(base), _num(m.get("peak_rss_mib")),
                      _num(None if base is None else m["peak_rss_mib"] - base)])
     L += _table(["situation", "activity", "baseline RSS MiB", "peak RSS MiB", "peak − baseline MiB"], rows)
+    return L
+
+
+def _suite(report) -> list[str]:
+    s = _sec(report, "suite")
+    if not s:
+        return []
+    L = ["## The test suite", "",
+         "`bench/suite.py`: each tier as the README runs it, in a fresh process; CPU is user + system "
+         "of pytest, its workers and their subprocesses.", ""]
+    rows = []
+    for key, target in (("quick_tier", s.get("quick_target_s")), ("full_suite", s.get("full_target_s"))):
+        r = s.get(key)
+        if r:
+            rows.append([f"`{r['command']}`", r["summary"], _num(r["wall_s"]), _num(r["cpu_s"]),
+                         f"{r['load_average_before']} → {r['load_average_after']}",
+                         f"< {target:.0f} s wall" if target else ""])
+    L += _table(["command", "tests", "wall s", "CPU s", "load average", "target"], rows)
     return L

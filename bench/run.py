@@ -6,7 +6,8 @@ failed and the others still run. The report is written twice: markdown (`--out`)
 (the same name with .json, default docs/benchmarks.json).
 
 Sections (see bench/README.md): interactive, sampling, training, diffusers, memory, copies,
-and the optional time_to_quality (--with-time-to-quality, 10-20 minutes).
+and the optional time_to_quality (--with-time-to-quality, 10-20 minutes) and suite (the test
+suite's quick tier and, without --quick, the whole suite).
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ from bench import common  # noqa: E402
 SECTIONS = ("interactive", "sampling", "training", "diffusers", "memory",
             "copies")
 OPTIONAL = ("time_to_quality",
-            "likelihood")  # bench/likelihood.py: --sections likelihood
+            "likelihood",  # bench/likelihood.py: --sections likelihood
+            "suite")  # bench/suite.py: the test suite's tiers, --sections suite
 
 
 def _section_module(name: str):

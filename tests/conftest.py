@@ -1,14 +1,18 @@
 """Shared test set-up: Qt offscreen, one torch thread (2-core machine), quiet warnings, and the
 XDG folders the app writes to (crash reports, menu entries) kept out of the user's home."""
 import os
+import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Keep bytecode caches even where PYTHONDONTWRITEBYTECODE is set (containers often set it):
+# without them every run compiles the package again and pytest rewrites the asserts of every
+# test module again, 6 of the 12 s of CPU that collecting the suite takes, in each xdist worker
+# and each CLI subprocess. The caches go to __pycache__/, which git ignores.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
-
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,9 +27,15 @@ def _xdg_folders_in_tmp(tmp_path_factory):
 
 
 def pytest_configure(config):
-    """One QApplication for the whole run, made before any test: a headless command run
-    in-process (export, toy, the layering probes) would otherwise make a bare
-    QGuiApplication, and a widget test after it aborts the interpreter whatever the order."""
+    """One torch thread, and one QApplication for the whole run, made before any test: a
+    headless command run in-process (export, toy, the layering probes) would otherwise make a
+    bare QGuiApplication, and a widget test after it aborts the interpreter whatever the order.
+    The xdist controller (`-n 2`) runs no test and needs neither: its workers make their own."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    import torch
+
+    torch.set_num_threads(1)
     try:
         from PySide6.QtWidgets import QApplication
     except ImportError:  # no Qt here: the tests that need it skip or fail on their own

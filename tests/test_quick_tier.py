@@ -159,6 +159,7 @@ def test_the_quick_tier_imports_every_module(request):
     assert sorted(by_the_suite - by_the_quick_tier) == []
 
 
+@pytest.mark.slow  # 2 s: it parses the package, as the check does
 def test_the_check_follows_imports_and_ignores_slow_only_ones():
     tree = ast.parse("import ddpm_desktop.core.kl\nfrom .schedule import NoiseSchedule\n"
                      "def test_x():\n    from ddpm_desktop.core import toy2d\n")
@@ -171,3 +172,15 @@ def test_the_check_follows_imports_and_ignores_slow_only_ones():
     assert "ddpm_desktop.commands.toy" in cli and "ddpm_desktop.commands.sample" not in cli
     assert "ddpm_desktop.commands.sample" in reached({"ddpm_desktop.cli"}, {"sample"})
     assert {"sample", "toy"} <= set(strings_in(ast.parse('main(["toy"])\nrun(["sample"])')))
+
+
+def test_the_readme_ci_and_the_timing_script_name_the_same_commands():
+    from bench.suite import TIERS
+
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    full = " ".join(["python -m pytest", *TIERS["full"]])
+    quick = "python -m pytest " + " ".join(f'"{a}"' if " " in a else a for a in TIERS["quick"])
+    assert f'-e ".[test]" && {full}\n' in ci
+    assert f'-e ".[test]" && {full}\n' in readme
+    assert f"`{quick}`" in " ".join(readme.split())

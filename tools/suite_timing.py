@@ -3,9 +3,9 @@
     python tools/suite_timing.py tiers [--json out.json]     # wall time of both tiers
     python tools/suite_timing.py durations tests/ui/test_x.py ... [--min 1.0] [--json out.json]
 
-`tiers` runs `python -m pytest -q -m "not slow"` (the quick tier the README names), then
-`python -m pytest -q` (everything, as CI does), each in a fresh process, and prints the wall
-time and the counts pytest reported. `durations` runs the given files one at a time (so a
+`tiers` runs the quick tier the README names, then everything, as CI does (bench/suite.py's
+TIERS: the quick tier in two xdist workers, the full suite in one process), each in a fresh process, and prints the wall and CPU time and
+the counts pytest reported. `durations` runs the given files one at a time (so a
 machine shared with other work is never loaded by more than one pytest) and lists every test
 that took at least --min seconds (setup + call + teardown, from pytest's JUnit XML), slowest
 first: the list to read when deciding what to mark `slow`.
@@ -27,7 +27,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-QUICK = ["-m", "not slow"]
 
 
 def _env() -> dict:
@@ -51,12 +50,16 @@ def run_pytest(args: list[str], junit: Path | None = None) -> tuple[float, str, 
 
 
 def tiers() -> dict:
+    """Both tiers as the README runs them (bench/suite.py, which bench/run.py runs as its
+    section `suite`, defines and times them)."""
+    sys.path.insert(0, str(ROOT))
+    from bench.suite import time_tier
+
     out = {}
-    for name, args in (("quick", QUICK), ("full", [])):
-        wall, summary, code = run_pytest(args)
-        out[name] = {"command": "python -m pytest" + (' -m "not slow"' if args else ""),
-                     "seconds": round(wall, 1), "summary": summary, "exit_code": code}
-        print(f"{name:5s} {wall:7.1f} s  {summary}", flush=True)
+    for name in ("quick", "full"):
+        out[name] = r = time_tier(name)
+        print(f"{name:5s} wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.1f} s  {r['summary']}",
+              flush=True)
     return out
 
 
