@@ -5,7 +5,8 @@
 writes OUT_DIR/RUN_NAME.json (the curve: one LabPoint per evaluation) and
 OUT_DIR/RUN_NAME.safetensors (the final EMA weights, with the subset in the metadata).
 Runs used for resources/generalisation.json and the bundled twin/few models (one thread each):
-    few-a 64 0, few-b 64 64 (2,000 steps); twin-a 4500 0, twin-b 4500 4500 (1,000 steps)
+    few-a 64 0, few-b 64 64 (2,000 steps); n256 256 0, n1024 1024 0, twin-a 4500 0,
+    twin-b 4500 4500 (1,000 steps). The twins and few-* files are copied to resources/.
 """
 import json
 import sys
@@ -24,9 +25,9 @@ def main(name: str, size: int, offset: int, out_dir: str) -> None:
     trainer_box: list = []
     points = []
     started = time.perf_counter()
-    # The few-digit runs go to 2,000 steps (they start copying after ~1,000); the larger sets
+    # The 64-digit runs go to 2,000 steps (they copy from ~500 on); the larger sets
     # to 1,000 (the fast recipe's classifier accuracy passes 95% at 680 steps).
-    steps = LAB_STEPS if size < 1000 else 1000
+    steps = LAB_STEPS if size <= 64 else 1000
     for point in iter_lab(size, steps=steps, offset=offset, trainer_out=trainer_box):
         points.append(point.to_dict())
         print(name, json.dumps(point.to_dict()), flush=True)
