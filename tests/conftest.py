@@ -3,8 +3,11 @@ XDG folders the app writes to (crash reports, menu entries) kept out of the user
 import os
 import sys
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Set-but-empty counts as unset (an empty QT_QPA_PLATFORM would pick xcb and abort without a
+# display; an empty OMP_NUM_THREADS is refused by libgomp).
+for _name, _value in (("QT_QPA_PLATFORM", "offscreen"), ("OMP_NUM_THREADS", "1")):
+    if not os.environ.get(_name):
+        os.environ[_name] = _value
 # Keep bytecode caches even where PYTHONDONTWRITEBYTECODE is set (containers often set it):
 # without them every run compiles the package again and pytest rewrites the asserts of every
 # test module again, 6 of the 12 s of CPU that collecting the suite takes, in each xdist worker
