@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_resources_are_found_through_one_function():
-    for name in ("mnist.npz", "classifier.safetensors", "model.safetensors", "DATA.md"):
+    for name in ("mnist.npz", "classifier.safetensors", "model.safetensors", "DATA.md",
+                 "twin-a.safetensors", "twin-b.safetensors", "few-a.safetensors",
+                 "few-b.safetensors", "generalisation.json"):
         assert resources_path(name).is_file(), name
 
 
@@ -27,7 +29,8 @@ def test_the_wheel_maps_resources_into_the_package_with_its_data():
     assert cfg["package-dir"]["ddpm_desktop.resources"] == "resources"
     assert "ddpm_desktop.resources" in cfg["packages"]
     globs = cfg["package-data"]["ddpm_desktop.resources"]
-    for name in ("mnist.npz", "model.safetensors", "classifier.safetensors"):
+    for name in ("mnist.npz", "model.safetensors", "classifier.safetensors", "few-a.safetensors",
+                 "generalisation.json"):
         assert any(Path(name).match(g) for g in globs), name
     # Every subpackage with modules is listed (setuptools would silently drop one).
     for init in (ROOT / "ddpm_desktop").rglob("__init__.py"):
