@@ -43,6 +43,12 @@ def test_seven_lessons_with_questions_and_answers():
         assert 3 <= len(lesson.steps) <= 6
         for step in lesson.steps:
             assert step.question.strip().endswith("?") or "?" in step.question
+
+
+@pytest.mark.slow  # computes every answer (~3 s); the numbers are checked step by step below
+def test_every_step_has_an_answer():
+    for lesson in LESSONS:
+        for step in lesson.steps:
             assert step.answer_text()
 
 

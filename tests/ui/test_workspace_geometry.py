@@ -194,7 +194,12 @@ def test_a_first_window_takes_a_large_screen(qtbot, on_screen):
     w.close()
 
 
-@pytest.mark.parametrize("size", [(1280, 720), (1366, 768), (1920, 1080)],
+# The quick tier keeps the smallest screen; the larger ones (and, below, compare mode at
+# 1366x768 and the dialogs on a large screen) run with the slow tests: each builds and tears
+# down whole windows, 4-10 s of the quick tier's CPU apiece.
+@pytest.mark.parametrize("size", [(1280, 720),
+                                  pytest.param((1366, 768), marks=pytest.mark.slow),
+                                  pytest.param((1920, 1080), marks=pytest.mark.slow)],
                          ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_2d_window_fits_the_screen(qtbot, on_screen, size):
     from ddpm_desktop.ui.main_window import MainWindow
@@ -228,7 +233,7 @@ class _HalfNoise(torch.nn.Module):
 
 @pytest.mark.parametrize("size, lecture", [
     pytest.param((1280, 720), True, id="1280x720-lecture"),
-    pytest.param((1366, 768), False, id="1366x768-normal"),
+    pytest.param((1366, 768), False, id="1366x768-normal", marks=pytest.mark.slow),
     pytest.param((1280, 720), False, id="1280x720-normal", marks=pytest.mark.slow),
     pytest.param((1366, 768), True, id="1366x768-lecture", marks=pytest.mark.slow)])
 def test_compare_mode_keeps_the_plots_and_the_kl_readout_whole(qtbot, on_screen, size, lecture):
@@ -284,7 +289,7 @@ def open_every_dialog(w) -> dict:
 
 @pytest.mark.parametrize("size, lecture", [
     pytest.param((1280, 720), True, id="1280x720-lecture"),
-    pytest.param((1920, 1080), False, id="1920x1080-normal"),
+    pytest.param((1920, 1080), False, id="1920x1080-normal", marks=pytest.mark.slow),
     pytest.param((1366, 768), False, id="1366x768-normal", marks=pytest.mark.slow)])
 def test_every_dialog_fits_the_screen_and_grows_on_a_large_one(qtbot, on_screen, size,
                                                                  lecture):
