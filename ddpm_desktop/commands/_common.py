@@ -77,6 +77,18 @@ def check_threads(threads: int | None, flag: str = "--threads") -> None:
         raise ValueError(f"{flag} must be in 1..{cores} (this machine's cores), got {threads}")
 
 
+def check_threads_or_auto(value: str, flag: str = "--threads") -> None:
+    """`--threads` of the training commands: "auto" (measure and pick) or a number checked as
+    `check_threads` checks it."""
+    if value == "auto":
+        return
+    try:
+        threads = int(value)
+    except ValueError:
+        raise ValueError(f"{flag} must be a number or auto, got {value!r}") from None
+    check_threads(threads, flag)
+
+
 def apply_threads(threads: int | None) -> None:
     import torch
 

@@ -64,9 +64,9 @@ def model_from_args(args, device):
     """(model, metadata, guidance or None) as `_distilled.model_for`, with --model exact giving the
     perfect denoiser and a subset model its bundled U-Net (both with the caller's guidance)."""
     if args.model in SUBSET_MODELS:
-        from ddpm_desktop.core import checkpoint
+        from ddpm_desktop.core.twins import load_subset_model
 
-        model, meta = checkpoint.load_model(checkpoint.subset_model_path(args.model), device=device)
+        model, meta = load_subset_model(args.model, device=device)
         return model, meta, None
     if args.model == "exact":
         from ddpm_desktop.core.exact_denoiser import DEFAULT_BANDWIDTH, ExactDenoiser

@@ -76,7 +76,7 @@ def _check_args(args: argparse.Namespace) -> None:
     """Every flag bounded, and --out writable, before any work (one-line ValueError)."""
     from ddpm_desktop.core.generalisation import LAB_EVAL_EVERY, LAB_N_EVAL, LAB_STEPS
 
-    from ._common import check_int_range, check_out, check_threads
+    from ._common import check_int_range, check_out, check_threads_or_auto
 
     if args.shipped:
         given = [_flag(k) for k in _TRAINING_FLAGS if getattr(args, k) is not None]
@@ -102,12 +102,7 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.size == total and args.offset:
         raise ValueError(f"--offset needs a subset: --size {total} trains on every digit")
     check_int_range("--offset", args.offset, 0, total - args.size)
-    if args.threads != "auto":
-        try:
-            threads = int(args.threads)
-        except ValueError:
-            raise ValueError(f"--threads must be a number or auto, got {args.threads!r}") from None
-        check_threads(threads)
+    check_threads_or_auto(args.threads)
     if args.out is not None:
         args.out = check_out(args.out, (".json",))
 

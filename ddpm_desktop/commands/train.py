@@ -85,7 +85,7 @@ def _check_args(args: argparse.Namespace) -> Path:
     after an hour of training would lose the hour."""
     from ddpm_desktop.core.files import check_writable
 
-    from ._common import check_int_range, check_threads
+    from ._common import check_int_range, check_threads_or_auto
 
     if args.steps is not None:
         check_int_range("--steps", args.steps, 1, 10**9)
@@ -99,12 +99,7 @@ def _check_args(args: argparse.Namespace) -> Path:
         raise ValueError(f"--lr must be in (0, 1), got {args.lr}")
     if not str(args.data).strip():
         raise ValueError("--data is empty: name mnist, fashion, or a folder")
-    if args.threads != "auto":
-        try:
-            threads = int(args.threads)
-        except ValueError:
-            raise ValueError(f"--threads must be a number or auto, got {args.threads!r}") from None
-        check_threads(threads)
+    check_threads_or_auto(args.threads)
     if args.base_channels is not None:
         check_int_range("--base-channels", args.base_channels, 1, 512)
     if args.subset is not None:
