@@ -62,3 +62,40 @@ def no_leaked_qthreads(monkeypatch):
                 pass
     if leaked:
         pytest.fail(f"test left {len(leaked)} QThread(s) running: {', '.join(leaked)}")
+
+
+def _root(widget):
+    while widget.parentWidget() is not None:
+        widget = widget.parentWidget()
+    return widget
+
+
+@pytest.fixture(autouse=True)
+def _delete_the_windows_a_test_made():
+    """Delete every top-level widget a test made (windows, dialogs, pyqtgraph's parentless
+    context menus) once it ends, so the next test in the same process starts with only what a
+    module-scoped fixture keeps. Left alive they pile up (6,035 widgets after the quick tier's
+    ui tests in one process, 1,128 of them QMenus), every theme switch restyles them all, and
+    under xdist one of them crashed `app.setStyleSheet` in a later test's teardown.
+
+    Set up before qtbot (autouse), so this runs after qtbot has closed its widgets; a widget
+    whose top ancestor existed before the test (a module fixture's window) is left alone."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+    from shiboken6 import getCppPointer
+
+    def key(widget):  # the C++ address: a wrapper's id() may be reused
+        return getCppPointer(widget)[0]
+
+    app = QApplication.instance()
+    before = {key(w) for w in app.topLevelWidgets()}
+    yield
+    made = [w for w in app.topLevelWidgets()
+            if key(w) not in before and key(_root(w)) not in before]
+    for widget in made:
+        try:
+            widget.close()
+            widget.deleteLater()
+        except RuntimeError:  # its C++ object is already gone
+            pass
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
