@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QWidget
 from ddpm_desktop.ui import screen_fit
 from ddpm_desktop.ui.accessibility import name_widgets
 from ddpm_desktop.ui.widgets.toy2d_view import Toy2DWindow
+from ddpm_desktop.ui.windows import show_window
 
 
 def build_toy2d_window(session, parent: QWidget | None = None) -> Toy2DWindow:
@@ -47,11 +48,7 @@ def build_toy2d_window(session, parent: QWidget | None = None) -> Toy2DWindow:
 
 def show_toy2d_window(session, parent: QWidget | None, existing: Toy2DWindow | None) -> Toy2DWindow:
     """Show (and raise) the 2-D window, building it the first time."""
-    w = existing if existing is not None else build_toy2d_window(session, parent)
-    w.show()
-    w.raise_()
-    w.activateWindow()
-    return w
+    return show_window(existing if existing is not None else build_toy2d_window(session, parent))
 
 
 def export_toy2d_animation(window) -> None:

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QWidget
 from ddpm_desktop.ui import screen_fit
 from ddpm_desktop.ui.accessibility import name_widgets
 from ddpm_desktop.ui.widgets.twins_view import TwinsView
+from ddpm_desktop.ui.windows import show_window
 
 
 def build_twins_window(session, parent: QWidget | None = None) -> TwinsView:
@@ -22,15 +23,11 @@ def build_twins_window(session, parent: QWidget | None = None) -> TwinsView:
     w.n_changed.connect(area.set_n)
     w.run_requested.connect(area.run)
     name_widgets(w)
-    w.resize(*screen_fit.first_size(w, 820, 720))
+    screen_fit.fit_window(w, 820, 720)
     screen_fit.centre(w)
     return w
 
 
 def show_twins_window(session, parent: QWidget | None, existing: TwinsView | None) -> TwinsView:
     """Show (and raise) the twins window, building it the first time."""
-    w = existing if existing is not None else build_twins_window(session, parent)
-    w.show()
-    w.raise_()
-    w.activateWindow()
-    return w
+    return show_window(existing if existing is not None else build_twins_window(session, parent))

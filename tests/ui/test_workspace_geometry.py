@@ -276,6 +276,7 @@ def open_every_dialog(w) -> dict:
     file and number pickers aside), opened as the app opens them: {name: top-level widget}."""
     from ddpm_desktop.ui.crash_dialog import show_crash
     from ddpm_desktop.ui.toy2d_window import build_toy2d_window
+    from ddpm_desktop.ui.twins_window import build_twins_window
 
     w.open_export()
     w.show_guide()
@@ -284,7 +285,8 @@ def open_every_dialog(w) -> dict:
     crash = show_crash(w, "A made-up failure", "Traceback (most recent call last):\n  ...",
                        w.session)
     return {"export": w.export_dialog, "guide": w.guide_dialog, "start": w.start_page,
-            "results": w.results_card, "crash": crash, "2-D": build_toy2d_window(w.session, w)}
+            "results": w.results_card, "crash": crash, "2-D": build_toy2d_window(w.session, w),
+            "twins": build_twins_window(w.session, w)}
 
 
 @pytest.mark.parametrize("size, lecture", [
