@@ -2,9 +2,9 @@
 shortcuts, the status bar, messages, settings and shutdown. Every piece of state and every
 job belongs to the `Session`; this file connects the views' intents to it.
 
-Layout: the forward and reverse chains side by side in the centre with the histogram and
-KL-versus-t plots under the forward chain and p(class | x̂₀) under the reverse one;
-the docks as `DOCKS` lists them, in two tab groups; the workspaces that show a task's docks
+Layout (window_layout.py): the forward and reverse chains side by side in the centre with the
+histogram and KL-versus-t plots under the forward chain and p(class | x̂₀) under the reverse
+one; the docks as `DOCKS` lists them, in two tab groups; the workspaces that show a task's docks
 are `window.workspaces` (workspaces.py). One wiring convention: `_build_views`
 builds every view from its state, `_connect` connects every view's intents to the session or
 one of its areas, and views never reach a worker.
@@ -15,32 +15,26 @@ state's settings.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
-    QDockWidget,
     QFileDialog,
-    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
-    QScrollArea,
-    QSplitter,
     QTabBar,
-    QVBoxLayout,
     QWidget,
 )
 
 
 from ddpm_desktop.ui.accessibility import make_accessible
-from ddpm_desktop.ui import screen_fit, settings as saved, theme
+from ddpm_desktop.ui import screen_fit, settings as saved, theme, window_layout
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.crash_dialog import show_crash
 from ddpm_desktop.core.evaluation import load_guidance_sweep
@@ -49,6 +43,8 @@ from ddpm_desktop.ui.highlight import set_highlight
 from ddpm_desktop.ui.menus import Menus
 from ddpm_desktop.ui.plot_csv import install_csv_export
 from ddpm_desktop.ui.session import Session
+from ddpm_desktop.ui.window_layout import DOCKS  # noqa: F401 - the docks, as tests name them
+from ddpm_desktop.ui.workspaces import Workspaces
 from ddpm_desktop.ui.widgets.dataset_browser import connect_dataset_browser
 from ddpm_desktop.ui.widgets.beliefs_panel import BeliefsPanel, connect_beliefs_panel
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
@@ -73,47 +69,6 @@ from ddpm_desktop.ui.widgets.plain_text import message_box, plain
 
 MODEL_FILTER = "Checkpoints (*.safetensors);;All files (*)"
 SESSION_FILTER = "Sessions (*.json);;All files (*)"
-# 2: two tab groups (DOCKS); a layout saved before (five tabs under the Schedule, their
-# titles cut) is not restored, so everyone gets the readable default once.
-_STATE_VERSION = 2
-LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
-RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
-
-
-@dataclass(frozen=True)
-class DockSpec:
-    """One dock: the window's `<key>_panel` in `<key>_dock`, tabbed behind the dock `tab_with`
-    (None: the first of its group, in front), `hidden` until asked for."""
-
-    key: str
-    title: str
-    object_name: str
-    side: Qt.DockWidgetArea
-    max_width: int
-    tab_with: str | None = None
-    hidden: bool = False
-
-
-# The docks, in two tab groups, so that every tab's title shows in full at 1280×720 in
-# lecture mode (five tabs under the Schedule came out "Samp… Traini… Inp…"):
-#   left:  Input | Completions | Maths | Beliefs | Lessons (hidden until Help > Lessons)
-#   right: Schedule β_t over Sampler | Training | Inpaint
-# Inpaint samples like the Sampler (it fills the reverse view); Completions starts from the
-# forward chain's x_t of the input digit; Maths beside Input keeps every view its terms frame
-# (chains, plots, Schedule, Sampler) in sight. Reset layout restores this.
-DOCKS = (
-    DockSpec("input", "Input", "InputDock", LEFT, 440),
-    DockSpec("schedule", "Schedule β_t", "ScheduleDock", RIGHT, 360),
-    DockSpec("sampler", "Sampler", "SamplerDock", RIGHT, 360),
-    DockSpec("training", "Training", "TrainingDock", RIGHT, 360, tab_with="sampler"),
-    DockSpec("inpaint", "Inpaint", "InpaintDock", RIGHT, 360, tab_with="sampler"),
-    DockSpec("completions", "Completions", "CompletionsDock", LEFT, 360, tab_with="input"),
-    DockSpec("maths", "Maths", "MathsDock", LEFT, 440, tab_with="input"),
-    DockSpec("beliefs", "Beliefs", "BeliefsDock", LEFT, 440, tab_with="input"),
-    DockSpec("lesson", "Lessons", "LessonDock", LEFT, 440, tab_with="input", hidden=True),
-)
-
-
 # core.maths.VIEWS -> the window's widget a hovered term frames (a dotted attribute path)
 MATHS_VIEWS = {"forward": "forward_view", "reverse": "reverse_view",
                "schedule": "schedule_panel", "sampler": "sampler_panel",
@@ -147,59 +102,10 @@ class MainWindow(QMainWindow):
         s = self.session
 
         self._build_views()
-        # --- centre: the chains side by side over the plots: histogram and KL under the
-        # forward chain, p(class | x̂₀) under the reverse one. Each row is as tall as its
-        # tallest view needs, so the decision plot sits beside the histogram rather than
-        # under the reverse chain, where it took its height from the chains' column.
-        self.chains_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.chains_splitter.addWidget(self.forward_view)
-        # the reverse chain with its final x₀'s copy check under it
-        self.reverse_column = QWidget()
-        column = QVBoxLayout(self.reverse_column)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(0)
-        column.addWidget(self.reverse_view, 1)
-        column.addWidget(self.copy_check_view)
-        self.chains_splitter.addWidget(self.reverse_column)
-        self.chains_splitter.setChildrenCollapsible(False)
-        self.plots_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.plots_splitter.addWidget(self.histogram_view)
-        self.plots_splitter.addWidget(self.decision_view)
-        self.plots_splitter.setChildrenCollapsible(False)
-        # the two rows' columns move together
-        self.chains_splitter.splitterMoved.connect(
-            lambda *_: self.plots_splitter.setSizes(self.chains_splitter.sizes()))
-        self.plots_splitter.splitterMoved.connect(
-            lambda *_: self.chains_splitter.setSizes(self.plots_splitter.sizes()))
-        self.central_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.central_splitter.addWidget(self.chains_splitter)
-        self.central_splitter.addWidget(self.plots_splitter)
-        self.central_splitter.setStretchFactor(0, 3)
-        self.central_splitter.setStretchFactor(1, 2)
-        self.central_splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.central_splitter)
-        # --- the docks, as DOCKS lists them
-        self.docks: dict[str, QDockWidget] = {}
-        for spec in DOCKS:
-            dock = self._dock(spec.title, spec.object_name, getattr(self, f"{spec.key}_panel"),
-                              spec.side, max_width=spec.max_width)
-            self.docks[spec.key] = dock
-            setattr(self, f"{spec.key}_dock", dock)
-            if spec.tab_with is not None:
-                self.tabifyDockWidget(self.docks[spec.tab_with], dock)
-        self._show_default_docks()
-        self.resizeDocks([self.input_dock], [410], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.schedule_dock], [360], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.schedule_dock, self.sampler_dock], [500, 330],
-                         Qt.Orientation.Vertical)
-        self.central_splitter.setSizes([520, 340])
-        self.chains_splitter.setSizes([600, 400])
-        self.plots_splitter.setSizes([600, 400])
-        self._default_state = self.saveState(_STATE_VERSION)
+        window_layout.build_centre(self)
+        self._default_state = window_layout.build_docks(self)  # DOCKS
 
         self._build_status_bar()
-        from ddpm_desktop.ui.workspaces import Workspaces  # (it reads DOCKS from here)
-
         self.workspaces = Workspaces(self)  # the tab bar in the menu bar's corner
         self._build_actions()
         self._connect()
@@ -246,14 +152,6 @@ class MainWindow(QMainWindow):
         self.beliefs_panel = BeliefsPanel(s.belief, s.schedule_state)
         self.lesson_panel = LessonPanel(s.lesson)
 
-    def _show_default_docks(self) -> None:
-        """Every dock shown but the hidden ones; the first of each tab group in front."""
-        for spec in DOCKS:
-            self.docks[spec.key].setVisible(not spec.hidden)
-        for spec in DOCKS:
-            if spec.tab_with is None:
-                self.docks[spec.key].raise_()
-
     # --- the workspaces (window.workspaces, workspaces.py), as the tests reach them
     @property
     def workspace(self) -> str:
@@ -296,29 +194,6 @@ class MainWindow(QMainWindow):
         self.maths_highlighted = view
         if view:
             set_highlight(self.maths_view(view), True)
-
-    def _dock(self, title: str, name: str, widget: QWidget, area,
-              max_width: int = 330) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        # A scroll area, so a tall panel never forces the window beyond a laptop screen.
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(widget)
-        # Scroll vertically; the dock is as wide as its panel needs up to max_width, and
-        # only a panel wider than that scrolls sideways.
-        bar = scroll.verticalScrollBar().sizeHint().width()
-        need = widget.minimumSizeHint().width() + bar
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded if need > max_width
-                                            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(min(need, max_width))
-        dock.setWidget(scroll)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self.addDockWidget(area, dock)
-        return dock
 
     def _build_status_bar(self) -> None:
         """The model, the progress of a run, and the device picker, on the status bar."""
@@ -510,7 +385,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def reset_layout(self) -> None:
         """The current workspace as a fresh window shows it."""
-        self.restoreState(self._default_state, _STATE_VERSION)
+        self.restoreState(self._default_state, window_layout.STATE_VERSION)
         self.workspaces.set(self.workspaces.current)
 
     @Slot()
@@ -630,15 +505,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ settings
     def _restore_window(self) -> None:
         s = self.settings
-        geometry = s.value("window/geometry", QByteArray(), type=QByteArray)
-        if geometry is not None and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            screen_fit.fit_window(self, 1400, 900)
-            screen_fit.centre(self)
-        state = s.value("window/state", QByteArray(), type=QByteArray)
-        if state is not None and not state.isEmpty():
-            self.restoreState(state, _STATE_VERSION)
+        window_layout.restore_layout(self, s)
         self.workspaces.restore()
         self.forward_view.set_speed(saved.read(s, "playback/speed", 100, 1, 10_000))
         app = QApplication.instance()
@@ -648,8 +515,7 @@ class MainWindow(QMainWindow):
 
     def save_settings(self) -> None:
         s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState(_STATE_VERSION))
+        window_layout.save_layout(self, s)
         saved.save(self.session, s)
         s.setValue("playback/speed", self.forward_view.speed)
         s.sync()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QDockWidget, QFormLayout, QScrollArea, QWidget
 
-# The widest each dock gets (what main_window.MainWindow._dock was given), by object name.
+# The widest each dock gets (what window_layout.add_dock was given), by object name.
 DOCK_WIDTHS = {"InputDock": 440, "LessonDock": 440}
 DEFAULT_DOCK_WIDTH = 360
 MIN_DOCK_WIDTH = 240

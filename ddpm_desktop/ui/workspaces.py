@@ -1,4 +1,4 @@
-"""Workspaces: named layouts, one a task, over the window's docks (main_window.DOCKS).
+"""Workspaces: named layouts, one a task, over the window's docks (window_layout.DOCKS).
 
 `WORKSPACES` says which docks and plots each task shows; `Workspaces(window)`, held as
 `window.workspaces`, switches between them from a tab bar in the menu bar's corner (and
@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabBar, QWidget
 
 from ddpm_desktop.ui import screen_fit
-from ddpm_desktop.ui.main_window import DOCKS
+from ddpm_desktop.ui.window_layout import DOCKS
 
 
 @dataclass(frozen=True)
