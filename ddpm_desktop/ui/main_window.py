@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -107,7 +106,7 @@ class MainWindow(QMainWindow):
 
         self._build_status_bar()
         self.workspaces = Workspaces(self)  # the tab bar in the menu bar's corner
-        self._build_actions()
+        self.menus = Menus(self)  # File, Run, View, Experiments, Help (menus.py)
         self._connect()
         screen_fit.floor_plot_heights(self)
         screen_fit.fit_docks(self)  # the docks share what the screen leaves (screen_fit.py)
@@ -217,22 +216,6 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.model_label)
         bar.addPermanentWidget(QLabel("Device:"))
         bar.addPermanentWidget(self.device_combo)
-
-    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        """`text` may mark its mnemonic with '&'; a literal one is written '&&'."""
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        self.addAction(action)  # shortcuts work even with the menu bar hidden
-        return action
-
-    def _build_actions(self) -> None:
-        self.menus = Menus(self)
 
     def _connect(self) -> None:
         s = self.session
