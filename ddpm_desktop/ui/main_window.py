@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 
 from ddpm_desktop.ui.accessibility import make_accessible
-from ddpm_desktop.ui import screen_fit, settings as saved, theme, window_layout
+from ddpm_desktop.ui import screen_fit, settings as saved, theme, window_layout, windows
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.crash_dialog import show_crash
 from ddpm_desktop.core.evaluation import load_guidance_sweep
@@ -48,7 +48,6 @@ from ddpm_desktop.ui.widgets.dataset_browser import connect_dataset_browser
 from ddpm_desktop.ui.widgets.beliefs_panel import BeliefsPanel, connect_beliefs_panel
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
 from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
-from ddpm_desktop.ui.widgets.export_dialog import ExportDialog
 from ddpm_desktop.ui.widgets.guidance_plot import GuidancePlot
 from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
 from ddpm_desktop.ui.widgets.lesson_panel import LessonPanel, connect_lesson_panel
@@ -61,7 +60,6 @@ from ddpm_desktop.ui.widgets.lab_view import LabView
 from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
-from ddpm_desktop.ui.widgets.results_card import ResultsCard
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
 from ddpm_desktop.ui.widgets.plain_text import message_box, plain
@@ -224,9 +222,7 @@ class MainWindow(QMainWindow):
         s.sampling_state.connect(self._on_sampling_state)
         s.checkpoint_saved.connect(self._on_checkpoint_saved)
         s.exported.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
-        self.results_card = ResultsCard(self)  # a poster experiment's numbers, beside the window
-        screen_fit.fit_window(self.results_card, share=screen_fit.DIALOG_SHARE)
-        s.experiments.card.connect(self.results_card.show_card)
+        self.results_card = windows.build_results_card(s, self)
         s.model_state.changed.connect(self._on_model_changed)
         self.copy_check_view.twins_requested.connect(self.show_twins)
         self.lab_view.size_chosen.connect(s.lab.set_size)
@@ -300,37 +296,11 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def open_export(self) -> None:
-        """Show the one Export dialog (a view of the session's export state)."""
-        if self.export_dialog is None:
-            self.export_dialog = self._build_export_dialog()
-        self.export_dialog.refresh()
-        self.export_dialog.show()
-        self.export_dialog.raise_()
-
-    def _build_export_dialog(self) -> ExportDialog:
-        """The one Export dialog: a view of the export area's state, refreshed when what it
-        offers changes (the chains, the model one-digit "both" needs, the sampler)."""
-        s = self.session
-        dialog = ExportDialog(s.export, s.exporter.chains_lengths, self)
-        dialog.export_requested.connect(s.exporter.start)
-        dialog.cancel_requested.connect(s.exporter.cancel)
-        s.reverse.run_finished.connect(lambda _ok: dialog.refresh())
-        s.forward.chain_changed.connect(dialog.refresh)
-        s.model_state.changed.connect(dialog.refresh)
-        s.sampler.changed.connect(lambda _settings: dialog.refresh())
-        apply_help(dialog)
-        screen_fit.fit_window(dialog, share=screen_fit.DIALOG_SHARE)
-        return dialog
+        self.export_dialog = windows.show_export_dialog(self.session, self, self.export_dialog)
 
     @Slot()
     def show_guide(self) -> None:
-        from ddpm_desktop.ui.widgets.guide import GuideDialog
-
-        if self.guide_dialog is None:
-            self.guide_dialog = GuideDialog(self)
-            screen_fit.fit_window(self.guide_dialog, share=screen_fit.DIALOG_SHARE)
-        self.guide_dialog.show()
-        self.guide_dialog.raise_()
+        self.guide_dialog = windows.show_guide(self, self.guide_dialog)
 
     @Slot()
     def show_lessons(self) -> None:
