@@ -22,7 +22,6 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
 
 
 from ddpm_desktop.ui.accessibility import make_accessible
-from ddpm_desktop.ui import screen_fit, settings as saved, theme, window_layout, windows
+from ddpm_desktop.ui import files, screen_fit, settings as saved, theme, window_layout, windows
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.crash_dialog import show_crash
 from ddpm_desktop.core.evaluation import load_guidance_sweep
@@ -64,8 +63,6 @@ from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
 from ddpm_desktop.ui.widgets.plain_text import message_box, plain
 
-MODEL_FILTER = "Checkpoints (*.safetensors);;All files (*)"
-SESSION_FILTER = "Sessions (*.json);;All files (*)"
 # core.maths.VIEWS -> the window's widget a hovered term frames (a dotted attribute path)
 MATHS_VIEWS = {"forward": "forward_view", "reverse": "reverse_view",
                "schedule": "schedule_panel", "sampler": "sampler_panel",
@@ -269,30 +266,15 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def choose_model(self) -> None:
-        start = self.settings.value("paths/model_dir", "", type=str)
-        path, _ = QFileDialog.getOpenFileName(self, "Load a model checkpoint", start,
-                                              MODEL_FILTER)
-        if path:
-            self.settings.setValue("paths/model_dir", str(Path(path).parent))
-            self.session.load_model_file(path)
+        files.choose_model(self, self.settings, self.session)
 
     @Slot()
     def choose_session_to_open(self) -> None:
-        start = self.settings.value("paths/session_dir", "", type=str)
-        path, _ = QFileDialog.getOpenFileName(self, "Open a session", start, SESSION_FILTER)
-        if path:
-            self.settings.setValue("paths/session_dir", str(Path(path).parent))
-            self.session.files.open(path)
+        files.choose_session_to_open(self, self.settings, self.session)
 
     @Slot()
     def choose_session_to_save(self) -> None:
-        start = str(Path(self.settings.value("paths/session_dir", str(Path.home()), type=str))
-                    / "ddpm_session.json")
-        path, _ = QFileDialog.getSaveFileName(self, "Save the session", start, SESSION_FILTER)
-        if path:
-            path = path if Path(path).suffix else path + ".json"
-            self.settings.setValue("paths/session_dir", str(Path(path).parent))
-            self.session.files.save(path)
+        files.choose_session_to_save(self, self.settings, self.session)
 
     @Slot()
     def open_export(self) -> None:
@@ -439,21 +421,14 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+        if files.holds_a_local_file(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                path = url.toLocalFile()
-                if path.lower().endswith(".safetensors"):
-                    self.session.load_model_file(path)
-                else:
-                    self.input_panel.open_image(path)
-                event.acceptProposedAction()
-                return
+        if files.open_dropped(event.mimeData(), self.session, self.input_panel):
+            event.acceptProposedAction()
 
     # ------------------------------------------------------------------ settings
     def _restore_window(self) -> None:
