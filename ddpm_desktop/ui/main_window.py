@@ -1,16 +1,19 @@
-"""The main window: composition only - views built from the session's states, docks, menus,
-shortcuts, the status bar, messages, settings and shutdown. Every piece of state and every
-job belongs to the `Session`; this file connects the views' intents to it.
+"""The main window: the composition of the app's views. It builds each view from the session's
+state it shows (`_build_views`) and puts together the jobs that live in their own modules:
 
-Layout (window_layout.py): the forward and reverse chains side by side in the centre with the
-histogram and KL-versus-t plots under the forward chain and p(class | x̂₀) under the reverse
-one; the docks as `DOCKS` lists them, in two tab groups; the workspaces that show a task's docks
-are `window.workspaces` (workspaces.py). One wiring convention: `_build_views`
-builds every view from its state, `_connect` connects every view's intents to the session or
-one of its areas, and views never reach a worker.
-Dock layout and geometry persist in QSettings
-("window/geometry", "window/state"), as do the theme, playback speed and (settings.py) every
-state's settings.
+- window_layout.py: the chains side by side over the plots (histogram and KL under the forward
+  chain, p(class | x̂₀) under the reverse one), the docks as `DOCKS` lists them in two tab
+  groups, the default layout and the geometry and dock state kept in QSettings;
+- workspaces.py: `window.workspaces`, the layouts that show one task's docks;
+- menus.py: File, Run, View, Experiments and Help, and their shortcuts;
+- wiring.py: every view's intents to the session or one of its areas;
+- windows.py, toy2d_window.py, twins_window.py: the dialogs and windows beside this one;
+- files.py: the file dialogs and what a drop on the window opens.
+
+What stays here is the window's own: the status bar, messages and the crash dialog, theme and
+lecture mode, the reactions of its chrome to the session (`_connect`), the theme's and the
+playback speed's settings (every state's: settings.py) and shutdown. Every piece of state and
+every job belongs to the `Session`; views never reach a worker.
 """
 from __future__ import annotations
 
@@ -42,14 +45,14 @@ from ddpm_desktop.ui.menus import Menus
 from ddpm_desktop.ui.plot_csv import install_csv_export
 from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.window_layout import DOCKS  # noqa: F401 - the docks, as tests name them
+from ddpm_desktop.ui.wiring import connect_views
 from ddpm_desktop.ui.workspaces import Workspaces
-from ddpm_desktop.ui.widgets.dataset_browser import connect_dataset_browser
-from ddpm_desktop.ui.widgets.beliefs_panel import BeliefsPanel, connect_beliefs_panel
+from ddpm_desktop.ui.widgets.beliefs_panel import BeliefsPanel
 from ddpm_desktop.ui.widgets.chain_view import ForwardChainView
-from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
+from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel
 from ddpm_desktop.ui.widgets.guidance_plot import GuidancePlot
-from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
-from ddpm_desktop.ui.widgets.lesson_panel import LessonPanel, connect_lesson_panel
+from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel
+from ddpm_desktop.ui.widgets.lesson_panel import LessonPanel
 from ddpm_desktop.ui.widgets.live_view import LiveView
 from ddpm_desktop.ui.widgets.maths_panel import MathsPanel
 from ddpm_desktop.ui.widgets.reverse_view import ReverseChainView
@@ -102,6 +105,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.workspaces = Workspaces(self)  # the tab bar in the menu bar's corner
         self.menus = Menus(self)  # File, Run, View, Experiments, Help (menus.py)
+        connect_views(self, self.session)  # each view's intents to its area (wiring.py)
         self._connect()
         screen_fit.floor_plot_heights(self)
         screen_fit.fit_docks(self)  # the docks share what the screen leaves (screen_fit.py)
@@ -118,7 +122,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ building
     def _build_views(self) -> None:
-        """Every view, each built from the state it shows (wired in `_connect`)."""
+        """Every view, each built from the state it shows (wired in wiring.py and `_connect`)."""
         s = self.session
         self.forward_view = ForwardChainView(s.forward)
         self.reverse_view = ReverseChainView(s.reverse, s.model_state)
@@ -213,6 +217,8 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.device_combo)
 
     def _connect(self) -> None:
+        """The window's own reactions to the session and its views: the status bar, messages,
+        the secondary windows (the views' intents to the areas: wiring.py)."""
         s = self.session
         s.error.connect(self.show_error)
         s.status.connect(lambda message: self.statusBar().showMessage(message, 6000))
@@ -222,9 +228,6 @@ class MainWindow(QMainWindow):
         self.results_card = windows.build_results_card(s, self)
         s.model_state.changed.connect(self._on_model_changed)
         self.copy_check_view.twins_requested.connect(self.show_twins)
-        self.lab_view.size_chosen.connect(s.lab.set_size)
-        self.lab_view.run_requested.connect(s.lab.run)
-        self.lab_view.stop_requested.connect(s.lab.stop)
         s.reverse.frames_added.connect(self._on_reverse_progress)
         s.schedule_state.changed.connect(self._on_schedule_changed)
         # The prior-KL readout follows the forward chain (deferred while reconstructing as you
@@ -234,28 +237,12 @@ class MainWindow(QMainWindow):
         self.schedule_panel.error.connect(self.show_error)
         self.input_panel.error.connect(self.show_error)
         self.sampler_panel.sample_requested.connect(self.sample)
-        self.sampler_panel.stop_requested.connect(s.cancel_sampling)
         self.reverse_view.sample_requested.connect(self.sample)
         self.reverse_view.load_model_requested.connect(self.choose_model)
         self.reverse_view.train_requested.connect(self._show_training)
-        tp = self.training_panel
-        tp.start_requested.connect(s.trainer.start)
-        tp.pause_requested.connect(s.trainer.pause)
-        tp.resume_requested.connect(s.trainer.resume)
-        tp.stop_requested.connect(s.trainer.stop)
-        tp.reset_requested.connect(s.trainer.reset)
-        tp.save_requested.connect(s.trainer.save_checkpoint)
-        tp.load_requested.connect(s.trainer.load_checkpoint)
         self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
-        self.input_panel.browser.dataset_changed.connect(s.trainer.set_browser_dataset)
-        self.live_view.enabled_changed.connect(s.live_drawing.set_enabled)
         self.live_view.t_changed.connect(self._on_live_t_changed)
-        connect_inpaint_panel(self.inpaint_panel, s.inpainter)
-        connect_completions_panel(self.completions_panel, s.completer)
-        connect_beliefs_panel(self.beliefs_panel, s.beliefs)
-        connect_lesson_panel(self.lesson_panel, s.lessons)
         self.maths_panel.term_hovered.connect(self._on_maths_term_hovered)
-        connect_dataset_browser(self.input_panel.browser, s.datasets)
         self._on_schedule_changed(s.schedule)
         self._on_input_changed("digit")
 
