@@ -24,11 +24,8 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QTabBar,
     QWidget,
 )
@@ -63,8 +60,9 @@ from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.input_panel import InputPanel
 from ddpm_desktop.ui.widgets.sampler_panel import SamplerPanel
 from ddpm_desktop.ui.widgets.schedule_panel import SchedulePanel
+from ddpm_desktop.ui.widgets.status_bar import StatusBar
 from ddpm_desktop.ui.widgets.training_panel import TrainingPanel
-from ddpm_desktop.ui.widgets.plain_text import message_box, plain
+from ddpm_desktop.ui.widgets.plain_text import message_box
 
 # core.maths.VIEWS -> the window's widget a hovered term frames (a dotted attribute path)
 MATHS_VIEWS = {"forward": "forward_view", "reverse": "reverse_view",
@@ -102,7 +100,11 @@ class MainWindow(QMainWindow):
         window_layout.build_centre(self)
         self._default_state = window_layout.build_docks(self)  # DOCKS
 
-        self._build_status_bar()
+        # the model, a run's progress and the device picker (widgets/status_bar.py)
+        self.setStatusBar(StatusBar(s.device_state, s.reverse))
+        self.model_label = self.statusBar().model_label
+        self.progress = self.statusBar().progress
+        self.device_combo = self.statusBar().device_combo
         self.workspaces = Workspaces(self)  # the tab bar in the menu bar's corner
         self.menus = Menus(self)  # File, Run, View, Experiments, Help (menus.py)
         connect_views(self, self.session)  # each view's intents to its area (wiring.py)
@@ -193,29 +195,6 @@ class MainWindow(QMainWindow):
         if view:
             set_highlight(self.maths_view(view), True)
 
-    def _build_status_bar(self) -> None:
-        """The model, the progress of a run, and the device picker, on the status bar."""
-        bar = self.statusBar()
-        d = self.session.device_state
-        self.device_combo = QComboBox()
-        for device in d.available:
-            self.device_combo.addItem(d.describe(device), device)
-        self.device_combo.setCurrentIndex(self.device_combo.findData(d.device))
-        self.device_combo.setToolTip("Where sampling and new training runs compute "
-                                     "(CUDA when present, else CPU)")
-        self.device_combo.setEnabled(len(d.available) > 1)
-        self.model_label = QLabel()
-        plain(self.model_label)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(180)
-        self.progress.setMaximumHeight(14)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.model_label)
-        bar.addPermanentWidget(QLabel("Device:"))
-        bar.addPermanentWidget(self.device_combo)
-
     def _connect(self) -> None:
         """The window's own reactions to the session and its views: the status bar, messages,
         the secondary windows (the views' intents to the areas: wiring.py)."""
@@ -228,7 +207,6 @@ class MainWindow(QMainWindow):
         self.results_card = windows.build_results_card(s, self)
         s.model_state.changed.connect(self._on_model_changed)
         self.copy_check_view.twins_requested.connect(self.show_twins)
-        s.reverse.frames_added.connect(self._on_reverse_progress)
         s.schedule_state.changed.connect(self._on_schedule_changed)
         # The prior-KL readout follows the forward chain (deferred while reconstructing as you
         # draw: its style sheet and texts cost ~1 ms of the GUI thread per edit).
@@ -240,7 +218,6 @@ class MainWindow(QMainWindow):
         self.reverse_view.sample_requested.connect(self.sample)
         self.reverse_view.load_model_requested.connect(self.choose_model)
         self.reverse_view.train_requested.connect(self._show_training)
-        self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
         self.live_view.t_changed.connect(self._on_live_t_changed)
         self.maths_panel.term_hovered.connect(self._on_maths_term_hovered)
         self._on_schedule_changed(s.schedule)
@@ -361,7 +338,7 @@ class MainWindow(QMainWindow):
             text = f"Model: {m.source}"
         else:
             text = "No model yet — train one or load a checkpoint"
-        self.model_label.setText(text)
+        self.statusBar().show_model(text)
         self.sampler_panel.set_model_available(m.available, text)
         self.menus.sample_action.setEnabled(m.available)
 
@@ -383,23 +360,10 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self.show_error(str(exc))
 
-    @Slot(int)
-    def _on_device_combo_changed(self, _index: int) -> None:
-        self.session.device_state.set_device(self.device_combo.currentData())
-
     @Slot(bool)
     def _on_sampling_state(self, running: bool) -> None:
         self.sampler_panel.set_busy(running)
-        self.progress.setVisible(running)
-        if running:
-            self.progress.setRange(0, 0)
-
-    @Slot()
-    def _on_reverse_progress(self) -> None:
-        lanes = self.session.reverse.lanes
-        if lanes and len(lanes[0]):
-            self.progress.setRange(0, max(lanes[0].total, 1))
-            self.progress.setValue(lanes[0].nfe[-1])
+        self.statusBar().show_running(running)
 
     @Slot()
     def _load_initial_model(self) -> None:

@@ -20,6 +20,7 @@ def connect_views(window, session) -> None:
     connect_training_panel(window.training_panel, s.trainer)
     window.input_panel.browser.dataset_changed.connect(s.trainer.set_browser_dataset)
     window.live_view.enabled_changed.connect(s.live_drawing.set_enabled)
+    window.statusBar().device_chosen.connect(s.device_state.set_device)
     connect_inpaint_panel(window.inpaint_panel, s.inpainter)
     connect_completions_panel(window.completions_panel, s.completer)
     connect_beliefs_panel(window.beliefs_panel, s.beliefs)
