@@ -1,7 +1,7 @@
 """The views' intents to the areas that act on them: each panel's requests to the session or
 to one of its areas (`session.trainer`, `session.lab`, ...), written once here. What the window
 itself does on a view's or the session's signal (its status bar, messages, secondary windows)
-is connected in MainWindow._connect; the panels with wiring of their own export a
+is connected in main_window.py; the panels with wiring of their own export a
 `connect_<panel>` beside the panel, called from here."""
 from __future__ import annotations
 

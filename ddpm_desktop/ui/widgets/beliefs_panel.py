@@ -11,7 +11,7 @@ sections, each with a button and its result or its one-line error:
                          and the round trip's MSE
 
 Intents: `likelihood_requested()`, `uncertainty_requested(t, k)`, `invert_requested(label)`;
-`connect_beliefs_panel` wires them to the beliefs area (main_window.py calls it once).
+`connect_beliefs_panel` wires them to the beliefs area (wiring.py calls it once).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ A view of `CompletionsState` (N and the results) and `SamplerState` (the sampler
 seed and t it runs with: the Sampler dock's settings, the one copy). Each tile shows a
 completion, the bundled classifier's reading with its probability, and the t from which that
 reading of x̂₀ never changes again. Intents: `n_edited(int)`, `complete_requested()`,
-`cancel_requested()`; `connect_completions_panel` wires them (main_window.py calls it once).
+`cancel_requested()`; `connect_completions_panel` wires them (wiring.py calls it once).
 """
 from __future__ import annotations
 

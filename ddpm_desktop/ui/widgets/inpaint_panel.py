@@ -4,7 +4,7 @@ A view of `InpaintState` (and the input digit): the mask editor shows the digit 
 tinted; the brush paints hole, the eraser gives pixels back, Undo takes back a stroke or preset.
 The completions grid shows each completion with the bundled classifier's reading and its
 probability. Every edit is an intent signal; `connect_inpaint_panel` wires them to the state
-and the session (main_window.py calls it once).
+and the session (wiring.py calls it once).
 """
 from __future__ import annotations
 
