@@ -47,7 +47,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 def run_cli_subprocess(argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.run(["nice", "-n", "19", sys.executable, "-m", "ddpm_desktop", *argv],
+    return subprocess.run([sys.executable, "-m", "ddpm_desktop", *argv],
                           capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
 
 

@@ -68,7 +68,7 @@ def test_writer_killed_at_random_moments_leaves_a_loadable_checkpoint(tmp_path):
     rounds = 25
     path = tmp_path / "ck.safetensors"
     server = subprocess.Popen(
-        ["nice", "-n", "19", sys.executable, "-c", WRITER, str(path), json.dumps(TINY.to_dict())],
+        [sys.executable, "-c", WRITER, str(path), json.dumps(TINY.to_dict())],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     rng = random.Random(1234)
@@ -324,7 +324,7 @@ def test_png_writer_killed_at_random_moments_leaves_a_readable_file(tmp_path):
     rounds, orphans, tags = 12, 0, []
     for r in range(rounds):
         start = (r + 1) * 16
-        proc = subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", PNG_WRITER, str(path), str(start)],
+        proc = subprocess.Popen([sys.executable, "-c", PNG_WRITER, str(path), str(start)],
                                 stdout=subprocess.PIPE, text=True)
         # Wait for the writer's first whole save, however starved of CPU it is, then kill it
         # within the next few saves.

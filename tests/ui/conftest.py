@@ -81,14 +81,22 @@ def _delete_the_windows_a_test_made():
     Set up before qtbot (autouse), so this runs after qtbot has closed its widgets; a widget
     whose top ancestor existed before the test (a module fixture's window) is left alone."""
     from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QPalette
     from PySide6.QtWidgets import QApplication
     from shiboken6 import getCppPointer
+
+    from ddpm_desktop.ui import theme
 
     def key(widget):  # the C++ address: a wrapper's id() may be reused
         return getCppPointer(widget)[0]
 
+    def look():
+        return (app.palette().color(QPalette.ColorRole.Window).name(), app.styleSheet(),
+                theme.lecture_mode())
+
     app = QApplication.instance()
     before = {key(w) for w in app.topLevelWidgets()}
+    look_before = look()
     yield
     made = [w for w in app.topLevelWidgets()
             if key(w) not in before and key(_root(w)) not in before]
@@ -99,3 +107,9 @@ def _delete_the_windows_a_test_made():
         except RuntimeError:  # its C++ object is already gone
             pass
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    # A test that changed the look (theme, lecture mode) leaves the app dark with normal
+    # fonts, now that no window is left to restyle: restoring it in a test's own fixture,
+    # with its window still open, re-polished and restyled that window, about 0.7 s a test.
+    if look() != look_before:
+        theme.set_lecture(app, False)
+        theme.apply_theme(app, "dark")

@@ -122,10 +122,9 @@ def test_palette_text_roles_meet_aa(palette):
 
 @pytest.fixture
 def app_theme():
-    app = QApplication.instance()
-    yield app
-    theme.apply_theme(app, "dark")
-    theme.set_lecture(app, False)
+    """The application, whose look tests/ui/conftest.py restores once the test's windows
+    are gone."""
+    return QApplication.instance()
 
 
 def _pane_corners_follow_the_window(window) -> list[str]:
