@@ -51,15 +51,23 @@ def test_frechet_distance_is_zero_for_identical_sets_and_grows_with_a_shift():
     assert frechet_distance(a, a + 1.0) > 7.5  # ‖μ shift‖² = 8
 
 
-@pytest.mark.slow
-def test_the_data_floor_at_n_uses_every_class():
-    """Regression: the held-out set is stored by class, so its first 500 digits were classes
-    0-4 only and scored an FD of 186 where an even spread scores ~4."""
-    from ddpm_desktop.core.classifier import load_classifier
-    from ddpm_desktop.core.evaluation import data_features, data_floor, frechet_distance
+@pytest.fixture(scope="module")
+def classifier_and_features():
+    """The bundled classifier and its features of all 10,000 bundled digits (several seconds
+    on one thread), computed once for the tests that need them."""
+    from ddpm_desktop.core.evaluation import data_features
 
     classifier, _ = load_classifier()
-    feats = data_features(classifier)
+    return classifier, data_features(classifier)
+
+
+@pytest.mark.slow
+def test_the_data_floor_at_n_uses_every_class(classifier_and_features):
+    """Regression: the held-out set is stored by class, so its first 500 digits were classes
+    0-4 only and scored an FD of 186 where an even spread scores ~4."""
+    from ddpm_desktop.core.evaluation import data_floor
+
+    _, feats = classifier_and_features
     floor500, n = data_floor(feats, 500)
     first500 = frechet_distance(feats["test"][:500], feats["train"])
     full, _ = data_floor(feats)
@@ -67,13 +75,12 @@ def test_the_data_floor_at_n_uses_every_class():
 
 
 @pytest.mark.slow
-def test_guidance_sweep_compares_w_on_the_same_seeds():
-    from ddpm_desktop.core.evaluation import data_features, data_floor, guidance_sweep
+def test_guidance_sweep_compares_w_on_the_same_seeds(classifier_and_features):
+    from ddpm_desktop.core.evaluation import data_floor, guidance_sweep
 
     torch.set_num_threads(1)
     model, _ = load_model(bundled_model_path())
-    classifier, _ = load_classifier()
-    feats = data_features(classifier)
+    classifier, feats = classifier_and_features
     schedule = NoiseSchedule.default()
     points = guidance_sweep(model, classifier, schedule, feats, [0.0, 2.0], n=20, steps=8)
     assert [p.guidance for p in points] == [0.0, 2.0]
