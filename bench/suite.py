@@ -2,8 +2,8 @@
 optional section `suite` of bench/run.py (`--sections suite`: the quick tier, and in a full run
 the whole suite too).
 
-Each tier runs as the README says (TIERS: the quick tier in two pytest-xdist workers of one
-torch thread each, the full suite in one process) in a fresh process. Measured: the wall time, and the CPU time (user + system) of that process and
+Each tier runs as the README says (TIERS: two pytest-xdist workers of one torch thread each)
+in a fresh process. Measured: the wall time, and the CPU time (user + system) of that process and
 all it started (the workers and their subprocesses), which is what the run costs whatever else
 the machine does; on a shared machine the wall time is inflated, the CPU time much less so.
 Nothing here is a test: the tests never time anything.
@@ -21,12 +21,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The README's commands, past `python -m pytest`. The quick tier in two workers on two cores,
-# each keeping torch to one thread (tests/conftest.py), as two threads per worker on two loaded
-# cores ran 7-9 times slower than one. The full suite in one process: beside a second worker,
-# the fault-injection tests' writer, run at nice 19, gets no CPU before it is killed and never
-# replaces its file (tests/reliability/test_faults.py, the PNG and checkpoint writers).
-TIERS = {"quick": ["-n", "2", "-m", "not slow"], "full": []}
+# The README's commands, past `python -m pytest`: both tiers in two pytest-xdist workers on
+# two cores, each worker keeping torch to one thread (tests/conftest.py), as two threads per
+# worker on two loaded cores ran 7-9 times slower than one.
+TIERS = {"quick": ["-n", "2", "-m", "not slow"], "full": ["-n", "2"]}
 QUICK_TARGET_S = 60.0
 FULL_TARGET_S = 240.0
 
