@@ -6,7 +6,6 @@ import sys
 
 import pytest
 
-
 from cli_helpers import run_cli, run_json
 
 

@@ -1,11 +1,9 @@
 """`ddpm-desktop kl`: the exact marginal KL, the estimate with its band, the conditional upper
 bound and the histogram, for every start and its parameters."""
-import json
 import math
 
 import numpy as np
 import pytest
-
 
 from cli_helpers import run_cli, run_json
 

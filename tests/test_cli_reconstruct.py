@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-
 from cli_helpers import run_cli, tiny_ckpt  # noqa: F401  (tiny_ckpt: a fixture)
 
 

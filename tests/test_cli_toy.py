@@ -1,7 +1,5 @@
 """`ddpm-desktop toy`: 2-D diffusion headless: its outputs (.npz, .png, .gif) and its errors
 (one line, exit 2, nothing written)."""
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
