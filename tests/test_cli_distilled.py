@@ -1,10 +1,8 @@
 """`--sampler distilled` in the CLI: sample/reconstruct run a student, steps outside 1..4 or no
 student are one-line errors (exit 2), evaluate parses distilled:N."""
-import json
-
 import pytest
 
-from cli_helpers import run_cli, tiny_ckpt, tiny_unet  # noqa: F401  (tiny_ckpt: a fixture)
+from cli_helpers import run_cli, run_json, tiny_ckpt, tiny_unet  # noqa: F401  (tiny_ckpt: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -18,16 +16,12 @@ def tiny_student(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("steps", [1, 4])
 def test_sample_and_reconstruct_with_the_distilled_sampler(tmp_path, capsys, tiny_student, steps):
-    code, out, _ = run_cli(capsys, "sample", "--sampler", "distilled", "--steps", str(steps),
-                           "--checkpoint", str(tiny_student), "--n", "3", "--label", "all",
-                           "--out", str(tmp_path / "s.npz"), "--json")
-    assert code == 0
-    report = json.loads(out)
+    report = run_json(capsys, "sample", "--sampler", "distilled", "--steps", steps,
+                      "--checkpoint", tiny_student, "--n", "3", "--label", "all", "--out", tmp_path / "s.npz")
     assert report["nfe"] == steps and report["guidance"] == 1.5 and not report["guided"]
-    code, out, _ = run_cli(capsys, "reconstruct", "--sampler", "distilled", "--steps", str(steps),
-                           "--checkpoint", str(tiny_student), "--index", "3", "--t", "300",
-                           "--out", str(tmp_path / "r.npz"), "--json")
-    assert code == 0 and json.loads(out)["nfe"] == steps
+    report = run_json(capsys, "reconstruct", "--sampler", "distilled", "--steps", steps,
+                      "--checkpoint", tiny_student, "--index", "3", "--t", "300", "--out", tmp_path / "r.npz")
+    assert report["nfe"] == steps
 
 
 @pytest.mark.parametrize("command", ["sample", "reconstruct"])

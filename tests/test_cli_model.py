@@ -9,15 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli_helpers import run_cli, tiny_ckpt  # noqa: F401  (tiny_ckpt: a fixture)
+from cli_helpers import run_cli, run_json, tiny_ckpt  # noqa: F401  (tiny_ckpt: a fixture)
 
 
 @pytest.mark.slow
 def test_sample_writes_png_gif_and_npz(tmp_path, capsys, tiny_ckpt):
-    code, out, _ = run_cli(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "4", "--steps", "3",
-                           "--label", "all", "--out", str(tmp_path / "s.npz"), "--json")
-    assert code == 0
-    report = json.loads(out)
+    report = run_json(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "4", "--steps", "3",
+                      "--label", "all", "--out", str(tmp_path / "s.npz"))
     from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE
 
     assert report["nfe"] == 3 and report["n"] == 4 and report["guidance"] == DEFAULT_GUIDANCE
@@ -46,10 +44,8 @@ def test_sample_is_deterministic_under_a_seed(tmp_path, capsys, tiny_ckpt):
 
 
 def test_reconstruct_reports_mse_and_saves_input_and_output(tmp_path, capsys, tiny_ckpt):
-    code, out, _ = run_cli(capsys, "reconstruct", "--index", "7", "--t", "50", "--steps", "3",
-                           "--checkpoint", str(tiny_ckpt), "--out", str(tmp_path / "r.npz"), "--json")
-    assert code == 0
-    report = json.loads(out)
+    report = run_json(capsys, "reconstruct", "--index", "7", "--t", "50", "--steps", "3",
+                      "--checkpoint", str(tiny_ckpt), "--out", str(tmp_path / "r.npz"))
     arrays = np.load(tmp_path / "r.npz")
     from ddpm_desktop.core.data import load_bundled_mnist
 

@@ -1,20 +1,16 @@
 """`reconstruct --n N`: N completions of one x_t in the .npz / .png / --json, and a bad --n exits 2."""
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from cli_helpers import run_cli, tiny_ckpt  # noqa: F401  (tiny_ckpt: a fixture)
+from cli_helpers import run_cli, run_json, tiny_ckpt  # noqa: F401  (tiny_ckpt: a fixture)
 
 
 @pytest.mark.slow
 def test_n_completions_in_npz_and_json(tmp_path, capsys, tiny_ckpt):
-    code, out, _ = run_cli(capsys, "reconstruct", "--index", "7", "--t", "60", "--steps", "4", "--n", "3",
-                           "--sampler", "ddpm", "--seed", "5", "--checkpoint", str(tiny_ckpt),
-                           "--out", str(tmp_path / "r.npz"), "--json")
-    assert code == 0
-    report = json.loads(out)
+    report = run_json(capsys, "reconstruct", "--index", "7", "--t", "60", "--steps", "4", "--n", "3",
+                      "--sampler", "ddpm", "--seed", "5", "--checkpoint", str(tiny_ckpt),
+                      "--out", str(tmp_path / "r.npz"))
     a = np.load(tmp_path / "r.npz")
     assert a["images"].shape == (3, 28, 28) and a["images"].dtype == np.uint8
     assert a["probabilities"].shape == (3, 10) and a["readings"].shape == (3,)
