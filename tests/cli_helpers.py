@@ -71,3 +71,19 @@ def save_subset_stand_ins(folder):
         extra = {"subset": {"n": 64, "seed": 0, "offset": 64 * k, "data": "mnist"}}
         paths[name] = save_weights(Path(folder) / f"{name}.safetensors", model, extra)
     return paths
+
+
+@pytest.fixture(scope="module")
+def stand_ins(tmp_path_factory):
+    """save_subset_stand_ins in a temporary folder, once per test module: {name: path}."""
+    return save_subset_stand_ins(tmp_path_factory.mktemp("subset"))
+
+
+@pytest.fixture
+def installed(stand_ins, monkeypatch):
+    """The stand-ins installed as the bundled subset models for one test (checkpoint's
+    subset_model_path returns their files): {name: path}."""
+    from ddpm_desktop.core import checkpoint
+
+    monkeypatch.setattr(checkpoint, "subset_model_path", lambda name: stand_ins[name])
+    return stand_ins

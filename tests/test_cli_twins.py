@@ -10,18 +10,7 @@ from ddpm_desktop.core import checkpoint, sampling
 from ddpm_desktop.core.data import load_bundled_mnist, subset_rows
 from ddpm_desktop.core.schedule import NoiseSchedule
 
-from cli_helpers import run_cli, run_json, save_subset_stand_ins
-
-
-@pytest.fixture(scope="module")
-def stand_ins(tmp_path_factory):
-    return save_subset_stand_ins(tmp_path_factory.mktemp("pair"))
-
-
-@pytest.fixture
-def installed(stand_ins, monkeypatch):
-    monkeypatch.setattr(checkpoint, "subset_model_path", lambda name: stand_ins[name])
-    return stand_ins
+from cli_helpers import installed, run_cli, run_json, stand_ins  # noqa: F401  (installed, stand_ins: fixtures)
 
 
 def _alone(path, n, seed, steps, guidance):
