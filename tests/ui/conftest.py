@@ -105,17 +105,20 @@ def _delete_the_windows_a_test_made():
 def make_session(qtbot):
     """Build sessions the way the session tests start them, each shut down after the test:
     `make_session(T=100, digit=x, digit_name="a blob", model=m, model_name="its denoiser")`
-    sets the schedule's T, the input digit and (when given) the model, in that order."""
+    sets the schedule's T, the input digit and the model, in that order; what is left out
+    keeps the session's default (`make_session()` is a bare session)."""
     from ddpm_desktop.ui.controller import WorkerController
     from ddpm_desktop.ui.session import Session
 
     made = []
 
-    def make(*, T: int, digit, digit_name: str, model=None, model_name: str = ""):
+    def make(*, T: int | None = None, digit=None, digit_name: str = "", model=None, model_name: str = ""):
         s = Session(WorkerController())
         made.append(s)
-        s.schedule_state.set_params(T=T)
-        s.input_state.set_digit(digit, digit_name)
+        if T is not None:
+            s.schedule_state.set_params(T=T)
+        if digit is not None:
+            s.input_state.set_digit(digit, digit_name)
         if model is not None:
             s.model_state.set_model(model, model_name)
         return s
