@@ -5,15 +5,10 @@ import json
 import numpy as np
 from PIL import Image
 
-from ddpm_desktop.cli import main
 from ddpm_desktop.core import nondigits
 from ddpm_desktop.core.data import load_bundled_mnist
 
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_helpers import run_cli, tiny_ckpt  # noqa: F401  (tiny_ckpt: a fixture)
 
 
 def test_npz_and_pictures_read_in_order(tmp_path, capsys):
@@ -60,21 +55,13 @@ def test_bad_inputs_are_one_line_errors_naming_the_path(tmp_path, capsys):
         assert err.count("\n") == 1 and words in err, err
 
 
-def test_reconstruct_says_whether_its_result_is_a_digit(tmp_path, capsys):
+def test_reconstruct_says_whether_its_result_is_a_digit(tmp_path, capsys, tiny_ckpt):
     """An untrained network from pure noise makes noise (the softmax alone read it as a digit
     with p near 1); from t = 3 the digit comes back nearly untouched."""
-    import torch
-
-    from ddpm_desktop.core.checkpoint import save_weights
-    from ddpm_desktop.core.model import ModelConfig, UNet
-
-    torch.manual_seed(0)
-    model = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))
-    ckpt = save_weights(tmp_path / "untrained.safetensors", model)
     reports = {}
     for t in (3, 1000):
         code, out, err = run_cli(capsys, "reconstruct", "--index", "1", "--t", str(t), "--steps", "3",
-                                 "--sampler", "ddpm", "--n", "2", "--checkpoint", str(ckpt),
+                                 "--sampler", "ddpm", "--n", "2", "--checkpoint", str(tiny_ckpt),
                                  "--out", str(tmp_path / f"r{t}.npz"), "--json")
         assert code == 0, err
         reports[t] = json.loads(out)

@@ -4,8 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from ddpm_desktop.cli import main
 from ddpm_desktop.core.data import load_bundled_mnist
+
+from cli_helpers import run_cli, run_json
 
 
 def test_json_names_file_rows_and_flags_the_copies(tmp_path, capsys):
@@ -13,8 +14,7 @@ def test_json_names_file_rows_and_flags_the_copies(tmp_path, capsys):
     images = np.concatenate([train.images[[5, 6000]], test.images[:4]])
     path = tmp_path / "s.npz"
     np.savez(path, images=images)
-    assert main(["copies", str(path), "--json", "--no-reference"]) == 0
-    d = json.loads(capsys.readouterr().out)
+    d = run_json(capsys, "copies", path, "--no-reference")
     assert d["f_mem"] == pytest.approx(2 / 6)
     assert d["ci"][0] <= d["f_mem"] <= d["ci"][1]
     rows = [s["nearest"] for s in d["samples"]]
@@ -39,19 +39,16 @@ def test_json_names_file_rows_and_flags_the_copies(tmp_path, capsys):
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, make, message):
     path = tmp_path / "bad.npz"
     make(path)
-    assert main(["copies", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    code, _, err = run_cli(capsys, "copies", path)
+    assert code == 2 and message in err and err.count("\n") == 1
 
 
 def test_exact_model_samples_are_copies(tmp_path, capsys):
     out = tmp_path / "exact.npz"
-    assert main(["sample", "--model", "exact", "--n", "4", "--steps", "10", "--out", str(out),
-                 "--json", "--threads", "1"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = run_json(capsys, "sample", "--model", "exact", "--n", "4", "--steps", "10", "--out", out,
+                      "--threads", "1")
     assert report["model"] == "exact" and report["bandwidth"] == 0.0
-    assert main(["copies", str(out), "--json", "--no-reference"]) == 0
-    assert json.loads(capsys.readouterr().out)["f_mem"] == 1.0
+    assert run_json(capsys, "copies", out, "--no-reference")["f_mem"] == 1.0
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -61,8 +58,8 @@ def test_exact_model_samples_are_copies(tmp_path, capsys):
     (["--model", "exact", "--bandwidth", "-1"], "--bandwidth must be"),
 ])
 def test_sample_refuses_meaningless_exact_combinations(tmp_path, capsys, argv, message):
-    assert main(["sample", "--out", str(tmp_path / "x.png"), *argv]) == 2
-    assert message in capsys.readouterr().err
+    code, _, err = run_cli(capsys, "sample", "--out", tmp_path / "x.png", *argv)
+    assert code == 2 and message in err
 
 
 @pytest.mark.slow
@@ -70,12 +67,13 @@ def test_train_on_a_subset_records_it(tmp_path, capsys):
     from ddpm_desktop.core.checkpoint import read_metadata
 
     out = tmp_path / "few.safetensors"
-    assert main(["train", "--steps", "2", "--batch-size", "8", "--threads", "1", "--base-channels", "8",
-                 "--subset", "64", "--subset-seed", "5", "--subset-offset", "64", "--out", str(out)]) == 0
-    assert "(64 images)" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, "train", "--steps", "2", "--batch-size", "8", "--threads", "1",
+                           "--base-channels", "8", "--subset", "64", "--subset-seed", "5", "--subset-offset",
+                           "64", "--out", out)
+    assert code == 0 and "(64 images)" in err
     meta = read_metadata(out)
     subset = meta["subset"] if isinstance(meta["subset"], dict) else json.loads(meta["subset"])
     assert subset == {"n": 64, "seed": 5, "offset": 64, "data": "mnist"}
-    assert main(["train", "--subset", "9001", "--steps", "1", "--out", str(out)]) == 2
-    assert "has 9000" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, "train", "--subset", "9001", "--steps", "1", "--out", out)
+    assert code == 2 and "has 9000" in err
 

@@ -6,19 +6,7 @@ import sys
 
 import pytest
 
-from ddpm_desktop.cli import main
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv):
-    code, out, err = run_cli(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
+from cli_helpers import run_cli, run_json
 
 
 def test_schedule_json_default(capsys):
@@ -68,7 +56,7 @@ def test_bad_values_exit_2_in_one_line(capsys, argv, words):
 ])
 def test_bad_arguments_exit_2(capsys, argv):
     with pytest.raises(SystemExit) as exc:
-        main(argv)
+        run_cli(capsys, *argv)
     assert exc.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
 

@@ -1,12 +1,10 @@
 """`ddpm-desktop export` and `ddpm-desktop experiment`: files opened with Pillow."""
 from __future__ import annotations
 
-import json
-
 import pytest
 from PIL import Image
 
-from ddpm_desktop.cli import main
+from cli_helpers import run_cli, run_json
 
 
 def _durations(path):
@@ -23,9 +21,8 @@ def _durations(path):
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".apng"])
 def test_export_short_reverse_chain_has_30_frames_last_held(tmp_path, capsys, suffix):
     out = tmp_path / f"r{suffix}"
-    assert main(["export", "--chain", "reverse", "--sampler", "ddim", "--steps", "5",
-                 "--out", str(out), "--json", "--threads", "1"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = run_json(capsys, "export", "--chain", "reverse", "--sampler", "ddim", "--steps", "5",
+                      "--out", out, "--threads", "1")
     im, d = _durations(out)
     assert im.n_frames == report["frames"] == 30  # 6 states, at least 30 frames
     assert d[-1] >= 1000 and all(x == 50 for x in d[:-1])
@@ -36,9 +33,8 @@ def test_export_short_reverse_chain_has_30_frames_last_held(tmp_path, capsys, su
 @pytest.mark.slow
 def test_export_both_is_one_digit_and_wide(tmp_path, capsys):
     out = tmp_path / "b.gif"
-    assert main(["export", "--chain", "both", "--sampler", "ddim", "--steps", "5", "--T", "100",
-                 "--histogram", "--out", str(out), "--json", "--threads", "1"]) == 0
-    r = json.loads(capsys.readouterr().out)
+    r = run_json(capsys, "export", "--chain", "both", "--sampler", "ddim", "--steps", "5", "--T", "100",
+                 "--histogram", "--out", out, "--threads", "1")
     assert r["t"] == 30 and r["chain_lengths"] == {"forward": 31, "reverse": 6}
     with Image.open(out) as im:
         assert im.size[0] >= 800 and im.n_frames >= 30
@@ -46,31 +42,29 @@ def test_export_both_is_one_digit_and_wide(tmp_path, capsys):
 
 def test_export_forward_frames_flag_and_png(tmp_path, capsys):
     out = tmp_path / "f.gif"
-    assert main(["export", "--chain", "forward", "--frames", "45", "--out", str(out)]) == 0
+    assert run_cli(capsys, "export", "--chain", "forward", "--frames", "45", "--out", out)[0] == 0
     with Image.open(out) as im:
         assert im.n_frames == 45
     png = tmp_path / "f.png"
-    assert main(["export", "--chain", "forward", "--out", str(png)]) == 0
+    assert run_cli(capsys, "export", "--chain", "forward", "--out", png)[0] == 0
     with Image.open(png) as im:
         assert im.format == "PNG" and getattr(im, "n_frames", 1) == 1
 
 
 def test_export_bad_path_one_line(tmp_path, capsys):
-    assert main(["export", "--out", str(tmp_path / "x.jpg")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--out" in err
+    code, _, err = run_cli(capsys, "export", "--out", tmp_path / "x.jpg")
+    assert code == 2 and err.count("\n") == 1 and "--out" in err
 
 
 def test_experiment_list_and_run(tmp_path, capsys):
-    assert main(["experiment", "--list"]) == 0
-    assert "poster-digit-kl" in capsys.readouterr().out
-    assert main(["experiment", "poster-digit-kl", "--out", str(tmp_path), "--json"]) == 0
-    r = json.loads(capsys.readouterr().out)
+    code, out, _ = run_cli(capsys, "experiment", "--list")
+    assert code == 0 and "poster-digit-kl" in out
+    r = run_json(capsys, "experiment", "poster-digit-kl", "--out", tmp_path)
     assert [row[0] for row in r["tables"][1]["rows"]] == [1.8643, 1.542, 0.501, 0.0993, 0.00101]
     assert "not given" in r["tables"][1]["title"]
     assert all((tmp_path / p.split("/")[-1]).is_file() for p in r["files"])
-    assert main(["experiment", "poster-exponential", "--out", str(tmp_path)]) == 0
-    text = capsys.readouterr().out
+    code, text, _ = run_cli(capsys, "experiment", "poster-exponential", "--out", tmp_path)
+    assert code == 0
     assert "  3.7697" in text and "3.226" in text  # the poster's value as written, beside ours
 
 
@@ -79,10 +73,11 @@ def test_poster_digit_kl_says_what_can_and_cannot_be_inferred(tmp_path, capsys):
     the CLI's text and in its JSON as "notes"."""
     from ddpm_desktop.core.experiments import POSTER_DIGIT_KL_READING
 
-    assert main(["experiment", "poster-digit-kl", "--out", str(tmp_path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["notes"] == [POSTER_DIGIT_KL_READING]
-    assert main(["experiment", "poster-digit-kl", "--out", str(tmp_path)]) == 0
-    text = " ".join(capsys.readouterr().out.split())
+    report = run_json(capsys, "experiment", "poster-digit-kl", "--out", tmp_path)
+    assert report["notes"] == [POSTER_DIGIT_KL_READING]
+    code, out, _ = run_cli(capsys, "experiment", "poster-digit-kl", "--out", tmp_path)
+    assert code == 0
+    text = " ".join(out.split())
     assert " ".join(POSTER_DIGIT_KL_READING.split()) in text
     assert text.index("What can be inferred") > text.index("the poster's values (their t is not given)")
     for value in ("1.8643", "1.542", "0.501", "0.0993", "0.00101"):  # as the poster wrote them
@@ -95,10 +90,9 @@ def test_experiment_tables_read_kl_as_the_results_card_does(tmp_path, capsys):
     from ddpm_desktop.core.kl import indistinguishable_level
     from ddpm_desktop.core.readout import format_kl
 
-    assert main(["experiment", "poster-exponential", "--out", str(tmp_path), "--json"]) == 0
-    table = json.loads(capsys.readouterr().out)["tables"][0]
-    assert main(["experiment", "poster-exponential", "--out", str(tmp_path)]) == 0
-    text = capsys.readouterr().out
+    table = run_json(capsys, "experiment", "poster-exponential", "--out", tmp_path)["tables"][0]
+    code, text, _ = run_cli(capsys, "experiment", "poster-exponential", "--out", tmp_path)
+    assert code == 0
     assert "inf" not in text.split() and "∞ (point mass)" in text
     level = float(indistinguishable_level(784))
     est = table["columns"].index("our estimate")
@@ -111,8 +105,8 @@ def test_experiment_tables_read_kl_as_the_results_card_does(tmp_path, capsys):
 
 
 def test_experiment_bad_name_and_path(tmp_path, capsys):
-    assert main(["experiment", "nope", "--out", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    code, _, err = run_cli(capsys, "experiment", "nope", "--out", tmp_path)
+    assert code == 2 and err.count("\n") == 1
     f = tmp_path / "file"
     f.write_text("x")
-    assert main(["experiment", "poster-exponential", "--out", str(f)]) == 2
+    assert run_cli(capsys, "experiment", "poster-exponential", "--out", f)[0] == 2

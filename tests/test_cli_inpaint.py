@@ -5,27 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ddpm_desktop.cli import main
 from ddpm_desktop.core import imaging
 from ddpm_desktop.core.data import load_bundled_mnist
 
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    import torch
-
-    from ddpm_desktop.core.checkpoint import save_weights
-    from ddpm_desktop.core.model import ModelConfig, UNet
-
-    torch.manual_seed(0)
-    model = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))
-    return str(save_weights(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors", model))
-
-
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_helpers import run_cli, tiny_ckpt  # noqa: F401  (tiny_ckpt: a fixture)
 
 
 @pytest.mark.parametrize("method, extra, nfe", [
@@ -38,9 +21,9 @@ def _run(capsys, *argv):
 @pytest.mark.slow
 def test_npz_keeps_the_known_pixels(capsys, tmp_path, tiny_ckpt, method, extra, nfe):
     out = tmp_path / "c.npz"
-    code, stdout, err = _run(capsys, "inpaint", "--index", 123, "--mask", "top", "--method", method, *extra,
-                             "--n", 3, "--seed", 1, "--checkpoint", tiny_ckpt, "--threads", 1,
-                             "--out", out, "--json")
+    code, stdout, err = run_cli(capsys, "inpaint", "--index", 123, "--mask", "top", "--method", method, *extra,
+                                "--n", 3, "--seed", 1, "--checkpoint", tiny_ckpt, "--threads", 1,
+                                "--out", out, "--json")
     assert code == 0, err
     report = json.loads(stdout)
     assert report["nfe"] == nfe and report["n"] == 3 and report["known_unchanged"] is True
@@ -65,14 +48,14 @@ def test_png_gif_and_a_mask_image(capsys, tmp_path, tiny_ckpt):
     Image.fromarray(mask).save(tmp_path / "mask.png")
     common = ["--image", digit, "--mask", tmp_path / "mask.png", "--method", "paste", "--steps", 3,
               "--n", 4, "--checkpoint", tiny_ckpt, "--threads", 1]
-    code, out, err = _run(capsys, "inpaint", *common, "--out", tmp_path / "c.png")
+    code, out, err = run_cli(capsys, "inpaint", *common, "--out", tmp_path / "c.png")
     assert code == 0, err
     assert Image.open(tmp_path / "c.png").size == (3 * (6 * 30 + 2), 3 * 32)   # input, masked, 4
-    code, out, err = _run(capsys, "inpaint", *common, "--out", tmp_path / "c.gif", "--fps", 5)
+    code, out, err = run_cli(capsys, "inpaint", *common, "--out", tmp_path / "c.gif", "--fps", 5)
     assert code == 0, err
     gif = Image.open(tmp_path / "c.gif")
     assert gif.n_frames >= 4
-    code, out, err = _run(capsys, "inpaint", *common, "--out", tmp_path / "c.npz", "--json")
+    code, out, err = run_cli(capsys, "inpaint", *common, "--out", tmp_path / "c.npz", "--json")
     x0 = imaging.to_uint8(imaging.load_digit(digit))
     with np.load(tmp_path / "c.npz") as d:
         known = d["mask"]
@@ -107,16 +90,16 @@ def test_bad_input_one_line_exit_2(capsys, tmp_path, tiny_ckpt, argv, match):
         argv += ["--index", "0"]
     out = tmp_path / "c.npz"
     # argparse keeps the last of a repeated flag: the case's own --steps wins over this default
-    code, stdout, err = _run(capsys, "inpaint", "--steps", 2, *argv, "--checkpoint", tiny_ckpt, "--out", out)
+    code, stdout, err = run_cli(capsys, "inpaint", "--steps", 2, *argv, "--checkpoint", tiny_ckpt, "--out", out)
     assert code == 2
     assert match in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
 
 
 def test_bad_out_suffix_and_missing_mask(capsys, tmp_path):
-    code, _, err = _run(capsys, "inpaint", "--index", 0, "--mask", "top", "--out", tmp_path / "c.jpg")
+    code, _, err = run_cli(capsys, "inpaint", "--index", 0, "--mask", "top", "--out", tmp_path / "c.jpg")
     assert code == 2 and "--out must end in .png, .gif, .npz" in err
     with pytest.raises(SystemExit) as info:       # argparse's own errors exit from inside it
-        main(["inpaint", "--index", "0", "--out", str(tmp_path / "c.npz")])
+        run_cli(capsys, "inpaint", "--index", 0, "--out", tmp_path / "c.npz")
     err = capsys.readouterr().err
     assert info.value.code == 2 and "required: --mask" in err and err.count("\n") == 1

@@ -1,11 +1,10 @@
 """`ddpm-desktop invert`: per-image MSE in --json, x_T in the .npz, bad input exits 2 in one line."""
-import json
 import math
 
 import numpy as np
 import pytest
 
-from cli_helpers import run_cli as _run, tiny_ckpt, write_digits_npz  # noqa: F401  (tiny_ckpt: a fixture)
+from cli_helpers import run_cli, run_json, tiny_ckpt, write_digits_npz  # noqa: F401  (tiny_ckpt: a fixture)
 
 
 @pytest.fixture
@@ -15,10 +14,8 @@ def digits_npz(tmp_path):
 
 def test_untrained_network_inverts_exactly(tmp_path, capsys, tiny_ckpt, digits_npz):
     # A fresh UNet's output layer is zero: ε̂ = 0, so DDIM moves x_0 along x_t = √ᾱ_t x_0 and back
-    code, out, _ = _run(capsys, "invert", digits_npz, "--checkpoint", tiny_ckpt, "--steps", "5",
-                        "--out", tmp_path / "x.npz", "--json")
-    assert code == 0
-    report = json.loads(out)
+    report = run_json(capsys, "invert", digits_npz, "--checkpoint", tiny_ckpt, "--steps", "5",
+                      "--out", tmp_path / "x.npz")
     assert len(report["mse"]) == 3 and max(report["mse"]) < 1e-10
     assert report["nfe"] == 5 * 3 + 5
     from ddpm_desktop.core import imaging
@@ -36,8 +33,8 @@ def test_one_image_file(tmp_path, capsys, tiny_ckpt):
     from ddpm_desktop.core.data import load_bundled_mnist
 
     Image.fromarray(load_bundled_mnist("test").images[4]).save(tmp_path / "d.png")
-    code, out, _ = _run(capsys, "invert", tmp_path / "d.png", "--checkpoint", tiny_ckpt, "--steps", "2", "--json")
-    assert code == 0 and len(json.loads(out)["mse"]) == 1
+    report = run_json(capsys, "invert", tmp_path / "d.png", "--checkpoint", tiny_ckpt, "--steps", "2")
+    assert len(report["mse"]) == 1
 
 
 @pytest.mark.parametrize("content, needle", [
@@ -52,16 +49,16 @@ def test_bad_npz_exits_2_in_one_line(tmp_path, capsys, tiny_ckpt, content, needl
         path.write_bytes(b"not a zip at all")
     else:
         np.savez(path, **content)
-    code, out, err = _run(capsys, "invert", path, "--checkpoint", tiny_ckpt)
+    code, out, err = run_cli(capsys, "invert", path, "--checkpoint", tiny_ckpt)
     assert code == 2 and out == ""
     assert needle in err and err.count("\n") == 1
 
 
 def test_bad_options_exit_2(tmp_path, capsys, tiny_ckpt, digits_npz):
     for extra in (["--steps", "0"], ["--refine", "-1"], ["--label", "11"]):
-        code, _, err = _run(capsys, "invert", digits_npz, "--checkpoint", tiny_ckpt, *extra)
+        code, _, err = run_cli(capsys, "invert", digits_npz, "--checkpoint", tiny_ckpt, *extra)
         assert code == 2 and err.count("\n") == 1
-    code, _, err = _run(capsys, "invert", tmp_path / "missing.npz", "--checkpoint", tiny_ckpt)
+    code, _, err = run_cli(capsys, "invert", tmp_path / "missing.npz", "--checkpoint", tiny_ckpt)
     assert code == 2 and "no such file" in err
 
 
@@ -74,10 +71,8 @@ def test_decode_under_another_label(tmp_path, capsys, digits_npz):
     three = test.images[np.flatnonzero(test.labels == 3)[:1]]
     path = tmp_path / "three.npz"
     np.savez(path, images=three)
-    code, out, _ = _run(capsys, "invert", path, "--steps", "10", "--refine", "1", "--json",
-                        "--decode-label", "8", "--decode-guidance", "3", "--out", tmp_path / "e.npz")
-    assert code == 0
-    report = json.loads(out)
+    report = run_json(capsys, "invert", path, "--steps", "10", "--refine", "1",
+                      "--decode-label", "8", "--decode-guidance", "3", "--out", tmp_path / "e.npz")
     assert report["decode_label"] == 8 and report["nfe"] == 10 * 2 + 10 + 10
     assert report["mse"][0] > 0.01                          # it did change
     from ddpm_desktop.core.decision import bundled_classifier, decision_curve

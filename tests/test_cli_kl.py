@@ -1,24 +1,11 @@
 """`ddpm-desktop kl`: the exact marginal KL, the estimate with its band, the conditional upper
 bound and the histogram, for every start and its parameters."""
-import json
 import math
 
 import numpy as np
 import pytest
 
-from ddpm_desktop.cli import main
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv):
-    code, out, err = run_cli(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
+from cli_helpers import run_cli, run_json
 
 
 KEYS = {"exact_kl", "estimated_kl", "estimated_kl_spread", "conditional_kl", "histogram_kl",

@@ -10,7 +10,7 @@ import pytest
 from ddpm_desktop.core import generalisation
 from ddpm_desktop.core.generalisation import LabPoint, load_curves
 
-from cli_helpers import run_cli
+from cli_helpers import run_cli, run_json
 
 
 def _point(step, f_mem):
@@ -73,8 +73,7 @@ def test_shipped_prints_one_table_per_run_sorted_by_size(tmp_path, capsys):
 
 def test_shipped_json_is_the_curves_file_read_back(tmp_path, capsys):
     path = _write_curves(tmp_path / "curves.json")
-    code, out, _ = run_cli(capsys, "lab", "--shipped", "--curves", path, "--json")
-    assert code == 0 and json.loads(out) == load_curves(path)
+    assert run_json(capsys, "lab", "--shipped", "--curves", path) == load_curves(path)
 
 
 def test_shipped_without_the_bundled_file_says_so_in_one_line(tmp_path, capsys, monkeypatch):

@@ -9,33 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ddpm_desktop.cli import main
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    import torch
-
-    from ddpm_desktop.core.checkpoint import save_weights
-    from ddpm_desktop.core.model import ModelConfig, UNet
-
-    torch.manual_seed(0)
-    model = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))
-    return save_weights(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors", model)
-
-
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_helpers import run_cli, run_json, tiny_ckpt  # noqa: F401  (tiny_ckpt: a fixture)
 
 
 @pytest.mark.slow
 def test_sample_writes_png_gif_and_npz(tmp_path, capsys, tiny_ckpt):
-    code, out, _ = _run(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "4", "--steps", "3",
-                        "--label", "all", "--out", str(tmp_path / "s.npz"), "--json")
-    assert code == 0
-    report = json.loads(out)
+    report = run_json(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "4", "--steps", "3",
+                      "--label", "all", "--out", str(tmp_path / "s.npz"))
     from ddpm_desktop.core.sampling import DEFAULT_GUIDANCE
 
     assert report["nfe"] == 3 and report["n"] == 4 and report["guidance"] == DEFAULT_GUIDANCE
@@ -44,12 +24,12 @@ def test_sample_writes_png_gif_and_npz(tmp_path, capsys, tiny_ckpt):
     assert arrays["images"].shape == (4, 28, 28) and arrays["images"].dtype == np.uint8
     assert arrays["labels"].tolist() == [0, 1, 2, 3]
 
-    assert _run(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "4", "--steps", "2",
-                "--sampler", "ddim", "--out", str(tmp_path / "s.png"))[0] == 0
+    assert run_cli(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "4", "--steps", "2",
+                   "--sampler", "ddim", "--out", str(tmp_path / "s.png"))[0] == 0
     assert Image.open(tmp_path / "s.png").size[0] > 56
 
-    assert _run(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "2", "--steps", "4",
-                "--out", str(tmp_path / "s.gif"), "--fps", "10")[0] == 0
+    assert run_cli(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "2", "--steps", "4",
+                   "--out", str(tmp_path / "s.gif"), "--fps", "10")[0] == 0
     gif = Image.open(tmp_path / "s.gif")
     assert gif.n_frames >= 2  # the start state and the steps (identical frames may merge)
     arrays2 = np.load(tmp_path / "s.npz")
@@ -58,16 +38,14 @@ def test_sample_writes_png_gif_and_npz(tmp_path, capsys, tiny_ckpt):
 
 def test_sample_is_deterministic_under_a_seed(tmp_path, capsys, tiny_ckpt):
     for name in ("a", "b"):
-        _run(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "2", "--steps", "3", "--sampler",
-             "ddpm", "--seed", "5", "--out", str(tmp_path / f"{name}.npz"))
+        run_cli(capsys, "sample", "--checkpoint", str(tiny_ckpt), "--n", "2", "--steps", "3", "--sampler",
+                "ddpm", "--seed", "5", "--out", str(tmp_path / f"{name}.npz"))
     assert np.array_equal(np.load(tmp_path / "a.npz")["images"], np.load(tmp_path / "b.npz")["images"])
 
 
 def test_reconstruct_reports_mse_and_saves_input_and_output(tmp_path, capsys, tiny_ckpt):
-    code, out, _ = _run(capsys, "reconstruct", "--index", "7", "--t", "50", "--steps", "3",
-                        "--checkpoint", str(tiny_ckpt), "--out", str(tmp_path / "r.npz"), "--json")
-    assert code == 0
-    report = json.loads(out)
+    report = run_json(capsys, "reconstruct", "--index", "7", "--t", "50", "--steps", "3",
+                      "--checkpoint", str(tiny_ckpt), "--out", str(tmp_path / "r.npz"))
     arrays = np.load(tmp_path / "r.npz")
     from ddpm_desktop.core.data import load_bundled_mnist
 
@@ -92,7 +70,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, monkeypatch, tiny_
     monkeypatch.chdir(tmp_path)
     if "--checkpoint" not in argv and argv[0] != "train":
         argv = argv + ["--checkpoint", str(tiny_ckpt)]
-    code, _, err = _run(capsys, *argv)
+    code, _, err = run_cli(capsys, *argv)
     assert code == 2
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
 
@@ -102,12 +80,12 @@ def test_train_command_writes_a_resumable_checkpoint_and_log(tmp_path, capsys):
     out = tmp_path / "m.safetensors"
     args = ["train", "--steps", "3", "--batch-size", "8", "--threads", "1", "--base-channels", "8",
             "--out", str(out), "--log", str(tmp_path / "log.csv"), "--log-every", "1"]
-    assert _run(capsys, *args)[0] == 0
+    assert run_cli(capsys, *args)[0] == 0
     from ddpm_desktop.core.checkpoint import read_metadata, state_path_for
 
     assert read_metadata(out)["step"] == 3 and state_path_for(out).is_file()
     args[2] = "5"
-    assert _run(capsys, *args, "--resume", str(out))[0] == 0
+    assert run_cli(capsys, *args, "--resume", str(out))[0] == 0
     assert read_metadata(out)["step"] == 5
     rows = (tmp_path / "log.csv").read_text().strip().splitlines()
     assert rows[0].startswith("step,loss") and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
@@ -150,8 +128,8 @@ def test_crafted_checkpoint_ends_the_cli_with_exit_2_and_one_line(tmp_path, caps
         bad = tmp_path / f"bad-{field}.safetensors"
         save_file(load_file(str(tiny_ckpt)), str(bad),
                   metadata={**meta, "model_config": json.dumps({**cfg, field: value})})
-        code, _, err = _run(capsys, "sample", "--checkpoint", str(bad), "--n", "1", "--steps", "1",
-                            "--out", str(tmp_path / "s.png"))
+        code, _, err = run_cli(capsys, "sample", "--checkpoint", str(bad), "--n", "1", "--steps", "1",
+                               "--out", str(tmp_path / "s.png"))
         assert code == 2 and err.count("\n") == 1 and field in err and "Traceback" not in err, err
         assert not (tmp_path / "s.png").exists()
 
@@ -167,8 +145,8 @@ def test_train_recipe_sets_the_loss_weighting_and_label_start(tmp_path, capsys, 
     from ddpm_desktop.core.training import RECIPES
 
     out = tmp_path / "m.safetensors"
-    assert _run(capsys, "train", "--recipe", recipe, "--steps", "2", "--batch-size", "4", "--threads", "1",
-                "--base-channels", "8", "--save-every", "0", "--p-uncond", "0.25", "--out", str(out))[0] == 0
+    assert run_cli(capsys, "train", "--recipe", recipe, "--steps", "2", "--batch-size", "4", "--threads", "1",
+                   "--base-channels", "8", "--save-every", "0", "--p-uncond", "0.25", "--out", str(out))[0] == 0
     meta = read_metadata(out)
     config = meta["train_config"]
     config = json.loads(config) if isinstance(config, str) else config

@@ -1,38 +1,16 @@
 """`reconstruct --n N`: N completions of one x_t in the .npz / .png / --json, and a bad --n exits 2."""
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from ddpm_desktop.cli import main
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    import torch
-
-    from ddpm_desktop.core.checkpoint import save_weights
-    from ddpm_desktop.core.model import ModelConfig, UNet
-
-    torch.manual_seed(0)
-    model = UNet(ModelConfig(base_channels=8, channel_mults=(1, 2), emb_dim=32, groups=4, attention=False))
-    return save_weights(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors", model)
-
-
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_helpers import run_cli, run_json, tiny_ckpt  # noqa: F401  (tiny_ckpt: a fixture)
 
 
 @pytest.mark.slow
 def test_n_completions_in_npz_and_json(tmp_path, capsys, tiny_ckpt):
-    code, out, _ = _run(capsys, "reconstruct", "--index", "7", "--t", "60", "--steps", "4", "--n", "3",
-                        "--sampler", "ddpm", "--seed", "5", "--checkpoint", str(tiny_ckpt),
-                        "--out", str(tmp_path / "r.npz"), "--json")
-    assert code == 0
-    report = json.loads(out)
+    report = run_json(capsys, "reconstruct", "--index", "7", "--t", "60", "--steps", "4", "--n", "3",
+                      "--sampler", "ddpm", "--seed", "5", "--checkpoint", str(tiny_ckpt),
+                      "--out", str(tmp_path / "r.npz"))
     a = np.load(tmp_path / "r.npz")
     assert a["images"].shape == (3, 28, 28) and a["images"].dtype == np.uint8
     assert a["probabilities"].shape == (3, 10) and a["readings"].shape == (3,)
@@ -58,8 +36,8 @@ def test_completion_k_is_the_plain_sampler_with_seed_s_plus_1_plus_k(tmp_path, c
     from ddpm_desktop.core.sampling import generator_for, make_eps_fn, sample
     from ddpm_desktop.core.schedule import NoiseSchedule
 
-    assert _run(capsys, "reconstruct", "--index", "2", "--t", "40", "--steps", "3", "--n", "2", "--sampler",
-                "ddpm", "--seed", "9", "--checkpoint", str(tiny_ckpt), "--out", str(tmp_path / "r.npz"))[0] == 0
+    assert run_cli(capsys, "reconstruct", "--index", "2", "--t", "40", "--steps", "3", "--n", "2", "--sampler",
+                   "ddpm", "--seed", "9", "--checkpoint", str(tiny_ckpt), "--out", str(tmp_path / "r.npz"))[0] == 0
     model, _ = load_model(tiny_ckpt)
     sched = NoiseSchedule.default()
     x0 = torch.from_numpy(imaging.to_model_range(load_bundled_mnist("test").images[2]))[None, None]
@@ -72,11 +50,11 @@ def test_completion_k_is_the_plain_sampler_with_seed_s_plus_1_plus_k(tmp_path, c
 
 
 def test_n_completions_png_grid(tmp_path, capsys, tiny_ckpt):
-    assert _run(capsys, "reconstruct", "--index", "1", "--t", "30", "--steps", "2", "--n", "4", "--sampler",
-                "ddim", "--eta", "1", "--checkpoint", str(tiny_ckpt), "--out", str(tmp_path / "r.png"))[0] == 0
+    assert run_cli(capsys, "reconstruct", "--index", "1", "--t", "30", "--steps", "2", "--n", "4", "--sampler",
+                   "ddim", "--eta", "1", "--checkpoint", str(tiny_ckpt), "--out", str(tmp_path / "r.png"))[0] == 0
     single = tmp_path / "one.png"
-    assert _run(capsys, "reconstruct", "--index", "1", "--t", "30", "--steps", "2",
-                "--checkpoint", str(tiny_ckpt), "--out", str(single))[0] == 0
+    assert run_cli(capsys, "reconstruct", "--index", "1", "--t", "30", "--steps", "2",
+                   "--checkpoint", str(tiny_ckpt), "--out", str(single))[0] == 0
     # input | noised | 4 completions, against input | noised | reconstruction: 6 tiles vs 3
     w6, w3 = Image.open(tmp_path / "r.png").size[0], Image.open(single).size[0]
     assert w6 > 1.8 * w3
@@ -91,8 +69,8 @@ def test_n_completions_png_grid(tmp_path, capsys, tiny_ckpt):
 ])
 def test_bad_n_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, tiny_ckpt, extra, needle):
     out = tmp_path / "r.npz"
-    code, _, err = _run(capsys, "reconstruct", "--index", "0", "--t", "10", "--checkpoint", str(tiny_ckpt),
-                        "--out", str(out), *extra)
+    code, _, err = run_cli(capsys, "reconstruct", "--index", "0", "--t", "10", "--checkpoint", str(tiny_ckpt),
+                           "--out", str(out), *extra)
     assert code == 2
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()

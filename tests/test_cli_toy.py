@@ -1,26 +1,13 @@
 """`ddpm-desktop toy`: 2-D diffusion headless: its outputs (.npz, .png, .gif) and its errors
 (one line, exit 2, nothing written)."""
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from ddpm_desktop.cli import main
 from ddpm_desktop.core import toy2d
 from ddpm_desktop.core.sampling import generator_for
 
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv):
-    code, out, err = run_cli(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
+from cli_helpers import run_cli, run_json
 
 
 def test_exact_mixture_samples_match_the_mixture(capsys, tmp_path):
@@ -113,7 +100,7 @@ def test_bad_output_and_choices_exit_2(capsys, tmp_path):
     code, _, err = run_cli(capsys, "toy", "--data", "moons", "--out", str(tmp_path / "x.txt"))
     assert code == 2 and "--out must end in .npz, .png, .gif" in err
     with pytest.raises(SystemExit) as e:
-        main(["toy", "--data", "spiral", "--out", str(tmp_path / "x.npz")])
+        run_cli(capsys, "toy", "--data", "spiral", "--out", str(tmp_path / "x.npz"))
     assert e.value.code == 2
 
 

@@ -1,8 +1,6 @@
 """`ddpm-desktop twins`: two tiny stand-in models in place of the bundled pair, the JSON against
 an independent recomputation (each model sampled alone, distances by scipy's cdist), and its
 refusals."""
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -11,18 +9,8 @@ from scipy.spatial.distance import cdist
 from ddpm_desktop.core import checkpoint, sampling
 from ddpm_desktop.core.data import load_bundled_mnist, subset_rows
 from ddpm_desktop.core.schedule import NoiseSchedule
-from tests.cli_helpers import run_cli, save_subset_stand_ins
 
-
-@pytest.fixture(scope="module")
-def stand_ins(tmp_path_factory):
-    return save_subset_stand_ins(tmp_path_factory.mktemp("pair"))
-
-
-@pytest.fixture
-def installed(stand_ins, monkeypatch):
-    monkeypatch.setattr(checkpoint, "subset_model_path", lambda name: stand_ins[name])
-    return stand_ins
+from cli_helpers import installed, run_cli, run_json, stand_ins  # noqa: F401  (installed, stand_ins: fixtures)
 
 
 def _alone(path, n, seed, steps, guidance):
@@ -35,10 +23,8 @@ def _alone(path, n, seed, steps, guidance):
 
 
 def test_json_matches_each_model_sampled_alone(installed, capsys):
-    code, out, err = run_cli(capsys, "twins", "--pair", "few", "--n", "3", "--seed", "4",
-                             "--steps", "5", "--guidance", "2", "--threads", "1", "--json")
-    assert code == 0, err
-    d = json.loads(out)
+    d = run_json(capsys, "twins", "--pair", "few", "--n", "3", "--seed", "4",
+                 "--steps", "5", "--guidance", "2", "--threads", "1")
     assert d["models"] == ["few-a", "few-b"] and d["n"] == 3 and len(d["pairs"]) == 3
     a = _alone(installed["few-a"], 3, 4, 5, 2.0)
     b = _alone(installed["few-b"], 3, 4, 5, 2.0)

@@ -113,3 +113,60 @@ def _delete_the_windows_a_test_made():
     if look() != look_before:
         theme.set_lecture(app, False)
         theme.apply_theme(app, "dark")
+
+
+@pytest.fixture
+def make_session(qtbot):
+    """Build sessions the way the session tests start them, each shut down after the test:
+    `make_session(T=100, digit=x, digit_name="a blob", model=m, model_name="its denoiser")`
+    sets the schedule's T, the input digit and the model, in that order; what is left out
+    keeps the session's default (`make_session()` is a bare session)."""
+    from ddpm_desktop.ui.controller import WorkerController
+    from ddpm_desktop.ui.session import Session
+
+    made = []
+
+    def make(*, T: int | None = None, digit=None, digit_name: str = "", model=None, model_name: str = ""):
+        s = Session(WorkerController())
+        made.append(s)
+        if T is not None:
+            s.schedule_state.set_params(T=T)
+        if digit is not None:
+            s.input_state.set_digit(digit, digit_name)
+        if model is not None:
+            s.model_state.set_model(model, model_name)
+        return s
+
+    yield make
+    for s in made:
+        s.shutdown()
+
+
+@pytest.fixture
+def session(make_session):
+    """A session at T = 200 on the bar digit with no model yet; a test module that needs
+    another start defines its own `session` (or builds on this one by asking for it)."""
+    from session_helpers import bar
+
+    return make_session(T=200, digit=bar(), digit_name="a bar")
+
+
+@pytest.fixture
+def decision_view(session, qtbot):
+    """The decision plot of `session` (whichever `session` the test module defines)."""
+    from ddpm_desktop.ui.widgets.decision_view import DecisionView
+
+    view = DecisionView(session.decision, session.reverse)
+    qtbot.addWidget(view)
+    return view
+
+
+@pytest.fixture
+def completions_panel(session, qtbot):
+    """The completions panel of `session`, its Run button wired to the session's completer."""
+    from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
+
+    panel = CompletionsPanel(session.completions, session.sampler)
+    qtbot.addWidget(panel)
+    connect_completions_panel(panel, session.completer)
+    return panel

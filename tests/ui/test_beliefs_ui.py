@@ -12,8 +12,6 @@ from scipy.integrate import quad
 from ddpm_desktop.core.imaging import to_uint8
 from ddpm_desktop.core.likelihood import DEFAULT_LOG_SNR_MAX, dequantize
 from ddpm_desktop.core.sampling import generator_for
-from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.widgets.beliefs_panel import BeliefsPanel, connect_beliefs_panel
 
 C = 0.5
@@ -40,16 +38,11 @@ class BrokenModel(LinearModel):
 
 
 @pytest.fixture
-def session(qtbot):
-    s = Session(WorkerController())
-    s.schedule_state.set_params(T=200)
-    digit = np.full((28, 28), -1.0, np.float32)
-    digit[4:24, 12:16] = 1.0
-    s.input_state.set_digit(digit, "a bar")
-    s.model_state.set_model(LinearModel(), "linear")
-    s.beliefs.ode_steps, s.beliefs.inversion_steps, s.beliefs.refine = 8, 10, 0
-    yield s
-    s.shutdown()
+def session(session):
+    """conftest's session (T = 200, the bar digit) with the linear model and short jobs."""
+    session.model_state.set_model(LinearModel(), "linear")
+    session.beliefs.ode_steps, session.beliefs.inversion_steps, session.beliefs.refine = 8, 10, 0
+    return session
 
 
 @pytest.fixture

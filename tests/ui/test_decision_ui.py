@@ -1,5 +1,6 @@
 """The decision plot in the UI: it follows a reverse run (sampling, inpainting), its rows
-equal core.decision on the chain's x̂₀; N completions of the reconstruct x_t; refusals."""
+equal core.decision on the chain's x̂₀; N completions of the reconstruct x_t; refusals. The
+session is conftest's (T = 200, the bar digit); each test gives it a model."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,11 +10,11 @@ import torch
 from ddpm_desktop.core.classifier import bundled_reader
 from ddpm_desktop.core.decision import bundled_classifier, decision_curve, settle_step
 from ddpm_desktop.ui import theme
-from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import SamplerSettings
-from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
+from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel
 from ddpm_desktop.ui.widgets.decision_view import DecisionView
+
+from session_helpers import sample_to_the_end, shown_tiles
 
 
 class FakeModel(torch.nn.Module):
@@ -23,28 +24,10 @@ class FakeModel(torch.nn.Module):
         return 0.5 * x + 0.05 * torch.tanh(log_snr)[:, None, None, None]
 
 
-@pytest.fixture
-def session(qtbot):
-    s = Session(WorkerController())
-    s.schedule_state.set_params(T=200)
-    digit = np.full((28, 28), -1.0, np.float32)
-    digit[4:24, 12:16] = 1.0
-    s.input_state.set_digit(digit, "a bar")
-    yield s
-    s.shutdown()
-
-
-def run_to_end(session, qtbot, settings):
-    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
-        assert session.request_sampling(settings)
-    qtbot.waitUntil(lambda: session.decision.complete, timeout=10_000)
-
-
-def test_the_plot_follows_a_reverse_run(session, qtbot):
-    view = DecisionView(session.decision, session.reverse)
-    qtbot.addWidget(view)
+def test_the_plot_follows_a_reverse_run(session, decision_view, qtbot):
+    view = decision_view
     session.model_state.set_model(FakeModel(), "fake")
-    run_to_end(session, qtbot, SamplerSettings(sampler="ddim", steps=10))
+    sample_to_the_end(session, qtbot, SamplerSettings(sampler="ddim", steps=10))
     lane, d = session.reverse.lanes[0], session.decision
     assert len(d.ts) == 10 and d.ts.tolist() == lane.t[:-1]
     assert d.frames.tolist() == list(range(1, 11))
@@ -63,7 +46,7 @@ def test_the_plot_follows_a_reverse_run(session, qtbot):
     session.reverse.set_frame(3)
     assert view.cursor.isVisible() and view.cursor.value() == lane.t[2]
     # a new run clears it and fills it again
-    run_to_end(session, qtbot, SamplerSettings(sampler="ddpm", steps=7, seed=3))
+    sample_to_the_end(session, qtbot, SamplerSettings(sampler="ddpm", steps=7, seed=3))
     assert len(session.decision.ts) == 7
     assert all(len(c.getData()[0]) == 7 for c in view.curves)
 
@@ -81,13 +64,11 @@ def test_inpainting_chains_are_read_too_without_repaint_jumps(session, qtbot):
     assert set(session.inpaint.settled.tolist()) <= set(session.decision.ts.tolist())
 
 
-def test_completions_of_the_reconstruct_x_t(session, qtbot):
-    panel = CompletionsPanel(session.completions, session.sampler)
-    qtbot.addWidget(panel)
-    connect_completions_panel(panel, session.completer)
+def test_completions_of_the_reconstruct_x_t(session, completions_panel, qtbot):
+    panel = completions_panel
     session.model_state.set_model(FakeModel(), "fake")
     settings = SamplerSettings(sampler="ddpm", steps=6, source="input", t_start=80, seed=4)
-    run_to_end(session, qtbot, settings)
+    sample_to_the_end(session, qtbot, settings)
     reconstruct = session.reverse.lanes[0].x_t[-1]
     panel.n_spin.setValue(3)
     assert session.completions.n == 3
@@ -99,7 +80,7 @@ def test_completions_of_the_reconstruct_x_t(session, qtbot):
     np.testing.assert_allclose(st.images[0], reconstruct, atol=1e-5)   # seed + 0 = the reconstruct run
     assert not np.allclose(st.images[0], st.images[1])
     assert set(st.settled.tolist()) <= set(session.reverse.lanes[0].t[:-1])
-    shown = [t for t in panel.grid.tiles if not t.isHidden()]
+    shown = shown_tiles(panel.grid)
     assert len(shown) == 3 and "settles t =" in shown[0].caption.text()
     assert "3 completions of x_80" in panel.result_label.text()
 
@@ -135,13 +116,12 @@ def test_class_colours_are_ten_distinct_legible_lines():
         assert min(_contrast(c, bg) for c in colours) >= 3.0
 
 
-def test_the_predicted_speciation_step_is_marked_and_follows_the_schedule(session, qtbot):
+def test_the_predicted_speciation_step_is_marked_and_follows_the_schedule(session, decision_view, qtbot):
     from ddpm_desktop.core.data import load_bundled_mnist
 
-    view = DecisionView(session.decision, session.reverse)
-    qtbot.addWidget(view)
+    view = decision_view
     session.model_state.set_model(FakeModel(), "fake")
-    run_to_end(session, qtbot, SamplerSettings(sampler="ddim", steps=10))
+    sample_to_the_end(session, qtbot, SamplerSettings(sampler="ddim", steps=10))
     qtbot.waitUntil(lambda: session.decision.speciation is not None, timeout=20_000)
     # oracle: Λ from numpy's covariance of the training digits, the step by a plain loop over ᾱ_t
     x = load_bundled_mnist("train").images.reshape(-1, 784).astype(np.float64) / 127.5 - 1.0

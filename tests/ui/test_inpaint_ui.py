@@ -1,5 +1,6 @@
 """Inpainting in the UI: the mask state (brush, eraser, undo, presets), the session's job filling
-the reverse view and the completions grid, refusals, and the panel as a view of the state."""
+the reverse view and the completions grid, refusals, and the panel as a view of the state. The
+session is conftest's (T = 200, the bar digit, no model yet)."""
 from __future__ import annotations
 
 import time
@@ -10,10 +11,7 @@ import torch
 from PySide6.QtCore import QPointF, Qt
 
 from ddpm_desktop.core.inpaint import preset_mask
-from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.inpaint_state import InpaintState
-from ddpm_desktop.ui.session import Session
-
 from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel, connect_inpaint_panel
 
 
@@ -30,17 +28,6 @@ class FakeModel(torch.nn.Module):
         if self.delay:
             time.sleep(self.delay)
         return 0.5 * x
-
-
-@pytest.fixture
-def session(qtbot):
-    s = Session(WorkerController())
-    s.schedule_state.set_params(T=200)
-    digit = np.full((28, 28), -1.0, np.float32)
-    digit[4:24, 12:16] = 1.0
-    s.input_state.set_digit(digit, "a bar")
-    yield s
-    s.shutdown()
 
 
 def test_mask_state_brush_eraser_undo_presets():

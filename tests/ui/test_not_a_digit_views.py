@@ -8,12 +8,10 @@ import pytest
 
 from ddpm_desktop.core.classifier import bundled_reader
 from ddpm_desktop.core.exact_denoiser import ExactDenoiser
-from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import SamplerSettings
-from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
-from ddpm_desktop.ui.widgets.decision_view import DecisionView
 from ddpm_desktop.ui.widgets.inpaint_panel import InpaintPanel
+
+from session_helpers import complete_the_input, sample_to_the_end, shown_tiles
 
 
 def blob() -> np.ndarray:
@@ -23,13 +21,9 @@ def blob() -> np.ndarray:
 
 
 @pytest.fixture
-def session(qtbot):
-    s = Session(WorkerController())
-    s.schedule_state.set_params(T=100)
-    s.input_state.set_digit(blob(), "a blob")
-    s.model_state.set_model(ExactDenoiser(blob()[None]), "a blob's exact denoiser")
-    yield s
-    s.shutdown()
+def session(make_session):
+    return make_session(T=100, digit=blob(), digit_name="a blob",
+                        model=ExactDenoiser(blob()[None]), model_name="a blob's exact denoiser")
 
 
 def test_the_reader_itself_says_the_blob_is_no_digit():
@@ -38,21 +32,14 @@ def test_the_reader_itself_says_the_blob_is_no_digit():
     assert not r.digit and r.label is None and r.text == "not a digit"
 
 
-def test_completions_grid_and_summary(session, qtbot):
-    panel = CompletionsPanel(session.completions, session.sampler)
-    qtbot.addWidget(panel)
-    connect_completions_panel(panel, session.completer)
-    session.sampler.update(sampler="ddpm", steps=5, source="input", t_start=60, seed=1)
-    session.completions.set_n(2)
-    assert session.completer.start()
-    qtbot.waitUntil(lambda: session.completions.images is not None and not session.completions.running,
-                    timeout=20_000)
+def test_completions_grid_and_summary(session, completions_panel, qtbot):
+    complete_the_input(session, qtbot, n=2)
     np.testing.assert_allclose(session.completions.images, np.stack([blob()] * 2), atol=1e-3)
     assert session.completions.digits.tolist() == [False, False]
-    shown = [t for t in panel.grid.tiles if not t.isHidden()]
+    shown = shown_tiles(completions_panel.grid)
     assert len(shown) == 2 and all(t.caption.text().startswith("not a digit") for t in shown)
     assert "reads" not in shown[0].caption.text()
-    assert "not a digit ×2" in panel.result_label.text()
+    assert "not a digit ×2" in completions_panel.result_label.text()
 
 
 def test_inpainting_grid(session, qtbot):
@@ -63,15 +50,12 @@ def test_inpainting_grid(session, qtbot):
     qtbot.waitUntil(lambda: session.inpaint.completions is not None and not session.inpainter.is_running(),
                     timeout=20_000)
     assert session.inpaint.digits.tolist() == [False, False]
-    shown = [t for t in panel.grid.tiles if not t.isHidden()]
+    shown = shown_tiles(panel.grid)
     assert len(shown) == 2 and all(t.caption.text().startswith("not a digit") for t in shown)
 
 
-def test_decision_readout(session, qtbot):
-    view = DecisionView(session.decision, session.reverse)
-    qtbot.addWidget(view)
-    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
-        assert session.request_sampling(SamplerSettings(sampler="ddim", steps=8))
-    qtbot.waitUntil(lambda: session.decision.complete, timeout=10_000)
+def test_decision_readout(session, decision_view, qtbot):
+    sample_to_the_end(session, qtbot, SamplerSettings(sampler="ddim", steps=8))
     assert session.decision.final_is_digit is False
-    assert "not a digit" in view.readout.text() and "settles on" not in view.readout.text()
+    readout = decision_view.readout.text()
+    assert "not a digit" in readout and "settles on" not in readout

@@ -3,18 +3,15 @@ held-out digit it reads with the lowest p, made the only training image of an ex
 so every chain ends on it."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from ddpm_desktop.core.classifier import UNSURE_P, bundled_reader
 from ddpm_desktop.core.data import load_bundled_mnist
 from ddpm_desktop.core.exact_denoiser import ExactDenoiser
 from ddpm_desktop.core.imaging import to_model_range
-from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import SamplerSettings
-from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
-from ddpm_desktop.ui.widgets.decision_view import DecisionView
+
+from session_helpers import complete_the_input, sample_to_the_end, shown_tiles
 
 
 @pytest.fixture(scope="module")
@@ -28,34 +25,20 @@ def unsure_digit():
 
 
 @pytest.fixture
-def session(qtbot, unsure_digit):
-    s = Session(WorkerController())
-    s.schedule_state.set_params(T=100)
-    s.input_state.set_digit(unsure_digit[0], "an unsure digit")
-    s.model_state.set_model(ExactDenoiser(unsure_digit[0][None]), "its exact denoiser")
-    yield s
-    s.shutdown()
+def session(make_session, unsure_digit):
+    image = unsure_digit[0]
+    return make_session(T=100, digit=image, digit_name="an unsure digit",
+                        model=ExactDenoiser(image[None]), model_name="its exact denoiser")
 
 
-def test_decision_readout_says_unsure(session, qtbot, unsure_digit):
-    view = DecisionView(session.decision, session.reverse)
-    qtbot.addWidget(view)
-    with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):
-        assert session.request_sampling(SamplerSettings(sampler="ddim", steps=8))
-    qtbot.waitUntil(lambda: session.decision.complete, timeout=10_000)
-    text = view.readout.text()
+def test_decision_readout_says_unsure(session, decision_view, qtbot, unsure_digit):
+    sample_to_the_end(session, qtbot, SamplerSettings(sampler="ddim", steps=8))
+    text = decision_view.readout.text()
     assert f"settles on {unsure_digit[1].top}" in text and ", unsure" in text
 
 
-def test_completions_grid_says_unsure(session, qtbot, unsure_digit):
-    panel = CompletionsPanel(session.completions, session.sampler)
-    qtbot.addWidget(panel)
-    connect_completions_panel(panel, session.completer)
-    session.sampler.update(sampler="ddpm", steps=5, source="input", t_start=60, seed=1)
-    session.completions.set_n(2)
-    assert session.completer.start()
-    qtbot.waitUntil(lambda: session.completions.images is not None and not session.completions.running,
-                    timeout=20_000)
-    shown = [t.caption.text() for t in panel.grid.tiles if not t.isHidden()]
+def test_completions_grid_says_unsure(session, completions_panel, qtbot, unsure_digit):
+    complete_the_input(session, qtbot, n=2)
+    shown = [t.caption.text() for t in shown_tiles(completions_panel.grid)]
     assert len(shown) == 2
     assert all(c.startswith(f"reads {unsure_digit[1].top}? (p = ") and "unsure" in c for c in shown)
