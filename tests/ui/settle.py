@@ -1,16 +1,17 @@
-"""Let a window finish the work Qt defers, then return: `settle()`.
+"""Let a window finish the layout work Qt defers, then return: `settle()`.
 
 Showing or hiding a dock, resizing, a font change or a re-fit (screen_fit's re-fit is a
-zero-timer, delivered as a MetaCall) post LayoutRequest and MetaCall events, and handling one
-may post more: one pass of the event loop does not empty the queue. `settle()` runs passes
-until one delivers neither kind, so the geometry a test reads next is the settled one; it
-waits on that condition, not on a clock, so a busy machine makes it slower, never wrong.
+zero-timer, delivered as a MetaCall) post LayoutRequest, PolishRequest and MetaCall events, and
+handling one may post more: one pass does not empty the queue. `settle()` delivers those kinds
+pass after pass until a pass delivers none, so the geometry a test reads next is the settled
+one. It waits on that condition, not on a clock: a busy machine makes it slower, never wrong.
+Paints are left to the event loop (each pass of a full processEvents repainted the window).
 """
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject
 
-DEFERRED = (QEvent.Type.LayoutRequest, QEvent.Type.MetaCall)
+DEFERRED = (QEvent.Type.PolishRequest, QEvent.Type.LayoutRequest, QEvent.Type.MetaCall)
 
 
 class _Count(QObject):
@@ -24,15 +25,16 @@ class _Count(QObject):
 
 
 def settle(max_passes: int = 200) -> int:
-    """Process events until a pass delivers no LayoutRequest or MetaCall; the passes it took.
-    Fails if the layout is still changing after `max_passes` (a layout that never settles)."""
+    """Deliver the posted polish, layout and queued-call events until a pass delivers none;
+    the passes it took. Fails if the layout is still changing after `max_passes`."""
     app = QCoreApplication.instance()
     count = _Count()
     app.installEventFilter(count)
     try:
         for passes in range(1, max_passes + 1):
             count.n = 0
-            QCoreApplication.processEvents()
+            for kind in DEFERRED:
+                QCoreApplication.sendPostedEvents(None, kind)
             if count.n == 0:
                 return passes
     finally:
