@@ -320,6 +320,11 @@ class Session(QObject):
         """Drop a re-run that edits queued (the caller decides whether to run)."""
         self._rerun_timer.stop()
 
+    @property
+    def rerun_pending(self) -> bool:
+        """Whether a re-run of the reverse chain is queued (it starts once the edits pause)."""
+        return self._rerun_timer.isActive()
+
     def is_cheap(self, settings: SamplerSettings | None = None) -> bool:
         """Whether a run costs at most CHEAP_NFE network evaluations."""
         return self.plan(settings).network_calls <= CHEAP_NFE

@@ -92,6 +92,11 @@ class LiveDrawing(QObject):
         self._forward_timer.start()
         return True
 
+    @property
+    def forward_pending(self) -> bool:
+        """Whether a deferred forward chain is waiting for the edits to pause."""
+        return self._forward_timer.isActive()
+
     def stop(self) -> None:
         """Stop the job and a deferred forward chain (on close)."""
         self._stop()

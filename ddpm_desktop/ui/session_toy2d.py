@@ -97,6 +97,12 @@ class Toy2D(QObject):
     def schedule(self):
         return self.schedule_state.schedule
 
+    @property
+    def recompute_pending(self) -> bool:
+        """Whether a schedule change queued a recompute of the 2-D data (it runs once the
+        schedule drag pauses)."""
+        return self._schedule_timer.isActive()
+
     # -- data and forward ----------------------------------------------------------------------
     def activate(self) -> None:
         """Build the 2-D data the first time the window opens (nothing is computed before)."""

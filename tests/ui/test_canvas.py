@@ -63,25 +63,33 @@ def test_stroke_emits_centred_digit(qtbot, canvas):
 
 
 def test_throttled_emits_during_a_long_stroke(qtbot, canvas):
-    import time
+    """The touch emits at once; then the repeating throttle timer emits what changed once a
+    tick, however many moves came between; a tick with nothing new stops it; the release
+    emits. The test drives the ticks (the timer's timeout), so no count hangs on the clock."""
+    from PySide6.QtCore import QTimer
 
-    stamps = []
-    canvas.digit_changed.connect(lambda x: stamps.append(time.monotonic()))
-    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(100, 50))
     from ddpm_desktop.ui.widgets.canvas import THROTTLE_MS
 
-    moves = 24
-    started = time.monotonic()
-    for k in range(moves):
-        qtbot.mouseMove(canvas, pos=QPoint(100 + 3 * k, 60 + 5 * k))
-        qtbot.wait(THROTTLE_MS // 3)
-    n_during = len(stamps)
-    ticks = (time.monotonic() - started) * 1000 / THROTTLE_MS
-    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(160, 180))
-    assert 1 <= n_during < moves  # some emits while drawing, not one per move
-    # at most the touch plus one a tick (a repeating timer: a late tick is made up by the next)
-    assert n_during <= ticks + 2
-    assert len(stamps) == n_during + 1  # and one on stroke end
+    throttle = canvas.findChild(QTimer)
+    assert throttle.interval() == THROTTLE_MS and not throttle.isSingleShot()
+    throttle.setInterval(3_600_000)  # never fires by itself during the test
+    emits = []
+    canvas.digit_changed.connect(emits.append)
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(100, 50))
+    assert len(emits) == 1 and throttle.isActive()  # the touch, at once
+    for tick in range(1, 7):
+        for k in range(4):  # several moves within one tick
+            qtbot.mouseMove(canvas, pos=QPoint(100 + 12 * tick + 3 * k, 60 + 20 * tick + 5 * k))
+        assert len(emits) == tick  # not one per move
+        throttle.timeout.emit()
+        assert len(emits) == tick + 1  # one a tick, with the newest ink
+        np.testing.assert_array_equal(emits[-1], canvas.digit())
+    throttle.timeout.emit()  # a tick with nothing new: no emit, and the timer stops
+    assert len(emits) == 7 and not throttle.isActive()
+    qtbot.mouseMove(canvas, pos=QPoint(150, 200))  # the pen moves on: that edit emits at once
+    assert len(emits) == 8 and throttle.isActive()
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(160, 210))
+    assert len(emits) == 9 and not throttle.isActive()  # and one on stroke end
 
 
 def test_undo_restores_and_clear_blanks(qtbot, canvas):

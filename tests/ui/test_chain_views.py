@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QCoreApplication
 
 from ddpm_desktop.core.forward import forward_chain
 from ddpm_desktop.core.schedule import NoiseSchedule
@@ -89,7 +90,8 @@ def test_pause_stops_advancing(view, qtbot):
     qtbot.waitUntil(lambda: view.state.t > 0, timeout=2000)
     view.pause()
     t = view.state.t
-    qtbot.wait(150)
+    assert not view.playing  # its timer stopped: nothing is left to advance t
+    QCoreApplication.processEvents()
     assert view.state.t == t
 
 

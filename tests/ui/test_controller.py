@@ -54,12 +54,13 @@ def test_new_request_cancels_stale_one(qtbot):
     first.items.connect(stale.extend)
     qtbot.waitUntil(lambda: len(stale) > 0, timeout=3000)
     second = controller.start("sample", _counting_job(3))
+    n_stale = len(stale)  # cancelled from here on
     fresh = []
     second.items.connect(fresh.extend)
     qtbot.waitSignal(second.finished, timeout=5000).wait()
     assert first.cancelled
-    n_stale = len(stale)
-    qtbot.wait(50)
+    # the stale worker's end comes after all it sent: none of that was delivered
+    qtbot.waitUntil(lambda: first.done, timeout=5000)
     assert len(stale) == n_stale  # the stale job paints nothing more
     assert fresh == [0, 1, 2]
     assert controller.shutdown()
@@ -128,10 +129,9 @@ def test_pause_resume_and_requests_are_the_workers(qtbot):
     with qtbot.waitSignal(task.paused, timeout=3000, check_params_cb=bool):
         task.pause()
     n = len(got)
-    qtbot.wait(100)
-    assert len(got) == n  # nothing while paused
-    task.send("ping")
+    task.send("ping")  # served by the paused worker: its answer ends a span of the pause
     qtbot.waitUntil(lambda: ("answer", "ping") in got, timeout=3000)
+    assert got[n:] == [("answer", "ping")]  # nothing else while paused
     numbers = [g for g in got if isinstance(g, int)]
     assert numbers == list(range(len(numbers)))  # paused between items, none lost
     task.resume()
@@ -151,16 +151,15 @@ def test_stop_still_delivers_the_end_cancel_silences(qtbot):
     ends = []
     cancelled.finished.connect(ends.append)
     cancelled.cancel()
-    qtbot.waitUntil(lambda: cancelled.done, timeout=3000)
-    qtbot.wait(20)
+    qtbot.waitUntil(lambda: cancelled.done, timeout=3000)  # its end was handled, silenced
     assert ends == []
     controller.shutdown()
 
 
 def test_shutdown_joins_a_running_job(qtbot):
     controller = WorkerController()
-    controller.start("forever", _counting_job(10**9, delay=0.001))
-    qtbot.wait(30)
+    task = controller.start("forever", _counting_job(10**9, delay=0.001))
+    qtbot.waitUntil(task.is_running, timeout=3000)
     assert controller.is_busy()
     assert controller.shutdown(timeout_ms=3000)
     assert live_threads() == []

@@ -91,7 +91,7 @@ def test_page_gaps_follow_the_theme(qtbot, qapp, browser):
     try:
         for palette in (light_palette(), dark_palette()):
             qapp.setPalette(palette)
-            qtbot.wait(1)
+            qapp.sendPostedEvents()  # the palette change is posted to the widgets
             gap = browser.view._image.pixelColor(0, 0)
             assert (gap.red(), gap.green(), gap.blue()) == rgb(plot_colors(palette).image_gap)
     finally:

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QCoreApplication, QPoint, Qt
 
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session import Session
@@ -55,7 +55,8 @@ def test_each_edit_is_reconstructed_and_off_stops_the_job(session, qtbot):
     assert session.live_drawing.task is None and task.cancel_event.is_set()
     qtbot.waitUntil(lambda: not session.workers.is_running("live"), timeout=5000)
     session.input_state.set_digit(bar(6), "drawn")      # off: nothing more is computed
-    qtbot.wait(100)
+    assert session.live_drawing.task is None and not session.workers.is_running("live")
+    QCoreApplication.processEvents()
     assert np.array_equal(session.live.result.x0, bar(20))
 
 
@@ -106,7 +107,7 @@ def test_while_live_the_forward_chain_follows_the_last_edit_at_a_lower_rate(sess
         session.input_state.set_digit(bar(col), "drawn")
     assert chains == []                                    # not once per edit
     qtbot.waitUntil(lambda: len(chains) >= 1, timeout=20 * LIVE_FORWARD_MS)
-    qtbot.wait(2 * LIVE_FORWARD_MS)
+    assert not session.live_drawing.forward_pending  # and no other one to come
     assert len(chains) == 1 and np.array_equal(chains[-1], bar(20))   # the trailing edit lands
     session.live_drawing.set_enabled(False)
     session.input_state.set_digit(bar(6), "drawn")         # off: at once again
@@ -136,7 +137,7 @@ def test_a_burst_of_strokes_recomputes_the_forward_chain_once_and_shows_the_newe
         qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(75 + 20 * k, 220))
     assert len(drawn) >= 16 and chains == []             # 16 edits, no forward chain yet
     qtbot.waitUntil(lambda: len(chains) >= 1, timeout=20 * LIVE_FORWARD_MS)
-    qtbot.wait(2 * LIVE_FORWARD_MS)
+    assert not session.live_drawing.forward_pending  # and no other one to come
     assert len(chains) == 1 and np.array_equal(chains[0], drawn[-1])   # once, the last edit
     qtbot.waitUntil(lambda: np.array_equal(session.live.result.x0, drawn[-1]), timeout=5000)
     assert session.live.result.serial <= len(drawn) + 1  # stale drawings were dropped, not queued

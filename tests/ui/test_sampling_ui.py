@@ -187,8 +187,8 @@ def test_model_load_reruns_only_what_is_cheap(session, qtbot):
     statuses = []
     session.status.connect(statuses.append)
     session.set_model(FakeModel(), "fake")
-    qtbot.wait(50)
-    assert not session.is_sampling() and session.reverse.lanes == []
+    assert not session.is_sampling() and not session.rerun_pending  # nor queued
+    assert session.reverse.lanes == []
     assert "Press Sample" in statuses[-1] and "1000 network evaluations" in statuses[-1]
     session.sampler.update(steps=20)
     with qtbot.waitSignal(session.reverse.run_finished, timeout=10_000):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QCoreApplication, QSize, Qt
 from PySide6.QtWidgets import QApplication
 
 from ddpm_desktop.ui import screen_fit, theme
+from settle import settle
 
 
 def test_lecture_font_scales_with_the_screen():
@@ -57,7 +58,7 @@ def show_runs(w, qtbot):
             for step in range(3):
                 rs.add(k, z, z, t - step, 1000 * step, 1000)
         rs.commit()
-        qtbot.wait(20)
+        settle()  # the readouts' new text laid out
         rv = w.reverse_view
         yield [rv.nfe_label] + [p.caption for p in rv.lane_panels if p.isVisible()]
 
@@ -135,4 +136,4 @@ def test_a_refit_asked_for_by_a_deleted_window_is_dropped(qtbot):
     delete(w)
     assert not isValid(w)
     screen_fit._refit_later(w)          # raised RuntimeError (the timer's deleted context) before
-    qtbot.wait(10)
+    QCoreApplication.processEvents()    # and nothing was queued that touches it

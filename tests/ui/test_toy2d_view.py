@@ -9,7 +9,9 @@ from PySide6.QtCore import Qt
 from ddpm_desktop.core import toy2d
 from ddpm_desktop.ui.controller import WorkerController
 from ddpm_desktop.ui.session import Session
+from ddpm_desktop.ui.session_toy2d import TOY_SAMPLE_JOB
 from ddpm_desktop.ui.toy2d_window import build_toy2d_window
+from settle import settle
 
 
 @pytest.fixture
@@ -31,8 +33,8 @@ def window(qtbot, session):
 
 
 def _run_job(qtbot, session, is_running):
+    # not running once the job's `finished` is handled: its items were delivered before it
     qtbot.waitUntil(lambda: not is_running(), timeout=30_000)
-    qtbot.wait(50)  # the queued last items and `finished`
 
 
 def test_nothing_is_computed_before_the_window_opens(session):
@@ -188,9 +190,11 @@ def test_main_window_menu_opens_the_2d_window(qtbot):
 def test_a_data_change_mid_sampling_cancels_the_stale_chain(window, session, qtbot):
     session.sampler.update(sampler="ddpm", steps=None)     # 200 steps: still running below
     assert session.toy.request_sampling()
+    stale = session.workers.task(TOY_SAMPLE_JOB)
     session.toy.set_dataset("moons")
     assert not session.toy.is_sampling()
-    qtbot.wait(200)
+    # the stale job ends: every item it sent was delivered (and dropped) before its end
+    qtbot.waitUntil(lambda: stale.done, timeout=10_000)
     assert session.toy2d.reverse is None
 
 
@@ -217,7 +221,7 @@ def test_an_empty_painting_asks_for_points_and_refuses_to_sample(window, session
     assert "paint" in blocker.args[0]
     with qtbot.assertNotEmitted(session.error):
         session.schedule_state.set_params(T=250)
-        qtbot.wait(300)
+    assert not session.toy.recompute_pending  # nothing queued to follow an empty painting
     assert session.toy2d.model == "learned"
     with qtbot.waitSignal(session.error) as blocker:
         assert not session.toy.request_sampling()
@@ -230,7 +234,6 @@ def test_a_theme_change_recolours_the_plots(window, qtbot):
 
     for palette in (theme.dark_palette(), theme.light_palette()):
         window.setPalette(palette)      # a PaletteChange, as apply_theme sends every widget
-        qtbot.wait(20)
         c = theme.plot_colors(palette)
         assert window.colors == c
         assert window.scatter.opts["brush"].color().name() == c.forward.lower()
@@ -276,7 +279,7 @@ def test_a_frame_does_not_lay_the_window_out_again(window, session, qtbot, monke
             return False
 
     session.toy.set_frame(10)
-    qtbot.wait(20)
+    settle()
     grew = []
     column_update = window.readouts.updateGeometry
     monkeypatch.setattr(window.readouts, "updateGeometry",

@@ -93,7 +93,7 @@ def test_the_panel_writes_the_one_copy_of_the_settings(qtbot, session, panel):
 
 
 @pytest.mark.slow
-def test_pause_resume_stop_and_continue(qtbot, session, panel):
+def test_pause_resume_stop_and_continue(qtbot, session, panel, tmp_path):
     session.training.update(steps=100_000)
     assert session.trainer.start()
     assert not session.trainer.start()  # one run at a time
@@ -102,8 +102,12 @@ def test_pause_resume_stop_and_continue(qtbot, session, panel):
     panel.pause_button.click()
     assert st.phase == "paused" and panel.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: panel.status_label.text().startswith("Paused"), timeout=5000)
-    n = len(st.steps_seen)
-    qtbot.wait(400)
+    n, paused_at = len(st.steps_seen), int(st.steps_seen[-1])
+    # a save served by the paused worker marks a span of the pause: the trainer saved at the
+    # step it paused on, and no step came before the save's answer
+    with qtbot.waitSignal(session.checkpoint_saved, timeout=20_000):
+        assert session.trainer.save_checkpoint(str(tmp_path / "paused.safetensors"))
+    assert st.message.endswith(f"(step {paused_at})"), st.message
     assert len(st.steps_seen) == n  # no steps while paused
     panel.pause_button.click()  # resume
     qtbot.waitUntil(lambda: len(st.steps_seen) > n + 1, timeout=20_000)

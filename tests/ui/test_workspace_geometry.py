@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QScrollArea
 
 from ddpm_desktop.ui import screen_fit, theme
 from plot_texts import failures
+from settle import settle
 
 SIZES = [(1280, 720), (1366, 768), (1920, 1080)]
 LEAST_PLOT_HEIGHT = 90
@@ -138,7 +139,7 @@ def check_workspaces(w, qtbot, case) -> None:
 
     for ws in WORKSPACES:
         w.set_workspace(ws.name)
-        qtbot.wait(20)  # the deferred re-fit after docks were shown and hidden
+        settle()  # the deferred re-fit after docks were shown and hidden, and its layout
         where = (*case, ws.name)
         plots = plots_with_axes(w)
         assert plots, where
@@ -261,7 +262,7 @@ def test_compare_mode_keeps_the_plots_and_the_kl_readout_whole(qtbot, on_screen,
         if "histogram" not in ws.plots:
             continue
         w.set_workspace(ws.name)
-        qtbot.wait(20)  # the deferred re-fit after docks were shown and hidden
+        settle()  # the deferred re-fit after docks were shown and hidden, and its layout
         # the readout's new minimum reaches the central splitter through a layout request
         qtbot.waitUntil(lambda: readout.height() >= readout.heightForWidth(readout.width()),
                         timeout=2000)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QDockWidget
 
 from ddpm_desktop.ui.main_window import DOCKS, MainWindow
 from ddpm_desktop.ui.workspaces import WORKSPACES
+from settle import settle
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_switching_shows_exactly_the_workspace_docks(qtbot, settings):
     w = make_window(qtbot, settings)
     for number, ws in enumerate(WORKSPACES):
         w.menus.workspace_actions[ws.name].trigger()
-        qtbot.wait(5)
+        settle()  # the docks shown and hidden laid out, the front one raised
         assert shown_docks(w) == set(ws.docks), ws.name
         assert w.histogram_view.isVisible() == ("histogram" in ws.plots)
         assert w.decision_view.isVisible() == ("decision" in ws.plots)
@@ -73,9 +74,9 @@ def test_reset_layout_restores_the_current_workspace(qtbot, settings):
     w.sampler_dock.show()
     w.training_dock.setFloating(True)
     w.maths_dock.show()
-    qtbot.wait(5)
+    settle()
     w.reset_layout()
-    qtbot.wait(5)
+    settle()
     assert shown_docks(w) == {"training"} and not w.training_dock.isFloating()
     assert w.workspace == "train"
     w.close()
