@@ -33,8 +33,6 @@ def elided_tabs(bar: QTabBar) -> list[tuple[str, int, int]]:
 def screen_of(monkeypatch):
     """A window on a screen of the given size (the offscreen platform's own is 800×800, and
     screen_fit re-fits to the window's screen whenever a dock is shown or raised)."""
-    made = []
-
     def make(qtbot, size, lecture=False):
         from ddpm_desktop.ui.main_window import MainWindow
 
@@ -45,7 +43,6 @@ def screen_of(monkeypatch):
             theme.set_lecture(app, True, avail)
         w = MainWindow(load_model=False, load_dataset=False)
         qtbot.addWidget(w)
-        made.append(w)
         w.show()
         w.resize(avail)
         screen_fit.fit_docks(w, avail)
@@ -54,10 +51,7 @@ def screen_of(monkeypatch):
         assert (w.width(), w.height()) == size
         return w
 
-    yield make
-    for w in made:
-        w.close()
-    theme.set_lecture(QApplication.instance(), False)
+    yield make  # tests/ui/conftest.py deletes the windows, then sets lecture mode back
 
 
 def dock_tab_bars(w) -> list[QTabBar]:

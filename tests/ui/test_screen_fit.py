@@ -74,27 +74,24 @@ def test_the_lecture_window_fits_small_screens(qtbot, monkeypatch, theme_name, s
     theme.set_lecture(app, True, QSize(*size))
     # the window's screen is this size (offscreen's own is 800×800: screen_fit re-fits to it)
     monkeypatch.setattr(screen_fit, "available_size", lambda _window: QSize(*size))
-    try:
-        w = MainWindow(load_model=False)
-        qtbot.addWidget(w)
-        screen_fit.fit_docks(w, QSize(*size))
-        hint = w.minimumSizeHint()
-        assert hint.width() <= size[0] and hint.height() <= size[1], (hint, size)
-        w._show_training()
-        assert w.minimumSizeHint().width() <= size[0]
-        # the reverse step readout ("DPM-Solver++(2M)   t = 999   step 2/1000") shows in
-        # full on the window at that size: wrapped between fields, never cut
-        w.show()
-        w.resize(*size)
-        qtbot.waitExposed(w)
-        for labels in show_runs(w, qtbot):
-            assert labels[-1].text().startswith(("DPM", "inpaint", "DDPM"))
-            for label in labels:
-                assert shows_in_full(label), (label.text(), label.contentsRect(), size)
-        w.close()
-    finally:
-        theme.set_lecture(app, False)
-        theme.apply_theme(app, "dark")
+    # tests/ui/conftest.py sets the theme and lecture mode back once the window is gone
+    w = MainWindow(load_model=False)
+    qtbot.addWidget(w)
+    screen_fit.fit_docks(w, QSize(*size))
+    hint = w.minimumSizeHint()
+    assert hint.width() <= size[0] and hint.height() <= size[1], (hint, size)
+    w._show_training()
+    assert w.minimumSizeHint().width() <= size[0]
+    # the reverse step readout ("DPM-Solver++(2M)   t = 999   step 2/1000") shows in
+    # full on the window at that size: wrapped between fields, never cut
+    w.show()
+    w.resize(*size)
+    qtbot.waitExposed(w)
+    for labels in show_runs(w, qtbot):
+        assert labels[-1].text().startswith(("DPM", "inpaint", "DDPM"))
+        for label in labels:
+            assert shows_in_full(label), (label.text(), label.contentsRect(), size)
+    w.close()
 
 
 @pytest.mark.slow
@@ -110,17 +107,13 @@ def test_view_lecture_mode_enlarges_a_window_already_shown(qtbot):
     w.show()
     qtbot.waitExposed(w)
     normal = w.sampler_panel.font().pointSizeF()
-    try:
-        w.menus.lecture_action.trigger()
-        big = app.font().pointSizeF()
-        assert big >= 1.2 * normal
-        for widget in (w.sampler_panel, w.reverse_view.nfe_label, w.input_panel):
-            assert widget.font().pointSizeF() == big, widget
-        w.menus.lecture_action.trigger()
-        assert w.sampler_panel.font().pointSizeF() == normal
-    finally:
-        theme.set_lecture(app, False)
-        w.close()
+    w.menus.lecture_action.trigger()
+    big = app.font().pointSizeF()
+    assert big >= 1.2 * normal
+    for widget in (w.sampler_panel, w.reverse_view.nfe_label, w.input_panel):
+        assert widget.font().pointSizeF() == big, widget
+    w.menus.lecture_action.trigger()
+    assert w.sampler_panel.font().pointSizeF() == normal
 
 
 def test_a_refit_asked_for_by_a_deleted_window_is_dropped(qtbot):

@@ -96,10 +96,7 @@ def on_screen(monkeypatch):
         monkeypatch.setattr(screen_fit, "available_size", lambda _window: avail)
         return avail
 
-    yield set_size
-    app = QApplication.instance()
-    theme.set_lecture(app, False)
-    theme.apply_theme(app, "dark")
+    return set_size  # tests/ui/conftest.py sets the look back once the windows are gone
 
 
 # (size, lecture) cases; the quick tier keeps the tightest, the rest run with the slow tests
