@@ -126,8 +126,11 @@ def iter_train_classifier(model: DigitClassifier, train, test, epochs: int = 6, 
 
 
 @torch.inference_mode()
-def predict(model: DigitClassifier, images: torch.Tensor, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """→ (predicted labels [N], features [N, 128]) for images [N,1,28,28] in [-1,1]."""
+def predict(model: DigitClassifier, images: torch.Tensor, batch_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """→ (predicted labels [N], features [N, 128]) for images [N,1,28,28] in [-1,1].
+
+    Batches of 128: on one CPU thread 3,000 digits took 2.0-2.3 s of CPU in batches of 32 or
+    128 and 3.6-3.9 s in batches of 500 (whose activations outgrow the cache)."""
     model.eval()
     labels, feats = [], []
     for lo in range(0, len(images), batch_size):
