@@ -247,11 +247,14 @@ def _xvfb_child(out: Path) -> str:
         w = MainWindow()
         w.resize(1400, 900)
         w.show()
-        def shoot():
+        def shoot():  # once the X server has mapped and exposed the window
+            if not (w.windowHandle() and w.windowHandle().isExposed()):
+                QTimer.singleShot(20, shoot)
+                return
             ok = w.grab().save({str(out)!r})
             w.close()
             app.exit(0 if ok else 3)
-        QTimer.singleShot(2000, shoot)
+        QTimer.singleShot(0, shoot)
         sys.exit(app.exec())
     """)
 
