@@ -78,7 +78,7 @@ def test_a_step_that_runs_starts_the_reverse_chain(qtbot, session):
     lane = session.reverse.lanes[0]
     assert lane.nfe[-1] == 50  # w = 0: one call per step, 50 steps
     session.lessons.open("forward")  # a step that does not run: nothing starts
-    assert not session.is_sampling() and not session._rerun_timer.isActive()
+    assert not session.is_sampling() and not session.rerun_pending
 
 
 def test_the_answer_is_hidden_until_revealed(qtbot, session):
