@@ -78,15 +78,16 @@ def test_stop_event_cancels_and_the_trainer_can_continue(tiny_config, tiny_data)
 
 @pytest.mark.slow
 def test_resumed_run_gives_the_same_next_loss(tmp_path, tiny_config, tiny_data):
-    straight = Trainer(tiny_config, tiny_data, device="cpu")
-    losses = [p.loss for p in straight.iter_training()]
-
-    first = Trainer(tiny_config, tiny_data, device="cpu")
-    for p in first.iter_training():
-        if p.step == 20:
-            break
+    """A run saved at step 20 and resumed gives the losses the unbroken run goes on to give
+    (saved mid-run, as the app's periodic saves do: saving must not disturb the run either)."""
     path = tmp_path / "ckpt.safetensors"
-    checkpoint.save_checkpoint(path, first)
+    straight = Trainer(tiny_config, tiny_data, device="cpu")
+    losses = []
+    for p in straight.iter_training():
+        losses.append(p.loss)
+        if p.step == 20:
+            checkpoint.save_checkpoint(path, straight)
+    assert len(losses) == tiny_config.steps
     resumed = checkpoint.load_trainer(path, tiny_data, device="cpu")
     assert resumed.step == 20
     rest = [p.loss for p in resumed.iter_training()]
