@@ -7,8 +7,6 @@ import pytest
 
 from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.data import load_bundled_mnist
-from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.state import SamplerSettings
 from ddpm_desktop.ui.widgets.completions_panel import CompletionsPanel, connect_completions_panel
 from ddpm_desktop.ui.widgets.copy_check_view import CopyCheckView
@@ -23,11 +21,8 @@ def brute_force(x0):
 
 
 @pytest.fixture
-def session(qtbot):
-    s = Session(WorkerController())
-    s.schedule_state.set_params(T=100)
-    yield s
-    s.shutdown()
+def session(make_session):
+    return make_session(T=100)
 
 
 def use_exact(session, qtbot):

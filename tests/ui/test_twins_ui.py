@@ -11,29 +11,14 @@ from ddpm_desktop.core import checkpoint
 from ddpm_desktop.core.checkpoint import ModelSource
 from ddpm_desktop.core.data import load_bundled_mnist, subset_rows
 from ddpm_desktop.core.snapshot import ModelRef, Snapshot
-from ddpm_desktop.ui.controller import WorkerController
-from ddpm_desktop.ui.session import Session
 from ddpm_desktop.ui.session_file import model_ref
-from tests.cli_helpers import save_subset_stand_ins
 
-
-@pytest.fixture(scope="module")
-def stand_ins(tmp_path_factory):
-    return save_subset_stand_ins(tmp_path_factory.mktemp("subset"))
+from cli_helpers import installed, stand_ins  # noqa: F401  (fixtures: the tiny subset stand-ins)
 
 
 @pytest.fixture
-def installed(stand_ins, monkeypatch):
-    monkeypatch.setattr(checkpoint, "subset_model_path", lambda name: stand_ins[name])
-    return stand_ins
-
-
-@pytest.fixture
-def session(qtbot):
-    s = Session(WorkerController())
-    s.schedule_state.set_params(T=100)
-    yield s
-    s.shutdown()
+def session(make_session):
+    return make_session(T=100)
 
 
 def _use(session, qtbot, name):
@@ -42,7 +27,8 @@ def _use(session, qtbot, name):
         assert session.use_subset_model(name)
 
 
-def test_a_subset_model_loads_and_a_session_file_restores_it(installed, session, qtbot, tmp_path):
+def test_a_subset_model_loads_and_a_session_file_restores_it(installed, session, make_session,
+                                                             qtbot, tmp_path):
     _use(session, qtbot, "few-b")
     m = session.model_state
     assert m.source == ModelSource.FEW_B and m.meta["subset"]["offset"] == 3 * 64
@@ -50,13 +36,10 @@ def test_a_subset_model_loads_and_a_session_file_restores_it(installed, session,
     path = tmp_path / "s.ddpm-session"
     assert session.files.save(path)
     assert Snapshot.from_json(path.read_text()).model == ModelRef("few-b")
-    other = Session(WorkerController())
-    try:
-        with qtbot.waitSignal(other.model_state.changed, timeout=20_000,
-                              check_params_cb=lambda: other.model_state.source == "few-b"):
-            assert other.files.open(path)
-    finally:
-        other.shutdown()
+    other = make_session()
+    with qtbot.waitSignal(other.model_state.changed, timeout=20_000,
+                          check_params_cb=lambda: other.model_state.source == "few-b"):
+        assert other.files.open(path)
 
 
 def test_a_missing_subset_model_is_one_line(session, qtbot, tmp_path, monkeypatch):
